@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The HTTP server (libmicrohttpd, one thread per connection so a blocking
+ * profile request never stalls /metrics).
+ *
+ * Routes:
+ *   GET /debug/pprof/profile?seconds=N  Go net/http/pprof semantics
+ *   GET /metrics                         Prometheus text 0.0.4
+ *   GET /-/healthy                       200 "OK"
+ *   GET /                                a small HTML index
+ * Unknown paths get 404, other methods 405 (GET and HEAD are allowed).
+ * Errors are text/plain; charset=utf-8 with the X-Go-Pprof: 1 header.
+ *
+ * The server knows nothing about BPF: the agent supplies callbacks.
+ */
+#ifndef STACKD_EXPORTER_HTTP_H
+#define STACKD_EXPORTER_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/strbuf.h"
+
+struct http_server;
+
+/* A parsed profile request. */
+struct http_profile_req {
+	unsigned seconds;
+	const void *conn; /* opaque; for http_req_arg() */
+};
+
+/* Look up a query argument of the request (NULL when absent). */
+const char *http_req_arg(const struct http_profile_req *req, const char *key);
+
+/* What a profile callback returns: either a body (status 200) or an error. */
+struct http_reply {
+	int status; /* 200, or 4xx/5xx with msg */
+	uint8_t *body; /* malloc'd; the server frees it */
+	size_t body_len;
+	char msg[256]; /* plain-text error message when status != 200 */
+};
+
+struct http_handlers {
+	void *ctx;
+	/* Blocks for req->seconds, then fills @reply. Called from many threads at once. */
+	void (*profile)(void *ctx, const struct http_profile_req *req, struct http_reply *reply);
+	/* Appends the agent's metrics; called from many threads at once. */
+	int (*metrics)(void *ctx, struct strbuf *out);
+};
+
+struct http_opts {
+	const char *listen_address; /* "host:port", "[v6]:port" or ":port" */
+	unsigned max_profile_seconds; /* larger seconds get 400 */
+	unsigned default_profile_seconds; /* when seconds is absent: 30 */
+	unsigned max_connections;
+	unsigned max_concurrent_profiles; /* excess gets 503 */
+	struct http_handlers handlers;
+};
+
+struct http_stats {
+	uint64_t requests[6]; /* by status class: 1xx..5xx; [0] unused */
+	uint64_t profile_requests_in_flight;
+	uint64_t profile_requests_rejected;
+};
+
+/*
+ * Binds and starts serving. Returns -EADDRINUSE when the port is taken,
+ * -EINVAL for an unparsable address, -EADDRNOTAVAIL when the host does not
+ * resolve to a local address, other -errno else.
+ */
+int http_server_start(const struct http_opts *opts, struct http_server **out);
+/* Stops accepting, waits for in-flight requests to end, frees. NULL-safe. */
+void http_server_stop(struct http_server *s);
+void http_server_get_stats(const struct http_server *s, struct http_stats *out);
+/* Appends the server's own metrics (stackd_http_*). */
+int http_server_write_metrics(const struct http_server *s, struct strbuf *out);
+
+#endif

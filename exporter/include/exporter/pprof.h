@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * pprof profile builder (google/pprof proto/profile.proto).
+ *
+ * Follows Go's CPU profile layout: sample types [samples/count,
+ * cpu/nanoseconds], period type cpu/nanoseconds, period = 1e9 / Hz, and for
+ * each sample the values {count, count * period}. string_table[0] is "";
+ * strings, functions, mappings and locations are deduplicated; ids start at 1.
+ *
+ * The builder copies every string it is given: callers' borrows may end
+ * right after each call. Not thread-safe; one builder per profile.
+ */
+#ifndef STACKD_EXPORTER_PPROF_H
+#define STACKD_EXPORTER_PPROF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct pprof_builder;
+
+struct pprof_opts {
+	uint64_t period_ns; /* 1e9 / sampling frequency */
+	int64_t time_nanos; /* window start, Unix ns */
+};
+
+struct pprof_mapping {
+	uint64_t start;
+	uint64_t limit;
+	uint64_t offset;
+	const char *filename;
+	const char *build_id; /* lowercase hex or NULL/"" */
+	bool has_functions;
+	bool has_filenames;
+	bool has_line_numbers;
+	bool has_inline_frames;
+};
+
+/* One Line of a Location; for inlined calls, innermost first. */
+struct pprof_line {
+	const char *function; /* Function.name (demangled); NULL = unknown */
+	const char *system_name; /* Function.system_name; NULL = same as function */
+	const char *filename; /* NULL = unknown */
+	int64_t start_line;
+	int64_t line;
+};
+
+/* A label: a string value when str != NULL, else a number (with optional unit). */
+struct pprof_label {
+	const char *key;
+	const char *str;
+	int64_t num;
+	const char *num_unit;
+};
+
+int pprof_builder_new(const struct pprof_opts *opts, struct pprof_builder **out);
+void pprof_builder_free(struct pprof_builder *b);
+
+/* Returns 0 and the (deduplicated) mapping id in *id, or -errno. */
+int pprof_add_mapping(struct pprof_builder *b, const struct pprof_mapping *m, uint64_t *id);
+
+/*
+ * Location for runtime @address in mapping @mapping_id (0 = none). Locations
+ * are deduplicated by (mapping_id, address): the lines of the first call win.
+ */
+int pprof_add_location(struct pprof_builder *b, uint64_t mapping_id, uint64_t address,
+		       const struct pprof_line *lines, size_t nr_lines, uint64_t *id);
+
+/*
+ * Add @count samples of the stack @location_ids (leaf first) with @labels
+ * (at most one per key). Samples with equal stacks and labels are merged.
+ */
+int pprof_add_sample(struct pprof_builder *b, const uint64_t *location_ids, size_t nr_locations,
+		     int64_t count, const struct pprof_label *labels, size_t nr_labels);
+
+size_t pprof_builder_nr_samples(const struct pprof_builder *b);
+/* Approximate heap bytes held by the builder. */
+size_t pprof_builder_bytes(const struct pprof_builder *b);
+
+/*
+ * Serialize to a Profile message, gzip-compressed (RFC 1952) when @gzip.
+ * *out is malloc'd; the caller frees it. The builder stays usable.
+ */
+int pprof_encode(const struct pprof_builder *b, int64_t duration_ns, bool gzip, uint8_t **out,
+		 size_t *out_len);
+
+#endif

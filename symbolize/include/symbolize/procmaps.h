@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * /proc/PID/maps parsing.
+ *
+ * A struct procmaps is one allocation-owned snapshot of a process's mappings,
+ * sorted by start address (the kernel already lists them sorted; the parser
+ * checks it). Paths point into the snapshot and live until procmaps_free().
+ * The text is untrusted (it names files inside containers): malformed lines
+ * are skipped and counted in nr_bad_lines, never trusted, never a crash.
+ */
+#ifndef STACKD_SYMBOLIZE_PROCMAPS_H
+#define STACKD_SYMBOLIZE_PROCMAPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum {
+	PROCMAP_READ = 1 << 0,
+	PROCMAP_WRITE = 1 << 1,
+	PROCMAP_EXEC = 1 << 2,
+	PROCMAP_PRIVATE = 1 << 3,
+};
+
+struct procmap {
+	uint64_t start;
+	uint64_t end; /* exclusive */
+	uint64_t offset; /* file offset of start */
+	uint64_t inode;
+	uint32_t dev_major;
+	uint32_t dev_minor;
+	uint32_t perms; /* PROCMAP_* */
+	bool is_deleted; /* the kernel appended " (deleted)"; stripped from path */
+	const char *path; /* "" for anonymous memory, "[vdso]", "[stack]", ... */
+};
+
+struct procmaps {
+	size_t nr;
+	struct procmap *maps;
+	size_t nr_bad_lines;
+	size_t bytes; /* memory held by this snapshot */
+};
+
+/* Keep only executable mappings (what stacks can point into). */
+#define PROCMAPS_EXEC_ONLY (1u << 0)
+
+/* Parse maps text (need not be NUL-terminated). Returns 0 or -errno. */
+int procmaps_parse(const char *text, size_t len, unsigned flags, struct procmaps **out);
+/*
+ * Read /proc/<pid>/maps under @proc_root (normally "/proc"). Returns -ESRCH
+ * when the process is gone (ENOENT/ESRCH on open or read), other -errno else.
+ */
+int procmaps_read(const char *proc_root, pid_t pid, unsigned flags, struct procmaps **out);
+/* The mapping containing @addr, or NULL. O(log n). */
+const struct procmap *procmaps_find(const struct procmaps *m, uint64_t addr);
+void procmaps_free(struct procmaps *m);
+
+#endif

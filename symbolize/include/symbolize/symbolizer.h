@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The symbolizer: raw instruction pointers in, frames out.
+ *
+ * Two steps, after blazesym: *normalize* a (process, address) into
+ * (object file, ELF virtual address) through a maps snapshot and the file's
+ * PT_LOAD segments, then *symbolize* inside that object. All per-file work
+ * (symbol tables; later DWARF lines, unwind tables) is cached by build id, or
+ * by (device, inode, size, mtime) for files without one, within a byte budget
+ * with least-recently-used eviction, and shared by every process mapping the
+ * file.
+ *
+ * Files are opened through /proc/<pid>/map_files/<range> or
+ * /proc/<pid>/root/<path>, so processes in other mount namespaces and
+ * deleted binaries work. Because a process may exit before its samples are
+ * symbolized, symbolizer_prime() loads every executable object of a maps
+ * snapshot while the process is alive; later lookups find those objects by
+ * the (device, inode) the snapshot recorded, without touching /proc.
+ *
+ * Not thread-safe: one symbolizer belongs to one thread (the drain loop).
+ *
+ * Results are one allocation each (frames, lines and strings together),
+ * freed by sym_result_free(); they stay valid however the cache changes.
+ */
+#ifndef STACKD_SYMBOLIZE_SYMBOLIZER_H
+#define STACKD_SYMBOLIZE_SYMBOLIZER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "symbolize/procmaps.h"
+
+struct symbolizer;
+
+struct symbolizer_opts {
+	size_t cache_max_bytes; /* budget for cached per-file data; 0 = 64 MiB */
+	const char *proc_root; /* NULL = "/proc" (tests point it elsewhere) */
+	const char *kallsyms_path; /* NULL = "/proc/kallsyms" */
+};
+
+/* One source line of a frame. For inlined calls, lines[0] is the innermost. */
+struct sym_line {
+	const char *function; /* demangled name, or NULL when unknown */
+	const char *system_name; /* raw (mangled) name, or NULL */
+	const char *file; /* source file, or NULL */
+	uint32_t line; /* 0 when unknown */
+	uint32_t start_line; /* first line of the function, 0 when unknown */
+};
+
+/* The object a frame's address lies in, as pprof's Mapping wants it. */
+struct sym_mapping {
+	uint64_t start; /* runtime start of the mapping */
+	uint64_t limit; /* runtime end, exclusive */
+	uint64_t offset; /* file offset of start */
+	const char *path; /* as the process sees it, or "[kernel.kallsyms]" */
+	const char *build_id; /* lowercase hex, "" when none */
+	bool has_functions;
+	bool has_filenames;
+	bool has_line_numbers;
+	bool has_inline_frames;
+};
+
+struct sym_frame {
+	uint64_t addr; /* the runtime address as sampled (not adjusted) */
+	const struct sym_mapping *mapping; /* NULL when no mapping covers addr */
+	uint32_t nr_lines; /* 0 when the address could not be symbolized */
+	const struct sym_line *lines;
+};
+
+struct sym_result {
+	size_t nr;
+	struct sym_frame *frames; /* same order as the input ips */
+};
+
+enum sym_fail_reason {
+	SYM_FAIL_NO_MAPPING = 0, /* address outside every executable mapping */
+	SYM_FAIL_OPEN, /* object file could not be opened */
+	SYM_FAIL_BAD_ELF, /* malformed or unsupported ELF */
+	SYM_FAIL_NO_SYMBOL, /* ELF fine, no symbol covers the address */
+	SYM_FAIL_KERNEL, /* kernel address not in kallsyms */
+	SYM_FAIL__MAX,
+};
+
+struct symbolizer_stats {
+	uint64_t cache_bytes;
+	uint64_t cache_objects;
+	uint64_t cache_hits;
+	uint64_t cache_misses;
+	uint64_t cache_evictions;
+	uint64_t frames_total;
+	uint64_t failures[SYM_FAIL__MAX]; /* frames that could not be symbolized */
+};
+
+const char *sym_fail_reason_name(enum sym_fail_reason r);
+
+int symbolizer_new(const struct symbolizer_opts *opts, struct symbolizer **out);
+void symbolizer_free(struct symbolizer *s);
+
+/*
+ * Load (into the cache) every executable file-backed object of @maps for
+ * process @pid, opening it through /proc while the process is alive.
+ * Returns 0, or -ESRCH when the process vanished (objects loaded so far stay).
+ */
+int symbolizer_prime(struct symbolizer *s, pid_t pid, const struct procmaps *maps);
+
+/*
+ * Symbolize user-space ips of process @pid (leaf first, as the kernel
+ * records them). ips[i] for i > 0 are return addresses and are looked up at
+ * ip - 1. @maps is the snapshot taken when the process was first seen.
+ * Never fails for an individual frame: unknown frames have nr_lines = 0 and
+ * are counted in the stats. Returns 0 or -ENOMEM.
+ */
+int symbolizer_user(struct symbolizer *s, pid_t pid, const struct procmaps *maps,
+		    const uint64_t *ips, size_t nr, struct sym_result **out);
+
+/* Kernel ips through kallsyms (loaded lazily, reloaded when modules change). */
+int symbolizer_kernel(struct symbolizer *s, const uint64_t *ips, size_t nr,
+		      struct sym_result **out);
+
+void sym_result_free(struct sym_result *r);
+void symbolizer_get_stats(const struct symbolizer *s, struct symbolizer_stats *out);
+
+#endif
