@@ -1,0 +1,612 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "agent.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/list.h"
+#include "common/log.h"
+#include "exporter/pprof.h"
+#include "exporter/promtext.h"
+#include "loader.h"
+#include "proctable.h"
+#include "stats.h"
+#include "symbolize/symbolizer.h"
+
+/* Open profile windows at most (the HTTP server's own limit is lower by default). */
+#define MAX_WINDOWS 64
+
+enum window_state {
+	WINDOW_PENDING, /* registered; starts at the next drain */
+	WINDOW_ACTIVE, /* receiving drained samples */
+	WINDOW_DONE, /* closed at a drain; the requester owns the builder */
+	WINDOW_ABORTED, /* shutdown or error before it closed */
+};
+
+/* One profile request's window. Fields below `lock` are guarded by agent.lock. */
+struct window {
+	struct list_head node;
+	unsigned seconds;
+	enum window_state state;
+	uint64_t start_mono_ns;
+	uint64_t end_mono_ns;
+	uint64_t duration_ns;
+	int err;
+	/* Written only by the drain thread while ACTIVE, then by the requester. */
+	struct pprof_builder *b;
+};
+
+struct agent {
+	struct config cfg;
+	struct loader *loader;
+	struct symbolizer *sym;
+	struct proctable *procs;
+	pthread_t thread;
+	bool thread_started;
+	int wake_fd; /* eventfd: new window or stop */
+	int epoll_fd;
+	atomic_bool stopping;
+	uint64_t drain_seq;
+	uint64_t next_drain_ns;
+
+	pthread_mutex_t lock; /* guards windows, window states and stats */
+	pthread_cond_t cond; /* signalled when windows change state */
+	struct list_head windows;
+	unsigned nr_windows;
+	struct agent_stats stats; /* published after every drain */
+	struct prom_histogram drain_hist;
+	uint64_t period_ns;
+	int64_t start_unix_s;
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static int64_t unix_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void abort_windows(struct agent *a);
+
+/* ---- drain thread ------------------------------------------------------------------------ */
+
+static void on_event(void *ctx, const struct stackd_event *ev)
+{
+	struct agent *a = ctx;
+	char comm[STACKD_COMM_LEN + 1];
+
+	memcpy(comm, ev->comm, STACKD_COMM_LEN);
+	comm[STACKD_COMM_LEN] = '\0';
+	switch (ev->type) {
+	case STACKD_EVENT_NEW_PROCESS:
+		/* First sample since start or exec: snapshot now, while it is alive. */
+		proctable_get(a->procs, ev->tgid, ev->start_boottime, comm, true);
+		a->stats.events_new++;
+		break;
+	case STACKD_EVENT_EXIT:
+		proctable_mark_exited(a->procs, ev->tgid, ev->start_boottime, a->drain_seq);
+		a->stats.events_exit++;
+		break;
+	default:
+		break;
+	}
+}
+
+/* Fake addresses for pseudo frames, so each kind dedups to one Location. */
+enum pseudo_frame {
+	PSEUDO_USTACK_COLLISION = 1,
+	PSEUDO_KSTACK_COLLISION,
+	PSEUDO_USTACK_MISSING,
+	PSEUDO_KSTACK_MISSING,
+	PSEUDO_NO_STACK,
+};
+
+static const char *const pseudo_names[] = {
+	[PSEUDO_USTACK_COLLISION] = "[user stack lost: stack map collision]",
+	[PSEUDO_KSTACK_COLLISION] = "[kernel stack lost: stack map collision]",
+	[PSEUDO_USTACK_MISSING] = "[user stack unavailable]",
+	[PSEUDO_KSTACK_MISSING] = "[kernel stack unavailable]",
+	[PSEUDO_NO_STACK] = "[no stack]",
+};
+
+static int add_pseudo(struct pprof_builder *b, enum pseudo_frame kind, uint64_t *id)
+{
+	struct pprof_line line = { .function = pseudo_names[kind] };
+
+	return pprof_add_location(b, 0, kind, &line, 1, id);
+}
+
+/* Locations of one symbolized stack into @b, appended to ids[*nr]. */
+static int add_frames(struct pprof_builder *b, const struct sym_result *r, uint64_t *ids,
+		      size_t *nr, size_t cap)
+{
+	struct pprof_line lines[16];
+	int err;
+
+	for (size_t i = 0; i < r->nr && *nr < cap; i++) {
+		const struct sym_frame *f = &r->frames[i];
+		uint64_t map_id = 0;
+		size_t nl = f->nr_lines < 16 ? f->nr_lines : 16;
+
+		if (f->mapping) {
+			struct pprof_mapping m = {
+				.start = f->mapping->start,
+				.limit = f->mapping->limit,
+				.offset = f->mapping->offset,
+				.filename = f->mapping->path,
+				.build_id = f->mapping->build_id,
+				.has_functions = f->mapping->has_functions,
+				.has_filenames = f->mapping->has_filenames,
+				.has_line_numbers = f->mapping->has_line_numbers,
+				.has_inline_frames = f->mapping->has_inline_frames,
+			};
+
+			err = pprof_add_mapping(b, &m, &map_id);
+			if (err)
+				return err;
+		}
+		for (size_t j = 0; j < nl; j++) {
+			lines[j] = (struct pprof_line){
+				.function = f->lines[j].function,
+				.system_name = f->lines[j].system_name,
+				.filename = f->lines[j].file,
+				.start_line = f->lines[j].start_line,
+				.line = f->lines[j].line,
+			};
+		}
+		err = pprof_add_location(b, map_id, f->addr, lines, nl, &ids[*nr]);
+		if (err)
+			return err;
+		(*nr)++;
+	}
+	return 0;
+}
+
+struct drain_ctx {
+	struct agent *a;
+	struct window **active;
+	size_t nr_active;
+};
+
+static void feed_record(void *ctx, const struct loader_record *r)
+{
+	struct drain_ctx *dc = ctx;
+	struct agent *a = dc->a;
+	const struct stackd_count_key *k = r->key;
+	struct sym_result *ures = NULL, *kres = NULL;
+	uint64_t ids[2 * STACKD_MAX_STACK_DEPTH + 2];
+	struct proc *p;
+	int err;
+
+	p = proctable_get(a->procs, k->tgid, k->start_boottime, NULL, false);
+	if (!p) {
+		a->stats.samples_unattributed += r->count;
+		return;
+	}
+	proctable_touch(a->procs, p, a->drain_seq);
+	if (!dc->nr_active)
+		return; /* nobody asked: symbolization is only paid for when read */
+
+	if (r->kstack)
+		symbolizer_kernel(a->sym, r->kstack, r->kstack_nr, &kres);
+	if (r->ustack && p->maps) {
+		symbolizer_user(a->sym, (pid_t)p->tgid, p->maps, r->ustack, r->ustack_nr, &ures);
+		/* A mapping added after the snapshot (dlopen): re-read once and retry. */
+		if (ures && ures->nr && !ures->frames[0].mapping && !p->has_exited) {
+			proctable_refresh_maps(a->procs, p);
+			sym_result_free(ures);
+			ures = NULL;
+			if (p->maps)
+				symbolizer_user(a->sym, (pid_t)p->tgid, p->maps, r->ustack,
+						r->ustack_nr, &ures);
+		}
+	}
+
+	for (size_t w = 0; w < dc->nr_active; w++) {
+		struct pprof_builder *b = dc->active[w]->b;
+		struct pprof_label labels[2] = {
+			{ .key = "pid", .num = (int64_t)k->tgid },
+			{ .key = "comm", .str = p->comm[0] ? p->comm : "?" },
+		};
+		size_t nr = 0;
+
+		/* Leaf first: kernel frames sit on top of the user frames. */
+		err = 0;
+		if (kres)
+			err = add_frames(b, kres, ids, &nr, sizeof(ids) / sizeof(ids[0]) - 2);
+		else if (k->kstack_id == -EEXIST)
+			err = add_pseudo(b, PSEUDO_KSTACK_COLLISION, &ids[nr++]);
+		else if (k->kstack_id < 0 && k->kstack_id != STACKD_STACK_NONE)
+			err = add_pseudo(b, PSEUDO_KSTACK_MISSING, &ids[nr++]);
+		if (!err && ures)
+			err = add_frames(b, ures, ids, &nr, sizeof(ids) / sizeof(ids[0]) - 1);
+		else if (!err && k->ustack_id == -EEXIST)
+			err = add_pseudo(b, PSEUDO_USTACK_COLLISION, &ids[nr++]);
+		else if (!err && k->ustack_id != STACKD_STACK_NONE)
+			err = add_pseudo(b, PSEUDO_USTACK_MISSING, &ids[nr++]);
+		if (!err && nr == 0)
+			err = add_pseudo(b, PSEUDO_NO_STACK, &ids[nr++]);
+		if (!err)
+			err = pprof_add_sample(b, ids, nr, (int64_t)r->count, labels, 2);
+		if (err)
+			a->stats.samples_not_in_profile += r->count;
+	}
+	sym_result_free(ures);
+	sym_result_free(kres);
+}
+
+static void publish_stats(struct agent *a, const struct loader_drain_stats *ds,
+			  uint64_t drain_ns)
+{
+	struct symbolizer_stats ss;
+	struct proctable_stats ps;
+	uint64_t bpf[STACKD_CNT__MAX];
+
+	symbolizer_get_stats(a->sym, &ss);
+	proctable_get_stats(a->procs, &ps);
+	if (loader_read_counters(a->loader, bpf) != 0)
+		memset(bpf, 0, sizeof(bpf));
+	prom_histogram_observe_ns(&a->drain_hist, drain_ns);
+
+	pthread_mutex_lock(&a->lock);
+	memcpy(a->stats.bpf, bpf, sizeof(bpf));
+	a->stats.sym = ss;
+	a->stats.procs = ps;
+	a->stats.drains++;
+	a->stats.samples_drained += ds->samples;
+	a->stats.records_drained += ds->records;
+	a->stats.stacks_not_found += ds->stacks_not_found;
+	a->stats.swap_timeouts += ds->swap_timed_out;
+	pthread_mutex_unlock(&a->lock);
+}
+
+static void do_drain(struct agent *a)
+{
+	struct window *active[MAX_WINDOWS];
+	struct drain_ctx dc = { .a = a, .active = active };
+	struct loader_drain_stats ds;
+	struct list_head *pos;
+	uint64_t t0 = mono_ns(), now;
+	int64_t now_unix;
+
+	/* Windows change state only here, so the ACTIVE set is stable for this drain. */
+	pthread_mutex_lock(&a->lock);
+	for (pos = a->windows.next; pos != &a->windows; pos = pos->next) {
+		struct window *w = list_entry(pos, struct window, node);
+
+		if (w->state == WINDOW_ACTIVE && dc.nr_active < MAX_WINDOWS)
+			active[dc.nr_active++] = w;
+	}
+	pthread_mutex_unlock(&a->lock);
+
+	a->drain_seq++;
+	if (loader_drain(a->loader, feed_record, &dc, &ds) != 0)
+		memset(&ds, 0, sizeof(ds));
+	proctable_sweep(a->procs, a->drain_seq);
+
+	now = mono_ns();
+	now_unix = unix_ns();
+	pthread_mutex_lock(&a->lock);
+	for (pos = a->windows.next; pos != &a->windows; pos = pos->next) {
+		struct window *w = list_entry(pos, struct window, node);
+
+		/*
+		 * The swap at the start of this drain is the window's boundary:
+		 * a window closes once that swap is at or past its end; a pending
+		 * one opens at it.
+		 */
+		if (w->state == WINDOW_ACTIVE && t0 >= w->end_mono_ns) {
+			w->state = WINDOW_DONE;
+			w->duration_ns = t0 - w->start_mono_ns;
+		} else if (w->state == WINDOW_PENDING) {
+			struct pprof_opts popts = {
+				.period_ns = a->period_ns,
+				.time_nanos = now_unix - (int64_t)(now - t0),
+			};
+
+			w->start_mono_ns = t0;
+			w->end_mono_ns = t0 + (uint64_t)w->seconds * 1000000000ULL;
+			w->err = pprof_builder_new(&popts, &w->b);
+			w->state = w->err ? WINDOW_ABORTED : WINDOW_ACTIVE;
+		}
+	}
+	pthread_cond_broadcast(&a->cond);
+	pthread_mutex_unlock(&a->lock);
+
+	publish_stats(a, &ds, mono_ns() - t0);
+}
+
+/* When the drain thread must next drain: the regular tick or a window's end. */
+static uint64_t next_deadline(struct agent *a, bool *now_pending)
+{
+	uint64_t d = a->next_drain_ns;
+	struct list_head *pos;
+
+	*now_pending = false;
+	pthread_mutex_lock(&a->lock);
+	for (pos = a->windows.next; pos != &a->windows; pos = pos->next) {
+		struct window *w = list_entry(pos, struct window, node);
+
+		if (w->state == WINDOW_PENDING)
+			*now_pending = true;
+		else if (w->state == WINDOW_ACTIVE && w->end_mono_ns < d)
+			d = w->end_mono_ns;
+	}
+	pthread_mutex_unlock(&a->lock);
+	return d;
+}
+
+static void *drain_main(void *arg)
+{
+	struct agent *a = arg;
+	struct epoll_event evs[4];
+
+	a->next_drain_ns = mono_ns() + a->cfg.drain_interval_ns;
+	while (!atomic_load(&a->stopping)) {
+		bool pending;
+		uint64_t deadline = next_deadline(a, &pending), now = mono_ns();
+		int timeout_ms = 0, n;
+
+		if (!pending && deadline > now)
+			timeout_ms = (int)((deadline - now + 999999) / 1000000);
+		n = epoll_wait(a->epoll_fd, evs, 4, timeout_ms);
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.fd == a->wake_fd) {
+				uint64_t v;
+
+				if (read(a->wake_fd, &v, sizeof(v)) < 0)
+					continue;
+			}
+		}
+		/* Process notifications first: a new process's maps before its samples. */
+		loader_poll_events(a->loader);
+		if (atomic_load(&a->stopping))
+			break;
+		deadline = next_deadline(a, &pending);
+		now = mono_ns();
+		if (pending || now >= deadline) {
+			do_drain(a);
+			if (now >= a->next_drain_ns)
+				a->next_drain_ns = now + a->cfg.drain_interval_ns;
+		}
+	}
+	/* The builders of active windows are ours until here: now hand them back. */
+	abort_windows(a);
+	return NULL;
+}
+
+static void wake_drain(struct agent *a)
+{
+	uint64_t one = 1;
+
+	if (write(a->wake_fd, &one, sizeof(one)) < 0) {
+		/* The counter is saturated: the drain thread is awake anyway. */
+	}
+}
+
+/* ---- HTTP side ---------------------------------------------------------------------------- */
+
+__attribute__((format(printf, 3, 4))) static void reply_error(struct http_reply *reply,
+								 int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	reply->status = status;
+	va_start(ap, fmt);
+	vsnprintf(reply->msg, sizeof(reply->msg), fmt, ap);
+	va_end(ap);
+}
+
+void agent_http_profile(void *ctx, const struct http_profile_req *req, struct http_reply *reply)
+{
+	struct agent *a = ctx;
+	struct window *w = calloc(1, sizeof(*w));
+	enum window_state state;
+	uint64_t t_closed;
+	int err;
+
+	if (!w) {
+		reply_error(reply, 500, "%s", "out of memory");
+		return;
+	}
+	w->seconds = req->seconds;
+	w->state = WINDOW_PENDING;
+
+	pthread_mutex_lock(&a->lock);
+	if (atomic_load(&a->stopping) || a->nr_windows >= MAX_WINDOWS) {
+		pthread_mutex_unlock(&a->lock);
+		free(w);
+		reply_error(reply, 503, "%s",
+			    atomic_load(&a->stopping) ? "stackd is shutting down"
+						      : "too many concurrent profile requests");
+		return;
+	}
+	list_add_tail(&w->node, &a->windows);
+	a->nr_windows++;
+	a->stats.profiles_started++;
+	pthread_mutex_unlock(&a->lock);
+	wake_drain(a);
+
+	/* The drain thread opens the window at its next swap and closes it at the end. */
+	pthread_mutex_lock(&a->lock);
+	while (w->state == WINDOW_PENDING || w->state == WINDOW_ACTIVE)
+		pthread_cond_wait(&a->cond, &a->lock);
+	state = w->state;
+	list_del(&w->node);
+	a->nr_windows--;
+	pthread_mutex_unlock(&a->lock);
+	t_closed = mono_ns();
+
+	if (state != WINDOW_DONE) {
+		if (w->err)
+			reply_error(reply, 500, "cannot build the profile: %s", strerror(-w->err));
+		else
+			reply_error(reply, 503, "%s", "stackd is shutting down");
+	} else {
+		err = pprof_encode(w->b, (int64_t)w->duration_ns, true, &reply->body,
+				   &reply->body_len);
+		if (err) {
+			reply_error(reply, 500, "encoding the profile failed: %s", strerror(-err));
+		} else {
+			reply->status = 200;
+			pthread_mutex_lock(&a->lock);
+			a->stats.profiles_served++;
+			a->stats.profile_encode_ns_last = mono_ns() - t_closed;
+			pthread_mutex_unlock(&a->lock);
+		}
+	}
+	pprof_builder_free(w->b);
+	free(w);
+}
+
+int agent_http_metrics(void *ctx, struct strbuf *out)
+{
+	struct agent *a = ctx;
+	struct agent_stats s;
+	struct agent_info info;
+
+	pthread_mutex_lock(&a->lock);
+	s = a->stats;
+	pthread_mutex_unlock(&a->lock);
+	info.nr_cpus = loader_nr_attached_cpus(a->loader);
+	info.frequency_hz = a->cfg.frequency_hz;
+	info.stack_map_entries = loader_stack_map_entries(a->loader);
+	info.counts_map_entries = loader_counts_map_entries(a->loader);
+	info.symbol_cache_budget = a->cfg.symbol_cache_bytes;
+	return stats_write_metrics(out, &s, &info, &a->drain_hist);
+}
+
+/* ---- lifecycle ---------------------------------------------------------------------------- */
+
+int agent_start(const struct config *cfg, struct agent **out)
+{
+	static const double drain_bounds[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+					       0.01,   0.025,   0.05,	0.1,   0.25,   1 };
+	struct symbolizer_opts sopts = { .cache_max_bytes = cfg->symbol_cache_bytes };
+	struct agent *a = calloc(1, sizeof(*a));
+	struct loader_opts lopts;
+	struct epoll_event ev = { .events = EPOLLIN };
+	int err;
+
+	if (!a)
+		return -ENOMEM;
+	a->cfg = *cfg;
+	a->wake_fd = a->epoll_fd = -1;
+	a->period_ns = 1000000000ULL / cfg->frequency_hz;
+	list_init(&a->windows);
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_cond_init(&a->cond, NULL);
+	prom_histogram_init(&a->drain_hist, drain_bounds,
+			    sizeof(drain_bounds) / sizeof(drain_bounds[0]));
+
+	err = symbolizer_new(&sopts, &a->sym);
+	if (err) {
+		pr_err("creating the symbolizer failed: %s", strerror(-err));
+		goto cleanup;
+	}
+	err = proctable_new(cfg->max_processes, "/proc", a->sym, &a->procs);
+	if (err)
+		goto cleanup;
+	lopts = (struct loader_opts){
+		.frequency_hz = cfg->frequency_hz,
+		.include_idle = cfg->include_idle,
+		.drain_interval_ns = cfg->drain_interval_ns,
+		.stack_map_entries = cfg->stack_map_entries,
+		.counts_map_entries = cfg->counts_map_entries,
+		.on_event = on_event,
+		.ctx = a,
+	};
+	err = loader_open(&lopts, &a->loader);
+	if (err)
+		goto cleanup;
+
+	a->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	a->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (a->wake_fd < 0 || a->epoll_fd < 0) {
+		err = -errno;
+		goto cleanup;
+	}
+	ev.data.fd = a->wake_fd;
+	if (epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, a->wake_fd, &ev)) {
+		err = -errno;
+		goto cleanup;
+	}
+	ev.data.fd = loader_events_fd(a->loader);
+	if (epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, ev.data.fd, &ev)) {
+		err = -errno;
+		goto cleanup;
+	}
+	err = -pthread_create(&a->thread, NULL, drain_main, a);
+	if (err)
+		goto cleanup;
+	a->thread_started = true;
+	*out = a;
+	return 0;
+cleanup:
+	agent_stop(a);
+	return err;
+}
+
+/* Ends every open window: only the drain thread (or agent_stop after joining it) calls this. */
+static void abort_windows(struct agent *a)
+{
+	struct list_head *pos;
+
+	pthread_mutex_lock(&a->lock);
+	for (pos = a->windows.next; pos != &a->windows; pos = pos->next) {
+		struct window *w = list_entry(pos, struct window, node);
+
+		if (w->state == WINDOW_PENDING || w->state == WINDOW_ACTIVE)
+			w->state = WINDOW_ABORTED;
+	}
+	pthread_cond_broadcast(&a->cond);
+	pthread_mutex_unlock(&a->lock);
+}
+
+void agent_begin_shutdown(struct agent *a)
+{
+	if (!a)
+		return;
+	atomic_store(&a->stopping, true);
+	if (a->wake_fd >= 0)
+		wake_drain(a);
+}
+
+void agent_stop(struct agent *a)
+{
+	if (!a)
+		return;
+	agent_begin_shutdown(a);
+	if (a->thread_started)
+		pthread_join(a->thread, NULL);
+	/* Requesters free their own windows; the HTTP server has waited for them. */
+	abort_windows(a);
+	loader_free(a->loader);
+	proctable_free(a->procs);
+	symbolizer_free(a->sym);
+	if (a->epoll_fd >= 0)
+		close(a->epoll_fd);
+	if (a->wake_fd >= 0)
+		close(a->wake_fd);
+	pthread_cond_destroy(&a->cond);
+	pthread_mutex_destroy(&a->lock);
+	free(a);
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The agent: wires BPF (loader), the process table, the symbolizer and the
+ * exporter together.
+ *
+ * Threads. One drain thread owns the loader, the process table and the
+ * symbolizer: it polls process events, drains the kernel maps every drain
+ * interval and feeds each drained stack to the open profile windows. HTTP
+ * threads only (a) register a window and wait for the drain thread to close
+ * it, then encode it without any lock held, and (b) read a stats snapshot
+ * the drain thread publishes under a mutex after every drain.
+ */
+#ifndef STACKD_AGENT_AGENT_H
+#define STACKD_AGENT_AGENT_H
+
+#include <stdint.h>
+
+#include "common/strbuf.h"
+#include "config.h"
+#include "exporter/http.h"
+
+struct agent;
+
+/* Loads and attaches BPF, starts the drain thread. Returns 0 or -errno (logged). */
+int agent_start(const struct config *cfg, struct agent **out);
+/* Stops the drain thread, answers waiting profile requests with 503, detaches, frees. */
+void agent_stop(struct agent *a);
+
+/* http_handlers callbacks; ctx is the struct agent. */
+void agent_http_profile(void *ctx, const struct http_profile_req *req, struct http_reply *reply);
+int agent_http_metrics(void *ctx, struct strbuf *out);
+
+/* Wakes profile requests early with 503 (shutdown has begun). */
+void agent_begin_shutdown(struct agent *a);
+
+#endif

@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "version.h"
+
+enum flag_kind { FLAG_STRING, FLAG_UINT, FLAG_BOOL, FLAG_DURATION, FLAG_SIZE, FLAG_LOGLEVEL };
+
+struct flag {
+	const char *name;
+	enum flag_kind kind;
+	size_t offset;
+	uint64_t min, max; /* for numeric kinds */
+	const char *def; /* default, as shown in --help */
+	const char *help;
+};
+
+#define OFF(f) offsetof(struct config, f)
+
+static const struct flag flags[] = {
+	{ "web.listen-address", FLAG_STRING, OFF(listen_address), 0, 0, "127.0.0.1:6061",
+	  "Address to serve HTTP on (host:port, [v6]:port or :port for all addresses)." },
+	{ "web.max-connections", FLAG_UINT, OFF(max_connections), 1, 100000, "64",
+	  "Maximum simultaneous HTTP connections." },
+	{ "profiling.frequency", FLAG_UINT, OFF(frequency_hz), 1, 10000, "19",
+	  "Sampling frequency per CPU, in Hz (software cpu-clock event)." },
+	{ "profiling.include-idle", FLAG_BOOL, OFF(include_idle), 0, 0, "false",
+	  "Keep samples of the idle task (pid 0) instead of dropping them in the kernel." },
+	{ "profiling.drain-interval", FLAG_DURATION, OFF(drain_interval_ns), 10000000ULL,
+	  60000000000ULL, "1s", "How often the agent drains the kernel maps (10ms..60s)." },
+	{ "profiling.max-profile-seconds", FLAG_UINT, OFF(max_profile_seconds), 1, 86400, "300",
+	  "Largest ?seconds= accepted by /debug/pprof/profile; larger requests get 400." },
+	{ "profiling.max-concurrent-profiles", FLAG_UINT, OFF(max_concurrent_profiles), 1, 1024,
+	  "16", "Profile requests served at once; more get 503." },
+	{ "bpf.stack-map-entries", FLAG_UINT, OFF(stack_map_entries), 0, 1u << 24, "0",
+	  "Entries of each stack-trace map (0: derived from frequency x CPUs x drain interval)." },
+	{ "bpf.counts-map-entries", FLAG_UINT, OFF(counts_map_entries), 0, 1u << 24, "0",
+	  "Entries of each counts map (0: derived from frequency x CPUs x drain interval)." },
+	{ "symbolize.cache-size", FLAG_SIZE, OFF(symbol_cache_bytes), 1ULL << 20, 1ULL << 40,
+	  "64MiB", "Memory budget for cached symbol tables (LRU beyond it)." },
+	{ "process.max", FLAG_UINT, OFF(max_processes), 16, 1u << 22, "16384",
+	  "Most processes tracked at once; the least recently sampled are evicted." },
+	{ "log.level", FLAG_LOGLEVEL, OFF(log_level), 0, 0, "info",
+	  "Log level: error, warn, info or debug." },
+};
+
+void config_usage(FILE *out)
+{
+	fprintf(out, "Usage: stackd [FLAGS]\n\n"
+		     "stackd samples kernel and user stacks of every CPU with eBPF, symbolizes them\n"
+		     "on the node and serves pprof at /debug/pprof/profile and metrics at /metrics.\n\n"
+		     "Flags (--flag=value or --flag value):\n");
+	fprintf(out, "  %-36s %s\n", "-h, --help", "Show this help and exit.");
+	fprintf(out, "  %-36s %s\n", "--version", "Print the version and exit.");
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "--%s%s", flags[i].name,
+			 flags[i].kind == FLAG_BOOL ? "" : "=VALUE");
+		fprintf(out, "  %-36s %s (default %s)\n", name, flags[i].help, flags[i].def);
+	}
+}
+
+int config_parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v > max)
+		return -ERANGE == -errno ? -ERANGE : -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* Parse "<digits><unit>" where unit comes from @units (longest match first). */
+struct unit {
+	const char *suffix;
+	uint64_t mult;
+};
+
+static int parse_with_units(const char *s, const struct unit *units, size_t nr, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	for (size_t i = 0; i < nr; i++) {
+		if (strcmp(end, units[i].suffix) == 0) {
+			if (units[i].mult && v > UINT64_MAX / units[i].mult)
+				return -EINVAL;
+			*out = v * units[i].mult;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int config_parse_duration(const char *s, uint64_t *ns)
+{
+	static const struct unit units[] = {
+		{ "ns", 1ULL },	       { "us", 1000ULL },	  { "ms", 1000000ULL },
+		{ "s", 1000000000ULL }, { "m", 60000000000ULL }, { "h", 3600000000000ULL },
+	};
+
+	return parse_with_units(s, units, sizeof(units) / sizeof(units[0]), ns);
+}
+
+int config_parse_size(const char *s, uint64_t *bytes)
+{
+	static const struct unit units[] = {
+		{ "", 1ULL },	     { "B", 1ULL },	       { "KiB", 1ULL << 10 }, { "MiB", 1ULL << 20 },
+		{ "GiB", 1ULL << 30 }, { "KB", 1000ULL },	 { "MB", 1000000ULL },
+		{ "GB", 1000000000ULL },
+	};
+
+	return parse_with_units(s, units, sizeof(units) / sizeof(units[0]), bytes);
+}
+
+void config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->listen_address, sizeof(cfg->listen_address), "127.0.0.1:6061");
+	cfg->frequency_hz = 19;
+	cfg->drain_interval_ns = 1000000000ULL;
+	cfg->max_profile_seconds = 300;
+	cfg->max_concurrent_profiles = 16;
+	cfg->max_connections = 64;
+	cfg->symbol_cache_bytes = 64ULL << 20;
+	cfg->max_processes = 16384;
+	cfg->log_level = LOG_LEVEL_INFO;
+}
+
+static int set_flag(struct config *cfg, const struct flag *f, const char *val, FILE *err)
+{
+	char *field = (char *)cfg + f->offset;
+	uint64_t v = 0;
+	int ret = 0;
+
+	switch (f->kind) {
+	case FLAG_STRING:
+		if (strlen(val) >= sizeof(cfg->listen_address) || !*val) {
+			fprintf(err, "stackd: --%s: value must be 1..%zu characters\n", f->name,
+				sizeof(cfg->listen_address) - 1);
+			return -EINVAL;
+		}
+		snprintf(field, sizeof(cfg->listen_address), "%s", val);
+		return 0;
+	case FLAG_BOOL:
+		if (strcmp(val, "true") == 0 || strcmp(val, "1") == 0)
+			*(bool *)field = true;
+		else if (strcmp(val, "false") == 0 || strcmp(val, "0") == 0)
+			*(bool *)field = false;
+		else
+			goto bad;
+		return 0;
+	case FLAG_LOGLEVEL:
+		if (log_level_parse(val, (enum log_level *)field))
+			goto bad;
+		return 0;
+	case FLAG_UINT:
+		ret = config_parse_uint(val, UINT64_MAX, &v);
+		break;
+	case FLAG_DURATION:
+		ret = config_parse_duration(val, &v);
+		break;
+	case FLAG_SIZE:
+		ret = config_parse_size(val, &v);
+		break;
+	}
+	if (ret || v < f->min || v > f->max)
+		goto bad;
+	if (f->kind == FLAG_UINT)
+		*(unsigned *)field = (unsigned)v;
+	else
+		*(uint64_t *)field = v;
+	return 0;
+bad:
+	fprintf(err, "stackd: invalid value \"%s\" for --%s: %s", val, f->name, f->help);
+	if (f->kind == FLAG_UINT || f->kind == FLAG_DURATION || f->kind == FLAG_SIZE)
+		fprintf(err, " (range %llu..%llu%s)", (unsigned long long)f->min,
+			(unsigned long long)f->max,
+			f->kind == FLAG_DURATION ? " ns" : f->kind == FLAG_SIZE ? " bytes" : "");
+	fprintf(err, "\n");
+	return -EINVAL;
+}
+
+int config_parse(struct config *cfg, int argc, char **argv, FILE *out, FILE *err)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i], *name, *eq, *val = NULL;
+		const struct flag *f = NULL;
+		size_t name_len;
+
+		if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+			config_usage(out);
+			return CONFIG_EXIT_OK;
+		}
+		if (strcmp(arg, "--version") == 0) {
+			fprintf(out, "stackd %s (libbpf %s)\n", STACKD_VERSION, STACKD_LIBBPF_VERSION);
+			return CONFIG_EXIT_OK;
+		}
+		if (strncmp(arg, "--", 2) != 0) {
+			fprintf(err, "stackd: unexpected argument \"%s\" (see --help)\n", arg);
+			return -EINVAL;
+		}
+		name = arg + 2;
+		eq = strchr(name, '=');
+		name_len = eq ? (size_t)(eq - name) : strlen(name);
+		for (size_t j = 0; j < sizeof(flags) / sizeof(flags[0]); j++) {
+			if (strlen(flags[j].name) == name_len &&
+			    strncmp(flags[j].name, name, name_len) == 0) {
+				f = &flags[j];
+				break;
+			}
+		}
+		if (!f) {
+			fprintf(err, "stackd: unknown flag --%.*s (see --help)\n", (int)name_len,
+				name);
+			return -EINVAL;
+		}
+		if (eq) {
+			val = eq + 1;
+		} else if (f->kind == FLAG_BOOL) {
+			val = "true";
+		} else if (i + 1 < argc) {
+			val = argv[++i];
+		} else {
+			fprintf(err, "stackd: flag --%s needs a value (see --help)\n", f->name);
+			return -EINVAL;
+		}
+		if (set_flag(cfg, f, val, err))
+			return -EINVAL;
+	}
+	log_set_level(cfg->log_level);
+	return CONFIG_RUN;
+}

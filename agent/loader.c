@@ -1,0 +1,499 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "loader.h"
+
+#include <errno.h>
+#include <linux/perf_event.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "common/hmap.h"
+#include "common/log.h"
+#include "stackd.skel.h"
+
+/* How long a flip may wait for in-flight programs before it gives up. */
+#define SWAP_WAIT_NS 50000000ULL
+
+struct loader {
+	struct stackd_bpf *skel;
+	struct bpf_link **links; /* one per attached CPU; each owns its perf fd */
+	unsigned nr_links;
+	unsigned nr_cpus_possible;
+	int *online; /* online CPU ids */
+	unsigned nr_online;
+	struct ring_buffer *rb;
+	struct loader_opts opts;
+	uint32_t stack_entries;
+	uint32_t counts_entries;
+	/* drain scratch, sized once at open */
+	struct stackd_count_key *keys;
+	uint64_t *vals;
+	uint64_t *percpu;
+	uint64_t *ips; /* stack cache for one drain: (id -> ips) */
+	struct hmap ids;
+	struct stack_slot *slots;
+	uint32_t nr_slots, max_slots;
+};
+
+struct stack_slot {
+	struct hnode node;
+	int32_t id;
+	uint32_t nr;
+	uint64_t ips[STACKD_MAX_STACK_DEPTH];
+};
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char buf[512];
+	size_t n;
+
+	if (level == LIBBPF_DEBUG && !log_enabled(LOG_LEVEL_DEBUG))
+		return 0;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = strlen(buf);
+	while (n && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	if (!n)
+		return 0;
+	if (level == LIBBPF_WARN)
+		pr_warn("%s", buf);
+	else
+		pr_debug("%s", buf);
+	return 0;
+}
+
+static uint32_t roundup_pow2(uint64_t v)
+{
+	uint64_t p = 1;
+
+	while (p < v && p < (1u << 31))
+		p <<= 1;
+	return (uint32_t)p;
+}
+
+/* Parse /sys/devices/system/cpu/online ("0-3,5,7-8"). */
+static int read_online_cpus(int **out, unsigned *nr)
+{
+	char buf[4096];
+	int *cpus = NULL;
+	unsigned n = 0, cap = 0;
+	FILE *f = fopen("/sys/devices/system/cpu/online", "re");
+	char *p, *tok, *save = NULL;
+
+	if (!f)
+		return -errno;
+	if (!fgets(buf, sizeof(buf), f)) {
+		fclose(f);
+		return -EIO;
+	}
+	fclose(f);
+	for (p = buf; (tok = strtok_r(p, ",\n", &save)); p = NULL) {
+		unsigned a, b;
+		int k = sscanf(tok, "%u-%u", &a, &b);
+
+		if (k == 1)
+			b = a;
+		else if (k != 2 || b < a || b >= STACKD_MAX_CPUS)
+			continue;
+		for (unsigned c = a; c <= b; c++) {
+			if (n == cap) {
+				int *t;
+
+				cap = cap ? cap * 2 : 16;
+				t = realloc(cpus, cap * sizeof(*cpus));
+				if (!t) {
+					free(cpus);
+					return -ENOMEM;
+				}
+				cpus = t;
+			}
+			cpus[n++] = (int)c;
+		}
+	}
+	if (!n) {
+		free(cpus);
+		return -ENOENT;
+	}
+	*out = cpus;
+	*nr = n;
+	return 0;
+}
+
+static int handle_rb_event(void *ctx, void *data, size_t len)
+{
+	struct loader *l = ctx;
+
+	if (len < sizeof(struct stackd_event))
+		return 0;
+	if (l->opts.on_event)
+		l->opts.on_event(l->opts.ctx, data);
+	return 0;
+}
+
+static int attach_perf_events(struct loader *l)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.size = sizeof(attr),
+		.config = PERF_COUNT_SW_CPU_CLOCK,
+		/* cpu-clock counts nanoseconds: a fixed period gives exactly F Hz per CPU. */
+		.sample_period = 1000000000ULL / l->opts.frequency_hz,
+	};
+	int first_err = 0;
+
+	l->links = calloc(l->nr_online, sizeof(*l->links));
+	if (!l->links)
+		return -ENOMEM;
+	for (unsigned i = 0; i < l->nr_online; i++) {
+		int cpu = l->online[i], fd, err;
+		struct bpf_link *link;
+
+		fd = (int)syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+		if (fd < 0) {
+			err = -errno;
+			/* A CPU that went offline since we listed them is not an error. */
+			if (err == -ENODEV)
+				continue;
+			if (!first_err)
+				first_err = err;
+			pr_err("perf_event_open(cpu-clock, cpu %d) failed: %s", cpu, strerror(-err));
+			continue;
+		}
+		link = bpf_program__attach_perf_event(l->skel->progs.stackd_sample, fd);
+		if (!link) {
+			err = -errno;
+			close(fd); /* no link took ownership */
+			if (!first_err)
+				first_err = err;
+			pr_err("attaching to the perf event of cpu %d failed: %s", cpu,
+			       strerror(-err));
+			continue;
+		}
+		l->links[l->nr_links++] = link; /* the link now owns fd: never close it here */
+	}
+	if (!l->nr_links)
+		return first_err ? first_err : -ENODEV;
+	return 0;
+}
+
+int loader_open(const struct loader_opts *opts, struct loader **out)
+{
+	struct loader *l = calloc(1, sizeof(*l));
+	uint64_t per_interval;
+	int err;
+
+	if (!l)
+		return -ENOMEM;
+	l->opts = *opts;
+	hmap_init(&l->ids);
+	libbpf_set_print(libbpf_log);
+
+	err = read_online_cpus(&l->online, &l->nr_online);
+	if (err) {
+		pr_err("cannot read the online CPUs from /sys/devices/system/cpu/online: %s",
+		       strerror(-err));
+		goto cleanup;
+	}
+	err = libbpf_num_possible_cpus();
+	if (err < 0) {
+		pr_err("cannot count possible CPUs: %s", strerror(-err));
+		goto cleanup;
+	}
+	l->nr_cpus_possible = (unsigned)err;
+	if (l->nr_cpus_possible > STACKD_MAX_CPUS) {
+		err = -E2BIG;
+		pr_err("%u possible CPUs; stackd supports at most %d", l->nr_cpus_possible,
+		       STACKD_MAX_CPUS);
+		goto cleanup;
+	}
+
+	/*
+	 * At most one new counts entry and two new stacks per sample. Size for
+	 * samples per drain interval (frequency x CPUs x interval) with 4x
+	 * headroom for a late drain, and 8x more stack buckets than stacks, since
+	 * a stack-trace map does not chain: two stacks hashing to the same
+	 * bucket collide and the second is lost.
+	 */
+	per_interval = (uint64_t)opts->frequency_hz * l->nr_online *
+			       (opts->drain_interval_ns + 999999999ULL) / 1000000000ULL;
+	l->counts_entries = opts->counts_map_entries ? opts->counts_map_entries
+						     : roundup_pow2(per_interval * 4 < 4096 ? 4096
+									: per_interval * 4);
+	l->stack_entries = opts->stack_map_entries ? opts->stack_map_entries
+						   : roundup_pow2(per_interval * 16 < 4096
+								  ? 4096
+								  : per_interval * 16);
+
+	l->skel = stackd_bpf__open();
+	if (!l->skel) {
+		err = -errno;
+		pr_err("opening the BPF object failed: %s", strerror(-err));
+		goto cleanup;
+	}
+	l->skel->rodata->include_idle = opts->include_idle;
+	bpf_map__set_max_entries(l->skel->maps.counts_0, l->counts_entries);
+	bpf_map__set_max_entries(l->skel->maps.counts_1, l->counts_entries);
+	bpf_map__set_max_entries(l->skel->maps.stacks_0, l->stack_entries);
+	bpf_map__set_max_entries(l->skel->maps.stacks_1, l->stack_entries);
+	bpf_program__set_autoattach(l->skel->progs.stackd_sample, false);
+
+	err = stackd_bpf__load(l->skel);
+	if (err) {
+		pr_err("loading the BPF programs failed: %s (see the libbpf messages above; "
+		       "stackd needs a kernel with BTF (CONFIG_DEBUG_INFO_BTF) and CAP_BPF + "
+		       "CAP_PERFMON or root)",
+		       strerror(-err));
+		goto cleanup;
+	}
+	if (!l->skel->bss) {
+		err = -ENOTSUP;
+		pr_err("the kernel cannot mmap BPF global data (needs Linux 5.5+)");
+		goto cleanup;
+	}
+	err = stackd_bpf__attach(l->skel);
+	if (err) {
+		pr_err("attaching the exec/exit tracepoints failed: %s", strerror(-err));
+		goto cleanup;
+	}
+	err = attach_perf_events(l);
+	if (err) {
+		pr_err("no CPU could be sampled: %s (perf events unavailable? check "
+		       "/proc/sys/kernel/perf_event_paranoid and CAP_PERFMON)",
+		       strerror(-err));
+		goto cleanup;
+	}
+	l->rb = ring_buffer__new(bpf_map__fd(l->skel->maps.events), handle_rb_event, l, NULL);
+	if (!l->rb) {
+		err = -errno;
+		pr_err("creating the ring buffer reader failed: %s", strerror(-err));
+		goto cleanup;
+	}
+
+	l->keys = calloc(l->counts_entries, sizeof(*l->keys));
+	l->vals = calloc(l->counts_entries, sizeof(*l->vals));
+	l->percpu = calloc(l->nr_cpus_possible, sizeof(uint64_t));
+	/* Distinct stacks per drain are bounded by two per counts entry. */
+	l->max_slots = l->counts_entries * 2 < l->stack_entries ? l->counts_entries * 2
+								: l->stack_entries;
+	l->slots = calloc(l->max_slots, sizeof(*l->slots));
+	if (!l->keys || !l->vals || !l->percpu || !l->slots) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	pr_info("sampling %u CPUs at %u Hz; maps: counts %u entries, stacks %u entries (x2 sets)",
+		l->nr_links, opts->frequency_hz, l->counts_entries, l->stack_entries);
+	*out = l;
+	return 0;
+cleanup:
+	loader_free(l);
+	return err;
+}
+
+void loader_free(struct loader *l)
+{
+	if (!l)
+		return;
+	ring_buffer__free(l->rb);
+	for (unsigned i = 0; i < l->nr_links; i++)
+		bpf_link__destroy(l->links[i]); /* closes the perf fd too */
+	free(l->links);
+	stackd_bpf__destroy(l->skel);
+	hmap_fini(&l->ids);
+	free(l->slots);
+	free(l->keys);
+	free(l->vals);
+	free(l->percpu);
+	free(l->online);
+	free(l);
+}
+
+unsigned loader_nr_attached_cpus(const struct loader *l)
+{
+	return l->nr_links;
+}
+
+uint32_t loader_stack_map_entries(const struct loader *l)
+{
+	return l->stack_entries;
+}
+
+uint32_t loader_counts_map_entries(const struct loader *l)
+{
+	return l->counts_entries;
+}
+
+int loader_events_fd(const struct loader *l)
+{
+	return ring_buffer__epoll_fd(l->rb);
+}
+
+int loader_poll_events(struct loader *l)
+{
+	return ring_buffer__consume(l->rb);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Flip active_set and wait until no program can still be writing the old set. */
+static int swap_sets(struct loader *l, unsigned *old_set)
+{
+	struct stackd_bpf__bss *bss = l->skel->bss;
+	unsigned old = __atomic_load_n(&bss->active_set, __ATOMIC_RELAXED);
+	uint64_t deadline;
+
+	/* seq_cst store: ordered before the loads of the in-flight slots below. */
+	__atomic_store_n(&bss->active_set, old ? 0 : 1, __ATOMIC_SEQ_CST);
+	*old_set = old;
+	deadline = now_ns() + SWAP_WAIT_NS;
+	for (unsigned i = 0; i < l->nr_online; i++) {
+		unsigned cpu = (unsigned)l->online[i];
+
+		while (__atomic_load_n(&bss->inflight[cpu].busy, __ATOMIC_SEQ_CST) != 0) {
+			if (now_ns() > deadline)
+				return -ETIMEDOUT;
+			sched_yield();
+		}
+	}
+	return 0;
+}
+
+static struct stack_slot *stack_get(struct loader *l, int stack_fd, int32_t id, bool *not_found)
+{
+	struct stack_slot *s;
+	struct hnode *n;
+	uint64_t h = hash_u64((uint64_t)(uint32_t)id);
+
+	for (n = hmap_first(&l->ids, h); n; n = hmap_next(n)) {
+		s = container_of(n, struct stack_slot, node);
+		if (s->id == id)
+			return s->nr ? s : NULL;
+	}
+	if (l->nr_slots == l->max_slots)
+		return NULL;
+	s = &l->slots[l->nr_slots++];
+	s->id = id;
+	s->nr = 0;
+	memset(s->ips, 0, sizeof(s->ips));
+	if (bpf_map_lookup_elem(stack_fd, &id, s->ips) == 0) {
+		while (s->nr < STACKD_MAX_STACK_DEPTH && s->ips[s->nr])
+			s->nr++;
+	} else {
+		*not_found = true;
+	}
+	hmap_insert(&l->ids, &s->node, h);
+	return s->nr ? s : NULL;
+}
+
+int loader_drain(struct loader *l, void (*cb)(void *ctx, const struct loader_record *r),
+		 void *ctx, struct loader_drain_stats *stats)
+{
+	int counts_fd, stack_fd, err;
+	unsigned set;
+	uint32_t total = 0, batch;
+	void *in = NULL;
+	uint32_t out_key;
+	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, bopts);
+
+	memset(stats, 0, sizeof(*stats));
+	err = swap_sets(l, &set);
+	if (err)
+		/*
+		 * A program stayed in flight for 50 ms (a vCPU preempted by the
+		 * host?). Drain anyway: at worst one sample lands in the set
+		 * being cleared and is lost; the timeout is counted.
+		 */
+		stats->swap_timed_out = true;
+	counts_fd = bpf_map__fd(set ? l->skel->maps.counts_1 : l->skel->maps.counts_0);
+	stack_fd = bpf_map__fd(set ? l->skel->maps.stacks_1 : l->skel->maps.stacks_0);
+
+	/* Read and delete the whole counts map in as few syscalls as it takes. */
+	for (;;) {
+		batch = l->counts_entries - total;
+		if (!batch)
+			break;
+		err = bpf_map_lookup_and_delete_batch(counts_fd, in, &out_key, l->keys + total,
+						      l->vals + total, &batch, &bopts);
+		total += batch;
+		if (err) {
+			err = -errno;
+			if (err == -ENOENT)
+				err = 0; /* done */
+			break;
+		}
+		in = &out_key;
+	}
+	if (err) {
+		pr_warn("draining the counts map failed: %s", strerror(-err));
+		return err;
+	}
+
+	hmap_fini(&l->ids);
+	hmap_init(&l->ids);
+	l->nr_slots = 0;
+	for (uint32_t i = 0; i < total; i++) {
+		struct stackd_count_key *k = &l->keys[i];
+		struct loader_record r = { .key = k, .count = l->vals[i] };
+		bool not_found = false;
+		struct stack_slot *s;
+
+		if (k->ustack_id >= 0 && (s = stack_get(l, stack_fd, k->ustack_id, &not_found))) {
+			r.ustack = s->ips;
+			r.ustack_nr = s->nr;
+		}
+		if (k->kstack_id >= 0 && (s = stack_get(l, stack_fd, k->kstack_id, &not_found))) {
+			r.kstack = s->ips;
+			r.kstack_nr = s->nr;
+		}
+		if (not_found)
+			stats->stacks_not_found++;
+		stats->records++;
+		stats->samples += r.count;
+		cb(ctx, &r);
+	}
+
+	/*
+	 * Clear the stack map. Ids we read are deleted directly; a sweep over
+	 * the rest catches stacks whose counts entry was never stored (counts
+	 * map full), which would otherwise pin buckets forever.
+	 */
+	for (uint32_t i = 0; i < l->nr_slots; i++)
+		bpf_map_delete_elem(stack_fd, &l->slots[i].id);
+	{
+		uint32_t key, next;
+		int rc = bpf_map_get_next_key(stack_fd, NULL, &next);
+
+		while (rc == 0) {
+			key = next;
+			rc = bpf_map_get_next_key(stack_fd, &key, &next);
+			bpf_map_delete_elem(stack_fd, &key);
+		}
+	}
+	return 0;
+}
+
+int loader_read_counters(struct loader *l, uint64_t out[STACKD_CNT__MAX])
+{
+	int fd = bpf_map__fd(l->skel->maps.counters);
+
+	for (uint32_t i = 0; i < STACKD_CNT__MAX; i++) {
+		out[i] = 0;
+		if (bpf_map_lookup_elem(fd, &i, l->percpu))
+			return -errno;
+		for (unsigned c = 0; c < l->nr_cpus_possible; c++)
+			out[i] += l->percpu[c];
+	}
+	return 0;
+}

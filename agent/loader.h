@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The BPF side as the agent sees it: open the skeleton, size the maps, load,
+ * attach the sampling program to a cpu-clock perf event on every online CPU
+ * and the exec/exit tracepoints; then flip and drain the double-buffered
+ * map sets. Owned by the drain thread; nothing here is thread-safe.
+ */
+#ifndef STACKD_AGENT_LOADER_H
+#define STACKD_AGENT_LOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stackd.h"
+
+struct loader;
+struct ring_buffer;
+
+struct loader_opts {
+	unsigned frequency_hz;
+	bool include_idle;
+	uint64_t drain_interval_ns;
+	uint32_t stack_map_entries; /* 0 = derived */
+	uint32_t counts_map_entries; /* 0 = derived */
+	/* Called for each ring-buffer event (from loader_poll_events). */
+	void (*on_event)(void *ctx, const struct stackd_event *ev);
+	void *ctx;
+};
+
+/* One drained counts entry with its stacks resolved. */
+struct loader_record {
+	const struct stackd_count_key *key;
+	uint64_t count;
+	const uint64_t *ustack; /* NULL when key->ustack_id < 0 or the id was not found */
+	uint32_t ustack_nr;
+	const uint64_t *kstack;
+	uint32_t kstack_nr;
+};
+
+struct loader_drain_stats {
+	uint64_t records;
+	uint64_t samples;
+	uint64_t stacks_not_found; /* stack id in counts but not in the stack map */
+	bool swap_timed_out;
+};
+
+/* Returns 0 or -errno; logs the cause with the fix once. */
+int loader_open(const struct loader_opts *opts, struct loader **out);
+void loader_free(struct loader *l);
+
+unsigned loader_nr_attached_cpus(const struct loader *l);
+uint32_t loader_stack_map_entries(const struct loader *l);
+uint32_t loader_counts_map_entries(const struct loader *l);
+
+/* epoll-able fd that becomes readable when events are waiting. */
+int loader_events_fd(const struct loader *l);
+/* Consume pending ring-buffer events (calls opts.on_event). Returns count or -errno. */
+int loader_poll_events(struct loader *l);
+
+/*
+ * Flip the active set, wait for in-flight programs to leave the old one,
+ * then read and clear it, calling @cb for every counts entry.
+ */
+int loader_drain(struct loader *l, void (*cb)(void *ctx, const struct loader_record *r),
+		 void *ctx, struct loader_drain_stats *stats);
+
+/* Sum the per-CPU counters into out[STACKD_CNT__MAX] (monotonic totals). */
+int loader_read_counters(struct loader *l, uint64_t out[STACKD_CNT__MAX]);
+
+#endif

@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "proctable.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+
+/* A live process's maps are re-read at most this often when addresses miss. */
+#define MAPS_REFRESH_MIN_NS 1000000000ULL
+/* Drains between liveness checks of processes that stopped being sampled. */
+#define LIVENESS_EVERY 30
+
+struct proctable {
+	struct hmap procs;
+	struct list_head lru;
+	unsigned max_entries;
+	char proc_root[256];
+	struct symbolizer *sym;
+	uint64_t ns_per_tick;
+	struct proctable_stats stats;
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t key_hash(uint32_t tgid, uint64_t start)
+{
+	return hash_combine(hash_u64(tgid), start);
+}
+
+int proctable_new(unsigned max_entries, const char *proc_root, struct symbolizer *sym,
+		  struct proctable **out)
+{
+	struct proctable *t = calloc(1, sizeof(*t));
+	long hz = sysconf(_SC_CLK_TCK);
+
+	if (!t)
+		return -ENOMEM;
+	hmap_init(&t->procs);
+	list_init(&t->lru);
+	t->max_entries = max_entries;
+	snprintf(t->proc_root, sizeof(t->proc_root), "%s", proc_root ? proc_root : "/proc");
+	t->sym = sym;
+	t->ns_per_tick = 1000000000ULL / (uint64_t)(hz > 0 ? hz : 100);
+	*out = t;
+	return 0;
+}
+
+static void proc_free(struct proc *p)
+{
+	if (!p)
+		return;
+	procmaps_free(p->maps);
+	free(p);
+}
+
+static void proc_evict(struct proctable *t, struct proc *p)
+{
+	hmap_remove(&t->procs, &p->node);
+	list_del(&p->lru);
+	if (p->maps)
+		t->stats.maps_bytes -= p->maps->bytes;
+	proc_free(p);
+}
+
+void proctable_free(struct proctable *t)
+{
+	struct hnode *n, *tmp;
+	size_t i;
+
+	if (!t)
+		return;
+	hmap_for_each_safe(&t->procs, n, tmp, i)
+		proc_free(container_of(n, struct proc, node));
+	hmap_fini(&t->procs);
+	free(t);
+}
+
+/*
+ * Read /proc/<tgid>/stat: returns 0 with the start time in ticks and whether
+ * it is a kernel thread, -ESRCH when the process is gone.
+ */
+static int read_stat(struct proctable *t, uint32_t tgid, uint64_t *start_ticks, bool *is_kthread)
+{
+	char path[PATH_MAX], buf[1024], *p;
+	unsigned long long start = 0;
+	unsigned long flags = 0;
+	ssize_t n;
+	int fd, field;
+
+	snprintf(path, sizeof(path), "%s/%u/stat", t->proc_root, tgid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -ESRCH;
+	buf[n] = '\0';
+	/* comm may hold spaces and parentheses: fields resume after the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p)
+		return -EINVAL;
+	p++;
+	/* Field 3 (state) follows; flags is field 9, starttime field 22. */
+	for (field = 3; field <= 22 && p; field++) {
+		while (*p == ' ')
+			p++;
+		if (field == 9)
+			flags = strtoul(p, NULL, 10);
+		if (field == 22)
+			start = strtoull(p, NULL, 10);
+		p = strchr(p, ' ');
+	}
+	if (field <= 22)
+		return -EINVAL;
+	*start_ticks = start;
+	*is_kthread = flags & 0x00200000; /* PF_KTHREAD */
+	return 0;
+}
+
+static void read_small(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	buf[0] = '\0';
+	if (fd < 0)
+		return;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+/* Snapshot comm, exe and maps; mark the process vanished when its identity no longer holds. */
+static void proc_snapshot(struct proctable *t, struct proc *p, const char *comm_hint)
+{
+	char path[PATH_MAX];
+	uint64_t ticks = 0;
+	bool kthread = false;
+	struct procmaps *maps = NULL;
+	ssize_t n;
+	int err;
+
+	t->stats.snapshots++;
+	err = read_stat(t, p->tgid, &ticks, &kthread);
+	if (err == 0 && ticks != p->start_boottime / t->ns_per_tick)
+		err = -ESRCH; /* the pid now belongs to another process */
+	if (err) {
+		if (err == -ESRCH)
+			t->stats.snapshot_vanished++;
+		else
+			t->stats.snapshot_errors++;
+		if (!p->comm[0] && comm_hint)
+			snprintf(p->comm, sizeof(p->comm), "%s", comm_hint);
+		return;
+	}
+	p->is_kthread = kthread;
+	snprintf(path, sizeof(path), "%s/%u/comm", t->proc_root, p->tgid);
+	read_small(path, p->comm, sizeof(p->comm));
+	if (!p->comm[0] && comm_hint)
+		snprintf(p->comm, sizeof(p->comm), "%s", comm_hint);
+	if (kthread)
+		return;
+	snprintf(path, sizeof(path), "%s/%u/exe", t->proc_root, p->tgid);
+	n = readlink(path, p->exe, sizeof(p->exe) - 1);
+	p->exe[n > 0 ? n : 0] = '\0';
+
+	err = procmaps_read(t->proc_root, (pid_t)p->tgid, PROCMAPS_EXEC_ONLY, &maps);
+	if (err) {
+		if (err == -ESRCH)
+			t->stats.snapshot_vanished++;
+		else
+			t->stats.snapshot_errors++;
+		return;
+	}
+	if (p->maps)
+		t->stats.maps_bytes -= p->maps->bytes;
+	procmaps_free(p->maps);
+	p->maps = maps;
+	t->stats.maps_bytes += maps->bytes;
+	p->maps_read_ns = mono_ns();
+	/* Load the objects now, while /proc/<pid> still exists. */
+	symbolizer_prime(t->sym, (pid_t)p->tgid, maps);
+}
+
+struct proc *proctable_get(struct proctable *t, uint32_t tgid, uint64_t start_boottime,
+			   const char *comm_hint, bool refresh)
+{
+	uint64_t h = key_hash(tgid, start_boottime);
+	struct proc *p;
+	struct hnode *n;
+
+	for (n = hmap_first(&t->procs, h); n; n = hmap_next(n)) {
+		p = container_of(n, struct proc, node);
+		if (p->tgid == tgid && p->start_boottime == start_boottime) {
+			if (refresh && !p->has_exited)
+				proc_snapshot(t, p, comm_hint);
+			return p;
+		}
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->tgid = tgid;
+	p->start_boottime = start_boottime;
+	if (tgid == 0) {
+		/* The idle task: no /proc entry, only kernel stacks. */
+		snprintf(p->comm, sizeof(p->comm), "swapper");
+		p->is_kthread = true;
+	} else {
+		proc_snapshot(t, p, comm_hint);
+	}
+	hmap_insert(&t->procs, &p->node, h);
+	list_add(&p->lru, &t->lru);
+	return p;
+}
+
+void proctable_refresh_maps(struct proctable *t, struct proc *p)
+{
+	if (p->has_exited || p->is_kthread || mono_ns() - p->maps_read_ns < MAPS_REFRESH_MIN_NS)
+		return;
+	p->maps_read_ns = mono_ns();
+	proc_snapshot(t, p, NULL);
+}
+
+void proctable_mark_exited(struct proctable *t, uint32_t tgid, uint64_t start_boottime,
+			   uint64_t drain_seq)
+{
+	uint64_t h = key_hash(tgid, start_boottime);
+	struct hnode *n;
+
+	for (n = hmap_first(&t->procs, h); n; n = hmap_next(n)) {
+		struct proc *p = container_of(n, struct proc, node);
+
+		if (p->tgid == tgid && p->start_boottime == start_boottime && !p->has_exited) {
+			p->has_exited = true;
+			p->exit_drain = drain_seq;
+			return;
+		}
+	}
+}
+
+void proctable_touch(struct proctable *t, struct proc *p, uint64_t drain_seq)
+{
+	p->last_drain = drain_seq;
+	list_move(&p->lru, &t->lru);
+}
+
+void proctable_sweep(struct proctable *t, uint64_t drain_seq)
+{
+	struct hnode *n, *tmp;
+	size_t i;
+
+	/*
+	 * An exit noticed at drain k may leave samples in the set drained at
+	 * k + 1 (they were written to the then-active set): keep it through that.
+	 */
+	hmap_for_each_safe(&t->procs, n, tmp, i)
+	{
+		struct proc *p = container_of(n, struct proc, node);
+
+		if (p->has_exited && drain_seq > p->exit_drain + 1) {
+			proc_evict(t, p);
+			t->stats.evicted_exited++;
+		}
+	}
+	/*
+	 * Exits the BPF side did not report (kernel threads, notifications lost
+	 * to a full ring buffer): every LIVENESS_EVERY drains, check the
+	 * processes that have not been sampled for that long.
+	 */
+	if (drain_seq % LIVENESS_EVERY == 0) {
+		hmap_for_each_safe(&t->procs, n, tmp, i)
+		{
+			struct proc *p = container_of(n, struct proc, node);
+			uint64_t ticks;
+			bool kthread;
+
+			if (p->has_exited || p->tgid == 0 || p->last_drain + LIVENESS_EVERY > drain_seq)
+				continue;
+			if (read_stat(t, p->tgid, &ticks, &kthread) != 0 ||
+			    ticks != p->start_boottime / t->ns_per_tick) {
+				p->has_exited = true;
+				p->exit_drain = drain_seq;
+			}
+		}
+	}
+	while (t->procs.count > t->max_entries && !list_empty(&t->lru)) {
+		proc_evict(t, list_entry(t->lru.prev, struct proc, lru));
+		t->stats.evicted_capacity++;
+	}
+}
+
+void proctable_get_stats(const struct proctable *t, struct proctable_stats *out)
+{
+	*out = t->stats;
+	out->tracked = t->procs.count;
+}

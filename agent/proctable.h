@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The process table: what the agent knows of each sampled process, keyed by
+ * (tgid, start time) so a reused pid is a new process, never a merge.
+ *
+ * An entry is filled when the process is first seen (a ring-buffer event from
+ * its first sample, or a drained sample of an unknown process): comm,
+ * executable and a snapshot of its executable mappings, with the objects
+ * primed in the symbolizer, so samples of a process that exits before the
+ * next drain are still symbolized. Exited processes are kept for one more
+ * drain (their last samples may still be in the maps) and then evicted;
+ * beyond max_entries the least recently sampled are evicted.
+ *
+ * Owned by the drain thread; not thread-safe. Returned pointers are borrows
+ * valid until the next proctable_sweep().
+ */
+#ifndef STACKD_AGENT_PROCTABLE_H
+#define STACKD_AGENT_PROCTABLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/hmap.h"
+#include "common/list.h"
+#include "symbolize/procmaps.h"
+#include "symbolize/symbolizer.h"
+
+struct proc {
+	struct hnode node;
+	struct list_head lru; /* most recently sampled first */
+	uint32_t tgid;
+	uint64_t start_boottime; /* ns since boot, as the BPF side reports it */
+	char comm[16];
+	char exe[256];
+	struct procmaps *maps; /* NULL for kernel threads and vanished processes */
+	bool is_kthread;
+	bool has_exited;
+	uint64_t exit_drain; /* drain sequence at which the exit was noticed */
+	uint64_t last_drain; /* last drain that saw samples */
+	uint64_t maps_read_ns; /* CLOCK_MONOTONIC of the last maps snapshot */
+};
+
+struct proctable_stats {
+	uint64_t tracked;
+	uint64_t snapshots;
+	uint64_t snapshot_vanished; /* gone (or pid reused) before we could read it */
+	uint64_t snapshot_errors;
+	uint64_t evicted_exited;
+	uint64_t evicted_capacity;
+	uint64_t maps_bytes;
+};
+
+struct proctable;
+
+int proctable_new(unsigned max_entries, const char *proc_root, struct symbolizer *sym,
+		  struct proctable **out);
+void proctable_free(struct proctable *t);
+
+/*
+ * The process (tgid, start), snapshotting it if unknown (or @refresh, e.g.
+ * after an exec). @comm_hint (may be NULL) names it if /proc cannot.
+ * Never NULL except on allocation failure.
+ */
+struct proc *proctable_get(struct proctable *t, uint32_t tgid, uint64_t start_boottime,
+			   const char *comm_hint, bool refresh);
+/* Re-read the maps of a live process whose snapshot misses an address (rate-limited). */
+void proctable_refresh_maps(struct proctable *t, struct proc *p);
+void proctable_mark_exited(struct proctable *t, uint32_t tgid, uint64_t start_boottime,
+			   uint64_t drain_seq);
+void proctable_touch(struct proctable *t, struct proc *p, uint64_t drain_seq);
+/* Evict processes that exited before the previous drain, and the LRU tail beyond the cap. */
+void proctable_sweep(struct proctable *t, uint64_t drain_seq);
+void proctable_get_stats(const struct proctable *t, struct proctable_stats *out);
+
+#endif

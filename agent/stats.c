@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "stats.h"
+
+#include "version.h"
+
+#define L(n, v) { .name = (n), .value = (v) }
+
+static int counter(struct strbuf *sb, const char *name, const char *help, uint64_t v)
+{
+	int err = prom_family(sb, name, "counter", help);
+
+	return err ? err : prom_sample_u64(sb, name, NULL, 0, v);
+}
+
+static int gauge(struct strbuf *sb, const char *name, const char *help, uint64_t v)
+{
+	int err = prom_family(sb, name, "gauge", help);
+
+	return err ? err : prom_sample_u64(sb, name, NULL, 0, v);
+}
+
+/* A counter family with one label and one sample per (label value, value) pair. */
+static int labelled(struct strbuf *sb, const char *name, const char *type, const char *help,
+		    const char *label, const char *const *values, const uint64_t *v, size_t nr)
+{
+	int err = prom_family(sb, name, type, help);
+
+	for (size_t i = 0; i < nr && !err; i++) {
+		struct prom_label l = L(label, values[i]);
+
+		err = prom_sample_u64(sb, name, &l, 1, v[i]);
+	}
+	return err;
+}
+
+int stats_write_metrics(struct strbuf *sb, const struct agent_stats *s,
+			const struct agent_info *info, const struct prom_histogram *drain_hist)
+{
+	static const char *const stack_kinds[] = { "user", "kernel" };
+	static const char *const drop_reasons[] = { "counts_map_full", "unattributed",
+						    "profile_build_failed" };
+	static const char *const snap_reasons[] = { "vanished", "error" };
+	static const char *const evict_reasons[] = { "exited", "capacity" };
+	static const char *const event_types[] = { "new_process", "exit" };
+	static const char *const map_names[] = { "counts", "stacks" };
+	const char *sym_reasons[SYM_FAIL__MAX];
+	struct prom_label build[3] = {
+		L("version", STACKD_VERSION),
+		L("commit", STACKD_GIT_COMMIT),
+		L("libbpf", STACKD_LIBBPF_VERSION),
+	};
+	uint64_t v[SYM_FAIL__MAX > 3 ? SYM_FAIL__MAX : 3];
+	int err = 0;
+
+	err = prom_family(sb, "stackd_build_info", "gauge",
+			  "A metric with a constant '1' value labelled by version, commit and "
+			  "libbpf version from which stackd was built.");
+	err = err ?: prom_sample_u64(sb, "stackd_build_info", build, 3, 1);
+
+	err = err ?: gauge(sb, "stackd_sampling_frequency_hertz",
+			   "Configured sampling frequency per CPU.", info->frequency_hz);
+	err = err ?: gauge(sb, "stackd_sampled_cpus", "CPUs with an attached sampling event.",
+			   info->nr_cpus);
+	v[0] = info->counts_map_entries;
+	v[1] = info->stack_map_entries;
+	err = err ?: labelled(sb, "stackd_bpf_map_entries", "gauge",
+			      "Capacity of each of the two double-buffered BPF map sets.", "map",
+			      map_names, v, 2);
+
+	err = err ?: counter(sb, "stackd_bpf_samples_total",
+			     "Perf samples the BPF program was invoked for, idle included.",
+			     s->bpf[STACKD_CNT_SAMPLES]);
+	err = err ?: counter(sb, "stackd_samples_idle_total",
+			     "Idle-task samples skipped in the kernel (--profiling.include-idle "
+			     "is off).",
+			     s->bpf[STACKD_CNT_IDLE]);
+	err = err ?: counter(sb, "stackd_samples_recorded_total",
+			     "Samples counted into a BPF counts map.",
+			     s->bpf[STACKD_CNT_RECORDED]);
+	err = err ?: counter(sb, "stackd_samples_drained_total",
+			     "Samples read from the BPF counts maps by the agent.",
+			     s->samples_drained);
+	v[0] = s->bpf[STACKD_CNT_COUNTS_FULL];
+	v[1] = s->samples_unattributed;
+	v[2] = s->samples_not_in_profile;
+	err = err ?: labelled(sb, "stackd_samples_dropped_total", "counter",
+			      "Samples lost, by reason.", "reason", drop_reasons, v, 3);
+	v[0] = s->bpf[STACKD_CNT_USTACK_COLLISION];
+	v[1] = s->bpf[STACKD_CNT_KSTACK_COLLISION];
+	err = err ?: labelled(sb, "stackd_stack_collisions_total", "counter",
+			      "Stacks lost to a stack-trace map hash collision (-EEXIST); the "
+			      "sample is kept with a placeholder frame.",
+			      "stack", stack_kinds, v, 2);
+	v[0] = s->bpf[STACKD_CNT_USTACK_MISSING];
+	v[1] = s->bpf[STACKD_CNT_KSTACK_MISSING];
+	err = err ?: labelled(sb, "stackd_stacks_unavailable_total", "counter",
+			      "Samples whose stack could not be walked (other than collisions).",
+			      "stack", stack_kinds, v, 2);
+	err = err ?: counter(sb, "stackd_stacks_not_found_total",
+			     "Stack ids in a counts entry that were missing from the stack map.",
+			     s->stacks_not_found);
+
+	v[0] = s->events_new;
+	v[1] = s->events_exit;
+	err = err ?: labelled(sb, "stackd_process_events_total", "counter",
+			      "Process notifications received from the BPF side.", "type",
+			      event_types, v, 2);
+	err = err ?: counter(sb, "stackd_process_events_lost_total",
+			     "Process notifications lost because the ring buffer was full.",
+			     s->bpf[STACKD_CNT_EVENTS_LOST]);
+
+	err = err ?: counter(sb, "stackd_drains_total", "Drains of the BPF maps.", s->drains);
+	err = err ?: counter(sb, "stackd_drain_swap_timeouts_total",
+			     "Drains that did not see every CPU leave the old map set within "
+			     "50 ms.",
+			     s->swap_timeouts);
+	err = err ?: prom_histogram_write(sb, "stackd_drain_duration_seconds",
+					  "Time to drain, symbolize and aggregate one map set.",
+					  drain_hist);
+
+	err = err ?: gauge(sb, "stackd_processes_tracked", "Processes in the process table.",
+			   s->procs.tracked);
+	err = err ?: gauge(sb, "stackd_process_maps_bytes",
+			   "Memory held by process maps snapshots.", s->procs.maps_bytes);
+	err = err ?: counter(sb, "stackd_process_snapshots_total",
+			     "Snapshots of /proc/PID (comm, exe, maps) taken.", s->procs.snapshots);
+	v[0] = s->procs.snapshot_vanished;
+	v[1] = s->procs.snapshot_errors;
+	err = err ?: labelled(sb, "stackd_process_snapshot_failures_total", "counter",
+			      "Snapshots that failed: the process was gone (or its pid reused) "
+			      "or /proc could not be read.",
+			      "reason", snap_reasons, v, 2);
+	v[0] = s->procs.evicted_exited;
+	v[1] = s->procs.evicted_capacity;
+	err = err ?: labelled(sb, "stackd_processes_evicted_total", "counter",
+			      "Processes removed from the process table.", "reason",
+			      evict_reasons, v, 2);
+
+	err = err ?: counter(sb, "stackd_symbolize_frames_total", "Frames symbolized.",
+			     s->sym.frames_total);
+	for (int i = 0; i < SYM_FAIL__MAX; i++) {
+		sym_reasons[i] = sym_fail_reason_name((enum sym_fail_reason)i);
+		v[i] = s->sym.failures[i];
+	}
+	err = err ?: labelled(sb, "stackd_symbolize_failures_total", "counter",
+			      "Frames left unsymbolized, by reason.", "reason", sym_reasons, v,
+			      SYM_FAIL__MAX);
+	err = err ?: gauge(sb, "stackd_symbol_cache_bytes", "Memory held by cached symbol tables.",
+			   s->sym.cache_bytes);
+	err = err ?: gauge(sb, "stackd_symbol_cache_budget_bytes",
+			   "Budget of the symbol cache (--symbolize.cache-size).",
+			   info->symbol_cache_budget);
+	err = err ?: gauge(sb, "stackd_symbol_cache_objects", "Object files in the symbol cache.",
+			   s->sym.cache_objects);
+	err = err ?: counter(sb, "stackd_symbol_cache_hits_total", "Symbol cache lookups that hit.",
+			     s->sym.cache_hits);
+	err = err ?: counter(sb, "stackd_symbol_cache_misses_total",
+			     "Symbol cache lookups that loaded a file.", s->sym.cache_misses);
+	err = err ?: counter(sb, "stackd_symbol_cache_evictions_total",
+			     "Objects evicted from the symbol cache to stay within budget.",
+			     s->sym.cache_evictions);
+
+	err = err ?: counter(sb, "stackd_profiles_requested_total",
+			     "Profile windows opened by /debug/pprof/profile requests.",
+			     s->profiles_started);
+	err = err ?: counter(sb, "stackd_profiles_served_total", "Profiles encoded and served.",
+			     s->profiles_served);
+	err = err ?: prom_family(sb, "stackd_profile_encode_seconds", "gauge",
+				 "Time from the close of the last served window to its encoded "
+				 "pprof.");
+	err = err ?: prom_sample(sb, "stackd_profile_encode_seconds", NULL, 0,
+				 (double)s->profile_encode_ns_last / 1e9);
+
+	err = err ?: prom_write_process_metrics(sb);
+	return err;
+}

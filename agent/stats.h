@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The agent's counters, as published by the drain thread after each drain,
+ * and their Prometheus exposition. Every metric is documented in README.md.
+ */
+#ifndef STACKD_AGENT_STATS_H
+#define STACKD_AGENT_STATS_H
+
+#include <stdint.h>
+
+#include "common/strbuf.h"
+#include "exporter/promtext.h"
+#include "proctable.h"
+#include "stackd.h"
+#include "symbolize/symbolizer.h"
+
+struct agent_stats {
+	uint64_t bpf[STACKD_CNT__MAX]; /* totals of the kernel-side counters */
+	uint64_t drains;
+	uint64_t swap_timeouts;
+	uint64_t samples_drained;
+	uint64_t records_drained;
+	uint64_t stacks_not_found;
+	uint64_t samples_unattributed; /* no process entry could be made (out of memory) */
+	uint64_t samples_not_in_profile; /* a window could not take them (out of memory) */
+	uint64_t events_new;
+	uint64_t events_exit;
+	uint64_t profiles_started;
+	uint64_t profiles_served;
+	uint64_t profile_encode_ns_last;
+	struct symbolizer_stats sym;
+	struct proctable_stats procs;
+};
+
+/* Static facts about this run, for gauges. */
+struct agent_info {
+	unsigned nr_cpus;
+	unsigned frequency_hz;
+	uint32_t stack_map_entries;
+	uint32_t counts_map_entries;
+	uint64_t symbol_cache_budget;
+};
+
+int stats_write_metrics(struct strbuf *out, const struct agent_stats *s,
+			const struct agent_info *info, const struct prom_histogram *drain_hist);
+
+#endif

@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * stackd's sampling program: attached to a software cpu-clock perf event on
+ * every CPU. Per sample it records the kernel and user stack ids and counts
+ * them per (process, thread, stacks) in a hash map, in the kernel, so only
+ * unique stacks ever cross into user space.
+ *
+ * Two map sets (counts + stack traces) are double-buffered: user space flips
+ * `active_set`, waits until no program still writes the old set, then drains
+ * and clears it while samples land in the other one.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "stackd.h"
+
+#define EEXIST 17
+#define EFAULT 14
+#define E2BIG 7
+#define PF_KTHREAD 0x00200000
+
+/* Set before load from flags; never written at run time. */
+const volatile bool include_idle = false;
+
+/* Which set the program writes: flipped by user space (mmap'ed .bss). */
+__u32 active_set = 0;
+
+/*
+ * In-flight marker per CPU, one cache line each. A program raises its CPU's
+ * slot before it reads active_set and lowers it after its last map write,
+ * with atomic (full-barrier on x86) operations. After flipping active_set,
+ * user space waits until it has seen every slot at zero: any program that
+ * could still have read the old value has then finished, and every later
+ * one reads the new value. (A program cannot nest with itself on one CPU.)
+ */
+struct inflight_slot inflight[STACKD_MAX_CPUS];
+
+/* max_entries are set by user space before load (from frequency x CPUs x drain interval). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, struct stackd_count_key);
+	__type(value, __u64);
+} counts_0 SEC(".maps"), counts_1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, STACKD_MAX_STACK_DEPTH * sizeof(__u64));
+} stacks_0 SEC(".maps"), stacks_1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, STACKD_CNT__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+/*
+ * Processes user space has been told about: tgid -> leader start time. LRU so
+ * it can never fill up; an evicted entry only costs a repeated notification.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} known_procs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+
+	if (v)
+		*v += 1; /* per-CPU slot: no atomics needed */
+}
+
+static __always_inline void notify(__u32 type, __u32 tgid, __u64 start)
+{
+	struct stackd_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		count(STACKD_CNT_EVENTS_LOST);
+		return;
+	}
+	e->type = type;
+	e->tgid = tgid;
+	e->start_boottime = start;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline void record(struct bpf_perf_event_data *ctx, void *counts, void *stacks,
+				   struct stackd_count_key *key, bool is_kthread)
+{
+	__u64 one = 1, *val;
+	long err;
+
+	key->kstack_id = bpf_get_stackid(ctx, stacks, 0);
+	if (key->kstack_id < 0) {
+		if (key->kstack_id == -EEXIST)
+			count(STACKD_CNT_KSTACK_COLLISION);
+		else if (key->kstack_id != -EFAULT)
+			count(STACKD_CNT_KSTACK_MISSING);
+		else
+			/* -EFAULT: the sample was taken in user mode. */
+			key->kstack_id = STACKD_STACK_NONE;
+	}
+
+	if (is_kthread) {
+		key->ustack_id = STACKD_STACK_NONE;
+	} else {
+		key->ustack_id = bpf_get_stackid(ctx, stacks, BPF_F_USER_STACK);
+		if (key->ustack_id == -EEXIST)
+			count(STACKD_CNT_USTACK_COLLISION);
+		else if (key->ustack_id < 0)
+			count(STACKD_CNT_USTACK_MISSING);
+	}
+
+	val = bpf_map_lookup_elem(counts, key);
+	if (val) {
+		__sync_fetch_and_add(val, 1);
+		count(STACKD_CNT_RECORDED);
+		return;
+	}
+	err = bpf_map_update_elem(counts, key, &one, BPF_NOEXIST);
+	if (err == -EEXIST) {
+		/* Another CPU inserted the same key between lookup and update. */
+		val = bpf_map_lookup_elem(counts, key);
+		if (val) {
+			__sync_fetch_and_add(val, 1);
+			err = 0;
+		}
+	}
+	if (err)
+		count(STACKD_CNT_COUNTS_FULL);
+	else
+		count(STACKD_CNT_RECORDED);
+}
+
+SEC("perf_event")
+int stackd_sample(struct bpf_perf_event_data *ctx)
+{
+	struct stackd_count_key key = {};
+	struct task_struct *task;
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 cpu = bpf_get_smp_processor_id();
+	__u64 *known;
+	bool is_kthread;
+
+	count(STACKD_CNT_SAMPLES);
+	key.tgid = id >> 32;
+	key.pid = (__u32)id;
+	if (key.pid == 0 && !include_idle) {
+		count(STACKD_CNT_IDLE);
+		return 0;
+	}
+
+	task = bpf_get_current_task_btf();
+	is_kthread = BPF_CORE_READ(task, flags) & PF_KTHREAD;
+	key.start_boottime = BPF_CORE_READ(task, group_leader, start_boottime);
+
+	/* First sample of this process since exec: let user space snapshot it now. */
+	if (key.tgid != 0 && !is_kthread) {
+		known = bpf_map_lookup_elem(&known_procs, &key.tgid);
+		if (!known || *known != key.start_boottime) {
+			bpf_map_update_elem(&known_procs, &key.tgid, &key.start_boottime, BPF_ANY);
+			notify(STACKD_EVENT_NEW_PROCESS, key.tgid, key.start_boottime);
+		}
+	}
+
+	if (cpu >= STACKD_MAX_CPUS)
+		return 0;
+	__sync_fetch_and_add(&inflight[cpu].busy, 1);
+	if (active_set)
+		record(ctx, &counts_1, &stacks_1, &key, is_kthread);
+	else
+		record(ctx, &counts_0, &stacks_0, &key, is_kthread);
+	__sync_fetch_and_sub(&inflight[cpu].busy, 1);
+	return 0;
+}
+
+/* An exec replaces the address space: forget the process so its next sample re-notifies. */
+/* BTF-typed raw tracepoints: they need no tracefs mount. */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(stackd_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	bpf_map_delete_elem(&known_procs, &tgid);
+	return 0;
+}
+
+/* A sampled process's leader exits: tell user space so it can evict it. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(stackd_exit, struct task_struct *p)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	__u64 *start;
+
+	if ((__u32)id != tgid)
+		return 0; /* a thread, not the process */
+	start = bpf_map_lookup_elem(&known_procs, &tgid);
+	if (!start)
+		return 0; /* never sampled: user space does not know it */
+	notify(STACKD_EVENT_EXIT, tgid, *start);
+	bpf_map_delete_elem(&known_procs, &tgid);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

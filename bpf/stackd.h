@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The ABI shared by the BPF program (stackd.bpf.c) and the agent.
+ * Changing anything here changes both sides; keep it plain fixed-size C.
+ */
+#ifndef STACKD_BPF_ABI_H
+#define STACKD_BPF_ABI_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* The kernel's limit (sysctl kernel.perf_event_max_stack defaults to 127). */
+#define STACKD_MAX_STACK_DEPTH 127
+/* Upper bound for per-CPU slots in .bss; more CPUs than this are refused. */
+#define STACKD_MAX_CPUS 1024
+#define STACKD_COMM_LEN 16
+
+/*
+ * A stack id below zero is not an id: it says why there is no stack.
+ * STACKD_STACK_NONE: nothing to record (a kernel thread has no user stack;
+ * a sample taken in user mode has no kernel stack). Otherwise -errno from
+ * bpf_get_stackid(): -EEXIST is a stack-map collision (the stack is lost),
+ * -EFAULT/-ENOMEM etc. mean the walk failed.
+ */
+#define STACKD_STACK_NONE (-1000)
+
+/* A per-CPU in-flight marker in .bss, one cache line each (see stackd.bpf.c). */
+struct inflight_slot {
+	__u32 busy;
+	__u32 pad[15];
+};
+
+/* One entry of the counts map: samples of one thread in one pair of stacks. */
+struct stackd_count_key {
+	__u64 start_boottime; /* thread group leader's start, ns since boot */
+	__u32 tgid;
+	__u32 pid;
+	__s32 ustack_id;
+	__s32 kstack_id;
+};
+
+/* Per-CPU counters (index of the `counters` per-CPU array). */
+enum stackd_counter {
+	STACKD_CNT_SAMPLES = 0, /* every invocation of the sampling program */
+	STACKD_CNT_IDLE, /* idle (pid 0) samples skipped (--profiling.include-idle off) */
+	STACKD_CNT_RECORDED, /* samples counted into a counts map */
+	STACKD_CNT_COUNTS_FULL, /* dropped: the counts map had no room */
+	STACKD_CNT_USTACK_COLLISION, /* user stack lost to a stack-map collision (-EEXIST) */
+	STACKD_CNT_KSTACK_COLLISION, /* kernel stack lost to a stack-map collision */
+	STACKD_CNT_USTACK_MISSING, /* user task, user stack unavailable (other errors) */
+	STACKD_CNT_KSTACK_MISSING, /* kernel-mode sample, kernel stack unavailable */
+	STACKD_CNT_EVENTS_LOST, /* process notifications lost: ring buffer full */
+	STACKD_CNT__MAX,
+};
+
+enum stackd_event_type {
+	STACKD_EVENT_NEW_PROCESS = 1, /* first sample of a (tgid, start) since exec */
+	STACKD_EVENT_EXIT = 2, /* a sampled process's leader exited */
+};
+
+/* Ring-buffer record: at most one per process lifetime and exec, not per sample. */
+struct stackd_event {
+	__u32 type;
+	__u32 tgid;
+	__u64 start_boottime;
+	char comm[STACKD_COMM_LEN];
+};
+
+#endif
