@@ -32,6 +32,7 @@ struct loader {
 	struct loader_opts opts;
 	uint32_t stack_entries;
 	uint32_t counts_entries;
+	uint32_t overflow_entries;
 	/* drain scratch, sized once at open */
 	struct stackd_count_key *keys;
 	uint64_t *vals;
@@ -45,6 +46,7 @@ struct loader {
 struct stack_slot {
 	struct hnode node;
 	int32_t id;
+	uint64_t hash; /* for STACKD_STACK_OVERFLOW */
 	uint32_t nr;
 	uint64_t ips[STACKD_MAX_STACK_DEPTH];
 };
@@ -215,21 +217,24 @@ int loader_open(const struct loader_opts *opts, struct loader **out)
 	}
 
 	/*
-	 * At most one new counts entry and two new stacks per sample. Size for
-	 * samples per drain interval (frequency x CPUs x interval) with 4x
-	 * headroom for a late drain, and 8x more stack buckets than stacks, since
-	 * a stack-trace map does not chain: two stacks hashing to the same
-	 * bucket collide and the second is lost.
+	 * Per drain interval there are at most S = frequency x CPUs x interval
+	 * samples, so at most S new counts entries and 2S distinct stacks.
+	 * Counts get 2x headroom for a late drain. A stack-trace map does not
+	 * chain (two stacks in one hash bucket collide), so it gets 4S buckets
+	 * (load <= 0.5), and the stacks that still collide go to an overflow
+	 * hash map sized for S of them.
 	 */
 	per_interval = (uint64_t)opts->frequency_hz * l->nr_online *
-			       (opts->drain_interval_ns + 999999999ULL) / 1000000000ULL;
-	l->counts_entries = opts->counts_map_entries ? opts->counts_map_entries
-						     : roundup_pow2(per_interval * 4 < 4096 ? 4096
-									: per_interval * 4);
-	l->stack_entries = opts->stack_map_entries ? opts->stack_map_entries
-						   : roundup_pow2(per_interval * 16 < 4096
-								  ? 4096
-								  : per_interval * 16);
+		       ((opts->drain_interval_ns + 999999999ULL) / 1000000000ULL);
+	l->counts_entries = opts->counts_map_entries
+				    ? opts->counts_map_entries
+				    : roundup_pow2(per_interval * 2 < 4096 ? 4096 : per_interval * 2);
+	l->stack_entries = opts->stack_map_entries
+				   ? opts->stack_map_entries
+				   : roundup_pow2(per_interval * 4 < 4096 ? 4096 : per_interval * 4);
+	l->overflow_entries = per_interval < 1024 ? 1024 : (uint32_t)per_interval;
+	if (opts->stack_map_entries && opts->stack_map_entries / 4 > l->overflow_entries)
+		l->overflow_entries = opts->stack_map_entries / 4;
 
 	l->skel = stackd_bpf__open();
 	if (!l->skel) {
@@ -242,6 +247,8 @@ int loader_open(const struct loader_opts *opts, struct loader **out)
 	bpf_map__set_max_entries(l->skel->maps.counts_1, l->counts_entries);
 	bpf_map__set_max_entries(l->skel->maps.stacks_0, l->stack_entries);
 	bpf_map__set_max_entries(l->skel->maps.stacks_1, l->stack_entries);
+	bpf_map__set_max_entries(l->skel->maps.overflow_0, l->overflow_entries);
+	bpf_map__set_max_entries(l->skel->maps.overflow_1, l->overflow_entries);
 	bpf_program__set_autoattach(l->skel->progs.stackd_sample, false);
 
 	err = stackd_bpf__load(l->skel);
@@ -280,15 +287,16 @@ int loader_open(const struct loader_opts *opts, struct loader **out)
 	l->vals = calloc(l->counts_entries, sizeof(*l->vals));
 	l->percpu = calloc(l->nr_cpus_possible, sizeof(uint64_t));
 	/* Distinct stacks per drain are bounded by two per counts entry. */
-	l->max_slots = l->counts_entries * 2 < l->stack_entries ? l->counts_entries * 2
-								: l->stack_entries;
+	l->max_slots = l->counts_entries * 2;
 	l->slots = calloc(l->max_slots, sizeof(*l->slots));
 	if (!l->keys || !l->vals || !l->percpu || !l->slots) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	pr_info("sampling %u CPUs at %u Hz; maps: counts %u entries, stacks %u entries (x2 sets)",
-		l->nr_links, opts->frequency_hz, l->counts_entries, l->stack_entries);
+	pr_info("sampling %u CPUs at %u Hz; maps (x2 sets): counts %u, stacks %u, overflow %u "
+		"entries",
+		l->nr_links, opts->frequency_hz, l->counts_entries, l->stack_entries,
+		l->overflow_entries);
 	*out = l;
 	return 0;
 cleanup:
@@ -370,24 +378,32 @@ static int swap_sets(struct loader *l, unsigned *old_set)
 	return 0;
 }
 
-static struct stack_slot *stack_get(struct loader *l, int stack_fd, int32_t id, bool *not_found)
+/* The ips of stack @id (or overflow @hash), read once per drain. NULL when unavailable. */
+static struct stack_slot *stack_get(struct loader *l, int stack_fd, int overflow_fd, int32_t id,
+				    uint64_t hash, bool *not_found)
 {
 	struct stack_slot *s;
 	struct hnode *n;
-	uint64_t h = hash_u64((uint64_t)(uint32_t)id);
+	uint64_t h = hash_combine(hash_u64((uint64_t)(uint32_t)id), hash);
+	int err;
 
 	for (n = hmap_first(&l->ids, h); n; n = hmap_next(n)) {
 		s = container_of(n, struct stack_slot, node);
-		if (s->id == id)
+		if (s->id == id && s->hash == hash)
 			return s->nr ? s : NULL;
 	}
 	if (l->nr_slots == l->max_slots)
 		return NULL;
 	s = &l->slots[l->nr_slots++];
 	s->id = id;
+	s->hash = hash;
 	s->nr = 0;
 	memset(s->ips, 0, sizeof(s->ips));
-	if (bpf_map_lookup_elem(stack_fd, &id, s->ips) == 0) {
+	if (id == STACKD_STACK_OVERFLOW)
+		err = bpf_map_lookup_elem(overflow_fd, &hash, s->ips);
+	else
+		err = bpf_map_lookup_elem(stack_fd, &id, s->ips);
+	if (err == 0) {
 		while (s->nr < STACKD_MAX_STACK_DEPTH && s->ips[s->nr])
 			s->nr++;
 	} else {
@@ -397,10 +413,25 @@ static struct stack_slot *stack_get(struct loader *l, int stack_fd, int32_t id, 
 	return s->nr ? s : NULL;
 }
 
+/* Delete every key of @fd (a map whose keys are at most 8 bytes). */
+static void map_clear(int fd)
+{
+	uint64_t key = 0, next = 0;
+	int rc;
+
+	rc = bpf_map_get_next_key(fd, NULL, &next);
+	while (rc == 0) {
+		key = next;
+		/* Find the successor before deleting: a deleted key restarts the walk. */
+		rc = bpf_map_get_next_key(fd, &key, &next);
+		bpf_map_delete_elem(fd, &key);
+	}
+}
+
 int loader_drain(struct loader *l, void (*cb)(void *ctx, const struct loader_record *r),
 		 void *ctx, struct loader_drain_stats *stats)
 {
-	int counts_fd, stack_fd, err;
+	int counts_fd, stack_fd, overflow_fd, err;
 	unsigned set;
 	uint32_t total = 0, batch;
 	void *in = NULL;
@@ -418,6 +449,7 @@ int loader_drain(struct loader *l, void (*cb)(void *ctx, const struct loader_rec
 		stats->swap_timed_out = true;
 	counts_fd = bpf_map__fd(set ? l->skel->maps.counts_1 : l->skel->maps.counts_0);
 	stack_fd = bpf_map__fd(set ? l->skel->maps.stacks_1 : l->skel->maps.stacks_0);
+	overflow_fd = bpf_map__fd(set ? l->skel->maps.overflow_1 : l->skel->maps.overflow_0);
 
 	/* Read and delete the whole counts map in as few syscalls as it takes. */
 	for (;;) {
@@ -449,11 +481,15 @@ int loader_drain(struct loader *l, void (*cb)(void *ctx, const struct loader_rec
 		bool not_found = false;
 		struct stack_slot *s;
 
-		if (k->ustack_id >= 0 && (s = stack_get(l, stack_fd, k->ustack_id, &not_found))) {
+		if ((k->ustack_id >= 0 || k->ustack_id == STACKD_STACK_OVERFLOW) &&
+		    (s = stack_get(l, stack_fd, overflow_fd, k->ustack_id, k->ustack_hash,
+				   &not_found))) {
 			r.ustack = s->ips;
 			r.ustack_nr = s->nr;
 		}
-		if (k->kstack_id >= 0 && (s = stack_get(l, stack_fd, k->kstack_id, &not_found))) {
+		if ((k->kstack_id >= 0 || k->kstack_id == STACKD_STACK_OVERFLOW) &&
+		    (s = stack_get(l, stack_fd, overflow_fd, k->kstack_id, k->kstack_hash,
+				   &not_found))) {
 			r.kstack = s->ips;
 			r.kstack_nr = s->nr;
 		}
@@ -465,22 +501,18 @@ int loader_drain(struct loader *l, void (*cb)(void *ctx, const struct loader_rec
 	}
 
 	/*
-	 * Clear the stack map. Ids we read are deleted directly; a sweep over
+	 * Clear the stack maps. Ids we read are deleted directly; a sweep over
 	 * the rest catches stacks whose counts entry was never stored (counts
 	 * map full), which would otherwise pin buckets forever.
 	 */
-	for (uint32_t i = 0; i < l->nr_slots; i++)
-		bpf_map_delete_elem(stack_fd, &l->slots[i].id);
-	{
-		uint32_t key, next;
-		int rc = bpf_map_get_next_key(stack_fd, NULL, &next);
-
-		while (rc == 0) {
-			key = next;
-			rc = bpf_map_get_next_key(stack_fd, &key, &next);
-			bpf_map_delete_elem(stack_fd, &key);
-		}
+	for (uint32_t i = 0; i < l->nr_slots; i++) {
+		if (l->slots[i].id == STACKD_STACK_OVERFLOW)
+			bpf_map_delete_elem(overflow_fd, &l->slots[i].hash);
+		else
+			bpf_map_delete_elem(stack_fd, &l->slots[i].id);
 	}
+	map_clear(stack_fd);
+	map_clear(overflow_fd);
 	return 0;
 }
 

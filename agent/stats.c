@@ -88,8 +88,14 @@ int stats_write_metrics(struct strbuf *sb, const struct agent_stats *s,
 	v[0] = s->bpf[STACKD_CNT_USTACK_COLLISION];
 	v[1] = s->bpf[STACKD_CNT_KSTACK_COLLISION];
 	err = err ?: labelled(sb, "stackd_stack_collisions_total", "counter",
-			      "Stacks lost to a stack-trace map hash collision (-EEXIST); the "
-			      "sample is kept with a placeholder frame.",
+			      "Stacks that collided in a stack-trace map (-EEXIST) and were "
+			      "walked again into the overflow map.",
+			      "stack", stack_kinds, v, 2);
+	v[0] = s->bpf[STACKD_CNT_USTACK_LOST];
+	v[1] = s->bpf[STACKD_CNT_KSTACK_LOST];
+	err = err ?: labelled(sb, "stackd_stacks_lost_total", "counter",
+			      "Collided stacks the overflow map could not take either; the sample "
+			      "is kept with a placeholder frame.",
 			      "stack", stack_kinds, v, 2);
 	v[0] = s->bpf[STACKD_CNT_USTACK_MISSING];
 	v[1] = s->bpf[STACKD_CNT_KSTACK_MISSING];

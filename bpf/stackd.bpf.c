@@ -52,6 +52,26 @@ struct {
 	__uint(value_size, STACKD_MAX_STACK_DEPTH * sizeof(__u64));
 } stacks_0 SEC(".maps"), stacks_1 SEC(".maps");
 
+/*
+ * A stack-trace map does not chain: a stack whose hash bucket holds another
+ * stack gets -EEXIST. Such stacks are walked again with bpf_get_stack() and
+ * kept here under their own 64-bit hash, so a collision costs a second walk,
+ * not the stack.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u64);
+	__type(value, struct stackd_stack);
+} overflow_0 SEC(".maps"), overflow_1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct stackd_stack);
+} scratch SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, STACKD_CNT__MAX);
@@ -98,31 +118,70 @@ static __always_inline void notify(__u32 type, __u32 tgid, __u64 start)
 	bpf_ringbuf_submit(e, 0);
 }
 
+/*
+ * Store a stack that collided in the stack-trace map in the overflow map.
+ * Returns STACKD_STACK_OVERFLOW with *hash set, or -EEXIST when it is lost.
+ */
+static __always_inline __s32 overflow_stack(struct bpf_perf_event_data *ctx, void *overflow,
+					    __u64 flags, __u64 *hash)
+{
+	__u32 zero = 0;
+	struct stackd_stack *st = bpf_map_lookup_elem(&scratch, &zero);
+	__u64 h = 0xcbf29ce484222325ULL;
+	long len;
+
+	if (!st)
+		return -EEXIST;
+	len = bpf_get_stack(ctx, st->ips, sizeof(st->ips), flags);
+	if (len <= 0)
+		return -EEXIST;
+	/* Zero the tail so equal stacks have equal values and hashes. */
+	for (int i = 0; i < STACKD_MAX_STACK_DEPTH; i++) {
+		if (i * 8 >= len)
+			st->ips[i] = 0;
+		h = (h ^ st->ips[i]) * 0x100000001b3ULL;
+	}
+	h ^= h >> 29;
+	if (bpf_map_update_elem(overflow, &h, st, BPF_ANY))
+		return -EEXIST;
+	*hash = h;
+	return STACKD_STACK_OVERFLOW;
+}
+
 static __always_inline void record(struct bpf_perf_event_data *ctx, void *counts, void *stacks,
-				   struct stackd_count_key *key, bool is_kthread)
+				   void *overflow, struct stackd_count_key *key, bool is_kthread)
 {
 	__u64 one = 1, *val;
 	long err;
 
 	key->kstack_id = bpf_get_stackid(ctx, stacks, 0);
 	if (key->kstack_id < 0) {
-		if (key->kstack_id == -EEXIST)
+		if (key->kstack_id == -EEXIST) {
 			count(STACKD_CNT_KSTACK_COLLISION);
-		else if (key->kstack_id != -EFAULT)
+			key->kstack_id = overflow_stack(ctx, overflow, 0, &key->kstack_hash);
+			if (key->kstack_id == -EEXIST)
+				count(STACKD_CNT_KSTACK_LOST);
+		} else if (key->kstack_id != -EFAULT) {
 			count(STACKD_CNT_KSTACK_MISSING);
-		else
+		} else {
 			/* -EFAULT: the sample was taken in user mode. */
 			key->kstack_id = STACKD_STACK_NONE;
+		}
 	}
 
 	if (is_kthread) {
 		key->ustack_id = STACKD_STACK_NONE;
 	} else {
 		key->ustack_id = bpf_get_stackid(ctx, stacks, BPF_F_USER_STACK);
-		if (key->ustack_id == -EEXIST)
+		if (key->ustack_id == -EEXIST) {
 			count(STACKD_CNT_USTACK_COLLISION);
-		else if (key->ustack_id < 0)
+			key->ustack_id = overflow_stack(ctx, overflow, BPF_F_USER_STACK,
+							&key->ustack_hash);
+			if (key->ustack_id == -EEXIST)
+				count(STACKD_CNT_USTACK_LOST);
+		} else if (key->ustack_id < 0) {
 			count(STACKD_CNT_USTACK_MISSING);
+		}
 	}
 
 	val = bpf_map_lookup_elem(counts, key);
@@ -181,9 +240,9 @@ int stackd_sample(struct bpf_perf_event_data *ctx)
 		return 0;
 	__sync_fetch_and_add(&inflight[cpu].busy, 1);
 	if (active_set)
-		record(ctx, &counts_1, &stacks_1, &key, is_kthread);
+		record(ctx, &counts_1, &stacks_1, &overflow_1, &key, is_kthread);
 	else
-		record(ctx, &counts_0, &stacks_0, &key, is_kthread);
+		record(ctx, &counts_0, &stacks_0, &overflow_0, &key, is_kthread);
 	__sync_fetch_and_sub(&inflight[cpu].busy, 1);
 	return 0;
 }

@@ -24,6 +24,16 @@
  * -EFAULT/-ENOMEM etc. mean the walk failed.
  */
 #define STACKD_STACK_NONE (-1000)
+/*
+ * The stack collided in the stack-trace map and was stored instead in the
+ * overflow hash map, keyed by its 64-bit hash (ustack_hash / kstack_hash).
+ */
+#define STACKD_STACK_OVERFLOW (-1001)
+
+/* Value of the overflow maps and the per-CPU scratch: ips, zero-padded. */
+struct stackd_stack {
+	__u64 ips[STACKD_MAX_STACK_DEPTH];
+};
 
 /* A per-CPU in-flight marker in .bss, one cache line each (see stackd.bpf.c). */
 struct inflight_slot {
@@ -38,6 +48,8 @@ struct stackd_count_key {
 	__u32 pid;
 	__s32 ustack_id;
 	__s32 kstack_id;
+	__u64 ustack_hash; /* only when ustack_id == STACKD_STACK_OVERFLOW */
+	__u64 kstack_hash; /* only when kstack_id == STACKD_STACK_OVERFLOW */
 };
 
 /* Per-CPU counters (index of the `counters` per-CPU array). */
@@ -46,8 +58,10 @@ enum stackd_counter {
 	STACKD_CNT_IDLE, /* idle (pid 0) samples skipped (--profiling.include-idle off) */
 	STACKD_CNT_RECORDED, /* samples counted into a counts map */
 	STACKD_CNT_COUNTS_FULL, /* dropped: the counts map had no room */
-	STACKD_CNT_USTACK_COLLISION, /* user stack lost to a stack-map collision (-EEXIST) */
-	STACKD_CNT_KSTACK_COLLISION, /* kernel stack lost to a stack-map collision */
+	STACKD_CNT_USTACK_COLLISION, /* user stack collided in the stack map (-EEXIST) */
+	STACKD_CNT_KSTACK_COLLISION, /* kernel stack collided in the stack map */
+	STACKD_CNT_USTACK_LOST, /* a collided user stack the overflow map could not take */
+	STACKD_CNT_KSTACK_LOST, /* a collided kernel stack the overflow map could not take */
 	STACKD_CNT_USTACK_MISSING, /* user task, user stack unavailable (other errors) */
 	STACKD_CNT_KSTACK_MISSING, /* kernel-mode sample, kernel stack unavailable */
 	STACKD_CNT_EVENTS_LOST, /* process notifications lost: ring buffer full */
