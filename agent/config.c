@@ -75,7 +75,7 @@ int config_parse_uint(const char *s, uint64_t max, uint64_t *out)
 	errno = 0;
 	v = strtoull(s, &end, 10);
 	if (errno || *end || v > max)
-		return -ERANGE == -errno ? -ERANGE : -EINVAL;
+		return -EINVAL;
 	*out = v;
 	return 0;
 }

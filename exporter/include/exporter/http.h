@@ -55,6 +55,11 @@ struct http_opts {
 	unsigned max_connections;
 	unsigned max_concurrent_profiles; /* excess gets 503 */
 	struct http_handlers handlers;
+	/*
+	 * Idle keep-alive timeout; 0 means 30. A profile request's own window
+	 * is added to it while the request blocks.
+	 */
+	unsigned idle_timeout_seconds;
 };
 
 struct http_stats {

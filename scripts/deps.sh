@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Install the Debian 12 packages stackd builds, runs and tests with.
+# Usage: scripts/deps.sh [--test]   (--test adds the real clients the tests use)
+set -euo pipefail
+build_pkgs=(cmake make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libdwarf-dev
+	libunwind-dev libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev pkg-config git)
+test_pkgs=(libcmocka-dev libclang-rt-14-dev golang-go prometheus curl python3 bpftrace linux-perf
+	procps)
+pkgs=("${build_pkgs[@]}")
+[ "${1:-}" = "--test" ] && pkgs+=("${test_pkgs[@]}")
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+echo "deps: installed ${#pkgs[@]} packages"

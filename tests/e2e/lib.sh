@@ -1,0 +1,446 @@
+# shellcheck shell=bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# Shared helpers for the e2e tests. Each test script starts with
+#
+#   . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+#
+# and then uses the helpers below. Contract:
+#   - a test prints what it checked and the figures it saw, and exits
+#     0 (pass), 1 (fail) or 77 (skipped: cannot run here, and not in CI);
+#   - everything a test starts in the background is registered with
+#     e2e_track and killed by the EXIT trap, whatever the outcome;
+#   - every wait is bounded.
+#
+# Environment (ctest sets the first three; the defaults suit a run by hand
+# from the source tree):
+#   STACKD_BIN      the agent binary            (default $STACKD_SRC/build/stackd)
+#   STACKD_SRC      the source tree             (default: two levels above this file)
+#   STACKD_E2E_TMP  where scratch dirs are made (default ${TMPDIR:-/tmp})
+#   CI=true         a test that cannot run (not root, no BPF, a tool missing) FAILS
+#                   instead of skipping: in CI a skipped e2e test hides a broken runner
+#   KEEP_TMP=1      keep the scratch directory of a passing test too
+#   FIXTURE_CC      compiler for the fixtures (default clang; gcc drops leaf frames)
+
+set -euo pipefail
+
+E2E_NAME=$(basename "$0" .sh)
+STACKD_SRC=${STACKD_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+STACKD_BIN=${STACKD_BIN:-$STACKD_SRC/build/stackd}
+STACKD_E2E_TMP=${STACKD_E2E_TMP:-${TMPDIR:-/tmp}}
+FIXTURE_CC=${FIXTURE_CC:-clang}
+readonly E2E_SKIP=77
+
+mkdir -p "$STACKD_E2E_TMP"
+T=$(mktemp -d "$STACKD_E2E_TMP/$E2E_NAME.XXXXXX")
+mkdir -p "$T/home" "$T/pprof-tmp"
+
+E2E_PIDS=()   # background processes to kill on exit
+AGENT_PID=""  # the agent started by agent_start, while it runs
+AGENT_PORT=""
+AGENT_URL=""
+AGENT_LOG=""
+AGENT_N=0
+BG_PID=""     # pid of the last e2e_bg process
+
+# ---------------------------------------------------------------- messages
+
+info() { printf '[%s] %s\n' "$E2E_NAME" "$*"; }
+
+# Print the tail of the current agent log (on failures).
+agent_dump_log()
+{
+	[[ -n $AGENT_LOG && -f $AGENT_LOG ]] || return 0
+	printf '[%s] ---- agent log %s (last 80 lines) ----\n' "$E2E_NAME" "$AGENT_LOG" >&2
+	tail -n 80 "$AGENT_LOG" >&2 || true
+	printf '[%s] ---- end of agent log ----\n' "$E2E_NAME" >&2
+}
+
+fail()
+{
+	printf '[%s] FAIL: %s\n' "$E2E_NAME" "$*" >&2
+	exit 1
+}
+
+pass()
+{
+	printf '[%s] PASS: %s\n' "$E2E_NAME" "${*:-all checks passed}"
+	exit 0
+}
+
+# The test cannot run on this machine: skip, or fail when CI=true.
+skip_or_fail()
+{
+	if [[ ${CI:-} == true ]]; then
+		fail "cannot run: $* (CI=true: an e2e test that cannot run fails)"
+	fi
+	printf '[%s] SKIP: %s\n' "$E2E_NAME" "$*"
+	exit "$E2E_SKIP"
+}
+
+# check COND_EXIT_STATUS MESSAGE: prints "ok: MESSAGE" or fails with it.
+# Usage: check "$(( a >= b ))" "a=$a >= b=$b"   (arithmetic truth: 1 = ok)
+check()
+{
+	if [[ $1 == 1 ]]; then
+		printf '[%s] ok: %s\n' "$E2E_NAME" "$2"
+	else
+		fail "$2"
+	fi
+}
+
+# Milliseconds since the epoch (bash 5 EPOCHREALTIME, no fork).
+now_ms()
+{
+	local t=${EPOCHREALTIME/./}
+	echo $((10#$t / 1000))
+}
+
+# ------------------------------------------------------- process tracking
+
+e2e_track() { E2E_PIDS+=("$@"); }
+
+e2e_untrack()
+{
+	local p keep=()
+	for p in "${E2E_PIDS[@]}"; do
+		[[ $p == "$1" ]] || keep+=("$p")
+	done
+	E2E_PIDS=("${keep[@]}")
+}
+
+# e2e_wait_exit PID TIMEOUT_S: 0 when PID is gone within the timeout.
+e2e_wait_exit()
+{
+	local pid=$1 deadline=$(($(now_ms) + $2 * 1000))
+	while kill -0 "$pid" 2>/dev/null; do
+		(($(now_ms) < deadline)) || return 1
+		sleep 0.1
+	done
+	return 0
+}
+
+# e2e_bg NAME CMD...: run CMD in the background, output to $T/NAME.out; sets BG_PID.
+e2e_bg()
+{
+	local name=$1
+	shift
+	"$@" >"$T/$name.out" 2>&1 &
+	BG_PID=$!
+	e2e_track "$BG_PID"
+}
+
+# e2e_reap PID TIMEOUT_S: wait for a tracked background process, return its status
+# (124 if it did not end in time; it is then killed).
+e2e_reap()
+{
+	local pid=$1 rc=0
+	if ! e2e_wait_exit "$pid" "$2"; then
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		e2e_untrack "$pid"
+		return 124
+	fi
+	wait "$pid" || rc=$?
+	e2e_untrack "$pid"
+	return "$rc"
+}
+
+e2e_cleanup()
+{
+	local rc=$? p
+	trap - EXIT INT TERM
+	set +e
+	for p in "${E2E_PIDS[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in "${E2E_PIDS[@]}"; do
+		if ! e2e_wait_exit "$p" 5; then
+			printf '[%s] cleanup: pid %s ignored SIGTERM for 5 s, SIGKILL\n' "$E2E_NAME" "$p" >&2
+			kill -KILL "$p" 2>/dev/null
+		fi
+	done
+	if ((rc != 0 && rc != E2E_SKIP)) && [[ -n $AGENT_LOG ]]; then
+		agent_dump_log
+	fi
+	if ((rc == 0 || rc == E2E_SKIP)) && [[ ${KEEP_TMP:-0} != 1 ]]; then
+		rm -rf "$T"
+	else
+		printf '[%s] scratch files kept in %s\n' "$E2E_NAME" "$T" >&2
+	fi
+	exit "$rc"
+}
+trap e2e_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------- preconditions
+
+# Root and BPF: the agent loads programs and opens perf events on every CPU.
+e2e_require_bpf()
+{
+	[[ $(id -u) == 0 ]] || skip_or_fail "not root (uid $(id -u)); the agent needs root for BPF and perf events"
+	[[ -r /sys/kernel/btf/vmlinux ]] || skip_or_fail "no kernel BTF (/sys/kernel/btf/vmlinux); CO-RE programs cannot load"
+	[[ -d /sys/fs/bpf || -e /proc/sys/kernel/unprivileged_bpf_disabled ]] ||
+		skip_or_fail "kernel without BPF syscall support"
+	[[ -x $STACKD_BIN ]] || fail "agent binary not found or not executable: STACKD_BIN=$STACKD_BIN (build it first)"
+}
+
+e2e_require_cmd()
+{
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || skip_or_fail "required tool '$c' not found in PATH"
+	done
+}
+
+# ------------------------------------------------------------------ ports
+
+# e2e_port_in_use PORT: 0 when any TCP socket (v4 or v6, any state) uses PORT locally.
+e2e_port_in_use()
+{
+	local hex
+	hex=$(printf ':%04X' "$1")
+	awk -v h="$hex" 'FNR > 1 && substr($2, length($2) - 4) == h { found = 1 }
+		END { exit !found }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+# A free loopback port below the ephemeral range (so outgoing connections
+# cannot take it between the check and the bind).
+e2e_free_port()
+{
+	local i port
+	for ((i = 0; i < 500; i++)); do
+		port=$((20000 + (RANDOM * 32768 + RANDOM) % 12000))
+		if ! e2e_port_in_use "$port"; then
+			echo "$port"
+			return 0
+		fi
+	done
+	fail "no free TCP port found in 20000-31999"
+}
+
+# -------------------------------------------------------------- the agent
+
+# agent_start [FLAGS...]: start the agent on a free loopback port (unless FLAGS
+# has --web.listen-address), wait until /-/healthy answers (20 s), set AGENT_PID,
+# AGENT_PORT, AGENT_URL, AGENT_LOG. Dumps the log and fails if it does not come up.
+agent_start()
+{
+	local a listen="" args=()
+	for a in "$@"; do
+		[[ $a == --web.listen-address=* ]] && listen=${a#--web.listen-address=}
+	done
+	if [[ -z $listen ]]; then
+		listen=127.0.0.1:$(e2e_free_port)
+		args+=("--web.listen-address=$listen")
+	fi
+	AGENT_PORT=${listen##*:}
+	AGENT_URL=http://127.0.0.1:$AGENT_PORT
+	AGENT_N=$((AGENT_N + 1))
+	AGENT_LOG=$T/agent.$AGENT_N.log
+	info "starting: $STACKD_BIN ${args[*]} $*"
+	"$STACKD_BIN" "${args[@]}" "$@" >"$AGENT_LOG" 2>&1 &
+	AGENT_PID=$!
+	e2e_track "$AGENT_PID"
+	agent_wait_healthy 20
+}
+
+# agent_wait_healthy TIMEOUT_S
+agent_wait_healthy()
+{
+	local t0 deadline rc
+	t0=$(now_ms)
+	deadline=$((t0 + $1 * 1000))
+	while (($(now_ms) < deadline)); do
+		if ! kill -0 "$AGENT_PID" 2>/dev/null; then
+			rc=0
+			wait "$AGENT_PID" || rc=$?
+			e2e_untrack "$AGENT_PID"
+			agent_dump_log
+			fail "agent exited with status $rc before /-/healthy answered"
+		fi
+		if curl -fsS -m 2 -o /dev/null "$AGENT_URL/-/healthy" 2>/dev/null; then
+			info "agent pid $AGENT_PID healthy at $AGENT_URL after $(($(now_ms) - t0)) ms"
+			return 0
+		fi
+		sleep 0.2
+	done
+	agent_dump_log
+	fail "agent pid $AGENT_PID not healthy at $AGENT_URL/-/healthy within $1 s"
+}
+
+# agent_stop [SIGNAL]: signal the agent (TERM), wait up to 15 s, require exit status 0.
+agent_stop()
+{
+	local sig=${1:-TERM} pid=$AGENT_PID rc=0 t0
+	[[ -n $pid ]] || fail "agent_stop: no agent running"
+	t0=$(now_ms)
+	kill -"$sig" "$pid" 2>/dev/null || fail "agent pid $pid already gone before SIG$sig"
+	if ! e2e_wait_exit "$pid" 15; then
+		agent_dump_log
+		fail "agent pid $pid did not exit within 15 s of SIG$sig"
+	fi
+	wait "$pid" || rc=$?
+	e2e_untrack "$pid"
+	AGENT_PID=""
+	if ((rc != 0)); then
+		agent_dump_log
+		fail "agent exited with status $rc after SIG$sig (want 0)"
+	fi
+	info "agent stopped by SIG$sig: exit status 0 after $(($(now_ms) - t0)) ms"
+}
+
+# ------------------------------------------------------------- fixtures
+
+# e2e_build_fixture NAME: compile tests/fixtures/NAME.c into $T/NAME; prints the path.
+# The binary keeps NAME as its file name, so the process comm is NAME.
+e2e_build_fixture()
+{
+	local name=$1 out=$T/$1
+	"$FIXTURE_CC" -O1 -g -fno-omit-frame-pointer -Wall -o "$out" \
+		"$STACKD_SRC/tests/fixtures/$name.c" >&2 ||
+		fail "cannot build fixture $name with $FIXTURE_CC"
+	echo "$out"
+}
+
+# -------------------------------------------------------------- clients
+
+# go tool pprof, with its side files kept out of $HOME and bounded in time.
+e2e_pprof()
+{
+	PPROF_TMPDIR=$T/pprof-tmp HOME=$T/home timeout 90 go tool pprof "$@"
+}
+
+# e2e_pprof_bg NAME ARGS...: e2e_pprof in the background, stdout to $T/NAME.txt,
+# stderr to $T/NAME.err; sets BG_PID (the timeout process, so the cleanup trap's
+# SIGTERM reaches pprof too). Collect with e2e_reap.
+e2e_pprof_bg()
+{
+	local name=$1
+	shift
+	(
+		export PPROF_TMPDIR=$T/pprof-tmp HOME=$T/home
+		exec timeout 90 go tool pprof "$@" >"$T/$name.txt" 2>"$T/$name.err"
+	) &
+	BG_PID=$!
+	e2e_track "$BG_PID"
+}
+
+# pprof_flatten < (go tool pprof -raw output)
+# One line per sample:  COUNT <TAB> PID <TAB> COMM <TAB> FRAMES
+# COUNT is the samples/count value, PID/COMM the labels ("-" when absent),
+# FRAMES the stack leaf first, ';'-separated, each "K:name" for a location in
+# the [kernel.kallsyms] mapping, "U:name" otherwise; inlined functions expand
+# innermost first; a location without lines shows its address.
+pprof_flatten()
+{
+	awk '
+	function addline(id, s,    name) {
+		if (s == "") return
+		if (s == "??") name = "??"
+		else {
+			sub(/ s=-?[0-9]+(\(.*\))?$/, "", s)   # " s=START(system_name)"
+			sub(/ [^ ]*:-?[0-9]+$/, "", s)        # " file:line"
+			name = s
+		}
+		nl[id]++
+		lname[id, nl[id]] = name
+	}
+	/^Samples:$/   { sec = "hdr"; next }
+	/^Locations$/  { sec = "locs"; next }
+	/^Mappings$/   { sec = "maps"; next }
+	sec == "hdr" {
+		si = 1
+		n = split($0, st, " ")
+		for (i = 1; i <= n; i++) if (st[i] ~ /^samples\/count/) si = i
+		sec = "samples"
+		next
+	}
+	sec == "samples" {
+		if ($0 ~ /^( +-?[0-9]+)+: /) {
+			ns++
+			p = index($0, ":")
+			split(substr($0, 1, p - 1), v, " ")
+			cnt[ns] = v[si]
+			ids[ns] = substr($0, p + 1)
+			pid[ns] = "-"; comm[ns] = "-"
+			next
+		}
+		if (match($0, /(^| )pid:\[-?[0-9]+/)) {
+			s = substr($0, RSTART, RLENGTH); sub(/.*pid:\[/, "", s); pid[ns] = s
+		}
+		if (match($0, /(^| )comm:\[[^]]*\]/)) {
+			s = substr($0, RSTART, RLENGTH); sub(/.*comm:\[/, "", s); sub(/\]$/, "", s); comm[ns] = s
+		}
+		next
+	}
+	sec == "locs" {
+		if (match($0, /^ *[0-9]+: 0x[0-9a-fA-F]+ /)) {
+			split($0, f, " ")
+			cur = f[1]; sub(/:$/, "", cur)
+			addr[cur] = f[2]; nl[cur] = 0
+			rest = substr($0, RLENGTH + 1)
+			if (match(rest, /^M=[0-9]+ /)) {
+				lmap[cur] = substr(rest, 3, RLENGTH - 3)
+				rest = substr(rest, RLENGTH + 1)
+			}
+			sub(/^\[F\] /, "", rest)
+			addline(cur, rest)
+		} else {
+			rest = $0; sub(/^ +/, "", rest)
+			addline(cur, rest)
+		}
+		next
+	}
+	sec == "maps" {
+		split($0, f, / /)
+		id = f[1]; sub(/:$/, "", id)
+		mfile[id] = f[3]
+		next
+	}
+	END {
+		for (i = 1; i <= ns; i++) {
+			n = split(ids[i], l, " ")
+			fr = ""
+			for (j = 1; j <= n; j++) {
+				id = l[j]
+				k = (mfile[lmap[id]] == "[kernel.kallsyms]") ? "K:" : "U:"
+				if (nl[id] == 0) fr = fr (fr == "" ? "" : ";") k addr[id]
+				for (x = 1; x <= nl[id]; x++)
+					fr = fr (fr == "" ? "" : ";") k lname[id, x]
+			}
+			printf "%s\t%s\t%s\t%s\n", cnt[i], pid[i], comm[i], fr
+		}
+	}'
+}
+
+# http_code URL [CURL_ARGS...]: print the HTTP status (000 on connection failure).
+http_code()
+{
+	local url=$1
+	shift
+	curl -sS -o /dev/null -m 30 -w '%{http_code}' "$@" "$url" 2>/dev/null || true
+}
+
+# header_value FILE NAME: value of header NAME (case-insensitive) in a curl -D dump.
+header_value()
+{
+	awk -v want="$(printf '%s' "$2" | tr '[:upper:]' '[:lower:]')" '
+		{ sub(/\r$/, "") }
+		{ p = index($0, ":"); if (p == 0) next
+		  k = tolower(substr($0, 1, p - 1)); v = substr($0, p + 1); sub(/^[ \t]+/, "", v)
+		  if (k == want) val = v }
+		END { printf "%s", val }' "$1"
+}
+
+# metric_sum FILE NAME: sum of all samples of metric NAME (any labels) in Prometheus text.
+metric_sum()
+{
+	awk -v m="$2" '
+		/^#/ { next }
+		index($0, m "{") == 1 { line = $0; sub(/^[^}]*\}/, "", line) }
+		$1 == m { line = $0; sub(/^[^ ]+/, "", line) }
+		index($0, m "{") == 1 || $1 == m { split(line, a, " "); s += a[1]; n++ }
+		END { if (n == 0) { print "absent"; exit 1 } printf "%.17g\n", s }' "$1"
+}

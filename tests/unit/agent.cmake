@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: Apache-2.0
+stackd_unit_test(test_config SOURCES test_config.c LIBS agent_core)

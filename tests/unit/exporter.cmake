@@ -1,0 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
+stackd_unit_test(test_pprof SOURCES test_pprof.c LIBS exporter stackd_proto PkgConfig::ZLIB)
+stackd_unit_test(test_promtext SOURCES test_promtext.c LIBS exporter m)
+stackd_unit_test(test_http SOURCES test_http.c LIBS exporter)
