@@ -2,6 +2,7 @@
 #include "agent.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -475,6 +476,8 @@ void agent_http_profile(void *ctx, const struct http_profile_req *req, struct ht
 	}
 	pprof_builder_free(w->b);
 	free(w);
+	/* A large profile's builder and buffers are gone: return the pages. */
+	malloc_trim(0);
 }
 
 int agent_http_metrics(void *ctx, struct strbuf *out)

@@ -7,6 +7,7 @@
  * 2 on a usage error (unknown flag, bad value).
  */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -44,6 +45,11 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/*
+	 * Footprint: one malloc arena per HTTP thread would keep each thread's
+	 * freed profile buffers resident; two arenas are plenty at our rates.
+	 */
+	mallopt(M_ARENA_MAX, 2);
 	pr_info("stackd %s starting (frequency %u Hz, drain every %llu ms)", STACKD_VERSION,
 		cfg.frequency_hz, (unsigned long long)(cfg.drain_interval_ns / 1000000));
 	if (checks_run())
@@ -76,6 +82,8 @@ int main(int argc, char **argv)
 		agent_stop(agent);
 		return 1;
 	}
+	/* Loading parsed the kernel's BTF (several MB): give that memory back. */
+	malloc_trim(0);
 	pr_info("serving on http://%s (/debug/pprof/profile, /metrics, /-/healthy)",
 		cfg.listen_address);
 

@@ -29,12 +29,11 @@ struct elfsym_load {
 	uint64_t vaddr;
 	uint64_t filesz;
 	uint64_t memsz;
-	bool is_exec;
 };
 
 struct elfsym_sym {
 	uint64_t start;
-	uint64_t end; /* exclusive */
+	uint64_t end;	  /* exclusive */
 	const char *name; /* into the pool */
 };
 
@@ -55,7 +54,7 @@ struct raw_sym {
 	const char *name;
 	size_t name_len;
 	unsigned rank; /* 0 GLOBAL, 1 WEAK, 2 LOCAL, 3 other: lower wins a tie */
-	size_t seq; /* input order, to make the sort deterministic */
+	size_t seq;    /* input order, to make the sort deterministic */
 };
 
 struct raw_syms {
@@ -333,8 +332,8 @@ static uint64_t segment_end(const struct elfsym *e, uint64_t vaddr)
 
 static int elfsym_parse(Elf *elf, uint64_t file_sz, struct elfsym **out)
 {
-	struct raw_syms raw = { 0 };
-	struct elfsym hdr = { 0 }, *e = NULL;
+	struct raw_syms raw = {0};
+	struct elfsym hdr = {0}, *e = NULL;
 	Elf_Scn *scn = NULL;
 	GElf_Ehdr eh;
 	size_t phnum, i, nr, pool_sz = 0, bytes;
@@ -367,16 +366,16 @@ static int elfsym_parse(Elf *elf, uint64_t file_sz, struct elfsym **out)
 				goto cleanup;
 			}
 			hdr.loads[hdr.nr_loads++] = (struct elfsym_load){
-				.off = ph.p_offset,
-				.vaddr = ph.p_vaddr,
-				.filesz = ph.p_filesz,
-				.memsz = ph.p_memsz,
-				.is_exec = ph.p_flags & PF_X,
+			    .off = ph.p_offset,
+			    .vaddr = ph.p_vaddr,
+			    .filesz = ph.p_filesz,
+			    .memsz = ph.p_memsz,
 			};
 		} else if (ph.p_type == PT_NOTE && !have_id &&
 			   range_ok(ph.p_offset, ph.p_filesz, file_sz)) {
-			Elf_Data *d = elf_getdata_rawchunk(elf, (int64_t)ph.p_offset, ph.p_filesz,
-							   ph.p_align == 8 ? ELF_T_NHDR8 : ELF_T_NHDR);
+			Elf_Data *d =
+			    elf_getdata_rawchunk(elf, (int64_t)ph.p_offset, ph.p_filesz,
+						 ph.p_align == 8 ? ELF_T_NHDR8 : ELF_T_NHDR);
 
 			have_id = scan_notes(d, hdr.build_id);
 		}
@@ -457,7 +456,7 @@ static void elfsym_lib_init(void)
 
 int elfsym_open_fd(int fd, struct elfsym **out)
 {
-	struct elf_src src = { .fd = fd };
+	struct elf_src src = {.fd = fd};
 	struct stat st;
 	Elf *elf = NULL;
 	int err;
@@ -482,7 +481,7 @@ int elfsym_open_fd(int fd, struct elfsym **out)
 
 int elfsym_open_mem(const void *data, size_t len, struct elfsym **out)
 {
-	struct elf_src src = { .fd = -1, .mem = data, .size = len };
+	struct elf_src src = {.fd = -1, .mem = data, .size = len};
 	Elf *elf = NULL;
 	char *copy = NULL;
 	int err;

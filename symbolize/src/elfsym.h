@@ -21,10 +21,10 @@
 struct elfsym;
 
 /* Caps against hostile files; a real object stays far below them. */
-#define ELFSYM_MAX_SYMS (4u << 20)
-#define ELFSYM_MAX_NAME 4096 /* longer names are truncated */
-#define ELFSYM_MAX_POOL (128u << 20)
-#define ELFSYM_MAX_LOADS 64
+#define ELFSYM_MAX_SYMS	    (4u << 20)
+#define ELFSYM_MAX_NAME	    4096 /* longer names are truncated */
+#define ELFSYM_MAX_POOL	    (128u << 20)
+#define ELFSYM_MAX_LOADS    64
 #define ELFSYM_MAX_BUILD_ID 64 /* bytes; longer notes are ignored */
 
 /* Parse the file behind @fd (read with pread, never mapped). */

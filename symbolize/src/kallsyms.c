@@ -6,16 +6,17 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "common/strbuf.h"
 
 /* KSYM_NAME_LEN is 512 and MODULE_NAME_LEN 56 in 6.x; longer lines are not kallsyms. */
-#define KSYM_MAX_NAME 512
+#define KSYM_MAX_NAME	512
 #define KSYM_MAX_MODULE 64
-#define KSYM_MAX_SYMS (8u << 20)
-#define KSYM_MAX_POOL (64u << 20)
-#define KSYM_NO_MODULE UINT32_MAX
+#define KSYM_MAX_SYMS	(8u << 20)
+#define KSYM_MAX_POOL	(64u << 20)
+#define KSYM_NO_MODULE	UINT32_MAX
 
 struct ksym {
 	uint64_t addr;
@@ -84,9 +85,9 @@ static bool parse_line(const char *p, const char *end, uint64_t *addr, char *typ
 	*addr = v;
 	*type = p[1];
 	p += 3;
-	for (q = p; q < end && *q != ' ' && *q != '\t'; q++)
+	for (q = p; q < end && *q != ' ' && *q != '\t' && *q != '\0'; q++)
 		;
-	if (q == p || q - p > KSYM_MAX_NAME)
+	if (q == p || q - p > KSYM_MAX_NAME || (q < end && *q == '\0'))
 		return false;
 	*name = p;
 	*name_len = (size_t)(q - p);
@@ -100,84 +101,124 @@ static bool parse_line(const char *p, const char *end, uint64_t *addr, char *typ
 		return false;
 	*mod = p + 1;
 	*mod_len = (size_t)(end - p - 2);
-	return !memchr(*mod, ' ', *mod_len) && !memchr(*mod, ']', *mod_len);
+	return !memchr(*mod, ' ', *mod_len) && !memchr(*mod, ']', *mod_len) &&
+	       !memchr(*mod, '\0', *mod_len);
 }
 
-int kallsyms_parse(const char *text, size_t len, struct kallsyms **out)
-{
-	struct kallsyms *k = NULL;
+/*
+ * Incremental parser state: lines may arrive in chunks (kallsyms_load streams
+ * the file through a small buffer instead of holding its ~5 MB of text).
+ */
+struct kparse {
+	struct kallsyms *k;
 	struct strbuf pool;
-	const char *p, *eol, *end, *name, *mod, *last_mod = NULL;
-	size_t name_len, mod_len, last_mod_len = 0, cap = 0, i, j;
-	uint32_t last_mod_off = KSYM_NO_MODULE;
+	size_t cap;
+	uint32_t last_mod_off; /* pool offset of the current run's module name */
+	size_t last_mod_len;
+};
+
+static int kparse_init(struct kparse *ps)
+{
+	memset(ps, 0, sizeof(*ps));
+	strbuf_init(&ps->pool, KSYM_MAX_POOL);
+	ps->last_mod_off = KSYM_NO_MODULE;
+	ps->k = calloc(1, sizeof(*ps->k));
+	return ps->k ? 0 : -ENOMEM;
+}
+
+static int kparse_line(struct kparse *ps, const char *p, const char *eol)
+{
+	struct kallsyms *k = ps->k;
+	const char *name, *mod;
+	size_t name_len, mod_len;
 	uint64_t addr;
+	struct ksym *s;
 	char type;
-	int err = 0, rank;
+	int err, rank;
 
-	*out = NULL;
-	strbuf_init(&pool, KSYM_MAX_POOL);
-	k = calloc(1, sizeof(*k));
-	if (!k)
-		return -ENOMEM;
-	if (!text)
-		len = 0;
-	for (p = text, end = text ? text + len : NULL; p && p < end; p = eol < end ? eol + 1 : end) {
-		struct ksym *s;
+	if (!parse_line(p, eol, &addr, &type, &name, &name_len, &mod, &mod_len))
+		return 0;
+	rank = text_rank(type);
+	/* Address 0 is what kptr_restrict shows: as good as no symbol. */
+	if (rank < 0 || !addr)
+		return 0;
+	if (k->nr == ps->cap) {
+		struct ksym *v;
 
-		eol = memchr(p, '\n', (size_t)(end - p));
-		if (!eol)
-			eol = end;
-		if (!parse_line(p, eol, &addr, &type, &name, &name_len, &mod, &mod_len))
-			continue;
-		rank = text_rank(type);
-		/* Address 0 is what kptr_restrict shows: as good as no symbol. */
-		if (rank < 0 || !addr)
-			continue;
-		if (k->nr == cap) {
-			struct ksym *v;
-
-			if (cap >= KSYM_MAX_SYMS) {
-				err = -E2BIG;
-				goto cleanup;
-			}
-			cap = cap ? cap * 2 : 4096;
-			v = realloc(k->syms, cap * sizeof(*v));
-			if (!v) {
-				err = -ENOMEM;
-				goto cleanup;
-			}
-			k->syms = v;
-		}
-		s = &k->syms[k->nr];
-		s->addr = addr;
-		s->rank = (uint32_t)rank;
-		s->seq = (uint32_t)k->nr;
-		s->name_off = (uint32_t)pool.len;
-		err = strbuf_append(&pool, name, name_len);
-		if (!err)
-			err = strbuf_append(&pool, "", 1);
-		if (err)
-			goto cleanup;
-		s->mod_off = KSYM_NO_MODULE;
-		if (mod) {
-			/* Module symbols come in runs: store each name once per run. */
-			if (!last_mod || last_mod_len != mod_len || memcmp(last_mod, mod, mod_len)) {
-				last_mod_off = (uint32_t)pool.len;
-				err = strbuf_append(&pool, mod, mod_len);
-				if (!err)
-					err = strbuf_append(&pool, "", 1);
-				if (err)
-					goto cleanup;
-				last_mod = mod;
-				last_mod_len = mod_len;
-			}
-			s->mod_off = last_mod_off;
-		}
-		k->nr++;
+		if (ps->cap >= KSYM_MAX_SYMS)
+			return -E2BIG;
+		ps->cap = ps->cap ? ps->cap * 2 : 4096;
+		v = realloc(k->syms, ps->cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		k->syms = v;
 	}
+	s = &k->syms[k->nr];
+	s->addr = addr;
+	s->rank = (uint32_t)rank;
+	s->seq = (uint32_t)k->nr;
+	s->name_off = (uint32_t)ps->pool.len;
+	err = strbuf_append(&ps->pool, name, name_len);
+	if (!err)
+		err = strbuf_append(&ps->pool, "", 1);
+	if (err)
+		return err;
+	s->mod_off = KSYM_NO_MODULE;
+	if (mod) {
+		/* Module symbols come in runs: store each name once per run. */
+		if (ps->last_mod_off == KSYM_NO_MODULE || ps->last_mod_len != mod_len ||
+		    memcmp(ps->pool.buf + ps->last_mod_off, mod, mod_len)) {
+			ps->last_mod_off = (uint32_t)ps->pool.len;
+			ps->last_mod_len = mod_len;
+			err = strbuf_append(&ps->pool, mod, mod_len);
+			if (!err)
+				err = strbuf_append(&ps->pool, "", 1);
+			if (err)
+				return err;
+		}
+		s->mod_off = ps->last_mod_off;
+	}
+	k->nr++;
+	return 0;
+}
+
+/* Parse the complete lines of [text, text + len); returns bytes consumed or -errno. */
+static ssize_t kparse_lines(struct kparse *ps, const char *text, size_t len, bool final)
+{
+	const char *p = text, *end = text + len, *eol;
+	int err;
+
+	while (p < end) {
+		eol = memchr(p, '\n', (size_t)(end - p));
+		if (!eol) {
+			if (!final)
+				break; /* partial line: wait for the rest */
+			eol = end;
+		}
+		err = kparse_line(ps, p, eol);
+		if (err)
+			return err;
+		p = eol < end ? eol + 1 : end;
+	}
+	return p - text;
+}
+
+static void kparse_abort(struct kparse *ps)
+{
+	strbuf_free(&ps->pool);
+	kallsyms_free(ps->k);
+	ps->k = NULL;
+}
+
+static int kparse_finish(struct kparse *ps, struct kallsyms **out)
+{
+	struct kallsyms *k = ps->k;
+	size_t i, j;
+	void *shrunk;
+
 	if (!k->nr) {
-		err = -ENODATA;
-		goto cleanup;
+		kparse_abort(ps);
+		return -ENODATA;
 	}
 	qsort(k->syms, k->nr, sizeof(*k->syms), cmp_ksym);
 	for (i = 0, j = 0; i < k->nr; i++) {
@@ -186,53 +227,108 @@ int kallsyms_parse(const char *text, size_t len, struct kallsyms **out)
 		k->syms[j++] = k->syms[i];
 	}
 	k->nr = j;
-	k->pool = strbuf_detach(&pool, &k->pool_sz);
-	if (!k->pool) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
+	/* Growth doubled both arrays: hand the slack back. */
+	shrunk = realloc(k->syms, k->nr * sizeof(*k->syms));
+	if (shrunk)
+		k->syms = shrunk;
+	k->pool = strbuf_detach(&ps->pool, &k->pool_sz);
+	shrunk = realloc(k->pool, k->pool_sz + 1);
+	if (shrunk)
+		k->pool = shrunk;
 	*out = k;
-	k = NULL;
-cleanup:
-	if (err == -ENOSPC)
-		err = -E2BIG;
-	strbuf_free(&pool);
-	kallsyms_free(k);
-	return err;
+	ps->k = NULL;
+	return 0;
+}
+
+static int kparse_err(int err)
+{
+	return err == -ENOSPC ? -E2BIG : err;
+}
+
+int kallsyms_parse(const char *text, size_t len, struct kallsyms **out)
+{
+	struct kparse ps;
+	ssize_t n;
+	int err;
+
+	*out = NULL;
+	err = kparse_init(&ps);
+	if (err)
+		return err;
+	n = text ? kparse_lines(&ps, text, len, true) : 0;
+	if (n < 0) {
+		kparse_abort(&ps);
+		return kparse_err((int)n);
+	}
+	return kparse_finish(&ps, out);
 }
 
 int kallsyms_load(const char *path, struct kallsyms **out)
 {
-	struct strbuf sb;
-	char chunk[65536];
-	ssize_t got;
-	int fd, err = 0;
+	char buf[65536];
+	size_t have = 0, total = 0;
+	struct kparse ps;
+	ssize_t got, used;
+	bool skipping = false;
+	int fd, err;
 
 	*out = NULL;
-	strbuf_init(&sb, KALLSYMS_MAX_FILE);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	err = kparse_init(&ps);
+	if (err)
+		goto cleanup;
 	for (;;) {
-		got = read(fd, chunk, sizeof(chunk));
+		got = read(fd, buf + have, sizeof(buf) - have);
 		if (got < 0) {
 			if (errno == EINTR)
 				continue;
 			err = -errno;
-			goto cleanup;
-		}
-		if (!got)
 			break;
-		err = strbuf_append(&sb, chunk, (size_t)got);
-		if (err) {
-			err = err == -ENOSPC ? -E2BIG : err;
-			goto cleanup;
 		}
+		total += (size_t)got;
+		if (total > KALLSYMS_MAX_FILE) {
+			err = -E2BIG;
+			break;
+		}
+		have += (size_t)got;
+		if (skipping) {
+			/* Drop the rest of an over-long line, up to its newline. */
+			char *nl = memchr(buf, '\n', have);
+
+			if (!nl) {
+				have = 0;
+				if (got == 0)
+					break;
+				continue;
+			}
+			skipping = false;
+			memmove(buf, nl + 1, have - (size_t)(nl + 1 - buf));
+			have -= (size_t)(nl + 1 - buf);
+		}
+		used = kparse_lines(&ps, buf, have, got == 0);
+		if (used < 0) {
+			err = kparse_err((int)used);
+			break;
+		}
+		if (got == 0)
+			break;
+		/* A line longer than the buffer is not a kallsyms line: skip it whole. */
+		if (used == 0 && have == sizeof(buf)) {
+			have = 0;
+			skipping = true;
+			continue;
+		}
+		memmove(buf, buf + used, have - (size_t)used);
+		have -= (size_t)used;
 	}
-	err = kallsyms_parse(sb.buf, sb.len, out);
+	if (err)
+		kparse_abort(&ps);
+	else
+		err = kparse_finish(&ps, out);
 cleanup:
 	close(fd);
-	strbuf_free(&sb);
 	return err;
 }
 
@@ -245,8 +341,8 @@ void kallsyms_free(struct kallsyms *k)
 	free(k);
 }
 
-int kallsyms_lookup(const struct kallsyms *k, uint64_t addr, const char **name,
-		    const char **module, uint64_t *start)
+int kallsyms_lookup(const struct kallsyms *k, uint64_t addr, const char **name, const char **module,
+		    uint64_t *start)
 {
 	size_t lo = 0, hi;
 	const struct ksym *s;

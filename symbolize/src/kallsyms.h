@@ -30,8 +30,8 @@ void kallsyms_free(struct kallsyms *k);
  * The symbol containing @addr: 0 or -ENOENT. *module is NULL for the core
  * kernel, else the module name without brackets.
  */
-int kallsyms_lookup(const struct kallsyms *k, uint64_t addr, const char **name,
-		    const char **module, uint64_t *start);
+int kallsyms_lookup(const struct kallsyms *k, uint64_t addr, const char **name, const char **module,
+		    uint64_t *start);
 /* Lowest text address (0 when empty). */
 uint64_t kallsyms_min_addr(const struct kallsyms *k);
 size_t kallsyms_nr(const struct kallsyms *k);

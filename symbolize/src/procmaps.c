@@ -115,9 +115,9 @@ static bool parse_line(const char *p, const char *end, struct map_line *out)
 	if ((perms[0] != 'r' && perms[0] != '-') || (perms[1] != 'w' && perms[1] != '-') ||
 	    (perms[2] != 'x' && perms[2] != '-') || (perms[3] != 'p' && perms[3] != 's'))
 		return false;
-	out->m.perms = (perms[0] == 'r' ? PROCMAP_READ : 0) | (perms[1] == 'w' ? PROCMAP_WRITE : 0) |
-		       (perms[2] == 'x' ? PROCMAP_EXEC : 0) |
-		       (perms[3] == 'p' ? PROCMAP_PRIVATE : 0);
+	out->m.perms =
+	    (perms[0] == 'r' ? PROCMAP_READ : 0) | (perms[1] == 'w' ? PROCMAP_WRITE : 0) |
+	    (perms[2] == 'x' ? PROCMAP_EXEC : 0) | (perms[3] == 'p' ? PROCMAP_PRIVATE : 0);
 	p += 4;
 	if (!expect(&p, end, ' ') || !parse_hex(&p, end, &out->m.offset) || !expect(&p, end, ' '))
 		return false;

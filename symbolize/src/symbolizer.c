@@ -27,7 +27,7 @@
 #include "symcache.h"
 
 /* How often symbolizer_kernel() looks at /proc/modules for loads and unloads. */
-#define KSYMS_CHECK_NS (10ull * 1000000000ull)
+#define KSYMS_CHECK_NS	 (10ull * 1000000000ull)
 #define MODULES_MAX_FILE (4u << 20)
 
 static const char kernel_path[] = "[kernel.kallsyms]";
@@ -49,19 +49,19 @@ struct symbolizer {
 struct map_tmp {
 	const struct procmap *m;
 	struct symcache_obj *obj; /* referenced; NULL when it could not be had */
-	int fail; /* why obj is NULL: every frame in the mapping fails alike */
+	int fail;		  /* why obj is NULL: every frame in the mapping fails alike */
 };
 
 struct frame_tmp {
-	int map_idx; /* into map_tmp[], -1 when no mapping covers the address */
+	int map_idx;	  /* into map_tmp[], -1 when no mapping covers the address */
 	const char *name; /* borrowed from the object; NULL when unsymbolized */
-	int fail; /* enum sym_fail_reason, or -1 */
+	int fail;	  /* enum sym_fail_reason, or -1 */
 };
 
 static const char *const fail_names[SYM_FAIL__MAX] = {
-	[SYM_FAIL_NO_MAPPING] = "no_mapping", [SYM_FAIL_OPEN] = "open",
-	[SYM_FAIL_BAD_ELF] = "bad_elf",	      [SYM_FAIL_NO_SYMBOL] = "no_symbol",
-	[SYM_FAIL_KERNEL] = "kernel",
+    [SYM_FAIL_NO_MAPPING] = "no_mapping", [SYM_FAIL_OPEN] = "open",
+    [SYM_FAIL_BAD_ELF] = "bad_elf",	  [SYM_FAIL_NO_SYMBOL] = "no_symbol",
+    [SYM_FAIL_KERNEL] = "kernel",
 };
 
 const char *sym_fail_reason_name(enum sym_fail_reason r)
@@ -242,8 +242,8 @@ int symbolizer_user(struct symbolizer *s, pid_t pid, const struct procmaps *maps
 			mt[j].obj = obj_for_map(s, pid, m, &mt[j].fail);
 			nr_maps++;
 			str_bytes += str_sz(m->path);
-			str_bytes += mt[j].obj ? str_sz(elfsym_build_id(symcache_obj_elf(mt[j].obj)))
-					       : 1;
+			str_bytes +=
+			    mt[j].obj ? str_sz(elfsym_build_id(symcache_obj_elf(mt[j].obj))) : 1;
 		}
 		ft[i].map_idx = (int)j;
 		if (!mt[j].obj) {
@@ -334,7 +334,7 @@ int symbolizer_prime(struct symbolizer *s, pid_t pid, const struct procmaps *map
 					return -ESRCH;
 				continue;
 			}
-			/* Parse failures are remembered by the cache and counted per frame later. */
+			/* A parse failure is remembered by the cache; frames count it. */
 			symcache_get_fd(s->cache, fd, &key, &o);
 			close(fd);
 		}
@@ -397,8 +397,7 @@ static void ksyms_refresh(struct symbolizer *s)
 	}
 }
 
-int symbolizer_kernel(struct symbolizer *s, const uint64_t *ips, size_t nr,
-		      struct sym_result **out)
+int symbolizer_kernel(struct symbolizer *s, const uint64_t *ips, size_t nr, struct sym_result **out)
 {
 	const char **names = NULL;
 	struct sym_result *r = NULL;
@@ -409,8 +408,8 @@ int symbolizer_kernel(struct symbolizer *s, const uint64_t *ips, size_t nr,
 	int err = 0;
 
 	*out = NULL;
-	if (nr > (SIZE_MAX / 4) / (sizeof(*names) + sizeof(struct sym_frame) +
-				   sizeof(struct sym_line)))
+	if (nr >
+	    (SIZE_MAX / 4) / (sizeof(*names) + sizeof(struct sym_frame) + sizeof(struct sym_line)))
 		return -ENOMEM;
 	ksyms_refresh(s);
 	names = calloc(nr ? nr : 1, sizeof(*names));

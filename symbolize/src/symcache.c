@@ -13,8 +13,8 @@
 #define SYMCACHE_DEFAULT_BYTES (64u << 20)
 
 struct symcache_obj {
-	struct hnode id_node; /* in by_id when the object has a build id */
-	struct list_head lru; /* most recently used at the head */
+	struct hnode id_node;	  /* in by_id when the object has a build id */
+	struct list_head lru;	  /* most recently used at the head */
 	struct list_head aliases; /* struct alias.obj_link */
 	struct elfsym *elf;
 	size_t bytes; /* elf + this + aliases: what the budget is charged */
@@ -24,7 +24,7 @@ struct symcache_obj {
 
 enum alias_kind {
 	ALIAS_FILE = 1, /* (st_dev, st_ino, st_size, mtime ns) from fstat */
-	ALIAS_MAP, /* (major, minor, inode) from a maps line */
+	ALIAS_MAP,	/* (major, minor, inode) from a maps line */
 };
 
 /* One key pointing to an object; several keys may share an object. */

@@ -22,7 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Probe offsets and addresses taken from the input itself. */
 	for (i = 0; i + 8 <= size && i < 1024; i += 8) {
 		memcpy(&addr, data + i, 8);
-		if (!elfsym_file_to_vaddr(e, addr, &vaddr) && !elfsym_lookup(e, vaddr, &name, &start))
+		if (!elfsym_file_to_vaddr(e, addr, &vaddr) &&
+		    !elfsym_lookup(e, vaddr, &name, &start))
 			if (start > vaddr || strlen(name) >= ELFSYM_MAX_NAME)
 				__builtin_trap();
 		if (!elfsym_lookup(e, addr, &name, &start) && start > addr)

@@ -23,10 +23,10 @@
 enum fx { FX_PIE, FX_NOPIE, FX_STATIC, FX_SO, FX__MAX };
 
 static const char *const fx_flags[FX__MAX] = {
-	[FX_PIE] = "-fPIE -pie",
-	[FX_NOPIE] = "-fno-pie -no-pie",
-	[FX_STATIC] = "-static -fno-pie -no-pie",
-	[FX_SO] = "-shared -fPIC -DSTACKD_FX_LIB",
+    [FX_PIE] = "-fPIE -pie",
+    [FX_NOPIE] = "-fno-pie -no-pie",
+    [FX_STATIC] = "-static -fno-pie -no-pie",
+    [FX_SO] = "-shared -fPIC -DSTACKD_FX_LIB",
 };
 
 static char fx_path[FX__MAX][512];
@@ -43,7 +43,8 @@ static int build_fixtures(void **state)
 	if (!tmp || !*tmp)
 		tmp = "/tmp";
 	for (i = 0; i < FX__MAX; i++) {
-		snprintf(fx_path[i], sizeof(fx_path[i]), "%s/elfsym_fx_%d_%d", tmp, (int)getpid(), i);
+		snprintf(fx_path[i], sizeof(fx_path[i]), "%s/elfsym_fx_%d_%d", tmp, (int)getpid(),
+			 i);
 		snprintf(cmd, sizeof(cmd), "%s -O0 -g0 -Wl,--build-id=sha1 %s -o '%s' '%s/funcs.c'",
 			 cc, fx_flags[i], fx_path[i], STACKD_SYM_FIXTURES);
 		if (system(cmd)) {
@@ -94,8 +95,9 @@ static int64_t readelf_vaddr_to_off(const char *file, uint64_t vaddr)
 	p = popen(cmd, "r");
 	assert_non_null(p);
 	while (fgets(line, sizeof(line), p))
-		if (sscanf(line, " LOAD 0x%" SCNx64 " 0x%" SCNx64 " 0x%" SCNx64 " 0x%" SCNx64
-				 " 0x%" SCNx64,
+		if (sscanf(line,
+			   " LOAD 0x%" SCNx64 " 0x%" SCNx64 " 0x%" SCNx64 " 0x%" SCNx64
+			   " 0x%" SCNx64,
 			   &off, &va, &pa, &filesz, &memsz) == 5 &&
 		    vaddr >= va && vaddr < va + filesz)
 			found = (int64_t)(vaddr - va + off);
@@ -257,7 +259,7 @@ static void poke(const struct elfsym *e)
 {
 	const char *name;
 	uint64_t v, start;
-	uint64_t probes[] = { 0, 1, 0x1000, 0x401000, 0x123456, UINT64_MAX };
+	uint64_t probes[] = {0, 1, 0x1000, 0x401000, 0x123456, UINT64_MAX};
 	size_t i;
 
 	for (i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
@@ -287,7 +289,7 @@ static void test_truncated(void **state)
 	const char *tmp = getenv("STACKD_TEST_TMP");
 	struct elfsym *e = NULL;
 	char path[600];
-	size_t len, cut, cuts[] = { 0, 1, 4, 16, 52, 63, 64, 65, 200, 1000, 4096 };
+	size_t len, cut, cuts[] = {0, 1, 4, 16, 52, 63, 64, 65, 200, 1000, 4096};
 	unsigned char *img = slurp(fx_path[FX_SO], &len);
 	size_t i;
 	int fd, err;
@@ -380,11 +382,11 @@ static void test_not_elf(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pie),	       cmocka_unit_test(test_nopie),
-		cmocka_unit_test(test_static),	       cmocka_unit_test(test_shared),
-		cmocka_unit_test(test_stripped),       cmocka_unit_test(test_mem_matches_fd),
-		cmocka_unit_test(test_truncated),      cmocka_unit_test(test_garbled),
-		cmocka_unit_test(test_not_elf),
+	    cmocka_unit_test(test_pie),	      cmocka_unit_test(test_nopie),
+	    cmocka_unit_test(test_static),    cmocka_unit_test(test_shared),
+	    cmocka_unit_test(test_stripped),  cmocka_unit_test(test_mem_matches_fd),
+	    cmocka_unit_test(test_truncated), cmocka_unit_test(test_garbled),
+	    cmocka_unit_test(test_not_elf),
 	};
 
 	return cmocka_run_group_tests(tests, build_fixtures, remove_fixtures);

@@ -71,9 +71,8 @@ static void test_synthetic(void **state)
 	expect(k, 0xffffffffc0001041ull, "mod_fn2", "my_mod", 0xffffffffc0001040ull);
 	expect(k, 0xffffffffc0002001ull, "other_fn", "other", 0xffffffffc0002000ull);
 	/* Far past the last symbol of a region: a gap, not a 16 MiB function. */
-	assert_int_equal(kallsyms_lookup(k, 0xffffffff81000600ull + KALLSYMS_MAX_SPAN, &n, NULL,
-					 NULL),
-			 -ENOENT);
+	assert_int_equal(
+	    kallsyms_lookup(k, 0xffffffff81000600ull + KALLSYMS_MAX_SPAN, &n, NULL, NULL), -ENOENT);
 	kallsyms_free(k);
 	kallsyms_free(NULL);
 }
@@ -141,9 +140,9 @@ static void test_real(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_synthetic),
-		cmocka_unit_test(test_restricted),
-		cmocka_unit_test(test_real),
+	    cmocka_unit_test(test_synthetic),
+	    cmocka_unit_test(test_restricted),
+	    cmocka_unit_test(test_real),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

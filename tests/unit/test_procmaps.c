@@ -15,15 +15,15 @@
 #include "symbolize/procmaps.h"
 
 static const char sample[] =
-	"55d0c4a00000-55d0c4a02000 r--p 00000000 fd:01 1048602                    /usr/bin/cat\n"
-	"55d0c4a02000-55d0c4a07000 r-xp 00002000 fd:01 1048602                    /usr/bin/cat\n"
-	"55d0c5c1e000-55d0c5c3f000 rw-p 00000000 00:00 0                          [heap]\n"
-	"7f1a2b000000-7f1a2b022000 r-xp 00022000 103:02 77 /opt/my app/lib x.so (deleted)\n"
-	"7f1a2b100000-7f1a2b200000 rw-s 00000000 00:05 9                          /dev/zero (deleted)\n"
-	"7f1a2b300000-7f1a2b301000 r-xp 00000000 00:00 0 \n"
-	"7ffd1c9d0000-7ffd1c9f1000 rw-p 00000000 00:00 0                          [stack]\n"
-	"7ffd1c9f8000-7ffd1c9fa000 r-xp 00000000 00:00 0                          [vdso]\n"
-	"ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]";
+    "55d0c4a00000-55d0c4a02000 r--p 00000000 fd:01 1048602                    /usr/bin/cat\n"
+    "55d0c4a02000-55d0c4a07000 r-xp 00002000 fd:01 1048602                    /usr/bin/cat\n"
+    "55d0c5c1e000-55d0c5c3f000 rw-p 00000000 00:00 0                          [heap]\n"
+    "7f1a2b000000-7f1a2b022000 r-xp 00022000 103:02 77 /opt/my app/lib x.so (deleted)\n"
+    "7f1a2b100000-7f1a2b200000 rw-s 00000000 00:05 9                          /dev/zero (deleted)\n"
+    "7f1a2b300000-7f1a2b301000 r-xp 00000000 00:00 0 \n"
+    "7ffd1c9d0000-7ffd1c9f1000 rw-p 00000000 00:00 0                          [stack]\n"
+    "7ffd1c9f8000-7ffd1c9fa000 r-xp 00000000 00:00 0                          [vdso]\n"
+    "ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]";
 
 static void test_parse_fields(void **state)
 {
@@ -111,21 +111,21 @@ static void test_find(void **state)
 static void test_malformed(void **state)
 {
 	static const char bad[] =
-		"garbage\n"
-		"1000-2000 r-xp\n" /* missing fields */
-		"2000-1000 r-xp 00000000 08:01 1 /start-after-end\n"
-		"zz00-3000 r-xp 00000000 08:01 1 /bad-hex\n"
-		"10000000000000000-10000000000000001 r-xp 00000000 08:01 1 /overflow\n"
-		"3000-4000 rqxp 00000000 08:01 1 /bad-perms\n"
-		"3000-4000 r-xp 00000000 08-01 1 /bad-dev\n"
-		"3000-4000 r-xp 00000000 08:01 x /bad-inode\n"
-		"3000-4000 r-xp 00000000 08:01 12x /junk-after-inode\n"
-		"3000-4000 r-xp 00000000 1000:01 1 /major-too-big\n"
-		"3000-4000  r-xp 00000000 08:01 1 /double-space\n"
-		"-4000 r-xp 00000000 08:01 1 /no-start\n"
-		"\n" /* blank lines are skipped silently */
-		"5000-6000 r-xp 00001000 08:01 42 /good\n"
-		"5000-5800 r-xp 00000000 08:01 43 /overlaps-good\n";
+	    "garbage\n"
+	    "1000-2000 r-xp\n" /* missing fields */
+	    "2000-1000 r-xp 00000000 08:01 1 /start-after-end\n"
+	    "zz00-3000 r-xp 00000000 08:01 1 /bad-hex\n"
+	    "10000000000000000-10000000000000001 r-xp 00000000 08:01 1 /overflow\n"
+	    "3000-4000 rqxp 00000000 08:01 1 /bad-perms\n"
+	    "3000-4000 r-xp 00000000 08-01 1 /bad-dev\n"
+	    "3000-4000 r-xp 00000000 08:01 x /bad-inode\n"
+	    "3000-4000 r-xp 00000000 08:01 12x /junk-after-inode\n"
+	    "3000-4000 r-xp 00000000 1000:01 1 /major-too-big\n"
+	    "3000-4000  r-xp 00000000 08:01 1 /double-space\n"
+	    "-4000 r-xp 00000000 08:01 1 /no-start\n"
+	    "\n" /* blank lines are skipped silently */
+	    "5000-6000 r-xp 00001000 08:01 42 /good\n"
+	    "5000-5800 r-xp 00000000 08:01 43 /overlaps-good\n";
 	struct procmaps *m = NULL;
 
 	(void)state;
@@ -260,10 +260,10 @@ static void test_read(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_fields), cmocka_unit_test(test_exec_only),
-		cmocka_unit_test(test_find),	     cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_unsorted),     cmocka_unit_test(test_huge),
-		cmocka_unit_test(test_read),
+	    cmocka_unit_test(test_parse_fields), cmocka_unit_test(test_exec_only),
+	    cmocka_unit_test(test_find),	 cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_unsorted),	 cmocka_unit_test(test_huge),
+	    cmocka_unit_test(test_read),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -252,7 +252,7 @@ static void write_file(const char *path, const void *data, size_t len)
  */
 static void test_fake_proc(void **state)
 {
-	struct symbolizer_opts opts = { 0 };
+	struct symbolizer_opts opts = {0};
 	struct symbolizer *s = NULL;
 	struct procmaps *maps = NULL;
 	struct sym_result *r = NULL;
@@ -275,8 +275,9 @@ static void test_fake_proc(void **state)
 		     "%" PRIx64 "-%" PRIx64 " r-xp %08" PRIx64 " fe:01 777 /bin/fx\n"
 		     "%" PRIx64 "-%" PRIx64 " r-xp 00000000 fe:01 778 /bin/broken\n"
 		     "%" PRIx64 "-%" PRIx64 " r-xp 00000000 fe:01 779 /bin/missing\n",
-		     map_start, base + ((va + filesz + 0xfff) & ~(uint64_t)0xfff), off & ~(uint64_t)0xfff,
-		     base + 0x100000, base + 0x101000, base + 0x200000, base + 0x201000);
+		     map_start, base + ((va + filesz + 0xfff) & ~(uint64_t)0xfff),
+		     off & ~(uint64_t)0xfff, base + 0x100000, base + 0x101000, base + 0x200000,
+		     base + 0x201000);
 	assert_int_equal(procmaps_parse(maps_text, (size_t)n, 0, &maps), 0);
 	assert_int_equal(maps->nr, 3);
 
@@ -342,13 +343,13 @@ static void test_kernel(void **state)
 				    "ffffffff81000100 T do_work\n"
 				    "ffffffff81000200 d some_data\n"
 				    "ffffffffc0001000 t mod_fn\t[my_mod]\n";
-	struct symbolizer_opts opts = { 0 };
+	struct symbolizer_opts opts = {0};
 	struct symbolizer *s = NULL;
 	struct sym_result *r = NULL;
 	struct symbolizer_stats st;
 	char path[700];
-	uint64_t ips[4] = { 0xffffffff81000105ull, 0xffffffffc0001010ull, 0xffffffff81000100ull,
-			    0x1000 };
+	uint64_t ips[4] = {0xffffffff81000105ull, 0xffffffffc0001010ull, 0xffffffff81000100ull,
+			   0x1000};
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/kallsyms", tmpdir);
@@ -419,7 +420,7 @@ static void test_kernel_real(void **state)
 /* A one-byte budget: nothing stays cached, results stay valid, evictions are counted. */
 static void test_budget(void **state)
 {
-	struct symbolizer_opts opts = { .cache_max_bytes = 1 };
+	struct symbolizer_opts opts = {.cache_max_bytes = 1};
 	struct symbolizer *s = NULL;
 	struct procmaps *maps = NULL;
 	struct sym_result *r1 = NULL, *r2 = NULL;
@@ -458,9 +459,9 @@ static void test_budget(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_self),	   cmocka_unit_test(test_dlopen),
-		cmocka_unit_test(test_fake_proc),   cmocka_unit_test(test_kernel),
-		cmocka_unit_test(test_kernel_real), cmocka_unit_test(test_budget),
+	    cmocka_unit_test(test_self),	cmocka_unit_test(test_dlopen),
+	    cmocka_unit_test(test_fake_proc),	cmocka_unit_test(test_kernel),
+	    cmocka_unit_test(test_kernel_real), cmocka_unit_test(test_budget),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
