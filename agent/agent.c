@@ -432,6 +432,7 @@ void agent_http_profile(void *ctx, const struct http_profile_req *req, struct ht
 	w->state = WINDOW_PENDING;
 
 	pthread_mutex_lock(&a->lock);
+	/* Before the drain thread runs, the window simply waits for it to start. */
 	if (atomic_load(&a->stopping) || a->nr_windows >= MAX_WINDOWS) {
 		pthread_mutex_unlock(&a->lock);
 		free(w);
@@ -486,28 +487,31 @@ int agent_http_metrics(void *ctx, struct strbuf *out)
 	struct agent_stats s;
 	struct agent_info info;
 
+	bool started;
+
 	pthread_mutex_lock(&a->lock);
 	s = a->stats;
+	started = a->thread_started;
 	pthread_mutex_unlock(&a->lock);
-	info.nr_cpus = loader_nr_attached_cpus(a->loader);
+	/* The loader is fixed once the drain thread runs; before that, report zeros. */
+	memset(&info, 0, sizeof(info));
+	if (started) {
+		info.nr_cpus = loader_nr_attached_cpus(a->loader);
+		info.stack_map_entries = loader_stack_map_entries(a->loader);
+		info.counts_map_entries = loader_counts_map_entries(a->loader);
+	}
 	info.frequency_hz = a->cfg.frequency_hz;
-	info.stack_map_entries = loader_stack_map_entries(a->loader);
-	info.counts_map_entries = loader_counts_map_entries(a->loader);
 	info.symbol_cache_budget = a->cfg.symbol_cache_bytes;
 	return stats_write_metrics(out, &s, &info, &a->drain_hist);
 }
 
 /* ---- lifecycle ---------------------------------------------------------------------------- */
 
-int agent_start(const struct config *cfg, struct agent **out)
+int agent_new(const struct config *cfg, struct agent **out)
 {
 	static const double drain_bounds[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
 					       0.01,   0.025,   0.05,	0.1,   0.25,   1 };
-	struct symbolizer_opts sopts = { .cache_max_bytes = cfg->symbol_cache_bytes };
 	struct agent *a = calloc(1, sizeof(*a));
-	struct loader_opts lopts;
-	struct epoll_event ev = { .events = EPOLLIN };
-	int err;
 
 	if (!a)
 		return -ENOMEM;
@@ -519,53 +523,55 @@ int agent_start(const struct config *cfg, struct agent **out)
 	pthread_cond_init(&a->cond, NULL);
 	prom_histogram_init(&a->drain_hist, drain_bounds,
 			    sizeof(drain_bounds) / sizeof(drain_bounds[0]));
+	*out = a;
+	return 0;
+}
+
+int agent_start(struct agent *a)
+{
+	struct symbolizer_opts sopts = { .cache_max_bytes = a->cfg.symbol_cache_bytes };
+	struct loader_opts lopts;
+	struct epoll_event ev = { .events = EPOLLIN };
+	int err;
 
 	err = symbolizer_new(&sopts, &a->sym);
 	if (err) {
 		pr_err("creating the symbolizer failed: %s", strerror(-err));
-		goto cleanup;
+		return err;
 	}
-	err = proctable_new(cfg->max_processes, "/proc", a->sym, &a->procs);
+	err = proctable_new(a->cfg.max_processes, "/proc", a->sym, &a->procs);
 	if (err)
-		goto cleanup;
+		return err;
 	lopts = (struct loader_opts){
-		.frequency_hz = cfg->frequency_hz,
-		.include_idle = cfg->include_idle,
-		.drain_interval_ns = cfg->drain_interval_ns,
-		.stack_map_entries = cfg->stack_map_entries,
-		.counts_map_entries = cfg->counts_map_entries,
+		.frequency_hz = a->cfg.frequency_hz,
+		.include_idle = a->cfg.include_idle,
+		.drain_interval_ns = a->cfg.drain_interval_ns,
+		.stack_map_entries = a->cfg.stack_map_entries,
+		.counts_map_entries = a->cfg.counts_map_entries,
 		.on_event = on_event,
 		.ctx = a,
 	};
 	err = loader_open(&lopts, &a->loader);
 	if (err)
-		goto cleanup;
+		return err;
 
 	a->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	a->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-	if (a->wake_fd < 0 || a->epoll_fd < 0) {
-		err = -errno;
-		goto cleanup;
-	}
+	if (a->wake_fd < 0 || a->epoll_fd < 0)
+		return -errno;
 	ev.data.fd = a->wake_fd;
-	if (epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, a->wake_fd, &ev)) {
-		err = -errno;
-		goto cleanup;
-	}
+	if (epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, a->wake_fd, &ev))
+		return -errno;
 	ev.data.fd = loader_events_fd(a->loader);
-	if (epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, ev.data.fd, &ev)) {
-		err = -errno;
-		goto cleanup;
-	}
+	if (epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, ev.data.fd, &ev))
+		return -errno;
 	err = -pthread_create(&a->thread, NULL, drain_main, a);
 	if (err)
-		goto cleanup;
+		return err;
+	pthread_mutex_lock(&a->lock);
 	a->thread_started = true;
-	*out = a;
+	pthread_mutex_unlock(&a->lock);
 	return 0;
-cleanup:
-	agent_stop(a);
-	return err;
 }
 
 /* Ends every open window: only the drain thread (or agent_stop after joining it) calls this. */
@@ -586,10 +592,18 @@ static void abort_windows(struct agent *a)
 
 void agent_begin_shutdown(struct agent *a)
 {
+	bool started;
+
 	if (!a)
 		return;
 	atomic_store(&a->stopping, true);
-	if (a->wake_fd >= 0)
+	pthread_mutex_lock(&a->lock);
+	started = a->thread_started;
+	pthread_mutex_unlock(&a->lock);
+	/* With no drain thread (start-up failed), nobody else would end the windows. */
+	if (!started)
+		abort_windows(a);
+	else
 		wake_drain(a);
 }
 

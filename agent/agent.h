@@ -21,8 +21,13 @@
 
 struct agent;
 
-/* Loads and attaches BPF, starts the drain thread. Returns 0 or -errno (logged). */
-int agent_start(const struct config *cfg, struct agent **out);
+/* Allocates the agent; nothing is loaded yet (HTTP can bind before the slow part). */
+int agent_new(const struct config *cfg, struct agent **out);
+/*
+ * Loads and attaches BPF, starts the drain thread. Until it returns 0,
+ * profile requests get 503. Returns 0 or -errno (logged).
+ */
+int agent_start(struct agent *a);
 /* Stops the drain thread, answers waiting profile requests with 503, detaches, frees. */
 void agent_stop(struct agent *a);
 

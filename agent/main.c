@@ -54,14 +54,16 @@ int main(int argc, char **argv)
 		cfg.frequency_hz, (unsigned long long)(cfg.drain_interval_ns / 1000000));
 	if (checks_run())
 		return 1;
-	err = agent_start(&cfg, &agent);
+	err = agent_new(&cfg, &agent);
 	if (err)
 		return 1;
 
+	/* Bind before the slow BPF load, so a busy port fails at once. */
 	hopts = (struct http_opts){
 		.listen_address = cfg.listen_address,
 		.max_profile_seconds = cfg.max_profile_seconds,
-		.default_profile_seconds = 30,
+		/* Go's default is 30 s; a smaller maximum lowers it. */
+		.default_profile_seconds = cfg.max_profile_seconds < 30 ? cfg.max_profile_seconds : 30,
 		.max_connections = cfg.max_connections,
 		.max_concurrent_profiles = cfg.max_concurrent_profiles,
 		.handlers = {
@@ -79,6 +81,13 @@ int main(int argc, char **argv)
 		else
 			pr_err("cannot listen on %s: %s (check --web.listen-address)",
 			       cfg.listen_address, strerror(-err));
+		agent_stop(agent);
+		return 1;
+	}
+	err = agent_start(agent);
+	if (err) {
+		agent_begin_shutdown(agent);
+		http_server_stop(http);
 		agent_stop(agent);
 		return 1;
 	}

@@ -779,7 +779,15 @@ int http_server_start(const struct http_opts *opts, struct http_server **out)
 			     on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->listen_fd,
 			     MHD_OPTION_CONNECTION_LIMIT, max_conn, MHD_OPTION_CONNECTION_TIMEOUT,
 			     s->idle_timeout_seconds, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
-			     MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+			     MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+			     /*
+			      * MHD parses every query argument into the connection's pool
+			      * before our handler runs; past the pool it drops the
+			      * connection without a reply. 64 KiB holds the arguments of
+			      * any request target up to HTTP_MAX_URI_LEN, so a hostile
+			      * one reaches our 414/400 instead.
+			      */
+			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
 	if (!s->daemon) {
 		err = errno ? -errno : -EIO;
 		pr_err("http: cannot start the HTTP daemon on %s: %s", opts->listen_address,
