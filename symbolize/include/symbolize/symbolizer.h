@@ -38,6 +38,15 @@ struct symbolizer_opts {
 	size_t cache_max_bytes; /* budget for cached per-file data; 0 = 64 MiB */
 	const char *proc_root; /* NULL = "/proc" (tests point it elsewhere) */
 	const char *kallsyms_path; /* NULL = "/proc/kallsyms" */
+	/*
+	 * Where separate debug files are looked for, in order, besides the
+	 * binary's own directory and its .debug/ subdirectory. NULL-terminated;
+	 * NULL = { "/usr/lib/debug", NULL }. Each dir is searched as
+	 * DIR/.build-id/xx/yyyy.debug and DIR/<binary's dir>/<debuglink>.
+	 */
+	const char *const *debug_dirs;
+	bool no_dwarf; /* symbol tables only (no DWARF lines or inline frames) */
+	bool no_demangle; /* leave names mangled (function == system_name) */
 };
 
 /* One source line of a frame. For inlined calls, lines[0] is the innermost. */
@@ -114,6 +123,14 @@ int symbolizer_prime(struct symbolizer *s, pid_t pid, const struct procmaps *map
  */
 int symbolizer_user(struct symbolizer *s, pid_t pid, const struct procmaps *maps,
 		    const uint64_t *ips, size_t nr, struct sym_result **out);
+
+/*
+ * Symbolize ELF virtual addresses (as addr2line takes them) of the file at
+ * @path: no process, no normalization, no return-address adjustment. The
+ * frames' mapping is NULL. Returns 0, or -errno when the file cannot be used.
+ */
+int symbolizer_file(struct symbolizer *s, const char *path, const uint64_t *addrs, size_t nr,
+		    struct sym_result **out);
 
 /* Kernel ips through kallsyms (loaded lazily, reloaded when modules change). */
 int symbolizer_kernel(struct symbolizer *s, const uint64_t *ips, size_t nr,
