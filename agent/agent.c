@@ -20,8 +20,11 @@
 #include "exporter/promtext.h"
 #include "loader.h"
 #include "proctable.h"
+#include "stackcache.h"
 #include "stats.h"
 #include "symbolize/symbolizer.h"
+
+#define MAX_DEBUG_DIRS 16
 
 /* Open profile windows at most (the HTTP server's own limit is lower by default). */
 #define MAX_WINDOWS 64
@@ -51,6 +54,7 @@ struct agent {
 	struct loader *loader;
 	struct symbolizer *sym;
 	struct proctable *procs;
+	struct stackcache *stacks;
 	pthread_t thread;
 	bool thread_started;
 	int wake_fd; /* eventfd: new window or stop */
@@ -66,7 +70,8 @@ struct agent {
 	struct agent_stats stats; /* published after every drain */
 	struct prom_histogram drain_hist;
 	uint64_t period_ns;
-	int64_t start_unix_s;
+	/* --symbolize.debug-dirs (pointing into cfg.debug_dirs), then /usr/lib/debug, NULL */
+	const char *debug_dirs[MAX_DEBUG_DIRS + 2];
 };
 
 static uint64_t mono_ns(void)
@@ -181,6 +186,38 @@ static int add_frames(struct pprof_builder *b, const struct sym_result *r, uint6
 	return 0;
 }
 
+/*
+ * A user stack through the process's maps snapshot. A leaf outside every
+ * mapping may be code mapped after the snapshot (dlopen): re-read the maps
+ * (rate-limited) and try once more.
+ */
+static struct sym_result *symbolize_user(struct agent *a, struct proc *p,
+					 const struct loader_record *r)
+{
+	struct sym_result *res = NULL;
+
+	if (symbolizer_user(a->sym, (pid_t)p->tgid, p->maps, r->ustack, r->ustack_nr, &res))
+		return NULL;
+	if (res->nr && !res->frames[0].mapping && !p->has_exited) {
+		proctable_refresh_maps(a->procs, p);
+		sym_result_free(res);
+		res = NULL;
+		if (p->maps && symbolizer_user(a->sym, (pid_t)p->tgid, p->maps, r->ustack,
+					       r->ustack_nr, &res))
+			return NULL;
+	}
+	return res;
+}
+
+/* Results with an unmapped frame are not cached: a later maps refresh may resolve them. */
+static bool fully_mapped(const struct sym_result *res)
+{
+	for (size_t i = 0; i < res->nr; i++)
+		if (!res->frames[i].mapping)
+			return false;
+	return true;
+}
+
 struct drain_ctx {
 	struct agent *a;
 	struct window **active;
@@ -192,7 +229,8 @@ static void feed_record(void *ctx, const struct loader_record *r)
 	struct drain_ctx *dc = ctx;
 	struct agent *a = dc->a;
 	const struct stackd_count_key *k = r->key;
-	struct sym_result *ures = NULL, *kres = NULL;
+	const struct sym_result *ures = NULL, *kres = NULL;
+	struct sym_result *unew = NULL, *knew = NULL;
 	uint64_t ids[2 * STACKD_MAX_STACK_DEPTH + 2];
 	struct proc *p;
 	int err;
@@ -206,19 +244,17 @@ static void feed_record(void *ctx, const struct loader_record *r)
 	if (!dc->nr_active)
 		return; /* nobody asked: symbolization is only paid for when read */
 
-	if (r->kstack)
-		symbolizer_kernel(a->sym, r->kstack, r->kstack_nr, &kres);
+	/* A stack seen before maps straight to its symbolized frames. */
+	if (r->kstack) {
+		kres = stackcache_get(a->stacks, 0, 0, r->kstack, r->kstack_nr);
+		if (!kres && symbolizer_kernel(a->sym, r->kstack, r->kstack_nr, &knew) == 0)
+			kres = knew;
+	}
 	if (r->ustack && p->maps) {
-		symbolizer_user(a->sym, (pid_t)p->tgid, p->maps, r->ustack, r->ustack_nr, &ures);
-		/* A mapping added after the snapshot (dlopen): re-read once and retry. */
-		if (ures && ures->nr && !ures->frames[0].mapping && !p->has_exited) {
-			proctable_refresh_maps(a->procs, p);
-			sym_result_free(ures);
-			ures = NULL;
-			if (p->maps)
-				symbolizer_user(a->sym, (pid_t)p->tgid, p->maps, r->ustack,
-						r->ustack_nr, &ures);
-		}
+		ures = stackcache_get(a->stacks, p->tgid, p->start_boottime, r->ustack,
+				      r->ustack_nr);
+		if (!ures)
+			ures = unew = symbolize_user(a, p, r);
 	}
 
 	for (size_t w = 0; w < dc->nr_active; w++) {
@@ -250,18 +286,26 @@ static void feed_record(void *ctx, const struct loader_record *r)
 		if (err)
 			a->stats.samples_not_in_profile += r->count;
 	}
-	sym_result_free(ures);
-	sym_result_free(kres);
+	/* Cache only now: a put may evict the borrowed results used above. */
+	if (knew)
+		stackcache_put(a->stacks, 0, 0, r->kstack, r->kstack_nr, knew);
+	if (unew && fully_mapped(unew))
+		stackcache_put(a->stacks, p->tgid, p->start_boottime, r->ustack, r->ustack_nr,
+			       unew);
+	else
+		sym_result_free(unew);
 }
 
 static void publish_stats(struct agent *a, const struct loader_drain_stats *ds,
 			  uint64_t drain_ns)
 {
 	struct symbolizer_stats ss;
+	struct stackcache_stats sc;
 	struct proctable_stats ps;
 	uint64_t bpf[STACKD_CNT__MAX];
 
 	symbolizer_get_stats(a->sym, &ss);
+	stackcache_get_stats(a->stacks, &sc);
 	proctable_get_stats(a->procs, &ps);
 	if (loader_read_counters(a->loader, bpf) != 0)
 		memset(bpf, 0, sizeof(bpf));
@@ -270,6 +314,7 @@ static void publish_stats(struct agent *a, const struct loader_drain_stats *ds,
 	pthread_mutex_lock(&a->lock);
 	memcpy(a->stats.bpf, bpf, sizeof(bpf));
 	a->stats.sym = ss;
+	a->stats.stacks = sc;
 	a->stats.procs = ps;
 	a->stats.drains++;
 	a->stats.samples_drained += ds->samples;
@@ -502,6 +547,7 @@ int agent_http_metrics(void *ctx, struct strbuf *out)
 	}
 	info.frequency_hz = a->cfg.frequency_hz;
 	info.symbol_cache_budget = a->cfg.symbol_cache_bytes;
+	info.stack_cache_budget = a->cfg.stack_cache_bytes;
 	return stats_write_metrics(out, &s, &info, &a->drain_hist);
 }
 
@@ -532,7 +578,18 @@ int agent_start(struct agent *a)
 	struct symbolizer_opts sopts = { .cache_max_bytes = a->cfg.symbol_cache_bytes };
 	struct loader_opts lopts;
 	struct epoll_event ev = { .events = EPOLLIN };
+	char *save = NULL, *dir;
+	size_t nr_dirs = 0;
 	int err;
+
+	/* --symbolize.debug-dirs: split in place; the symbolizer keeps copies or borrows. */
+	for (dir = strtok_r(a->cfg.debug_dirs, ",", &save); dir && nr_dirs < MAX_DEBUG_DIRS;
+	     dir = strtok_r(NULL, ",", &save))
+		if (*dir)
+			a->debug_dirs[nr_dirs++] = dir;
+	a->debug_dirs[nr_dirs++] = "/usr/lib/debug";
+	a->debug_dirs[nr_dirs] = NULL;
+	sopts.debug_dirs = (const char *const *)a->debug_dirs;
 
 	err = symbolizer_new(&sopts, &a->sym);
 	if (err) {
@@ -540,6 +597,9 @@ int agent_start(struct agent *a)
 		return err;
 	}
 	err = proctable_new(a->cfg.max_processes, "/proc", a->sym, &a->procs);
+	if (err)
+		return err;
+	err = stackcache_new(a->cfg.stack_cache_bytes, &a->stacks);
 	if (err)
 		return err;
 	lopts = (struct loader_opts){
@@ -617,6 +677,7 @@ void agent_stop(struct agent *a)
 	/* Requesters free their own windows; the HTTP server has waited for them. */
 	abort_windows(a);
 	loader_free(a->loader);
+	stackcache_free(a->stacks);
 	proctable_free(a->procs);
 	symbolizer_free(a->sym);
 	if (a->epoll_fd >= 0)

@@ -14,15 +14,17 @@ struct flag {
 	const char *name;
 	enum flag_kind kind;
 	size_t offset;
+	size_t size; /* FLAG_STRING: the field's size */
 	uint64_t min, max; /* for numeric kinds */
 	const char *def; /* default, as shown in --help */
 	const char *help;
 };
 
-#define OFF(f) offsetof(struct config, f)
+#define OFF(f) offsetof(struct config, f), 0
+#define STR(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
 
 static const struct flag flags[] = {
-	{ "web.listen-address", FLAG_STRING, OFF(listen_address), 0, 0, "127.0.0.1:6061",
+	{ "web.listen-address", FLAG_STRING, STR(listen_address), 0, 0, "127.0.0.1:6061",
 	  "Address to serve HTTP on (host:port, [v6]:port or :port for all addresses)." },
 	{ "web.max-connections", FLAG_UINT, OFF(max_connections), 1, 100000, "64",
 	  "Maximum simultaneous HTTP connections." },
@@ -42,6 +44,12 @@ static const struct flag flags[] = {
 	  "Entries of each counts map (0: derived from frequency x CPUs x drain interval)." },
 	{ "symbolize.cache-size", FLAG_SIZE, OFF(symbol_cache_bytes), 1ULL << 20, 1ULL << 40,
 	  "64MiB", "Memory budget for cached symbol tables (LRU beyond it)." },
+	{ "symbolize.stack-cache-size", FLAG_SIZE, OFF(stack_cache_bytes), 1ULL << 16,
+	  1ULL << 40, "16MiB",
+	  "Memory budget for symbolized stacks, so a stack seen before costs no work." },
+	{ "symbolize.debug-dirs", FLAG_STRING, STR(debug_dirs), 0, 0, "none",
+	  "Extra comma-separated directories searched for separate debug files (by build "
+	  "id and .gnu_debuglink) before /usr/lib/debug." },
 	{ "process.max", FLAG_UINT, OFF(max_processes), 16, 1u << 22, "16384",
 	  "Most processes tracked at once; the least recently sampled are evicted." },
 	{ "log.level", FLAG_LOGLEVEL, OFF(log_level), 0, 0, "info",
@@ -139,6 +147,7 @@ void config_defaults(struct config *cfg)
 	cfg->max_concurrent_profiles = 16;
 	cfg->max_connections = 64;
 	cfg->symbol_cache_bytes = 64ULL << 20;
+	cfg->stack_cache_bytes = 16ULL << 20;
 	cfg->max_processes = 16384;
 	cfg->log_level = LOG_LEVEL_INFO;
 }
@@ -151,12 +160,12 @@ static int set_flag(struct config *cfg, const struct flag *f, const char *val, F
 
 	switch (f->kind) {
 	case FLAG_STRING:
-		if (strlen(val) >= sizeof(cfg->listen_address) || !*val) {
+		if (strlen(val) >= f->size || !*val) {
 			fprintf(err, "stackd: --%s: value must be 1..%zu characters\n", f->name,
-				sizeof(cfg->listen_address) - 1);
+				f->size - 1);
 			return -EINVAL;
 		}
-		snprintf(field, sizeof(cfg->listen_address), "%s", val);
+		snprintf(field, f->size, "%s", val);
 		return 0;
 	case FLAG_BOOL:
 		if (strcmp(val, "true") == 0 || strcmp(val, "1") == 0)

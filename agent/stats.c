@@ -166,6 +166,21 @@ int stats_write_metrics(struct strbuf *sb, const struct agent_stats *s,
 			     "Objects evicted from the symbol cache to stay within budget.",
 			     s->sym.cache_evictions);
 
+	err = err ?: gauge(sb, "stackd_stack_cache_bytes", "Memory held by symbolized stacks.",
+			   s->stacks.bytes);
+	err = err ?: gauge(sb, "stackd_stack_cache_budget_bytes",
+			   "Budget of the stack cache (--symbolize.stack-cache-size).",
+			   info->stack_cache_budget);
+	err = err ?: gauge(sb, "stackd_stack_cache_entries", "Symbolized stacks cached.",
+			   s->stacks.entries);
+	err = err ?: counter(sb, "stackd_stack_cache_hits_total",
+			     "Stacks served from the cache with no symbolization work.",
+			     s->stacks.hits);
+	err = err ?: counter(sb, "stackd_stack_cache_misses_total", "Stacks symbolized afresh.",
+			     s->stacks.misses);
+	err = err ?: counter(sb, "stackd_stack_cache_evictions_total",
+			     "Stacks evicted from the cache to stay within budget.",
+			     s->stacks.evictions);
 	err = err ?: counter(sb, "stackd_profiles_requested_total",
 			     "Profile windows opened by /debug/pprof/profile requests.",
 			     s->profiles_started);

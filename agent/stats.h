@@ -11,6 +11,7 @@
 #include "common/strbuf.h"
 #include "exporter/promtext.h"
 #include "proctable.h"
+#include "stackcache.h"
 #include "stackd.h"
 #include "symbolize/symbolizer.h"
 
@@ -29,6 +30,7 @@ struct agent_stats {
 	uint64_t profiles_served;
 	uint64_t profile_encode_ns_last;
 	struct symbolizer_stats sym;
+	struct stackcache_stats stacks;
 	struct proctable_stats procs;
 };
 
@@ -39,6 +41,7 @@ struct agent_info {
 	uint32_t stack_map_entries;
 	uint32_t counts_map_entries;
 	uint64_t symbol_cache_budget;
+	uint64_t stack_cache_budget;
 };
 
 int stats_write_metrics(struct strbuf *out, const struct agent_stats *s,

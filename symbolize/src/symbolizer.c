@@ -12,6 +12,7 @@
 #include "symbolize/symbolizer.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -467,6 +468,12 @@ cleanup:
 void sym_result_free(struct sym_result *r)
 {
 	free(r);
+}
+
+size_t sym_result_bytes(const struct sym_result *r)
+{
+	/* A result is one allocation (see symbolizer.h). */
+	return r ? malloc_usable_size((void *)r) : 0;
 }
 
 void symbolizer_get_stats(const struct symbolizer *s, struct symbolizer_stats *out)

@@ -115,6 +115,8 @@ static void test_help_lists_every_flag(void **state)
 				"--bpf.stack-map-entries",
 				"--bpf.counts-map-entries",
 				"--symbolize.cache-size",
+				"--symbolize.debug-dirs",
+				"--symbolize.stack-cache-size",
 				"--process.max",
 				"--log.level",
 				"--version" };

@@ -137,6 +137,8 @@ int symbolizer_kernel(struct symbolizer *s, const uint64_t *ips, size_t nr,
 		      struct sym_result **out);
 
 void sym_result_free(struct sym_result *r);
+/* Heap bytes held by @r (for callers that cache results within a budget). */
+size_t sym_result_bytes(const struct sym_result *r);
 void symbolizer_get_stats(const struct symbolizer *s, struct symbolizer_stats *out);
 
 #endif
