@@ -526,6 +526,17 @@ void agent_http_profile(void *ctx, const struct http_profile_req *req, struct ht
 	malloc_trim(0);
 }
 
+bool agent_is_ready(void *ctx)
+{
+	struct agent *a = ctx;
+	bool started;
+
+	pthread_mutex_lock(&a->lock);
+	started = a->thread_started;
+	pthread_mutex_unlock(&a->lock);
+	return started && !atomic_load(&a->stopping);
+}
+
 int agent_http_metrics(void *ctx, struct strbuf *out)
 {
 	struct agent *a = ctx;

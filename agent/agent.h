@@ -13,6 +13,7 @@
 #ifndef STACKD_AGENT_AGENT_H
 #define STACKD_AGENT_AGENT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/strbuf.h"
@@ -34,6 +35,8 @@ void agent_stop(struct agent *a);
 /* http_handlers callbacks; ctx is the struct agent. */
 void agent_http_profile(void *ctx, const struct http_profile_req *req, struct http_reply *reply);
 int agent_http_metrics(void *ctx, struct strbuf *out);
+/* True once the BPF programs are attached and the drain thread runs. */
+bool agent_is_ready(void *ctx);
 
 /* Wakes profile requests early with 503 (shutdown has begun). */
 void agent_begin_shutdown(struct agent *a);

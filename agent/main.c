@@ -70,6 +70,7 @@ int main(int argc, char **argv)
 			.ctx = agent,
 			.profile = agent_http_profile,
 			.metrics = agent_http_metrics,
+			.is_ready = agent_is_ready,
 		},
 	};
 	err = http_server_start(&hopts, &http);
@@ -79,8 +80,8 @@ int main(int argc, char **argv)
 			       "process or pick another port with --web.listen-address",
 			       cfg.listen_address);
 		else
-			pr_err("cannot listen on %s: %s (check --web.listen-address)",
-			       cfg.listen_address, strerror(-err));
+			pr_err("cannot start the HTTP server on %s: %s", cfg.listen_address,
+			       strerror(-err));
 		agent_stop(agent);
 		return 1;
 	}
@@ -93,7 +94,7 @@ int main(int argc, char **argv)
 	}
 	/* Loading parsed the kernel's BTF (several MB): give that memory back. */
 	malloc_trim(0);
-	pr_info("serving on http://%s (/debug/pprof/profile, /metrics, /-/healthy)",
+	pr_info("ready: serving on http://%s (/debug/pprof/profile, /metrics, /-/ready)",
 		cfg.listen_address);
 
 	while (sigwait(&sigs, &sig) != 0 || (sig != SIGINT && sig != SIGTERM))

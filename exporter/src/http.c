@@ -43,6 +43,8 @@
 #define HTTP_MAX_URI_LEN 4096
 /* Cap on the /metrics body; the agent's families are far below this. */
 #define HTTP_METRICS_MAX_SZ (8u << 20)
+/* How long http_server_stop waits for requests in flight to be answered. */
+#define HTTP_STOP_GRACE_MS 5000
 /* Seconds a 503-rejected profile client is told to wait. */
 #define HTTP_RETRY_AFTER	"5"
 
@@ -61,6 +63,7 @@ struct http_server {
 	_Atomic uint64_t requests[6]; /* by status class, [0] unused */
 	_Atomic uint64_t profiles_in_flight;
 	_Atomic uint64_t profiles_rejected;
+	_Atomic uint64_t requests_active; /* from on_uri to on_completed */
 };
 
 enum route {
@@ -69,6 +72,7 @@ enum route {
 	ROUTE_PROFILE,
 	ROUTE_METRICS,
 	ROUTE_HEALTHY,
+	ROUTE_READY,
 };
 
 /* Per-request state, created by the URI log callback, freed on completion. */
@@ -370,6 +374,8 @@ static enum route route_of(const char *url)
 		return ROUTE_METRICS;
 	if (strcmp(url, "/-/healthy") == 0)
 		return ROUTE_HEALTHY;
+	if (strcmp(url, "/-/ready") == 0)
+		return ROUTE_READY;
 	if (strcmp(url, "/") == 0)
 		return ROUTE_INDEX;
 	return ROUTE_NONE;
@@ -427,6 +433,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return serve_metrics(s, conn, rc);
 	case ROUTE_HEALTHY:
 		return queue_static(s, conn, rc, MHD_HTTP_OK, CT_TEXT, "OK\n");
+	case ROUTE_READY:
+		if (s->handlers.is_ready && !s->handlers.is_ready(s->handlers.ctx))
+			return queue_static(s, conn, rc, MHD_HTTP_SERVICE_UNAVAILABLE, CT_TEXT,
+					    "Not ready: BPF programs not attached yet\n");
+		return queue_static(s, conn, rc, MHD_HTTP_OK, CT_TEXT, "Ready\n");
 	case ROUTE_INDEX:
 	default:
 		return queue_static(s, conn, rc, MHD_HTTP_OK, CT_HTML, index_html);
@@ -439,15 +450,19 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	size_t len = strlen(uri);
 	struct http_req_ctx *rc;
 
+	struct http_server *s = cls;
+
 	if (len > HTTP_MAX_URI_LEN) {
 		rc = calloc(1, sizeof(*rc) + 1);
 		if (rc)
 			rc->is_uri_too_long = true;
-		return rc;
+	} else {
+		rc = calloc(1, sizeof(*rc) + len + 1);
+		if (rc)
+			memcpy(rc->uri, uri, len);
 	}
-	rc = calloc(1, sizeof(*rc) + len + 1);
 	if (rc)
-		memcpy(rc->uri, uri, len);
+		atomic_fetch_add(&s->requests_active, 1);
 	return rc;
 }
 
@@ -460,6 +475,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	if (rc && rc->has_long_timeout && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
 		MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
 					  s->idle_timeout_seconds);
+	if (rc)
+		atomic_fetch_sub(&s->requests_active, 1);
 	free(rc);
 	*req_cls = NULL;
 }
@@ -705,6 +722,14 @@ void http_server_stop(struct http_server *s)
 		 * it, and only after every MHD thread is gone.
 		 */
 		fd = MHD_quiesce_daemon(s->daemon);
+		/*
+		 * MHD_stop_daemon shuts every connection down at once, cutting off
+		 * answers still being written (a profile request answered 503 at
+		 * shutdown). Give requests in flight a bounded grace to finish.
+		 */
+		for (int i = 0; i < HTTP_STOP_GRACE_MS / 10 && atomic_load(&s->requests_active);
+		     i++)
+			usleep(10000);
 		MHD_stop_daemon(s->daemon);
 		if (fd == MHD_INVALID_SOCKET)
 			s->listen_fd = -1; /* MHD closed it itself */

@@ -50,7 +50,8 @@ info() { printf '[%s] %s\n' "$E2E_NAME" "$*"; }
 # Print the tail of the current agent log (on failures).
 agent_dump_log()
 {
-	[[ -n $AGENT_LOG && -f $AGENT_LOG ]] || return 0
+	[[ -n $AGENT_LOG && -f $AGENT_LOG && $AGENT_LOG != "${AGENT_LOG_DUMPED:-}" ]] || return 0
+	AGENT_LOG_DUMPED=$AGENT_LOG
 	printf '[%s] ---- agent log %s (last 80 lines) ----\n' "$E2E_NAME" "$AGENT_LOG" >&2
 	tail -n 80 "$AGENT_LOG" >&2 || true
 	printf '[%s] ---- end of agent log ----\n' "$E2E_NAME" >&2
@@ -171,6 +172,9 @@ e2e_cleanup()
 	exit "$rc"
 }
 trap e2e_cleanup EXIT
+# A command failing under set -e would end the test without a word: say where.
+set -E
+trap '[[ $BASHPID != "$$" ]] || printf "[%s] FAIL: unexpected status %s at %s:%s: %s\n" "$E2E_NAME" "$?" "${BASH_SOURCE[0]##*/}" "$LINENO" "$BASH_COMMAND" >&2' ERR
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -223,7 +227,7 @@ e2e_free_port()
 # -------------------------------------------------------------- the agent
 
 # agent_start [FLAGS...]: start the agent on a free loopback port (unless FLAGS
-# has --web.listen-address), wait until /-/healthy answers (20 s), set AGENT_PID,
+# has --web.listen-address), wait until /-/ready answers (20 s), set AGENT_PID,
 # AGENT_PORT, AGENT_URL, AGENT_LOG. Dumps the log and fails if it does not come up.
 agent_start()
 {
@@ -258,16 +262,17 @@ agent_wait_healthy()
 			wait "$AGENT_PID" || rc=$?
 			e2e_untrack "$AGENT_PID"
 			agent_dump_log
-			fail "agent exited with status $rc before /-/healthy answered"
+			fail "agent exited with status $rc before /-/ready answered"
 		fi
-		if curl -fsS -m 2 -o /dev/null "$AGENT_URL/-/healthy" 2>/dev/null; then
-			info "agent pid $AGENT_PID healthy at $AGENT_URL after $(($(now_ms) - t0)) ms"
+		# /-/healthy is liveness (200 as soon as HTTP binds); /-/ready means attached.
+		if curl -fsS -m 2 -o /dev/null "$AGENT_URL/-/ready" 2>/dev/null; then
+			info "agent pid $AGENT_PID ready at $AGENT_URL after $(($(now_ms) - t0)) ms"
 			return 0
 		fi
 		sleep 0.2
 	done
 	agent_dump_log
-	fail "agent pid $AGENT_PID not healthy at $AGENT_URL/-/healthy within $1 s"
+	fail "agent pid $AGENT_PID not ready at $AGENT_URL/-/ready within $1 s"
 }
 
 # agent_stop [SIGNAL]: signal the agent (TERM), wait up to 15 s, require exit status 0.

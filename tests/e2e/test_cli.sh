@@ -11,7 +11,7 @@
 #            non-zero with a message naming the address;
 #            all flags with valid values start the agent, and max-profile-seconds takes effect;
 #            SIGTERM and SIGINT -> exit status 0.
-# shellcheck disable=SC2119 # agent_start and friends take optional arguments
+# shellcheck source-path=SCRIPTDIR disable=SC2119 # agent_start and friends take optional arguments
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 FLAGS=(--web.listen-address --profiling.frequency --profiling.include-idle
@@ -105,12 +105,38 @@ agent_stop TERM
 
 # ---- every flag with a valid value; SIGINT
 agent_start --profiling.frequency=49 --profiling.include-idle --profiling.drain-interval=500ms \
-	--profiling.max-profile-seconds=5 --bpf.stack-map-entries=8192 --bpf.counts-map-entries=8192 \
+	--profiling.max-profile-seconds=60 --bpf.stack-map-entries=8192 --bpf.counts-map-entries=8192 \
 	--symbolize.cache-size=64MiB --process.max=2048 --log.level=debug
-code=$(http_code "$AGENT_URL/debug/pprof/profile?seconds=6")
-check "$((code == 400))" "--profiling.max-profile-seconds=5 takes effect: seconds=6 -> HTTP $code (want 400)"
+code=$(http_code "$AGENT_URL/debug/pprof/profile?seconds=61")
+check "$((code == 400))" "--profiling.max-profile-seconds=60 takes effect: seconds=61 -> HTTP $code (want 400)"
 code=$(http_code "$AGENT_URL/debug/pprof/profile?seconds=1")
 check "$((code == 200))" "seconds=1 within the limit -> HTTP $code (want 200)"
 agent_stop INT
+
+# ---- a limit below Go's 30 s default is a valid setting too
+agent_start --profiling.max-profile-seconds=5
+code=$(http_code "$AGENT_URL/debug/pprof/profile?seconds=6")
+check "$((code == 400))" "--profiling.max-profile-seconds=5: seconds=6 -> HTTP $code (want 400)"
+code=$(http_code "$AGENT_URL/debug/pprof/profile?seconds=2")
+check "$((code == 200))" "--profiling.max-profile-seconds=5: seconds=2 -> HTTP $code (want 200)"
+agent_stop TERM
+
+# ---- SIGTERM while a profile request blocks: exit 0 promptly, and the client gets an answer
+# (an HTTP status, e.g. 503 "shutting down"), not a connection closed without a response.
+agent_start
+(exec curl -sS -m 60 -o "$T/inflight.body" -w '%{http_code}' \
+	"$AGENT_URL/debug/pprof/profile?seconds=30" >"$T/inflight.code" 2>"$T/inflight.err") &
+inflight=$!
+e2e_track "$inflight"
+sleep 1.5
+agent_stop TERM
+rc=0
+e2e_reap "$inflight" 15 || rc=$?
+code=$(cat "$T/inflight.code" 2>/dev/null || true)
+info "in-flight profile request at SIGTERM: curl exit $rc, HTTP ${code:-none}, body '$(head -c 100 "$T/inflight.body" 2>/dev/null | tr -cd '[:print:]')' $(tr -d '\n' <"$T/inflight.err")"
+((rc != 124)) || fail "the in-flight profile request was still hanging 15 s after the agent exited"
+[[ $code =~ ^(200|5[0-9][0-9])$ ]] ||
+	fail "the profile request in flight at SIGTERM got no HTTP response (HTTP '${code:-none}', curl exit $rc); want 503 or 200"
+info "ok: the in-flight profile request was answered with HTTP $code"
 
 pass "CLI: help, version, refusals, busy port, valid flags, SIGTERM/SIGINT exit 0"

@@ -8,7 +8,7 @@
 #            GET /metrics every 0.5 s meanwhile -> all 200, max latency < 2 s
 #            (a functional check that profiles do not stall /metrics, not a perf target);
 #            both bodies start with the gzip magic 1f 8b and go tool pprof -raw reads them.
-# shellcheck disable=SC2119 # agent_start and friends take optional arguments
+# shellcheck source-path=SCRIPTDIR disable=SC2119 # agent_start and friends take optional arguments
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SECS=3

@@ -12,7 +12,7 @@
 #            a -traces stack reads hot_leaf, level_three, level_two, level_one, main (leaf first);
 #            the fixture's samples are >= 50% of 99 Hz x 5 s (and not more than 125%);
 #            its samples carry pid=<fixture pid> and comm=cpu_chain.
-# shellcheck disable=SC2119 # agent_start and friends take optional arguments
+# shellcheck source-path=SCRIPTDIR disable=SC2119 # agent_start and friends take optional arguments
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 HZ=99

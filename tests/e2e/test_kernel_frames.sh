@@ -12,7 +12,7 @@
 #            no stack has a kernel frame below (caller side of) a user frame;
 #            >= 50% of the fixture's samples have kernel frames (it spends ~95% in the kernel);
 #            kernel locations have kernel addresses; -traces shows the same stack.
-# shellcheck disable=SC2119 # agent_start and friends take optional arguments
+# shellcheck source-path=SCRIPTDIR disable=SC2119 # agent_start and friends take optional arguments
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 HZ=99
@@ -78,9 +78,14 @@ read -r total kern good mixed < <(awk -F'\t' -v ksym="$KSYM_RE" '
 
 info "pid $fx: $total samples; $kern with kernel frames; $good kernel->do_syscalls->main; $mixed mis-stitched"
 info "most frequent stacks of pid $fx (count: leaf first, K: kernel, U: user):"
-head -n 5 "$T/fx.tsv" | awk -F'\t' '{ printf "    %5d  %s\n", $1, $4 }'
+awk -F'\t' '{ n[$4] += $1 } END { for (s in n) printf "%d\t%s\n", n[s], s }' "$T/fx.tsv" |
+	sort -t$'\t' -k1,1nr | awk -F'\t' 'NR <= 5 { printf "    %5d  %s\n", $1, $2 }'
 
 check "$((total > 0))" "samples labelled pid=$fx present ($total)"
+expected=$((HZ * WINDOW))
+ratio=$(awk -v a="$total" -v b="$expected" 'BEGIN { printf "%.2f", a / b }')
+check "$((2 * total >= expected))" \
+	"fixture samples $total vs expected $HZ Hz x $WINDOW s = $expected: ratio $ratio (want >= 0.50)"
 check "$((good > 0))" "a stack of pid $fx reads [kernel syscall frames] -> do_syscalls -> main ($good samples)"
 check "$((mixed == 0))" "no stack of pid $fx has a kernel frame on the caller side of a user frame ($mixed)"
 kpct=$((100 * kern / total))

@@ -9,7 +9,7 @@
 #            process_resident_memory_bytes present, each with # HELP and # TYPE;
 #            Content-Type: text/plain; version=0.0.4; charset=utf-8;
 #            stackd_bpf_samples_total increases over 3 s while a fixture burns CPU.
-# shellcheck disable=SC2119 # agent_start and friends take optional arguments
+# shellcheck source-path=SCRIPTDIR disable=SC2119 # agent_start and friends take optional arguments
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 e2e_require_bpf
@@ -47,7 +47,7 @@ for fam in stackd_bpf_samples_total stackd_build_info process_cpu_seconds_total 
 done
 grep -q '^# TYPE stackd_bpf_samples_total counter$' "$T/m1.txt" || fail "stackd_bpf_samples_total is not TYPE counter"
 grep -q '^# TYPE stackd_build_info gauge$' "$T/m1.txt" || fail "stackd_build_info is not TYPE gauge"
-info "stackd_build_info: $(grep '^stackd_build_info' "$T/m1.txt" | head -n 1)"
+info "stackd_build_info: $(awk '/^stackd_build_info/ { print; exit }' "$T/m1.txt")"
 grep -Eq '^stackd_build_info\{.*version="[^"]+".*\} 1$' "$T/m1.txt" ||
 	fail "stackd_build_info has no version label or is not 1"
 

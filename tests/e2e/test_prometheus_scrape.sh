@@ -6,7 +6,7 @@
 #   checks:  prometheus (scrape_interval 1s) shows the stackd target health "up" within 30 s,
 #            with no scrape error; /api/v1/query?query=stackd_bpf_samples_total returns a value;
 #            Prometheus stops cleanly.
-# shellcheck disable=SC2119 # agent_start and friends take optional arguments
+# shellcheck source-path=SCRIPTDIR disable=SC2119 # agent_start and friends take optional arguments
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 e2e_require_bpf

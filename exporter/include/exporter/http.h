@@ -6,7 +6,8 @@
  * Routes:
  *   GET /debug/pprof/profile?seconds=N  Go net/http/pprof semantics
  *   GET /metrics                         Prometheus text 0.0.4
- *   GET /-/healthy                       200 "OK"
+ *   GET /-/healthy                       200 "OK" while the process serves (liveness)
+ *   GET /-/ready                         200 once handlers.is_ready() (readiness), else 503
  *   GET /                                a small HTML index
  * Unknown paths get 404, other methods 405 (GET and HEAD are allowed).
  * Errors are text/plain; charset=utf-8 with the X-Go-Pprof: 1 header.
@@ -16,6 +17,7 @@
 #ifndef STACKD_EXPORTER_HTTP_H
 #define STACKD_EXPORTER_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +48,8 @@ struct http_handlers {
 	void (*profile)(void *ctx, const struct http_profile_req *req, struct http_reply *reply);
 	/* Appends the agent's metrics; called from many threads at once. */
 	int (*metrics)(void *ctx, struct strbuf *out);
+	/* /-/ready answers 200 when this returns true (NULL: always ready). */
+	bool (*is_ready)(void *ctx);
 };
 
 struct http_opts {
