@@ -555,6 +555,7 @@ int agent_http_metrics(void *ctx, struct strbuf *out)
 		info.nr_cpus = loader_nr_attached_cpus(a->loader);
 		info.stack_map_entries = loader_stack_map_entries(a->loader);
 		info.counts_map_entries = loader_counts_map_entries(a->loader);
+		info.overflow_map_entries = loader_overflow_map_entries(a->loader);
 	}
 	info.frequency_hz = a->cfg.frequency_hz;
 	info.symbol_cache_budget = a->cfg.symbol_cache_bytes;

@@ -337,6 +337,11 @@ uint32_t loader_counts_map_entries(const struct loader *l)
 	return l->counts_entries;
 }
 
+uint32_t loader_overflow_map_entries(const struct loader *l)
+{
+	return l->overflow_entries;
+}
+
 int loader_events_fd(const struct loader *l)
 {
 	return ring_buffer__epoll_fd(l->rb);

@@ -52,6 +52,7 @@ void loader_free(struct loader *l);
 unsigned loader_nr_attached_cpus(const struct loader *l);
 uint32_t loader_stack_map_entries(const struct loader *l);
 uint32_t loader_counts_map_entries(const struct loader *l);
+uint32_t loader_overflow_map_entries(const struct loader *l);
 
 /* epoll-able fd that becomes readable when events are waiting. */
 int loader_events_fd(const struct loader *l);

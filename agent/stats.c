@@ -42,7 +42,7 @@ int stats_write_metrics(struct strbuf *sb, const struct agent_stats *s,
 	static const char *const snap_reasons[] = { "vanished", "error" };
 	static const char *const evict_reasons[] = { "exited", "capacity" };
 	static const char *const event_types[] = { "new_process", "exit" };
-	static const char *const map_names[] = { "counts", "stacks" };
+	static const char *const map_names[] = { "counts", "stacks", "overflow" };
 	const char *sym_reasons[SYM_FAIL__MAX];
 	struct prom_label build[3] = {
 		L("version", STACKD_VERSION),
@@ -63,9 +63,10 @@ int stats_write_metrics(struct strbuf *sb, const struct agent_stats *s,
 			   info->nr_cpus);
 	v[0] = info->counts_map_entries;
 	v[1] = info->stack_map_entries;
+	v[2] = info->overflow_map_entries;
 	err = err ?: labelled(sb, "stackd_bpf_map_entries", "gauge",
 			      "Capacity of each of the two double-buffered BPF map sets.", "map",
-			      map_names, v, 2);
+			      map_names, v, 3);
 
 	err = err ?: counter(sb, "stackd_bpf_samples_total",
 			     "Perf samples the BPF program was invoked for, idle included.",

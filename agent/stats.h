@@ -40,6 +40,7 @@ struct agent_info {
 	unsigned frequency_hz;
 	uint32_t stack_map_entries;
 	uint32_t counts_map_entries;
+	uint32_t overflow_map_entries;
 	uint64_t symbol_cache_budget;
 	uint64_t stack_cache_budget;
 };
