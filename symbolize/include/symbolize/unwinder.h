@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * DWARF unwinding of copied user stacks (libunwind's remote API).
+ *
+ * For code built without frame pointers, the BPF side copies the sampled
+ * thread's user registers and the top of its user stack. The unwinder walks
+ * that copy with the CFI of the mapped objects (.eh_frame_hdr/.eh_frame, or
+ * .debug_frame when that is all there is), reading memory only from the copy,
+ * never from the live process. Unwind tables are cached per object (build id,
+ * else device/inode/size/mtime) within a byte budget, LRU beyond it, and
+ * shared by every process mapping the object; objects are opened through
+ * /proc/PID/map_files or /proc/PID/root like the symbolizer does, or found by
+ * the (device, inode) a maps snapshot recorded once the process is gone.
+ *
+ * Not thread-safe: one unwinder belongs to one thread (the drain loop).
+ */
+#ifndef STACKD_SYMBOLIZE_UNWINDER_H
+#define STACKD_SYMBOLIZE_UNWINDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "symbolize/procmaps.h"
+
+struct unwinder;
+
+struct unwinder_opts {
+	size_t cache_max_bytes; /* unwind tables; 0 = 32 MiB */
+	const char *proc_root; /* NULL = "/proc" */
+};
+
+/* x86_64 user registers at the sample, in DWARF register order. */
+enum unwind_reg {
+	UNWIND_REG_RAX = 0,
+	UNWIND_REG_RDX,
+	UNWIND_REG_RCX,
+	UNWIND_REG_RBX,
+	UNWIND_REG_RSI,
+	UNWIND_REG_RDI,
+	UNWIND_REG_RBP,
+	UNWIND_REG_RSP,
+	UNWIND_REG_R8,
+	UNWIND_REG_R9,
+	UNWIND_REG_R10,
+	UNWIND_REG_R11,
+	UNWIND_REG_R12,
+	UNWIND_REG_R13,
+	UNWIND_REG_R14,
+	UNWIND_REG_R15,
+	UNWIND_REG_RIP,
+	UNWIND_NR_REGS,
+};
+
+/* Why an unwind stopped. */
+enum unwind_end {
+	UNWIND_END_COMPLETE = 0, /* reached the outermost frame (no return address / CFI says so) */
+	UNWIND_END_STACK_COPY, /* needed memory beyond the copied stack */
+	UNWIND_END_NO_CFI, /* no unwind info for an ip (JIT, stripped .eh_frame...) */
+	UNWIND_END_NO_MAPPING, /* an ip outside every mapping */
+	UNWIND_END_MAX_DEPTH, /* @max frames written */
+	UNWIND_END_ERROR, /* bad CFI, a loop, or any other libunwind error */
+	UNWIND_END__MAX,
+};
+
+struct unwinder_stats {
+	uint64_t stacks;
+	uint64_t frames;
+	uint64_t ends[UNWIND_END__MAX];
+	uint64_t cache_bytes;
+	uint64_t cache_objects;
+	uint64_t cache_hits;
+	uint64_t cache_misses;
+	uint64_t cache_evictions;
+};
+
+const char *unwind_end_name(enum unwind_end e);
+
+int unwinder_new(const struct unwinder_opts *opts, struct unwinder **out);
+void unwinder_free(struct unwinder *u);
+
+/*
+ * Unwind one sample of process @pid. @regs are its user registers, @stack
+ * holds @stack_len bytes copied from address regs[UNWIND_REG_RSP] upward.
+ * Writes at most @max ips, leaf first (ips[0] = the sampled rip; later ones
+ * are return addresses, as the kernel's own stack walks report them).
+ * Returns the number of ips written (>= 1 when rip is non-zero), never
+ * negative; *end says why it stopped.
+ */
+size_t unwinder_unwind(struct unwinder *u, pid_t pid, const struct procmaps *maps,
+		       const uint64_t regs[UNWIND_NR_REGS], const void *stack, size_t stack_len,
+		       uint64_t *ips, size_t max, enum unwind_end *end);
+
+void unwinder_get_stats(const struct unwinder *u, struct unwinder_stats *out);
+
+#endif
