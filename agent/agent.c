@@ -19,10 +19,12 @@
 #include "exporter/pprof.h"
 #include "exporter/promtext.h"
 #include "loader.h"
+#include "dwarfagg.h"
 #include "proctable.h"
 #include "stackcache.h"
 #include "stats.h"
 #include "symbolize/symbolizer.h"
+#include "symbolize/unwinder.h"
 
 #define MAX_DEBUG_DIRS 16
 
@@ -55,6 +57,8 @@ struct agent {
 	struct symbolizer *sym;
 	struct proctable *procs;
 	struct stackcache *stacks;
+	struct unwinder *unw;
+	struct dwarfagg *dwarf;
 	pthread_t thread;
 	bool thread_started;
 	int wake_fd; /* eventfd: new window or stop */
@@ -113,6 +117,107 @@ static void on_event(void *ctx, const struct stackd_event *ev)
 		break;
 	default:
 		break;
+	}
+}
+
+/* A sample whose user stack was copied: unwind it with CFI and count it until the next drain. */
+static void on_dwarf_sample(void *ctx, const struct stackd_dwarf_sample *rec, size_t len)
+{
+	struct agent *a = ctx;
+	uint64_t uips[STACKD_MAX_STACK_DEPTH];
+	enum unwind_end end = UNWIND_END_NO_MAPPING;
+	size_t unr = 0, knr;
+	struct proc *p;
+
+	if (rec->stack_len > STACKD_MAX_STACK_COPY || len < sizeof(*rec) + rec->stack_len) {
+		a->stats.dwarf_bad_records++;
+		return;
+	}
+	knr = rec->kstack_len / sizeof(uint64_t);
+	if (knr > STACKD_MAX_STACK_DEPTH)
+		knr = STACKD_MAX_STACK_DEPTH;
+	p = proctable_get(a->procs, rec->tgid, rec->start_boottime, NULL, false);
+	if (p && p->maps) {
+		/* __u64 and uint64_t differ in type (long long vs long), not in layout. */
+		unr = unwinder_unwind(a->unw, (pid_t)rec->tgid, p->maps,
+				      (const uint64_t *)rec->regs, rec->stack,
+				      rec->stack_len, uips, STACKD_MAX_STACK_DEPTH, &end);
+	} else if (rec->regs[UNWIND_REG_RIP]) {
+		uips[unr++] = rec->regs[UNWIND_REG_RIP]; /* no maps: the sampled ip at least */
+	}
+	a->stats.dwarf_samples++;
+	if (end != UNWIND_END_COMPLETE)
+		a->stats.dwarf_ended_early++;
+	if (dwarfagg_add(a->dwarf, rec->tgid, rec->pid, rec->start_boottime, uips, (uint32_t)unr,
+			 (const uint64_t *)rec->kstack, (uint32_t)knr))
+		a->stats.dwarf_dropped++;
+}
+
+/* Where a complete user stack ends: process and thread entry points. */
+static bool is_stack_root(const char *name)
+{
+	static const char *const roots[] = {
+		"_start",	   "__libc_start_main", "__libc_start_call_main", "start_thread",
+		"clone",	   "clone3",		"__clone",		  "__clone3",
+		"__clone_internal", "thread_start",	"_dl_start_user",	  "runtime.goexit",
+		"runtime.rt0_go", "runtime.mstart",
+	};
+
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++)
+		if (strcmp(name, roots[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * --unwind.mode=auto: does this frame-pointer stack reach a root, or main
+ * (whose caller, in a libc without symbols, may have no name)? Only the two
+ * outermost frames are symbolized.
+ */
+static bool fp_stack_complete(struct agent *a, struct proc *p, const uint64_t *ips, uint32_t nr)
+{
+	struct sym_result *res = NULL;
+	bool complete = false;
+	uint32_t first = nr > 2 ? nr - 2 : 0;
+
+	if (symbolizer_user(a->sym, (pid_t)p->tgid, p->maps, ips + first, nr - first, &res))
+		return true; /* cannot tell: do not pay for DWARF on a guess */
+	for (size_t i = 0; i < res->nr && !complete; i++) {
+		const struct sym_frame *f = &res->frames[i];
+		const char *fn = f->nr_lines ? f->lines[f->nr_lines - 1].function : NULL;
+
+		if (!fn)
+			continue;
+		if (is_stack_root(fn) || strcmp(fn, "main") == 0)
+			complete = true;
+	}
+	sym_result_free(res);
+	return complete;
+}
+
+/* Decide, from a process's first frame-pointer stacks, whether it needs DWARF unwinding. */
+static void auto_unwind_check(struct agent *a, struct proc *p, const struct loader_record *r)
+{
+	/* At least this many stacks, of which this share ended early, switch a process. */
+	enum { MIN_CHECKED = 4, DECIDE_AFTER = 32, EARLY_PCT = 25 };
+
+	if (p->unwind != PROC_UNWIND_UNDECIDED || !r->ustack || !p->maps || p->has_exited)
+		return;
+	p->fp_checked++;
+	if (!fp_stack_complete(a, p, r->ustack, r->ustack_nr)) {
+		p->fp_early++;
+		a->stats.fp_ended_early += r->count;
+	}
+	if (p->fp_checked >= MIN_CHECKED && p->fp_early * 100 >= p->fp_checked * EARLY_PCT) {
+		if (loader_set_dwarf_proc(a->loader, p->tgid, true) == 0) {
+			p->unwind = PROC_UNWIND_DWARF;
+			a->stats.procs_switched_dwarf++;
+		} else {
+			p->unwind = PROC_UNWIND_FP; /* dwarf_procs is full: stay cheap */
+			a->stats.dwarf_procs_full++;
+		}
+	} else if (p->fp_checked >= DECIDE_AFTER) {
+		p->unwind = PROC_UNWIND_FP;
 	}
 }
 
@@ -241,6 +346,8 @@ static void feed_record(void *ctx, const struct loader_record *r)
 		return;
 	}
 	proctable_touch(a->procs, p, a->drain_seq);
+	if (a->cfg.unwind_mode == STACKD_UNWIND_AUTO && !r->is_dwarf)
+		auto_unwind_check(a, p, r);
 	if (!dc->nr_active)
 		return; /* nobody asked: symbolization is only paid for when read */
 
@@ -301,11 +408,13 @@ static void publish_stats(struct agent *a, const struct loader_drain_stats *ds,
 {
 	struct symbolizer_stats ss;
 	struct stackcache_stats sc;
+	struct unwinder_stats us;
 	struct proctable_stats ps;
 	uint64_t bpf[STACKD_CNT__MAX];
 
 	symbolizer_get_stats(a->sym, &ss);
 	stackcache_get_stats(a->stacks, &sc);
+	unwinder_get_stats(a->unw, &us);
 	proctable_get_stats(a->procs, &ps);
 	if (loader_read_counters(a->loader, bpf) != 0)
 		memset(bpf, 0, sizeof(bpf));
@@ -315,6 +424,7 @@ static void publish_stats(struct agent *a, const struct loader_drain_stats *ds,
 	memcpy(a->stats.bpf, bpf, sizeof(bpf));
 	a->stats.sym = ss;
 	a->stats.stacks = sc;
+	a->stats.unw = us;
 	a->stats.procs = ps;
 	a->stats.drains++;
 	a->stats.samples_drained += ds->samples;
@@ -346,6 +456,8 @@ static void do_drain(struct agent *a)
 	a->drain_seq++;
 	if (loader_drain(a->loader, feed_record, &dc, &ds) != 0)
 		memset(&ds, 0, sizeof(ds));
+	/* Samples unwound from stack copies since the last drain join the same path. */
+	dwarfagg_flush(a->dwarf, feed_record, &dc);
 	proctable_sweep(a->procs, a->drain_seq);
 
 	now = mono_ns();
@@ -614,6 +726,16 @@ int agent_start(struct agent *a)
 	err = stackcache_new(a->cfg.stack_cache_bytes, &a->stacks);
 	if (err)
 		return err;
+	err = unwinder_new(&(struct unwinder_opts){ .cache_max_bytes = a->cfg.unwind_cache_bytes },
+			   &a->unw);
+	if (err) {
+		pr_err("creating the unwinder failed: %s", strerror(-err));
+		return err;
+	}
+	/* Distinct stacks per drain cannot exceed the samples per drain; 64k is far above. */
+	err = dwarfagg_new(65536, &a->dwarf);
+	if (err)
+		return err;
 	lopts = (struct loader_opts){
 		.frequency_hz = a->cfg.frequency_hz,
 		.include_idle = a->cfg.include_idle,
@@ -621,7 +743,11 @@ int agent_start(struct agent *a)
 		.stack_map_entries = a->cfg.stack_map_entries,
 		.counts_map_entries = a->cfg.counts_map_entries,
 		.on_event = on_event,
+		.on_dwarf_sample = on_dwarf_sample,
 		.ctx = a,
+		.unwind_mode = a->cfg.unwind_mode,
+		.stack_copy_bytes = a->cfg.unwind_stack_bytes,
+		.dwarf_ring_bytes = a->cfg.unwind_ring_bytes,
 	};
 	err = loader_open(&lopts, &a->loader);
 	if (err)
@@ -689,6 +815,8 @@ void agent_stop(struct agent *a)
 	/* Requesters free their own windows; the HTTP server has waited for them. */
 	abort_windows(a);
 	loader_free(a->loader);
+	dwarfagg_free(a->dwarf);
+	unwinder_free(a->unw);
 	stackcache_free(a->stacks);
 	proctable_free(a->procs);
 	symbolizer_free(a->sym);

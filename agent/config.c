@@ -6,9 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "stackd.h"
 #include "version.h"
 
-enum flag_kind { FLAG_STRING, FLAG_UINT, FLAG_BOOL, FLAG_DURATION, FLAG_SIZE, FLAG_LOGLEVEL };
+enum flag_kind {
+	FLAG_STRING,
+	FLAG_UINT,
+	FLAG_BOOL,
+	FLAG_DURATION,
+	FLAG_SIZE,
+	FLAG_LOGLEVEL,
+	FLAG_UNWIND_MODE,
+};
 
 struct flag {
 	const char *name;
@@ -52,6 +61,16 @@ static const struct flag flags[] = {
 	  "id and .gnu_debuglink) before /usr/lib/debug." },
 	{ "process.max", FLAG_UINT, OFF(max_processes), 16, 1u << 22, "16384",
 	  "Most processes tracked at once; the least recently sampled are evicted." },
+	{ "unwind.mode", FLAG_UNWIND_MODE, OFF(unwind_mode), 0, 0, "auto",
+	  "User stacks: fp (frame pointers), dwarf (copy every stack, unwind with CFI) or "
+	  "auto (DWARF only for processes whose frame-pointer stacks end early)." },
+	{ "unwind.stack-size", FLAG_SIZE, OFF(unwind_stack_bytes), 1024, 32768, "16KiB",
+	  "User stack bytes copied per DWARF-unwound sample (a multiple of 1KiB)." },
+	{ "unwind.ring-buffer-size", FLAG_SIZE, OFF(unwind_ring_bytes), 65536, 1ULL << 30, "4MiB",
+	  "Ring buffer for stack copies (a power of two); a full ring falls back to frame "
+	  "pointers and is counted." },
+	{ "unwind.cache-size", FLAG_SIZE, OFF(unwind_cache_bytes), 1ULL << 20, 1ULL << 40,
+	  "32MiB", "Memory budget for cached unwind tables (LRU beyond it)." },
 	{ "log.level", FLAG_LOGLEVEL, OFF(log_level), 0, 0, "info",
 	  "Log level: error, warn, info or debug." },
 };
@@ -150,6 +169,10 @@ void config_defaults(struct config *cfg)
 	cfg->stack_cache_bytes = 16ULL << 20;
 	cfg->max_processes = 16384;
 	cfg->log_level = LOG_LEVEL_INFO;
+	cfg->unwind_mode = STACKD_UNWIND_AUTO;
+	cfg->unwind_stack_bytes = 16 * 1024;
+	cfg->unwind_ring_bytes = 4 * 1024 * 1024;
+	cfg->unwind_cache_bytes = 32ULL << 20;
 }
 
 static int set_flag(struct config *cfg, const struct flag *f, const char *val, FILE *err)
@@ -179,6 +202,16 @@ static int set_flag(struct config *cfg, const struct flag *f, const char *val, F
 		if (log_level_parse(val, (enum log_level *)field))
 			goto bad;
 		return 0;
+	case FLAG_UNWIND_MODE:
+		if (strcmp(val, "fp") == 0)
+			*(unsigned *)field = STACKD_UNWIND_FP;
+		else if (strcmp(val, "dwarf") == 0)
+			*(unsigned *)field = STACKD_UNWIND_DWARF;
+		else if (strcmp(val, "auto") == 0)
+			*(unsigned *)field = STACKD_UNWIND_AUTO;
+		else
+			goto bad;
+		return 0;
 	case FLAG_UINT:
 		ret = config_parse_uint(val, UINT64_MAX, &v);
 		break;
@@ -190,6 +223,11 @@ static int set_flag(struct config *cfg, const struct flag *f, const char *val, F
 		break;
 	}
 	if (ret || v < f->min || v > f->max)
+		goto bad;
+	/* Sizes the kernel constrains: stack copies in whole chunks, rings in powers of two. */
+	if (f->offset == offsetof(struct config, unwind_stack_bytes) && v % 1024)
+		goto bad;
+	if (f->offset == offsetof(struct config, unwind_ring_bytes) && (v & (v - 1)))
 		goto bad;
 	if (f->kind == FLAG_UINT)
 		*(unsigned *)field = (unsigned)v;

@@ -28,6 +28,10 @@ struct config {
 	char debug_dirs[1024]; /* comma-separated; "" = the default /usr/lib/debug */
 	unsigned max_processes;
 	enum log_level log_level;
+	unsigned unwind_mode; /* enum stackd_unwind_mode */
+	uint64_t unwind_stack_bytes;
+	uint64_t unwind_ring_bytes;
+	uint64_t unwind_cache_bytes;
 };
 
 enum config_result {

@@ -139,6 +139,17 @@ static int handle_rb_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+static int handle_dwarf_sample(void *ctx, void *data, size_t len)
+{
+	struct loader *l = ctx;
+
+	if (len < sizeof(struct stackd_dwarf_sample))
+		return 0;
+	if (l->opts.on_dwarf_sample)
+		l->opts.on_dwarf_sample(l->opts.ctx, data, len);
+	return 0;
+}
+
 static int attach_perf_events(struct loader *l)
 {
 	struct perf_event_attr attr = {
@@ -243,6 +254,11 @@ int loader_open(const struct loader_opts *opts, struct loader **out)
 		goto cleanup;
 	}
 	l->skel->rodata->include_idle = opts->include_idle;
+	l->skel->rodata->unwind_mode = opts->unwind_mode;
+	l->skel->rodata->stack_copy_bytes = opts->stack_copy_bytes;
+	/* Wake the drain thread once a quarter of the ring is waiting; it drains each tick anyway. */
+	l->skel->rodata->dwarf_wakeup_bytes = opts->dwarf_ring_bytes / 4;
+	bpf_map__set_max_entries(l->skel->maps.dwarf_samples, opts->dwarf_ring_bytes);
 	bpf_map__set_max_entries(l->skel->maps.counts_0, l->counts_entries);
 	bpf_map__set_max_entries(l->skel->maps.counts_1, l->counts_entries);
 	bpf_map__set_max_entries(l->skel->maps.stacks_0, l->stack_entries);
@@ -280,6 +296,12 @@ int loader_open(const struct loader_opts *opts, struct loader **out)
 	if (!l->rb) {
 		err = -errno;
 		pr_err("creating the ring buffer reader failed: %s", strerror(-err));
+		goto cleanup;
+	}
+	err = ring_buffer__add(l->rb, bpf_map__fd(l->skel->maps.dwarf_samples),
+			       handle_dwarf_sample, l);
+	if (err) {
+		pr_err("adding the stack-copy ring buffer failed: %s", strerror(-err));
 		goto cleanup;
 	}
 
@@ -519,6 +541,16 @@ int loader_drain(struct loader *l, void (*cb)(void *ctx, const struct loader_rec
 	map_clear(stack_fd);
 	map_clear(overflow_fd);
 	return 0;
+}
+
+int loader_set_dwarf_proc(struct loader *l, uint32_t tgid, bool on)
+{
+	int fd = bpf_map__fd(l->skel->maps.dwarf_procs);
+	uint8_t one = 1;
+
+	if (on)
+		return bpf_map_update_elem(fd, &tgid, &one, BPF_ANY) ? -errno : 0;
+	return bpf_map_delete_elem(fd, &tgid) && errno != ENOENT ? -errno : 0;
 }
 
 int loader_read_counters(struct loader *l, uint64_t out[STACKD_CNT__MAX])

@@ -25,7 +25,12 @@ struct loader_opts {
 	uint32_t counts_map_entries; /* 0 = derived */
 	/* Called for each ring-buffer event (from loader_poll_events). */
 	void (*on_event)(void *ctx, const struct stackd_event *ev);
+	/* Called for each sample sent for DWARF unwinding (from loader_poll_events). */
+	void (*on_dwarf_sample)(void *ctx, const struct stackd_dwarf_sample *s, size_t len);
 	void *ctx;
+	enum stackd_unwind_mode unwind_mode;
+	uint32_t stack_copy_bytes; /* multiple of STACKD_STACK_CHUNK, <= STACKD_MAX_STACK_COPY */
+	uint32_t dwarf_ring_bytes; /* power of two, multiple of the page size */
 };
 
 /* One drained counts entry with its stacks resolved. */
@@ -36,6 +41,7 @@ struct loader_record {
 	uint32_t ustack_nr;
 	const uint64_t *kstack;
 	uint32_t kstack_nr;
+	bool is_dwarf; /* user stack unwound from a copy with CFI, not frame pointers */
 };
 
 struct loader_drain_stats {
@@ -65,6 +71,9 @@ int loader_poll_events(struct loader *l);
  */
 int loader_drain(struct loader *l, void (*cb)(void *ctx, const struct loader_record *r),
 		 void *ctx, struct loader_drain_stats *stats);
+
+/* Auto mode: copy (or stop copying) the stacks of process @tgid. Returns 0 or -errno. */
+int loader_set_dwarf_proc(struct loader *l, uint32_t tgid, bool on);
 
 /* Sum the per-CPU counters into out[STACKD_CNT__MAX] (monotonic totals). */
 int loader_read_counters(struct loader *l, uint64_t out[STACKD_CNT__MAX]);

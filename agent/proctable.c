@@ -209,8 +209,12 @@ struct proc *proctable_get(struct proctable *t, uint32_t tgid, uint64_t start_bo
 	for (n = hmap_first(&t->procs, h); n; n = hmap_next(n)) {
 		p = container_of(n, struct proc, node);
 		if (p->tgid == tgid && p->start_boottime == start_boottime) {
-			if (refresh && !p->has_exited)
+			if (refresh && !p->has_exited) {
 				proc_snapshot(t, p, comm_hint);
+				/* An exec: the new image decides afresh (the BPF side forgot it too). */
+				p->unwind = PROC_UNWIND_UNDECIDED;
+				p->fp_checked = p->fp_early = 0;
+			}
 			return p;
 		}
 	}

@@ -25,6 +25,12 @@
 #include "symbolize/procmaps.h"
 #include "symbolize/symbolizer.h"
 
+enum proc_unwind {
+	PROC_UNWIND_UNDECIDED = 0,
+	PROC_UNWIND_FP, /* frame-pointer stacks reach main/_start/the thread start */
+	PROC_UNWIND_DWARF, /* they end early: its stacks are copied and unwound with CFI */
+};
+
 struct proc {
 	struct hnode node;
 	struct list_head lru; /* most recently sampled first */
@@ -38,6 +44,10 @@ struct proc {
 	uint64_t exit_drain; /* drain sequence at which the exit was noticed */
 	uint64_t last_drain; /* last drain that saw samples */
 	uint64_t maps_read_ns; /* CLOCK_MONOTONIC of the last maps snapshot */
+	/* --unwind.mode=auto: what this process's frame-pointer stacks showed (agent.c). */
+	enum proc_unwind unwind;
+	uint16_t fp_checked;
+	uint16_t fp_early;
 };
 
 struct proctable_stats {

@@ -43,13 +43,15 @@ int stats_write_metrics(struct strbuf *sb, const struct agent_stats *s,
 	static const char *const evict_reasons[] = { "exited", "capacity" };
 	static const char *const event_types[] = { "new_process", "exit" };
 	static const char *const map_names[] = { "counts", "stacks", "overflow" };
+	static const char *const unwind_paths[] = { "fp", "dwarf" };
 	const char *sym_reasons[SYM_FAIL__MAX];
+	const char *unwind_ends[UNWIND_END__MAX];
 	struct prom_label build[3] = {
 		L("version", STACKD_VERSION),
 		L("commit", STACKD_GIT_COMMIT),
 		L("libbpf", STACKD_LIBBPF_VERSION),
 	};
-	uint64_t v[SYM_FAIL__MAX > 3 ? SYM_FAIL__MAX : 3];
+	uint64_t v[16];
 	int err = 0;
 
 	err = prom_family(sb, "stackd_build_info", "gauge",
@@ -182,6 +184,54 @@ int stats_write_metrics(struct strbuf *sb, const struct agent_stats *s,
 	err = err ?: counter(sb, "stackd_stack_cache_evictions_total",
 			     "Stacks evicted from the cache to stay within budget.",
 			     s->stacks.evictions);
+	v[0] = s->bpf[STACKD_CNT_RECORDED];
+	v[1] = s->dwarf_samples;
+	err = err ?: labelled(sb, "stackd_unwind_samples_total", "counter",
+			      "Samples by how their user stack was walked: frame pointers in the "
+			      "kernel, or DWARF CFI over a stack copy in user space.",
+			      "path", unwind_paths, v, 2);
+	v[0] = s->fp_ended_early;
+	v[1] = s->dwarf_ended_early;
+	err = err ?: labelled(sb, "stackd_unwind_stacks_ended_early_total", "counter",
+			      "Stacks that did not reach main, _start or a thread start: fp counts "
+			      "the stacks --unwind.mode=auto checked, dwarf every unwound sample.",
+			      "path", unwind_paths, v, 2);
+	for (int i = 0; i < UNWIND_END__MAX; i++) {
+		unwind_ends[i] = unwind_end_name((enum unwind_end)i);
+		v[i] = s->unw.ends[i];
+	}
+	err = err ?: labelled(sb, "stackd_unwind_dwarf_ends_total", "counter",
+			      "Why each DWARF unwind stopped.", "reason", unwind_ends, v,
+			      UNWIND_END__MAX);
+	err = err ?: counter(sb, "stackd_unwind_ring_full_total",
+			     "Stack copies that found the ring buffer full; those samples were "
+			     "counted with frame pointers instead.",
+			     s->bpf[STACKD_CNT_DWARF_RB_FULL]);
+	err = err ?: counter(sb, "stackd_unwind_stack_copies_short_total",
+			     "Stack copies cut short by unmapped memory above the stack pointer.",
+			     s->bpf[STACKD_CNT_DWARF_STACK_SHORT]);
+	err = err ?: counter(sb, "stackd_unwind_samples_dropped_total",
+			     "Unwound samples lost: more distinct stacks in one drain interval than "
+			     "the aggregation table holds, or malformed records.",
+			     s->dwarf_dropped + s->dwarf_bad_records);
+	err = err ?: counter(sb, "stackd_unwind_processes_switched_total",
+			     "Processes --unwind.mode=auto switched to DWARF unwinding.",
+			     s->procs_switched_dwarf);
+	err = err ?: counter(sb, "stackd_unwind_processes_refused_total",
+			     "Processes auto mode could not switch because the kernel's table of "
+			     "DWARF processes was full.",
+			     s->dwarf_procs_full);
+	err = err ?: gauge(sb, "stackd_unwind_cache_bytes", "Memory held by cached unwind tables.",
+			   s->unw.cache_bytes);
+	err = err ?: gauge(sb, "stackd_unwind_cache_objects", "Objects with cached unwind tables.",
+			   s->unw.cache_objects);
+	err = err ?: counter(sb, "stackd_unwind_cache_hits_total",
+			     "Unwind table lookups that hit the cache.", s->unw.cache_hits);
+	err = err ?: counter(sb, "stackd_unwind_cache_misses_total",
+			     "Unwind table lookups that loaded an object.", s->unw.cache_misses);
+	err = err ?: counter(sb, "stackd_unwind_cache_evictions_total",
+			     "Objects evicted from the unwind cache to stay within budget.",
+			     s->unw.cache_evictions);
 	err = err ?: counter(sb, "stackd_profiles_requested_total",
 			     "Profile windows opened by /debug/pprof/profile requests.",
 			     s->profiles_started);

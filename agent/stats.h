@@ -14,6 +14,7 @@
 #include "stackcache.h"
 #include "stackd.h"
 #include "symbolize/symbolizer.h"
+#include "symbolize/unwinder.h"
 
 struct agent_stats {
 	uint64_t bpf[STACKD_CNT__MAX]; /* totals of the kernel-side counters */
@@ -31,6 +32,14 @@ struct agent_stats {
 	uint64_t profile_encode_ns_last;
 	struct symbolizer_stats sym;
 	struct stackcache_stats stacks;
+	struct unwinder_stats unw;
+	uint64_t dwarf_samples; /* samples unwound from stack copies */
+	uint64_t dwarf_ended_early; /* ...whose unwind did not reach the outermost frame */
+	uint64_t dwarf_dropped; /* ...not aggregated (more distinct stacks than the table holds) */
+	uint64_t dwarf_bad_records;
+	uint64_t fp_ended_early; /* checked frame-pointer stacks that ended early (auto mode) */
+	uint64_t procs_switched_dwarf;
+	uint64_t dwarf_procs_full;
 	struct proctable_stats procs;
 };
 

@@ -23,6 +23,9 @@
 
 /* Set before load from flags; never written at run time. */
 const volatile bool include_idle = false;
+const volatile __u32 unwind_mode = STACKD_UNWIND_FP;
+const volatile __u32 stack_copy_bytes = 16 * 1024; /* multiple of STACKD_STACK_CHUNK */
+const volatile __u64 dwarf_wakeup_bytes = 1024 * 1024; /* wake user space past this backlog */
 
 /* Which set the program writes: flipped by user space (mmap'ed .bss). */
 __u32 active_set = 0;
@@ -94,6 +97,20 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
+
+/* In auto mode: the processes whose stacks are copied for DWARF unwinding (set by user space). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} dwarf_procs SEC(".maps");
+
+/* Stack copies for DWARF unwinding; size set by user space (--unwind.ring-buffer-size). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 * 1024 * 1024);
+} dwarf_samples SEC(".maps");
 
 static __always_inline void count(__u32 idx)
 {
@@ -205,6 +222,83 @@ static __always_inline void record(struct bpf_perf_event_data *ctx, void *counts
 		count(STACKD_CNT_RECORDED);
 }
 
+static __always_inline bool wants_dwarf(__u32 tgid)
+{
+	if (unwind_mode == STACKD_UNWIND_DWARF)
+		return true;
+	if (unwind_mode == STACKD_UNWIND_AUTO)
+		return bpf_map_lookup_elem(&dwarf_procs, &tgid) != NULL;
+	return false;
+}
+
+/*
+ * Send registers, kernel stack and a copy of the top of the user stack to user
+ * space. Returns false when the ring buffer is full: the caller then counts
+ * the sample through frame pointers, so the sample is never lost.
+ */
+static __always_inline bool send_dwarf_sample(struct bpf_perf_event_data *ctx,
+					      struct task_struct *task,
+					      const struct stackd_count_key *key)
+{
+	struct stackd_dwarf_sample *rec;
+	struct pt_regs *regs;
+	__u64 sp, flags = 0;
+	long n;
+
+	rec = bpf_ringbuf_reserve(&dwarf_samples, sizeof(*rec) + stack_copy_bytes, 0);
+	if (!rec) {
+		count(STACKD_CNT_DWARF_RB_FULL);
+		return false;
+	}
+	rec->start_boottime = key->start_boottime;
+	rec->tgid = key->tgid;
+	rec->pid = key->pid;
+	/* User registers: where the thread entered the kernel, or was interrupted in user mode. */
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	rec->regs[0] = BPF_CORE_READ(regs, ax);
+	rec->regs[1] = BPF_CORE_READ(regs, dx);
+	rec->regs[2] = BPF_CORE_READ(regs, cx);
+	rec->regs[3] = BPF_CORE_READ(regs, bx);
+	rec->regs[4] = BPF_CORE_READ(regs, si);
+	rec->regs[5] = BPF_CORE_READ(regs, di);
+	rec->regs[6] = BPF_CORE_READ(regs, bp);
+	rec->regs[7] = BPF_CORE_READ(regs, sp);
+	rec->regs[8] = BPF_CORE_READ(regs, r8);
+	rec->regs[9] = BPF_CORE_READ(regs, r9);
+	rec->regs[10] = BPF_CORE_READ(regs, r10);
+	rec->regs[11] = BPF_CORE_READ(regs, r11);
+	rec->regs[12] = BPF_CORE_READ(regs, r12);
+	rec->regs[13] = BPF_CORE_READ(regs, r13);
+	rec->regs[14] = BPF_CORE_READ(regs, r14);
+	rec->regs[15] = BPF_CORE_READ(regs, r15);
+	rec->regs[16] = BPF_CORE_READ(regs, ip);
+
+	n = bpf_get_stack(ctx, rec->kstack, sizeof(rec->kstack), 0);
+	rec->kstack_len = n > 0 ? (__u32)n : 0;
+
+	/*
+	 * Copy the stack in chunks: near the top of the stack mapping a single
+	 * large read would fault and return nothing.
+	 */
+	sp = rec->regs[7];
+	rec->stack_len = 0;
+	for (__u32 off = 0; off < STACKD_MAX_STACK_COPY; off += STACKD_STACK_CHUNK) {
+		if (off >= stack_copy_bytes)
+			break;
+		if (bpf_probe_read_user(rec->stack + off, STACKD_STACK_CHUNK, (void *)(sp + off))) {
+			count(STACKD_CNT_DWARF_STACK_SHORT);
+			break;
+		}
+		rec->stack_len = off + STACKD_STACK_CHUNK;
+	}
+
+	if (bpf_ringbuf_query(&dwarf_samples, BPF_RB_AVAIL_DATA) < dwarf_wakeup_bytes)
+		flags = BPF_RB_NO_WAKEUP; /* user space drains the backlog at each tick anyway */
+	bpf_ringbuf_submit(rec, flags);
+	count(STACKD_CNT_DWARF_SAMPLES);
+	return true;
+}
+
 SEC("perf_event")
 int stackd_sample(struct bpf_perf_event_data *ctx)
 {
@@ -236,6 +330,10 @@ int stackd_sample(struct bpf_perf_event_data *ctx)
 		}
 	}
 
+	if (!is_kthread && key.tgid != 0 && wants_dwarf(key.tgid) &&
+	    send_dwarf_sample(ctx, task, &key))
+		return 0;
+
 	if (cpu >= STACKD_MAX_CPUS)
 		return 0;
 	__sync_fetch_and_add(&inflight[cpu].busy, 1);
@@ -255,6 +353,8 @@ int BPF_PROG(stackd_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
 	bpf_map_delete_elem(&known_procs, &tgid);
+	/* The new image decides afresh whether it needs DWARF unwinding. */
+	bpf_map_delete_elem(&dwarf_procs, &tgid);
 	return 0;
 }
 
@@ -273,6 +373,7 @@ int BPF_PROG(stackd_exit, struct task_struct *p)
 		return 0; /* never sampled: user space does not know it */
 	notify(STACKD_EVENT_EXIT, tgid, *start);
 	bpf_map_delete_elem(&known_procs, &tgid);
+	bpf_map_delete_elem(&dwarf_procs, &tgid);
 	return 0;
 }
 

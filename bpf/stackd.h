@@ -65,7 +65,41 @@ enum stackd_counter {
 	STACKD_CNT_USTACK_MISSING, /* user task, user stack unavailable (other errors) */
 	STACKD_CNT_KSTACK_MISSING, /* kernel-mode sample, kernel stack unavailable */
 	STACKD_CNT_EVENTS_LOST, /* process notifications lost: ring buffer full */
+	STACKD_CNT_DWARF_SAMPLES, /* samples sent to user space for DWARF unwinding */
+	STACKD_CNT_DWARF_RB_FULL, /* ...that found the ring buffer full (counted by FP instead) */
+	STACKD_CNT_DWARF_STACK_SHORT, /* user stack copies cut short by unmapped memory */
 	STACKD_CNT__MAX,
+};
+
+/* --unwind.mode, as the BPF program sees it. */
+enum stackd_unwind_mode {
+	STACKD_UNWIND_FP = 0, /* frame pointers only (bpf_get_stackid) */
+	STACKD_UNWIND_DWARF = 1, /* copy stacks of every user process for DWARF unwinding */
+	STACKD_UNWIND_AUTO = 2, /* copy stacks only of the processes in dwarf_procs */
+};
+
+/* Largest user stack copy per sample (--unwind.stack-size). */
+#define STACKD_MAX_STACK_COPY (32 * 1024)
+/* Stack copies are read in chunks so a copy that runs off the stack keeps what it had. */
+#define STACKD_STACK_CHUNK 1024
+
+/* x86_64 user registers, DWARF order (see symbolize/unwinder.h). */
+#define STACKD_NR_REGS 17
+
+/*
+ * Ring-buffer record of one sample that user space unwinds with DWARF CFI:
+ * registers, the kernel stack, and the top of the user stack. The record is
+ * reserved at sizeof(header) + the configured copy size.
+ */
+struct stackd_dwarf_sample {
+	__u64 start_boottime;
+	__u32 tgid;
+	__u32 pid;
+	__u32 kstack_len; /* bytes of kstack, 0 when the sample was in user mode */
+	__u32 stack_len; /* bytes of stack actually copied */
+	__u64 regs[STACKD_NR_REGS];
+	__u64 kstack[STACKD_MAX_STACK_DEPTH];
+	__u8 stack[]; /* stack_len bytes from regs[7] (rsp) upward */
 };
 
 enum stackd_event_type {

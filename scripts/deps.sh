@@ -4,9 +4,10 @@
 # Usage: scripts/deps.sh [--test]   (--test adds the real clients the tests use)
 set -euo pipefail
 build_pkgs=(cmake make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libdwarf-dev
-	libunwind-dev libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev pkg-config git)
+	libunwind-dev libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev pkg-config git
+	libiberty-dev)
 test_pkgs=(libcmocka-dev libclang-rt-14-dev golang-go prometheus curl python3 bpftrace linux-perf
-	procps)
+	procps g++ nodejs libc6-dbg binutils util-linux mount)
 pkgs=("${build_pkgs[@]}")
 [ "${1:-}" = "--test" ] && pkgs+=("${test_pkgs[@]}")
 sudo=""

@@ -253,6 +253,16 @@ static int collect_syms(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, uint64_t fi
 		rs.size = sym.st_size;
 		rs.name = (const char *)str->d_buf + sym.st_name;
 		rs.name_len = strnlen(rs.name, str->d_size - sym.st_name);
+		/*
+		 * Versioned definitions in .symtab read "memcpy@@GLIBC_2.14": the
+		 * function is "memcpy". A leading '@' is part of no version.
+		 */
+		{
+			const char *at = memchr(rs.name + 1, '@', rs.name_len ? rs.name_len - 1 : 0);
+
+			if (at)
+				rs.name_len = (size_t)(at - rs.name);
+		}
 		if (!rs.name_len)
 			continue;
 		if (rs.name_len > ELFSYM_MAX_NAME - 1)

@@ -11,6 +11,7 @@
  */
 #include "symbolize/symbolizer.h"
 
+#include <elf.h>
 #include <errno.h>
 #include <malloc.h>
 #include <fcntl.h>
@@ -19,17 +20,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/hmap.h"
+#include "demangle.h"
 #include "elfsym.h"
+#include "gopclntab.h"
 #include "kallsyms.h"
+#include "perfmap.h"
 #include "symcache.h"
 
 /* How often symbolizer_kernel() looks at /proc/modules for loads and unloads. */
 #define KSYMS_CHECK_NS	 (10ull * 1000000000ull)
 #define MODULES_MAX_FILE (4u << 20)
+/* A JIT's perf map is re-checked at most this often per process. */
+#define PERFMAP_REFRESH_NS (1000000000ull)
+/* A [vdso] image is a few pages; anything bigger is not one. */
+#define VDSO_MAX_BYTES (1u << 20)
 
 static const char kernel_path[] = "[kernel.kallsyms]";
 
@@ -44,6 +53,14 @@ struct symbolizer {
 	bool ksyms_checked;
 	uint64_t frames_total;
 	uint64_t failures[SYM_FAIL__MAX];
+	/* Names and code without an ELF file of their own (see "JIT, vDSO"). */
+	struct perfmap_cache *perfmaps;
+	struct elfsym *vdso_self;  /* this process's vDSO, parsed on first use */
+	size_t vdso_self_sz;	   /* its mapped size (page-rounded) */
+	struct elfsym *vdso_other; /* last vDSO of another size (32-bit processes) */
+	size_t vdso_other_sz;
+	bool vdso_tried;
+	bool no_demangle;
 };
 
 /* One distinct mapping touched by a call, with the object behind it. */
@@ -56,13 +73,28 @@ struct map_tmp {
 struct frame_tmp {
 	int map_idx;	  /* into map_tmp[], -1 when no mapping covers the address */
 	const char *name; /* borrowed from the object; NULL when unsymbolized */
+	char *demangled;  /* owned; NULL when name is not mangled */
 	int fail;	  /* enum sym_fail_reason, or -1 */
+	uint32_t dw_first; /* DWARF lines: dw_acc.v[dw_first .. dw_first + dw_nr) */
+	uint32_t dw_nr;
+};
+
+/*
+ * DWARF lines of one call, innermost first per frame. Strings are borrowed
+ * from cached objects (referenced until the result is built) except the
+ * demangled names, owned here.
+ */
+struct dw_acc {
+	struct dwsym_frame *v;
+	char **dem;
+	size_t nr;
+	size_t cap;
 };
 
 static const char *const fail_names[SYM_FAIL__MAX] = {
     [SYM_FAIL_NO_MAPPING] = "no_mapping", [SYM_FAIL_OPEN] = "open",
     [SYM_FAIL_BAD_ELF] = "bad_elf",	  [SYM_FAIL_NO_SYMBOL] = "no_symbol",
-    [SYM_FAIL_KERNEL] = "kernel",
+    [SYM_FAIL_KERNEL] = "kernel",	  [SYM_FAIL_BAD_DWARF] = "bad_dwarf",
 };
 
 const char *sym_fail_reason_name(enum sym_fail_reason r)
@@ -96,6 +128,13 @@ int symbolizer_new(const struct symbolizer_opts *opts, struct symbolizer **out)
 		err = -ENOMEM;
 		goto cleanup;
 	}
+	err = perfmap_cache_new(s->proc_root, PERFMAP_REFRESH_NS, &s->perfmaps);
+	if (err)
+		goto cleanup;
+	s->no_demangle = opts && opts->no_demangle;
+	err = symcache_set_dwarf(s->cache, !(opts && opts->no_dwarf), opts ? opts->debug_dirs : NULL);
+	if (err)
+		goto cleanup;
 	*out = s;
 	s = NULL;
 cleanup:
@@ -112,6 +151,9 @@ void symbolizer_free(struct symbolizer *s)
 	free(s->proc_root);
 	free(s->kallsyms_path);
 	free(s->modules_path);
+	perfmap_cache_free(s->perfmaps);
+	elfsym_free(s->vdso_self);
+	elfsym_free(s->vdso_other);
 	free(s);
 }
 
@@ -159,6 +201,8 @@ static struct symcache_obj *obj_for_map(struct symbolizer *s, pid_t pid, const s
 {
 	struct symcache_mapkey key;
 	struct symcache_obj *o;
+	char root[PATH_MAX];
+	struct symcache_src src = {.path = m->path, .root = root};
 	int fd, err;
 
 	if (!is_file_backed(m)) {
@@ -174,7 +218,9 @@ static struct symcache_obj *obj_for_map(struct symbolizer *s, pid_t pid, const s
 		*fail = SYM_FAIL_OPEN;
 		return NULL;
 	}
-	err = symcache_get_fd(s->cache, fd, &key, &o);
+	if (snprintf(root, sizeof(root), "%s/%d/root", s->proc_root, (int)pid) >= (int)sizeof(root))
+		src.root = NULL;
+	err = symcache_get_fd_src(s->cache, fd, &key, &src, &o);
 	close(fd);
 	if (err) {
 		*fail = SYM_FAIL_BAD_ELF;
@@ -198,6 +244,263 @@ static char *copy_str(char **pool, const char *str)
 	return p;
 }
 
+/*
+ * --- Names without (usable) ELF symbols: JIT code, the vDSO, stripped Go;
+ * and demangling. Kept apart from the ELF path; lookups return 0 or -ENOENT.
+ */
+
+/* Per-call state: a process's perf map is fetched once per symbolizer_user(). */
+struct jit_ctx {
+	const struct perfmap *pm; /* borrowed until the next perfmap_cache_get() */
+	bool is_loaded;
+};
+
+/* Anonymous executable memory, where JITs put code; .NET double-maps it from a memfd. */
+static bool is_jit_map(const struct procmap *m)
+{
+	return !m->path[0] || !strncmp(m->path, "[anon:", 6) || !strncmp(m->path, "//anon", 6) ||
+	       !strncmp(m->path, "/memfd:", 7);
+}
+
+static int jit_lookup(struct symbolizer *s, pid_t pid, struct jit_ctx *jc, uint64_t addr,
+		      const char **name)
+{
+	if (!jc->is_loaded) {
+		jc->pm = perfmap_cache_get(s->perfmaps, pid);
+		jc->is_loaded = true;
+	}
+	return perfmap_lookup(jc->pm, addr, name, NULL);
+}
+
+static size_t page_round(size_t n)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+
+	return (n + pg - 1) / pg * pg;
+}
+
+/* Bytes of the ELF image at @base, from its headers (our own vDSO: the kernel's, trusted). */
+static size_t elf_image_size(const unsigned char *base)
+{
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)base;
+	const Elf64_Phdr *ph = (const Elf64_Phdr *)(base + eh->e_phoff);
+	size_t end = eh->e_shoff + (size_t)eh->e_shnum * eh->e_shentsize;
+	unsigned i;
+
+	for (i = 0; i < eh->e_phnum; i++) {
+		if (ph[i].p_offset + ph[i].p_filesz > end)
+			end = ph[i].p_offset + ph[i].p_filesz;
+	}
+	return end;
+}
+
+/* Our own vDSO: the same kernel maps the same image into every 64-bit process. */
+static void vdso_load_self(struct symbolizer *s)
+{
+	const unsigned char *base = (const unsigned char *)getauxval(AT_SYSINFO_EHDR);
+	size_t sz;
+
+	s->vdso_tried = true;
+	if (!base || memcmp(base, ELFMAG, SELFMAG) || base[EI_CLASS] != ELFCLASS64)
+		return;
+	sz = elf_image_size(base);
+	if (sz > VDSO_MAX_BYTES || elfsym_open_mem(base, sz, &s->vdso_self))
+		return;
+	s->vdso_self_sz = page_round(sz);
+}
+
+/* Another vDSO (a 32-bit process's), read from the process's memory while it lives. */
+static const struct elfsym *vdso_load_other(struct symbolizer *s, pid_t pid, size_t sz,
+					    uint64_t start)
+{
+	struct elfsym *e = NULL;
+	char path[PATH_MAX];
+	unsigned char *buf;
+	ssize_t got;
+	int fd, n;
+
+	if (s->vdso_other && s->vdso_other_sz == sz)
+		return s->vdso_other;
+	n = snprintf(path, sizeof(path), "%s/%d/mem", s->proc_root, (int)pid);
+	if (n < 0 || (size_t)n >= sizeof(path) || !sz || sz > VDSO_MAX_BYTES)
+		return NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	buf = malloc(sz);
+	got = buf ? pread(fd, buf, sz, (off_t)start) : -1;
+	close(fd);
+	if (got > 0 && !elfsym_open_mem(buf, (size_t)got, &e)) {
+		elfsym_free(s->vdso_other);
+		s->vdso_other = e;
+		s->vdso_other_sz = sz;
+	}
+	free(buf);
+	return e;
+}
+
+static int vdso_lookup(struct symbolizer *s, pid_t pid, const struct procmap *m, uint64_t addr,
+		       const char **name)
+{
+	const struct elfsym *e;
+	size_t sz = (size_t)(m->end - m->start);
+	uint64_t vaddr;
+
+	if (!s->vdso_tried)
+		vdso_load_self(s);
+	if (s->vdso_self && s->vdso_self_sz == sz)
+		e = s->vdso_self;
+	else
+		e = vdso_load_other(s, pid, sz, m->start);
+	if (!e || elfsym_file_to_vaddr(e, addr - m->start, &vaddr))
+		return -ENOENT;
+	return elfsym_lookup(e, vaddr, name, NULL);
+}
+
+/* A name for @addr in mapping @m, which has no ELF object we could open. */
+static int name_without_object(struct symbolizer *s, pid_t pid, const struct procmap *m,
+			       struct jit_ctx *jc, uint64_t addr, const char **name)
+{
+	if (!strcmp(m->path, "[vdso]"))
+		return vdso_lookup(s, pid, m, addr, name);
+	if (is_jit_map(m))
+		return jit_lookup(s, pid, jc, addr, name);
+	return -ENOENT;
+}
+
+/* Stripped Go binaries: the pclntab answers where the symbol tables cannot. */
+static int go_lookup(const struct symcache_obj *o, uint64_t vaddr, const char **name)
+{
+	return gopclntab_lookup(symcache_obj_gopclntab(o), vaddr, name, NULL);
+}
+
+/* Count a resolved frame's line and strings; its name is demangled once, here. */
+static void frame_named(const struct symbolizer *s, struct frame_tmp *f, size_t *nr_lines,
+			size_t *str_bytes)
+{
+	f->demangled = s->no_demangle ? NULL : demangle(f->name);
+	(*nr_lines)++;
+	*str_bytes += str_sz(f->name) + str_sz(f->demangled);
+}
+
+/* function: the demangled name, or the raw one; system_name: the raw one. */
+static void line_set_names(char **pool, struct sym_line *l, const char *raw, const char *demangled)
+{
+	l->system_name = copy_str(pool, raw);
+	l->function = demangled ? copy_str(pool, demangled) : l->system_name;
+}
+
+static void dw_acc_free(struct dw_acc *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->nr; i++)
+		free(a->dem[i]);
+	free(a->v);
+	free(a->dem);
+}
+
+/* Room for @n more lines. */
+static int dw_acc_reserve(struct dw_acc *a, size_t n)
+{
+	struct dwsym_frame *v;
+	char **dem;
+	size_t cap;
+
+	if (a->nr + n <= a->cap)
+		return 0;
+	cap = a->cap ? a->cap * 2 : 64;
+	while (cap < a->nr + n)
+		cap *= 2;
+	v = realloc(a->v, cap * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	a->v = v;
+	dem = realloc(a->dem, cap * sizeof(*dem));
+	if (!dem)
+		return -ENOMEM;
+	a->dem = dem;
+	a->cap = cap;
+	return 0;
+}
+
+/* The raw name DWARF gives a line: the linkage name, else DW_AT_name. */
+static const char *dw_raw_name(const struct dwsym_frame *f)
+{
+	return f->linkage_name ? f->linkage_name : f->name;
+}
+
+/*
+ * DWARF lines for a frame whose symbol-table name (f->name, possibly NULL)
+ * is already known. Like llvm-symbolizer, the physical (last) line keeps
+ * the symbol-table name when there is one: it names the code actually
+ * emitted (a ".part.0" or ".cold" clone, a versioned alias), and it does not
+ * change with debug info present or not. Inlined lines take DWARF's names.
+ */
+static void dw_resolve(struct symbolizer *s, struct symcache_obj *o, uint64_t vaddr,
+		       struct frame_tmp *f, struct dw_acc *a, size_t *nr_lines, size_t *str_bytes)
+{
+	size_t k;
+	int n;
+
+	if (dw_acc_reserve(a, DWSYM_MAX_INLINE))
+		return;
+	n = symcache_obj_dwarf(s->cache, o, vaddr, a->v + a->nr, DWSYM_MAX_INLINE);
+	if (n < 0) {
+		f->fail = SYM_FAIL_BAD_DWARF;
+		return;
+	}
+	if (!n)
+		return;
+	f->dw_first = (uint32_t)a->nr;
+	f->dw_nr = (uint32_t)n;
+	for (k = 0; k < (size_t)n; k++) {
+		const struct dwsym_frame *df = &a->v[a->nr + k];
+		const char *raw = dw_raw_name(df);
+
+		a->dem[a->nr + k] = NULL;
+		*str_bytes += str_sz(df->file);
+		if (k == (size_t)n - 1 && f->name)
+			continue; /* counted by frame_named() */
+		(*nr_lines)++;
+		if (raw && !s->no_demangle && df->linkage_name)
+			a->dem[a->nr + k] = demangle(raw);
+		*str_bytes += str_sz(raw) + str_sz(a->dem[a->nr + k]);
+	}
+	a->nr += (size_t)n;
+}
+
+/* Lay out a frame's lines (pass 2); returns the next free line. */
+static struct sym_line *frame_lines(char **pool, struct sym_frame *fr, const struct frame_tmp *f,
+				    const struct dw_acc *a, struct sym_line *lines)
+{
+	size_t k;
+
+	if (!f->dw_nr) {
+		if (f->name) {
+			line_set_names(pool, lines, f->name, f->demangled);
+			fr->lines = lines++;
+			fr->nr_lines = 1;
+		}
+		return lines;
+	}
+	fr->lines = lines;
+	fr->nr_lines = f->dw_nr;
+	for (k = 0; k < f->dw_nr; k++, lines++) {
+		const struct dwsym_frame *df = &a->v[f->dw_first + k];
+		const char *raw = dw_raw_name(df);
+
+		if (k == f->dw_nr - 1 && f->name)
+			line_set_names(pool, lines, f->name, f->demangled);
+		else if (raw)
+			line_set_names(pool, lines, raw, a->dem[f->dw_first + k]);
+		lines->file = df->file ? copy_str(pool, df->file) : NULL;
+		lines->line = df->line;
+		lines->start_line = df->start_line;
+	}
+	return lines;
+}
+
 int symbolizer_user(struct symbolizer *s, pid_t pid, const struct procmaps *maps,
 		    const uint64_t *ips, size_t nr, struct sym_result **out)
 {
@@ -207,6 +510,8 @@ int symbolizer_user(struct symbolizer *s, pid_t pid, const struct procmaps *maps
 	struct sym_line *lines;
 	struct sym_mapping *mappings;
 	size_t nr_maps = 0, nr_lines = 0, str_bytes = 0, bytes, i, j;
+	struct jit_ctx jc = {0};
+	struct dw_acc dwa = {0};
 	char *pool;
 	int err = 0;
 
@@ -247,18 +552,30 @@ int symbolizer_user(struct symbolizer *s, pid_t pid, const struct procmaps *maps
 			    mt[j].obj ? str_sz(elfsym_build_id(symcache_obj_elf(mt[j].obj))) : 1;
 		}
 		ft[i].map_idx = (int)j;
+		if (!mt[j].obj && !name_without_object(s, pid, m, &jc, addr, &ft[i].name)) {
+			frame_named(s, &ft[i], &nr_lines, &str_bytes);
+			continue;
+		}
 		if (!mt[j].obj) {
 			ft[i].fail = mt[j].fail;
 			continue;
 		}
 		elf = symcache_obj_elf(mt[j].obj);
-		if (elfsym_file_to_vaddr(elf, addr - m->start + m->offset, &vaddr) ||
-		    elfsym_lookup(elf, vaddr, &ft[i].name, NULL)) {
+		if (elfsym_file_to_vaddr(elf, addr - m->start + m->offset, &vaddr)) {
 			ft[i].fail = SYM_FAIL_NO_SYMBOL;
 			continue;
 		}
-		nr_lines++;
-		str_bytes += str_sz(ft[i].name);
+		if (symcache_obj_symbol(mt[j].obj, vaddr, &ft[i].name, NULL) &&
+		    go_lookup(mt[j].obj, vaddr, &ft[i].name))
+			ft[i].name = NULL;
+		dw_resolve(s, mt[j].obj, vaddr, &ft[i], &dwa, &nr_lines, &str_bytes);
+		if (!ft[i].name && !ft[i].dw_nr) {
+			if (ft[i].fail < 0)
+				ft[i].fail = SYM_FAIL_NO_SYMBOL;
+			continue;
+		}
+		if (ft[i].name)
+			frame_named(s, &ft[i], &nr_lines, &str_bytes);
 	}
 
 	/* Pass 2: one allocation, structs first (all 8-byte aligned), strings last. */
@@ -283,18 +600,18 @@ int symbolizer_user(struct symbolizer *s, pid_t pid, const struct procmaps *maps
 		mappings[j].path = copy_str(&pool, mt[j].m->path);
 		mappings[j].build_id = copy_str(&pool, elf ? elfsym_build_id(elf) : "");
 		mappings[j].has_functions = elf && elfsym_nr_syms(elf) > 0;
+		if (mt[j].obj && symcache_obj_has_dwarf(mt[j].obj)) {
+			mappings[j].has_filenames = true;
+			mappings[j].has_line_numbers = true;
+			mappings[j].has_inline_frames = true;
+		}
 	}
 	for (i = 0; i < nr; i++) {
 		struct sym_frame *f = &r->frames[i];
 
 		f->addr = ips[i];
 		f->mapping = ft[i].map_idx >= 0 ? &mappings[ft[i].map_idx] : NULL;
-		if (ft[i].name) {
-			lines->function = copy_str(&pool, ft[i].name);
-			lines->system_name = lines->function;
-			f->lines = lines++;
-			f->nr_lines = 1;
-		}
+		lines = frame_lines(&pool, f, &ft[i], &dwa, lines);
 		s->frames_total++;
 		if (ft[i].fail >= 0)
 			s->failures[ft[i].fail]++;
@@ -303,19 +620,101 @@ int symbolizer_user(struct symbolizer *s, pid_t pid, const struct procmaps *maps
 cleanup:
 	for (j = 0; mt && j < nr_maps; j++)
 		symcache_put(s->cache, mt[j].obj);
+	for (i = 0; ft && i < nr; i++)
+		free(ft[i].demangled);
 	free(ft);
 	free(mt);
+	dw_acc_free(&dwa);
+	return err;
+}
+
+int symbolizer_file(struct symbolizer *s, const char *path, const uint64_t *addrs, size_t nr,
+		    struct sym_result **out)
+{
+	struct symcache_obj *o = NULL;
+	struct frame_tmp *ft = NULL;
+	struct sym_result *r = NULL;
+	struct sym_line *lines;
+	struct dw_acc dwa = {0};
+	char real[PATH_MAX];
+	struct symcache_src src = {.path = real};
+	size_t nr_lines = 0, str_bytes = 0, bytes, i;
+	char *pool;
+	int fd, err = 0;
+
+	*out = NULL;
+	if (nr > (SIZE_MAX / 4) / (sizeof(*ft) + sizeof(struct sym_frame) +
+				   DWSYM_MAX_INLINE * sizeof(struct sym_line)))
+		return -ENOMEM;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* .gnu_debuglink is looked up next to the binary: give its real directory. */
+	if (!realpath(path, real))
+		src.path = NULL;
+	err = symcache_get_fd_src(s->cache, fd, NULL, &src, &o);
+	close(fd);
+	if (err)
+		return err;
+	ft = calloc(nr ? nr : 1, sizeof(*ft));
+	if (!ft) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	for (i = 0; i < nr; i++) {
+		ft[i].map_idx = -1;
+		ft[i].fail = -1;
+		if (symcache_obj_symbol(o, addrs[i], &ft[i].name, NULL) &&
+		    go_lookup(o, addrs[i], &ft[i].name))
+			ft[i].name = NULL;
+		dw_resolve(s, o, addrs[i], &ft[i], &dwa, &nr_lines, &str_bytes);
+		if (!ft[i].name && !ft[i].dw_nr) {
+			if (ft[i].fail < 0)
+				ft[i].fail = SYM_FAIL_NO_SYMBOL;
+			continue;
+		}
+		if (ft[i].name)
+			frame_named(s, &ft[i], &nr_lines, &str_bytes);
+	}
+	bytes = sizeof(*r) + nr * sizeof(struct sym_frame) + nr_lines * sizeof(struct sym_line) +
+		str_bytes;
+	r = calloc(1, bytes);
+	if (!r) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	r->nr = nr;
+	r->frames = (struct sym_frame *)(r + 1);
+	lines = (struct sym_line *)(r->frames + nr);
+	pool = (char *)(lines + nr_lines);
+	for (i = 0; i < nr; i++) {
+		r->frames[i].addr = addrs[i];
+		lines = frame_lines(&pool, &r->frames[i], &ft[i], &dwa, lines);
+		s->frames_total++;
+		if (ft[i].fail >= 0)
+			s->failures[ft[i].fail]++;
+	}
+	*out = r;
+cleanup:
+	for (i = 0; ft && i < nr; i++)
+		free(ft[i].demangled);
+	free(ft);
+	dw_acc_free(&dwa);
+	symcache_put(s->cache, o);
 	return err;
 }
 
 int symbolizer_prime(struct symbolizer *s, pid_t pid, const struct procmaps *maps)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], root[PATH_MAX];
 	size_t i;
 	int n;
 
 	n = snprintf(path, sizeof(path), "%s/%d", s->proc_root, (int)pid);
 	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	n = snprintf(root, sizeof(root), "%s/%d/root", s->proc_root, (int)pid);
+	if (n < 0 || (size_t)n >= sizeof(root))
 		return -ENAMETOOLONG;
 	for (i = 0; maps && i < maps->nr; i++) {
 		const struct procmap *m = &maps->maps[i];
@@ -336,7 +735,8 @@ int symbolizer_prime(struct symbolizer *s, pid_t pid, const struct procmaps *map
 				continue;
 			}
 			/* A parse failure is remembered by the cache; frames count it. */
-			symcache_get_fd(s->cache, fd, &key, &o);
+			symcache_get_fd_src(s->cache, fd, &key,
+					    &(struct symcache_src){.path = m->path, .root = root}, &o);
 			close(fd);
 		}
 		symcache_put(s->cache, o);

@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/hmap.h"
+#include "debuginfo.h"
 #include "common/list.h"
 
 #define SYMCACHE_DEFAULT_BYTES (64u << 20)
@@ -17,6 +19,10 @@ struct symcache_obj {
 	struct list_head lru;	  /* most recently used at the head */
 	struct list_head aliases; /* struct alias.obj_link */
 	struct elfsym *elf;
+	struct gopclntab *gopcln; /* stripped Go binaries only */
+	struct dwsym *dw;	  /* DWARF, from the binary or its debug file; NULL if none */
+	struct elfsym *dbg_elf;	  /* the debug file's .symtab when the binary is stripped */
+	int dw_err;		  /* why DWARF that exists could not be opened, or 0 */
 	size_t bytes; /* elf + this + aliases: what the budget is charged */
 	unsigned refs;
 	bool has_id;
@@ -50,6 +56,8 @@ struct symcache {
 	struct list_head lru;
 	size_t neg_next; /* ring position: the oldest negative entry is replaced */
 	struct symcache_stats stats;
+	bool dwarf;
+	char **debug_dirs; /* NULL-terminated copy, or NULL for the default */
 	struct neg_entry neg_ring[SYMCACHE_NEG_MAX];
 };
 
@@ -119,6 +127,9 @@ static void obj_drop(struct symcache *c, struct symcache_obj *o)
 	c->stats.bytes -= o->bytes;
 	c->stats.objects--;
 	elfsym_free(o->elf);
+	gopclntab_free(o->gopcln);
+	dwsym_free(o->dw);
+	elfsym_free(o->dbg_elf);
 	free(o);
 }
 
@@ -137,6 +148,58 @@ static void evict(struct symcache *c)
 		}
 		pos = prev;
 	}
+}
+
+/*
+ * A stripped Go binary has no symbols but still carries the pclntab its
+ * runtime uses for tracebacks. Failure just leaves the object without it.
+ */
+static void obj_load_gopclntab(struct symcache_obj *o, int fd)
+{
+	if (gopclntab_open_fd(fd, GOPCLNTAB_IF_STRIPPED, &o->gopcln))
+		return;
+	o->bytes += gopclntab_bytes(o->gopcln);
+}
+
+/*
+ * DWARF of a new object: its own .debug_info, else a separate debug file
+ * found by build id or .gnu_debuglink. Only the range -> CU table is built
+ * now; CUs are parsed on their first lookup. Failures leave the object
+ * with symbols only, and a DWARF that exists but is broken is remembered
+ * in dw_err so its frames are counted.
+ */
+static void obj_load_dwarf(const struct symcache *c, struct symcache_obj *o, int fd,
+			   const struct symcache_src *src)
+{
+	struct debuginfo_probe probe;
+	struct debuginfo_query q = {
+	    .build_id = elfsym_build_id(o->elf),
+	    .probe = &probe,
+	    .bin_path = src ? src->path : NULL,
+	    .root = src ? src->root : NULL,
+	    .debug_dirs = (const char *const *)c->debug_dirs,
+	};
+	int dfd, err;
+
+	if (debuginfo_probe_fd(fd, &probe))
+		return;
+	if (probe.has_debug_info) {
+		err = dwsym_open_fd(fd, &o->dw);
+		if (err && err != -ENOENT && err != -ENOEXEC)
+			o->dw_err = err;
+		goto charge;
+	}
+	dfd = debuginfo_find(&q);
+	if (dfd < 0)
+		return;
+	err = dwsym_open_fd(dfd, &o->dw);
+	if (err && err != -ENOENT && err != -ENOEXEC)
+		o->dw_err = err;
+	if (!probe.has_symtab && !elfsym_open_fd(dfd, &o->dbg_elf))
+		o->bytes += elfsym_bytes(o->dbg_elf);
+	close(dfd);
+charge:
+	o->bytes += dwsym_bytes(o->dw);
 }
 
 static void obj_touch(struct symcache *c, struct symcache_obj *o)
@@ -162,10 +225,45 @@ int symcache_new(size_t max_bytes, struct symcache **out)
 	return 0;
 }
 
+static void free_dirs(char **dirs)
+{
+	size_t i;
+
+	for (i = 0; dirs && dirs[i]; i++)
+		free(dirs[i]);
+	free(dirs);
+}
+
+int symcache_set_dwarf(struct symcache *c, bool enable, const char *const *debug_dirs)
+{
+	char **dirs = NULL;
+	size_t n = 0, i;
+
+	while (debug_dirs && debug_dirs[n])
+		n++;
+	if (debug_dirs) {
+		dirs = calloc(n + 1, sizeof(*dirs));
+		if (!dirs)
+			return -ENOMEM;
+		for (i = 0; i < n; i++) {
+			dirs[i] = strdup(debug_dirs[i]);
+			if (!dirs[i]) {
+				free_dirs(dirs);
+				return -ENOMEM;
+			}
+		}
+	}
+	free_dirs(c->debug_dirs);
+	c->debug_dirs = dirs;
+	c->dwarf = enable;
+	return 0;
+}
+
 void symcache_free(struct symcache *c)
 {
 	if (!c)
 		return;
+	free_dirs(c->debug_dirs);
 	while (!list_empty(&c->lru))
 		obj_drop(c, list_entry(c->lru.next, struct symcache_obj, lru));
 	hmap_fini(&c->by_id);
@@ -233,6 +331,12 @@ static struct symcache_obj *find_by_id(const struct symcache *c, const char *id)
 int symcache_get_fd(struct symcache *c, int fd, const struct symcache_mapkey *key,
 		    struct symcache_obj **out)
 {
+	return symcache_get_fd_src(c, fd, key, NULL, out);
+}
+
+int symcache_get_fd_src(struct symcache *c, int fd, const struct symcache_mapkey *key,
+			const struct symcache_src *src, struct symcache_obj **out)
+{
 	struct symcache_obj *o = NULL;
 	struct elfsym *elf = NULL;
 	struct neg_entry *neg;
@@ -282,6 +386,9 @@ int symcache_get_fd(struct symcache *c, int fd, const struct symcache_mapkey *ke
 		}
 		o->elf = elf;
 		o->bytes = sizeof(*o) + elfsym_bytes(elf);
+		obj_load_gopclntab(o, fd);
+		if (c->dwarf)
+			obj_load_dwarf(c, o, fd, src);
 		list_init(&o->aliases);
 		list_add(&o->lru, &c->lru);
 		if (*id) {
@@ -316,6 +423,41 @@ void symcache_put(struct symcache *c, struct symcache_obj *o)
 const struct elfsym *symcache_obj_elf(const struct symcache_obj *o)
 {
 	return o->elf;
+}
+
+const struct gopclntab *symcache_obj_gopclntab(const struct symcache_obj *o)
+{
+	return o->gopcln;
+}
+
+int symcache_obj_symbol(const struct symcache_obj *o, uint64_t vaddr, const char **name,
+			uint64_t *start)
+{
+	/* The debug file's .symtab is a superset of a stripped binary's .dynsym. */
+	if (o->dbg_elf && !elfsym_lookup(o->dbg_elf, vaddr, name, start))
+		return 0;
+	return elfsym_lookup(o->elf, vaddr, name, start);
+}
+
+int symcache_obj_dwarf(struct symcache *c, struct symcache_obj *o, uint64_t vaddr,
+		       struct dwsym_frame *frames, size_t max)
+{
+	size_t before;
+	int n;
+
+	if (!o->dw)
+		return o->dw_err ? -EINVAL : 0;
+	before = dwsym_bytes(o->dw);
+	n = dwsym_lookup(o->dw, vaddr, frames, max);
+	/* CUs parsed by this lookup; the budget is enforced at symcache_put(). */
+	o->bytes += dwsym_bytes(o->dw) - before;
+	c->stats.bytes += dwsym_bytes(o->dw) - before;
+	return n == -ENOMEM ? 0 : n;
+}
+
+bool symcache_obj_has_dwarf(const struct symcache_obj *o)
+{
+	return o->dw && dwsym_nr_cus(o->dw) > dwsym_nr_bad_cus(o->dw);
 }
 
 void symcache_get_stats(const struct symcache *c, struct symcache_stats *out)

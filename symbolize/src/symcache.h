@@ -17,10 +17,13 @@
 #ifndef STACKD_SYMBOLIZE_SYMCACHE_H
 #define STACKD_SYMBOLIZE_SYMCACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dwarf.h"
 #include "elfsym.h"
+#include "gopclntab.h"
 
 #define SYMCACHE_NEG_MAX 256
 
@@ -44,6 +47,12 @@ struct symcache_stats {
 };
 
 int symcache_new(size_t max_bytes, struct symcache **out);
+/*
+ * DWARF for objects created from now on: off by default. @debug_dirs
+ * (NULL-terminated, copied; NULL = { "/usr/lib/debug" }) is where separate
+ * debug files are looked for. Returns 0 or -ENOMEM.
+ */
+int symcache_set_dwarf(struct symcache *c, bool enable, const char *const *debug_dirs);
 /* Frees every object; no reference may be outstanding. NULL-safe. */
 void symcache_free(struct symcache *c);
 
@@ -56,10 +65,46 @@ struct symcache_obj *symcache_get_mapped(struct symcache *c, const struct symcac
  */
 int symcache_get_fd(struct symcache *c, int fd, const struct symcache_mapkey *key,
 		    struct symcache_obj **out);
+/*
+ * Where the file behind an fd lives, for finding its debug file through
+ * .gnu_debuglink: @path as its process sees it, under @root
+ * ("/proc/PID/root", NULL for the host).
+ */
+struct symcache_src {
+	const char *path;
+	const char *root;
+};
+
+/* symcache_get_fd(), with the file's location (@src may be NULL). */
+int symcache_get_fd_src(struct symcache *c, int fd, const struct symcache_mapkey *key,
+			const struct symcache_src *src, struct symcache_obj **out);
 /* Drop a reference; evicts down to the budget. NULL-safe. */
 void symcache_put(struct symcache *c, struct symcache_obj *o);
 /* Borrowed while the reference is held. */
 const struct elfsym *symcache_obj_elf(const struct symcache_obj *o);
+/*
+ * The Go pclntab of a stripped Go binary (one without .symtab), for
+ * addresses its symbol tables do not cover; NULL for every other object.
+ * Borrowed while the reference is held.
+ */
+const struct gopclntab *symcache_obj_gopclntab(const struct symcache_obj *o);
+/*
+ * The function containing @vaddr: from the separate debug file's .symtab
+ * when the binary is stripped and one was found, else from the binary.
+ * Borrowed while the reference is held. 0 or -ENOENT.
+ */
+int symcache_obj_symbol(const struct symcache_obj *o, uint64_t vaddr, const char **name,
+			uint64_t *start);
+/*
+ * DWARF call chain at @vaddr (see dwsym_lookup()): the number of frames,
+ * 0 when the object has no DWARF for it, -EINVAL when its DWARF is broken.
+ * A CU parsed on the way is charged to the cache's budget. Strings are
+ * borrowed while the reference is held.
+ */
+int symcache_obj_dwarf(struct symcache *c, struct symcache_obj *o, uint64_t vaddr,
+		       struct dwsym_frame *frames, size_t max);
+/* Whether DWARF gave this object file names, lines and inline frames. */
+bool symcache_obj_has_dwarf(const struct symcache_obj *o);
 void symcache_get_stats(const struct symcache *c, struct symcache_stats *out);
 
 #endif

@@ -16,3 +16,26 @@ endforeach()
 foreach(t test_elfsym test_symbolizer)
 	target_compile_definitions(${t} PRIVATE STACKD_SYM_FIXTURES="${STACKD_SYM_FIXTURES}")
 endforeach()
+
+# Names and where binaries live: demangling, JIT perf maps, stripped Go, vDSO.
+# The Go and Rust fixtures are built by the test itself (go build, rustc).
+stackd_unit_test(test_names SOURCES test_names.c LIBS symbolize)
+target_include_directories(test_names PRIVATE ${STACKD_SYM_SRC})
+target_compile_definitions(test_names PRIVATE
+	STACKD_NAMES_FIXTURES="${CMAKE_CURRENT_SOURCE_DIR}/fixtures_names")
+set_tests_properties(unit.test_names PROPERTIES TIMEOUT 300)
+
+# DWARF lines, inline chains and separate debug files; fixtures built by the
+# test with $CC and clang (DWARF 4 and 5), compared with llvm-symbolizer.
+stackd_unit_test(test_dwarf SOURCES test_dwarf.c LIBS symbolize)
+target_include_directories(test_dwarf PRIVATE ${STACKD_SYM_SRC})
+target_compile_definitions(test_dwarf PRIVATE
+	STACKD_DWARF_FIXTURES="${CMAKE_CURRENT_SOURCE_DIR}/fixtures_dwarf")
+set_tests_properties(unit.test_dwarf PROPERTIES TIMEOUT 300)
+
+# The DWARF unwinder on recorded snapshots: fixtures_unwind/unw_snap.c is built
+# by the test with gcc and clang (-O2 -fomit-frame-pointer) and run to record them.
+stackd_unit_test(test_unwind SOURCES test_unwind.c LIBS symbolize)
+target_include_directories(test_unwind PRIVATE ${STACKD_SYM_SRC})
+target_compile_definitions(test_unwind PRIVATE
+	STACKD_UNW_FIXTURES="${CMAKE_CURRENT_SOURCE_DIR}/fixtures_unwind")

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "stackd.h"
 
 struct run {
 	int ret;
@@ -100,6 +101,28 @@ static void test_errors(void **state)
 	expect_error("--web.listen-address=", "--web.listen-address");
 	expect_error("stray", "unexpected argument");
 	expect_error("--profiling.frequency", "needs a value");
+	expect_error("--unwind.mode=frames", "--unwind.mode");
+	expect_error("--unwind.stack-size=1500", "--unwind.stack-size");
+	expect_error("--unwind.stack-size=64KiB", "--unwind.stack-size");
+	expect_error("--unwind.ring-buffer-size=3MiB", "--unwind.ring-buffer-size");
+}
+
+static void test_unwind_flags(void **state)
+{
+	const char *argv[] = { "stackd", "--unwind.mode=dwarf", "--unwind.stack-size=8KiB",
+			       "--unwind.ring-buffer-size=1MiB", "--unwind.cache-size=8MiB" };
+	struct config cfg;
+	struct run r;
+
+	parse(&cfg, &r, 1, argv);
+	assert_int_equal(cfg.unwind_mode, STACKD_UNWIND_AUTO);
+	assert_int_equal(cfg.unwind_stack_bytes, 16384);
+	parse(&cfg, &r, sizeof(argv) / sizeof(argv[0]), argv);
+	assert_int_equal(r.ret, CONFIG_RUN);
+	assert_int_equal(cfg.unwind_mode, STACKD_UNWIND_DWARF);
+	assert_int_equal(cfg.unwind_stack_bytes, 8192);
+	assert_int_equal(cfg.unwind_ring_bytes, 1 << 20);
+	assert_int_equal(cfg.unwind_cache_bytes, 8 << 20);
 }
 
 static void test_help_lists_every_flag(void **state)
@@ -119,6 +142,10 @@ static void test_help_lists_every_flag(void **state)
 				"--symbolize.stack-cache-size",
 				"--process.max",
 				"--log.level",
+				"--unwind.mode",
+				"--unwind.stack-size",
+				"--unwind.ring-buffer-size",
+				"--unwind.cache-size",
 				"--version" };
 	struct config cfg;
 	struct run r;
@@ -156,6 +183,7 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_help_lists_every_flag),
 		cmocka_unit_test(test_units),
+		cmocka_unit_test(test_unwind_flags),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

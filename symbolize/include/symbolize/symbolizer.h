@@ -89,6 +89,7 @@ enum sym_fail_reason {
 	SYM_FAIL_BAD_ELF, /* malformed or unsupported ELF */
 	SYM_FAIL_NO_SYMBOL, /* ELF fine, no symbol covers the address */
 	SYM_FAIL_KERNEL, /* kernel address not in kallsyms */
+	SYM_FAIL_BAD_DWARF, /* DWARF corrupt or over a cap: symbol-table answer only */
 	SYM_FAIL__MAX,
 };
 

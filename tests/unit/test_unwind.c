@@ -1,0 +1,655 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The unwinder on recorded snapshots: fixtures_unwind/unw_snap.c is built at
+ * test time with gcc and clang (-O2 -fomit-frame-pointer), run once per mode,
+ * and records its registers, 16 KiB of stack and its maps from inside a leaf
+ * function. The fixture has exited when we unwind, so objects are opened
+ * through a fake proc root whose 1/root links to "/". Frames are checked by
+ * name with elfsym (fixture) and by mapping (libc, which has no .symtab).
+ */
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "elfsym.h"
+#include "symbolize/procmaps.h"
+#include "symbolize/unwinder.h"
+#include "unwtab.h"
+
+#define MAX_FRAMES 128
+
+enum fx_cc { CC_GCC, CC_CLANG, CC__MAX };
+enum fx_mode { MODE_CHAIN, MODE_QSORT, MODE__MAX };
+
+static const char *const cc_names[CC__MAX] = {"gcc", "clang"};
+static const char *const mode_names[MODE__MAX] = {"chain", "qsort"};
+
+struct snapshot {
+	uint64_t regs[UNWIND_NR_REGS];
+	unsigned char *stack;
+	size_t stack_len;
+	struct procmaps *maps;
+	char bin[400];
+};
+
+static char tmpdir[256];
+static char proc_root[600];
+static struct snapshot snaps[CC__MAX][MODE__MAX];
+
+static int run(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	if (system(cmd)) {
+		fprintf(stderr, "failed: %s\n", cmd);
+		return -1;
+	}
+	return 0;
+}
+
+static void *slurp(const char *path, size_t *len)
+{
+	struct stat st;
+	void *buf = NULL;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0 || fstat(fd, &st))
+		goto out;
+	buf = malloc((size_t)st.st_size + 1);
+	if (buf && read(fd, buf, (size_t)st.st_size) != st.st_size) {
+		free(buf);
+		buf = NULL;
+	}
+	*len = (size_t)st.st_size;
+out:
+	if (fd >= 0)
+		close(fd);
+	return buf;
+}
+
+static int load_snapshot(struct snapshot *s, const char *prefix)
+{
+	char path[600];
+	size_t len = 0;
+	void *regs, *maps;
+	int err;
+
+	snprintf(path, sizeof(path), "%s.regs", prefix);
+	regs = slurp(path, &len);
+	if (!regs || len != sizeof(s->regs))
+		return -1;
+	memcpy(s->regs, regs, sizeof(s->regs));
+	free(regs);
+	snprintf(path, sizeof(path), "%s.stack", prefix);
+	s->stack = slurp(path, &s->stack_len);
+	snprintf(path, sizeof(path), "%s.maps", prefix);
+	maps = slurp(path, &len);
+	if (!s->stack || !maps)
+		return -1;
+	err = procmaps_parse(maps, len, PROCMAPS_EXEC_ONLY, &s->maps);
+	free(maps);
+	return err;
+}
+
+static int setup(void **state)
+{
+	const char *tmp = getenv("STACKD_TEST_TMP");
+	char prefix[512];
+	int c, m;
+
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "%s/unwind_XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(tmpdir))
+		return -1;
+	/* The fixture is gone by the time we unwind: pid 1 of a fake /proc sees the host. */
+	snprintf(proc_root, sizeof(proc_root), "%s/proc", tmpdir);
+	if (run("mkdir -p '%s/1' && ln -s / '%s/1/root'", proc_root, proc_root))
+		return -1;
+	for (c = 0; c < CC__MAX; c++) {
+		for (m = 0; m < MODE__MAX; m++) {
+			struct snapshot *s = &snaps[c][m];
+
+			snprintf(s->bin, sizeof(s->bin), "%s/unw_snap_%s", tmpdir, cc_names[c]);
+			if (m == 0 && run("%s -O2 -fomit-frame-pointer -o '%s' '%s/unw_snap.c'",
+					  cc_names[c], s->bin, STACKD_UNW_FIXTURES))
+				return -1;
+			snprintf(prefix, sizeof(prefix), "%s/snap_%s_%s", tmpdir, cc_names[c],
+				 mode_names[m]);
+			if (run("'%s' %s '%s'", s->bin, mode_names[m], prefix) ||
+			    load_snapshot(s, prefix))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	int c, m;
+
+	(void)state;
+	for (c = 0; c < CC__MAX; c++) {
+		for (m = 0; m < MODE__MAX; m++) {
+			free(snaps[c][m].stack);
+			procmaps_free(snaps[c][m].maps);
+		}
+	}
+	if (tmpdir[0] && !getenv("STACKD_KEEP_TMP"))
+		run("rm -rf '%s'", tmpdir);
+	return 0;
+}
+
+static struct unwinder *new_unwinder(size_t budget, const char *root)
+{
+	struct unwinder_opts opts = {.cache_max_bytes = budget, .proc_root = root};
+	struct unwinder *u = NULL;
+
+	assert_int_equal(unwinder_new(&opts, &u), 0);
+	assert_non_null(u);
+	return u;
+}
+
+/*
+ * Names of @ips: the fixture's function names, "libc" for any libc frame,
+ * "?" otherwise. Return addresses are looked up at ip - 1 (inside the call).
+ */
+static void name_frames(const struct snapshot *s, const uint64_t *ips, size_t n,
+			char names[][64])
+{
+	struct elfsym *e = NULL;
+	int fd = open(s->bin, O_RDONLY);
+	size_t i;
+
+	assert_true(fd >= 0);
+	assert_int_equal(elfsym_open_fd(fd, &e), 0);
+	close(fd);
+	for (i = 0; i < n; i++) {
+		uint64_t addr = i ? ips[i] - 1 : ips[i], vaddr;
+		const struct procmap *m = procmaps_find(s->maps, addr);
+		const char *name = "?";
+
+		if (m && !strcmp(m->path, s->bin)) {
+			if (!elfsym_file_to_vaddr(e, addr - m->start + m->offset, &vaddr))
+				elfsym_lookup(e, vaddr, &name, NULL);
+		} else if (m && strstr(m->path, "/libc.so")) {
+			name = "libc";
+		}
+		snprintf(names[i], 64, "%s", name);
+	}
+	elfsym_free(e);
+}
+
+static void dump(const char *what, const uint64_t *ips, char names[][64], size_t n,
+		 enum unwind_end end)
+{
+	size_t i;
+
+	fprintf(stderr, "%s: %zu frames, end %s\n", what, n, unwind_end_name(end));
+	for (i = 0; i < n; i++)
+		fprintf(stderr, "  #%zu %#" PRIx64 " %s\n", i, ips[i], names[i]);
+}
+
+/* Frames after @i up to "_start" are libc's startup (at least one), then the end. */
+static void expect_startup(char names[][64], size_t n, size_t i)
+{
+	size_t libc = 0;
+
+	for (; i < n && !strcmp(names[i], "libc"); i++)
+		libc++;
+	assert_true(libc >= 1);
+	assert_true(i < n);
+	assert_string_equal(names[i], "_start");
+	assert_int_equal(i + 1, n);
+}
+
+static void check_chain(enum fx_cc cc)
+{
+	static const char *const want[] = {"leaf", "f1", "f2", "f3", "f4", "f5", "f6", "main"};
+	const struct snapshot *s = &snaps[cc][MODE_CHAIN];
+	struct unwinder *u = new_unwinder(0, proc_root);
+	uint64_t ips[MAX_FRAMES];
+	char names[MAX_FRAMES][64];
+	enum unwind_end end;
+	size_t n, i;
+
+	n = unwinder_unwind(u, 1, s->maps, s->regs, s->stack, s->stack_len, ips, MAX_FRAMES, &end);
+	name_frames(s, ips, n, names);
+	dump(cc_names[cc], ips, names, n, end);
+	assert_int_equal(end, UNWIND_END_COMPLETE);
+	assert_int_equal(ips[0], s->regs[UNWIND_REG_RIP]);
+	assert_true(n > 8);
+	for (i = 0; i < 8; i++)
+		assert_string_equal(names[i], want[i]);
+	expect_startup(names, n, 8);
+	unwinder_free(u);
+}
+
+static void test_chain_gcc(void **state)
+{
+	(void)state;
+	check_chain(CC_GCC);
+}
+
+static void test_chain_clang(void **state)
+{
+	(void)state;
+	check_chain(CC_CLANG);
+}
+
+static void check_qsort(enum fx_cc cc)
+{
+	const struct snapshot *s = &snaps[cc][MODE_QSORT];
+	struct unwinder *u = new_unwinder(0, proc_root);
+	uint64_t ips[MAX_FRAMES];
+	char names[MAX_FRAMES][64];
+	enum unwind_end end;
+	size_t n, i = 1, libc = 0;
+
+	n = unwinder_unwind(u, 1, s->maps, s->regs, s->stack, s->stack_len, ips, MAX_FRAMES, &end);
+	name_frames(s, ips, n, names);
+	dump(cc_names[cc], ips, names, n, end);
+	assert_int_equal(end, UNWIND_END_COMPLETE);
+	assert_string_equal(names[0], "cmp");
+	/* The comparator is called from libc's merge sort, through qsort_r. */
+	for (; i < n && !strcmp(names[i], "libc"); i++)
+		libc++;
+	assert_true(libc >= 2);
+	assert_true(i + 2 < n);
+	assert_string_equal(names[i], "sorter");
+	assert_string_equal(names[i + 1], "main");
+	expect_startup(names, n, i + 2);
+	unwinder_free(u);
+}
+
+static void test_qsort_gcc(void **state)
+{
+	(void)state;
+	check_qsort(CC_GCC);
+}
+
+static void test_qsort_clang(void **state)
+{
+	(void)state;
+	check_qsort(CC_CLANG);
+}
+
+/* A short copy ends the walk where it runs out, keeping the frames it had. */
+static void test_truncated_stack(void **state)
+{
+	const struct snapshot *s = &snaps[CC_GCC][MODE_QSORT];
+	struct unwinder *u = new_unwinder(0, proc_root);
+	uint64_t full[MAX_FRAMES], ips[MAX_FRAMES];
+	enum unwind_end end;
+	size_t nfull, n, i;
+
+	(void)state;
+	nfull = unwinder_unwind(u, 1, s->maps, s->regs, s->stack, s->stack_len, full, MAX_FRAMES,
+				&end);
+	assert_int_equal(end, UNWIND_END_COMPLETE);
+	n = unwinder_unwind(u, 1, s->maps, s->regs, s->stack, 256, ips, MAX_FRAMES, &end);
+	assert_int_equal(end, UNWIND_END_STACK_COPY);
+	assert_true(n >= 1 && n < nfull);
+	for (i = 0; i < n; i++)
+		assert_int_equal(ips[i], full[i]);
+	/* No copy at all: the leaf alone. */
+	n = unwinder_unwind(u, 1, s->maps, s->regs, NULL, 0, ips, MAX_FRAMES, &end);
+	assert_int_equal(n, 1);
+	assert_int_equal(end, UNWIND_END_STACK_COPY);
+	unwinder_free(u);
+}
+
+static void test_max_depth(void **state)
+{
+	const struct snapshot *s = &snaps[CC_GCC][MODE_CHAIN];
+	struct unwinder *u = new_unwinder(0, proc_root);
+	uint64_t ips[MAX_FRAMES];
+	enum unwind_end end;
+
+	(void)state;
+	assert_int_equal(unwinder_unwind(u, 1, s->maps, s->regs, s->stack, s->stack_len, ips, 3,
+					 &end),
+			 3);
+	assert_int_equal(end, UNWIND_END_MAX_DEPTH);
+	assert_int_equal(unwinder_unwind(u, 1, s->maps, s->regs, s->stack, s->stack_len, ips, 0,
+					 &end),
+			 0);
+	assert_int_equal(end, UNWIND_END_MAX_DEPTH);
+	unwinder_free(u);
+}
+
+static uint64_t rnd_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rnd(void)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return rnd_state;
+}
+
+/* Garbage registers and stacks: at least the rip, never a crash or a hang. */
+static void test_garbage(void **state)
+{
+	const struct snapshot *s = &snaps[CC_GCC][MODE_CHAIN];
+	struct unwinder *u = new_unwinder(0, proc_root);
+	struct unwinder_stats st;
+	uint64_t regs[UNWIND_NR_REGS], ips[MAX_FRAMES];
+	unsigned char stack[4096];
+	enum unwind_end end;
+	size_t n, i, j;
+
+	(void)state;
+	for (i = 0; i < 3000; i++) {
+		for (j = 0; j < UNWIND_NR_REGS; j++)
+			regs[j] = rnd();
+		for (j = 0; j < sizeof(stack); j += 8) {
+			uint64_t v = rnd();
+
+			/* Sometimes plausible: return addresses into the fixture, stack pointers. */
+			if (v % 3 == 0)
+				v = s->maps->maps[v % s->maps->nr].start + (v >> 40) % 4096;
+			memcpy(stack + j, &v, 8);
+		}
+		if (i % 2) /* a real ip: the CFI is right, the stack is not */
+			regs[UNWIND_REG_RIP] = s->regs[UNWIND_REG_RIP];
+		if (i % 4 == 1)
+			regs[UNWIND_REG_RSP] = s->regs[UNWIND_REG_RSP];
+		regs[UNWIND_REG_RIP] |= 1; /* non-zero */
+		n = unwinder_unwind(u, 1, s->maps, regs, stack, sizeof(stack), ips, MAX_FRAMES,
+				    &end);
+		assert_true(n >= 1 && n <= MAX_FRAMES);
+		assert_int_equal(ips[0], regs[UNWIND_REG_RIP]);
+		assert_true(end < UNWIND_END__MAX);
+	}
+	unwinder_get_stats(u, &st);
+	assert_int_equal(st.stacks, 3000);
+	fprintf(stderr, "garbage ends: complete %" PRIu64 " stack_copy %" PRIu64 " no_cfi %" PRIu64
+			" no_mapping %" PRIu64 " max_depth %" PRIu64 " error %" PRIu64 "\n",
+		st.ends[0], st.ends[1], st.ends[2], st.ends[3], st.ends[4], st.ends[5]);
+	/* A zero rip gives nothing. */
+	regs[UNWIND_REG_RIP] = 0;
+	assert_int_equal(unwinder_unwind(u, 1, s->maps, regs, stack, sizeof(stack), ips,
+					 MAX_FRAMES, &end),
+			 0);
+	unwinder_free(u);
+}
+
+/* A copy of the maps with the fixture's lines pointing at @path (stat'ed). */
+static struct procmaps *maps_for(const struct snapshot *s, const char *path)
+{
+	struct procmaps *m = NULL;
+	struct stat st;
+	size_t i;
+
+	assert_int_equal(stat(path, &st), 0);
+	m = calloc(1, sizeof(*m));
+	assert_non_null(m);
+	m->nr = s->maps->nr;
+	m->maps = calloc(m->nr, sizeof(*m->maps));
+	assert_non_null(m->maps);
+	memcpy(m->maps, s->maps->maps, m->nr * sizeof(*m->maps));
+	for (i = 0; i < m->nr; i++) {
+		if (strcmp(m->maps[i].path, s->bin))
+			continue;
+		m->maps[i].path = path;
+		m->maps[i].inode = st.st_ino;
+		m->maps[i].dev_major = major(st.st_dev);
+		m->maps[i].dev_minor = minor(st.st_dev);
+	}
+	return m;
+}
+
+static void maps_for_free(struct procmaps *m)
+{
+	if (m)
+		free(m->maps);
+	free(m);
+}
+
+static enum unwind_end unwind_with(const struct snapshot *s, const char *bin, size_t *n)
+{
+	struct procmaps *m = maps_for(s, bin);
+	struct unwinder *u = new_unwinder(0, proc_root);
+	uint64_t ips[MAX_FRAMES];
+	enum unwind_end end;
+
+	*n = unwinder_unwind(u, 1, m, s->regs, s->stack, s->stack_len, ips, MAX_FRAMES, &end);
+	unwinder_free(u);
+	maps_for_free(m);
+	return end;
+}
+
+/* Without .eh_frame_hdr there is no table to search: NO_CFI at the leaf. */
+static void test_no_eh_frame_hdr(void **state)
+{
+	const struct snapshot *s = &snaps[CC_GCC][MODE_CHAIN];
+	char bin[700];
+	size_t n;
+
+	(void)state;
+	snprintf(bin, sizeof(bin), "%s/nohdr", tmpdir);
+	assert_int_equal(run("objcopy --remove-section .eh_frame_hdr '%s' '%s' 2>/dev/null",
+			     s->bin, bin),
+			 0);
+	assert_int_equal(unwind_with(s, bin, &n), UNWIND_END_NO_CFI);
+	assert_int_equal(n, 1);
+}
+
+/* File offset and size of section @name of the ELF file @path. */
+static int section_of(const char *path, const char *name, uint64_t *off, uint64_t *size)
+{
+	size_t len = 0, i;
+	unsigned char *f = slurp(path, &len);
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)f;
+	const Elf64_Shdr *sh;
+	int err = -1;
+
+	if (!f)
+		return -1;
+	sh = (const Elf64_Shdr *)(f + eh->e_shoff);
+	for (i = 0; i < eh->e_shnum; i++) {
+		if (!strcmp((const char *)f + sh[eh->e_shstrndx].sh_offset + sh[i].sh_name, name)) {
+			*off = sh[i].sh_offset;
+			*size = sh[i].sh_size;
+			err = 0;
+		}
+	}
+	free(f);
+	return err;
+}
+
+static void patch(const char *path, uint64_t off, const void *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, buf, len, (off_t)off), (ssize_t)len);
+	close(fd);
+}
+
+/* Hostile objects: a bad header version, garbage CFI, a truncated file. */
+static void test_hostile_objects(void **state)
+{
+	const struct snapshot *s = &snaps[CC_GCC][MODE_CHAIN];
+	uint64_t hoff, hsz, eoff, esz, i;
+	unsigned char b;
+	char bin[700];
+	size_t n;
+	int round;
+
+	(void)state;
+	snprintf(bin, sizeof(bin), "%s/hostile", tmpdir);
+	assert_int_equal(section_of(s->bin, ".eh_frame_hdr", &hoff, &hsz), 0);
+	assert_int_equal(section_of(s->bin, ".eh_frame", &eoff, &esz), 0);
+
+	assert_int_equal(run("cp '%s' '%s'", s->bin, bin), 0);
+	b = 2; /* version */
+	patch(bin, hoff, &b, 1);
+	assert_int_equal(unwind_with(s, bin, &n), UNWIND_END_NO_CFI);
+	assert_int_equal(n, 1);
+
+	assert_int_equal(run("cp '%s' '%s'", s->bin, bin), 0);
+	b = 0x1b; /* a table encoding libunwind's remote lookup cannot read */
+	patch(bin, hoff + 3, &b, 1);
+	assert_int_equal(unwind_with(s, bin, &n), UNWIND_END_NO_CFI);
+
+	/* An FDE count far beyond the section. */
+	assert_int_equal(run("cp '%s' '%s'", s->bin, bin), 0);
+	i = 0x7fffffff;
+	patch(bin, hoff + 8, &i, 4);
+	assert_int_equal(unwind_with(s, bin, &n), UNWIND_END_NO_CFI);
+
+	/* Random .eh_frame and table bytes: whatever comes out, no crash, no hang. */
+	for (round = 0; round < 40; round++) {
+		unsigned char junk[64];
+		uint64_t where = round % 2 ? eoff + rnd() % esz : hoff + 12 + rnd() % (hsz - 12);
+
+		assert_int_equal(run("cp '%s' '%s'", s->bin, bin), 0);
+		for (i = 0; i < sizeof(junk); i++)
+			junk[i] = (unsigned char)rnd();
+		patch(bin, where, junk, round % 4 < 2 ? 4 : sizeof(junk));
+		unwind_with(s, bin, &n);
+		assert_true(n >= 1);
+	}
+
+	/* Truncated inside .eh_frame: the sections cannot be read. */
+	assert_int_equal(run("cp '%s' '%s' && truncate -s %" PRIu64 " '%s'", s->bin, bin,
+			     eoff + esz / 2, bin),
+			 0);
+	assert_int_equal(unwind_with(s, bin, &n), UNWIND_END_NO_CFI);
+	assert_int_equal(n, 1);
+}
+
+/*
+ * The cache: a second unwind hits; an exited process (no proc entry at all)
+ * still unwinds through the (device, inode) of its maps; a small budget
+ * evicts and stays correct.
+ */
+static void test_cache(void **state)
+{
+	const struct snapshot *s = &snaps[CC_GCC][MODE_QSORT];
+	struct unwinder *u = new_unwinder(0, proc_root);
+	struct unwinder_stats st, st2;
+	uint64_t ips[MAX_FRAMES], ips2[MAX_FRAMES];
+	enum unwind_end end;
+	size_t n, n2;
+
+	(void)state;
+	n = unwinder_unwind(u, 1, s->maps, s->regs, s->stack, s->stack_len, ips, MAX_FRAMES, &end);
+	assert_int_equal(end, UNWIND_END_COMPLETE);
+	unwinder_get_stats(u, &st);
+	assert_int_equal(st.cache_objects, 2); /* fixture and libc */
+	assert_int_equal(st.cache_misses, 2);
+	assert_true(st.cache_bytes > 0);
+	/* pid 2 has no entry under the fake proc root: like a process that exited. */
+	n2 = unwinder_unwind(u, 2, s->maps, s->regs, s->stack, s->stack_len, ips2, MAX_FRAMES,
+			     &end);
+	assert_int_equal(end, UNWIND_END_COMPLETE);
+	assert_int_equal(n2, n);
+	assert_memory_equal(ips, ips2, n * sizeof(ips[0]));
+	unwinder_get_stats(u, &st2);
+	assert_int_equal(st2.cache_misses, 2);
+	assert_true(st2.cache_hits >= 2);
+	assert_int_equal(st2.stacks, 2);
+	assert_int_equal(st2.frames, n + n2);
+	assert_int_equal(st2.ends[UNWIND_END_COMPLETE], 2);
+	unwinder_free(u);
+
+	/* Room for libc's tables but not for both objects: evicted after every unwind. */
+	u = new_unwinder(st.cache_bytes - 1, proc_root);
+	n2 = unwinder_unwind(u, 1, s->maps, s->regs, s->stack, s->stack_len, ips2, MAX_FRAMES,
+			     &end);
+	assert_int_equal(end, UNWIND_END_COMPLETE);
+	assert_int_equal(n2, n);
+	n2 = unwinder_unwind(u, 1, s->maps, s->regs, s->stack, s->stack_len, ips2, MAX_FRAMES,
+			     &end);
+	assert_int_equal(n2, n);
+	unwinder_get_stats(u, &st2);
+	assert_true(st2.cache_evictions >= 1);
+	assert_true(st2.cache_bytes <= st.cache_bytes - 1);
+	unwinder_free(u);
+}
+
+/* The unwind tables parser on its own: this process's libc and the fixture. */
+static void test_unwtab(void **state)
+{
+	const struct snapshot *s = &snaps[CC_GCC][MODE_CHAIN];
+	struct unwtab *t = NULL;
+	uint64_t bias;
+	int fd = open(s->bin, O_RDONLY);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(unwtab_open_fd(fd, &t), 0);
+	close(fd);
+	assert_true(t->has_table);
+	assert_true(t->fde_count > 8);
+	assert_int_equal(t->build_id_len, 20);
+	assert_int_equal(t->hdr.vaddr % 8, 0);
+	assert_int_equal(unwtab_bias(t, 0x555555554000, 0, &bias), 0);
+	assert_int_equal(bias, 0x555555554000);
+	unwtab_free(t);
+	fd = open("/etc/hostname", O_RDONLY);
+	if (fd >= 0) {
+		assert_int_equal(unwtab_open_fd(fd, &t), -ENOEXEC);
+		close(fd);
+	}
+	assert_int_equal(unwtab_open_mem("\x7f" "ELF", 4, &t), -ENOEXEC);
+}
+
+/* Not a timed test: prints the cost of an unwind with warm tables. */
+static void test_speed(void **state)
+{
+	const struct snapshot *s = &snaps[CC_GCC][MODE_QSORT];
+	struct unwinder *u = new_unwinder(0, proc_root);
+	uint64_t ips[MAX_FRAMES];
+	struct timespec a, b;
+	enum unwind_end end;
+	size_t n = 0, i, iters = 20000;
+	double us;
+
+	(void)state;
+	unwinder_unwind(u, 1, s->maps, s->regs, s->stack, s->stack_len, ips, MAX_FRAMES, &end);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (i = 0; i < iters; i++)
+		n = unwinder_unwind(u, 1, s->maps, s->regs, s->stack, s->stack_len, ips,
+				    MAX_FRAMES, &end);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	us = ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / 1e3 /
+	     (double)iters;
+	fprintf(stderr, "unwind: %zu frames in %.2f us (%.2f us/frame)\n", n, us, us / (double)n);
+	assert_int_equal(end, UNWIND_END_COMPLETE);
+	unwinder_free(u);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_chain_gcc),	     cmocka_unit_test(test_chain_clang),
+	    cmocka_unit_test(test_qsort_gcc),	     cmocka_unit_test(test_qsort_clang),
+	    cmocka_unit_test(test_truncated_stack),  cmocka_unit_test(test_max_depth),
+	    cmocka_unit_test(test_garbage),	     cmocka_unit_test(test_no_eh_frame_hdr),
+	    cmocka_unit_test(test_hostile_objects), cmocka_unit_test(test_cache),
+	    cmocka_unit_test(test_unwtab),	     cmocka_unit_test(test_speed),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
