@@ -171,14 +171,15 @@ pprof_complete()
 	}'
 }
 
-# perf script -F pid,ip,sym on stdin: "samples complete" for the workload pids
+# perf script -F pid,ip,sym on stdin: "samples complete" for the workload pids. A sample is a
+# header line (the pid, right-aligned) and one tab-indented line per frame ("ADDR SYM").
 perf_complete()
 {
 	awk -v pids="$1" '
 	BEGIN { n = split(pids, a, " "); for (i = 1; i <= n; i++) want[a[i]] = 1 }
 	function flush() { if (inb && (p in want)) { tot++; if (hasmain) good++ } inb = 0; hasmain = 0 }
 	/^$/ { flush(); next }
-	/^[ \t]/ { if (inb) { l = $0; sub(/^[ \t]*[0-9a-f]+ /, "", l); sub(/\+0x[0-9a-f]+$/, "", l); if (l == "main") hasmain = 1 } next }
+	/^\t/ { if (inb) { l = $0; sub(/^[ \t]*[0-9a-f]+ /, "", l); sub(/\+0x[0-9a-f]+$/, "", l); if (l == "main") hasmain = 1 } next }
 	{ flush(); inb = 1; p = $1 + 0 }
 	END { flush(); printf "%d %d\n", tot, good }'
 }

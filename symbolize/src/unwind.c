@@ -12,8 +12,11 @@
  *     inside a mapped object's image reads as zero (on the DWARF path that
  *     is only the personality routine pointer behind a DW_EH_PE_indirect
  *     CIE augmentation, which unwinding never uses), everything else fails;
- *   - find_proc_info turns the ip into (mapping, cached object, load bias)
- *     and hands libunwind a UNW_INFO_FORMAT_REMOTE_TABLE over .eh_frame_hdr.
+ *   - find_proc_info turns the ip into (mapping, cached object, load bias),
+ *     binary-searches the object's .eh_frame_hdr table in our copy, and
+ *     hands _Ux86_64_dwarf_search_unwind_table a one-entry
+ *     UNW_INFO_FORMAT_REMOTE_TABLE holding that entry (libunwind's own remote
+ *     search would read every probe byte by byte through access_mem).
  * When find_proc_info or a read fails, the callback records why in the
  * context, and returns an error other than -UNW_ENOINFO: ENOINFO would make
  * libunwind guess the frame from rbp, which on code without frame pointers
@@ -64,9 +67,9 @@ extern int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t as, unw_word_t ip
  * reads CFI a byte at a time); the cap stops hostile DWARF expressions that
  * loop (DW_OP_skip backwards) from hanging the drain loop.
  */
-#define CTX_MAX_READS (1u << 20)
+#define CTX_MAX_READS (1u << 17)
 /* Reads above the copy but this close to it are the stack we did not copy. */
-#define STACK_NEAR (64ull << 20)
+#define STACK_NEAR     (64ull << 20)
 #define VDSO_MAX_BYTES (1u << 20)
 /*
  * Where libunwind reads the one-entry table find_proc_info builds: the null
@@ -77,12 +80,13 @@ extern int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t as, unw_word_t ip
 #define UNWIND_AS_SLOTS 8
 
 #define SAME_REG(a, b) ((int)(a) == (int)(b))
-_Static_assert(SAME_REG(UNWIND_REG_RAX, UNW_X86_64_RAX) && SAME_REG(UNWIND_REG_RBX, UNW_X86_64_RBX) &&
-		       SAME_REG(UNWIND_REG_RBP, UNW_X86_64_RBP) &&
-		       SAME_REG(UNWIND_REG_RSP, UNW_X86_64_RSP) &&
-		       SAME_REG(UNWIND_REG_R8, UNW_X86_64_R8) &&
-		       SAME_REG(UNWIND_REG_R15, UNW_X86_64_R15) &&
-		       SAME_REG(UNWIND_REG_RIP, UNW_X86_64_RIP),
+_Static_assert(SAME_REG(UNWIND_REG_RAX, UNW_X86_64_RAX) &&
+		   SAME_REG(UNWIND_REG_RBX, UNW_X86_64_RBX) &&
+		   SAME_REG(UNWIND_REG_RBP, UNW_X86_64_RBP) &&
+		   SAME_REG(UNWIND_REG_RSP, UNW_X86_64_RSP) &&
+		   SAME_REG(UNWIND_REG_R8, UNW_X86_64_R8) &&
+		   SAME_REG(UNWIND_REG_R15, UNW_X86_64_R15) &&
+		   SAME_REG(UNWIND_REG_RIP, UNW_X86_64_RIP),
 	       "enum unwind_reg must follow libunwind's x86_64 register numbering");
 
 struct uw_obj {
@@ -159,8 +163,8 @@ struct uw_ctx {
 };
 
 static const char *const end_names[UNWIND_END__MAX] = {
-    [UNWIND_END_COMPLETE] = "complete",	    [UNWIND_END_STACK_COPY] = "stack_copy",
-    [UNWIND_END_NO_CFI] = "no_cfi",	    [UNWIND_END_NO_MAPPING] = "no_mapping",
+    [UNWIND_END_COMPLETE] = "complete",	  [UNWIND_END_STACK_COPY] = "stack_copy",
+    [UNWIND_END_NO_CFI] = "no_cfi",	  [UNWIND_END_NO_MAPPING] = "no_mapping",
     [UNWIND_END_MAX_DEPTH] = "max_depth", [UNWIND_END_ERROR] = "error",
 };
 
@@ -555,7 +559,8 @@ static int acc_find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_
 	return ret;
 }
 
-/* Table-format info is freed by libunwind itself; only dynamic info comes here, and we have none. */
+/* Table-format info is freed by libunwind itself; only dynamic info comes here, and we have none.
+ */
 static void acc_put_unwind_info(unw_addr_space_t as, unw_proc_info_t *pi, void *arg)
 {
 }
@@ -713,7 +718,8 @@ int unwinder_new(const struct unwinder_opts *opts, struct unwinder **out)
 	u = calloc(1, sizeof(*u));
 	if (!u)
 		return -ENOMEM;
-	u->max_bytes = opts && opts->cache_max_bytes ? opts->cache_max_bytes : UNWINDER_DEFAULT_BYTES;
+	u->max_bytes =
+	    opts && opts->cache_max_bytes ? opts->cache_max_bytes : UNWINDER_DEFAULT_BYTES;
 	hmap_init(&u->by_id);
 	hmap_init(&u->by_alias);
 	list_init(&u->lru);
@@ -770,7 +776,8 @@ static enum unwind_end walk(struct uw_ctx *c, uint64_t *ips, size_t max, size_t 
 			return UNWIND_END_COMPLETE;
 		if (ret < 0)
 			return c->fail >= 0 ? (enum unwind_end)c->fail : UNWIND_END_ERROR;
-		if (unw_get_reg(&cur, UNW_REG_IP, &ip) < 0 || unw_get_reg(&cur, UNW_REG_SP, &sp) < 0)
+		if (unw_get_reg(&cur, UNW_REG_IP, &ip) < 0 ||
+		    unw_get_reg(&cur, UNW_REG_SP, &sp) < 0)
 			return UNWIND_END_ERROR;
 		if (!ip)
 			return UNWIND_END_COMPLETE;

@@ -18,11 +18,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define UNWTAB_MAX_PHNUM  4096u
-#define UNWTAB_MAX_SHNUM  65535u
-#define UNWTAB_MAX_SHSTR  (1u << 20)
-#define UNWTAB_MAX_NOTE	  (64u << 10)
-#define UNWTAB_PAGE	  4096u
+#define UNWTAB_MAX_PHNUM 4096u
+#define UNWTAB_MAX_SHNUM 65535u
+#define UNWTAB_MAX_SHSTR (1u << 20)
+#define UNWTAB_MAX_NOTE	 (64u << 10)
+#define UNWTAB_PAGE	 4096u
 
 /* DWARF pointer encodings (LSB 2.0 "DWARF Exception Header Encoding"). */
 #define DW_EH_PE_absptr	 0x00
@@ -143,7 +143,8 @@ static void scan_notes(struct unwtab *t, const unsigned char *p, size_t len, siz
 		if (nh.n_descsz > len || desc_sz > len - pos - name_sz)
 			return;
 		if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
-		    !memcmp(p + pos, "GNU", 4) && nh.n_descsz && nh.n_descsz <= UNWTAB_MAX_BUILD_ID) {
+		    !memcmp(p + pos, "GNU", 4) && nh.n_descsz &&
+		    nh.n_descsz <= UNWTAB_MAX_BUILD_ID) {
 			memcpy(t->build_id, p + pos + name_sz, nh.n_descsz);
 			t->build_id_len = nh.n_descsz;
 			return;
@@ -378,8 +379,10 @@ bad:
 	free(t->hdr.data);
 	free(t->eh.data);
 	t->hdr.data = t->eh.data = NULL;
-	t->table_err = err == -E2BIG ? -E2BIG : err == -ENOTSUP ? -ENOTSUP
-			: err == -ENOENT ? -ENOENT : -EINVAL;
+	t->table_err = err == -E2BIG	 ? -E2BIG
+		       : err == -ENOTSUP ? -ENOTSUP
+		       : err == -ENOENT	 ? -ENOENT
+					 : -EINVAL;
 	return 0;
 }
 
@@ -425,7 +428,8 @@ static int unwtab_parse(const struct src *s, struct unwtab **out)
 			if (ph[i].p_vaddr + ph[i].p_memsz > t->image_hi)
 				t->image_hi = ph[i].p_vaddr + ph[i].p_memsz;
 		} else if (ph[i].p_type == PT_GNU_EH_FRAME) {
-			pt_hdr = (struct sect_loc){ph[i].p_vaddr, ph[i].p_filesz, ph[i].p_offset, true};
+			pt_hdr =
+			    (struct sect_loc){ph[i].p_vaddr, ph[i].p_filesz, ph[i].p_offset, true};
 		} else if (ph[i].p_type == PT_NOTE) {
 			read_notes(s, t, ph[i].p_offset, ph[i].p_filesz, ph[i].p_align);
 		}

@@ -50,9 +50,9 @@ struct unwtab {
 	unsigned char build_id[UNWTAB_MAX_BUILD_ID];
 	size_t build_id_len; /* 0: none */
 	bool has_table;
-	int table_err;		/* why !has_table: -ENOENT (no section), -EINVAL, -E2BIG, -ENOTSUP */
-	uint64_t hdr_vaddr;	/* ELF address of .eh_frame_hdr */
-	uint64_t table_vaddr;	/* ...of its binary search table */
+	int table_err;	      /* why !has_table: -ENOENT (no section), -EINVAL, -E2BIG, -ENOTSUP */
+	uint64_t hdr_vaddr;   /* ELF address of .eh_frame_hdr */
+	uint64_t table_vaddr; /* ...of its binary search table */
 	uint64_t fde_count;
 	struct unwtab_sect hdr; /* .eh_frame_hdr */
 	struct unwtab_sect eh;	/* .eh_frame */

@@ -80,10 +80,17 @@ scheck "$([[ -n $msort ]] && echo 1 || echo 0)" "msort_with_tmp with stdlib/msor
 # ---- the oracle: llvm-symbolizer on the debug file, same addresses.
 # name@file:line -> file:line with line-0 rows reduced to ?:0 (no file to hold anyone to).
 norm() { sed -E 's/(^| \| )[^|]*@/\1/g; s/[^|]*:0( \||$)/?:0\1/g'; }
-# leaf_or_caller LOC: "leaf" when the location is some sample's leaf, else "caller".
-awk -F'\t' -v pid="$fx" '$2 == pid { k = split($4, l, " "); leaf[l[1]] = 1; for (i = 2; i <= k; i++) caller[l[i]] = 1 }
+# leaf_or_caller LOC: "leaf" when the location is the first user frame of some sample, else
+# "caller". The first user frame under kernel frames is where the thread entered the kernel
+# (a faulting instruction, or the one after a syscall): not a return address, so the agent
+# looks it up as is, and so does the oracle.
+awk -F'\t' -v pid="$fx" '
+	FILENAME ~ /p\.maps$/ { if ($5 == "[kernel.kallsyms]") kmap[$1] = 1; next }
+	FILENAME ~ /p\.locs$/ { if ($3 in kmap) kloc[$1] = 1; next }
+	$2 == pid { k = split($4, l, " "); for (i = 1; i < k && (l[i] in kloc); i++) ;
+		leaf[l[i]] = 1; for (i++; i <= k; i++) caller[l[i]] = 1 }
 	END { for (x in leaf) print x "\tleaf"; for (x in caller) if (!(x in leaf)) print x "\tcaller" }' \
-	"$T/p.samples" >"$T/roles.tsv"
+	"$T/p.maps" "$T/p.locs" "$T/p.samples" >"$T/roles.tsv"
 oracle()
 {
 	# oracle KIND LIMIT: compare the agent's Lines with llvm-symbolizer for libc locations of

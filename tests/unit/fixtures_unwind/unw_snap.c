@@ -100,12 +100,42 @@ NOINLINE int leaf(int x)
 	return x + sink;
 }
 
-NOINLINE int f1(int x) { int r = leaf(x + 1); BARRIER(); return r * 3 + sink; }
-NOINLINE int f2(int x) { int r = f1(x + 2); BARRIER(); return r * 5 + sink; }
-NOINLINE int f3(int x) { int r = f2(x + 3); BARRIER(); return r * 7 + sink; }
-NOINLINE int f4(int x) { int r = f3(x + 4); BARRIER(); return r * 11 + sink; }
-NOINLINE int f5(int x) { int r = f4(x + 5); BARRIER(); return r * 13 + sink; }
-NOINLINE int f6(int x) { int r = f5(x + 6); BARRIER(); return r * 17 + sink; }
+NOINLINE int f1(int x)
+{
+	int r = leaf(x + 1);
+	BARRIER();
+	return r * 3 + sink;
+}
+NOINLINE int f2(int x)
+{
+	int r = f1(x + 2);
+	BARRIER();
+	return r * 5 + sink;
+}
+NOINLINE int f3(int x)
+{
+	int r = f2(x + 3);
+	BARRIER();
+	return r * 7 + sink;
+}
+NOINLINE int f4(int x)
+{
+	int r = f3(x + 4);
+	BARRIER();
+	return r * 11 + sink;
+}
+NOINLINE int f5(int x)
+{
+	int r = f4(x + 5);
+	BARRIER();
+	return r * 13 + sink;
+}
+NOINLINE int f6(int x)
+{
+	int r = f5(x + 6);
+	BARRIER();
+	return r * 17 + sink;
+}
 
 static int snapped;
 
