@@ -5,16 +5,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "common/hex.h"
 
 /*
  * Rejects what MHD would otherwise let through half-parsed: a '%' not
@@ -30,7 +21,7 @@ const char *uri_check(const char *uri)
 			return "control character in request URI";
 		if (*p != '%')
 			continue;
-		if (hexval(p[1]) < 0 || hexval(p[2]) < 0)
+		if (hex_digit(p[1]) < 0 || hex_digit(p[2]) < 0)
 			return "bad percent-encoding in request URI";
 		if (p[1] == '0' && p[2] == '0')
 			return "NUL byte in request URI";
@@ -52,9 +43,9 @@ int form_decode(const char *s, size_t n, char *out, size_t out_sz)
 
 		if (c == '+') {
 			c = ' ';
-		} else if (c == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 &&
-			   hexval(s[i + 2]) >= 0) {
-			c = (char)(hexval(s[i + 1]) << 4 | hexval(s[i + 2]));
+		} else if (c == '%' && i + 2 < n && hex_digit(s[i + 1]) >= 0 &&
+			   hex_digit(s[i + 2]) >= 0) {
+			c = (char)(hex_digit(s[i + 1]) << 4 | hex_digit(s[i + 2]));
 			i += 2;
 		}
 		if (o + 1 >= out_sz)

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "common/hex.h"
 #include "common/strbuf.h"
 
 /* KSYM_NAME_LEN is 512 and MODULE_NAME_LEN 56 in 6.x; longer lines are not kallsyms. */
@@ -61,28 +62,14 @@ static int cmp_ksym(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : (x->seq > y->seq);
 }
 
-static bool is_hex(char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
 /* One line: "addr type name[\t[module]]". Returns false for anything else. */
 static bool parse_line(const char *p, const char *end, uint64_t *addr, char *type,
 		       const char **name, size_t *name_len, const char **mod, size_t *mod_len)
 {
-	uint64_t v = 0;
-	int n = 0;
 	const char *q;
 
-	while (p < end && is_hex(*p)) {
-		if (++n > 16)
-			return false;
-		v = (v << 4) | (uint64_t)(*p <= '9' ? *p - '0' : (*p | 0x20) - 'a' + 10);
-		p++;
-	}
-	if (!n || end - p < 3 || p[0] != ' ' || p[2] != ' ')
+	if (!hex_parse_u64(&p, end, addr) || end - p < 3 || p[0] != ' ' || p[2] != ' ')
 		return false;
-	*addr = v;
 	*type = p[1];
 	p += 3;
 	for (q = p; q < end && *q != ' ' && *q != '\t' && *q != '\0'; q++)

@@ -24,6 +24,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+
+#include "common/hex.h"
 #include <time.h>
 #include <unistd.h>
 
@@ -73,37 +75,16 @@ struct perfmap_cache {
 	struct perfmap_proc procs[PERFMAP_CACHE_PROCS];
 };
 
-static int hex_val(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Parse a hex field at *p (optional 0x), advancing *p. False on junk or overflow. */
+/* A hex field at *p with an optional 0x, advancing *p. False on junk or overflow. */
 static bool parse_hex(const char **p, const char *end, uint64_t *out)
 {
 	const char *s = *p;
-	uint64_t v = 0;
-	int d, nd = 0;
 
 	if (end - s >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
 		s += 2;
-	while (s < end && (d = hex_val(*s)) >= 0) {
-		if (v >> 60)
-			return false;
-		v = v << 4 | (uint64_t)d;
-		s++;
-		nd++;
-	}
-	if (!nd)
+	if (!hex_parse_u64(&s, end, out))
 		return false;
 	*p = s;
-	*out = v;
 	return true;
 }
 

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/hex.h"
 #include "common/strbuf.h"
 
 /* A line longer than this is hostile: the kernel caps paths at PATH_MAX. */
@@ -31,38 +32,6 @@ struct map_line {
 	const char *path;
 	size_t path_len;
 };
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Parse [*pp, end) as hex up to a character not a hex digit; at least one digit, no overflow. */
-static bool parse_hex(const char **pp, const char *end, uint64_t *out)
-{
-	const char *p = *pp;
-	uint64_t v = 0;
-	int d, n = 0;
-
-	while (p < end && (d = hexval(*p)) >= 0) {
-		if (v >> 60)
-			return false;
-		v = (v << 4) | (uint64_t)d;
-		p++;
-		n++;
-	}
-	if (!n)
-		return false;
-	*pp = p;
-	*out = v;
-	return true;
-}
 
 static bool parse_dec(const char **pp, const char *end, uint64_t *out)
 {
@@ -104,8 +73,8 @@ static bool parse_line(const char *p, const char *end, struct map_line *out)
 	memset(out, 0, sizeof(*out));
 	if (end - p > PROCMAPS_MAX_LINE)
 		return false;
-	if (!parse_hex(&p, end, &out->m.start) || !expect(&p, end, '-') ||
-	    !parse_hex(&p, end, &out->m.end) || !expect(&p, end, ' '))
+	if (!hex_parse_u64(&p, end, &out->m.start) || !expect(&p, end, '-') ||
+	    !hex_parse_u64(&p, end, &out->m.end) || !expect(&p, end, ' '))
 		return false;
 	if (out->m.start >= out->m.end)
 		return false;
@@ -119,9 +88,9 @@ static bool parse_line(const char *p, const char *end, struct map_line *out)
 	    (perms[0] == 'r' ? PROCMAP_READ : 0) | (perms[1] == 'w' ? PROCMAP_WRITE : 0) |
 	    (perms[2] == 'x' ? PROCMAP_EXEC : 0) | (perms[3] == 'p' ? PROCMAP_PRIVATE : 0);
 	p += 4;
-	if (!expect(&p, end, ' ') || !parse_hex(&p, end, &out->m.offset) || !expect(&p, end, ' '))
+	if (!expect(&p, end, ' ') || !hex_parse_u64(&p, end, &out->m.offset) || !expect(&p, end, ' '))
 		return false;
-	if (!parse_hex(&p, end, &major) || !expect(&p, end, ':') || !parse_hex(&p, end, &minor) ||
+	if (!hex_parse_u64(&p, end, &major) || !expect(&p, end, ':') || !hex_parse_u64(&p, end, &minor) ||
 	    !expect(&p, end, ' '))
 		return false;
 	/* Linux dev_t: 12-bit major, 20-bit minor. */
