@@ -207,9 +207,6 @@ int stats_write_metrics(struct strbuf *sb, const struct agent_stats *s,
 			     "Stack copies that found the ring buffer full; those samples were "
 			     "counted with frame pointers instead.",
 			     s->bpf[STACKD_CNT_DWARF_RB_FULL]);
-	err = err ?: counter(sb, "stackd_unwind_stack_copies_short_total",
-			     "Stack copies cut short by unmapped memory above the stack pointer.",
-			     s->bpf[STACKD_CNT_DWARF_STACK_SHORT]);
 	err = err ?: counter(sb, "stackd_unwind_samples_dropped_total",
 			     "Unwound samples lost: more distinct stacks in one drain interval than "
 			     "the aggregation table holds, or malformed records.",

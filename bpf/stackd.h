@@ -67,7 +67,6 @@ enum stackd_counter {
 	STACKD_CNT_EVENTS_LOST, /* process notifications lost: ring buffer full */
 	STACKD_CNT_DWARF_SAMPLES, /* samples sent to user space for DWARF unwinding */
 	STACKD_CNT_DWARF_RB_FULL, /* ...that found the ring buffer full (counted by FP instead) */
-	STACKD_CNT_DWARF_STACK_SHORT, /* user stack copies cut short by unmapped memory */
 	STACKD_CNT__MAX,
 };
 
