@@ -22,10 +22,12 @@
  * libunwind guess the frame from rbp, which on code without frame pointers
  * invents frames rather than ending the stack honestly.
  *
- * .debug_frame is not used: libunwind reads a UNW_INFO_FORMAT_TABLE
- * (.debug_frame) through its *local* address space with an internal index
- * struct, which a remote unwinder cannot provide without depending on
- * libunwind internals. Objects with only .debug_frame end as NO_CFI.
+ * .debug_frame is not handed to libunwind as such: it reads a
+ * UNW_INFO_FORMAT_TABLE (.debug_frame) through its *local* address space
+ * with an internal index struct, which a remote unwinder cannot provide.
+ * unwtab converts it to .eh_frame form at load time instead (its own, or a
+ * separate debug file's when the object has no CFI at all), and the copy is
+ * served here like any .eh_frame.
  *
  * Objects are cached by build id (else by file identity) and found by the
  * (device, inode) of the maps line, so a process that has exited still
@@ -52,6 +54,7 @@
 
 #include "common/hmap.h"
 #include "common/list.h"
+#include "debuginfo.h"
 #include "unwtab.h"
 
 /* Exported by libunwind-x86_64 but missing from its headers. */
@@ -275,14 +278,8 @@ static struct uw_obj *obj_insert(struct unwinder *u, struct unwtab *t)
 		return NULL;
 	}
 	/* An object beyond the whole budget would be re-read per sample: keep it as "no CFI". */
-	if (t && t->has_table && t->bytes > u->max_bytes) {
-		free(t->hdr.data);
-		free(t->eh.data);
-		t->hdr.data = t->eh.data = NULL;
-		t->bytes = sizeof(*t);
-		t->has_table = false;
-		t->table_err = -E2BIG;
-	}
+	if (t && t->has_table && t->bytes > u->max_bytes)
+		unwtab_drop_table(t, -E2BIG);
 	o->tab = t;
 	o->bytes = sizeof(*o) + (t ? t->bytes : 0);
 	list_init(&o->aliases);
@@ -339,6 +336,37 @@ static int open_mapped_file(const struct unwinder *u, pid_t pid, const struct pr
 	return fd >= 0 ? fd : -errno;
 }
 
+/*
+ * An object without any CFI of its own may have a .debug_frame in its
+ * separate debug file (build id, else .gnu_debuglink), found the way the
+ * symbolizer finds DWARF. Only on a cache miss, and only for such objects.
+ */
+static void add_debug_file(const struct unwinder *u, pid_t pid, const struct procmap *m, int fd,
+			   struct unwtab *t)
+{
+	static const char hex[] = "0123456789abcdef";
+	char build_id[2 * UNWTAB_MAX_BUILD_ID + 1], root[PATH_MAX];
+	struct debuginfo_probe probe;
+	struct debuginfo_query q = {.probe = &probe, .bin_path = m->path, .root = root};
+	size_t i;
+	int dfd, n;
+
+	for (i = 0; i < t->build_id_len; i++) {
+		build_id[2 * i] = hex[t->build_id[i] >> 4];
+		build_id[2 * i + 1] = hex[t->build_id[i] & 0xf];
+	}
+	build_id[2 * i] = '\0';
+	q.build_id = build_id;
+	n = snprintf(root, sizeof(root), "%s/%d/root", u->proc_root, (int)pid);
+	if (n < 0 || (size_t)n >= sizeof(root) || debuginfo_probe_fd(fd, &probe))
+		return;
+	dfd = debuginfo_find(&q);
+	if (dfd < 0)
+		return;
+	unwtab_add_debug_fd(t, dfd);
+	close(dfd);
+}
+
 /* The cached object for file-backed mapping @m, reading it on a miss; NULL if unopenable. */
 static struct uw_obj *obj_for_map(struct unwinder *u, pid_t pid, const struct procmap *m)
 {
@@ -371,6 +399,8 @@ static struct uw_obj *obj_for_map(struct unwinder *u, pid_t pid, const struct pr
 	err = unwtab_open_fd(fd, &t);
 	if (err == -ENOMEM)
 		goto cleanup;
+	if (t && !t->has_table && t->table_err == -ENOENT)
+		add_debug_file(u, pid, m, fd, t);
 	/* An unparsable file is cached as such so it is not re-read on every sample. */
 	o = t && t->build_id_len ? obj_by_id(u, t) : NULL;
 	if (o) {
@@ -478,13 +508,14 @@ static const struct ctx_map *ctx_map_of(struct uw_ctx *c, uint64_t ip)
 /* The cached section bytes holding the word at @addr, or NULL. */
 static const unsigned char *sect_word(const struct ctx_map *cm, uint64_t addr)
 {
-	const struct unwtab_sect *s[2] = {&cm->tab->hdr, &cm->tab->eh};
+	const struct unwtab_sect *s[3] = {&cm->tab->hdr, &cm->tab->eh, &cm->tab->dbg};
 	unsigned i;
 
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 3; i++) {
 		uint64_t lo = s[i]->vaddr + cm->bias;
 
-		if (addr >= lo && addr - lo <= s[i]->size - 8)
+		/* Copies are 8-byte multiples; dbg, or eh with only .debug_frame, may be empty. */
+		if (s[i]->size >= 8 && addr >= lo && addr - lo <= s[i]->size - 8)
 			return s[i]->data + (addr - lo);
 	}
 	return NULL;
@@ -755,9 +786,44 @@ void unwinder_free(struct unwinder *u)
 }
 
 /* Walk from the sampled registers; ips[0] is already written. */
+/*
+ * One frame-pointer step for a frame without CFI: JIT code (V8, the JVM,
+ * .NET) and runtime stubs such as V8's embedded builtins keep rbp frames
+ * but publish no CFI. [rbp] is the caller's rbp, [rbp + 8] the return
+ * address, and the caller's sp is rbp + 16. Only from the stack copy, only
+ * upward, and only to a return address inside executable memory, so a
+ * register that is not a frame pointer ends the walk rather than inventing
+ * frames. Fills @r (a copy of the frame's registers) for a new cursor.
+ */
+static bool jit_fp_step(const struct uw_ctx *c, unw_cursor_t *cur, uint64_t r[UNWIND_NR_REGS])
+{
+	unw_word_t ip, sp, rbp;
+	const struct procmap *m;
+	uint64_t saved_rbp, ra;
+
+	if (unw_get_reg(cur, UNW_REG_IP, &ip) < 0 || unw_get_reg(cur, UNW_REG_SP, &sp) < 0 ||
+	    unw_get_reg(cur, UNW_X86_64_RBP, &rbp) < 0)
+		return false;
+	if (!procmaps_find(c->maps, ip))
+		return false;
+	if (rbp < sp || rbp < c->stack_lo || rbp > c->stack_hi - 16 || (rbp & 7))
+		return false;
+	memcpy(&saved_rbp, c->stack + (rbp - c->stack_lo), sizeof(saved_rbp));
+	memcpy(&ra, c->stack + (rbp - c->stack_lo) + 8, sizeof(ra));
+	m = procmaps_find(c->maps, ra);
+	if (!m || !(m->perms & PROCMAP_EXEC))
+		return false;
+	memcpy(r, c->regs, UNWIND_NR_REGS * sizeof(*r));
+	r[UNWIND_REG_RIP] = ra;
+	r[UNWIND_REG_RSP] = rbp + 16;
+	r[UNWIND_REG_RBP] = saved_rbp;
+	return true;
+}
+
 static enum unwind_end walk(struct uw_ctx *c, uint64_t *ips, size_t max, size_t *n)
 {
 	unw_word_t ip, sp, prev_sp = c->regs[UNWIND_REG_RSP];
+	uint64_t fp_regs[UNWIND_NR_REGS];
 	unw_addr_space_t as;
 	unw_cursor_t cur;
 	int ret;
@@ -774,6 +840,17 @@ static enum unwind_end walk(struct uw_ctx *c, uint64_t *ips, size_t max, size_t 
 		ret = unw_step(&cur);
 		if (ret == 0)
 			return UNWIND_END_COMPLETE;
+		if (ret < 0 && c->fail == UNWIND_END_NO_CFI && jit_fp_step(c, &cur, fp_regs) &&
+		    fp_regs[UNWIND_REG_RSP] > prev_sp) {
+			/* Through the JIT frame by its frame pointer, then CFI again. */
+			prev_sp = fp_regs[UNWIND_REG_RSP];
+			ips[(*n)++] = fp_regs[UNWIND_REG_RIP];
+			c->regs = fp_regs;
+			c->fail = -1;
+			if (unw_init_remote(&cur, as, c) < 0)
+				return UNWIND_END_ERROR;
+			continue;
+		}
 		if (ret < 0)
 			return c->fail >= 0 ? (enum unwind_end)c->fail : UNWIND_END_ERROR;
 		if (unw_get_reg(&cur, UNW_REG_IP, &ip) < 0 ||

@@ -16,6 +16,19 @@
  * not re-read the file per sample. Section copies are padded to 8-byte
  * boundaries with the file's own neighbouring bytes, because libunwind reads
  * remote memory in aligned words.
+ *
+ * .debug_frame (what gcc/clang emit for -g code built without unwind tables,
+ * and Go's linker for everything) is converted at load time, because
+ * libunwind's remote-table search parses FDEs only as .eh_frame: every
+ * usable CIE/FDE is rewritten as an .eh_frame entry (CIE id 0, version 1 or
+ * 3, augmentation "zR" with pcrel|sdata8 pointers) into @dbg, placed at a
+ * synthetic address inside the object's own image (never read as code:
+ * nothing else is served from there), and @hdr becomes a synthetic
+ * .eh_frame_hdr whose sorted table holds those FDEs merged with the real
+ * .eh_frame's (the real FDE wins when both start at one address). pcrel
+ * pointers keep the table correct at any load bias. A .debug_frame that is
+ * malformed as a whole is ignored (the real table, if any, stays); a bad
+ * entry only drops that entry.
  */
 #ifndef STACKD_SYMBOLIZE_UNWTAB_H
 #define STACKD_SYMBOLIZE_UNWTAB_H
@@ -27,6 +40,8 @@
 #define UNWTAB_MAX_SECTION  (64u << 20)
 #define UNWTAB_MAX_LOADS    32
 #define UNWTAB_MAX_BUILD_ID 64
+#define UNWTAB_MAX_CIES	    (1u << 16) /* per .debug_frame */
+#define UNWTAB_MAX_FDES	    (1u << 20) /* per table */
 
 struct unwtab_load {
 	uint64_t off;
@@ -50,12 +65,14 @@ struct unwtab {
 	unsigned char build_id[UNWTAB_MAX_BUILD_ID];
 	size_t build_id_len; /* 0: none */
 	bool has_table;
-	int table_err;	      /* why !has_table: -ENOENT (no section), -EINVAL, -E2BIG, -ENOTSUP */
+	/* why !has_table: -ENOENT (no .eh_frame_hdr, no .debug_frame), -EINVAL, -E2BIG, -ENOTSUP */
+	int table_err;
 	uint64_t hdr_vaddr;   /* ELF address of .eh_frame_hdr */
 	uint64_t table_vaddr; /* ...of its binary search table */
 	uint64_t fde_count;
 	struct unwtab_sect hdr; /* .eh_frame_hdr */
 	struct unwtab_sect eh;	/* .eh_frame */
+	struct unwtab_sect dbg; /* converted .debug_frame (synthetic address); data NULL if none */
 	size_t bytes;		/* memory held, for the cache budget */
 };
 
@@ -64,6 +81,24 @@ int unwtab_open_fd(int fd, struct unwtab **out);
 /* Parse an in-memory image (the vDSO, tests, fuzzing); @data is not kept. */
 int unwtab_open_mem(const void *data, size_t len, struct unwtab **out);
 void unwtab_free(struct unwtab *t);
+
+/* Drop @t's table (keeping geometry and build id) and remember @err as why. */
+void unwtab_drop_table(struct unwtab *t, int err);
+
+/*
+ * Add the CFI of the @len bytes of .debug_frame at @df (not kept) to @t, as
+ * described above. 0, or -ENOMEM, -EINVAL (malformed), -E2BIG (beyond the
+ * caps or the image), -ENOENT (no usable FDE); on failure @t is unchanged
+ * but for table_err when it has no table.
+ */
+int unwtab_add_debug_frame(struct unwtab *t, const void *df, size_t len);
+
+/*
+ * The same from the .debug_frame of @fd, a separate debug file of @t's
+ * object (its addresses are the object's). -ENOENT when it has none,
+ * -ENOTSUP when it is compressed.
+ */
+int unwtab_add_debug_fd(struct unwtab *t, int fd);
 
 /*
  * Load bias of a mapping of @t that starts at @start with file offset

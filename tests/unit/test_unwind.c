@@ -6,6 +6,8 @@
  * function. The fixture has exited when we unwind, so objects are opened
  * through a fake proc root whose 1/root links to "/". Frames are checked by
  * name with elfsym (fixture) and by mapping (libc, which has no .symtab).
+ * The same fixture built with -fno-asynchronous-unwind-tables -g has CFI for
+ * its own functions only in .debug_frame (crt's _start keeps .eh_frame).
  */
 #include <elf.h>
 #include <errno.h>
@@ -13,6 +15,7 @@
 #include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -50,6 +53,9 @@ struct snapshot {
 static char tmpdir[256];
 static char proc_root[600];
 static struct snapshot snaps[CC__MAX][MODE__MAX];
+static struct snapshot df_snaps[CC__MAX][MODE__MAX]; /* .debug_frame builds */
+
+#define DF_FLAGS "-O2 -fomit-frame-pointer -fno-asynchronous-unwind-tables -fno-unwind-tables -g"
 
 __attribute__((format(printf, 1, 2))) static int run(const char *fmt, ...)
 {
@@ -124,16 +130,21 @@ static int setup(void **state)
 	snprintf(proc_root, sizeof(proc_root), "%s/proc", tmpdir);
 	if (run("mkdir -p '%s/1' && ln -s / '%s/1/root'", proc_root, proc_root))
 		return -1;
-	for (c = 0; c < CC__MAX; c++) {
-		for (m = 0; m < MODE__MAX; m++) {
-			struct snapshot *s = &snaps[c][m];
+	for (c = 0; c < CC__MAX * 2; c++) {
+		bool df = c >= CC__MAX;
+		const char *cc = cc_names[c % CC__MAX];
 
-			snprintf(s->bin, sizeof(s->bin), "%s/unw_snap_%s", tmpdir, cc_names[c]);
-			if (m == 0 && run("%s -O2 -fomit-frame-pointer -o '%s' '%s/unw_snap.c'",
-					  cc_names[c], s->bin, STACKD_UNW_FIXTURES))
+		for (m = 0; m < MODE__MAX; m++) {
+			struct snapshot *s = df ? &df_snaps[c % CC__MAX][m] : &snaps[c][m];
+
+			snprintf(s->bin, sizeof(s->bin), "%s/unw_snap_%s%s", tmpdir, cc,
+				 df ? "_df" : "");
+			if (m == 0 && run("%s %s -o '%s' '%s/unw_snap.c'", cc,
+					  df ? DF_FLAGS : "-O2 -fomit-frame-pointer", s->bin,
+					  STACKD_UNW_FIXTURES))
 				return -1;
-			snprintf(prefix, sizeof(prefix), "%s/snap_%s_%s", tmpdir, cc_names[c],
-				 mode_names[m]);
+			snprintf(prefix, sizeof(prefix), "%s/snap_%s%s_%s", tmpdir, cc,
+				 df ? "_df" : "", mode_names[m]);
 			if (run("'%s' %s '%s'", s->bin, mode_names[m], prefix) ||
 			    load_snapshot(s, prefix))
 				return -1;
@@ -151,6 +162,8 @@ static int teardown(void **state)
 		for (m = 0; m < MODE__MAX; m++) {
 			free(snaps[c][m].stack);
 			procmaps_free(snaps[c][m].maps);
+			free(df_snaps[c][m].stack);
+			procmaps_free(df_snaps[c][m].maps);
 		}
 	}
 	if (tmpdir[0] && !getenv("STACKD_KEEP_TMP"))
@@ -220,10 +233,9 @@ static void expect_startup(char names[][64], size_t n, size_t i)
 	assert_int_equal(i + 1, n);
 }
 
-static void check_chain(enum fx_cc cc)
+static void check_chain_of(const struct snapshot *s, const char *what)
 {
 	static const char *const want[] = {"leaf", "f1", "f2", "f3", "f4", "f5", "f6", "main"};
-	const struct snapshot *s = &snaps[cc][MODE_CHAIN];
 	struct unwinder *u = new_unwinder(0, proc_root);
 	uint64_t ips[MAX_FRAMES];
 	char names[MAX_FRAMES][64];
@@ -232,7 +244,7 @@ static void check_chain(enum fx_cc cc)
 
 	n = unwinder_unwind(u, 1, s->maps, s->regs, s->stack, s->stack_len, ips, MAX_FRAMES, &end);
 	name_frames(s, ips, n, names);
-	dump(cc_names[cc], ips, names, n, end);
+	dump(what, ips, names, n, end);
 	assert_int_equal(end, UNWIND_END_COMPLETE);
 	assert_int_equal(ips[0], s->regs[UNWIND_REG_RIP]);
 	assert_true(n > 8);
@@ -240,6 +252,11 @@ static void check_chain(enum fx_cc cc)
 		assert_string_equal(names[i], want[i]);
 	expect_startup(names, n, 8);
 	unwinder_free(u);
+}
+
+static void check_chain(enum fx_cc cc)
+{
+	check_chain_of(&snaps[cc][MODE_CHAIN], cc_names[cc]);
 }
 
 static void test_chain_gcc(void **state)
@@ -254,9 +271,8 @@ static void test_chain_clang(void **state)
 	check_chain(CC_CLANG);
 }
 
-static void check_qsort(enum fx_cc cc)
+static void check_qsort_of(const struct snapshot *s, const char *what)
 {
-	const struct snapshot *s = &snaps[cc][MODE_QSORT];
 	struct unwinder *u = new_unwinder(0, proc_root);
 	uint64_t ips[MAX_FRAMES];
 	char names[MAX_FRAMES][64];
@@ -265,7 +281,7 @@ static void check_qsort(enum fx_cc cc)
 
 	n = unwinder_unwind(u, 1, s->maps, s->regs, s->stack, s->stack_len, ips, MAX_FRAMES, &end);
 	name_frames(s, ips, n, names);
-	dump(cc_names[cc], ips, names, n, end);
+	dump(what, ips, names, n, end);
 	assert_int_equal(end, UNWIND_END_COMPLETE);
 	assert_string_equal(names[0], "cmp");
 	/* The comparator is called from libc's merge sort, through qsort_r. */
@@ -277,6 +293,11 @@ static void check_qsort(enum fx_cc cc)
 	assert_string_equal(names[i + 1], "main");
 	expect_startup(names, n, i + 2);
 	unwinder_free(u);
+}
+
+static void check_qsort(enum fx_cc cc)
+{
+	check_qsort_of(&snaps[cc][MODE_QSORT], cc_names[cc]);
 }
 
 static void test_qsort_gcc(void **state)
@@ -677,15 +698,280 @@ static void test_speed(void **state)
 	unwinder_free(u);
 }
 
+/* --- .debug_frame ---------------------------------------------------------- */
+
+/*
+ * The .debug_frame builds: their own functions have no .eh_frame FDE (with
+ * .debug_frame removed the leaf alone comes out), and with it the whole
+ * chain unwinds through libc to _start, whose CFI is crt's .eh_frame.
+ */
+static void check_debug_frame(enum fx_cc cc)
+{
+	const struct snapshot *s = &df_snaps[cc][MODE_CHAIN];
+	uint64_t off, size;
+	char bin[700], what[64];
+	size_t n;
+
+	assert_int_equal(section_of(s->bin, ".debug_frame", &off, &size), 0);
+	assert_true(size > 0);
+	snprintf(bin, sizeof(bin), "%s/nodf_%s", tmpdir, cc_names[cc]);
+	assert_int_equal(run("objcopy --remove-section .debug_frame '%s' '%s'", s->bin, bin), 0);
+	assert_int_equal(unwind_with(s, bin, &n), UNWIND_END_NO_CFI);
+	assert_int_equal(n, 1);
+	snprintf(what, sizeof(what), "%s .debug_frame", cc_names[cc]);
+	check_chain_of(s, what);
+	check_qsort_of(&df_snaps[cc][MODE_QSORT], what);
+}
+
+static void test_debug_frame_gcc(void **state)
+{
+	(void)state;
+	check_debug_frame(CC_GCC);
+}
+
+static void test_debug_frame_clang(void **state)
+{
+	(void)state;
+	check_debug_frame(CC_CLANG);
+}
+
+/*
+ * Unwind @s with its fixture replaced by @bin (same code); the fixture's
+ * frames must all be there, then libc's startup, up to _start. With no CFI
+ * for _start left in @bin, that is where it ends: NO_CFI.
+ */
+static void check_variant(const struct snapshot *s, const char *bin, const char *what)
+{
+	static const char *const want[] = {"leaf", "f1", "f2", "f3", "f4", "f5", "f6", "main"};
+	struct snapshot v = *s;
+	struct unwinder *u = new_unwinder(0, proc_root);
+	uint64_t ips[MAX_FRAMES];
+	char names[MAX_FRAMES][64];
+	enum unwind_end end;
+	size_t n, i, libc = 0;
+
+	snprintf(v.bin, sizeof(v.bin), "%s", bin);
+	v.maps = maps_for(s, bin);
+	n = unwinder_unwind(u, 1, v.maps, v.regs, v.stack, v.stack_len, ips, MAX_FRAMES, &end);
+	name_frames(&v, ips, n, names);
+	dump(what, ips, names, n, end);
+	assert_int_equal(end, UNWIND_END_NO_CFI);
+	assert_true(n > 8);
+	for (i = 0; i < 8; i++)
+		assert_string_equal(names[i], want[i]);
+	for (; i < n && !strcmp(names[i], "libc"); i++)
+		libc++;
+	assert_true(libc >= 1);
+	assert_int_equal(i + 1, n);
+	assert_string_equal(names[i], "_start");
+	unwinder_free(u);
+	maps_for_free(v.maps);
+}
+
+/* .debug_frame is all there is: in the object itself, or in its debug file. */
+static void test_debug_frame_only(void **state)
+{
+	const struct snapshot *s;
+	char bin[700], dbg[700];
+	int c;
+
+	(void)state;
+	for (c = 0; c < CC__MAX; c++) {
+		s = &df_snaps[c][MODE_CHAIN];
+		snprintf(bin, sizeof(bin), "%s/dfonly_%s", tmpdir, cc_names[c]);
+		assert_int_equal(run("objcopy --remove-section .eh_frame --remove-section "
+				     ".eh_frame_hdr '%s' '%s'",
+				     s->bin, bin),
+				 0);
+		check_variant(s, bin, "only .debug_frame");
+
+		/* No CFI in the object; its .gnu_debuglink file (next to it) has it. */
+		snprintf(dbg, sizeof(dbg), "%s/dflink_%s.debug", tmpdir, cc_names[c]);
+		snprintf(bin, sizeof(bin), "%s/dflink_%s", tmpdir, cc_names[c]);
+		assert_int_equal(run("objcopy --only-keep-debug '%s' '%s' && cd '%s' && objcopy "
+				     "--strip-debug --remove-section .eh_frame --remove-section "
+				     ".eh_frame_hdr --add-gnu-debuglink='%s' '%s' '%s'",
+				     s->bin, dbg, tmpdir, dbg, s->bin, bin),
+				 0);
+		check_variant(s, bin, "separate .debug_frame");
+	}
+}
+
+/*
+ * A corrupted .debug_frame: a length beyond the section drops all of it
+ * (NO_CFI at the leaf, with and without the real .eh_frame next to it);
+ * junk anywhere in it never crashes or hangs.
+ */
+static void test_debug_frame_hostile(void **state)
+{
+	const struct snapshot *s = &df_snaps[CC_GCC][MODE_CHAIN];
+	uint64_t off, size, i;
+	uint32_t len = 0x7ffffff0;
+	char bin[700], only[700];
+	size_t n;
+	int round;
+
+	(void)state;
+	snprintf(bin, sizeof(bin), "%s/dfhostile", tmpdir);
+	snprintf(only, sizeof(only), "%s/dfhostile_only", tmpdir);
+	assert_int_equal(section_of(s->bin, ".debug_frame", &off, &size), 0);
+	assert_int_equal(run("cp '%s' '%s'", s->bin, bin), 0);
+	patch(bin, off, &len, 4);
+	assert_int_equal(unwind_with(s, bin, &n), UNWIND_END_NO_CFI);
+	assert_int_equal(n, 1);
+	assert_int_equal(run("objcopy --remove-section .eh_frame --remove-section .eh_frame_hdr "
+			     "'%s' '%s'",
+			     bin, only),
+			 0);
+	assert_int_equal(unwind_with(s, only, &n), UNWIND_END_NO_CFI);
+	assert_int_equal(n, 1);
+
+	for (round = 0; round < 60; round++) {
+		unsigned char junk[64];
+		uint64_t where = off + rnd() % size;
+
+		assert_int_equal(run("cp '%s' '%s'", s->bin, bin), 0);
+		for (i = 0; i < sizeof(junk); i++)
+			junk[i] = (unsigned char)rnd();
+		if (where + sizeof(junk) > off + size)
+			where = off + size - sizeof(junk);
+		patch(bin, where, junk, round % 3 ? 2 : sizeof(junk));
+		unwind_with(s, bin, &n);
+		assert_true(n >= 1);
+	}
+}
+
+/* A fake object image at 0x400000 for unwtab_add_debug_frame() alone. */
+static struct unwtab *fake_tab(void)
+{
+	struct unwtab *t = calloc(1, sizeof(*t));
+
+	assert_non_null(t);
+	t->e_type = ET_EXEC;
+	t->nr_loads = 1;
+	t->loads[0] = (struct unwtab_load){0, 0x400000, 0x10000, 0x10000};
+	t->image_lo = 0x400000;
+	t->image_hi = 0x410000;
+	t->bytes = sizeof(*t);
+	t->table_err = -ENOENT;
+	return t;
+}
+
+/* Append @n bytes of @v (little endian). */
+static size_t put(unsigned char *b, size_t at, uint64_t v, size_t n)
+{
+	memcpy(b + at, &v, n);
+	return at + n;
+}
+
+/*
+ * The converter on hand-made sections: a 64-bit DWARF v4 CIE with a 32-bit
+ * v3 CIE after its FDE, whose FDE names it (a later CIE) and uses
+ * DW_CFA_set_loc; what comes out is .eh_frame (CIE id 0, "zR", pcrel
+ * pointers) with a header table sorted by start.
+ */
+static void test_debug_frame_convert(void **state)
+{
+	unsigned char df[256], *h;
+	struct unwtab *t = fake_tab();
+	size_t p = 0, cie2, fde2;
+	int32_t ent[2];
+	uint64_t v;
+
+	(void)state;
+	/* CIE, DWARF64, v4: address size 8, segment size 0, caf 1, daf -8, ra 16. */
+	p = put(df, p, 0xffffffff, 4);
+	p = put(df, p, 8 + 5 + 2 + 3 + 3, 8);
+	p = put(df, p, UINT64_MAX, 8);
+	p = put(df, p, 0x0100080004, 5); /* version 4, "", 8, 0, caf 1... */
+	p = put(df, p, 0x1078, 2);	 /* ...daf -8, ra 16 */
+	p = put(df, p, 0x08070c, 3);	 /* DW_CFA_def_cfa rsp+8 */
+	p = put(df, p, 0x019000, 3);	 /* nop, DW_CFA_offset rip cfa-8 */
+	/* FDE, DWARF64, for 0x401000..0x401100 under that CIE. */
+	p = put(df, p, 0xffffffff, 4);
+	p = put(df, p, 8 + 16 + 3, 8);
+	p = put(df, p, 0, 8);
+	p = put(df, p, 0x401000, 8);
+	p = put(df, p, 0x100, 8);
+	p = put(df, p, 0x100e41, 3); /* advance 1, def_cfa_offset 16 */
+	/* FDE, DWARF32, for 0x400800..0x400900 under the CIE that follows it. */
+	fde2 = p;
+	p = put(df, p, 4 + 16 + 9 + 2, 4);
+	cie2 = p + 4 + 16 + 9 + 2;
+	p = put(df, p, cie2, 4);
+	p = put(df, p, 0x400800, 8);
+	p = put(df, p, 0x100, 8);
+	p = put(df, p, 0x01, 1); /* DW_CFA_set_loc 0x400810 */
+	p = put(df, p, 0x400810, 8);
+	p = put(df, p, 0x100e, 2); /* def_cfa_offset 16 */
+	/* CIE, DWARF32, v3. */
+	assert_int_equal(p, cie2);
+	p = put(df, p, 4 + 1 + 1 + 3 + 3, 4);
+	p = put(df, p, 0xffffffff, 4);
+	p = put(df, p, 0x0003, 2);
+	p = put(df, p, 0x107801, 3);
+	p = put(df, p, 0x08070c, 3);
+
+	assert_int_equal(unwtab_add_debug_frame(t, df, p), 0);
+	assert_true(t->has_table);
+	assert_int_equal(t->fde_count, 2);
+	assert_non_null(t->dbg.data);
+	assert_int_equal(t->dbg.vaddr % 8, 0);
+	assert_int_equal(t->dbg.size % 8, 0);
+	assert_int_equal(t->hdr.vaddr % 8, 0);
+	assert_true(t->dbg.vaddr >= t->image_lo && t->hdr.vaddr + t->hdr.size <= t->image_hi);
+	assert_true(t->bytes > sizeof(*t));
+	/* Converted CIEs first (id 0, version 3 from 4, "zR" pcrel|sdata8), in section order. */
+	assert_memory_equal(t->dbg.data + 4, "\0\0\0\0\3zR\0", 8);
+	h = t->hdr.data + (t->table_vaddr - t->hdr.vaddr);
+	/* Sorted: 0x400800 first. */
+	memcpy(ent, h, 8);
+	assert_int_equal(t->hdr_vaddr + (uint64_t)(int64_t)ent[0], 0x400800);
+	v = t->hdr_vaddr + (uint64_t)(int64_t)ent[1] - t->dbg.vaddr;
+	assert_true(v < t->dbg.size);
+	/* Its initial location, pcrel from the field: the FDE's own address + 8. */
+	memcpy(&v, t->dbg.data + v + 8, 8);
+	assert_int_equal(v + t->hdr_vaddr + (uint64_t)(int64_t)ent[1] + 8, 0x400800);
+	memcpy(ent, h + 8, 8);
+	assert_int_equal(t->hdr_vaddr + (uint64_t)(int64_t)ent[0], 0x401000);
+	assert_int_equal(unwtab_add_debug_frame(t, df, p), -EEXIST);
+	unwtab_free(t);
+	(void)fde2;
+
+	/* Malformed as a whole, or nothing usable: no table, and why. */
+	t = fake_tab();
+	assert_int_equal(unwtab_add_debug_frame(t, df, p - 1), -EINVAL);
+	assert_false(t->has_table);
+	assert_int_equal(t->table_err, -EINVAL);
+	assert_int_equal(unwtab_add_debug_frame(t, df, 0), -ENOENT);
+	df[fde2 + 4] ^= 0x40; /* the FDE's CIE pointer now points nowhere: dropped */
+	df[20] = 2;	      /* CIE version 2 does not exist: its FDE is dropped */
+	assert_int_equal(unwtab_add_debug_frame(t, df, p), -ENOENT);
+	assert_false(t->has_table);
+	assert_null(t->dbg.data);
+	unwtab_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_chain_gcc),	    cmocka_unit_test(test_chain_clang),
-	    cmocka_unit_test(test_qsort_gcc),	    cmocka_unit_test(test_qsort_clang),
-	    cmocka_unit_test(test_truncated_stack), cmocka_unit_test(test_max_depth),
-	    cmocka_unit_test(test_garbage),	    cmocka_unit_test(test_no_eh_frame_hdr),
-	    cmocka_unit_test(test_hostile_objects), cmocka_unit_test(test_cache),
-	    cmocka_unit_test(test_unwtab),	    cmocka_unit_test(test_speed),
+	    cmocka_unit_test(test_chain_gcc),
+	    cmocka_unit_test(test_chain_clang),
+	    cmocka_unit_test(test_qsort_gcc),
+	    cmocka_unit_test(test_qsort_clang),
+	    cmocka_unit_test(test_truncated_stack),
+	    cmocka_unit_test(test_max_depth),
+	    cmocka_unit_test(test_garbage),
+	    cmocka_unit_test(test_no_eh_frame_hdr),
+	    cmocka_unit_test(test_hostile_objects),
+	    cmocka_unit_test(test_cache),
+	    cmocka_unit_test(test_unwtab),
+	    cmocka_unit_test(test_speed),
+	    cmocka_unit_test(test_debug_frame_gcc),
+	    cmocka_unit_test(test_debug_frame_clang),
+	    cmocka_unit_test(test_debug_frame_only),
+	    cmocka_unit_test(test_debug_frame_hostile),
+	    cmocka_unit_test(test_debug_frame_convert),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
