@@ -37,6 +37,13 @@ static const struct flag flags[] = {
 	  "Address to serve HTTP on (host:port, [v6]:port or :port for all addresses)." },
 	{ "web.max-connections", FLAG_UINT, OFF(max_connections), 1, 100000, "64",
 	  "Maximum simultaneous HTTP connections." },
+	{ "web.max-connections-per-client", FLAG_UINT, OFF(max_connections_per_client), 1, 100000,
+	  "16", "Maximum simultaneous HTTP connections from one client IP address." },
+	{ "web.read-timeout", FLAG_DURATION, OFF(read_timeout_ns), 1000000000ULL, 3600000000000ULL,
+	  "30s", "Time a connection has to send a complete request header (and idle keep-alive "
+	  "timeout); slower clients are disconnected (1s..1h, whole seconds)." },
+	{ "web.config.file", FLAG_STRING, STR(web_config_file), 0, 0, "none",
+	  "Web config (exporter-toolkit format) enabling TLS and basic auth; re-read on SIGHUP." },
 	{ "profiling.frequency", FLAG_UINT, OFF(frequency_hz), 1, 10000, "19",
 	  "Sampling frequency per CPU, in Hz (software cpu-clock event)." },
 	{ "profiling.include-idle", FLAG_BOOL, OFF(include_idle), 0, 0, "false",
@@ -72,7 +79,10 @@ static const struct flag flags[] = {
 	{ "unwind.cache-size", FLAG_SIZE, OFF(unwind_cache_bytes), 1ULL << 20, 1ULL << 40,
 	  "32MiB", "Memory budget for cached unwind tables (LRU beyond it)." },
 	{ "log.level", FLAG_LOGLEVEL, OFF(log_level), 0, 0, "info",
-	  "Log level: error, warn, info or debug." },
+	  "Log level: error, warn, info or debug (SIGUSR1 raises it, SIGUSR2 lowers it)." },
+	{ "run-as-user", FLAG_STRING, STR(run_as_user), 0, 0, "none",
+	  "Once attached, switch to this user (e.g. nobody), keeping only the capabilities "
+	  "needed to read other processes." },
 };
 
 void config_usage(FILE *out)
@@ -83,6 +93,9 @@ void config_usage(FILE *out)
 		     "Flags (--flag=value or --flag value):\n");
 	fprintf(out, "  %-36s %s\n", "-h, --help", "Show this help and exit.");
 	fprintf(out, "  %-36s %s\n", "--version", "Print the version and exit.");
+	fprintf(out, "  %-36s %s\n", "--check",
+		"Print what this kernel supports and what stackd can do here; "
+		"exit 0 if it can run.");
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
 		char name[64];
 
@@ -165,6 +178,8 @@ void config_defaults(struct config *cfg)
 	cfg->max_profile_seconds = 300;
 	cfg->max_concurrent_profiles = 16;
 	cfg->max_connections = 64;
+	cfg->max_connections_per_client = 16;
+	cfg->read_timeout_ns = 30000000000ULL;
 	cfg->symbol_cache_bytes = 64ULL << 20;
 	cfg->stack_cache_bytes = 16ULL << 20;
 	cfg->max_processes = 16384;
@@ -246,6 +261,8 @@ bad:
 
 int config_parse(struct config *cfg, int argc, char **argv, FILE *out, FILE *err)
 {
+	bool check = false;
+
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i], *name, *eq, *val = NULL;
 		const struct flag *f = NULL;
@@ -258,6 +275,11 @@ int config_parse(struct config *cfg, int argc, char **argv, FILE *out, FILE *err
 		if (strcmp(arg, "--version") == 0) {
 			fprintf(out, "stackd %s (libbpf %s)\n", STACKD_VERSION, STACKD_LIBBPF_VERSION);
 			return CONFIG_EXIT_OK;
+		}
+		/* Noted, not acted on: later flags (--unwind.mode) shape what is checked. */
+		if (strcmp(arg, "--check") == 0) {
+			check = true;
+			continue;
 		}
 		if (strncmp(arg, "--", 2) != 0) {
 			fprintf(err, "stackd: unexpected argument \"%s\" (see --help)\n", arg);
@@ -292,5 +314,5 @@ int config_parse(struct config *cfg, int argc, char **argv, FILE *out, FILE *err
 			return -EINVAL;
 	}
 	log_set_level(cfg->log_level);
-	return CONFIG_RUN;
+	return check ? CONFIG_CHECK : CONFIG_RUN;
 }

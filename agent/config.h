@@ -21,6 +21,9 @@ struct config {
 	unsigned max_profile_seconds;
 	unsigned max_concurrent_profiles;
 	unsigned max_connections;
+	unsigned max_connections_per_client;
+	uint64_t read_timeout_ns;
+	char web_config_file[1024]; /* "": plain HTTP, no auth */
 	uint32_t stack_map_entries; /* 0: derived from frequency x CPUs x drain interval */
 	uint32_t counts_map_entries; /* 0: derived */
 	uint64_t symbol_cache_bytes;
@@ -32,15 +35,17 @@ struct config {
 	uint64_t unwind_stack_bytes;
 	uint64_t unwind_ring_bytes;
 	uint64_t unwind_cache_bytes;
+	char run_as_user[64]; /* "": stay root (capabilities are dropped either way) */
 };
 
 enum config_result {
 	CONFIG_RUN = 0, /* flags parsed: run the agent */
 	CONFIG_EXIT_OK = 1, /* --help or --version was printed */
+	CONFIG_CHECK = 2, /* --check: report what this machine supports, then exit */
 };
 
 void config_defaults(struct config *cfg);
-/* Returns CONFIG_RUN, CONFIG_EXIT_OK, or -EINVAL after printing the error to @err. */
+/* Returns CONFIG_RUN, CONFIG_EXIT_OK, CONFIG_CHECK, or -EINVAL after printing the error to @err. */
 int config_parse(struct config *cfg, int argc, char **argv, FILE *out, FILE *err);
 void config_usage(FILE *out);
 

@@ -2,28 +2,58 @@
 /*
  * stackd: a continuous profiling node agent.
  *
- * Exit codes: 0 after a clean shutdown (SIGINT/SIGTERM) or --help/--version;
- * 1 when start-up fails (privileges, BTF, perf events, port in use);
- * 2 on a usage error (unknown flag, bad value).
+ * Exit codes: 0 after a clean shutdown (SIGINT/SIGTERM), --help/--version, or --check
+ * when stackd can run here; 1 when start-up fails (privileges, BTF, perf events, port in
+ * use, dropping privileges) or --check finds it cannot run; 2 on a usage error.
  */
 #include <errno.h>
 #include <malloc.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "agent.h"
+#include "check.h"
 #include "checks.h"
 #include "common/log.h"
 #include "config.h"
 #include "exporter/http.h"
+#include "exporter/webconfig.h"
+#include "privs.h"
 #include "version.h"
+
+/* Set once privileges are dropped: only then is the agent ready (and /-/ready 200). */
+static atomic_bool g_privs_dropped;
+
+static bool is_ready(void *ctx)
+{
+	return atomic_load(&g_privs_dropped) && agent_is_ready(ctx);
+}
+
+/* SIGUSR1 (+1, towards debug) and SIGUSR2 (-1, towards error). */
+static void step_log_level(int step)
+{
+	int old = (int)log_get_level(), level = old + step;
+
+	if (level < LOG_LEVEL_ERROR)
+		level = LOG_LEVEL_ERROR;
+	if (level > LOG_LEVEL_DEBUG)
+		level = LOG_LEVEL_DEBUG;
+	log_set_level((enum log_level)level);
+	/* Logged at the new level, the one sure to be shown (a debug line proves debug works). */
+	log_msg((enum log_level)level, "log level %s (was %s, %s)",
+		log_level_name((enum log_level)level), log_level_name((enum log_level)old),
+		step > 0 ? "SIGUSR1" : "SIGUSR2");
+}
 
 int main(int argc, char **argv)
 {
 	struct http_server *http = NULL;
 	struct agent *agent = NULL;
 	struct http_opts hopts;
+	struct webconfig *wc = NULL;
+	bool is_tls = false;
 	struct config cfg;
 	sigset_t sigs;
 	int sig = 0, err;
@@ -32,16 +62,21 @@ int main(int argc, char **argv)
 	err = config_parse(&cfg, argc, argv, stdout, stderr);
 	if (err == CONFIG_EXIT_OK)
 		return 0;
+	if (err == CONFIG_CHECK)
+		return check_report(&cfg, stdout) ? 1 : 0;
 	if (err)
 		return 2;
 
 	/*
-	 * Block the shutdown signals before any thread starts, so they all
-	 * inherit the mask and only sigwait() below receives them.
+	 * Block the shutdown and log-level signals before any thread starts, so they
+	 * all inherit the mask and only sigwait() below receives them.
 	 */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGUSR1);
+	sigaddset(&sigs, SIGUSR2);
+	sigaddset(&sigs, SIGHUP); /* re-read --web.config.file */
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -52,11 +87,28 @@ int main(int argc, char **argv)
 	mallopt(M_ARENA_MAX, 2);
 	pr_info("stackd %s starting (frequency %u Hz, drain every %llu ms)", STACKD_VERSION,
 		cfg.frequency_hz, (unsigned long long)(cfg.drain_interval_ns / 1000000));
-	if (checks_run())
+	/* Before the slow checks and BPF load: a bad web config fails at once. */
+	if (cfg.web_config_file[0]) {
+		char msg[768];
+
+		/* It names keys and passwords a root process will use: only root may write it. */
+		if (privs_check_config_file(cfg.web_config_file))
+			return 1;
+		if (webconfig_load(cfg.web_config_file, &wc, msg, sizeof(msg))) {
+			pr_err("--web.config.file: %s", msg);
+			return 1;
+		}
+		is_tls = wc->has_tls;
+	}
+	if (checks_run()) {
+		webconfig_free(wc);
 		return 1;
+	}
 	err = agent_new(&cfg, &agent);
-	if (err)
+	if (err) {
+		webconfig_free(wc);
 		return 1;
+	}
 
 	/* Bind before the slow BPF load, so a busy port fails at once. */
 	hopts = (struct http_opts){
@@ -65,12 +117,15 @@ int main(int argc, char **argv)
 		/* Go's default is 30 s; a smaller maximum lowers it. */
 		.default_profile_seconds = cfg.max_profile_seconds < 30 ? cfg.max_profile_seconds : 30,
 		.max_connections = cfg.max_connections,
+		.max_connections_per_client = cfg.max_connections_per_client,
+		.idle_timeout_seconds = (unsigned)(cfg.read_timeout_ns / 1000000000ULL),
+		.web_config = wc, /* the server owns it once started */
 		.max_concurrent_profiles = cfg.max_concurrent_profiles,
 		.handlers = {
 			.ctx = agent,
 			.profile = agent_http_profile,
 			.metrics = agent_http_metrics,
-			.is_ready = agent_is_ready,
+			.is_ready = is_ready,
 		},
 	};
 	err = http_server_start(&hopts, &http);
@@ -82,6 +137,7 @@ int main(int argc, char **argv)
 		else
 			pr_err("cannot start the HTTP server on %s: %s", cfg.listen_address,
 			       strerror(-err));
+		webconfig_free(wc);
 		agent_stop(agent);
 		return 1;
 	}
@@ -92,13 +148,34 @@ int main(int argc, char **argv)
 		agent_stop(agent);
 		return 1;
 	}
+	/* Attached: from here on only /proc reads need privileges (privs.c says which). */
+	err = privs_drop(&(struct privs_opts){ .run_as_user = cfg.run_as_user });
+	if (err) {
+		agent_begin_shutdown(agent);
+		http_server_stop(http);
+		agent_stop(agent);
+		return 1;
+	}
+	atomic_store(&g_privs_dropped, true);
 	/* Loading parsed the kernel's BTF (several MB): give that memory back. */
 	malloc_trim(0);
-	pr_info("ready: serving on http://%s (/debug/pprof/profile, /metrics, /-/ready)",
-		cfg.listen_address);
+	pr_info("ready: serving on %s://%s (/debug/pprof/profile, /metrics, /-/ready)",
+		is_tls ? "https" : "http", cfg.listen_address);
 
-	while (sigwait(&sigs, &sig) != 0 || (sig != SIGINT && sig != SIGTERM))
-		;
+	while (sigwait(&sigs, &sig) != 0 || (sig != SIGINT && sig != SIGTERM)) {
+		if (sig == SIGUSR1 || sig == SIGUSR2)
+			step_log_level(sig == SIGUSR1 ? 1 : -1);
+		if (sig == SIGHUP && cfg.web_config_file[0]) {
+			/*
+			 * A file others can now write is refused (logged). The reload logs
+			 * too; either way the old config stays on error.
+			 */
+			if (!privs_check_config_file(cfg.web_config_file))
+				http_server_reload(http, cfg.web_config_file);
+		} else if (sig == SIGHUP)
+			pr_info("SIGHUP: no --web.config.file to reload");
+		sig = 0;
+	}
 	pr_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	/* Wake waiting profile requests first so the HTTP threads can finish. */
 	agent_begin_shutdown(agent);

@@ -31,6 +31,7 @@
 #   cpu%        user+sys ticks of the tool's process over the window, % of one CPU
 #   post s      perf only: CPU seconds (user+sys) of `perf script` turning perf.data into
 #               symbolized stacks (its DWARF unwinding happens here, after the capture)
+#   total%      cpu% + post s / window: all the tool's own CPU for the window's stacks
 #   ns/sample   stackd only: BPF program time per sample (kernel.bpf_stats_enabled=1), which
 #               includes the stack copy in dwarf mode; charged to the sampled tasks
 #   rss MiB     peak RSS (VmHWM) of the tool's process; post MiB: of `perf script`
@@ -213,7 +214,7 @@ measure()
 {
 	local tool=$1 hz=$2 run=$3 pid port url t0 t1 k0 k1 rt0 rc0 rt1 rc1 nprog curl_pid="" deadline
 	local log=$T/$tool.$hz.$run.log
-	local cpu hwm bpf_ns="-" wl="-" good="-" cpl="-" rfull="-" dws="-" sw="-" post="-" post_mib="-" data_mib="-"
+	local cpu total hwm bpf_ns="-" wl="-" good="-" cpl="-" rfull="-" dws="-" sw="-" post="-" post_mib="-" data_mib="-"
 	local -a sargs
 	case $tool in
 	fp | dwarf | auto)
@@ -303,12 +304,14 @@ measure()
 		data_mib=$(awk -v s="$size" -v c="$cap_s" -v w="$win_s" 'BEGIN { printf "%.1f", s / c * w / 1048576 }')
 		rm -f "$T/perf.data" "$T/perf.data.old" "$T/perf.script"
 	fi
+	total=$cpu
+	[[ $post == - ]] || total=$(awk -v c="$cpu" -v p="$post" -v w="$win_s" 'BEGIN { printf "%.2f", c + 100 * p / w }')
 	if [[ $wl != - ]]; then
 		cpl=$(awk -v g="$good" -v t="$wl" 'BEGIN { printf "%.2f", t ? 100 * g / t : 0 }')
 	fi
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$hz" "$tool" "$run" "$cpu" "$post" \
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$hz" "$tool" "$run" "$cpu" "$post" "$total" \
 		"$bpf_ns" "$((hwm / 1024))" "$post_mib" "$wl" "$cpl" "$rfull" "$dws" "$sw" "$data_mib" >>"$RES"
-	log "run $run ${hz}Hz $tool: cpu ${cpu}% post ${post}s bpf ${bpf_ns}ns/sample rss $((hwm / 1024))MiB post-rss ${post_mib}MiB wl-samples $wl complete ${cpl}% ring-full/lost $rfull dwarf-samples $dws switched $sw data ${data_mib}MiB (window ${win_s}s)"
+	log "run $run ${hz}Hz $tool: cpu ${cpu}% post ${post}s total ${total}% bpf ${bpf_ns}ns/sample rss $((hwm / 1024))MiB post-rss ${post_mib}MiB wl-samples $wl complete ${cpl}% ring-full/lost $rfull dwarf-samples $dws switched $sw data ${data_mib}MiB (window ${win_s}s)"
 }
 
 for ((run = 1; run <= RUNS; run++)); do
@@ -343,18 +346,18 @@ awk -F'\t' '
 		hz[key] = $1; tool[key] = $2
 	}
 	END {
-		fmt = "%4s  %-6s %6s %7s %9s %8s %8s %8s %10s %10s %10s %9s %9s\n"
-		printf fmt, "Hz", "tool", "cpu%", "post s", "ns/sample", "rss MiB", "post MiB", "wl samp", "complete%", "ring full", "dwarf samp", "switched", "data MiB"
+		fmt = "%4s  %-6s %6s %7s %7s %9s %8s %8s %8s %10s %10s %10s %9s %9s\n"
+		printf fmt, "Hz", "tool", "cpu%", "post s", "total%", "ns/sample", "rss MiB", "post MiB", "wl samp", "complete%", "ring full", "dwarf samp", "switched", "data MiB"
 		for (k = 1; k <= nk; k++) {
 			key = order[k]
 			printf fmt, hz[key], tool[key], median(key, 4), median(key, 5), median(key, 6), median(key, 7),
 				median(key, 8), median(key, 9), median(key, 10), median(key, 11), median(key, 12),
-				median(key, 13), median(key, 14)
+				median(key, 13), median(key, 14), median(key, 15)
 		}
 	}' "$RES"
 echo
 echo "targets (reported, not asserted): auto at 99 Hz <= 2% of one CPU and below perf --call-graph dwarf"
 echo "(record + post-processing); >= 98% complete stacks"
 echo
-echo "raw per-run rows: Hz tool run cpu% post_s bpf_ns rss_MiB post_MiB wl_samples complete% ring_full dwarf_samples switched data_MiB"
+echo "raw per-run rows: Hz tool run cpu% post_s total% bpf_ns rss_MiB post_MiB wl_samples complete% ring_full dwarf_samples switched data_MiB"
 sed 's/^/  /' "$RES"

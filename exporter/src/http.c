@@ -11,13 +11,28 @@
  * Query strings are untrusted: the raw request target is captured through the
  * URI log callback (before MHD unescapes it) and validated strictly before any
  * handler runs; MHD's own unescaping is lenient and silently truncates at %00.
+ *
+ * TLS: MHD's HTTPS mode (GnuTLS). Client certificates are checked during the
+ * handshake, by a GnuTLS verify function installed on each session when MHD
+ * announces the connection (the session exists then, the handshake has not
+ * started), so a client without an acceptable certificate never gets to send
+ * a request. A reload starts a new daemon on a dup() of the listen socket and
+ * quiesces the old one, so the socket never stops listening and a new daemon
+ * that fails to start leaves the old one serving.
+ *
+ * Connection bookkeeping (per-client limits, slow-client deadlines) is ours,
+ * not MHD's: MHD's limits are per daemon (two run during a reload) and refuse
+ * without telling us, so nothing could be counted.
  */
 #include "exporter/http.h"
+#include "basicauth.h"
 #include "query.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -25,13 +40,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
 #include "common/log.h"
 #include "common/strbuf.h"
 #include "exporter/promtext.h"
+#include "exporter/webconfig.h"
 
 #define HTTP_DEFAULT_PROFILE_SECONDS 30
 /* Generous enough for any scraper; a bound so one request cannot pin a thread for days. */
@@ -39,6 +57,9 @@
 #define HTTP_DEFAULT_MAX_CONNECTIONS	     64
 #define HTTP_DEFAULT_MAX_CONCURRENT_PROFILES 16
 #define HTTP_DEFAULT_IDLE_TIMEOUT_SECONDS    30
+#define HTTP_DEFAULT_MAX_CONN_PER_CLIENT     16
+/* How often the housekeeping thread looks for overdue connections and retired daemons. */
+#define HTTP_HOUSEKEEPING_MS 250
 /* Longest request target (path + query) we look at; longer gets 414. */
 #define HTTP_MAX_URI_LEN 4096
 /* Cap on the /metrics body; the agent's families are far below this. */
@@ -52,19 +73,103 @@
 #define CT_HTML	 "text/html; charset=utf-8"
 #define CT_OCTET "application/octet-stream"
 
+/* One MHD daemon and the web config it was started with. */
+struct http_daemon {
+	struct http_server *s;
+	struct MHD_Daemon *mhd;
+	struct webconfig *wc; /* owned; NULL: plain HTTP, no auth */
+	struct http_daemon *next; /* on s->retired */
+	uint64_t stop_by_ns; /* retired: stopped at the latest then */
+};
+
+/* One accepted connection, from MHD's STARTED notification to CLOSED. */
+struct http_conn {
+	struct http_conn *prev, *next; /* on s->conns, under s->lock */
+	struct in6_addr ip; /* IPv4 as v4-mapped */
+	int fd;
+	/* Shut down when still waiting for a request header then; 0: not waiting. */
+	_Atomic uint64_t deadline_ns;
+};
+
 struct http_server {
-	struct MHD_Daemon *daemon;
-	int listen_fd;
+	struct http_daemon *cur; /* serving; only the owner's thread changes it */
+	int listen_fd; /* ours; each daemon listens on a dup() */
+	int family;
 	unsigned max_profile_seconds;
 	unsigned default_profile_seconds;
 	unsigned max_concurrent_profiles;
 	unsigned idle_timeout_seconds;
+	unsigned max_connections;
+	unsigned max_connections_per_client;
 	struct http_handlers handlers;
+	char *listen_address;
+
+	/* Guards auth, retired, conns and conn_cnt, and the housekeeper's wake-ups. */
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	struct basicauth *auth; /* current credentials; requests hold a reference */
+	struct http_daemon *retired; /* quiesced, finishing requests in flight */
+	struct http_conn conns; /* list head */
+	unsigned conn_cnt;
+	bool is_stopping;
+	bool has_housekeeper;
+	pthread_t housekeeper;
+
 	_Atomic uint64_t requests[6]; /* by status class, [0] unused */
 	_Atomic uint64_t profiles_in_flight;
 	_Atomic uint64_t profiles_rejected;
 	_Atomic uint64_t requests_active; /* from on_uri to on_completed */
+	_Atomic uint64_t conn_rejected_total;
+	_Atomic uint64_t conn_rejected_per_client;
+	_Atomic uint64_t conn_timed_out;
+	_Atomic uint64_t auth_missing;
+	_Atomic uint64_t auth_invalid;
+	_Atomic uint64_t auth_bcrypt_checks;
+	_Atomic uint64_t reloads_ok;
+	_Atomic uint64_t reloads_failed;
+	_Atomic bool last_reload_ok;
 };
+
+/*
+ * Handshakes refused in the GnuTLS verify function, which only has the
+ * session: process-wide (the agent runs one server).
+ */
+static _Atomic uint64_t tls_client_cert_rejected;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Our per-connection state (NULL if its allocation failed). */
+static struct http_conn *conn_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+/* (Re)starts the clock a connection has to deliver its next request header. */
+static void conn_arm(struct http_server *s, struct http_conn *c)
+{
+	/*
+	 * A second past MHD's idle timeout: a silent connection is closed by
+	 * MHD first; only one that keeps trickling bytes reaches ours.
+	 */
+	if (c)
+		atomic_store(&c->deadline_ns,
+			     now_ns() + (s->idle_timeout_seconds + 1ull) * 1000000000ull);
+}
+
+static void conn_disarm(struct http_conn *c)
+{
+	if (c)
+		atomic_store(&c->deadline_ns, 0);
+}
 
 enum route {
 	ROUTE_NONE,
@@ -121,6 +226,7 @@ static enum MHD_Result queue(struct http_server *s, struct MHD_Connection *conn,
 {
 	enum MHD_Result ret;
 
+	conn_disarm(conn_of(conn)); /* the request is in; no more header deadline */
 	if (!resp)
 		return MHD_NO; /* out of memory: MHD closes the connection */
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
@@ -300,10 +406,29 @@ static int write_metric_u64(struct strbuf *sb, const char *name, const char *typ
 	return err ?: prom_sample_u64(sb, name, NULL, 0, v);
 }
 
+static int write_labeled_u64(struct strbuf *sb, const char *name, const char *type,
+			     const char *help, const char *label, const char *const *values,
+			     const uint64_t *v, size_t n)
+{
+	int err = prom_family(sb, name, type, help);
+
+	for (size_t i = 0; !err && i < n; i++) {
+		struct prom_label l = {.name = label, .value = values[i]};
+
+		err = prom_sample_u64(sb, name, &l, 1, v[i]);
+	}
+	return err;
+}
+
 int http_server_write_metrics(const struct http_server *s, struct strbuf *out)
 {
 	static const char *const classes[] = {NULL, "1xx", "2xx", "3xx", "4xx", "5xx"};
+	static const char *const conn_reasons[] = {"max_connections",
+						   "max_connections_per_client"};
+	static const char *const auth_reasons[] = {"missing", "invalid"};
+	static const char *const reload_results[] = {"success", "failure"};
 	struct http_stats st;
+	uint64_t v[2];
 	int err, i;
 
 	if (!s || !out)
@@ -324,12 +449,45 @@ int http_server_write_metrics(const struct http_server *s, struct strbuf *out)
 	err = write_metric_u64(out, "stackd_http_profile_requests_in_flight", "gauge",
 			       "Profile requests currently blocking for their window.",
 			       st.profile_requests_in_flight);
-	return err
-		   ?: write_metric_u64(out, "stackd_http_profile_requests_rejected_total",
-				       "counter",
-				       "Profile requests answered 503 because "
-				       "max_concurrent_profiles were in flight.",
-				       st.profile_requests_rejected);
+	err = err ?: write_metric_u64(out, "stackd_http_profile_requests_rejected_total", "counter",
+				      "Profile requests answered 503 because "
+				      "max_concurrent_profiles were in flight.",
+				      st.profile_requests_rejected);
+	err = err ?: write_metric_u64(out, "stackd_http_connections_open", "gauge",
+				      "HTTP connections currently open.", st.connections_open);
+	v[0] = st.connections_rejected_total;
+	v[1] = st.connections_rejected_per_client;
+	err = err ?: write_labeled_u64(out, "stackd_http_connections_rejected_total", "counter",
+				       "Connections closed at accept: --web.max-connections or "
+				       "--web.max-connections-per-client reached.",
+				       "reason", conn_reasons, v, 2);
+	err = err ?: write_metric_u64(out, "stackd_http_connections_timed_out_total", "counter",
+				      "Connections shut down for not delivering a complete request "
+				      "header within --web.read-timeout (slow clients).",
+				      st.connections_timed_out);
+	v[0] = st.auth_missing;
+	v[1] = st.auth_invalid;
+	err = err ?: write_labeled_u64(out, "stackd_http_unauthorized_total", "counter",
+				       "Requests answered 401: no usable basic-auth credentials "
+				       "(missing) or a wrong user or password (invalid).",
+				       "reason", auth_reasons, v, 2);
+	err = err ?: write_metric_u64(out, "stackd_http_auth_bcrypt_checks_total", "counter",
+				      "Passwords checked with bcrypt (successes are cached for "
+				      "60 s, so steady scrapes add none).",
+				      st.auth_bcrypt_checks);
+	err = err ?: write_metric_u64(out, "stackd_http_tls_client_cert_rejected_total",
+				      "counter",
+				      "TLS handshakes refused for a missing or unverifiable client "
+				      "certificate.",
+				      st.tls_client_cert_rejected);
+	v[0] = st.reloads_ok;
+	v[1] = st.reloads_failed;
+	err = err ?: write_labeled_u64(out, "stackd_http_config_reloads_total", "counter",
+				       "Web config reloads (SIGHUP), by result.", "result",
+				       reload_results, v, 2);
+	return err ?: write_metric_u64(out, "stackd_http_config_last_reload_successful", "gauge",
+				       "1 when the last web config reload (or the start) succeeded.",
+				       st.last_reload_ok ? 1 : 0);
 }
 
 static enum MHD_Result serve_metrics(struct http_server *s, struct MHD_Connection *conn,
@@ -381,6 +539,40 @@ static enum route route_of(const char *url)
 	return ROUTE_NONE;
 }
 
+/* The current credentials, referenced (NULL-safe to put). */
+static struct basicauth *auth_get(struct http_server *s)
+{
+	struct basicauth *a;
+
+	pthread_mutex_lock(&s->lock);
+	a = s->auth;
+	basicauth_get(a);
+	pthread_mutex_unlock(&s->lock);
+	return a;
+}
+
+/* true when the request may go on; else the 401 is queued and *ret is its result. */
+static bool check_auth(struct http_server *s, struct MHD_Connection *conn,
+		       struct http_req_ctx *rc, enum MHD_Result *ret)
+{
+	struct basicauth *a = auth_get(s);
+	enum basicauth_result res;
+	bool did_bcrypt = false;
+
+	res = basicauth_check(a, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_AUTHORIZATION),
+			      &did_bcrypt);
+	basicauth_put(a);
+	if (did_bcrypt)
+		atomic_fetch_add(&s->auth_bcrypt_checks, 1);
+	if (res == BASICAUTH_OK)
+		return true;
+	atomic_fetch_add(res == BASICAUTH_MISSING ? &s->auth_missing : &s->auth_invalid, 1);
+	*ret = queue_error(s, conn, rc, MHD_HTTP_UNAUTHORIZED, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+			   "Basic realm=\"stackd\"", "401 Unauthorized");
+	return false;
+}
+
 /*
  * MHD calls this at least twice per request: once the headers are in, then
  * with any body, then once more with none. Refusals (bad URI, unknown path,
@@ -394,6 +586,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
 	struct http_server *s = cls;
 	struct http_req_ctx *rc = *req_cls;
+	enum MHD_Result ret;
 	const char *why;
 
 	if (!rc)
@@ -415,6 +608,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return queue_error(s, conn, rc, MHD_HTTP_BAD_REQUEST, NULL, NULL, "%s",
 					   why);
 		rc->route = route_of(url);
+		/* Probes stay open (see http.h); everything else, 404s included, needs auth. */
+		if (rc->route != ROUTE_HEALTHY && rc->route != ROUTE_READY &&
+		    !check_auth(s, conn, rc, &ret))
+			return ret;
 		if (rc->route == ROUTE_NONE)
 			return queue_error(s, conn, rc, MHD_HTTP_NOT_FOUND, NULL, NULL,
 					   "404 page not found");
@@ -426,6 +623,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 
+	/* Whole request in: from here only the handler's own time counts. */
+	conn_disarm(conn_of(conn));
 	switch (rc->route) {
 	case ROUTE_PROFILE:
 		return serve_profile(s, conn, rc);
@@ -475,6 +674,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	if (rc && rc->has_long_timeout && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
 		MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
 					  s->idle_timeout_seconds);
+	/* Keep-alive: the next request header has the same time to arrive. */
+	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		conn_arm(s, conn_of(conn));
 	if (rc)
 		atomic_fetch_sub(&s->requests_active, 1);
 	free(rc);
@@ -640,11 +842,356 @@ static int bind_address(const char *addr, int *fd_out, int *family_out)
 	return best ?: err;
 }
 
+/* The client's address as an IPv6 one (IPv4 v4-mapped), so both families compare alike. */
+static void ip_key(const struct sockaddr *sa, struct in6_addr *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!sa)
+		return;
+	if (sa->sa_family == AF_INET6) {
+		*out = ((const struct sockaddr_in6 *)sa)->sin6_addr;
+	} else if (sa->sa_family == AF_INET) {
+		out->s6_addr[10] = 0xff;
+		out->s6_addr[11] = 0xff;
+		memcpy(&out->s6_addr[12], &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	}
+}
+
+/*
+ * Accept policy: the connection limits, server-wide (all daemons together)
+ * and counted. Runs on a daemon's listening thread before the connection
+ * exists; the STARTED notification that follows on the same thread adds it.
+ */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct http_server *s = cls;
+	struct in6_addr ip;
+	unsigned same = 0;
+	bool is_full;
+
+	ip_key(addrlen ? addr : NULL, &ip);
+	pthread_mutex_lock(&s->lock);
+	is_full = s->conn_cnt >= s->max_connections;
+	for (struct http_conn *c = s->conns.next; !is_full && c != &s->conns; c = c->next)
+		same += !memcmp(&c->ip, &ip, sizeof(ip));
+	pthread_mutex_unlock(&s->lock);
+	if (is_full) {
+		atomic_fetch_add(&s->conn_rejected_total, 1);
+		return MHD_NO;
+	}
+	if (same >= s->max_connections_per_client) {
+		atomic_fetch_add(&s->conn_rejected_per_client, 1);
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+/* GnuTLS verify function: <0 fails the handshake. */
+static int tls_verify(gnutls_session_t session, bool is_required)
+{
+	unsigned status = 0, n = 0;
+	int ret;
+
+	if (!gnutls_certificate_get_peers(session, &n) || !n) {
+		if (!is_required)
+			return 0;
+		atomic_fetch_add(&tls_client_cert_rejected, 1);
+		return GNUTLS_E_NO_CERTIFICATE_FOUND;
+	}
+	ret = gnutls_certificate_verify_peers2(session, &status);
+	if (ret < 0 || status) {
+		atomic_fetch_add(&tls_client_cert_rejected, 1);
+		return GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR;
+	}
+	return 0;
+}
+
+static int tls_verify_required(gnutls_session_t session)
+{
+	return tls_verify(session, true);
+}
+
+static int tls_verify_if_given(gnutls_session_t session)
+{
+	return tls_verify(session, false);
+}
+
+/* A missing certificate, where one is required and not verified. */
+static int tls_require_any(gnutls_session_t session)
+{
+	unsigned n = 0;
+
+	if (gnutls_certificate_get_peers(session, &n) && n)
+		return 0;
+	atomic_fetch_add(&tls_client_cert_rejected, 1);
+	return GNUTLS_E_NO_CERTIFICATE_FOUND;
+}
+
+static void tls_setup_session(const struct http_daemon *d, struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	gnutls_session_t session = ci ? ci->tls_session : NULL;
+
+	if (!session)
+		return;
+	/*
+	 * "Require" is enforced by our verify functions, not GnuTLS's
+	 * GNUTLS_CERT_REQUIRE: that one fails the handshake before any
+	 * callback, and the refusal could not be counted.
+	 */
+	switch (d->wc->client_auth) {
+	case WEBCONFIG_REQUEST_CLIENT_CERT:
+		gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUEST);
+		break;
+	case WEBCONFIG_REQUIRE_ANY_CLIENT_CERT:
+		gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUEST);
+		gnutls_session_set_verify_function(session, tls_require_any);
+		break;
+	case WEBCONFIG_VERIFY_CLIENT_CERT_IF_GIVEN:
+		gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUEST);
+		gnutls_session_set_verify_function(session, tls_verify_if_given);
+		break;
+	case WEBCONFIG_REQUIRE_AND_VERIFY_CLIENT_CERT:
+		gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUEST);
+		gnutls_session_set_verify_function(session, tls_verify_required);
+		break;
+	case WEBCONFIG_NO_CLIENT_CERT:
+	default:
+		/* MHD asks for a certificate whenever a trust list is set; we set none. */
+		gnutls_certificate_server_set_request(session, GNUTLS_CERT_IGNORE);
+		break;
+	}
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct http_daemon *d = cls;
+	struct http_server *s = d->s;
+	struct http_conn *c = *socket_context;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci;
+
+		/* TLS first: a tracking failure must not leave a session unchecked. */
+		if (d->wc && d->wc->has_tls)
+			tls_setup_session(d, conn);
+		c = calloc(1, sizeof(*c));
+		if (!c)
+			return; /* untracked: no deadline, not counted against limits */
+		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		c->fd = ci ? ci->connect_fd : -1;
+		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		ip_key(ci ? ci->client_addr : NULL, &c->ip);
+		conn_arm(s, c);
+		pthread_mutex_lock(&s->lock);
+		c->next = s->conns.next;
+		c->prev = &s->conns;
+		c->next->prev = c;
+		s->conns.next = c;
+		s->conn_cnt++;
+		pthread_mutex_unlock(&s->lock);
+		*socket_context = c;
+		return;
+	}
+	if (!c)
+		return;
+	/*
+	 * MHD notifies CLOSED before it closes the socket, and the
+	 * housekeeper only shuts sockets down under s->lock: once unlinked
+	 * here, the fd number is never touched again, even if reused.
+	 */
+	pthread_mutex_lock(&s->lock);
+	c->prev->next = c->next;
+	c->next->prev = c->prev;
+	s->conn_cnt--;
+	pthread_mutex_unlock(&s->lock);
+	free(c);
+	*socket_context = NULL;
+}
+
+/* Starts a daemon with @wc (stored in it on success) on a dup() of the listen socket. */
+static int daemon_start(struct http_server *s, struct webconfig *wc, struct http_daemon **out)
+{
+	struct MHD_OptionItem ops[24];
+	struct http_daemon *d;
+	unsigned flags, n = 0;
+	int fd, err;
+
+#define OPT(o, v, p) (ops[n++] = (struct MHD_OptionItem){(o), (intptr_t)(v), (void *)(p)})
+	*out = NULL;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->s = s;
+	fd = fcntl(s->listen_fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0) {
+		err = -errno;
+		free(d);
+		return err;
+	}
+
+	/*
+	 * poll, not select: the agent holds many fds (perf events, maps, ELF
+	 * files) and select breaks past FD_SETSIZE. ITC lets MHD_quiesce_daemon
+	 * hand the listen socket back.
+	 */
+	flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC |
+		MHD_USE_ERROR_LOG;
+	if (s->family == AF_INET6)
+		flags |= MHD_USE_DUAL_STACK;
+	OPT(MHD_OPTION_EXTERNAL_LOGGER, 0, NULL);
+	ops[n - 1].value = (intptr_t)on_mhd_log;
+	OPT(MHD_OPTION_LISTEN_SOCKET, fd, NULL);
+	/*
+	 * MHD's own limits are a backstop one above ours: on_accept refuses
+	 * first, server-wide and counted; these only bound a bookkeeping slip.
+	 */
+	OPT(MHD_OPTION_CONNECTION_LIMIT, s->max_connections + 1, NULL);
+	OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->max_connections_per_client + 1, NULL);
+	OPT(MHD_OPTION_CONNECTION_TIMEOUT, s->idle_timeout_seconds, NULL);
+	OPT(MHD_OPTION_URI_LOG_CALLBACK, 0, s);
+	ops[n - 1].value = (intptr_t)on_uri;
+	OPT(MHD_OPTION_NOTIFY_COMPLETED, 0, s);
+	ops[n - 1].value = (intptr_t)on_completed;
+	OPT(MHD_OPTION_NOTIFY_CONNECTION, 0, d);
+	ops[n - 1].value = (intptr_t)on_connection;
+	/*
+	 * MHD parses every query argument into the connection's pool before
+	 * our handler runs; past the pool it drops the connection without a
+	 * reply. 64 KiB holds the arguments of any request target up to
+	 * HTTP_MAX_URI_LEN, so a hostile one reaches our 414/400 instead. It
+	 * also bounds what a client can make us buffer for headers.
+	 */
+	OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), NULL);
+	if (wc && wc->has_tls) {
+		flags |= MHD_USE_TLS;
+		OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, wc->cert_pem);
+		OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, wc->key_pem);
+		OPT(MHD_OPTION_HTTPS_PRIORITIES, 0, webconfig_tls_priorities(wc));
+		if (wc->client_ca_pem)
+			OPT(MHD_OPTION_HTTPS_MEM_TRUST, 0, wc->client_ca_pem);
+	}
+	OPT(MHD_OPTION_END, 0, NULL);
+#undef OPT
+
+	errno = 0;
+	d->wc = wc; /* on_connection reads it from the first connection on */
+	d->mhd = MHD_start_daemon(flags, 0, on_accept, s, on_request, s, MHD_OPTION_ARRAY, ops,
+				  MHD_OPTION_END);
+	if (!d->mhd) {
+		err = errno ? -errno : -EIO;
+		close(fd);
+		free(d);
+		return err;
+	}
+	*out = d;
+	return 0;
+}
+
+/* Stops @d (blocks until its connection threads end) and frees it with its web config. */
+static void daemon_stop(struct http_daemon *d)
+{
+	MHD_socket fd;
+
+	if (!d)
+		return;
+	/* Quiescing twice is harmless: MHD returns MHD_INVALID_SOCKET the second time. */
+	fd = MHD_quiesce_daemon(d->mhd);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+	MHD_stop_daemon(d->mhd);
+	webconfig_free(d->wc);
+	free(d);
+}
+
+static unsigned daemon_connections(const struct http_daemon *d)
+{
+	const union MHD_DaemonInfo *di =
+	    MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+	return di ? di->num_connections : 0;
+}
+
+/*
+ * Once per HTTP_HOUSEKEEPING_MS: shut down connections past their request
+ * deadline (MHD's timeout restarts with every byte, so a client trickling a
+ * header byte by byte would otherwise hold a connection and its thread for
+ * as long as it likes), and stop retired daemons whose connections are gone.
+ */
+static void *housekeeper_main(void *arg)
+{
+	struct http_server *s = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&s->lock);
+	while (!s->is_stopping) {
+		struct http_daemon **pd = &s->retired, *done = NULL;
+		uint64_t now = now_ns();
+
+		for (struct http_conn *c = s->conns.next; c != &s->conns; c = c->next) {
+			uint64_t dl = atomic_load(&c->deadline_ns);
+
+			if (dl && dl < now && c->fd >= 0) {
+				/* Not close(): MHD owns the fd; this makes its recv() return 0. */
+				shutdown(c->fd, SHUT_RDWR);
+				atomic_store(&c->deadline_ns, 0);
+				atomic_fetch_add(&s->conn_timed_out, 1);
+			}
+		}
+		while (*pd) {
+			struct http_daemon *d = *pd;
+
+			if (!daemon_connections(d) || d->stop_by_ns < now) {
+				*pd = d->next;
+				d->next = done;
+				done = d;
+			} else {
+				pd = &d->next;
+			}
+		}
+		if (done) {
+			/* Unlocked: stopping joins threads whose CLOSED notification takes the lock. */
+			pthread_mutex_unlock(&s->lock);
+			while (done) {
+				struct http_daemon *next = done->next;
+
+				daemon_stop(done);
+				done = next;
+			}
+			pthread_mutex_lock(&s->lock);
+			continue;
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += HTTP_HOUSEKEEPING_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&s->wake, &s->lock, &ts);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+static void log_web_config(const struct webconfig *wc, const char *what)
+{
+	if (!wc) {
+		pr_info("http: %s: plain HTTP, no authentication", what);
+		return;
+	}
+	pr_info("http: %s %s: %s, client certificates %s, %zu basic-auth user%s", what, wc->path,
+		wc->has_tls ? (wc->min_version == WEBCONFIG_TLS13 ? "TLS 1.3" : "TLS 1.2+")
+			    : "plain HTTP",
+		wc->has_tls ? webconfig_client_auth_name(wc->client_auth) : "unused", wc->user_cnt,
+		wc->user_cnt == 1 ? "" : "s");
+}
+
 int http_server_start(const struct http_opts *opts, struct http_server **out)
 {
 	struct http_server *s = NULL;
-	unsigned flags, max_conn;
-	int err, family = AF_INET;
+	int err;
 
 	if (!opts || !out || !opts->handlers.profile)
 		return -EINVAL;
@@ -654,59 +1201,133 @@ int http_server_start(const struct http_opts *opts, struct http_server **out)
 	if (!s)
 		return -ENOMEM;
 	s->listen_fd = -1;
+	s->family = AF_INET;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->wake, NULL);
+	s->conns.next = s->conns.prev = &s->conns;
 	s->handlers = opts->handlers;
 	s->max_profile_seconds = opts->max_profile_seconds ?: HTTP_DEFAULT_MAX_PROFILE_SECONDS;
 	s->default_profile_seconds = opts->default_profile_seconds ?: HTTP_DEFAULT_PROFILE_SECONDS;
 	s->max_concurrent_profiles =
 	    opts->max_concurrent_profiles ?: HTTP_DEFAULT_MAX_CONCURRENT_PROFILES;
 	s->idle_timeout_seconds = opts->idle_timeout_seconds ?: HTTP_DEFAULT_IDLE_TIMEOUT_SECONDS;
-	max_conn = opts->max_connections ?: HTTP_DEFAULT_MAX_CONNECTIONS;
+	s->max_connections = opts->max_connections ?: HTTP_DEFAULT_MAX_CONNECTIONS;
+	s->max_connections_per_client =
+	    opts->max_connections_per_client ?: HTTP_DEFAULT_MAX_CONN_PER_CLIENT;
+	atomic_store(&s->last_reload_ok, true);
 	if (s->default_profile_seconds > s->max_profile_seconds) {
 		pr_err("http: default profile duration %us exceeds the maximum %us",
 		       s->default_profile_seconds, s->max_profile_seconds);
 		err = -EINVAL;
 		goto cleanup;
 	}
+	s->listen_address = strdup(opts->listen_address ? opts->listen_address : "");
+	if (!s->listen_address) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	err = basicauth_new(opts->web_config, &s->auth);
+	if (err) {
+		pr_err("http: cannot set up basic auth: %s", strerror(-err));
+		goto cleanup;
+	}
 
-	err = bind_address(opts->listen_address, &s->listen_fd, &family);
+	err = bind_address(opts->listen_address, &s->listen_fd, &s->family);
 	if (err)
 		goto cleanup;
-
-	/*
-	 * poll, not select: the agent holds many fds (perf events, maps, ELF
-	 * files) and select breaks past FD_SETSIZE. ITC lets MHD_quiesce_daemon
-	 * hand the listen socket back.
-	 */
-	flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC |
-		MHD_USE_ERROR_LOG;
-	if (family == AF_INET6)
-		flags |= MHD_USE_DUAL_STACK;
-	s->daemon =
-	    MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
-			     on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->listen_fd,
-			     MHD_OPTION_CONNECTION_LIMIT, max_conn, MHD_OPTION_CONNECTION_TIMEOUT,
-			     s->idle_timeout_seconds, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
-			     MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-			     /*
-			      * MHD parses every query argument into the connection's pool
-			      * before our handler runs; past the pool it drops the
-			      * connection without a reply. 64 KiB holds the arguments of
-			      * any request target up to HTTP_MAX_URI_LEN, so a hostile
-			      * one reaches our 414/400 instead.
-			      */
-			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
-	if (!s->daemon) {
-		err = errno ? -errno : -EIO;
+	err = daemon_start(s, opts->web_config, &s->cur);
+	if (err) {
 		pr_err("http: cannot start the HTTP daemon on %s: %s", opts->listen_address,
 		       strerror(-err));
 		goto cleanup;
 	}
+	err = -pthread_create(&s->housekeeper, NULL, housekeeper_main, s);
+	if (err) {
+		s->cur->wc = NULL; /* the caller keeps it on failure */
+		daemon_stop(s->cur);
+		s->cur = NULL;
+		goto cleanup;
+	}
+	s->has_housekeeper = true;
+	if (opts->web_config)
+		log_web_config(opts->web_config, "web config");
 	*out = s;
 	return 0;
 cleanup:
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
+	basicauth_put(s->auth);
+	free(s->listen_address);
+	pthread_cond_destroy(&s->wake);
+	pthread_mutex_destroy(&s->lock);
 	free(s);
+	return err;
+}
+
+int http_server_reload(struct http_server *s, const char *web_config_file)
+{
+	struct http_daemon *nd = NULL, *old;
+	struct basicauth *na = NULL, *oa;
+	struct webconfig *wc = NULL;
+	char msg[768];
+	int err;
+
+	if (!s || !web_config_file)
+		return -EINVAL;
+	err = webconfig_load(web_config_file, &wc, msg, sizeof(msg));
+	if (err) {
+		pr_err("http: reload failed, keeping the previous web config: %s", msg);
+		goto fail;
+	}
+	err = basicauth_new(wc, &na);
+	if (err) {
+		pr_err("http: reload of %s failed, keeping the previous web config: basic auth: %s",
+		       web_config_file, strerror(-err));
+		goto fail;
+	}
+	err = daemon_start(s, wc, &nd);
+	if (err) {
+		pr_err("http: reload of %s failed, keeping the previous web config: cannot start "
+		       "the HTTP daemon: %s",
+		       web_config_file, strerror(-err));
+		goto fail;
+	}
+	log_web_config(wc, "reloaded web config");
+	wc = NULL; /* nd owns it */
+
+	/*
+	 * Credentials first, for every connection old and new: an old
+	 * password must stop working now, not when old keep-alive connections
+	 * happen to close.
+	 */
+	old = s->cur;
+	s->cur = nd;
+	pthread_mutex_lock(&s->lock);
+	oa = s->auth;
+	s->auth = na;
+	pthread_mutex_unlock(&s->lock);
+	basicauth_put(oa);
+
+	/* The old daemon stops accepting; its requests in flight finish. */
+	MHD_socket fd = MHD_quiesce_daemon(old->mhd);
+
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+	pthread_mutex_lock(&s->lock);
+	old->stop_by_ns = now_ns() + (s->max_profile_seconds + s->idle_timeout_seconds + 10ull) *
+					 1000000000ull;
+	old->next = s->retired;
+	s->retired = old;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+	atomic_fetch_add(&s->reloads_ok, 1);
+	atomic_store(&s->last_reload_ok, true);
+	return 0;
+fail:
+	basicauth_put(na);
+	webconfig_free(wc);
+	atomic_fetch_add(&s->reloads_failed, 1);
+	atomic_store(&s->last_reload_ok, false);
 	return err;
 }
 
@@ -716,31 +1337,45 @@ void http_server_stop(struct http_server *s)
 
 	if (!s)
 		return;
-	if (s->daemon) {
-		/*
-		 * Take the listen socket back so that exactly one party closes
-		 * it, and only after every MHD thread is gone.
-		 */
-		fd = MHD_quiesce_daemon(s->daemon);
-		/*
-		 * MHD_stop_daemon shuts every connection down at once, cutting off
-		 * answers still being written (a profile request answered 503 at
-		 * shutdown). Give requests in flight a bounded grace to finish.
-		 */
-		for (int i = 0; i < HTTP_STOP_GRACE_MS / 10 && atomic_load(&s->requests_active);
-		     i++)
-			usleep(10000);
-		MHD_stop_daemon(s->daemon);
-		if (fd == MHD_INVALID_SOCKET)
-			s->listen_fd = -1; /* MHD closed it itself */
+	if (s->has_housekeeper) {
+		pthread_mutex_lock(&s->lock);
+		s->is_stopping = true;
+		pthread_cond_signal(&s->wake);
+		pthread_mutex_unlock(&s->lock);
+		pthread_join(s->housekeeper, NULL);
+	}
+	if (s->cur) {
+		/* Stop accepting first, then let requests in flight finish. */
+		fd = MHD_quiesce_daemon(s->cur->mhd);
+		if (fd != MHD_INVALID_SOCKET)
+			close(fd);
+	}
+	/*
+	 * MHD_stop_daemon shuts every connection down at once, cutting off
+	 * answers still being written (a profile request answered 503 at
+	 * shutdown). Give requests in flight a bounded grace to finish.
+	 */
+	for (int i = 0; i < HTTP_STOP_GRACE_MS / 10 && atomic_load(&s->requests_active); i++)
+		usleep(10000);
+	daemon_stop(s->cur);
+	while (s->retired) {
+		struct http_daemon *d = s->retired;
+
+		s->retired = d->next;
+		daemon_stop(d);
 	}
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
+	basicauth_put(s->auth);
+	free(s->listen_address);
+	pthread_cond_destroy(&s->wake);
+	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
 
 void http_server_get_stats(const struct http_server *s, struct http_stats *out)
 {
+	struct http_server *ms = (struct http_server *)s; /* the lock; nothing else changes */
 	int i;
 
 	memset(out, 0, sizeof(*out));
@@ -750,4 +1385,17 @@ void http_server_get_stats(const struct http_server *s, struct http_stats *out)
 		out->requests[i] = atomic_load_explicit(&s->requests[i], memory_order_relaxed);
 	out->profile_requests_in_flight = atomic_load(&s->profiles_in_flight);
 	out->profile_requests_rejected = atomic_load(&s->profiles_rejected);
+	pthread_mutex_lock(&ms->lock);
+	out->connections_open = s->conn_cnt;
+	pthread_mutex_unlock(&ms->lock);
+	out->connections_rejected_total = atomic_load(&s->conn_rejected_total);
+	out->connections_rejected_per_client = atomic_load(&s->conn_rejected_per_client);
+	out->connections_timed_out = atomic_load(&s->conn_timed_out);
+	out->auth_missing = atomic_load(&s->auth_missing);
+	out->auth_invalid = atomic_load(&s->auth_invalid);
+	out->auth_bcrypt_checks = atomic_load(&s->auth_bcrypt_checks);
+	out->tls_client_cert_rejected = atomic_load(&tls_client_cert_rejected);
+	out->reloads_ok = atomic_load(&s->reloads_ok);
+	out->reloads_failed = atomic_load(&s->reloads_failed);
+	out->last_reload_ok = atomic_load(&s->last_reload_ok);
 }

@@ -1,2 +1,3 @@
 # SPDX-License-Identifier: Apache-2.0
 stackd_unit_test(test_config SOURCES test_config.c LIBS agent_core)
+stackd_unit_test(test_privs SOURCES test_privs.c LIBS agent_core)

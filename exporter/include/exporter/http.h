@@ -12,6 +12,19 @@
  * Unknown paths get 404, other methods 405 (GET and HEAD are allowed).
  * Errors are text/plain; charset=utf-8 with the X-Go-Pprof: 1 header.
  *
+ * TLS and basic auth come from a struct webconfig (--web.config.file). With
+ * basic_auth_users set, every route but /-/healthy and /-/ready answers 401
+ * (WWW-Authenticate: Basic realm="stackd") without valid credentials: the
+ * probes stay open because kubelet-style probes rarely carry credentials and
+ * the two answer nothing but "OK"/"Ready". (With a required client
+ * certificate they need one too: TLS is checked before any request.)
+ *
+ * Abuse bounds: max_connections overall and max_connections_per_client per
+ * client IP (excess connections are closed at accept); a connection must
+ * deliver a complete request header within read_timeout of its start or of
+ * its previous response, however slowly it trickles bytes (slow loris), else
+ * it is shut down; idle keep-alive connections close after read_timeout.
+ *
  * The server knows nothing about BPF: the agent supplies callbacks.
  */
 #ifndef STACKD_EXPORTER_HTTP_H
@@ -24,6 +37,7 @@
 #include "common/strbuf.h"
 
 struct http_server;
+struct webconfig;
 
 /* A parsed profile request. */
 struct http_profile_req {
@@ -60,16 +74,33 @@ struct http_opts {
 	unsigned max_concurrent_profiles; /* excess gets 503 */
 	struct http_handlers handlers;
 	/*
-	 * Idle keep-alive timeout; 0 means 30. A profile request's own window
-	 * is added to it while the request blocks.
+	 * Idle keep-alive timeout, and the time a connection has to deliver a
+	 * whole request header; 0 means 30. A profile request's own window is
+	 * added to it while the request blocks.
 	 */
 	unsigned idle_timeout_seconds;
+	unsigned max_connections_per_client; /* 0 means 16 */
+	/*
+	 * TLS and basic auth (NULL: plain HTTP, no auth). On success the
+	 * server owns it; on failure the caller still does.
+	 */
+	struct webconfig *web_config;
 };
 
 struct http_stats {
 	uint64_t requests[6]; /* by status class: 1xx..5xx; [0] unused */
 	uint64_t profile_requests_in_flight;
 	uint64_t profile_requests_rejected;
+	uint64_t connections_open;
+	uint64_t connections_rejected_total; /* --web.max-connections */
+	uint64_t connections_rejected_per_client; /* --web.max-connections-per-client */
+	uint64_t connections_timed_out; /* no complete request within read_timeout */
+	uint64_t auth_missing; /* 401: no usable Authorization header */
+	uint64_t auth_invalid; /* 401: unknown user or wrong password */
+	uint64_t auth_bcrypt_checks; /* bcrypt runs (cache misses) */
+	uint64_t tls_client_cert_rejected; /* handshakes refused for the client certificate */
+	uint64_t reloads_ok, reloads_failed;
+	bool last_reload_ok;
 };
 
 /*
@@ -78,6 +109,15 @@ struct http_stats {
  * resolve to a local address, other -errno else.
  */
 int http_server_start(const struct http_opts *opts, struct http_server **out);
+/*
+ * Re-reads @web_config_file and, when it is valid, serves new connections
+ * with its TLS and auth settings: a new daemon takes over the listen socket,
+ * the old one finishes its requests in flight and is stopped in the
+ * background. Basic-auth changes apply at once to every connection, old ones
+ * included. When the file is invalid the error is logged, the old settings
+ * stay, and -errno is returned.
+ */
+int http_server_reload(struct http_server *s, const char *web_config_file);
 /* Stops accepting, waits for in-flight requests to end, frees. NULL-safe. */
 void http_server_stop(struct http_server *s);
 void http_server_get_stats(const struct http_server *s, struct http_stats *out);

@@ -1,0 +1,336 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Basic auth with bcrypt through the system's crypt library (libxcrypt on
+ * Debian: $2a$/$2b$/$2y$ supported), an HMAC-keyed cache of successes, and a
+ * bound on concurrent bcrypt runs.
+ */
+#include "basicauth.h"
+
+#include <crypt.h>
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdio.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+
+#define MAC_SZ 32 /* HMAC-SHA256 */
+
+struct cache_entry {
+	uint8_t mac[MAC_SZ];
+	uint64_t expires_ns; /* 0: free */
+};
+
+struct basicauth {
+	atomic_int refcnt;
+	struct webconfig_user *users; /* sorted by name, as in the webconfig */
+	size_t user_cnt;
+	/* Checked for unknown users, so their answer takes as long as a known one's. */
+	char dummy_hash[CRYPT_OUTPUT_SIZE];
+	pthread_mutex_t lock; /* the cache */
+	struct cache_entry cache[BASICAUTH_CACHE_ENTRIES];
+};
+
+/* Process-wide: keys the cache's HMACs; never leaves memory. */
+static uint8_t hmac_key[32];
+static pthread_once_t hmac_key_once = PTHREAD_ONCE_INIT;
+static int hmac_key_err;
+/* bcrypt runs in flight, all configurations together. */
+static sem_t bcrypt_slots;
+
+static void hmac_key_init(void)
+{
+	hmac_key_err = gnutls_rnd(GNUTLS_RND_KEY, hmac_key, sizeof(hmac_key)) < 0 ? -EIO : 0;
+	sem_init(&bcrypt_slots, 0, BASICAUTH_MAX_PARALLEL);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static bool ct_equal(const void *a, const void *b, size_t n)
+{
+	const volatile uint8_t *x = a, *y = b;
+	uint8_t d = 0;
+
+	for (size_t i = 0; i < n; i++)
+		d |= x[i] ^ y[i];
+	return d == 0;
+}
+
+static int cmp_user(const void *a, const void *b)
+{
+	return strcmp(((const struct webconfig_user *)a)->name,
+		      ((const struct webconfig_user *)b)->name);
+}
+
+/* Runs bcrypt for @password against @hash; true when they match. */
+static bool bcrypt_matches(const char *password, const char *hash)
+{
+	struct crypt_data *cd;
+	const char *out;
+	bool ok = false;
+	size_t n;
+
+	cd = calloc(1, sizeof(*cd)); /* ~32 KiB: not on a connection thread's stack */
+	if (!cd)
+		return false;
+	while (sem_wait(&bcrypt_slots) < 0 && errno == EINTR)
+		;
+	out = crypt_r(password, hash, cd);
+	sem_post(&bcrypt_slots);
+	/* libxcrypt returns a "*"-prefixed failure token, never NULL, on errors. */
+	n = strlen(hash);
+	if (out && out[0] != '*' && strlen(out) == n)
+		ok = ct_equal(out, hash, n);
+	explicit_bzero(cd, sizeof(*cd));
+	free(cd);
+	return ok;
+}
+
+int basicauth_new(const struct webconfig *wc, struct basicauth **out)
+{
+	struct basicauth *ba;
+	struct crypt_data *cd = NULL;
+	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+	unsigned long cost = 4;
+	int err = -ENOMEM;
+
+	*out = NULL;
+	pthread_once(&hmac_key_once, hmac_key_init);
+	if (hmac_key_err)
+		return hmac_key_err;
+	ba = calloc(1, sizeof(*ba));
+	if (!ba)
+		return -ENOMEM;
+	atomic_init(&ba->refcnt, 1);
+	pthread_mutex_init(&ba->lock, NULL);
+	if (!wc || !wc->user_cnt)
+		goto done;
+
+	ba->users = calloc(wc->user_cnt, sizeof(*ba->users));
+	if (!ba->users)
+		goto fail;
+	for (size_t i = 0; i < wc->user_cnt; i++) {
+		ba->users[i].name = strdup(wc->users[i].name);
+		ba->users[i].hash = strdup(wc->users[i].hash);
+		ba->user_cnt++;
+		if (!ba->users[i].name || !ba->users[i].hash)
+			goto fail;
+		/* "$2b$NN$": the dummy costs as much as the dearest real hash. */
+		cost = strtoul(wc->users[i].hash + 4, NULL, 10) > cost
+			   ? strtoul(wc->users[i].hash + 4, NULL, 10)
+			   : cost;
+	}
+	qsort(ba->users, ba->user_cnt, sizeof(*ba->users), cmp_user);
+	cd = calloc(1, sizeof(*cd));
+	if (!cd)
+		goto fail;
+	err = -EINVAL;
+	if (!crypt_gensalt_rn("$2b$", cost, NULL, 0, salt, sizeof(salt)))
+		goto fail;
+	if (!crypt_rn("stackd-unknown-user", salt, cd, sizeof(*cd)) || cd->output[0] == '*')
+		goto fail;
+	snprintf(ba->dummy_hash, sizeof(ba->dummy_hash), "%s", cd->output);
+done:
+	free(cd);
+	*out = ba;
+	return 0;
+fail:
+	free(cd);
+	basicauth_put(ba);
+	return err;
+}
+
+void basicauth_get(struct basicauth *ba)
+{
+	if (ba)
+		atomic_fetch_add(&ba->refcnt, 1);
+}
+
+void basicauth_put(struct basicauth *ba)
+{
+	if (!ba || atomic_fetch_sub(&ba->refcnt, 1) != 1)
+		return;
+	for (size_t i = 0; i < ba->user_cnt; i++) {
+		free(ba->users[i].name);
+		free(ba->users[i].hash);
+	}
+	free(ba->users);
+	pthread_mutex_destroy(&ba->lock);
+	explicit_bzero(ba->cache, sizeof(ba->cache));
+	free(ba);
+}
+
+bool basicauth_is_enabled(const struct basicauth *ba)
+{
+	return ba && ba->user_cnt;
+}
+
+static int b64val(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/* Standard base64 with padding, as RFC 7617 sends it; NUL-terminates. -1 on junk. */
+static long b64_decode(const char *in, size_t len, char *out, size_t out_sz)
+{
+	size_t o = 0, i;
+	uint32_t acc = 0;
+	int bits = 0, pad = 0;
+
+	for (i = 0; i < len; i++) {
+		int v;
+
+		if (in[i] == '=') {
+			pad++;
+			continue;
+		}
+		if (pad)
+			return -1; /* data after padding */
+		v = b64val(in[i]);
+		if (v < 0)
+			return -1;
+		acc = (acc << 6) | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o + 1 >= out_sz)
+				return -1;
+			out[o++] = (char)((acc >> bits) & 0xff);
+		}
+	}
+	if (pad > 2 || (len % 4) != 0)
+		return -1;
+	out[o] = '\0';
+	return (long)o;
+}
+
+static void cache_mac(const char *user, const char *password, uint8_t mac[MAC_SZ])
+{
+	/* "user\0password": the NUL keeps ("ab","c") and ("a","bc") apart. */
+	size_t ul = strlen(user), pl = strlen(password);
+	char buf[BASICAUTH_MAX_CRED_LEN + 2];
+
+	memcpy(buf, user, ul + 1);
+	memcpy(buf + ul + 1, password, pl);
+	gnutls_hmac_fast(GNUTLS_MAC_SHA256, hmac_key, sizeof(hmac_key), buf, ul + 1 + pl, mac);
+	explicit_bzero(buf, sizeof(buf));
+}
+
+static bool cache_lookup(struct basicauth *ba, const uint8_t mac[MAC_SZ])
+{
+	uint64_t now = now_ns();
+	bool hit = false;
+
+	pthread_mutex_lock(&ba->lock);
+	for (size_t i = 0; i < BASICAUTH_CACHE_ENTRIES; i++) {
+		struct cache_entry *e = &ba->cache[i];
+
+		if (e->expires_ns && e->expires_ns > now && ct_equal(e->mac, mac, MAC_SZ)) {
+			hit = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&ba->lock);
+	return hit;
+}
+
+/* Into a free or expired slot, else over the one closest to expiry. */
+static void cache_insert(struct basicauth *ba, const uint8_t mac[MAC_SZ])
+{
+	uint64_t now = now_ns();
+	size_t victim = 0;
+
+	pthread_mutex_lock(&ba->lock);
+	for (size_t i = 0; i < BASICAUTH_CACHE_ENTRIES; i++) {
+		struct cache_entry *e = &ba->cache[i];
+
+		if (!e->expires_ns || e->expires_ns <= now) {
+			victim = i;
+			break;
+		}
+		if (e->expires_ns < ba->cache[victim].expires_ns)
+			victim = i;
+	}
+	memcpy(ba->cache[victim].mac, mac, MAC_SZ);
+	ba->cache[victim].expires_ns = now + BASICAUTH_CACHE_TTL_S * 1000000000ull;
+	pthread_mutex_unlock(&ba->lock);
+}
+
+enum basicauth_result basicauth_check(struct basicauth *ba, const char *authorization,
+				      bool *did_bcrypt)
+{
+	char cred[BASICAUTH_MAX_CRED_LEN + 1];
+	const struct webconfig_user *u;
+	struct webconfig_user key;
+	enum basicauth_result res = BASICAUTH_INVALID;
+	uint8_t mac[MAC_SZ];
+	const char *p;
+	char *colon;
+	size_t len;
+	long n;
+
+	if (did_bcrypt)
+		*did_bcrypt = false;
+	if (!basicauth_is_enabled(ba))
+		return BASICAUTH_OK;
+	if (!authorization)
+		return BASICAUTH_MISSING;
+	/* RFC 7617: the scheme is case-insensitive; one or more spaces follow. */
+	if (strncasecmp(authorization, "Basic ", 6) != 0)
+		return BASICAUTH_MISSING;
+	for (p = authorization + 6; *p == ' '; p++)
+		;
+	len = strlen(p);
+	while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+		len--;
+	n = len / 4 * 3 <= BASICAUTH_MAX_CRED_LEN ? b64_decode(p, len, cred, sizeof(cred)) : -1;
+	if (n < 0)
+		return BASICAUTH_MISSING;
+	colon = strchr(cred, ':');
+	if (!colon || (size_t)n != strlen(cred)) {
+		res = BASICAUTH_MISSING; /* no separator, or a NUL inside */
+		goto cleanup;
+	}
+	*colon = '\0';
+
+	cache_mac(cred, colon + 1, mac);
+	if (cache_lookup(ba, mac)) {
+		res = BASICAUTH_OK;
+		goto cleanup;
+	}
+	key.name = cred;
+	u = bsearch(&key, ba->users, ba->user_cnt, sizeof(*ba->users), cmp_user);
+	if (did_bcrypt)
+		*did_bcrypt = true;
+	/* An unknown user still costs a bcrypt run: no timing oracle for user names. */
+	if (bcrypt_matches(colon + 1, u ? u->hash : ba->dummy_hash) && u) {
+		cache_insert(ba, mac);
+		res = BASICAUTH_OK;
+	}
+cleanup:
+	explicit_bzero(cred, sizeof(cred));
+	explicit_bzero(mac, sizeof(mac));
+	return res;
+}
