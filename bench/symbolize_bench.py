@@ -4,9 +4,8 @@
 
 For every target file, draws SIZE random addresses inside its .text (seeded,
 the same addresses for every tool), feeds them on stdin to each tool, and
-records wall time (perf_counter around the process), peak RSS (wait4's
-ru_maxrss, what GNU time -v prints as "Maximum resident set size") and the
-output. Figures are medians over
+records wall time (perf_counter around the process), peak RSS (GNU time's
+%M, "Maximum resident set size" of time -v) and the output. Figures are medians over
 RUNS runs (fewer for runs slower than --repeat-max; sizes projected to take
 longer than --max-run are skipped). Agreement is measured against
 llvm-symbolizer on the largest size both got through: for each address,
@@ -29,6 +28,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 REF = "llvm-symbolizer"
@@ -66,7 +66,11 @@ def function_addrs(path):
     for line in out.splitlines():
         parts = line.split(" ", 2)
         if len(parts) == 3 and parts[1] in "TtWwi":
-            names.setdefault(parts[2], set()).add(int(parts[0], 16))
+            addr = int(parts[0], 16)
+            names.setdefault(parts[2], set()).add(addr)
+            # Versioned symbols (shm_open@@GLIBC_2.34) also answer to the bare name.
+            if "@" in parts[2]:
+                names.setdefault(parts[2].split("@", 1)[0], set()).add(addr)
     return names
 
 
@@ -113,6 +117,13 @@ def parse(path):
     return records
 
 
+def alias_addrs(aliases, name):
+    """Addresses the symbol table gives @name (or its unversioned form)."""
+    if not name:
+        return set()
+    return aliases.get(name) or aliases.get(name.split("@", 1)[0], set())
+
+
 def agreement(chains, ref, aliases):
     """Percent of addresses agreeing on function, file, file basename, line, and all.
 
@@ -129,8 +140,8 @@ def agreement(chains, ref, aliases):
             for level, (g, w) in enumerate(zip(got, want)):
                 if g[0] != w[0]:
                     outer = level == len(got) - 1
-                    ga = aliases.get(g[0] or "", set())
-                    wa = aliases.get(w[0] or "", set())
+                    ga = alias_addrs(aliases, g[0])
+                    wa = alias_addrs(aliases, w[0])
                     if not (outer and ga & wa):
                         f_ok = False
                 if g[1] != w[1]:
@@ -148,33 +159,50 @@ def agreement(chains, ref, aliases):
 def run_once(cmd, addr_file, out_file, timeout):
     """Wall seconds and peak RSS (KiB) of one run, and an error string or None.
 
-    The RSS is wait4()'s ru_maxrss of the tool's process: the very counter
-    GNU time prints as "Maximum resident set size" (-v) or %M. Reaping the
-    tool ourselves keeps time(1)'s own fork and exec (a few ms on a loaded
-    machine) out of the start-up figure.
+    The tool runs under /usr/bin/time -f %M, "Maximum resident set size" of
+    time -v. Not wait4() from here: a child's ru_maxrss starts from the RSS
+    of the process that forked it (the kernel keeps the pre-exec high-water
+    mark), and this Python process grows to 100+ MiB parsing outputs, while
+    time(1) stays at ~2 MiB. The wall time is taken here, around time(1):
+    its fork and exec are in every figure alike (see spawn_floor()).
     """
+    rss_file = out_file + ".rss"
     with open(addr_file, "rb") as fin, open(out_file, "wb") as fout, \
             open(out_file + ".err", "wb") as ferr:
         t0 = time.perf_counter()
-        p = subprocess.Popen(cmd, stdin=fin, stdout=fout, stderr=ferr, start_new_session=True)
-        # Block in wait4() (no polling next to the tool); SIGALRM ends a run that hangs.
-        signal.setitimer(signal.ITIMER_REAL, timeout)
-        try:
-            _, status, ru = os.wait4(p.pid, 0)
-        except TimeoutError:
-            os.killpg(p.pid, signal.SIGKILL)
-            os.wait4(p.pid, 0)
-            p.returncode = -signal.SIGKILL
-            return None, None, "timeout"
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+        p = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", rss_file] + cmd,
+                             stdin=fin, stdout=fout, stderr=ferr, start_new_session=True)
+        # A blocking wait: Popen.wait(timeout=) polls with growing sleeps (up to 50 ms),
+        # which would quantize every figure. A timer kills a run that hangs.
+        timer = threading.Timer(timeout, kill_group, (p.pid,))
+        timer.start()
+        rc = p.wait()
         dt = time.perf_counter() - t0
-        p.returncode = os.waitstatus_to_exitcode(status)
-    if p.returncode != 0:
+        timer.cancel()
+        if dt >= timeout:
+            return None, None, "timeout"
+    if rc != 0:
         with open(out_file + ".err", errors="replace") as f:
             err = f.read().strip().splitlines()
-        return None, None, f"exit {p.returncode}: {err[-1] if err else ''}"
-    return dt, ru.ru_maxrss, None
+        return None, None, f"exit {rc}: {err[-1] if err else ''}"
+    with open(rss_file) as f:
+        rss = int(f.read().split()[-1])
+    return dt, rss, None
+
+
+def kill_group(pgid):
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass  # it ended just as the timer fired
+
+
+def spawn_floor(work):
+    """Median wall time of spawning /bin/true the way every tool is spawned."""
+    devnull = os.path.join(work, "floor")
+    open(devnull, "w").close()
+    times = [run_once(["/bin/true"], devnull, devnull + ".out", 10)[0] for _ in range(11)]
+    return statistics.median(t for t in times if t is not None)
 
 
 def projected(results, tool, sizes, n):
@@ -209,10 +237,6 @@ def fmt(v, spec, missing="-"):
     return missing if v is None else format(v, spec)
 
 
-def on_alarm(signum, frame):
-    raise TimeoutError
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tool", action="append", default=[], metavar="NAME=PATH",
@@ -220,6 +244,7 @@ def main():
     ap.add_argument("--target", action="append", default=[], metavar="NAME=FILE")
     ap.add_argument("--sizes", default="1 10000 100000")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--start-runs", type=int, default=9, help="runs of the 1-address size")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per run, hard limit")
     ap.add_argument("--max-run", type=float, default=30.0,
@@ -228,7 +253,6 @@ def main():
                     help="do not repeat a run whose first run took longer than this")
     ap.add_argument("--workdir", default=None)
     args = ap.parse_args()
-    signal.signal(signal.SIGALRM, on_alarm)
 
     tools = dict(t.split("=", 1) for t in args.tool)
     targets = [t.split("=", 1) for t in args.target]
@@ -238,6 +262,7 @@ def main():
 
     rows = []
     notes = []
+    floor = spawn_floor(work)
     for tname, tfile in targets:
         start, size = text_range(tfile)
         aliases = function_addrs(tfile)
@@ -250,16 +275,21 @@ def main():
             with open(addr_files[n], "w") as f:
                 f.write("".join(f"0x{a:x}\n" for a in all_addrs[:n]))
         print(f"# {tname}: {tfile}  .text 0x{start:x}+0x{size:x}", file=sys.stderr, flush=True)
-        # Into the page cache first: whichever tool runs first must not pay for the disk.
-        for path in [tfile] + [c[0] for c in cmds.values()]:
-            with open(path, "rb") as f:
-                while f.read(1 << 20):
-                    pass
+        # One untimed run of every tool first: the target, the tools and their shared
+        # libraries (llvm-symbolizer's are large) are in the page cache before any timing.
+        for tool, cmd in cmds.items():
+            run_once(cmd, addr_files[sizes[0]], os.path.join(work, f"{tname}.{tool}.warmup"),
+                     args.timeout)
 
         results = {}  # (tool, n) -> list of (seconds, rss KiB), or a reason string
         for n in sizes:
-            for run in range(args.runs):
-                for tool, cmd in cmds.items():
+            # Start-up is cheap to measure and noisy on a shared machine: take more runs.
+            nr_runs = max(args.runs, args.start_runs) if n == 1 else args.runs
+            for run in range(nr_runs):
+                # Rotate the order each run: no tool always comes right after the helper's work.
+                order = list(cmds.items())
+                order = order[run % len(order):] + order[:run % len(order)]
+                for tool, cmd in order:
                     prev = results.get((tool, n))
                     if isinstance(prev, str):
                         continue
@@ -282,7 +312,7 @@ def main():
                           f"{rss / 1024:7.1f} MiB", file=sys.stderr, flush=True)
             for tool in cmds:
                 r = results.get((tool, n))
-                if isinstance(r, list) and len(r) < args.runs:
+                if isinstance(r, list) and len(r) < nr_runs:
                     notes.append(f"{tname} {tool} n={n}: {len(r)} run(s), "
                                  f"first took {r[0][0]:.1f} s > {args.repeat_max:.0f} s")
 
@@ -335,10 +365,13 @@ def main():
         else:
             line += f" {'-':>6} {'-':>6} {'-':>6} {'-':>6} {'-':>6} {'-':>7}"
         print(line)
-    print(f"# medians of up to {args.runs} run(s); agreement with {REF} on the first run of "
+    print(f"# medians of up to {args.runs} run(s) ({max(args.runs, args.start_runs)} for one "
+          f"address); agreement with {REF} on the first run of "
           f"the size in agree@; outputs in {work}")
     for note in notes:
         print(f"# {note}")
+    print(f"# spawn floor (in every time above): {floor * 1000:.1f} ms for /bin/true under "
+          "/usr/bin/time")
     with open("/proc/loadavg") as f:
         print(f"# load average at the end: {' '.join(f.read().split()[:3])} "
               "(other work on the machine skews the figures)")

@@ -12,6 +12,7 @@
 #
 # Environment:
 #   RUNS=3                   runs per (target, tool, size); medians are printed
+#   START_RUNS=9             runs with one address (start-up is noisy and cheap)
 #   SIZES="1 10000 100000"   numbers of addresses (1 = start-up time)
 #   TARGETS="libc python"    which files
 #   TOOLS="stackd-symbolize addr2line eu-addr2line llvm-symbolizer"
@@ -24,6 +25,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUNS=${RUNS:-3}
+START_RUNS=${START_RUNS:-9}
 SIZES=${SIZES:-1 10000 100000}
 TARGETS=${TARGETS:-libc python}
 TOOLS=${TOOLS:-stackd-symbolize addr2line eu-addr2line llvm-symbolizer}
@@ -42,6 +44,7 @@ need() { # command, Debian package
 need python3 python3
 need nm binutils
 need readelf binutils
+[ -x /usr/bin/time ] || die "/usr/bin/time not found: apt-get install time"
 
 LLVM_SYMBOLIZER=$(command -v llvm-symbolizer || command -v llvm-symbolizer-14 || true)
 tool_args=()
@@ -113,4 +116,4 @@ for t in $TOOLS; do
 	echo "#   $v"
 done
 exec python3 "$ROOT/bench/symbolize_bench.py" "${tool_args[@]}" "${target_args[@]}" \
-	--sizes "$SIZES" --runs "$RUNS" --seed "$SEED" --timeout "$TIMEOUT" "${extra[@]}"
+	--sizes "$SIZES" --runs "$RUNS" --start-runs "$START_RUNS" --seed "$SEED" --timeout "$TIMEOUT" "${extra[@]}"
