@@ -180,7 +180,8 @@ static bool fp_stack_complete(struct agent *a, struct proc *p, const uint64_t *i
 	bool complete = false;
 	uint32_t first = nr > 2 ? nr - 2 : 0;
 
-	if (symbolizer_user(a->sym, (pid_t)p->tgid, p->maps, ips + first, nr - first, &res))
+	/* Names only: deciding must not load DWARF (megabytes per object) on every node. */
+	if (symbolizer_user_names(a->sym, (pid_t)p->tgid, p->maps, ips + first, nr - first, &res))
 		return true; /* cannot tell: do not pay for DWARF on a guess */
 	for (size_t i = 0; i < res->nr && !complete; i++) {
 		const struct sym_frame *f = &res->frames[i];

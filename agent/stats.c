@@ -161,6 +161,13 @@ int stats_write_metrics(struct strbuf *sb, const struct agent_stats *s,
 			   info->symbol_cache_budget);
 	err = err ?: gauge(sb, "stackd_symbol_cache_objects", "Object files in the symbol cache.",
 			   s->sym.cache_objects);
+	err = err ?: gauge(sb, "stackd_symbol_cache_fds",
+			   "Object files held open for DWARF not loaded yet (at most 256).",
+			   s->sym.cache_fds);
+	err = err ?: counter(sb, "stackd_symbol_cache_fd_drops_total",
+			     "Held files closed at the cap: their DWARF is unavailable until a "
+			     "process mapping them is seen again.",
+			     s->sym.cache_fd_drops);
 	err = err ?: counter(sb, "stackd_symbol_cache_hits_total", "Symbol cache lookups that hit.",
 			     s->sym.cache_hits);
 	err = err ?: counter(sb, "stackd_symbol_cache_misses_total",

@@ -304,7 +304,20 @@ static bool dir_of(const char *path, char *out, size_t out_sz)
 	return true;
 }
 
+bool debuginfo_fd_is_trusted(int fd)
+{
+	struct stat st;
+
+	return !fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_uid == 0 &&
+	       !(st.st_mode & (S_IWGRP | S_IWOTH));
+}
+
 int debuginfo_find(const struct debuginfo_query *q)
+{
+	return debuginfo_find_ex(q, NULL);
+}
+
+int debuginfo_find_ex(const struct debuginfo_query *q, bool *is_trusted)
 {
 	const char *const *dirs = q->debug_dirs ? q->debug_dirs : default_dirs;
 	char path[PATH_MAX], bindir[PATH_MAX];
@@ -320,7 +333,7 @@ int debuginfo_find(const struct debuginfo_query *q)
 				continue;
 			fd = try_build_id(path, q->build_id);
 			if (fd >= 0)
-				return fd;
+				goto found_host;
 		}
 	}
 	if (!q->probe || !q->probe->has_link || !q->bin_path ||
@@ -331,13 +344,13 @@ int debuginfo_find(const struct debuginfo_query *q)
 	if (n > 0 && (size_t)n < sizeof(path)) {
 		fd = try_link(path, q->probe->link_crc);
 		if (fd >= 0)
-			return fd;
+			goto found_root;
 	}
 	n = snprintf(path, sizeof(path), "%s%s/.debug/%s", root, bindir, q->probe->link);
 	if (n > 0 && (size_t)n < sizeof(path)) {
 		fd = try_link(path, q->probe->link_crc);
 		if (fd >= 0)
-			return fd;
+			goto found_root;
 	}
 	for (i = 0; dirs[i]; i++) {
 		n = snprintf(path, sizeof(path), "%s%s/%s", dirs[i], bindir, q->probe->link);
@@ -345,7 +358,16 @@ int debuginfo_find(const struct debuginfo_query *q)
 			continue;
 		fd = try_link(path, q->probe->link_crc);
 		if (fd >= 0)
-			return fd;
+			goto found_host;
 	}
 	return -ENOENT;
+found_root:
+	/* Next to the binary: the process's (a container's) file unless root is the host's. */
+	if (is_trusted)
+		*is_trusted = !q->root && debuginfo_fd_is_trusted(fd);
+	return fd;
+found_host:
+	if (is_trusted)
+		*is_trusted = debuginfo_fd_is_trusted(fd);
+	return fd;
 }

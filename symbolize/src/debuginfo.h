@@ -48,6 +48,16 @@ struct debuginfo_query {
  */
 int debuginfo_find(const struct debuginfo_query *q);
 
+/*
+ * debuginfo_find(), also telling whether the file found may be mapped
+ * (dwsym_open_fd_map()): found in a host debug dir (or next to a host
+ * binary, @root NULL) and debuginfo_fd_is_trusted(). A container's file never
+ * is: its root may truncate it under the mapping (SIGBUS).
+ */
+int debuginfo_find_ex(const struct debuginfo_query *q, bool *is_trusted);
+/* Regular, owned by root and not writable by group or others: only root can truncate it. */
+bool debuginfo_fd_is_trusted(int fd);
+
 /* Lowercase hex build id of the ELF file behind @fd into @out (129 bytes); 0 or -ENOENT. */
 int debuginfo_build_id_fd(int fd, char *out, size_t out_sz);
 

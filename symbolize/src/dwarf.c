@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -63,10 +64,11 @@ static const char *const sec_names[SEC__MAX] = {
 };
 
 struct dw_sec {
-	unsigned char *data; /* inflated contents, owned */
+	unsigned char *data; /* contents: owned (read or inflated), or inside the file's mapping */
 	uint64_t size;
 	uint64_t addr;
 	bool present;
+	bool is_mapped; /* data points into dwsym.map: not freed */
 };
 
 struct dw_row {
@@ -129,6 +131,9 @@ struct dwsym {
 	size_t nr_ranges;
 	size_t nr_bad;
 	size_t bytes;
+	void *map; /* the whole file, read-only, when opened by dwsym_open_fd_map() */
+	size_t map_sz;
+	size_t mapped_bytes; /* sections used in place from the mapping */
 };
 
 /* ------------------------------------------------------------------ */
@@ -138,6 +143,7 @@ struct dw_src {
 	int fd;
 	const unsigned char *mem;
 	uint64_t size;
+	bool is_mapped; /* mem is a mapping of a trusted file: use sections in place */
 };
 
 static bool range_ok(uint64_t off, uint64_t len, uint64_t size)
@@ -239,6 +245,15 @@ static int load_sec(const struct dw_src *src, const Elf64_Shdr *sh, struct dw_se
 		return -EINVAL;
 	if (sh->sh_size > DWSYM_MAX_SECTION)
 		return -E2BIG;
+	/* Page-cache pages of a trusted file: only those touched are resident, and reclaimable. */
+	if (src->is_mapped && !(sh->sh_flags & SHF_COMPRESSED)) {
+		s->data = (unsigned char *)src->mem + sh->sh_offset;
+		s->size = sh->sh_size;
+		s->addr = sh->sh_addr;
+		s->present = true;
+		s->is_mapped = true;
+		return 0;
+	}
 	raw = malloc(sh->sh_size ? sh->sh_size : 1);
 	if (!raw)
 		return -ENOMEM;
@@ -340,7 +355,10 @@ static int load_sections(const struct dw_src *src, struct dwsym *d)
 		err = load_sec(src, &shdrs[i], &d->secs[k]);
 		if (err)
 			goto cleanup;
+		/* Mapped sections count too: the budget bounds what may become resident. */
 		d->bytes += d->secs[k].size;
+		if (d->secs[k].is_mapped)
+			d->mapped_bytes += d->secs[k].size;
 	}
 	if (!d->secs[SEC_INFO].present || !d->secs[SEC_ABBREV].present)
 		err = -ENOENT;
@@ -1891,7 +1909,13 @@ static size_t join_path(const struct ltab *lt, const char *comp_dir, uint32_t i,
 	} else if (f->dir > 0 && f->dir <= lt->nr_dirs) {
 		dir = lt->dirs[f->dir - 1];
 	}
-	if ((lt->version < 5 || f->dir != 0) && comp_dir && !(dir && dir[0] == '/'))
+	/*
+	 * A relative directory is relative to the compilation directory, entry 0
+	 * included: for glibc's DWARF 5 (comp_dir "./stdio-common", dir 0 the same)
+	 * that reads ./stdio-common/./stdio-common/x.c. llvm-symbolizer, addr2line
+	 * and eu-addr2line all print it so; matching them keeps paths comparable.
+	 */
+	if (comp_dir && !(dir && dir[0] == '/'))
 		path_append(buf, &len, comp_dir);
 	path_append(buf, &len, dir);
 	path_append(buf, &len, f->name);
@@ -2205,6 +2229,43 @@ int dwsym_open_fd(int fd, struct dwsym **out)
 	return dwsym_open_src(&src, out);
 }
 
+int dwsym_open_fd_map(int fd, struct dwsym **out)
+{
+	struct dw_src src = {.fd = -1, .is_mapped = true};
+	struct dwsym *d = NULL;
+	struct stat st;
+	void *map;
+	int err;
+
+	*out = NULL;
+	if (fstat(fd, &st))
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -ENOEXEC;
+	if (!st.st_size)
+		return -ENOEXEC;
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED)
+		return dwsym_open_fd(fd, out); /* pread works wherever mmap does not */
+	src.mem = map;
+	src.size = (uint64_t)st.st_size;
+	err = dwsym_open_src(&src, &d);
+	if (err) {
+		munmap(map, (size_t)st.st_size);
+		return err;
+	}
+	/* Nothing needs the file's headers or code pages: only sections are read later. */
+	d->map = map;
+	d->map_sz = (size_t)st.st_size;
+	if (!d->mapped_bytes) {
+		/* Every section was compressed and inflated: the mapping serves nothing. */
+		munmap(d->map, d->map_sz);
+		d->map = NULL;
+	}
+	*out = d;
+	return 0;
+}
+
 int dwsym_open_mem(const void *data, size_t len, struct dwsym **out)
 {
 	struct dw_src src = {.fd = -1, .mem = data, .size = len};
@@ -2229,13 +2290,21 @@ void dwsym_free(struct dwsym *d)
 	if (d->dbg && dwarf_object_finish(d->dbg, &err) == DW_DLV_ERROR && err)
 		dwarf_dealloc_error(NULL, err);
 	for (i = 0; i < SEC__MAX; i++)
-		free(d->secs[i].data);
+		if (!d->secs[i].is_mapped)
+			free(d->secs[i].data);
+	if (d->map)
+		munmap(d->map, d->map_sz);
 	free(d);
 }
 
 size_t dwsym_bytes(const struct dwsym *d)
 {
 	return d ? d->bytes : 0;
+}
+
+size_t dwsym_mapped_bytes(const struct dwsym *d)
+{
+	return d ? d->mapped_bytes : 0;
 }
 
 size_t dwsym_nr_cus(const struct dwsym *d)

@@ -5,7 +5,11 @@
  * A dwsym reads the .debug_* sections of an ELF64 little-endian file through
  * libdwarf's object-access interface: the sections are read (and, when
  * SHF_COMPRESSED, inflated) by this module, so the bytes are ours, counted,
- * and the file descriptor is not kept once dwsym_open_*() returns.
+ * and the file descriptor is not kept once dwsym_open_*() returns. libdwarf
+ * wants whole sections in memory, so they cannot be read per CU; for a
+ * trusted file, dwsym_open_fd_map() uses uncompressed sections in place from
+ * a read-only mapping instead (page cache: only touched pages are resident,
+ * and the kernel may reclaim them).
  *
  * Opening only builds a sorted address-range -> compile-unit table, from
  * .debug_aranges where it covers a CU and from the CU's own DW_AT_ranges /
@@ -61,6 +65,14 @@ struct dwsym_frame {
  * DWARF is corrupt; -ENOMEM; -E2BIG when a cap is exceeded.
  */
 int dwsym_open_fd(int fd, struct dwsym **out);
+/*
+ * dwsym_open_fd() for a trusted file: mapped read-only (MAP_PRIVATE) and
+ * kept mapped until dwsym_free(); uncompressed sections are used in place,
+ * compressed ones inflated as usual. Only for files nobody untrusted can
+ * write: a file truncated under the mapping raises SIGBUS on access.
+ * Falls back to dwsym_open_fd() when the file cannot be mapped.
+ */
+int dwsym_open_fd_map(int fd, struct dwsym **out);
 /* The same from an in-memory image (tests, fuzzing); @data is not kept. */
 int dwsym_open_mem(const void *data, size_t len, struct dwsym **out);
 void dwsym_free(struct dwsym *d);
@@ -73,8 +85,10 @@ void dwsym_free(struct dwsym *d);
  */
 int dwsym_lookup(struct dwsym *d, uint64_t vaddr, struct dwsym_frame *frames, size_t max);
 
-/* Memory held: sections, the CU table and every CU parsed so far. */
+/* Memory held: sections (mapped ones included), the CU table and every CU parsed so far. */
 size_t dwsym_bytes(const struct dwsym *d);
+/* Of dwsym_bytes(), the sections used in place from the file's mapping. */
+size_t dwsym_mapped_bytes(const struct dwsym *d);
 /* Number of compile units, and how many are parsed / broken. */
 size_t dwsym_nr_cus(const struct dwsym *d);
 size_t dwsym_nr_bad_cus(const struct dwsym *d);

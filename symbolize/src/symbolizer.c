@@ -195,6 +195,24 @@ static void map_key_of(const struct procmap *m, struct symcache_mapkey *k)
 	k->inode = m->inode;
 }
 
+/*
+ * An object whose held fd was closed at the cache's fd cap gets one again
+ * from a process that still maps it, so its DWARF can be loaded later.
+ */
+static void restore_lost_fd(struct symbolizer *s, pid_t pid, const struct procmap *m,
+			    struct symcache_obj *o)
+{
+	int fd;
+
+	if (!symcache_obj_lost_dwarf(o))
+		return;
+	fd = open_mapped_file(s, pid, m);
+	if (fd < 0)
+		return;
+	symcache_obj_restore_fd(s->cache, o, fd);
+	close(fd);
+}
+
 /* A referenced object for @m, or NULL with *fail set. */
 static struct symcache_obj *obj_for_map(struct symbolizer *s, pid_t pid, const struct procmap *m,
 					int *fail)
@@ -211,8 +229,10 @@ static struct symcache_obj *obj_for_map(struct symbolizer *s, pid_t pid, const s
 	}
 	map_key_of(m, &key);
 	o = symcache_get_mapped(s->cache, &key);
-	if (o)
+	if (o) {
+		restore_lost_fd(s, pid, m, o);
 		return o;
+	}
 	fd = open_mapped_file(s, pid, m);
 	if (fd < 0) {
 		*fail = SYM_FAIL_OPEN;
@@ -501,8 +521,8 @@ static struct sym_line *frame_lines(char **pool, struct sym_frame *fr, const str
 	return lines;
 }
 
-int symbolizer_user(struct symbolizer *s, pid_t pid, const struct procmaps *maps,
-		    const uint64_t *ips, size_t nr, struct sym_result **out)
+static int user_frames(struct symbolizer *s, pid_t pid, const struct procmaps *maps,
+		       const uint64_t *ips, size_t nr, bool use_dwarf, struct sym_result **out)
 {
 	struct frame_tmp *ft = NULL;
 	struct map_tmp *mt = NULL;
@@ -565,10 +585,11 @@ int symbolizer_user(struct symbolizer *s, pid_t pid, const struct procmaps *maps
 			ft[i].fail = SYM_FAIL_NO_SYMBOL;
 			continue;
 		}
-		if (symcache_obj_symbol(mt[j].obj, vaddr, &ft[i].name, NULL) &&
+		if (symcache_obj_symbol(s->cache, mt[j].obj, vaddr, &ft[i].name, NULL) &&
 		    go_lookup(mt[j].obj, vaddr, &ft[i].name))
 			ft[i].name = NULL;
-		dw_resolve(s, mt[j].obj, vaddr, &ft[i], &dwa, &nr_lines, &str_bytes);
+		if (use_dwarf)
+			dw_resolve(s, mt[j].obj, vaddr, &ft[i], &dwa, &nr_lines, &str_bytes);
 		if (!ft[i].name && !ft[i].dw_nr) {
 			if (ft[i].fail < 0)
 				ft[i].fail = SYM_FAIL_NO_SYMBOL;
@@ -628,6 +649,18 @@ cleanup:
 	return err;
 }
 
+int symbolizer_user(struct symbolizer *s, pid_t pid, const struct procmaps *maps,
+		    const uint64_t *ips, size_t nr, struct sym_result **out)
+{
+	return user_frames(s, pid, maps, ips, nr, true, out);
+}
+
+int symbolizer_user_names(struct symbolizer *s, pid_t pid, const struct procmaps *maps,
+			  const uint64_t *ips, size_t nr, struct sym_result **out)
+{
+	return user_frames(s, pid, maps, ips, nr, false, out);
+}
+
 int symbolizer_file(struct symbolizer *s, const char *path, const uint64_t *addrs, size_t nr,
 		    struct sym_result **out)
 {
@@ -664,7 +697,7 @@ int symbolizer_file(struct symbolizer *s, const char *path, const uint64_t *addr
 	for (i = 0; i < nr; i++) {
 		ft[i].map_idx = -1;
 		ft[i].fail = -1;
-		if (symcache_obj_symbol(o, addrs[i], &ft[i].name, NULL) &&
+		if (symcache_obj_symbol(s->cache, o, addrs[i], &ft[i].name, NULL) &&
 		    go_lookup(o, addrs[i], &ft[i].name))
 			ft[i].name = NULL;
 		dw_resolve(s, o, addrs[i], &ft[i], &dwa, &nr_lines, &str_bytes);
@@ -726,7 +759,9 @@ int symbolizer_prime(struct symbolizer *s, pid_t pid, const struct procmaps *map
 			continue;
 		map_key_of(m, &key);
 		o = symcache_get_mapped(s->cache, &key);
-		if (!o) {
+		if (o) {
+			restore_lost_fd(s, pid, m, o);
+		} else {
 			fd = open_mapped_file(s, pid, m);
 			if (fd < 0) {
 				/* One mapping gone is a munmap; the whole pid gone is an exit. */
@@ -887,6 +922,8 @@ void symbolizer_get_stats(const struct symbolizer *s, struct symbolizer_stats *o
 	out->cache_hits = cs.hits;
 	out->cache_misses = cs.misses;
 	out->cache_evictions = cs.evictions;
+	out->cache_fds = cs.fds;
+	out->cache_fd_drops = cs.fd_drops;
 	out->frames_total = s->frames_total;
 	memcpy(out->failures, s->failures, sizeof(out->failures));
 }

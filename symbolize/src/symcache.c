@@ -2,6 +2,7 @@
 #include "symcache.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,17 +15,41 @@
 
 #define SYMCACHE_DEFAULT_BYTES (64u << 20)
 
+/*
+ * Where an object's DWARF is, until it is loaded (see symcache.h, "Lazy
+ * DWARF"): DW_PENDING with @fd >= 0 (the object itself, or its debug file
+ * once found) or with a debug-file search still to run (@search).
+ */
+enum obj_dw_state {
+	DW_NONE = 0, /* DWARF off, no DWARF anywhere, or loaded/tried: see dw, dw_err */
+	DW_PENDING,  /* not loaded yet */
+	DW_LOST,     /* its fd was closed to stay under the fd cap; re-priming restores it */
+};
+
+/* What a deferred search for the separate debug file needs (the probe, minus the buffer). */
+struct obj_search {
+	char *bin_path; /* as the process saw it */
+	char *root;	/* "/proc/PID/root" of the process that mapped it, or NULL */
+	char *link;	/* .gnu_debuglink name, or NULL */
+	uint32_t link_crc;
+	bool has_symtab;
+};
+
 struct symcache_obj {
 	struct hnode id_node;	  /* in by_id when the object has a build id */
 	struct list_head lru;	  /* most recently used at the head */
 	struct list_head aliases; /* struct alias.obj_link */
 	struct elfsym *elf;
 	struct gopclntab *gopcln; /* stripped Go binaries only */
-	struct dwsym *dw;	  /* DWARF, from the binary or its debug file; NULL if none */
+	struct dwsym *dw;	  /* DWARF, from the binary or its debug file; NULL if none (yet) */
 	struct elfsym *dbg_elf;	  /* the debug file's .symtab when the binary is stripped */
-	int dw_err;		  /* why DWARF that exists could not be opened, or 0 */
-	size_t bytes; /* elf + this + aliases: what the budget is charged */
+	struct obj_search *search; /* the debug-file search still to run, or NULL */
+	int dw_err;		   /* why DWARF that exists could not be opened, or 0 */
+	int fd;			   /* O_RDONLY file holding the DWARF while DW_PENDING, or -1 */
+	size_t bytes; /* elf + this + aliases + DWARF once loaded: what the budget is charged */
 	unsigned refs;
+	uint8_t dw_state;   /* enum obj_dw_state */
+	bool is_fd_trusted; /* fd may be mapped (see dwsym_open_fd_map()) */
 	bool has_id;
 };
 
@@ -55,6 +80,7 @@ struct symcache {
 	struct hmap neg;
 	struct list_head lru;
 	size_t neg_next; /* ring position: the oldest negative entry is replaced */
+	unsigned max_fds;
 	struct symcache_stats stats;
 	bool dwarf;
 	char **debug_dirs; /* NULL-terminated copy, or NULL for the default */
@@ -117,6 +143,53 @@ static void map_key(const struct symcache_mapkey *k, uint64_t key[5])
 	key[4] = 0;
 }
 
+static void search_free(struct obj_search *q)
+{
+	if (!q)
+		return;
+	free(q->bin_path);
+	free(q->root);
+	free(q->link);
+	free(q);
+}
+
+static size_t search_bytes(const struct obj_search *q)
+{
+	size_t n = sizeof(*q);
+
+	n += q->bin_path ? strlen(q->bin_path) + 1 : 0;
+	n += q->root ? strlen(q->root) + 1 : 0;
+	n += q->link ? strlen(q->link) + 1 : 0;
+	return n;
+}
+
+static void obj_close_fd(struct symcache *c, struct symcache_obj *o)
+{
+	if (o->fd < 0)
+		return;
+	close(o->fd);
+	o->fd = -1;
+	c->stats.fds--;
+}
+
+/* Adjust what @o (and so the cache) is charged; evictions happen at symcache_put(). */
+static void obj_charge(struct symcache *c, struct symcache_obj *o, size_t add, size_t sub)
+{
+	o->bytes += add;
+	o->bytes -= sub;
+	c->stats.bytes += add;
+	c->stats.bytes -= sub;
+}
+
+static void obj_drop_search(struct symcache *c, struct symcache_obj *o)
+{
+	if (!o->search)
+		return;
+	obj_charge(c, o, 0, search_bytes(o->search));
+	search_free(o->search);
+	o->search = NULL;
+}
+
 static void obj_drop(struct symcache *c, struct symcache_obj *o)
 {
 	while (!list_empty(&o->aliases))
@@ -124,6 +197,8 @@ static void obj_drop(struct symcache *c, struct symcache_obj *o)
 	if (o->has_id)
 		hmap_remove(&c->by_id, &o->id_node);
 	list_del(&o->lru);
+	obj_close_fd(c, o);
+	obj_drop_search(c, o);
 	c->stats.bytes -= o->bytes;
 	c->stats.objects--;
 	elfsym_free(o->elf);
@@ -162,44 +237,158 @@ static void obj_load_gopclntab(struct symcache_obj *o, int fd)
 }
 
 /*
- * DWARF of a new object: its own .debug_info, else a separate debug file
- * found by build id or .gnu_debuglink. Only the range -> CU table is built
- * now; CUs are parsed on their first lookup. Failures leave the object
- * with symbols only, and a DWARF that exists but is broken is remembered
- * in dw_err so its frames are counted.
+ * Keep @fd (a duplicate of it) in @o until its DWARF is loaded. At the cap,
+ * the least recently used object holding one gives its fd up: its DWARF is
+ * lost until a process mapping it is primed again. A failed dup() loses
+ * only @o's DWARF.
  */
-static void obj_load_dwarf(const struct symcache *c, struct symcache_obj *o, int fd,
+static void obj_hold_fd(struct symcache *c, struct symcache_obj *o, int fd)
+{
+	struct list_head *pos;
+
+	obj_close_fd(c, o);
+	for (pos = c->lru.prev; c->stats.fds >= c->max_fds && pos != &c->lru; pos = pos->prev) {
+		struct symcache_obj *v = list_entry(pos, struct symcache_obj, lru);
+
+		if (v == o || v->fd < 0)
+			continue;
+		obj_close_fd(c, v);
+		v->dw_state = DW_LOST;
+		c->stats.fd_drops++;
+	}
+	o->fd = c->stats.fds < c->max_fds ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+	if (o->fd < 0) {
+		o->dw_state = DW_LOST;
+		c->stats.fd_drops++;
+		return;
+	}
+	c->stats.fds++;
+	o->dw_state = DW_PENDING;
+}
+
+static char *dup_opt(const char *str, bool *failed)
+{
+	char *d;
+
+	if (!str)
+		return NULL;
+	d = strdup(str);
+	if (!d)
+		*failed = true;
+	return d;
+}
+
+/*
+ * Whether the file behind @fd is the one at @src's path in our own mount
+ * namespace: a host file, not a container's (whose root could truncate it).
+ */
+static bool is_host_file(int fd, const struct symcache_src *src)
+{
+	struct stat a, b;
+
+	if (!src || !src->path || src->path[0] != '/' || fstat(fd, &a) || stat(src->path, &b))
+		return false;
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/*
+ * Where a new object's DWARF is, without reading it: its own .debug_info
+ * (then its fd is held), else what the search for a separate debug file
+ * needs. The search itself runs on the first lookup that needs the debug
+ * file (see obj_search_debug()). Failures leave the object with symbols only.
+ */
+static void obj_note_dwarf(struct symcache *c, struct symcache_obj *o, int fd,
 			   const struct symcache_src *src)
 {
 	struct debuginfo_probe probe;
-	struct debuginfo_query q = {
-	    .build_id = elfsym_build_id(o->elf),
-	    .probe = &probe,
-	    .bin_path = src ? src->path : NULL,
-	    .root = src ? src->root : NULL,
-	    .debug_dirs = (const char *const *)c->debug_dirs,
-	};
-	int dfd, err;
+	struct obj_search *q;
+	bool failed = false;
 
 	if (debuginfo_probe_fd(fd, &probe))
 		return;
 	if (probe.has_debug_info) {
-		err = dwsym_open_fd(fd, &o->dw);
-		if (err && err != -ENOENT && err != -ENOEXEC)
-			o->dw_err = err;
-		goto charge;
+		obj_hold_fd(c, o, fd);
+		o->is_fd_trusted = is_host_file(fd, src) && debuginfo_fd_is_trusted(fd);
+		return;
 	}
-	dfd = debuginfo_find(&q);
+	/* Without a build id or a debuglink there is nothing to search by. */
+	if (!*elfsym_build_id(o->elf) && !probe.has_link)
+		return;
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return;
+	q->bin_path = dup_opt(src ? src->path : NULL, &failed);
+	q->root = dup_opt(src ? src->root : NULL, &failed);
+	q->link = dup_opt(probe.has_link ? probe.link : NULL, &failed);
+	q->link_crc = probe.link_crc;
+	q->has_symtab = probe.has_symtab;
+	if (failed) {
+		search_free(q);
+		return;
+	}
+	o->search = q;
+	o->bytes += search_bytes(q);
+	o->dw_state = DW_PENDING;
+}
+
+/*
+ * Find the separate debug file now: its .symtab is loaded when the binary
+ * is stripped, and its fd is held for the DWARF. Run once; when the process
+ * has exited, candidates inside its root are gone and only the host debug
+ * dirs are searched (the build id or CRC check still guards each candidate).
+ */
+static void obj_search_debug(struct symcache *c, struct symcache_obj *o)
+{
+	struct obj_search *q = o->search;
+	struct debuginfo_probe probe = {.has_symtab = q->has_symtab};
+	struct debuginfo_query dq = {
+	    .build_id = elfsym_build_id(o->elf),
+	    .probe = &probe,
+	    .bin_path = q->bin_path,
+	    .root = q->root,
+	    .debug_dirs = (const char *const *)c->debug_dirs,
+	};
+	bool is_trusted = false;
+	int dfd;
+
+	if (q->link && strlen(q->link) < sizeof(probe.link)) {
+		probe.has_link = true;
+		probe.link_crc = q->link_crc;
+		strcpy(probe.link, q->link);
+	}
+	dfd = debuginfo_find_ex(&dq, &is_trusted);
+	obj_drop_search(c, o);
+	o->dw_state = DW_NONE;
 	if (dfd < 0)
 		return;
-	err = dwsym_open_fd(dfd, &o->dw);
+	if (!probe.has_symtab && !elfsym_open_fd(dfd, &o->dbg_elf))
+		obj_charge(c, o, elfsym_bytes(o->dbg_elf), 0);
+	obj_hold_fd(c, o, dfd);
+	o->is_fd_trusted = is_trusted;
+	close(dfd);
+}
+
+/* Load the DWARF of a DW_PENDING object, charging it to the budget. */
+static void obj_load_dwarf(struct symcache *c, struct symcache_obj *o)
+{
+	int err;
+
+	if (o->search)
+		obj_search_debug(c, o);
+	if (o->dw_state != DW_PENDING || o->fd < 0)
+		return;
+	if (o->is_fd_trusted)
+		err = dwsym_open_fd_map(o->fd, &o->dw);
+	else
+		err = dwsym_open_fd(o->fd, &o->dw);
 	if (err && err != -ENOENT && err != -ENOEXEC)
 		o->dw_err = err;
-	if (!probe.has_symtab && !elfsym_open_fd(dfd, &o->dbg_elf))
-		o->bytes += elfsym_bytes(o->dbg_elf);
-	close(dfd);
-charge:
-	o->bytes += dwsym_bytes(o->dw);
+	/* Out of memory says nothing about the file: keep the fd and try again later. */
+	if (err == -ENOMEM)
+		return;
+	obj_close_fd(c, o);
+	o->dw_state = DW_NONE;
+	obj_charge(c, o, dwsym_bytes(o->dw), 0);
 }
 
 static void obj_touch(struct symcache *c, struct symcache_obj *o)
@@ -217,6 +406,7 @@ int symcache_new(size_t max_bytes, struct symcache **out)
 	if (!c)
 		return -ENOMEM;
 	c->max_bytes = max_bytes ? max_bytes : SYMCACHE_DEFAULT_BYTES;
+	c->max_fds = SYMCACHE_MAX_FDS;
 	hmap_init(&c->by_id);
 	hmap_init(&c->by_alias);
 	hmap_init(&c->neg);
@@ -385,12 +575,13 @@ int symcache_get_fd_src(struct symcache *c, int fd, const struct symcache_mapkey
 			return -ENOMEM;
 		}
 		o->elf = elf;
+		o->fd = -1;
 		o->bytes = sizeof(*o) + elfsym_bytes(elf);
 		obj_load_gopclntab(o, fd);
-		if (c->dwarf)
-			obj_load_dwarf(c, o, fd, src);
 		list_init(&o->aliases);
 		list_add(&o->lru, &c->lru);
+		if (c->dwarf)
+			obj_note_dwarf(c, o, fd, src);
 		if (*id) {
 			hmap_insert(&c->by_id, &o->id_node, hash_bytes(id, strlen(id), 0));
 			o->has_id = true;
@@ -430,9 +621,12 @@ const struct gopclntab *symcache_obj_gopclntab(const struct symcache_obj *o)
 	return o->gopcln;
 }
 
-int symcache_obj_symbol(const struct symcache_obj *o, uint64_t vaddr, const char **name,
-			uint64_t *start)
+int symcache_obj_symbol(struct symcache *c, struct symcache_obj *o, uint64_t vaddr,
+			const char **name, uint64_t *start)
 {
+	/* A stripped binary's full .symtab is in its debug file: find it now. */
+	if (o->search && !o->search->has_symtab)
+		obj_search_debug(c, o);
 	/* The debug file's .symtab is a superset of a stripped binary's .dynsym. */
 	if (o->dbg_elf && !elfsym_lookup(o->dbg_elf, vaddr, name, start))
 		return 0;
@@ -445,19 +639,58 @@ int symcache_obj_dwarf(struct symcache *c, struct symcache_obj *o, uint64_t vadd
 	size_t before;
 	int n;
 
+	if (o->dw_state == DW_PENDING)
+		obj_load_dwarf(c, o);
 	if (!o->dw)
 		return o->dw_err ? -EINVAL : 0;
 	before = dwsym_bytes(o->dw);
 	n = dwsym_lookup(o->dw, vaddr, frames, max);
 	/* CUs parsed by this lookup; the budget is enforced at symcache_put(). */
-	o->bytes += dwsym_bytes(o->dw) - before;
-	c->stats.bytes += dwsym_bytes(o->dw) - before;
+	obj_charge(c, o, dwsym_bytes(o->dw) - before, 0);
 	return n == -ENOMEM ? 0 : n;
 }
 
 bool symcache_obj_has_dwarf(const struct symcache_obj *o)
 {
 	return o->dw && dwsym_nr_cus(o->dw) > dwsym_nr_bad_cus(o->dw);
+}
+
+bool symcache_obj_lost_dwarf(const struct symcache_obj *o)
+{
+	return o->dw_state == DW_LOST;
+}
+
+void symcache_obj_restore_fd(struct symcache *c, struct symcache_obj *o, int fd)
+{
+	char id[2 * ELFSYM_MAX_BUILD_ID + 1];
+	struct debuginfo_probe probe;
+
+	/* Only an object whose own file held its DWARF lost an fd that @fd can replace. */
+	if (o->dw_state != DW_LOST || o->search || debuginfo_probe_fd(fd, &probe) ||
+	    !probe.has_debug_info)
+		return;
+	/* A (device, inode) reused by another file must not lend it its DWARF. */
+	if (*elfsym_build_id(o->elf) &&
+	    (debuginfo_build_id_fd(fd, id, sizeof(id)) || strcmp(id, elfsym_build_id(o->elf))))
+		return;
+	obj_hold_fd(c, o, fd);
+	o->is_fd_trusted = false; /* maybe a container's copy: read, never mapped */
+}
+
+void symcache_set_max_fds(struct symcache *c, unsigned max_fds)
+{
+	struct list_head *pos;
+
+	c->max_fds = max_fds;
+	for (pos = c->lru.prev; c->stats.fds > max_fds && pos != &c->lru; pos = pos->prev) {
+		struct symcache_obj *o = list_entry(pos, struct symcache_obj, lru);
+
+		if (o->fd < 0)
+			continue;
+		obj_close_fd(c, o);
+		o->dw_state = DW_LOST;
+		c->stats.fd_drops++;
+	}
 }
 
 void symcache_get_stats(const struct symcache *c, struct symcache_stats *out)

@@ -12,6 +12,20 @@
  * it. Files that fail to parse are remembered in a small fixed-size negative
  * cache so a broken binary is not re-parsed on every sample.
  *
+ * Lazy DWARF: creating an object (priming) reads its ELF symbols and its
+ * section headers only. DWARF is loaded by the first symcache_obj_dwarf()
+ * of the object, and its separate debug file searched for then (or by the
+ * first symcache_obj_symbol() of a stripped binary, whose .symtab is in
+ * that file), and charged to the budget when loaded. Because the process
+ * may be gone by then, an object whose own file has .debug_info keeps an
+ * O_RDONLY fd of it until its DWARF is loaded; the debug-file search keeps
+ * the binary's path and root, and only host debug dirs remain once the
+ * process has exited. Held fds are capped (SYMCACHE_MAX_FDS): past the cap,
+ * the least recently used holder's fd is closed and that object's DWARF is
+ * lost (counted in fd_drops) until symcache_obj_restore_fd() gives it a new
+ * one. A cap rather than raising RLIMIT_NOFILE: every held fd pins an open
+ * file (and a deleted binary's blocks), and the budget rule applies to fds too.
+ *
  * Not thread-safe, like the symbolizer that owns it.
  */
 #ifndef STACKD_SYMBOLIZE_SYMCACHE_H
@@ -26,6 +40,7 @@
 #include "gopclntab.h"
 
 #define SYMCACHE_NEG_MAX 256
+#define SYMCACHE_MAX_FDS 256 /* fds held for DWARF not loaded yet */
 
 struct symcache;
 struct symcache_obj;
@@ -44,6 +59,8 @@ struct symcache_stats {
 	uint64_t misses;
 	uint64_t evictions;
 	uint64_t neg_hits; /* lookups answered by the negative cache */
+	uint64_t fds;	   /* fds held for DWARF not loaded yet */
+	uint64_t fd_drops; /* held fds closed at the cap (their DWARF lost until restored) */
 };
 
 int symcache_new(size_t max_bytes, struct symcache **out);
@@ -53,6 +70,8 @@ int symcache_new(size_t max_bytes, struct symcache **out);
  * debug files are looked for. Returns 0 or -ENOMEM.
  */
 int symcache_set_dwarf(struct symcache *c, bool enable, const char *const *debug_dirs);
+/* Lower (tests) or raise the cap on held fds, closing the coldest ones above it. */
+void symcache_set_max_fds(struct symcache *c, unsigned max_fds);
 /* Frees every object; no reference may be outstanding. NULL-safe. */
 void symcache_free(struct symcache *c);
 
@@ -90,21 +109,30 @@ const struct elfsym *symcache_obj_elf(const struct symcache_obj *o);
 const struct gopclntab *symcache_obj_gopclntab(const struct symcache_obj *o);
 /*
  * The function containing @vaddr: from the separate debug file's .symtab
- * when the binary is stripped and one was found, else from the binary.
+ * when the binary is stripped and one was found (searched for on the first
+ * call; its .symtab is charged to the budget), else from the binary.
  * Borrowed while the reference is held. 0 or -ENOENT.
  */
-int symcache_obj_symbol(const struct symcache_obj *o, uint64_t vaddr, const char **name,
-			uint64_t *start);
+int symcache_obj_symbol(struct symcache *c, struct symcache_obj *o, uint64_t vaddr,
+			const char **name, uint64_t *start);
 /*
  * DWARF call chain at @vaddr (see dwsym_lookup()): the number of frames,
  * 0 when the object has no DWARF for it, -EINVAL when its DWARF is broken.
- * A CU parsed on the way is charged to the cache's budget. Strings are
- * borrowed while the reference is held.
+ * The first call loads the object's DWARF; that and every CU parsed on the
+ * way are charged to the cache's budget. Strings are borrowed while the
+ * reference is held.
  */
 int symcache_obj_dwarf(struct symcache *c, struct symcache_obj *o, uint64_t vaddr,
 		       struct dwsym_frame *frames, size_t max);
-/* Whether DWARF gave this object file names, lines and inline frames. */
+/* Whether DWARF (loaded so far) gave this object file names, lines and inline frames. */
 bool symcache_obj_has_dwarf(const struct symcache_obj *o);
+/* Whether the object's DWARF became unreachable when its fd was closed at the cap. */
+bool symcache_obj_lost_dwarf(const struct symcache_obj *o);
+/*
+ * Give a lost object an fd of its file again (@fd, of the same file, e.g.
+ * reopened while priming another process; duplicated, not taken).
+ */
+void symcache_obj_restore_fd(struct symcache *c, struct symcache_obj *o, int fd);
 void symcache_get_stats(const struct symcache *c, struct symcache_stats *out);
 
 #endif

@@ -10,7 +10,9 @@
  *    by .gnu_debuglink, and a debuglink whose CRC does not match;
  *  - libc with libc6-dbg (DWARF 5, and the file-index bug of libdwarf
  *    20210528 that this module works around);
- *  - truncated and corrupt DWARF: counted, the symbol table still answers.
+ *  - truncated and corrupt DWARF: counted, the symbol table still answers;
+ *  - lazy DWARF in the cache (nothing loaded before the first line lookup,
+ *    the fd held until then, the fd cap), and mapped sections.
  * Under CI=true missing tools (clang, llvm-symbolizer, libc6-dbg) fail.
  */
 #include <elf.h>
@@ -30,7 +32,9 @@
 
 #include <cmocka.h>
 
+#include "debuginfo.h"
 #include "dwarf.h"
+#include "symcache.h"
 #include "symbolize/symbolizer.h"
 
 #define MAX_ADDRS 4096
@@ -589,6 +593,164 @@ static void test_hostile(void **state)
 	dwsym_free(NULL);
 }
 
+static struct symcache_obj *cache_open(struct symcache *c, const char *path)
+{
+	struct symcache_src src = {.path = path};
+	struct symcache_obj *o = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(symcache_get_fd_src(c, fd, NULL, &src, &o), 0);
+	close(fd);
+	return o;
+}
+
+/* The physical frame of @vaddr's DWARF chain is stackd_dw_outer. */
+static void expect_outer(struct symcache *c, struct symcache_obj *o, uint64_t vaddr)
+{
+	struct dwsym_frame fr[DWSYM_MAX_INLINE];
+	int n = symcache_obj_dwarf(c, o, vaddr, fr, DWSYM_MAX_INLINE);
+
+	assert_true(n >= 1);
+	assert_string_equal(fr[n - 1].name, "stackd_dw_outer");
+	assert_string_equal(base(fr[n - 1].file), "inl.c");
+}
+
+/*
+ * Priming (symcache_get_fd_src) and symbol lookups load no DWARF; the first
+ * DWARF lookup does, from the fd held since priming, and is charged to the
+ * budget. Past the fd cap the coldest holder loses its DWARF until restored.
+ */
+static void test_lazy(void **state)
+{
+	const char *const dirs[] = {tmpdir, NULL};
+	char bin[700], bin2[700], bin3[700];
+	struct symcache_obj *o, *o2, *o3;
+	struct dwsym_frame fr[DWSYM_MAX_INLINE];
+	struct symcache_stats st, st2;
+	struct symcache *c = NULL;
+	uint64_t start, size, start2, start3;
+	const char *name;
+	int fd;
+
+	(void)state;
+	build(cc(), 5, "lazy1", bin, sizeof(bin));
+	build(cc(), 4, "lazy2", bin2, sizeof(bin2));
+	snprintf(bin3, sizeof(bin3), "%s/lazy3", tmpdir);
+	RUN("%s -O1 -g -Wl,--build-id=sha1 -o '%s' '%s'", cc(), bin3, fixture);
+	nm_sym(bin, "stackd_dw_outer", &start, &size);
+	nm_sym(bin2, "stackd_dw_outer", &start2, &size);
+	nm_sym(bin3, "stackd_dw_outer", &start3, &size);
+	assert_int_equal(symcache_new(0, &c), 0);
+	assert_int_equal(symcache_set_dwarf(c, true, dirs), 0);
+
+	o = cache_open(c, bin);
+	symcache_get_stats(c, &st);
+	assert_int_equal(st.fds, 1);
+	assert_true(st.bytes < 64 * 1024); /* symbols only */
+	assert_false(symcache_obj_has_dwarf(o));
+	assert_int_equal(symcache_obj_symbol(c, o, start, &name, NULL), 0);
+	assert_string_equal(name, "stackd_dw_outer");
+	symcache_get_stats(c, &st2);
+	assert_int_equal(st2.bytes, st.bytes);
+	expect_outer(c, o, start);
+	symcache_get_stats(c, &st2);
+	assert_true(st2.bytes > st.bytes); /* the DWARF, charged when loaded */
+	assert_int_equal(st2.fds, 0);	   /* not needed once loaded */
+	assert_true(symcache_obj_has_dwarf(o));
+	symcache_put(c, o);
+
+	/* One fd allowed: bin3 takes it from bin2, whose DWARF is then lost. */
+	symcache_set_max_fds(c, 1);
+	o2 = cache_open(c, bin2);
+	o3 = cache_open(c, bin3);
+	symcache_get_stats(c, &st);
+	assert_int_equal(st.fds, 1);
+	assert_int_equal(st.fd_drops, 1);
+	assert_true(symcache_obj_lost_dwarf(o2));
+	assert_false(symcache_obj_lost_dwarf(o3));
+	assert_int_equal(symcache_obj_dwarf(c, o2, start2, fr, DWSYM_MAX_INLINE), 0);
+	/* Its symbols still answer. */
+	assert_int_equal(symcache_obj_symbol(c, o2, start2, &name, NULL), 0);
+	assert_string_equal(name, "stackd_dw_outer");
+	/* Another file's fd is refused; bin2's own gives its DWARF back (at bin3's expense). */
+	fd = open(bin3, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	symcache_obj_restore_fd(c, o2, fd);
+	close(fd);
+	assert_true(symcache_obj_lost_dwarf(o2));
+	fd = open(bin2, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	symcache_obj_restore_fd(c, o2, fd);
+	close(fd);
+	assert_false(symcache_obj_lost_dwarf(o2));
+	assert_true(symcache_obj_lost_dwarf(o3));
+	expect_outer(c, o2, start2);
+	symcache_get_stats(c, &st);
+	assert_int_equal(st.fds, 0);
+	assert_int_equal(st.fd_drops, 2);
+	symcache_put(c, o2);
+	symcache_put(c, o3);
+	symcache_free(c);
+
+	/* A tiny budget: the DWARF loaded by a lookup is evicted with its object. */
+	assert_int_equal(symcache_new(1, &c), 0);
+	assert_int_equal(symcache_set_dwarf(c, true, dirs), 0);
+	o = cache_open(c, bin);
+	expect_outer(c, o, start);
+	symcache_put(c, o);
+	symcache_get_stats(c, &st);
+	assert_int_equal(st.bytes, 0);
+	assert_int_equal(st.objects, 0);
+	assert_int_equal(st.fds, 0);
+	symcache_free(c);
+}
+
+/* Sections used in place from a mapping answer exactly like sections read. */
+static void test_mapped(void **state)
+{
+	char bin[700];
+	struct dwsym *dr = NULL, *dm = NULL;
+	struct dwsym_frame a[DWSYM_MAX_INLINE], b[DWSYM_MAX_INLINE];
+	uint64_t start, size, i;
+	int fd, na, nb, k;
+
+	(void)state;
+	build(cc(), 5, "mapped", bin, sizeof(bin));
+	nm_sym(bin, "stackd_dw_outer", &start, &size);
+	fd = open(bin, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(dwsym_open_fd(fd, &dr), 0);
+	assert_int_equal(dwsym_open_fd_map(fd, &dm), 0);
+	assert_int_equal(dwsym_mapped_bytes(dr), 0);
+	assert_true(dwsym_mapped_bytes(dm) > 0); /* gcc does not compress by default */
+	assert_int_equal(dwsym_bytes(dm), dwsym_bytes(dr));
+	for (i = 0; i < size; i++) {
+		na = dwsym_lookup(dr, start + i, a, DWSYM_MAX_INLINE);
+		nb = dwsym_lookup(dm, start + i, b, DWSYM_MAX_INLINE);
+		assert_int_equal(na, nb);
+		for (k = 0; k < na; k++) {
+			assert_string_equal(a[k].name, b[k].name);
+			assert_string_equal(a[k].file, b[k].file);
+			assert_int_equal(a[k].line, b[k].line);
+		}
+	}
+	dwsym_free(dr);
+	dwsym_free(dm);
+
+	/* Only root-owned files nobody else can write are mapped. */
+	if (!geteuid()) {
+		assert_int_equal(fchown(fd, 0, 0), 0);
+		assert_int_equal(fchmod(fd, 0755), 0);
+		assert_true(debuginfo_fd_is_trusted(fd));
+		assert_int_equal(fchmod(fd, 0775), 0);
+		assert_false(debuginfo_fd_is_trusted(fd));
+	}
+	assert_int_equal(fchmod(fd, 0757), 0);
+	assert_false(debuginfo_fd_is_trusted(fd));
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -599,6 +761,8 @@ int main(void)
 	    cmocka_unit_test(test_debug_file_debuglink),
 	    cmocka_unit_test(test_libc),
 	    cmocka_unit_test(test_hostile),
+	    cmocka_unit_test(test_lazy),
+	    cmocka_unit_test(test_mapped),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -194,6 +194,14 @@ static void test_self(void **state)
 	assert_int_equal(st.cache_misses, 2);
 	assert_true(st.cache_hits >= 2);
 
+	/* Names only: the same names, no file or line, whatever DWARF there is. */
+	assert_int_equal(symbolizer_user_names(s, getpid(), maps, ips, 2, &r), 0);
+	assert_string_equal(fn_name(&r->frames[0]), "stackd_test_marker");
+	assert_int_equal(r->frames[0].nr_lines, 1);
+	assert_null(r->frames[0].lines[0].file);
+	assert_int_equal(r->frames[0].lines[0].line, 0);
+	sym_result_free(r);
+
 	/* Priming loads every executable object (vdso and friends skipped). */
 	assert_int_equal(symbolizer_prime(s, getpid(), maps), 0);
 	symbolizer_get_stats(s, &st);

@@ -5,7 +5,7 @@
  * Two steps, after blazesym: *normalize* a (process, address) into
  * (object file, ELF virtual address) through a maps snapshot and the file's
  * PT_LOAD segments, then *symbolize* inside that object. All per-file work
- * (symbol tables; later DWARF lines, unwind tables) is cached by build id, or
+ * (symbol tables, DWARF lines) is cached by build id, or
  * by (device, inode, size, mtime) for files without one, within a byte budget
  * with least-recently-used eviction, and shared by every process mapping the
  * file.
@@ -16,6 +16,9 @@
  * symbolized, symbolizer_prime() loads every executable object of a maps
  * snapshot while the process is alive; later lookups find those objects by
  * the (device, inode) the snapshot recorded, without touching /proc.
+ * Priming reads symbol tables only: DWARF is loaded by the first lookup
+ * that needs lines in an object, from an fd kept since priming when the
+ * DWARF is in the object itself, or from its separate debug file.
  *
  * Not thread-safe: one symbolizer belongs to one thread (the drain loop).
  *
@@ -99,6 +102,8 @@ struct symbolizer_stats {
 	uint64_t cache_hits;
 	uint64_t cache_misses;
 	uint64_t cache_evictions;
+	uint64_t cache_fds;	    /* fds held for DWARF not loaded yet (see symcache.h) */
+	uint64_t cache_fd_drops;    /* of those, closed at the cap: DWARF lost until re-primed */
 	uint64_t frames_total;
 	uint64_t failures[SYM_FAIL__MAX]; /* frames that could not be symbolized */
 };
@@ -124,6 +129,15 @@ int symbolizer_prime(struct symbolizer *s, pid_t pid, const struct procmaps *map
  */
 int symbolizer_user(struct symbolizer *s, pid_t pid, const struct procmaps *maps,
 		    const uint64_t *ips, size_t nr, struct sym_result **out);
+
+/*
+ * symbolizer_user() from symbol tables only: one line per frame, the
+ * function name, no file or line. It never loads DWARF, which costs
+ * megabytes per object (libc's is ~9 MB): for callers that only need names
+ * (is this stack complete?), so DWARF stays unloaded until a profile needs it.
+ */
+int symbolizer_user_names(struct symbolizer *s, pid_t pid, const struct procmaps *maps,
+			  const uint64_t *ips, size_t nr, struct sym_result **out);
 
 /*
  * Symbolize ELF virtual addresses (as addr2line takes them) of the file at
