@@ -10,6 +10,7 @@
 #include "symbolize/procmaps.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -281,4 +282,26 @@ const struct procmap *procmaps_find(const struct procmaps *m, uint64_t addr)
 void procmaps_free(struct procmaps *m)
 {
 	free(m);
+}
+
+int procmaps_open_object(const char *proc_root, pid_t pid, const struct procmap *m)
+{
+	char path[PATH_MAX];
+	int fd, n;
+
+	n = snprintf(path, sizeof(path), "%s/%d/map_files/%" PRIx64 "-%" PRIx64, proc_root,
+		     (int)pid, m->start, m->end);
+	if (n > 0 && (size_t)n < sizeof(path)) {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+	}
+	/* A deleted file is only reachable through map_files. */
+	if (m->is_deleted)
+		return -ENOENT;
+	n = snprintf(path, sizeof(path), "%s/%d/root%s", proc_root, (int)pid, m->path);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd >= 0 ? fd : -errno;
 }

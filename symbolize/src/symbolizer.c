@@ -163,31 +163,6 @@ static bool is_file_backed(const struct procmap *m)
 	return m->inode && m->path[0] == '/';
 }
 
-/*
- * Open the object behind @m. map_files works for deleted files and other
- * mount namespaces; root/<path> is the fallback where map_files is denied.
- */
-static int open_mapped_file(const struct symbolizer *s, pid_t pid, const struct procmap *m)
-{
-	char path[PATH_MAX];
-	int fd, n;
-
-	n = snprintf(path, sizeof(path), "%s/%d/map_files/%" PRIx64 "-%" PRIx64, s->proc_root,
-		     (int)pid, m->start, m->end);
-	if (n > 0 && (size_t)n < sizeof(path)) {
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0)
-			return fd;
-	}
-	if (m->is_deleted)
-		return -ENOENT;
-	n = snprintf(path, sizeof(path), "%s/%d/root%s", s->proc_root, (int)pid, m->path);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return -ENAMETOOLONG;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	return fd >= 0 ? fd : -errno;
-}
-
 static void map_key_of(const struct procmap *m, struct symcache_mapkey *k)
 {
 	k->dev_major = m->dev_major;
@@ -206,7 +181,7 @@ static void restore_lost_fd(struct symbolizer *s, pid_t pid, const struct procma
 
 	if (!symcache_obj_lost_dwarf(o))
 		return;
-	fd = open_mapped_file(s, pid, m);
+	fd = procmaps_open_object(s->proc_root, pid, m);
 	if (fd < 0)
 		return;
 	symcache_obj_restore_fd(s->cache, o, fd);
@@ -233,7 +208,7 @@ static struct symcache_obj *obj_for_map(struct symbolizer *s, pid_t pid, const s
 		restore_lost_fd(s, pid, m, o);
 		return o;
 	}
-	fd = open_mapped_file(s, pid, m);
+	fd = procmaps_open_object(s->proc_root, pid, m);
 	if (fd < 0) {
 		*fail = SYM_FAIL_OPEN;
 		return NULL;
@@ -762,7 +737,7 @@ int symbolizer_prime(struct symbolizer *s, pid_t pid, const struct procmaps *map
 		if (o) {
 			restore_lost_fd(s, pid, m, o);
 		} else {
-			fd = open_mapped_file(s, pid, m);
+			fd = procmaps_open_object(s->proc_root, pid, m);
 			if (fd < 0) {
 				/* One mapping gone is a munmap; the whole pid gone is an exit. */
 				if (access(path, F_OK))

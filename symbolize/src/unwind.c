@@ -312,31 +312,6 @@ static void file_key(const struct stat *st, uint64_t key[5])
 }
 
 /*
- * Open the object behind @m as the symbolizer does: map_files works for
- * deleted files and other mount namespaces, root/<path> where it is denied.
- */
-static int open_mapped_file(const struct unwinder *u, pid_t pid, const struct procmap *m)
-{
-	char path[PATH_MAX];
-	int fd, n;
-
-	n = snprintf(path, sizeof(path), "%s/%d/map_files/%" PRIx64 "-%" PRIx64, u->proc_root,
-		     (int)pid, m->start, m->end);
-	if (n > 0 && (size_t)n < sizeof(path)) {
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0)
-			return fd;
-	}
-	if (m->is_deleted)
-		return -ENOENT;
-	n = snprintf(path, sizeof(path), "%s/%d/root%s", u->proc_root, (int)pid, m->path);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return -ENAMETOOLONG;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	return fd >= 0 ? fd : -errno;
-}
-
-/*
  * An object without any CFI of its own may have a .debug_frame in its
  * separate debug file (build id, else .gnu_debuglink), found the way the
  * symbolizer finds DWARF. Only on a cache miss, and only for such objects.
@@ -385,7 +360,7 @@ static struct uw_obj *obj_for_map(struct unwinder *u, pid_t pid, const struct pr
 		return a->obj;
 	}
 	u->stats.cache_misses++;
-	fd = open_mapped_file(u, pid, m);
+	fd = procmaps_open_object(u->proc_root, pid, m);
 	if (fd < 0)
 		return NULL; /* gone, or denied: not cached, a live process may open it later */
 	if (fstat(fd, &st))

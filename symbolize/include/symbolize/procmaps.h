@@ -52,6 +52,13 @@ int procmaps_parse(const char *text, size_t len, unsigned flags, struct procmaps
  * when the process is gone (ENOENT/ESRCH on open or read), other -errno else.
  */
 int procmaps_read(const char *proc_root, pid_t pid, unsigned flags, struct procmaps **out);
+/*
+ * Open the file behind mapping @m of process @pid, read-only:
+ * <proc_root>/<pid>/map_files/<start>-<end> first (works for deleted files
+ * and other mount namespaces), else <proc_root>/<pid>/root/<path>. Returns
+ * an fd or -errno.
+ */
+int procmaps_open_object(const char *proc_root, pid_t pid, const struct procmap *m);
 /* The mapping containing @addr, or NULL. O(log n). */
 const struct procmap *procmaps_find(const struct procmaps *m, uint64_t addr);
 void procmaps_free(struct procmaps *m);
