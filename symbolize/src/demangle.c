@@ -20,7 +20,9 @@
  */
 #include "demangle.h"
 
+#include <setjmp.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,6 +63,84 @@ static void strip_rust_hash(char *s)
 		s[n - 19] = '\0';
 }
 
+/*
+ * Output sink with a hard cap. libiberty's allocating wrappers grow their
+ * buffer without bound, and a short hostile name can ask for unbounded
+ * output: "_RNvMNtC1r5out3_FGC2r5out3_" (27 bytes) makes rust-demangle print
+ * billions of lifetimes (found by fuzz_demangle: a 2 GiB realloc). The
+ * callback variants write through us instead and allocate nothing, so when
+ * the cap is hit we longjmp out: bounded memory and bounded time.
+ */
+struct sink {
+	char buf[DEMANGLE_MAX_OUTPUT + 1];
+	size_t len;
+	jmp_buf overflow;
+};
+
+static void sink_put(const char *s, size_t n, void *opaque)
+{
+	struct sink *k = opaque;
+
+	if (!n)
+		return; /* rust-demangle sometimes hands over (NULL, 0) */
+	if (n > DEMANGLE_MAX_OUTPUT - k->len)
+		longjmp(k->overflow, 1);
+	memcpy(k->buf + k->len, s, n);
+	k->len += n;
+}
+
+/*
+ * Rust v0 binders ("G" + base-62 count + "_") make rust-demangle loop once
+ * per bound lifetime, printing nothing while it skips a path: a hostile
+ * count is a near-infinite loop the output cap cannot stop
+ * ("_RNvMNvMNtC1r5out3_FGtC1r5out3_FGC2_" hangs). Real code binds a handful
+ * of lifetimes; refuse any name where a 'G' could start a count above 64.
+ * A false alarm only leaves a name mangled.
+ */
+static bool has_huge_binder(const char *name)
+{
+	for (const char *p = strchr(name, 'G'); p; p = strchr(p + 1, 'G')) {
+		uint64_t v = 0;
+		const char *q = p + 1;
+
+		for (; *q && *q != '_'; q++) {
+			int d = *q >= '0' && *q <= '9'   ? *q - '0'
+				: *q >= 'a' && *q <= 'z' ? *q - 'a' + 10
+				: *q >= 'A' && *q <= 'Z' ? *q - 'A' + 36
+							 : -1;
+
+			if (d < 0)
+				break;
+			v = v * 62 + (uint64_t)d;
+			if (v > 64)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* Demangle with a bounded sink: a malloc'd copy of the output, or NULL. */
+static char *demangle_bounded(const char *name, bool rust)
+{
+	struct sink *k = malloc(sizeof(*k));
+	char *out = NULL;
+	int ok;
+
+	if (!k)
+		return NULL;
+	k->len = 0;
+	if (setjmp(k->overflow) == 0) {
+		ok = rust ? rust_demangle_callback(name, DEMANGLE_FLAGS, sink_put, k)
+			  : cplus_demangle_v3_callback(name, DEMANGLE_FLAGS, sink_put, k);
+		if (ok && k->len) {
+			k->buf[k->len] = '\0';
+			out = strdup(k->buf);
+		}
+	}
+	free(k);
+	return out;
+}
+
 char *demangle(const char *name)
 {
 	char *out = NULL;
@@ -72,16 +152,14 @@ char *demangle(const char *name)
 	if (len > DEMANGLE_MAX_NAME)
 		return NULL;
 	/* Rust v0 "_R..."; Rust legacy hides in the C++ "_ZN...17h<hash>E" form. */
+	if (name[1] == 'R' && has_huge_binder(name))
+		return NULL;
 	if (name[1] == 'R' || (name[1] == 'Z' && name[2] == 'N'))
-		out = rust_demangle(name, DEMANGLE_FLAGS);
+		out = demangle_bounded(name, true);
 	if (!out && name[1] == 'Z') {
-		out = cplus_demangle_v3(name, DEMANGLE_FLAGS);
+		out = demangle_bounded(name, false);
 		if (out && has_rust_hash(name, len))
 			strip_rust_hash(out);
-	}
-	if (out && !*out) {
-		free(out);
-		return NULL;
 	}
 	return out;
 }

@@ -17,6 +17,8 @@
  * grows with the name's length, so the cap bounds it too.
  */
 #define DEMANGLE_MAX_NAME 4096
+/* Longest demangled output; past it the name stays mangled (templates can be long). */
+#define DEMANGLE_MAX_OUTPUT 16384
 
 char *demangle(const char *name);
 

@@ -167,6 +167,31 @@ static void test_demangle_table(void **state)
 }
 
 /* Real v0 symbols from this machine's rustc, when there is one. */
+/*
+ * Hostile names must cost bounded memory and time: this 27-byte v0 name asks
+ * rust-demangle for billions of lifetimes (fuzz_demangle found a 2 GiB
+ * allocation); it must come back undemangled, quickly.
+ */
+static void test_demangle_unbounded_output(void **state)
+{
+	struct timespec t0, t1;
+	char *out;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	out = demangle("_RNvMNtC1r5out3_FGC2r5out3_");
+	assert_null(out);
+	/* Binders whose lifetimes rust-demangle would skip printing: a loop, not output. */
+	assert_null(demangle("_RNvMNvMNtC1r5out3_FGtC1r5out3_FGC2_"));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* Not a timing assertion: a runaway loop would take minutes or forever, not this. */
+	assert_true(t1.tv_sec - t0.tv_sec < 10);
+	/* Ordinary names still demangle through the bounded sink. */
+	out = demangle("_ZN9stackd_fx6BurnerIiE4spinEv");
+	assert_non_null(out);
+	assert_string_equal(out, "stackd_fx::Burner<int>::spin()");
+	free(out);
+}
+
 static void test_demangle_rustc_v0(void **state)
 {
 	char bin[700], cmd[1600], line[4096];
@@ -590,6 +615,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_demangle_table), cmocka_unit_test(test_demangle_rustc_v0),
+	    cmocka_unit_test(test_demangle_unbounded_output),
 	    cmocka_unit_test(test_perfmap_parse),  cmocka_unit_test(test_perfmap_cache),
 	    cmocka_unit_test(test_symbolize_jit),  cmocka_unit_test(test_gopclntab_file),
 	    cmocka_unit_test(test_go_process),	   cmocka_unit_test(test_vdso),
