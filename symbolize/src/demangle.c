@@ -94,14 +94,18 @@ static void sink_put(const char *s, size_t n, void *opaque)
  * per bound lifetime, printing nothing while it skips a path: a hostile
  * count is a near-infinite loop the output cap cannot stop
  * ("_RNvMNvMNtC1r5out3_FGtC1r5out3_FGC2_" hangs). Real code binds a handful
- * of lifetimes; refuse any name where a 'G' could start a count above 64.
- * A false alarm only leaves a name mangled.
+ * of lifetimes. A binder follows "F" (fn signature) or "D" (dyn bounds);
+ * refuse a name where such a "G" could start a count above 64. A false alarm
+ * (an identifier containing "FG") only leaves a name mangled.
  */
 static bool has_huge_binder(const char *name)
 {
 	for (const char *p = strchr(name, 'G'); p; p = strchr(p + 1, 'G')) {
 		uint64_t v = 0;
 		const char *q = p + 1;
+
+		if (p == name || (p[-1] != 'F' && p[-1] != 'D'))
+			continue;
 
 		for (; *q && *q != '_'; q++) {
 			int d = *q >= '0' && *q <= '9'   ? *q - '0'
