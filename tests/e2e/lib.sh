@@ -449,3 +449,30 @@ metric_sum()
 		index($0, m "{") == 1 || $1 == m { split(line, a, " "); s += a[1]; n++ }
 		END { if (n == 0) { print "absent"; exit 1 } printf "%.17g\n", s }' "$1"
 }
+
+# metric_val FILE 'name{labels}' or 'name': the value of one series in a /metrics dump (0 if absent).
+metric_val()
+{
+	awk -v s="$2" 'index($0, s " ") == 1 { v = $2 } END { printf "%.17g\n", v + 0 }' "$1"
+}
+
+# wait_dwarf_switch MODE SW0 T0 WANT: with --unwind.mode=auto, wait (10 s at most) until
+# stackd_unwind_processes_switched_total has grown by WANT from SW0, i.e. the fixture's
+# processes unwind with DWARF, then check it did. The counter is node-wide: other processes
+# may move it too, so callers also let the fixture run a while first. T0: fixture start (ms).
+wait_dwarf_switch()
+{
+	local mode=$1 sw0=$2 t0=$3 want=$4 sw1 deadline
+
+	deadline=$(($(now_ms) + 10000))
+	while :; do
+		curl -fsS -m 5 -o "$T/$mode.msw" "$AGENT_URL/metrics" || fail "GET /metrics failed"
+		sw1=$(metric_val "$T/$mode.msw" stackd_unwind_processes_switched_total)
+		(($(now_ms) < deadline)) || break
+		awk -v a="$sw0" -v b="$sw1" -v w="$want" 'BEGIN { exit !(b - a >= w) }' && break
+		sleep 0.25
+	done
+	info "stackd_unwind_processes_switched_total: $sw0 -> $sw1 ($(($(now_ms) - t0)) ms after the fixture started)"
+	check "$(awk -v a="$sw0" -v b="$sw1" -v w="$want" 'BEGIN { print (b - a >= w) ? 1 : 0 }')" \
+		"auto mode switched processes to DWARF before the window: +$(awk -v a="$sw0" -v b="$sw1" 'BEGIN { print b - a }') (want >= $want)"
+}

@@ -54,12 +54,6 @@ for cc in gcc clang; do
 	check "$((nfp == 0))" "$cc build: no frame-pointer prologue in f1..f30 ($nfp found)"
 done
 
-# metric_val FILE 'name{labels}' or 'name': the value of one series (0 if absent).
-metric_val()
-{
-	awk -v s="$2" 'index($0, s " ") == 1 { v = $2 } END { printf "%.17g\n", v + 0 }' "$1"
-}
-
 # Prints the unwind counters that moved between two scrapes.
 print_unwind_metrics()
 {
@@ -107,21 +101,9 @@ for mode in $UNWIND_MODES; do
 	t0=$(now_ms)
 	info "fixtures running: deep_gcc pid ${fx_pid[gcc]}, deep_clang pid ${fx_pid[clang]}"
 	sleep "$LEAD"
-	sw1=$sw0
 	if [[ $mode == auto ]]; then
-		# Open the window only once both processes have been switched to DWARF (the
-		# counter is node-wide: other processes may move it too, hence also LEAD).
-		deadline=$(($(now_ms) + 10000))
-		while :; do
-			curl -fsS -m 5 -o "$T/$mode.msw" "$AGENT_URL/metrics" || fail "GET /metrics failed"
-			sw1=$(metric_val "$T/$mode.msw" stackd_unwind_processes_switched_total)
-			(($(now_ms) < deadline)) || break
-			awk -v a="$sw0" -v b="$sw1" 'BEGIN { exit !(b - a >= 2) }' && break
-			sleep 0.25
-		done
-		info "stackd_unwind_processes_switched_total: $sw0 -> $sw1 ($(($(now_ms) - t0)) ms after the fixtures started)"
-		check "$(awk -v a="$sw0" -v b="$sw1" 'BEGIN { print (b - a >= 2) ? 1 : 0 }')" \
-			"auto mode switched processes to DWARF before the window: +$(awk -v a="$sw0" -v b="$sw1" 'BEGIN { print b - a }') (want >= 2: both fixtures)"
+		# Both fixtures (gcc and clang builds) must have switched.
+		wait_dwarf_switch "$mode" "$sw0" "$t0" 2
 	fi
 
 	url="$AGENT_URL/debug/pprof/profile?seconds=$WINDOW"

@@ -38,11 +38,6 @@ fixture=$T/unwind_threads
 "$UNWIND_CC" -O2 -g -fomit-frame-pointer -pthread -Wall -o "$fixture" \
 	"$STACKD_SRC/tests/fixtures/unwind_threads.c" || fail "cannot build fixture unwind_threads with $UNWIND_CC"
 
-metric_val()
-{
-	awk -v s="$2" 'index($0, s " ") == 1 { v = $2 } END { printf "%.17g\n", v + 0 }' "$1"
-}
-
 print_unwind_metrics()
 {
 	awk 'FNR == NR { if ($1 ~ /^stackd_unwind_/) a[$1] = $2; next }
@@ -93,17 +88,7 @@ for mode in $UNWIND_MODES; do
 	info "fixture unwind_threads pid $fx running (2 workers)"
 	sleep "$LEAD"
 	if [[ $mode == auto ]]; then
-		deadline=$(($(now_ms) + 10000))
-		while :; do
-			curl -fsS -m 5 -o "$T/$mode.msw" "$AGENT_URL/metrics" || fail "GET /metrics failed"
-			sw1=$(metric_val "$T/$mode.msw" stackd_unwind_processes_switched_total)
-			(($(now_ms) < deadline)) || break
-			awk -v a="$sw0" -v b="$sw1" 'BEGIN { exit !(b > a) }' && break
-			sleep 0.25
-		done
-		info "stackd_unwind_processes_switched_total: $sw0 -> $sw1 ($(($(now_ms) - t0)) ms after the fixture started)"
-		check "$(awk -v a="$sw0" -v b="$sw1" 'BEGIN { print (b > a) ? 1 : 0 }')" \
-			"auto mode switched a process to DWARF before the window"
+		wait_dwarf_switch "$mode" "$sw0" "$t0" 1
 	fi
 	tids=("/proc/$fx/task/"*)
 	info "threads of pid $fx: ${tids[*]##*/}"
