@@ -22,142 +22,14 @@
 #include <zlib.h>
 
 #include "common/hmap.h"
+#include "pprof_internal.h"
 #include "profile.pb-c.h"
 
 /* Go's runtime/pprof also compresses with gzip.BestSpeed: profiles are served on demand. */
 #define PPROF_GZIP_LEVEL 1
 
-#define SEG_SHIFT 10 /* 1024 entries per segment */
-#define SEG_ENTRIES (1u << SEG_SHIFT)
-#define ARENA_BLOCK_SZ (64 * 1024)
-#define HASH_SEED 0x70726f66696c65ULL
-
 /* hash_bytes() memcpy()s from its pointer even for length 0: never hand it NULL. */
 static const uint64_t empty_key[1];
-
-/* Segmented array: stable element addresses, growth without copying. */
-struct segvec {
-	char **segs;
-	size_t nr_segs;
-	size_t segs_cap;
-	size_t cnt;
-	size_t elem_sz;
-};
-
-/* Flat growable array of elem_sz elements. */
-struct vec {
-	void *data;
-	size_t cnt;
-	size_t cap;
-	size_t elem_sz;
-};
-
-struct arena_block {
-	struct arena_block *next;
-	char data[];
-};
-
-struct arena {
-	struct arena_block *head;
-	char *cur;
-	size_t left;
-	size_t bytes;
-};
-
-struct str_ent {
-	struct hnode node;
-	const char *s; /* NUL-terminated, in the arena */
-	uint32_t len;
-	uint32_t idx; /* string table index */
-};
-
-struct func_ent {
-	struct hnode node;
-	uint32_t name;
-	uint32_t system_name;
-	uint32_t filename;
-	uint32_t id; /* pprof id = index + 1 */
-	int64_t start_line;
-};
-
-struct map_ent {
-	struct hnode node;
-	uint64_t start;
-	uint64_t limit;
-	uint64_t offset;
-	uint32_t filename;
-	uint32_t build_id;
-	uint32_t flags; /* MAP_HAS_* */
-	uint32_t id; /* pprof id = index + 1 */
-};
-
-#define MAP_HAS_FUNCTIONS (1u << 0)
-#define MAP_HAS_FILENAMES (1u << 1)
-#define MAP_HAS_LINE_NUMBERS (1u << 2)
-#define MAP_HAS_INLINE_FRAMES (1u << 3)
-
-struct loc_ent {
-	struct hnode node;
-	uint64_t address;
-	uint32_t mapping_id;
-	uint32_t id; /* pprof id = index + 1 */
-	uint32_t line_off; /* into b->lines */
-	uint32_t nr_lines;
-};
-
-struct line_ent {
-	uint32_t function_id;
-	int64_t line;
-};
-
-/* One label in canonical form; fully initialized so it can be compared with memcmp. */
-struct label_ent {
-	uint32_t key;
-	uint32_t str; /* 0 = numeric label */
-	int64_t num;
-	uint32_t num_unit;
-	uint32_t pad;
-};
-
-struct labelset_ent {
-	struct hnode node;
-	uint32_t off; /* into b->labels */
-	uint32_t cnt;
-	uint32_t idx;
-};
-
-struct sample_ent {
-	struct hnode node;
-	size_t loc_off; /* into b->loc_ids */
-	uint32_t nr_locs;
-	uint32_t labelset;
-	int64_t count;
-};
-
-struct pprof_builder {
-	struct pprof_opts opts;
-
-	struct arena arena;
-	struct segvec strs;
-	struct hmap str_map;
-	struct segvec funcs;
-	struct hmap func_map;
-	struct segvec maps;
-	struct hmap map_map;
-	struct segvec locs;
-	struct hmap loc_map;
-	struct segvec labelsets;
-	struct hmap labelset_map;
-	struct segvec samples;
-	struct hmap sample_map;
-
-	struct vec lines; /* struct line_ent */
-	struct vec loc_ids; /* uint64_t, leaf first per sample */
-	struct vec labels; /* struct label_ent */
-	struct vec scratch; /* struct label_ent, canonicalizing one sample's labels */
-
-	uint32_t s_samples, s_count, s_cpu, s_nanoseconds;
-};
 
 static void segvec_init(struct segvec *sv, size_t elem_sz)
 {
@@ -172,11 +44,6 @@ static void segvec_fini(struct segvec *sv)
 	free(sv->segs);
 	sv->segs = NULL;
 	sv->nr_segs = sv->segs_cap = sv->cnt = 0;
-}
-
-static inline void *segvec_at(const struct segvec *sv, size_t i)
-{
-	return sv->segs[i >> SEG_SHIFT] + (i & (SEG_ENTRIES - 1)) * sv->elem_sz;
 }
 
 /* Append a zeroed element; NULL on allocation failure (nothing changed). */
@@ -246,11 +113,6 @@ static int vec_reserve(struct vec *v, size_t n)
 	return 0;
 }
 
-static void *vec_at(const struct vec *v, size_t i)
-{
-	return (char *)v->data + i * v->elem_sz;
-}
-
 static void arena_fini(struct arena *a)
 {
 	struct arena_block *blk, *next;
@@ -298,8 +160,7 @@ static char *arena_alloc(struct arena *a, size_t sz)
 	return blk->data;
 }
 
-/* Intern @s (NULL or "" = index 0); returns the string table index or -errno. */
-static int64_t intern(struct pprof_builder *b, const char *s)
+int64_t pprof__intern(struct pprof_builder *b, const char *s)
 {
 	struct str_ent *e;
 	struct hnode *n;
@@ -401,10 +262,10 @@ int pprof_builder_new(const struct pprof_opts *opts, struct pprof_builder **out)
 	}
 	empty->s = "";
 
-	idx[0] = intern(b, "samples");
-	idx[1] = intern(b, "count");
-	idx[2] = intern(b, "cpu");
-	idx[3] = intern(b, "nanoseconds");
+	idx[0] = pprof__intern(b, "samples");
+	idx[1] = pprof__intern(b, "count");
+	idx[2] = pprof__intern(b, "cpu");
+	idx[3] = pprof__intern(b, "nanoseconds");
 	for (int i = 0; i < 4; i++) {
 		if (idx[i] < 0) {
 			err = (int)idx[i];
@@ -433,10 +294,10 @@ int pprof_add_mapping(struct pprof_builder *b, const struct pprof_mapping *m, ui
 
 	if (!b || !m || !id)
 		return -EINVAL;
-	filename = intern(b, m->filename);
+	filename = pprof__intern(b, m->filename);
 	if (filename < 0)
 		return (int)filename;
-	build_id = intern(b, m->build_id);
+	build_id = pprof__intern(b, m->build_id);
 	if (build_id < 0)
 		return (int)build_id;
 
@@ -482,13 +343,13 @@ static int64_t add_function(struct pprof_builder *b, const struct pprof_line *l)
 	struct hnode *n;
 	uint64_t hash;
 
-	name = intern(b, l->function);
+	name = pprof__intern(b, l->function);
 	if (name < 0)
 		return name;
-	system_name = l->system_name ? intern(b, l->system_name) : name;
+	system_name = l->system_name ? pprof__intern(b, l->system_name) : name;
 	if (system_name < 0)
 		return system_name;
-	filename = intern(b, l->filename);
+	filename = pprof__intern(b, l->filename);
 	if (filename < 0)
 		return filename;
 
@@ -632,13 +493,13 @@ static int64_t canon_labels(struct pprof_builder *b, const struct pprof_label *l
 			return -EINVAL;
 		if (l->str && !*l->str)
 			continue;
-		key = intern(b, l->key);
+		key = pprof__intern(b, l->key);
 		if (key < 0)
 			return key;
-		str = l->str ? intern(b, l->str) : 0;
+		str = l->str ? pprof__intern(b, l->str) : 0;
 		if (str < 0)
 			return str;
-		unit = l->str ? 0 : intern(b, l->num_unit);
+		unit = l->str ? 0 : pprof__intern(b, l->num_unit);
 		if (unit < 0)
 			return unit;
 		le.key = (uint32_t)key;
@@ -660,31 +521,27 @@ static int64_t canon_labels(struct pprof_builder *b, const struct pprof_label *l
 	return (int64_t)cnt;
 }
 
-int pprof_add_sample(struct pprof_builder *b, const uint64_t *location_ids, size_t nr_locations,
-		     int64_t count, const struct pprof_label *labels, size_t nr_labels)
+int64_t pprof__labelset(struct pprof_builder *b, const struct pprof_label *labels, size_t nr)
+{
+	int64_t cnt;
+
+	if (nr && !labels)
+		return -EINVAL;
+	cnt = canon_labels(b, labels, nr);
+	if (cnt < 0)
+		return cnt;
+	return add_labelset(b, (size_t)cnt);
+}
+
+int pprof__add_sample_ls(struct pprof_builder *b, const uint64_t *location_ids,
+			 size_t nr_locations, int64_t count, uint32_t labelset)
 {
 	struct sample_ent *e;
-	int64_t nr, labelset;
 	struct hnode *n;
 	uint64_t hash;
 
-	if (!b || (nr_locations && !location_ids) || (nr_labels && !labels) || count < 0)
-		return -EINVAL;
-	if (nr_locations >= UINT32_MAX)
-		return -E2BIG;
-	for (size_t i = 0; i < nr_locations; i++)
-		if (location_ids[i] == 0 || location_ids[i] > b->locs.cnt)
-			return -EINVAL;
 	if (count == 0)
 		return 0; /* nothing observed: a {0, 0} sample would only add noise */
-
-	nr = canon_labels(b, labels, nr_labels);
-	if (nr < 0)
-		return (int)nr;
-	labelset = add_labelset(b, (size_t)nr);
-	if (labelset < 0)
-		return (int)labelset;
-
 	hash = hash_bytes(nr_locations ? location_ids : empty_key,
 			  nr_locations * sizeof(*location_ids), HASH_SEED);
 	hash = hash_combine(hash, (uint64_t)labelset);
@@ -707,7 +564,7 @@ int pprof_add_sample(struct pprof_builder *b, const uint64_t *location_ids, size
 		return -ENOMEM;
 	e->loc_off = b->loc_ids.cnt;
 	e->nr_locs = (uint32_t)nr_locations;
-	e->labelset = (uint32_t)labelset;
+	e->labelset = labelset;
 	e->count = count;
 	if (nr_locations)
 		memcpy(vec_at(&b->loc_ids, b->loc_ids.cnt), location_ids,
@@ -715,6 +572,26 @@ int pprof_add_sample(struct pprof_builder *b, const uint64_t *location_ids, size
 	b->loc_ids.cnt += nr_locations;
 	hmap_insert(&b->sample_map, &e->node, hash);
 	return 0;
+}
+
+int pprof_add_sample(struct pprof_builder *b, const uint64_t *location_ids, size_t nr_locations,
+		     int64_t count, const struct pprof_label *labels, size_t nr_labels)
+{
+	int64_t labelset;
+
+	if (!b || (nr_locations && !location_ids) || (nr_labels && !labels) || count < 0)
+		return -EINVAL;
+	if (nr_locations >= UINT32_MAX)
+		return -E2BIG;
+	for (size_t i = 0; i < nr_locations; i++)
+		if (location_ids[i] == 0 || location_ids[i] > b->locs.cnt)
+			return -EINVAL;
+	if (count == 0)
+		return 0;
+	labelset = pprof__labelset(b, labels, nr_labels);
+	if (labelset < 0)
+		return (int)labelset;
+	return pprof__add_sample_ls(b, location_ids, nr_locations, count, (uint32_t)labelset);
 }
 
 size_t pprof_builder_nr_samples(const struct pprof_builder *b)

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -750,6 +751,147 @@ static void test_synthetic_10k(void **state)
 	free(locs);
 }
 
+/* ---- frozen profiles ---------------------------------------------------------------------- */
+
+static bool keep_pid7(void *ctx, const struct pprof_label *labels, size_t nr)
+{
+	(void)ctx;
+	for (size_t i = 0; i < nr; i++)
+		if (strcmp(labels[i].key, "pid") == 0)
+			return labels[i].num == 7;
+	return false;
+}
+
+static bool drop_pid_key(void *ctx, const char *key)
+{
+	(void)ctx;
+	return strcmp(key, "pid") != 0;
+}
+
+struct walk {
+	char text[4][256];
+	int64_t count[4];
+	size_t n;
+};
+
+static int walk_cb(void *ctx, const struct pprof_frame_name *frames, size_t nr, int64_t count,
+		   const struct pprof_label *labels, size_t nr_labels)
+{
+	static const char *const sfx[] = { "", "_[k]", "_[j]", "_[i]" };
+	struct walk *w = ctx;
+	size_t len = 0;
+
+	(void)labels;
+	(void)nr_labels;
+	assert_true(w->n < 4);
+	/* Root first, as the folded format writes it. */
+	for (size_t i = nr; i-- > 0;)
+		len += (size_t)snprintf(w->text[w->n] + len, sizeof(w->text[0]) - len, "%s%s%s",
+					frames[i].name, sfx[frames[i].kind], i ? ";" : "");
+	w->count[w->n++] = count;
+	return 0;
+}
+
+static int64_t total_of(const Profile *p)
+{
+	int64_t t = 0;
+
+	for (size_t i = 0; i < p->n_sample; i++)
+		t += p->sample[i]->value[0];
+	return t;
+}
+
+static void test_frozen(void **state)
+{
+	struct pprof_opts opts = { .period_ns = PERIOD_NS, .time_nanos = TIME_NS };
+	struct pprof_label l7[] = { { .key = "pid", .num = 7 }, { .key = "comm", .str = "app" } };
+	struct pprof_label l8[] = { { .key = "pid", .num = 8 }, { .key = "comm", .str = "app" } };
+	struct pprof_select only7 = { .keep_sample = keep_pid7 };
+	struct pprof_select nopid = { .keep_label = drop_pid_key };
+	struct pprof_frozen *fz = NULL, *fz2 = NULL;
+	struct pprof_builder *m = NULL;
+	struct fixture f;
+	struct walk w = { 0 };
+	Profile *p;
+
+	(void)state;
+	build_fixture(&f);
+	/* kernel on top of an inlined frame on top of main */
+	uint64_t s1[] = { f.l_kernel, f.l_inline, f.l_main };
+	uint64_t s2[] = { f.l_unknown, f.l_main };
+
+	assert_int_equal(pprof_add_sample(f.b, s1, 3, 5, l7, 2), 0);
+	assert_int_equal(pprof_add_sample(f.b, s1, 3, 3, l8, 2), 0);
+	assert_int_equal(pprof_add_sample(f.b, s2, 2, 2, l7, 2), 0);
+	assert_int_equal(pprof_freeze(f.b, DURATION_NS, &fz), 0);
+	assert_int_equal(pprof_frozen_nr_samples(fz), 3);
+	assert_int_equal(pprof_frozen_total(fz), 10);
+	assert_int_equal(pprof_frozen_time(fz), TIME_NS);
+	assert_int_equal(pprof_frozen_duration(fz), DURATION_NS);
+	/* Exactly sized and far smaller than the builder with its hash tables. */
+	assert_true(pprof_frozen_bytes(fz) < pprof_builder_bytes(f.b) / 8);
+	print_message("[ INFO     ] frozen %zu bytes, builder %zu bytes\n", pprof_frozen_bytes(fz),
+		      pprof_builder_bytes(f.b));
+
+	/* A full merge into an empty builder is the same profile. */
+	assert_int_equal(pprof_builder_new(&opts, &m), 0);
+	assert_int_equal(pprof_merge(m, fz, NULL), 0);
+	p = encode_decode(m, NULL, NULL);
+	check_valid(p);
+	assert_int_equal(p->n_sample, 3);
+	assert_int_equal(total_of(p), 10);
+	assert_int_equal(p->n_function, 4); /* inner_helper, compute, main, do_syscall_64 */
+	perftools__profiles__profile__free_unpacked(p, NULL);
+
+	/* Merging a second window adds up. */
+	assert_int_equal(pprof_freeze(m, DURATION_NS, &fz2), 0);
+	assert_int_equal(pprof_merge(m, fz2, NULL), 0);
+	p = encode_decode(m, NULL, NULL);
+	assert_int_equal(p->n_sample, 3);
+	assert_int_equal(total_of(p), 20);
+	perftools__profiles__profile__free_unpacked(p, NULL);
+	pprof_builder_free(m);
+
+	/* A sample filter keeps pid 7 only. */
+	assert_int_equal(pprof_builder_new(&opts, &m), 0);
+	assert_int_equal(pprof_merge(m, fz, &only7), 0);
+	p = encode_decode(m, NULL, NULL);
+	check_valid(p);
+	assert_int_equal(p->n_sample, 2);
+	assert_int_equal(total_of(p), 7);
+	for (size_t i = 0; i < p->n_sample; i++)
+		assert_int_equal(find_label(p, p->sample[i], "pid")->num, 7);
+	perftools__profiles__profile__free_unpacked(p, NULL);
+	pprof_builder_free(m);
+
+	/* Dropping the pid key merges pid 7 and pid 8 of the same stack. */
+	assert_int_equal(pprof_builder_new(&opts, &m), 0);
+	assert_int_equal(pprof_merge(m, fz, &nopid), 0);
+	p = encode_decode(m, NULL, NULL);
+	check_valid(p);
+	assert_int_equal(p->n_sample, 2);
+	assert_int_equal(total_of(p), 10);
+	for (size_t i = 0; i < p->n_sample; i++) {
+		assert_null(find_label(p, p->sample[i], "pid"));
+		assert_non_null(find_label(p, p->sample[i], "comm"));
+		assert_true(p->sample[i]->value[0] == 8 || p->sample[i]->value[0] == 2);
+	}
+	perftools__profiles__profile__free_unpacked(p, NULL);
+	pprof_builder_free(m);
+
+	/* Stacks by name: inline chains expanded, kinds marked; unknown frames named by file. */
+	assert_int_equal(pprof_frozen_foreach(fz, &only7, walk_cb, &w), 0);
+	assert_int_equal(w.n, 2);
+	assert_string_equal(w.text[0], "main;compute;inner_helper_[i];do_syscall_64_[k]");
+	assert_int_equal(w.count[0], 5);
+	assert_string_equal(w.text[1], "main;/usr/bin/app");
+	assert_int_equal(w.count[1], 2);
+
+	pprof_frozen_free(fz);
+	pprof_frozen_free(fz2);
+	pprof_builder_free(f.b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -757,6 +899,7 @@ int main(void)
 		cmocka_unit_test(test_empty_and_args),
 		cmocka_unit_test(test_go_tool_pprof),
 		cmocka_unit_test(test_synthetic_10k),
+		cmocka_unit_test(test_frozen),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

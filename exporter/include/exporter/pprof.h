@@ -84,4 +84,71 @@ size_t pprof_builder_bytes(const struct pprof_builder *b);
 int pprof_encode(const struct pprof_builder *b, int64_t duration_ns, bool gzip, uint8_t **out,
 		 size_t *out_len);
 
+/* ---- frozen profiles ---------------------------------------------------------------------- */
+
+/*
+ * A frozen profile is an immutable copy of a builder packed into one
+ * allocation of exactly the bytes it needs (no hash tables, no slack): the
+ * form in which the history keeps its windows. Frozen profiles are merged
+ * back into a builder to answer a query (a time range, filters on labels),
+ * or walked stack by stack for collapsed stacks and flame graphs. Read-only
+ * after pprof_freeze(), so any number of threads may read one at once.
+ */
+struct pprof_frozen;
+
+/* Freeze @b, which covered @duration_ns from its opts.time_nanos. */
+int pprof_freeze(const struct pprof_builder *b, int64_t duration_ns, struct pprof_frozen **out);
+void pprof_frozen_free(struct pprof_frozen *f);
+size_t pprof_frozen_bytes(const struct pprof_frozen *f);
+int64_t pprof_frozen_time(const struct pprof_frozen *f); /* start, Unix ns */
+int64_t pprof_frozen_duration(const struct pprof_frozen *f);
+uint64_t pprof_frozen_period(const struct pprof_frozen *f);
+size_t pprof_frozen_nr_samples(const struct pprof_frozen *f);
+int64_t pprof_frozen_total(const struct pprof_frozen *f); /* sum of sample counts */
+
+/* Which samples, and which of their labels, a merge or a walk keeps. */
+struct pprof_select {
+	/* Keep the samples that carry exactly these labels? NULL keeps every sample. */
+	bool (*keep_sample)(void *ctx, const struct pprof_label *labels, size_t nr);
+	/* Keep labels with this key in the output? NULL keeps every label. */
+	bool (*keep_label)(void *ctx, const char *key);
+	void *ctx;
+};
+
+/*
+ * Add the samples of @src that @sel keeps (NULL: all) to @dst, with only the
+ * labels it keeps; samples that become equal are summed. @dst's period
+ * should equal @src's (the counts are added as they are).
+ */
+int pprof_merge(struct pprof_builder *dst, const struct pprof_frozen *src,
+		const struct pprof_select *sel);
+
+/* How a frame is drawn; the folded format marks all but user frames with a suffix. */
+enum pprof_frame_kind {
+	PPROF_FRAME_USER, /* native code of a file-backed mapping */
+	PPROF_FRAME_KERNEL, /* "_[k]" */
+	PPROF_FRAME_JIT, /* code of an anonymous mapping, named by a perf map: "_[j]" */
+	PPROF_FRAME_INLINED, /* inlined into its caller (same address): "_[i]" */
+};
+
+struct pprof_frame_name {
+	const char *name; /* function, or "[unknown]" / "[<file>]" when not symbolized */
+	enum pprof_frame_kind kind;
+};
+
+/*
+ * One stack: frames[0] is the LEAF; inlined functions are frames of their
+ * own. Borrows valid during the call only. Non-zero stops the walk.
+ */
+typedef int (*pprof_stack_fn)(void *ctx, const struct pprof_frame_name *frames, size_t nr,
+			      int64_t count, const struct pprof_label *labels, size_t nr_labels);
+int pprof_frozen_foreach(const struct pprof_frozen *f, const struct pprof_select *sel,
+			 pprof_stack_fn fn, void *ctx);
+
+/* Sample counts per distinct label set kept by @sel (frames are not looked at). */
+typedef int (*pprof_labels_fn)(void *ctx, const struct pprof_label *labels, size_t nr,
+			       int64_t count);
+int pprof_frozen_foreach_labels(const struct pprof_frozen *f, const struct pprof_select *sel,
+				pprof_labels_fn fn, void *ctx);
+
 #endif
