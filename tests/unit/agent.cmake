@@ -1,3 +1,4 @@
 # SPDX-License-Identifier: Apache-2.0
 stackd_unit_test(test_config SOURCES test_config.c LIBS agent_core)
 stackd_unit_test(test_privs SOURCES test_privs.c LIBS agent_core)
+stackd_unit_test(test_history SOURCES test_history.c LIBS agent_core)

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The profile history: windows are evicted past the retention and over the
+ * byte budget, and every eviction is counted; queries see the windows that
+ * overlap their range; a window a query still reads outlives its eviction.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "exporter/pprof.h"
+#include "history.h"
+
+#define SEC 1000000000LL
+#define T0 (1700000000LL * SEC)
+
+/* A frozen window [start, start + 10 s) holding @count samples of @nstacks stacks. */
+static struct pprof_frozen *window(int64_t start, int64_t count, unsigned nstacks)
+{
+	struct pprof_opts o = { .period_ns = 10101010, .time_nanos = start };
+	struct pprof_line line = { .function = "f" };
+	struct pprof_label l = { .key = "pid", .num = 1 };
+	struct pprof_builder *b;
+	struct pprof_frozen *f;
+	uint64_t id;
+
+	assert_int_equal(pprof_builder_new(&o, &b), 0);
+	for (unsigned i = 0; i < nstacks; i++) {
+		assert_int_equal(pprof_add_location(b, 0, 0x1000 + i, &line, 1, &id), 0);
+		assert_int_equal(pprof_add_sample(b, &id, 1, i == 0 ? count - (nstacks - 1) : 1,
+						  &l, 1), 0);
+	}
+	assert_int_equal(pprof_freeze(b, 10 * SEC, &f), 0);
+	pprof_builder_free(b);
+	return f;
+}
+
+static void test_retention(void **state)
+{
+	struct history_opts o = { .window_ns = 10 * SEC, .retention_ns = 60 * SEC,
+				  .max_bytes = 1 << 20 };
+	struct history_stats st;
+	struct history_view v;
+	struct history *h;
+
+	(void)state;
+	assert_int_equal(history_new(&o, &h), 0);
+	for (int i = 0; i < 10; i++)
+		history_push(h, window(T0 + i * 10 * SEC, 5, 1));
+	history_get_stats(h, &st);
+	/* Ten windows pushed, the newest ends at T0+100s: those ending at or before T0+40s go. */
+	assert_int_equal(st.pushed, 10);
+	assert_int_equal(st.windows, 6);
+	assert_int_equal(st.evicted_retention, 4);
+	assert_int_equal(st.evicted_budget, 0);
+	assert_int_equal(st.evicted_samples, 20);
+	assert_int_equal(st.samples, 30);
+	assert_int_equal(st.oldest_ns, T0 + 40 * SEC);
+	assert_int_equal(st.newest_end_ns, T0 + 100 * SEC);
+
+	/* [T0+55s, T0+75s) overlaps the windows starting at 50, 60 and 70. */
+	assert_int_equal(history_acquire(h, T0 + 55 * SEC, T0 + 75 * SEC, &v), 0);
+	assert_int_equal(v.nr, 3);
+	assert_int_equal(pprof_frozen_time(v.w[0]), T0 + 50 * SEC);
+	assert_int_equal(pprof_frozen_time(v.w[2]), T0 + 70 * SEC);
+	assert_int_equal(v.held_from_ns, T0 + 40 * SEC);
+	assert_int_equal(v.held_to_ns, T0 + 100 * SEC);
+	history_release(&v);
+	/* Before everything held: nothing, but what is held is reported. */
+	assert_int_equal(history_acquire(h, T0, T0 + 30 * SEC, &v), 0);
+	assert_int_equal(v.nr, 0);
+	assert_int_equal(v.held_from_ns, T0 + 40 * SEC);
+	history_release(&v);
+	history_free(h);
+}
+
+static void test_budget_and_readers(void **state)
+{
+	struct history_opts o = { .window_ns = 10 * SEC, .retention_ns = 3600 * SEC };
+	struct pprof_frozen *probe = window(T0, 200, 200);
+	size_t one = pprof_frozen_bytes(probe);
+	struct history_stats st;
+	struct history_view v;
+	struct history *h;
+
+	(void)state;
+	pprof_frozen_free(probe);
+	o.max_bytes = one * 3 + one / 2; /* room for three windows */
+	assert_int_equal(history_new(&o, &h), 0);
+	history_push(h, window(T0, 200, 200));
+	/* A reader holds the oldest window while the budget evicts it. */
+	assert_int_equal(history_acquire(h, T0, T0 + SEC, &v), 0);
+	assert_int_equal(v.nr, 1);
+	for (int i = 1; i < 6; i++)
+		history_push(h, window(T0 + i * 10 * SEC, 200, 200));
+	/*
+	 * The evicted window still being read counts against the budget until
+	 * it is released, so the budget holds even then: two windows plus it.
+	 */
+	history_get_stats(h, &st);
+	assert_int_equal(st.windows, 2);
+	assert_int_equal(st.evicted_budget, 4);
+	assert_int_equal(st.evicted_samples, 800);
+	assert_int_equal(st.bytes, 3 * one);
+	assert_true(st.bytes <= o.max_bytes);
+	assert_int_equal(pprof_frozen_total(v.w[0]), 200);
+	history_release(&v);
+	history_get_stats(h, &st);
+	assert_int_equal(st.bytes, 2 * one);
+
+	/* A window larger than the whole budget is never held, and is counted. */
+	history_push(h, window(T0 + 60 * SEC, 5000, 5000));
+	history_get_stats(h, &st);
+	assert_int_equal(st.rejected_too_big, 1);
+	assert_int_equal(st.windows, 2);
+	assert_int_equal(st.evicted_samples, 5800);
+	history_free(h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_retention),
+		cmocka_unit_test(test_budget_and_readers),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
