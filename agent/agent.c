@@ -18,8 +18,13 @@
 #include "common/log.h"
 #include "exporter/pprof.h"
 #include "exporter/promtext.h"
-#include "loader.h"
+#include "cpumetrics.h"
 #include "dwarfagg.h"
+#include "history.h"
+#include "labels.h"
+#include "loader.h"
+#include "pages.h"
+#include "procmeta.h"
 #include "proctable.h"
 #include "stackcache.h"
 #include "stats.h"
@@ -51,6 +56,13 @@ struct window {
 	struct pprof_builder *b;
 };
 
+/* The history window being filled; drain thread only. */
+struct hist_fill {
+	struct pprof_builder *b; /* NULL when --history.retention=0 */
+	uint64_t start_mono_ns;
+	int64_t start_unix_ns;
+};
+
 struct agent {
 	struct config cfg;
 	struct loader *loader;
@@ -59,6 +71,12 @@ struct agent {
 	struct stackcache *stacks;
 	struct unwinder *unw;
 	struct dwarfagg *dwarf;
+	struct procmeta_reader *meta;
+	struct history *hist; /* NULL: --history.retention=0 */
+	struct hist_fill fill;
+	struct cpumetrics *cpu;
+	uint32_t label_mask; /* --profiling.labels */
+	uint64_t drain_t0; /* CLOCK_MONOTONIC of the running drain's swap */
 	pthread_t thread;
 	bool thread_started;
 	int wake_fd; /* eventfd: new window or stop */
@@ -324,10 +342,11 @@ static bool fully_mapped(const struct sym_result *res)
 	return true;
 }
 
+/* Where a drain's samples go: the open profile windows and the history window. */
 struct drain_ctx {
 	struct agent *a;
-	struct window **active;
-	size_t nr_active;
+	struct pprof_builder *sinks[MAX_WINDOWS + 1];
+	size_t nr_sinks;
 };
 
 static void feed_record(void *ctx, const struct loader_record *r)
@@ -341,6 +360,10 @@ static void feed_record(void *ctx, const struct loader_record *r)
 	struct proc *p;
 	int err;
 
+	struct pprof_label fallback[2];
+	const struct pprof_label *labels;
+	size_t nr_labels;
+
 	p = proctable_get(a->procs, k->tgid, k->start_boottime, NULL, false);
 	if (!p) {
 		a->stats.samples_unattributed += r->count;
@@ -349,8 +372,20 @@ static void feed_record(void *ctx, const struct loader_record *r)
 	proctable_touch(a->procs, p, a->drain_seq);
 	if (a->cfg.unwind_mode == STACKD_UNWIND_AUTO && !r->is_dwarf)
 		auto_unwind_check(a, p, r);
-	if (!dc->nr_active)
-		return; /* nobody asked: symbolization is only paid for when read */
+	if (p->labels) {
+		labels = p->labels->l;
+		nr_labels = p->labels->nr;
+	} else {
+		/* Out of memory when the process was read: the two labels that need none. */
+		fallback[0] = (struct pprof_label){ .key = "pid", .num = (int64_t)k->tgid };
+		fallback[1] = (struct pprof_label){ .key = "comm", .str = p->comm[0] ? p->comm : "?" };
+		labels = fallback;
+		nr_labels = 2;
+	}
+	cpumetrics_add_process(a->cpu, labels, nr_labels, r->count, a->drain_t0);
+	/* Symbolization is only paid for when something reads the stacks. */
+	if (!dc->nr_sinks && !cpumetrics_wants_stacks(a->cpu))
+		return;
 
 	/* A stack seen before maps straight to its symbolized frames. */
 	if (r->kstack) {
@@ -365,12 +400,13 @@ static void feed_record(void *ctx, const struct loader_record *r)
 			ures = unew = symbolize_user(a, p, r);
 	}
 
-	for (size_t w = 0; w < dc->nr_active; w++) {
-		struct pprof_builder *b = dc->active[w]->b;
-		struct pprof_label labels[2] = {
-			{ .key = "pid", .num = (int64_t)k->tgid },
-			{ .key = "comm", .str = p->comm[0] ? p->comm : "?" },
-		};
+	if (cpumetrics_wants_stacks(a->cpu)) {
+		const struct sym_result *parts[2] = { kres, ures };
+
+		cpumetrics_add_stack(a->cpu, parts, 2, r->count, a->drain_t0);
+	}
+	for (size_t w = 0; w < dc->nr_sinks; w++) {
+		struct pprof_builder *b = dc->sinks[w];
 		size_t nr = 0;
 
 		/* Leaf first: kernel frames sit on top of the user frames. */
@@ -390,7 +426,7 @@ static void feed_record(void *ctx, const struct loader_record *r)
 		if (!err && nr == 0)
 			err = add_pseudo(b, PSEUDO_NO_STACK, &ids[nr++]);
 		if (!err)
-			err = pprof_add_sample(b, ids, nr, (int64_t)r->count, labels, 2);
+			err = pprof_add_sample(b, ids, nr, (int64_t)r->count, labels, nr_labels);
 		if (err)
 			a->stats.samples_not_in_profile += r->count;
 	}
@@ -411,12 +447,14 @@ static void publish_stats(struct agent *a, const struct loader_drain_stats *ds,
 	struct stackcache_stats sc;
 	struct unwinder_stats us;
 	struct proctable_stats ps;
+	struct procmeta_stats ms;
 	uint64_t bpf[STACKD_CNT__MAX];
 
 	symbolizer_get_stats(a->sym, &ss);
 	stackcache_get_stats(a->stacks, &sc);
 	unwinder_get_stats(a->unw, &us);
 	proctable_get_stats(a->procs, &ps);
+	procmeta_get_stats(a->meta, &ms);
 	if (loader_read_counters(a->loader, bpf) != 0)
 		memset(bpf, 0, sizeof(bpf));
 	prom_histogram_observe_ns(&a->drain_hist, drain_ns);
@@ -427,6 +465,7 @@ static void publish_stats(struct agent *a, const struct loader_drain_stats *ds,
 	a->stats.stacks = sc;
 	a->stats.unw = us;
 	a->stats.procs = ps;
+	a->stats.meta = ms;
 	a->stats.drains++;
 	a->stats.samples_drained += ds->samples;
 	a->stats.records_drained += ds->records;
@@ -435,10 +474,40 @@ static void publish_stats(struct agent *a, const struct loader_drain_stats *ds,
 	pthread_mutex_unlock(&a->lock);
 }
 
+/*
+ * Close the history window once this drain's swap (@t0) is at or past its
+ * end: freeze it into the ring and open the next one at @t0.
+ */
+static void history_rotate(struct agent *a, uint64_t t0, int64_t t0_unix)
+{
+	struct pprof_opts popts = { .period_ns = a->period_ns, .time_nanos = t0_unix };
+	struct pprof_frozen *f = NULL;
+	int err;
+
+	if (!a->hist)
+		return;
+	if (a->fill.b && t0 - a->fill.start_mono_ns < a->cfg.history_window_ns)
+		return;
+	if (a->fill.b) {
+		err = pprof_freeze(a->fill.b, (int64_t)(t0 - a->fill.start_mono_ns), &f);
+		if (err)
+			a->stats.history_freeze_failed++;
+		else
+			history_push(a->hist, f);
+		pprof_builder_free(a->fill.b);
+		a->fill.b = NULL;
+		/* The window's hash tables are gone: give the pages back. */
+		malloc_trim(0);
+	}
+	if (pprof_builder_new(&popts, &a->fill.b) == 0) {
+		a->fill.start_mono_ns = t0;
+		a->fill.start_unix_ns = t0_unix;
+	}
+}
+
 static void do_drain(struct agent *a)
 {
-	struct window *active[MAX_WINDOWS];
-	struct drain_ctx dc = { .a = a, .active = active };
+	struct drain_ctx dc = { .a = a };
 	struct loader_drain_stats ds;
 	struct list_head *pos;
 	uint64_t t0 = mono_ns(), now;
@@ -449,10 +518,13 @@ static void do_drain(struct agent *a)
 	for (pos = a->windows.next; pos != &a->windows; pos = pos->next) {
 		struct window *w = list_entry(pos, struct window, node);
 
-		if (w->state == WINDOW_ACTIVE && dc.nr_active < MAX_WINDOWS)
-			active[dc.nr_active++] = w;
+		if (w->state == WINDOW_ACTIVE && dc.nr_sinks < MAX_WINDOWS)
+			dc.sinks[dc.nr_sinks++] = w->b;
 	}
 	pthread_mutex_unlock(&a->lock);
+	if (a->fill.b)
+		dc.sinks[dc.nr_sinks++] = a->fill.b;
+	a->drain_t0 = t0;
 
 	a->drain_seq++;
 	if (loader_drain(a->loader, feed_record, &dc, &ds) != 0)
@@ -463,6 +535,7 @@ static void do_drain(struct agent *a)
 
 	now = mono_ns();
 	now_unix = unix_ns();
+	history_rotate(a, t0, now_unix - (int64_t)(now - t0));
 	pthread_mutex_lock(&a->lock);
 	for (pos = a->windows.next; pos != &a->windows; pos = pos->next) {
 		struct window *w = list_entry(pos, struct window, node);
@@ -519,6 +592,8 @@ static void *drain_main(void *arg)
 	struct epoll_event evs[4];
 
 	a->next_drain_ns = mono_ns() + a->cfg.drain_interval_ns;
+	/* The first history window opens now: the first drain's samples belong to it. */
+	history_rotate(a, mono_ns(), unix_ns());
 	while (!atomic_load(&a->stopping)) {
 		bool pending;
 		uint64_t deadline = next_deadline(a, &pending), now = mono_ns();
@@ -574,14 +649,50 @@ __attribute__((format(printf, 3, 4))) static void reply_error(struct http_reply 
 	va_end(ap);
 }
 
+/*
+ * A closed window as served: only the samples @f keeps, with only the
+ * --profiling.labels keys, gzip-compressed pprof.
+ */
+static int encode_window(struct agent *a, struct window *w, const struct label_filter *f,
+			 struct http_reply *reply)
+{
+	struct pprof_opts popts = { .period_ns = a->period_ns,
+				    .time_nanos = 0 };
+	struct pprof_builder *out = NULL;
+	struct pprof_frozen *fz = NULL;
+	struct label_select ls;
+	struct pprof_select sel;
+	int err;
+
+	err = pprof_freeze(w->b, (int64_t)w->duration_ns, &fz);
+	/* The window's tables are copied: free them before building the answer. */
+	pprof_builder_free(w->b);
+	w->b = NULL;
+	if (err)
+		return err;
+	popts.time_nanos = pprof_frozen_time(fz);
+	label_select_init(&sel, &ls, f, a->label_mask);
+	err = pprof_builder_new(&popts, &out);
+	err = err ?: pprof_merge(out, fz, &sel);
+	pprof_frozen_free(fz);
+	err = err ?: pprof_encode(out, (int64_t)w->duration_ns, true, &reply->body,
+				  &reply->body_len);
+	pprof_builder_free(out);
+	return err;
+}
+
 void agent_http_profile(void *ctx, const struct http_profile_req *req, struct http_reply *reply)
 {
 	struct agent *a = ctx;
-	struct window *w = calloc(1, sizeof(*w));
+	struct label_filter filter;
 	enum window_state state;
+	struct window *w;
 	uint64_t t_closed;
 	int err;
 
+	if (!pages_parse_filter(req, &filter, reply))
+		return;
+	w = calloc(1, sizeof(*w));
 	if (!w) {
 		reply_error(reply, 500, "%s", "out of memory");
 		return;
@@ -621,8 +732,7 @@ void agent_http_profile(void *ctx, const struct http_profile_req *req, struct ht
 		else
 			reply_error(reply, 503, "%s", "stackd is shutting down");
 	} else {
-		err = pprof_encode(w->b, (int64_t)w->duration_ns, true, &reply->body,
-				   &reply->body_len);
+		err = encode_window(a, w, &filter, reply);
 		if (err) {
 			reply_error(reply, 500, "encoding the profile failed: %s", strerror(-err));
 		} else {
@@ -637,6 +747,30 @@ void agent_http_profile(void *ctx, const struct http_profile_req *req, struct ht
 	free(w);
 	/* A large profile's builder and buffers are gone: return the pages. */
 	malloc_trim(0);
+}
+
+void agent_http_page(void *ctx, enum http_page page, const struct http_profile_req *req,
+		     struct http_reply *reply)
+{
+	struct agent *a = ctx;
+	struct pages_ctx pc = {
+		.label_mask = a->label_mask,
+		.period_ns = a->period_ns,
+		.window_ns = a->cfg.history_window_ns,
+		.retention_ns = a->cfg.history_retention_ns,
+	};
+
+	/* The history exists once the agent started; before, the pages say it is empty. */
+	if (agent_is_ready(a))
+		pc.hist = a->hist;
+	else if (page != HTTP_PAGE_INDEX) {
+		reply_error(reply, 503, "%s", "stackd is starting");
+		reply->retry_after = true;
+		return;
+	}
+	pages_serve(&pc, page, req, reply);
+	if (page != HTTP_PAGE_INDEX)
+		malloc_trim(0);
 }
 
 bool agent_is_ready(void *ctx)
@@ -655,8 +789,8 @@ int agent_http_metrics(void *ctx, struct strbuf *out)
 	struct agent *a = ctx;
 	struct agent_stats s;
 	struct agent_info info;
-
 	bool started;
+	int err;
 
 	pthread_mutex_lock(&a->lock);
 	s = a->stats;
@@ -673,7 +807,14 @@ int agent_http_metrics(void *ctx, struct strbuf *out)
 	info.frequency_hz = a->cfg.frequency_hz;
 	info.symbol_cache_budget = a->cfg.symbol_cache_bytes;
 	info.stack_cache_budget = a->cfg.stack_cache_bytes;
-	return stats_write_metrics(out, &s, &info, &a->drain_hist);
+	info.history_budget = a->hist ? a->cfg.history_max_bytes : 0;
+	if (a->hist)
+		history_get_stats(a->hist, &s.hist);
+	err = stats_write_metrics(out, &s, &info, &a->drain_hist);
+	/* The cpu metrics are only written once the drain thread made them. */
+	if (!err && started)
+		err = cpumetrics_write(a->cpu, out);
+	return err;
 }
 
 /* ---- lifecycle ---------------------------------------------------------------------------- */
@@ -721,9 +862,43 @@ int agent_start(struct agent *a)
 		pr_err("creating the symbolizer failed: %s", strerror(-err));
 		return err;
 	}
-	err = proctable_new(a->cfg.max_processes, "/proc", a->sym, &a->procs);
+	err = procmeta_reader_new(&(struct procmeta_opts){ .proc_root = "/proc" }, &a->meta);
+	if (err) {
+		pr_err("creating the process metadata reader failed: %s", strerror(-err));
+		return err;
+	}
+	err = proctable_new(a->cfg.max_processes, "/proc", a->sym, a->meta, &a->procs);
 	if (err)
 		return err;
+	if (labels_parse_set(a->cfg.labels, &a->label_mask)) {
+		pr_err("--profiling.labels=%s: unknown label key", a->cfg.labels);
+		return -EINVAL;
+	}
+	if (a->cfg.history_retention_ns) {
+		struct history_opts ho = {
+			.window_ns = a->cfg.history_window_ns,
+			.retention_ns = a->cfg.history_retention_ns,
+			.max_bytes = a->cfg.history_max_bytes,
+		};
+
+		err = history_new(&ho, &a->hist);
+		if (err) {
+			pr_err("creating the profile history failed: %s", strerror(-err));
+			return err;
+		}
+	}
+	err = cpumetrics_new(&(struct cpumetrics_opts){
+				     .period_ns = a->period_ns,
+				     .cpu_max_series = a->cfg.metrics_cpu_max_series,
+				     .cpu_labels = a->cfg.metrics_cpu_labels,
+				     .functions = a->cfg.metrics_functions,
+				     .functions_max_series = a->cfg.metrics_functions_max_series,
+			     },
+			     &a->cpu);
+	if (err) {
+		pr_err("--metrics.cpu.labels or --metrics.functions: %s", strerror(-err));
+		return err;
+	}
 	err = stackcache_new(a->cfg.stack_cache_bytes, &a->stacks);
 	if (err)
 		return err;
@@ -749,6 +924,10 @@ int agent_start(struct agent *a)
 		.unwind_mode = a->cfg.unwind_mode,
 		.stack_copy_bytes = a->cfg.unwind_stack_bytes,
 		.dwarf_ring_bytes = a->cfg.unwind_ring_bytes,
+		.filter_pids = a->cfg.filter_pids,
+		.nr_filter_pids = a->cfg.nr_filter_pids,
+		.filter_cgroup_ids = a->cfg.filter_cgroup_ids,
+		.nr_filter_cgroups = a->cfg.nr_filter_cgroup_ids,
 	};
 	err = loader_open(&lopts, &a->loader);
 	if (err)
@@ -820,6 +999,10 @@ void agent_stop(struct agent *a)
 	unwinder_free(a->unw);
 	stackcache_free(a->stacks);
 	proctable_free(a->procs);
+	procmeta_reader_free(a->meta);
+	pprof_builder_free(a->fill.b);
+	history_free(a->hist);
+	cpumetrics_free(a->cpu);
 	symbolizer_free(a->sym);
 	if (a->epoll_fd >= 0)
 		close(a->epoll_fd);

@@ -18,6 +18,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "cgroupid.h"
 #include "checks.h"
 #include "privs.h"
 #include "stackd.h"
@@ -208,7 +209,29 @@ static const char *probe_str(int r)
 	return buf;
 }
 
-static void check_bpf_lines(FILE *out, struct findings *f)
+/* --profiling.cgroups needs a cgroup2 mount (paths to ids) and the cgroup id helpers. */
+static void check_cgroup_filter_line(FILE *out, const struct config *cfg)
+{
+	int r = libbpf_probe_bpf_helper(BPF_PROG_TYPE_PERF_EVENT, BPF_FUNC_get_current_cgroup_id,
+					NULL);
+	int r2 = libbpf_probe_bpf_helper(BPF_PROG_TYPE_PERF_EVENT,
+					 BPF_FUNC_get_current_ancestor_cgroup_id, NULL);
+	char mnt[256];
+	int m = cgroup_v2_mount(mnt, sizeof(mnt));
+
+	if (r == 1 && r2 == 1 && !m)
+		line(out, ST_OK, "cgroup filter",
+		     "cgroup2 at %s, bpf_get_current_(ancestor_)cgroup_id: --profiling.cgroups works",
+		     mnt);
+	else
+		line(out, cfg->filter_cgroups[0] ? ST_WARN : ST_INFO, "cgroup filter",
+		     "cgroup2 mount %s, bpf_get_current_cgroup_id %s, "
+		     "bpf_get_current_ancestor_cgroup_id %s: --profiling.cgroups unavailable "
+		     "(--profiling.pids works)",
+		     m ? "none" : mnt, probe_str(r), probe_str(r2));
+}
+
+static void check_bpf_lines(FILE *out, const struct config *cfg, struct findings *f)
 {
 	static const struct {
 		enum bpf_map_type type;
@@ -271,6 +294,7 @@ static void check_bpf_lines(FILE *out, struct findings *f)
 		     "bpf_get_stackid %s, bpf_get_stack %s, bpf_task_pt_regs %s (5.15+, DWARF "
 		     "unwinding only)",
 		     probe_str(r), probe_str(r2), probe_str(r3));
+	check_cgroup_filter_line(out, cfg);
 }
 
 /* The real thing: verify and load stackd's programs as the agent would, then unload. */
@@ -286,6 +310,9 @@ static void check_load(FILE *out, const struct config *cfg, struct findings *f)
 	}
 	skel->rodata->unwind_mode = cfg->unwind_mode;
 	skel->rodata->include_idle = cfg->include_idle;
+	skel->rodata->filter_by_pid = cfg->nr_filter_pids > 0;
+	skel->rodata->filter_by_cgroup = cfg->filter_cgroups[0] != '\0';
+	skel->rodata->filter_enabled = cfg->nr_filter_pids > 0 || cfg->filter_cgroups[0];
 	err = stackd_bpf__load(skel);
 	if (err) {
 		snprintf(f->load_err, sizeof(f->load_err), "%s%s%s", strerror(-err),
@@ -547,7 +574,7 @@ int check_report(const struct config *cfg, FILE *out)
 	check_kernel(out, &f);
 	check_btf_line(out, &f);
 	check_perf_lines(out, &f);
-	check_bpf_lines(out, &f);
+	check_bpf_lines(out, cfg, &f);
 	check_load(out, cfg, &f);
 	check_bpf_env_lines(out, &f);
 	check_caps_lines(out, &f);

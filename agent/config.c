@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgroupid.h"
 #include "stackd.h"
 #include "version.h"
 
@@ -17,6 +18,21 @@ enum flag_kind {
 	FLAG_SIZE,
 	FLAG_LOGLEVEL,
 	FLAG_UNWIND_MODE,
+	FLAG_PIDLIST, /* comma-separated pids into filter_pids/nr_filter_pids */
+	FLAG_KEYLIST, /* comma-separated keys, each from flag_keys(); "" allowed */
+	FLAG_CGROUPLIST, /* comma-separated cgroup paths; "" allowed */
+	FLAG_GLOBLIST, /* comma-separated shell globs; "" allowed */
+};
+
+/* The keys --profiling.labels and --metrics.cpu.labels accept. */
+static const char *const sample_label_keys[] = {
+	"pid", "comm", "exe", "cmdline", "cgroup", "container_id", "container_runtime",
+	"pod_uid", "pod", "namespace", "container", "unit", NULL,
+};
+/* No pid or cmdline: a series per process would make the cardinality unbounded. */
+static const char *const cpu_metric_label_keys[] = {
+	"comm", "exe", "container", "container_id", "pod_uid", "pod", "namespace", "unit",
+	"cgroup", NULL,
 };
 
 struct flag {
@@ -24,7 +40,8 @@ struct flag {
 	enum flag_kind kind;
 	size_t offset;
 	size_t size; /* FLAG_STRING: the field's size */
-	uint64_t min, max; /* for numeric kinds */
+	/* Numeric kinds: the range; FLAG_PIDLIST: of each pid; other lists: max = most elements. */
+	uint64_t min, max;
 	const char *def; /* default, as shown in --help */
 	const char *help;
 };
@@ -48,6 +65,18 @@ static const struct flag flags[] = {
 	  "Sampling frequency per CPU, in Hz (software cpu-clock event)." },
 	{ "profiling.include-idle", FLAG_BOOL, OFF(include_idle), 0, 0, "false",
 	  "Keep samples of the idle task (pid 0) instead of dropping them in the kernel." },
+	{ "profiling.pids", FLAG_PIDLIST, OFF(filter_pids), 1, CONFIG_MAX_PID, "none",
+	  "Sample only these processes (comma-separated pids, at most 1024); with "
+	  "--profiling.cgroups, a process in either is sampled. Others are dropped in the "
+	  "kernel before any stack walk." },
+	{ "profiling.cgroups", FLAG_CGROUPLIST, STR(filter_cgroups), 0, CONFIG_MAX_FILTER_CGROUPS,
+	  "none",
+	  "Sample only tasks in these cgroups or below them: comma-separated cgroup v2 paths, "
+	  "/sys/fs/cgroup/... or as in /proc/PID/cgroup (/system.slice/foo.service)." },
+	{ "profiling.labels", FLAG_KEYLIST, STR(labels), 0, 0,
+	  "pid,comm,exe,container_id,pod_uid,container,unit",
+	  "Labels of each profile sample, comma-separated: pid, comm, exe, cmdline, cgroup, "
+	  "container_id, container_runtime, pod_uid, pod, namespace, container, unit." },
 	{ "profiling.drain-interval", FLAG_DURATION, OFF(drain_interval_ns), 10000000ULL,
 	  60000000000ULL, "1s", "How often the agent drains the kernel maps (10ms..60s)." },
 	{ "profiling.max-profile-seconds", FLAG_UINT, OFF(max_profile_seconds), 1, 86400, "300",
@@ -68,6 +97,27 @@ static const struct flag flags[] = {
 	  "id and .gnu_debuglink) before /usr/lib/debug." },
 	{ "process.max", FLAG_UINT, OFF(max_processes), 16, 1u << 22, "16384",
 	  "Most processes tracked at once; the least recently sampled are evicted." },
+	{ "history.window", FLAG_DURATION, OFF(history_window_ns), 1000000000ULL,
+	  600000000000ULL, "10s", "Length of one window of the profile history (1s..10m)." },
+	{ "history.retention", FLAG_DURATION, OFF(history_retention_ns), 0, 86400000000000ULL,
+	  "15m",
+	  "How far back the profile history reaches (at least --history.window, at most 24h; "
+	  "0 disables the history)." },
+	{ "history.max-bytes", FLAG_SIZE, OFF(history_max_bytes), 64ULL << 10, 16ULL << 30,
+	  "32MiB",
+	  "Hard byte budget of the profile history; the oldest windows are evicted beyond it "
+	  "(64KiB..16GiB)." },
+	{ "metrics.cpu.max-series", FLAG_UINT, OFF(metrics_cpu_max_series), 0, 100000, "100",
+	  "Most series of stackd_cpu_seconds_total (0 disables the metric)." },
+	{ "metrics.cpu.labels", FLAG_KEYLIST, STR(metrics_cpu_labels), 0, 0, "comm,container",
+	  "Labels of stackd_cpu_seconds_total, comma-separated: comm, exe, container, "
+	  "container_id, pod_uid, pod, namespace, unit, cgroup." },
+	{ "metrics.functions", FLAG_GLOBLIST, STR(metrics_functions), 0,
+	  CONFIG_MAX_FUNCTION_PATTERNS, "none",
+	  "Functions whose CPU time is exported as metrics: comma-separated shell globs matched "
+	  "against function names (e.g. malloc,std::vector*,*::Parse*), at most 64." },
+	{ "metrics.functions.max-series", FLAG_UINT, OFF(metrics_functions_max_series), 1, 100000,
+	  "100", "Most series of the --metrics.functions metrics." },
 	{ "unwind.mode", FLAG_UNWIND_MODE, OFF(unwind_mode), 0, 0, "auto",
 	  "User stacks: fp (frame pointers), dwarf (copy every stack, unwind with CFI) or "
 	  "auto (DWARF only for processes whose frame-pointer stacks end early)." },
@@ -85,23 +135,88 @@ static const struct flag flags[] = {
 	  "needed to read other processes." },
 };
 
+/* What --help shows after the flag name: the kind of value it takes. */
+static const char *placeholder(enum flag_kind kind)
+{
+	switch (kind) {
+	case FLAG_BOOL:
+		return "";
+	case FLAG_UINT:
+		return "=N";
+	case FLAG_DURATION:
+		return "=DUR";
+	case FLAG_SIZE:
+		return "=SIZE";
+	case FLAG_LOGLEVEL:
+		return "=LEVEL";
+	case FLAG_UNWIND_MODE:
+		return "=MODE";
+	case FLAG_PIDLIST:
+	case FLAG_KEYLIST:
+	case FLAG_CGROUPLIST:
+	case FLAG_GLOBLIST:
+		return "=LIST";
+	default:
+		return "=VALUE";
+	}
+}
+
+#define USAGE_NAME_WIDTH 37
+#define USAGE_WIDTH 100
+
+/*
+ * "  NAME  help (default X)", wrapped at word boundaries under the help column;
+ * "(default X)" is never split. @def may be NULL.
+ */
+static void usage_line(FILE *out, const char *name, const char *help, const char *def)
+{
+	const size_t indent = 2 + USAGE_NAME_WIDTH + 1, room = USAGE_WIDTH - indent;
+	char buf[1024];
+	const char *text = buf;
+	size_t keep; /* text from here on stays together */
+
+	snprintf(buf, sizeof(buf), "%s%s%s%s", help, def ? " (default " : "", def ? def : "",
+		 def ? ")" : "");
+	keep = def ? strlen(help) + 1 : strlen(buf);
+	fprintf(out, "  %-*s ", USAGE_NAME_WIDTH, name);
+	if (strlen(name) > USAGE_NAME_WIDTH)
+		fprintf(out, "\n%*s", (int)indent, "");
+	while (strlen(text) > room) {
+		size_t cut = room, off = (size_t)(text - buf);
+
+		if (off + cut > keep)
+			cut = keep > off ? keep - off : 0;
+		while (cut > 0 && text[cut] != ' ')
+			cut--;
+		if (!cut) /* one word longer than a line: let it overflow */
+			cut = strcspn(text, " ");
+		if (!text[cut])
+			break;
+		fprintf(out, "%.*s\n%*s", (int)cut, text, (int)indent, "");
+		text += cut;
+		while (*text == ' ')
+			text++;
+	}
+	fprintf(out, "%s\n", text);
+}
+
 void config_usage(FILE *out)
 {
 	fprintf(out, "Usage: stackd [FLAGS]\n\n"
 		     "stackd samples kernel and user stacks of every CPU with eBPF, symbolizes them\n"
 		     "on the node and serves pprof at /debug/pprof/profile and metrics at /metrics.\n\n"
 		     "Flags (--flag=value or --flag value):\n");
-	fprintf(out, "  %-36s %s\n", "-h, --help", "Show this help and exit.");
-	fprintf(out, "  %-36s %s\n", "--version", "Print the version and exit.");
-	fprintf(out, "  %-36s %s\n", "--check",
-		"Print what this kernel supports and what stackd can do here; "
-		"exit 0 if it can run.");
+	usage_line(out, "-h, --help", "Show this help and exit.", NULL);
+	usage_line(out, "--version", "Print the version and exit.", NULL);
+	usage_line(out, "--check",
+		   "Print what this kernel supports and what stackd can do here; exit 0 if it "
+		   "can run.",
+		   NULL);
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
 		char name[64];
 
-		snprintf(name, sizeof(name), "--%s%s", flags[i].name,
-			 flags[i].kind == FLAG_BOOL ? "" : "=VALUE");
-		fprintf(out, "  %-36s %s (default %s)\n", name, flags[i].help, flags[i].def);
+		snprintf(name, sizeof(name), "--%s%s", flags[i].name, placeholder(flags[i].kind));
+		usage_line(out, name, flags[i].help, flags[i].def);
 	}
 }
 
@@ -188,6 +303,197 @@ void config_defaults(struct config *cfg)
 	cfg->unwind_stack_bytes = 16 * 1024;
 	cfg->unwind_ring_bytes = 4 * 1024 * 1024;
 	cfg->unwind_cache_bytes = 32ULL << 20;
+	snprintf(cfg->labels, sizeof(cfg->labels), "%s",
+		 "pid,comm,exe,container_id,pod_uid,container,unit");
+	cfg->history_window_ns = 10000000000ULL;
+	cfg->history_retention_ns = 15 * 60000000000ULL;
+	cfg->history_max_bytes = 32ULL << 20;
+	cfg->metrics_cpu_max_series = 100;
+	snprintf(cfg->metrics_cpu_labels, sizeof(cfg->metrics_cpu_labels), "comm,container");
+	cfg->metrics_functions_max_series = 100;
+}
+
+static const char *const *flag_keys(const struct flag *f)
+{
+	if (f->offset == offsetof(struct config, labels))
+		return sample_label_keys;
+	return cpu_metric_label_keys;
+}
+
+/*
+ * The elements of a comma-separated list, one at a time: *@pos walks @list.
+ * Returns the element's length, its start in *@elem; -1 at the end. An empty
+ * @list has no elements; "a,,b" and "a," have an empty one.
+ */
+static int next_elem(const char *list, const char **pos, const char **elem)
+{
+	const char *p = *pos, *end;
+
+	if (!*list || !p)
+		return -1;
+	end = strchr(p, ',');
+	*elem = p;
+	*pos = end ? end + 1 : NULL;
+	return (int)(end ? end - p : (ptrdiff_t)strlen(p));
+}
+
+static int parse_pid_list(struct config *cfg, const struct flag *f, const char *val, FILE *err)
+{
+	uint32_t pids[CONFIG_MAX_FILTER_PIDS];
+	const char *pos = val, *e;
+	size_t nr = 0;
+	int len;
+
+	while ((len = next_elem(val, &pos, &e)) >= 0) {
+		char buf[32];
+		uint64_t v;
+
+		if (!len) {
+			fprintf(err,
+				"stackd: --%s: empty element in \"%s\" (want pids separated by "
+				"commas, e.g. 1234,5678)\n",
+				f->name, val);
+			return -EINVAL;
+		}
+		snprintf(buf, sizeof(buf), "%.*s", len, e);
+		if ((size_t)len >= sizeof(buf) || config_parse_uint(buf, f->max, &v) ||
+		    v < f->min) {
+			fprintf(err, "stackd: --%s: \"%.*s\" is not a pid (want %llu..%llu)\n",
+				f->name, len, e, (unsigned long long)f->min,
+				(unsigned long long)f->max);
+			return -EINVAL;
+		}
+		if (nr == CONFIG_MAX_FILTER_PIDS) {
+			fprintf(err, "stackd: --%s: more than %d pids\n", f->name,
+				CONFIG_MAX_FILTER_PIDS);
+			return -EINVAL;
+		}
+		pids[nr++] = (uint32_t)v;
+	}
+	memcpy(cfg->filter_pids, pids, nr * sizeof(pids[0]));
+	cfg->nr_filter_pids = nr;
+	return 0;
+}
+
+/* Every element of a key list is one of the allowed keys, none twice. */
+static int check_key_list(const struct flag *f, const char *val, FILE *err)
+{
+	const char *const *keys = flag_keys(f);
+	const char *pos = val, *e, *p2, *e2;
+	int len, len2;
+
+	while ((len = next_elem(val, &pos, &e)) >= 0) {
+		size_t k;
+
+		for (k = 0; keys[k]; k++)
+			if (strlen(keys[k]) == (size_t)len && strncmp(keys[k], e, (size_t)len) == 0)
+				break;
+		if (!keys[k]) {
+			if (len)
+				fprintf(err, "stackd: --%s: unknown key \"%.*s\"", f->name, len, e);
+			else
+				fprintf(err, "stackd: --%s: empty element in \"%s\"", f->name, val);
+			fprintf(err, "; allowed:");
+			for (k = 0; keys[k]; k++)
+				fprintf(err, "%s %s", k ? "," : "", keys[k]);
+			fprintf(err, "\n");
+			return -EINVAL;
+		}
+		for (p2 = pos; (len2 = next_elem(val, &p2, &e2)) >= 0;) {
+			if (len2 == len && strncmp(e, e2, (size_t)len) == 0) {
+				fprintf(err, "stackd: --%s: \"%.*s\" is listed twice\n",
+					f->name, len, e);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+static int check_cgroup_list(const struct flag *f, const char *val, FILE *err)
+{
+	const char *pos = val, *e;
+	uint64_t nr = 0;
+	int len;
+
+	while ((len = next_elem(val, &pos, &e)) >= 0) {
+		if (!len || e[0] != '/') {
+			fprintf(err, "stackd: --%s: \"%.*s\" is not a cgroup path: give "
+				"/sys/fs/cgroup/... or a path as /proc/PID/cgroup shows it "
+				"(/system.slice/foo.service)\n", f->name, len, e);
+			return -EINVAL;
+		}
+		if (++nr > f->max) {
+			fprintf(err, "stackd: --%s: more than %llu cgroups\n", f->name,
+				(unsigned long long)f->max);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Shell globs as fnmatch(3) takes them: non-empty, every '[' closed. */
+static int check_glob_list(const struct flag *f, const char *val, FILE *err)
+{
+	const char *pos = val, *e;
+	uint64_t nr = 0;
+	int len;
+
+	while ((len = next_elem(val, &pos, &e)) >= 0) {
+		bool open = false;
+
+		if (!len) {
+			fprintf(err, "stackd: --%s: empty pattern in \"%s\"\n", f->name, val);
+			return -EINVAL;
+		}
+		for (int i = 0; i < len; i++) {
+			if (e[i] == '\\' && i + 1 < len) {
+				i++;
+			} else if (!open && e[i] == '[') {
+				open = true;
+				/* "[]..]" and "[!]..]": a leading ']' is a member, not the end. */
+				if (i + 1 < len && (e[i + 1] == '!' || e[i + 1] == '^'))
+					i++;
+				if (i + 1 < len && e[i + 1] == ']')
+					i++;
+			} else if (open && e[i] == ']') {
+				open = false;
+			}
+		}
+		if (open) {
+			fprintf(err, "stackd: --%s: pattern \"%.*s\" has an unclosed [\n", f->name,
+				len, e);
+			return -EINVAL;
+		}
+		if (++nr > f->max) {
+			fprintf(err, "stackd: --%s: more than %llu patterns\n", f->name,
+				(unsigned long long)f->max);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Write a list flag's value to its string field, after its check passed. */
+static int set_list(struct config *cfg, const struct flag *f, const char *val, FILE *err)
+{
+	int ret;
+
+	if (strlen(val) >= f->size) {
+		fprintf(err, "stackd: --%s: value longer than %zu characters\n", f->name,
+			f->size - 1);
+		return -EINVAL;
+	}
+	if (f->kind == FLAG_KEYLIST)
+		ret = check_key_list(f, val, err);
+	else if (f->kind == FLAG_CGROUPLIST)
+		ret = check_cgroup_list(f, val, err);
+	else
+		ret = check_glob_list(f, val, err);
+	if (ret)
+		return ret;
+	snprintf((char *)cfg + f->offset, f->size, "%s", val);
+	return 0;
 }
 
 static int set_flag(struct config *cfg, const struct flag *f, const char *val, FILE *err)
@@ -227,11 +533,18 @@ static int set_flag(struct config *cfg, const struct flag *f, const char *val, F
 		else
 			goto bad;
 		return 0;
+	case FLAG_PIDLIST:
+		return parse_pid_list(cfg, f, val, err);
+	case FLAG_KEYLIST:
+	case FLAG_CGROUPLIST:
+	case FLAG_GLOBLIST:
+		return set_list(cfg, f, val, err);
 	case FLAG_UINT:
 		ret = config_parse_uint(val, UINT64_MAX, &v);
 		break;
 	case FLAG_DURATION:
-		ret = config_parse_duration(val, &v);
+		/* A bare 0 needs no unit (--history.retention=0). */
+		ret = strcmp(val, "0") == 0 ? 0 : config_parse_duration(val, &v);
 		break;
 	case FLAG_SIZE:
 		ret = config_parse_size(val, &v);
@@ -257,6 +570,54 @@ bad:
 			f->kind == FLAG_DURATION ? " ns" : f->kind == FLAG_SIZE ? " bytes" : "");
 	fprintf(err, "\n");
 	return -EINVAL;
+}
+
+/* "90s" -> "1m30s": durations in errors as a person would write them. */
+static void fmt_duration(uint64_t ns, char *buf, size_t size)
+{
+	static const struct unit units[] = {
+		{ "h", 3600000000000ULL }, { "m", 60000000000ULL }, { "s", 1000000000ULL },
+		{ "ms", 1000000ULL },	   { "us", 1000ULL },	     { "ns", 1ULL },
+	};
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (!ns)
+		snprintf(buf, size, "0s");
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]) && ns && n < size; i++) {
+		if (ns >= units[i].mult) {
+			n += (size_t)snprintf(buf + n, size - n, "%llu%s",
+					      (unsigned long long)(ns / units[i].mult),
+					      units[i].suffix);
+			ns %= units[i].mult;
+		}
+	}
+}
+
+/* Flags that are valid alone but not together. */
+static int check_combinations(const struct config *cfg, FILE *err)
+{
+	char a[64], b[64];
+
+	if (!cfg->history_retention_ns)
+		return 0;
+	fmt_duration(cfg->history_retention_ns, a, sizeof(a));
+	fmt_duration(cfg->history_window_ns, b, sizeof(b));
+	if (cfg->history_retention_ns < cfg->history_window_ns) {
+		fprintf(err, "stackd: --history.retention=%s is shorter than --history.window=%s: "
+			"keep at least one window, or set --history.retention=0 to disable the "
+			"history\n", a, b);
+		return -EINVAL;
+	}
+	fmt_duration(cfg->drain_interval_ns, a, sizeof(a));
+	if (cfg->history_window_ns < cfg->drain_interval_ns) {
+		fprintf(err,
+			"stackd: --history.window=%s is shorter than "
+			"--profiling.drain-interval=%s: a window is made of whole drains\n",
+			b, a);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int config_parse(struct config *cfg, int argc, char **argv, FILE *out, FILE *err)
@@ -313,6 +674,40 @@ int config_parse(struct config *cfg, int argc, char **argv, FILE *out, FILE *err
 		if (set_flag(cfg, f, val, err))
 			return -EINVAL;
 	}
+	if (check_combinations(cfg, err))
+		return -EINVAL;
 	log_set_level(cfg->log_level);
 	return check ? CONFIG_CHECK : CONFIG_RUN;
+}
+
+int config_resolve_cgroups(struct config *cfg, FILE *err)
+{
+	const char *list = cfg->filter_cgroups, *pos = list, *e;
+	char path[4096], looked_at[4096];
+	size_t nr = 0;
+	int len, ret;
+
+	while ((len = next_elem(list, &pos, &e)) >= 0) {
+		uint64_t id;
+
+		if (nr == CONFIG_MAX_FILTER_CGROUPS)
+			return -E2BIG; /* config_parse refused it already */
+		snprintf(path, sizeof(path), "%.*s", len, e);
+		ret = cgroup_path_resolve(path, looked_at, sizeof(looked_at), &id);
+		if (ret) {
+			bool moved = *looked_at && strcmp(looked_at, path) != 0;
+			char mnt[1024];
+
+			fprintf(err, "stackd: --profiling.cgroups: \"%s\"%s%s%s: %s", path,
+				moved ? " (" : "", moved ? looked_at : "", moved ? ")" : "",
+				cgroup_strerror(ret));
+			if (ret == -EMEDIUMTYPE && !cgroup_v2_mount(mnt, sizeof(mnt)))
+				fprintf(err, "; cgroup2 is mounted at %s", mnt);
+			fprintf(err, "\n");
+			return ret;
+		}
+		cfg->filter_cgroup_ids[nr++] = id;
+	}
+	cfg->nr_filter_cgroup_ids = nr;
+	return 0;
 }

@@ -13,6 +13,14 @@
 
 #include "common/log.h"
 
+/* --profiling.pids: most pids listed, and the largest pid Linux hands out (PID_MAX_LIMIT). */
+#define CONFIG_MAX_FILTER_PIDS 1024
+#define CONFIG_MAX_PID 4194304
+/* --profiling.cgroups: most cgroups listed. */
+#define CONFIG_MAX_FILTER_CGROUPS 256
+/* --metrics.functions: most patterns (each drained function name is matched against all). */
+#define CONFIG_MAX_FUNCTION_PATTERNS 64
+
 struct config {
 	char listen_address[256];
 	unsigned frequency_hz;
@@ -36,6 +44,21 @@ struct config {
 	uint64_t unwind_ring_bytes;
 	uint64_t unwind_cache_bytes;
 	char run_as_user[64]; /* "": stay root (capabilities are dropped either way) */
+	/* Sampling filter; both empty: every process is sampled. */
+	uint32_t filter_pids[CONFIG_MAX_FILTER_PIDS]; /* --profiling.pids, parsed */
+	size_t nr_filter_pids;
+	char filter_cgroups[4096]; /* --profiling.cgroups, comma-separated paths; "" = none */
+	/* Not a flag: filter_cgroups resolved by config_resolve_cgroups() at start-up. */
+	uint64_t filter_cgroup_ids[CONFIG_MAX_FILTER_CGROUPS];
+	size_t nr_filter_cgroup_ids;
+	char labels[256]; /* --profiling.labels: sample labels, comma-separated keys */
+	uint64_t history_window_ns;
+	uint64_t history_retention_ns; /* 0: no history */
+	uint64_t history_max_bytes;
+	unsigned metrics_cpu_max_series; /* 0: no stackd_cpu_seconds_total */
+	char metrics_cpu_labels[128]; /* comma-separated keys */
+	char metrics_functions[4096]; /* comma-separated shell globs; "" = off */
+	unsigned metrics_functions_max_series;
 };
 
 enum config_result {
@@ -48,6 +71,12 @@ void config_defaults(struct config *cfg);
 /* Returns CONFIG_RUN, CONFIG_EXIT_OK, CONFIG_CHECK, or -EINVAL after printing the error to @err. */
 int config_parse(struct config *cfg, int argc, char **argv, FILE *out, FILE *err);
 void config_usage(FILE *out);
+/*
+ * Start-up step after config_parse(): resolve --profiling.cgroups to cgroup v2
+ * ids (cfg->filter_cgroup_ids). Returns 0, or -errno after printing which
+ * path failed and why to @err.
+ */
+int config_resolve_cgroups(struct config *cfg, FILE *err);
 
 /* Exposed for tests: "1s", "500ms", "2m", "1h" -> ns; "64MiB", "1GB", "4096" -> bytes. */
 int config_parse_duration(const char *s, uint64_t *ns);

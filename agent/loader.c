@@ -150,6 +150,36 @@ static int handle_dwarf_sample(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+/* Load the filter lists into their maps: after load, before any sample can run. */
+static int fill_filter(struct loader *l)
+{
+	int fd = bpf_map__fd(l->skel->maps.filter_pids);
+	uint8_t one = 1;
+	int err;
+
+	for (size_t i = 0; i < l->opts.nr_filter_pids; i++) {
+		if (bpf_map_update_elem(fd, &l->opts.filter_pids[i], &one, BPF_ANY)) {
+			err = -errno;
+			pr_err("adding pid %u to the sampling filter failed: %s",
+			       l->opts.filter_pids[i], strerror(-err));
+			return err;
+		}
+	}
+	fd = bpf_map__fd(l->skel->maps.filter_cgroups);
+	for (size_t i = 0; i < l->opts.nr_filter_cgroups; i++) {
+		if (bpf_map_update_elem(fd, &l->opts.filter_cgroup_ids[i], &one, BPF_ANY)) {
+			err = -errno;
+			pr_err("adding cgroup id %llu to the sampling filter failed: %s",
+			       (unsigned long long)l->opts.filter_cgroup_ids[i], strerror(-err));
+			return err;
+		}
+	}
+	/* The lists were borrowed for loader_open only. */
+	l->opts.filter_pids = NULL;
+	l->opts.filter_cgroup_ids = NULL;
+	return 0;
+}
+
 static int attach_perf_events(struct loader *l)
 {
 	struct perf_event_attr attr = {
@@ -265,6 +295,14 @@ int loader_open(const struct loader_opts *opts, struct loader **out)
 	bpf_map__set_max_entries(l->skel->maps.stacks_1, l->stack_entries);
 	bpf_map__set_max_entries(l->skel->maps.overflow_0, l->overflow_entries);
 	bpf_map__set_max_entries(l->skel->maps.overflow_1, l->overflow_entries);
+	l->skel->rodata->filter_by_pid = opts->nr_filter_pids > 0;
+	l->skel->rodata->filter_by_cgroup = opts->nr_filter_cgroups > 0;
+	l->skel->rodata->filter_enabled = opts->nr_filter_pids || opts->nr_filter_cgroups;
+	/* A hash map needs at least one entry even when its list is empty. */
+	bpf_map__set_max_entries(l->skel->maps.filter_pids,
+				 opts->nr_filter_pids ? (uint32_t)opts->nr_filter_pids : 1);
+	bpf_map__set_max_entries(l->skel->maps.filter_cgroups,
+				 opts->nr_filter_cgroups ? (uint32_t)opts->nr_filter_cgroups : 1);
 	bpf_program__set_autoattach(l->skel->progs.stackd_sample, false);
 
 	err = stackd_bpf__load(l->skel);
@@ -280,6 +318,9 @@ int loader_open(const struct loader_opts *opts, struct loader **out)
 		pr_err("the kernel cannot mmap BPF global data (needs Linux 5.5+)");
 		goto cleanup;
 	}
+	err = fill_filter(l);
+	if (err)
+		goto cleanup;
 	err = stackd_bpf__attach(l->skel);
 	if (err) {
 		pr_err("attaching the exec/exit tracepoints failed: %s", strerror(-err));
@@ -319,6 +360,10 @@ int loader_open(const struct loader_opts *opts, struct loader **out)
 		"entries",
 		l->nr_links, opts->frequency_hz, l->counts_entries, l->stack_entries,
 		l->overflow_entries);
+	if (opts->nr_filter_pids || opts->nr_filter_cgroups)
+		pr_info("sampling filter: %zu pids, %zu cgroups (and their descendants); other "
+			"processes are dropped in the kernel",
+			opts->nr_filter_pids, opts->nr_filter_cgroups);
 	*out = l;
 	return 0;
 cleanup:

@@ -31,6 +31,16 @@ struct loader_opts {
 	enum stackd_unwind_mode unwind_mode;
 	uint32_t stack_copy_bytes; /* multiple of STACKD_STACK_CHUNK, <= STACKD_MAX_STACK_COPY */
 	uint32_t dwarf_ring_bytes; /* power of two, multiple of the page size */
+	/*
+	 * Sampling filter (--profiling.pids, --profiling.cgroups): when either list
+	 * is non-empty, only those processes, and tasks in those cgroup v2 ids or
+	 * their descendants, are sampled; the rest is dropped in the kernel before
+	 * any stack walk. Borrowed: read during loader_open only.
+	 */
+	const uint32_t *filter_pids;
+	size_t nr_filter_pids;
+	const uint64_t *filter_cgroup_ids;
+	size_t nr_filter_cgroups;
 };
 
 /* One drained counts entry with its stacks resolved. */

@@ -4,7 +4,8 @@
  *
  * Exit codes: 0 after a clean shutdown (SIGINT/SIGTERM), --help/--version, or --check
  * when stackd can run here; 1 when start-up fails (privileges, BTF, perf events, port in
- * use, dropping privileges) or --check finds it cannot run; 2 on a usage error.
+ * use, dropping privileges) or --check finds it cannot run; 2 on a usage error (a bad flag,
+ * or a --profiling.cgroups path that is not a cgroup).
  */
 #include <errno.h>
 #include <malloc.h>
@@ -66,6 +67,9 @@ int main(int argc, char **argv)
 		return check_report(&cfg, stdout) ? 1 : 0;
 	if (err)
 		return 2;
+	/* A cgroup that does not exist is a bad flag value: refuse it before the slow start. */
+	if (config_resolve_cgroups(&cfg, stderr))
+		return 2;
 
 	/*
 	 * Block the shutdown and log-level signals before any thread starts, so they
@@ -125,6 +129,7 @@ int main(int argc, char **argv)
 			.ctx = agent,
 			.profile = agent_http_profile,
 			.metrics = agent_http_metrics,
+			.page = agent_http_page,
 			.is_ready = is_ready,
 		},
 	};

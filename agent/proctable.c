@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "procmeta.h"
 
 /* A live process's maps are re-read at most this often when addresses miss. */
 #define MAPS_REFRESH_MIN_NS 1000000000ULL
@@ -23,6 +24,7 @@ struct proctable {
 	unsigned max_entries;
 	char proc_root[256];
 	struct symbolizer *sym;
+	struct procmeta_reader *meta;
 	uint64_t ns_per_tick;
 	struct proctable_stats stats;
 };
@@ -41,7 +43,7 @@ static uint64_t key_hash(uint32_t tgid, uint64_t start)
 }
 
 int proctable_new(unsigned max_entries, const char *proc_root, struct symbolizer *sym,
-		  struct proctable **out)
+		  struct procmeta_reader *meta, struct proctable **out)
 {
 	struct proctable *t = calloc(1, sizeof(*t));
 	long hz = sysconf(_SC_CLK_TCK);
@@ -53,6 +55,7 @@ int proctable_new(unsigned max_entries, const char *proc_root, struct symbolizer
 	t->max_entries = max_entries;
 	snprintf(t->proc_root, sizeof(t->proc_root), "%s", proc_root ? proc_root : "/proc");
 	t->sym = sym;
+	t->meta = meta;
 	t->ns_per_tick = 1000000000ULL / (uint64_t)(hz > 0 ? hz : 100);
 	*out = t;
 	return 0;
@@ -63,6 +66,7 @@ static void proc_free(struct proc *p)
 	if (!p)
 		return;
 	procmaps_free(p->maps);
+	free(p->labels);
 	free(p);
 }
 
@@ -72,6 +76,8 @@ static void proc_evict(struct proctable *t, struct proc *p)
 	list_del(&p->lru);
 	if (p->maps)
 		t->stats.maps_bytes -= p->maps->bytes;
+	if (p->labels)
+		t->stats.labels_bytes -= p->labels->bytes;
 	proc_free(p);
 }
 
@@ -148,7 +154,8 @@ static void read_small(const char *path, char *buf, size_t len)
 }
 
 /* Snapshot comm, exe and maps; mark the process vanished when its identity no longer holds. */
-static void proc_snapshot(struct proctable *t, struct proc *p, const char *comm_hint)
+static void proc_snapshot_maps(struct proctable *t, struct proc *p, const char *comm_hint,
+			       bool *alive)
 {
 	char path[PATH_MAX];
 	uint64_t ticks = 0;
@@ -170,6 +177,7 @@ static void proc_snapshot(struct proctable *t, struct proc *p, const char *comm_
 			snprintf(p->comm, sizeof(p->comm), "%s", comm_hint);
 		return;
 	}
+	*alive = true;
 	p->is_kthread = kthread;
 	snprintf(path, sizeof(path), "%s/%u/comm", t->proc_root, p->tgid);
 	read_small(path, p->comm, sizeof(p->comm));
@@ -197,6 +205,32 @@ static void proc_snapshot(struct proctable *t, struct proc *p, const char *comm_
 	p->maps_read_ns = mono_ns();
 	/* Load the objects now, while /proc/<pid> still exists. */
 	symbolizer_prime(t->sym, (pid_t)p->tgid, maps);
+}
+
+/* The snapshot, then the labels built from it (and the cgroup and cmdline when alive). */
+static void proc_snapshot(struct proctable *t, struct proc *p, const char *comm_hint)
+{
+	struct procmeta meta;
+	struct label_set *ls;
+	bool alive = false, have_meta = false;
+
+	proc_snapshot_maps(t, p, comm_hint, &alive);
+	if (alive && !p->is_kthread && t->meta) {
+		memset(&meta, 0, sizeof(meta));
+		/* A process gone half-way keeps what was read: still better than nothing. */
+		procmeta_read(t->meta, (pid_t)p->tgid, &meta);
+		have_meta = true;
+	}
+	ls = label_set_build(p->tgid, p->comm[0] ? p->comm : "?", p->exe,
+			     have_meta ? &meta : NULL);
+	if (!ls && p->labels)
+		return; /* out of memory: keep the old labels */
+	if (p->labels)
+		t->stats.labels_bytes -= p->labels->bytes;
+	free(p->labels);
+	p->labels = ls;
+	if (ls)
+		t->stats.labels_bytes += ls->bytes;
 }
 
 struct proc *proctable_get(struct proctable *t, uint32_t tgid, uint64_t start_boottime,
@@ -227,6 +261,9 @@ struct proc *proctable_get(struct proctable *t, uint32_t tgid, uint64_t start_bo
 		/* The idle task: no /proc entry, only kernel stacks. */
 		snprintf(p->comm, sizeof(p->comm), "swapper");
 		p->is_kthread = true;
+		p->labels = label_set_build(0, p->comm, "", NULL);
+		if (p->labels)
+			t->stats.labels_bytes += p->labels->bytes;
 	} else {
 		proc_snapshot(t, p, comm_hint);
 	}
@@ -237,10 +274,13 @@ struct proc *proctable_get(struct proctable *t, uint32_t tgid, uint64_t start_bo
 
 void proctable_refresh_maps(struct proctable *t, struct proc *p)
 {
+	bool alive;
+
 	if (p->has_exited || p->is_kthread || mono_ns() - p->maps_read_ns < MAPS_REFRESH_MIN_NS)
 		return;
 	p->maps_read_ns = mono_ns();
-	proc_snapshot(t, p, NULL);
+	/* The labels stay: the cgroup and cmdline are read once, at the first sample or exec. */
+	proc_snapshot_maps(t, p, NULL, &alive);
 }
 
 void proctable_mark_exited(struct proctable *t, uint32_t tgid, uint64_t start_boottime,

@@ -22,6 +22,7 @@
 
 #include "common/hmap.h"
 #include "common/list.h"
+#include "labels.h"
 #include "symbolize/procmaps.h"
 #include "symbolize/symbolizer.h"
 
@@ -39,6 +40,7 @@ struct proc {
 	char comm[16];
 	char exe[256];
 	struct procmaps *maps; /* NULL for kernel threads and vanished processes */
+	struct label_set *labels; /* pid, comm, exe, cgroup, container...: never NULL once got */
 	bool is_kthread;
 	bool has_exited;
 	uint64_t exit_drain; /* drain sequence at which the exit was noticed */
@@ -58,12 +60,15 @@ struct proctable_stats {
 	uint64_t evicted_exited;
 	uint64_t evicted_capacity;
 	uint64_t maps_bytes;
+	uint64_t labels_bytes;
 };
 
 struct proctable;
 
+struct procmeta_reader;
+/* @meta (may be NULL: pid, comm and exe labels only) reads cgroup, container and cmdline. */
 int proctable_new(unsigned max_entries, const char *proc_root, struct symbolizer *sym,
-		  struct proctable **out);
+		  struct procmeta_reader *meta, struct proctable **out);
 void proctable_free(struct proctable *t);
 
 /*

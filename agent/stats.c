@@ -77,6 +77,10 @@ int stats_write_metrics(struct strbuf *sb, const struct agent_stats *s,
 			     "Idle-task samples skipped in the kernel (--profiling.include-idle "
 			     "is off).",
 			     s->bpf[STACKD_CNT_IDLE]);
+	err = err ?: counter(sb, "stackd_bpf_samples_filtered_total",
+			     "Samples of processes outside --profiling.pids/--profiling.cgroups, "
+			     "dropped in the kernel before any stack walk.",
+			     s->bpf[STACKD_CNT_FILTERED]);
 	err = err ?: counter(sb, "stackd_samples_recorded_total",
 			     "Samples counted into a BPF counts map.",
 			     s->bpf[STACKD_CNT_RECORDED]);
@@ -246,6 +250,49 @@ int stats_write_metrics(struct strbuf *sb, const struct agent_stats *s,
 				 "pprof.");
 	err = err ?: prom_sample(sb, "stackd_profile_encode_seconds", NULL, 0,
 				 (double)s->profile_encode_ns_last / 1e9);
+	err = err ?: gauge(sb, "stackd_process_labels_bytes",
+			   "Memory held by the label sets of tracked processes.",
+			   s->procs.labels_bytes);
+	err = err ?: counter(sb, "stackd_process_metadata_reads_total",
+			     "Processes whose cgroup and command line were read.", s->meta.reads);
+	err = err ?: counter(sb, "stackd_process_metadata_vanished_total",
+			     "Processes gone before their metadata could be read in full.",
+			     s->meta.vanished);
+	err = err ?: counter(sb, "stackd_container_name_lookups_total",
+			     "Container runtime state files read to name a container.",
+			     s->meta.name_lookups);
+	err = err ?: counter(sb, "stackd_container_name_cache_evictions_total",
+			     "Container names evicted from their bounded cache.",
+			     s->meta.name_cache_evictions);
+	if (info->history_budget) {
+		const char *const reasons[] = { "retention", "budget", "too_big", "out_of_memory" };
+		uint64_t ev[4] = { s->hist.evicted_retention, s->hist.evicted_budget,
+				   s->hist.rejected_too_big, s->history_freeze_failed };
+
+		err = err ?: gauge(sb, "stackd_history_windows", "Profile windows held in history.",
+				   s->hist.windows);
+		err = err ?: gauge(sb, "stackd_history_bytes",
+				   "Memory held by the profile history (frozen windows).",
+				   s->hist.bytes);
+		err = err ?: gauge(sb, "stackd_history_budget_bytes",
+				   "The history's hard byte budget (--history.max-bytes).",
+				   info->history_budget);
+		err = err ?: gauge(sb, "stackd_history_samples",
+				   "Samples held in the profile history.", s->hist.samples);
+		err = err ?: prom_family(sb, "stackd_history_oldest_timestamp_seconds", "gauge",
+					 "Start of the oldest window held (Unix time; 0: none).");
+		err = err ?: prom_sample(sb, "stackd_history_oldest_timestamp_seconds", NULL, 0,
+					 (double)s->hist.oldest_ns / 1e9);
+		err = err ?: labelled(sb, "stackd_history_windows_evicted_total", "counter",
+				      "Windows that left the history (or never entered it), by why.",
+				      "reason", reasons, ev, 4);
+		err = err ?: counter(sb, "stackd_history_samples_evicted_total",
+				     "Samples in the windows that left the history (or never "
+				     "entered it).",
+				     s->hist.evicted_samples);
+		err = err ?: counter(sb, "stackd_history_queries_total",
+				     "Queries answered from the history.", s->hist.queries);
+	}
 
 	err = err ?: prom_write_process_metrics(sb);
 	return err;

@@ -10,6 +10,8 @@
 
 #include "common/strbuf.h"
 #include "exporter/promtext.h"
+#include "history.h"
+#include "procmeta.h"
 #include "proctable.h"
 #include "stackcache.h"
 #include "stackd.h"
@@ -41,6 +43,9 @@ struct agent_stats {
 	uint64_t procs_switched_dwarf;
 	uint64_t dwarf_procs_full;
 	struct proctable_stats procs;
+	struct procmeta_stats meta;
+	struct history_stats hist; /* read at scrape time */
+	uint64_t history_freeze_failed; /* windows lost: freezing ran out of memory */
 };
 
 /* Static facts about this run, for gauges. */
@@ -52,6 +57,7 @@ struct agent_info {
 	uint32_t overflow_map_entries;
 	uint64_t symbol_cache_budget;
 	uint64_t stack_cache_budget;
+	uint64_t history_budget; /* 0: no history */
 };
 
 int stats_write_metrics(struct strbuf *out, const struct agent_stats *s,

@@ -26,6 +26,14 @@ const volatile bool include_idle = false;
 const volatile __u32 unwind_mode = STACKD_UNWIND_FP;
 const volatile __u32 stack_copy_bytes = 16 * 1024; /* multiple of STACKD_STACK_CHUNK */
 const volatile __u64 dwarf_wakeup_bytes = 1024 * 1024; /* wake user space past this backlog */
+/*
+ * --profiling.pids/--profiling.cgroups: sample only the listed processes and
+ * cgroups. filter_by_pid/filter_by_cgroup say which of the two maps has
+ * entries, so an unused one costs no lookup (the verifier prunes the branch).
+ */
+const volatile bool filter_enabled = false;
+const volatile bool filter_by_pid = false;
+const volatile bool filter_by_cgroup = false;
 
 /* Which set the program writes: flipped by user space (mmap'ed .bss). */
 __u32 active_set = 0;
@@ -105,6 +113,25 @@ struct {
 	__type(key, __u32);
 	__type(value, __u8);
 } dwarf_procs SEC(".maps");
+
+/*
+ * The sampling filter: tgids and cgroup v2 ids (the inode numbers of the
+ * cgroup directories). Filled by user space after load, before attach, and
+ * never changed; max_entries is set to the list sizes before load.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u8);
+} filter_pids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u64);
+	__type(value, __u8);
+} filter_cgroups SEC(".maps");
 
 /* Stack copies for DWARF unwinding; size set by user space (--unwind.ring-buffer-size). */
 struct {
@@ -298,6 +325,35 @@ static __always_inline bool send_dwarf_sample(struct bpf_perf_event_data *ctx,
 	return true;
 }
 
+/*
+ * Is the current task one the filter keeps? Its process is listed, or its
+ * cgroup, or one of the cgroup's ancestors (a listed slice keeps every service
+ * in it). Kernel threads live in the root cgroup: only a filter listing "/"
+ * keeps them.
+ */
+static __always_inline bool filter_keeps(__u32 tgid)
+{
+	__u64 cgid, self;
+
+	if (filter_by_pid && bpf_map_lookup_elem(&filter_pids, &tgid))
+		return true;
+	if (!filter_by_cgroup)
+		return false;
+	/* The task's own cgroup first: the usual match (a service, a container). */
+	self = bpf_get_current_cgroup_id();
+	if (bpf_map_lookup_elem(&filter_cgroups, &self))
+		return true;
+	for (int level = 0; level < STACKD_FILTER_CGROUP_LEVELS; level++) {
+		cgid = bpf_get_current_ancestor_cgroup_id(level);
+		/* 0: deeper than the task's cgroup; reaching self: all ancestors seen. */
+		if (!cgid || cgid == self)
+			break;
+		if (bpf_map_lookup_elem(&filter_cgroups, &cgid))
+			return true;
+	}
+	return false;
+}
+
 SEC("perf_event")
 int stackd_sample(struct bpf_perf_event_data *ctx)
 {
@@ -313,6 +369,14 @@ int stackd_sample(struct bpf_perf_event_data *ctx)
 	key.pid = (__u32)id;
 	if (key.pid == 0 && !include_idle) {
 		count(STACKD_CNT_IDLE);
+		return 0;
+	}
+	/*
+	 * Before anything that costs: a process outside the filter gets no stack
+	 * walk, no process event and no stack copy, only this counter.
+	 */
+	if (filter_enabled && !filter_keeps(key.tgid)) {
+		count(STACKD_CNT_FILTERED);
 		return 0;
 	}
 

@@ -67,8 +67,16 @@ enum stackd_counter {
 	STACKD_CNT_EVENTS_LOST, /* process notifications lost: ring buffer full */
 	STACKD_CNT_DWARF_SAMPLES, /* samples sent to user space for DWARF unwinding */
 	STACKD_CNT_DWARF_RB_FULL, /* ...that found the ring buffer full (counted by FP instead) */
+	STACKD_CNT_FILTERED, /* outside --profiling.pids/--profiling.cgroups: dropped unwalked */
 	STACKD_CNT__MAX,
 };
+
+/*
+ * Cgroup filter depth: a task matches --profiling.cgroups when its own cgroup
+ * or its ancestor at one of the levels 0..STACKD_FILTER_CGROUP_LEVELS-1 (0 is
+ * the root) is listed. A listed cgroup deeper than that matches only itself.
+ */
+#define STACKD_FILTER_CGROUP_LEVELS 16
 
 /* --unwind.mode, as the BPF program sees it. */
 enum stackd_unwind_mode {

@@ -178,6 +178,9 @@ enum route {
 	ROUTE_METRICS,
 	ROUTE_HEALTHY,
 	ROUTE_READY,
+	ROUTE_HISTORY,
+	ROUTE_FOLDED,
+	ROUTE_FLAMEGRAPH,
 };
 
 /* Per-request state, created by the URI log callback, freed on completion. */
@@ -291,6 +294,56 @@ static enum MHD_Result queue_error(struct http_server *s, struct MHD_Connection 
 	return queue(s, conn, rc, status, resp);
 }
 
+/*
+ * Queue a handler's reply: its body with its content type (pprof when none),
+ * as an attachment named @filename when given; or its error.
+ */
+static enum MHD_Result send_reply(struct http_server *s, struct MHD_Connection *conn,
+				  struct http_req_ctx *rc, struct http_reply *reply,
+				  const char *filename)
+{
+	struct MHD_Response *resp;
+	unsigned status = reply->status;
+
+	if (status == MHD_HTTP_OK) {
+		if (reply->body && reply->body_len) {
+			resp = MHD_create_response_from_buffer(reply->body_len, reply->body,
+							       MHD_RESPMEM_MUST_FREE);
+			if (resp)
+				reply->body = NULL; /* MHD owns it now */
+		} else {
+			resp =
+			    MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+		}
+		if (resp) {
+			char disp[64];
+
+			MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+						reply->content_type ? reply->content_type
+								    : CT_OCTET);
+			if (filename && !reply->content_type) {
+				snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"",
+					 filename);
+				MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION,
+							disp);
+			}
+		}
+		return queue(s, conn, rc, MHD_HTTP_OK, resp);
+	}
+
+	reply->msg[sizeof(reply->msg) - 1] = '\0';
+	if (status < 400 || status > 599) {
+		/* A handler bug; never pass an odd status on to the scraper. */
+		return queue_error(s, conn, rc, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL,
+				   "handler failed%s%s", reply->msg[0] ? ": " : "", reply->msg);
+	}
+	if (status == MHD_HTTP_SERVICE_UNAVAILABLE && reply->retry_after)
+		return queue_error(s, conn, rc, status, MHD_HTTP_HEADER_RETRY_AFTER,
+				   HTTP_RETRY_AFTER, "%s", reply->msg[0] ? reply->msg : "unavailable");
+	return queue_error(s, conn, rc, status, NULL, NULL, "%s",
+			   reply->msg[0] ? reply->msg : "request failed");
+}
+
 /* Takes a profile slot unless max_concurrent_profiles are already taken. */
 static bool profile_slot_get(struct http_server *s)
 {
@@ -308,10 +361,8 @@ static enum MHD_Result serve_profile(struct http_server *s, struct MHD_Connectio
 {
 	struct http_profile_req req = {.seconds = s->default_profile_seconds, .conn = conn};
 	struct http_reply *reply = NULL;
-	struct MHD_Response *resp;
 	const char *query = strchr(rc->uri, '?');
 	enum MHD_Result ret;
-	unsigned status;
 
 	switch (parse_seconds(query ? query + 1 : "", s->max_profile_seconds, &req.seconds)) {
 	case SECONDS_OK:
@@ -360,40 +411,33 @@ static enum MHD_Result serve_profile(struct http_server *s, struct MHD_Connectio
 	if (!reply)
 		return queue_error(s, conn, rc, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL,
 				   "out of memory");
+	ret = send_reply(s, conn, rc, reply, "profile");
+	free(reply->body);
+	free(reply);
+	return ret;
+}
 
-	status = reply->status;
-	if (status == MHD_HTTP_OK) {
-		if (reply->body && reply->body_len) {
-			resp = MHD_create_response_from_buffer(reply->body_len, reply->body,
-							       MHD_RESPMEM_MUST_FREE);
-			if (resp)
-				reply->body = NULL; /* MHD owns it now */
-		} else {
-			resp =
-			    MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-		}
-		if (resp) {
-			MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, CT_OCTET);
-			MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION,
-						"attachment; filename=\"profile\"");
-		}
-		ret = queue(s, conn, rc, MHD_HTTP_OK, resp);
-		goto cleanup;
-	}
+/* A page handler's answer (below). */
+static enum MHD_Result serve_page(struct http_server *s, struct MHD_Connection *conn,
+				  struct http_req_ctx *rc, enum http_page page)
+{
+	struct http_profile_req req = {.conn = conn};
+	struct http_reply *reply;
+	enum MHD_Result ret;
 
-	reply->msg[sizeof(reply->msg) - 1] = '\0';
-	if (status < 400 || status > 599) {
-		/* A handler bug; never pass an odd status on to the scraper. */
-		ret = queue_error(s, conn, rc, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL,
-				  "profile handler failed%s%s", reply->msg[0] ? ": " : "",
-				  reply->msg);
-		goto cleanup;
+	if (!s->handlers.page) {
+		if (page == HTTP_PAGE_INDEX)
+			return queue_static(s, conn, rc, MHD_HTTP_OK, CT_HTML, index_html);
+		return queue_error(s, conn, rc, MHD_HTTP_NOT_FOUND, NULL, NULL,
+				   "404 page not found");
 	}
-	ret = queue_error(s, conn, rc, status, NULL, NULL, "%s",
-			  reply->msg[0] ? reply->msg : "profile failed");
-cleanup:
-	if (reply)
-		free(reply->body);
+	reply = calloc(1, sizeof(*reply));
+	if (!reply)
+		return queue_error(s, conn, rc, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL,
+				   "out of memory");
+	s->handlers.page(s->handlers.ctx, page, &req, reply);
+	ret = send_reply(s, conn, rc, reply, page == HTTP_PAGE_HISTORY ? "profile" : NULL);
+	free(reply->body);
 	free(reply);
 	return ret;
 }
@@ -536,6 +580,12 @@ static enum route route_of(const char *url)
 		return ROUTE_READY;
 	if (strcmp(url, "/") == 0)
 		return ROUTE_INDEX;
+	if (strcmp(url, "/debug/pprof/history") == 0)
+		return ROUTE_HISTORY;
+	if (strcmp(url, "/debug/pprof/folded") == 0)
+		return ROUTE_FOLDED;
+	if (strcmp(url, "/flamegraph") == 0)
+		return ROUTE_FLAMEGRAPH;
 	return ROUTE_NONE;
 }
 
@@ -637,9 +687,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return queue_static(s, conn, rc, MHD_HTTP_SERVICE_UNAVAILABLE, CT_TEXT,
 					    "Not ready: BPF programs not attached yet\n");
 		return queue_static(s, conn, rc, MHD_HTTP_OK, CT_TEXT, "Ready\n");
+	case ROUTE_HISTORY:
+		return serve_page(s, conn, rc, HTTP_PAGE_HISTORY);
+	case ROUTE_FOLDED:
+		return serve_page(s, conn, rc, HTTP_PAGE_FOLDED);
+	case ROUTE_FLAMEGRAPH:
+		return serve_page(s, conn, rc, HTTP_PAGE_FLAMEGRAPH);
 	case ROUTE_INDEX:
 	default:
-		return queue_static(s, conn, rc, MHD_HTTP_OK, CT_HTML, index_html);
+		return serve_page(s, conn, rc, HTTP_PAGE_INDEX);
 	}
 }
 

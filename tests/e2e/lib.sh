@@ -161,6 +161,7 @@ e2e_cleanup()
 			kill -KILL "$p" 2>/dev/null
 		fi
 	done
+	e2e_cgroup_cleanup
 	if ((rc != 0 && rc != E2E_SKIP)) && [[ -n $AGENT_LOG ]]; then
 		agent_dump_log
 	fi
@@ -475,4 +476,73 @@ wait_dwarf_switch()
 	info "stackd_unwind_processes_switched_total: $sw0 -> $sw1 ($(($(now_ms) - t0)) ms after the fixture started)"
 	check "$(awk -v a="$sw0" -v b="$sw1" -v w="$want" 'BEGIN { print (b - a >= w) ? 1 : 0 }')" \
 		"auto mode switched processes to DWARF before the window: +$(awk -v a="$sw0" -v b="$sw1" 'BEGIN { print b - a }') (want >= $want)"
+}
+
+# pprof_labels < (go tool pprof -raw output)
+# One line per sample:  COUNT <TAB> LABELS
+# LABELS is every label of the sample as key=value, sorted, '|'-separated
+# (values are printed by pprof as key:[value]).
+pprof_labels()
+{
+	awk '
+	/^Samples:$/ { sec = "hdr"; next }
+	/^Locations$/ { sec = "" }
+	sec == "hdr" { si = 1; n = split($0, st, " ")
+		for (i = 1; i <= n; i++) if (st[i] ~ /^samples\/count/) si = i
+		sec = "samples"; next }
+	sec == "samples" {
+		if ($0 ~ /^( +-?[0-9]+)+: /) {
+			ns++; p = index($0, ":"); split(substr($0, 1, p - 1), v, " "); cnt[ns] = v[si]; next
+		}
+		s = $0
+		while (match(s, /[a-z_]+:\[[^]]*\]/)) {
+			kv = substr(s, RSTART, RLENGTH); s = substr(s, RSTART + RLENGTH)
+			k = kv; sub(/:.*/, "", k); val = kv; sub(/^[a-z_]+:\[/, "", val); sub(/\]$/, "", val)
+			lab[ns] = lab[ns] (lab[ns] == "" ? "" : "|") k "=" val
+		}
+	}
+	END {
+		for (i = 1; i <= ns; i++) {
+			n = split(lab[i], parts, "|"); out = ""
+			# insertion sort: a handful of labels
+			for (a = 2; a <= n; a++) { x = parts[a]; b = a - 1
+				while (b >= 1 && parts[b] > x) { parts[b + 1] = parts[b]; b-- } parts[b + 1] = x }
+			for (a = 1; a <= n; a++) out = out (a > 1 ? "|" : "") parts[a]
+			printf "%s\t%s\n", cnt[i], out
+		}
+	}'
+}
+
+# e2e_cgroup2_mount: print the cgroup v2 mount point (pure v2 or hybrid), or fail/skip.
+e2e_cgroup2_mount()
+{
+	local m
+	m=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+	[[ -n $m ]] || skip_or_fail "no cgroup2 mount (cgroup v1 only)"
+	echo "$m"
+}
+
+# e2e_cgroup_make PATH: create a cgroup (its parents too) and remove it on exit.
+E2E_CGROUPS=()
+e2e_cgroup_make()
+{
+	mkdir -p "$1" || fail "cannot create cgroup $1"
+	E2E_CGROUPS+=("$1")
+}
+
+# Move what is left in our cgroups back to the root and remove them (EXIT trap).
+e2e_cgroup_cleanup()
+{
+	local cg p root
+	((${#E2E_CGROUPS[@]})) || return 0
+	root=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+	for cg in "${E2E_CGROUPS[@]}"; do
+		[[ -f $cg/cgroup.procs ]] || continue
+		while read -r p; do echo "$p" >"$root/cgroup.procs" 2>/dev/null || true; done <"$cg/cgroup.procs"
+	done
+	for ((i = ${#E2E_CGROUPS[@]} - 1; i >= 0; i--)); do
+		cg=${E2E_CGROUPS[i]}
+		# rmdir the cgroup and then its parents this test made, deepest first
+		while [[ $cg != "$root" && -d $cg ]]; do rmdir "$cg" 2>/dev/null || break; cg=${cg%/*}; done
+	done
 }

@@ -5,7 +5,8 @@
 #
 #   checks:  prometheus (scrape_interval 1s) shows the stackd target health "up" within 30 s,
 #            with no scrape error; /api/v1/query?query=stackd_bpf_samples_total returns a value;
-#            Prometheus stops cleanly.
+#            the PromQL sum(rate(stackd_cpu_seconds_total{comm="prom_fx"}[10s])) returns the
+#            busy fixture's CPU rate (0.5..1.15 CPUs); Prometheus stops cleanly.
 # shellcheck source-path=SCRIPTDIR disable=SC2119 # agent_start and friends take optional arguments
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -13,9 +14,11 @@ e2e_require_bpf
 e2e_require_cmd "$FIXTURE_CC" prometheus curl
 
 fixture=$(e2e_build_fixture cpu_chain)
-agent_start
-e2e_bg cpu_chain "$fixture" 60
-info "fixture cpu_chain pid $BG_PID running (so the sample counter moves)"
+# Its own comm, so no other cpu_chain on the machine adds to the rate below.
+cp "$fixture" "$T/prom_fx"
+agent_start --profiling.frequency=99
+e2e_bg prom_fx "$T/prom_fx" 60
+info "fixture prom_fx (cpu_chain) pid $BG_PID running (so the sample counter moves)"
 
 pport=$(e2e_free_port)
 purl=http://127.0.0.1:$pport
@@ -88,9 +91,32 @@ for q in scrape_samples_scraped scrape_duration_seconds; do
 	info "$q{job=\"stackd\"} = ${v:-?}"
 done
 
+# PromQL over the profile-derived metric: the fixture burns one CPU, so the rate of its
+# CPU seconds is ~1. Ask once Prometheus holds 10 s of scrapes of it.
+q='sum(rate(stackd_cpu_seconds_total{comm="prom_fx"}[10s]))'
+qenc=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "$q")
+sleep 12
+t0=$(now_ms)
+rate=""
+while :; do
+	if curl -fsS -m 2 -o "$T/rate.json" "$purl/api/v1/query?query=$qenc" 2>/dev/null; then
+		rate=$(grep -o '"value":\[[^]]*\]' "$T/rate.json" | head -n 1 | sed 's/.*,"\([^"]*\)"\]$/\1/' || true)
+		[[ -n $rate ]] && break
+	fi
+	if (($(now_ms) - t0 > 30000)); then
+		prom_dump
+		cat "$T/rate.json" >&2 2>/dev/null || true
+		fail "$q returned nothing within 30 s"
+	fi
+	sleep 1
+done
+info "PromQL $q -> $rate"
+check "$(awk -v v="$rate" 'BEGIN { print (v >= 0.5 && v <= 1.15) ? 1 : 0 }')" \
+	"the fixture's CPU rate from Prometheus is $rate CPUs (one busy thread: want 0.5..1.15)"
+
 kill -TERM "$prom"
 rc=0
 e2e_reap "$prom" 20 || rc=$?
 check "$((rc == 0))" "prometheus stopped (exit $rc)"
 agent_stop TERM
-pass "Prometheus scraped the agent: target up, stackd_bpf_samples_total = $value"
+pass "Prometheus scraped the agent: target up, stackd_bpf_samples_total = $value, fixture CPU rate $rate"

@@ -3,3 +3,4 @@ stackd_unit_test(test_pprof SOURCES test_pprof.c LIBS exporter stackd_proto PkgC
 stackd_unit_test(test_promtext SOURCES test_promtext.c LIBS exporter m)
 stackd_unit_test(test_http SOURCES test_http.c LIBS exporter)
 stackd_unit_test(test_webconfig SOURCES test_webconfig.c LIBS exporter)
+stackd_unit_test(test_flamegraph SOURCES test_flamegraph.c LIBS exporter)

@@ -8,3 +8,19 @@ if(TARGET stackd-symbolize)
 	set_tests_properties(unit.test_cli_symbolize PROPERTIES LABELS unit
 		ENVIRONMENT "CC=${CMAKE_C_COMPILER}")
 endif()
+# stackd-flamegraph: its command line (bad input, escaping), then its page in headless Chromium
+# (tests/e2e/browser.py through chromedriver). The browser test skips (77) without chromium,
+# and fails instead under CI=true.
+if(TARGET stackd-flamegraph)
+	add_test(NAME unit.test_cli_flamegraph
+		COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_flamegraph_browser.sh --cli-only
+			$<TARGET_FILE:stackd-flamegraph> ${PROJECT_SOURCE_DIR}/tests/e2e/browser.py
+			${CMAKE_CURRENT_BINARY_DIR}/cli_flamegraph)
+	set_tests_properties(unit.test_cli_flamegraph PROPERTIES LABELS unit TIMEOUT 120)
+	add_test(NAME unit.test_flamegraph_browser
+		COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_flamegraph_browser.sh
+			$<TARGET_FILE:stackd-flamegraph> ${PROJECT_SOURCE_DIR}/tests/e2e/browser.py
+			${CMAKE_CURRENT_BINARY_DIR}/flamegraph_browser)
+	set_tests_properties(unit.test_flamegraph_browser PROPERTIES LABELS unit TIMEOUT 300
+		SKIP_RETURN_CODE 77)
+endif()

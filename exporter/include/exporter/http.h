@@ -8,7 +8,10 @@
  *   GET /metrics                         Prometheus text 0.0.4
  *   GET /-/healthy                       200 "OK" while the process serves (liveness)
  *   GET /-/ready                         200 once handlers.is_ready() (readiness), else 503
- *   GET /                                a small HTML index
+ *   GET /                                what burns CPU now, with links (handlers.page)
+ *   GET /debug/pprof/history?...         pprof of a past time range (handlers.page)
+ *   GET /debug/pprof/folded?...          collapsed stacks (handlers.page)
+ *   GET /flamegraph?...                  flame graph page (handlers.page)
  * Unknown paths get 404, other methods 405 (GET and HEAD are allowed).
  * Errors are text/plain; charset=utf-8 with the X-Go-Pprof: 1 header.
  *
@@ -54,12 +57,28 @@ struct http_reply {
 	uint8_t *body; /* malloc'd; the server frees it */
 	size_t body_len;
 	char msg[256]; /* plain-text error message when status != 200 */
+	const char *content_type; /* static string; NULL: a pprof profile (octet-stream) */
+	bool retry_after; /* a 503 the client should retry: adds Retry-After */
+};
+
+/* The non-blocking pages, answered from what the agent holds. */
+enum http_page {
+	HTTP_PAGE_INDEX, /* GET /: what burns CPU, with links */
+	HTTP_PAGE_HISTORY, /* GET /debug/pprof/history: pprof of a past time range */
+	HTTP_PAGE_FOLDED, /* GET /debug/pprof/folded: collapsed stacks */
+	HTTP_PAGE_FLAMEGRAPH, /* GET /flamegraph: an interactive flame graph page */
 };
 
 struct http_handlers {
 	void *ctx;
 	/* Blocks for req->seconds, then fills @reply. Called from many threads at once. */
 	void (*profile)(void *ctx, const struct http_profile_req *req, struct http_reply *reply);
+	/*
+	 * Answers one of the pages (never blocks for long); NULL: / is a static
+	 * list of links and the other pages are 404. Called from many threads.
+	 */
+	void (*page)(void *ctx, enum http_page page, const struct http_profile_req *req,
+		     struct http_reply *reply);
 	/* Appends the agent's metrics; called from many threads at once. */
 	int (*metrics)(void *ctx, struct strbuf *out);
 	/* /-/ready answers 200 when this returns true (NULL: always ready). */

@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "cpumetrics.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/hmap.h"
+#include "common/list.h"
+#include "exporter/promtext.h"
+#include "labels.h"
+
+#define IDLE_NS ((uint64_t)CPUMETRICS_IDLE_SECONDS * 1000000000ULL)
+#define KEY_MAX (CPUMETRICS_MAX_LABELS * (CPUMETRICS_VALUE_MAX + 1))
+
+/* One series: its label values, NUL-separated, follow the struct. */
+struct series {
+	struct hnode node;
+	struct list_head lru; /* most recently grown first */
+	uint64_t samples;
+	uint64_t last_ns;
+	uint32_t key_len;
+	char key[];
+};
+
+/* The series of one family, bounded. */
+struct family {
+	struct hmap map;
+	struct list_head lru;
+	unsigned max, nr;
+	uint64_t cut_samples; /* samples of groups that found no free place */
+	uint64_t evicted; /* idle series removed to make room */
+};
+
+/* --metrics.cpu.labels: the metric's label name and where its value comes from. */
+struct cpu_label {
+	const char *name;
+	enum label_key key;
+	bool short_id_fallback; /* "container": the name, else the id's first 12 characters */
+};
+
+struct cpumetrics {
+	pthread_mutex_t lock;
+	uint64_t period_ns;
+	struct family cpu, fn;
+	struct cpu_label labels[CPUMETRICS_MAX_LABELS];
+	size_t nr_labels;
+	char *patterns_buf;
+	const char *patterns[CPUMETRICS_MAX_PATTERNS];
+	size_t nr_patterns;
+};
+
+static void family_init(struct family *f, unsigned max)
+{
+	hmap_init(&f->map);
+	list_init(&f->lru);
+	f->max = max;
+}
+
+static void family_fini(struct family *f)
+{
+	struct hnode *n, *tmp;
+	size_t i;
+
+	hmap_for_each_safe(&f->map, n, tmp, i)
+		free(container_of(n, struct series, node));
+	hmap_fini(&f->map);
+}
+
+/* Count @samples for the series @key (@len bytes); caller holds the lock. */
+static void family_add(struct family *f, const char *key, size_t len, uint64_t samples,
+		       uint64_t now)
+{
+	uint64_t h = hash_bytes(key, len, 0x637075);
+	struct series *s;
+	struct hnode *n;
+
+	for (n = hmap_first(&f->map, h); n; n = hmap_next(n)) {
+		s = container_of(n, struct series, node);
+		if (s->key_len == len && memcmp(s->key, key, len) == 0) {
+			s->samples += samples;
+			s->last_ns = now;
+			list_move(&s->lru, &f->lru);
+			return;
+		}
+	}
+	if (f->nr >= f->max) {
+		struct series *old = f->lru.prev != &f->lru
+					     ? list_entry(f->lru.prev, struct series, lru)
+					     : NULL;
+
+		if (!old || now - old->last_ns < IDLE_NS) {
+			f->cut_samples += samples;
+			return;
+		}
+		hmap_remove(&f->map, &old->node);
+		list_del(&old->lru);
+		free(old);
+		f->nr--;
+		f->evicted++;
+	}
+	s = malloc(sizeof(*s) + len);
+	if (!s) {
+		f->cut_samples += samples;
+		return;
+	}
+	s->samples = samples;
+	s->last_ns = now;
+	s->key_len = (uint32_t)len;
+	memcpy(s->key, key, len);
+	hmap_insert(&f->map, &s->node, h);
+	list_add(&s->lru, &f->lru);
+	f->nr++;
+}
+
+/* Append @v (cut to CPUMETRICS_VALUE_MAX bytes, on a UTF-8 boundary) and a NUL to key. */
+static size_t key_put(char *key, size_t off, const char *v)
+{
+	size_t len = strlen(v);
+
+	if (len > CPUMETRICS_VALUE_MAX) {
+		len = CPUMETRICS_VALUE_MAX - 3;
+		while (len && ((unsigned char)v[len] & 0xc0) == 0x80)
+			len--;
+		memcpy(key + off, v, len);
+		memcpy(key + off + len, "...", 3);
+		len += 3;
+	} else {
+		memcpy(key + off, v, len);
+	}
+	key[off + len] = '\0';
+	return off + len + 1;
+}
+
+int cpumetrics_new(const struct cpumetrics_opts *o, struct cpumetrics **out)
+{
+	struct cpumetrics *m = calloc(1, sizeof(*m));
+	const char *p;
+	int err = -EINVAL;
+
+	if (!m)
+		return -ENOMEM;
+	pthread_mutex_init(&m->lock, NULL);
+	m->period_ns = o->period_ns;
+	family_init(&m->cpu, o->cpu_max_series);
+	family_init(&m->fn, o->functions_max_series);
+
+	for (p = o->cpu_labels; p && *p;) {
+		size_t len = strcspn(p, ",");
+		char name[32];
+		enum label_key k;
+
+		if (!len || len >= sizeof(name) || m->nr_labels == CPUMETRICS_MAX_LABELS)
+			goto fail;
+		memcpy(name, p, len);
+		name[len] = '\0';
+		k = label_key_of(name);
+		if (k == LABEL__MAX || k == LABEL_PID || k == LABEL_CMDLINE)
+			goto fail; /* unbounded: one series per process */
+		m->labels[m->nr_labels++] = (struct cpu_label){
+			.name = label_key_name(k), .key = k, .short_id_fallback = k == LABEL_CONTAINER
+		};
+		p += len + (p[len] == ',');
+	}
+
+	if (o->functions && *o->functions) {
+		char *save = NULL, *tok;
+
+		m->patterns_buf = strdup(o->functions);
+		if (!m->patterns_buf) {
+			err = -ENOMEM;
+			goto fail;
+		}
+		for (tok = strtok_r(m->patterns_buf, ",", &save); tok;
+		     tok = strtok_r(NULL, ",", &save)) {
+			if (m->nr_patterns == CPUMETRICS_MAX_PATTERNS)
+				goto fail;
+			m->patterns[m->nr_patterns++] = tok;
+		}
+	}
+	*out = m;
+	return 0;
+fail:
+	cpumetrics_free(m);
+	return err;
+}
+
+void cpumetrics_free(struct cpumetrics *m)
+{
+	if (!m)
+		return;
+	family_fini(&m->cpu);
+	family_fini(&m->fn);
+	free(m->patterns_buf);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}
+
+static const char *label_str(const struct pprof_label *labels, size_t nr, enum label_key k)
+{
+	const char *name = label_key_name(k);
+
+	for (size_t i = 0; i < nr; i++)
+		if (labels[i].str && strcmp(labels[i].key, name) == 0)
+			return labels[i].str;
+	return "";
+}
+
+void cpumetrics_add_process(struct cpumetrics *m, const struct pprof_label *labels, size_t nr,
+			    uint64_t count, uint64_t now_ns)
+{
+	char key[KEY_MAX];
+	size_t off = 0;
+
+	if (!m || !m->cpu.max || !count)
+		return;
+	for (size_t i = 0; i < m->nr_labels; i++) {
+		const char *v = label_str(labels, nr, m->labels[i].key);
+		char short_id[13];
+
+		if (!*v && m->labels[i].short_id_fallback) {
+			snprintf(short_id, sizeof(short_id), "%s",
+				 label_str(labels, nr, LABEL_CONTAINER_ID));
+			v = short_id;
+		}
+		off = key_put(key, off, v);
+	}
+	pthread_mutex_lock(&m->lock);
+	family_add(&m->cpu, key, off, count, now_ns);
+	pthread_mutex_unlock(&m->lock);
+}
+
+bool cpumetrics_wants_stacks(const struct cpumetrics *m)
+{
+	return m && m->nr_patterns && m->fn.max;
+}
+
+/* Does @fn match a pattern? */
+static bool matches(const struct cpumetrics *m, const char *fn)
+{
+	for (size_t i = 0; i < m->nr_patterns; i++)
+		if (fnmatch(m->patterns[i], fn, 0) == 0)
+			return true;
+	return false;
+}
+
+void cpumetrics_add_stack(struct cpumetrics *m, const struct sym_result *const *parts, size_t nr,
+			  uint64_t count, uint64_t now_ns)
+{
+	/* Distinct matching functions of this stack: each counts the sample once. */
+	const char *hit[64];
+	size_t nr_hit = 0;
+
+	if (!cpumetrics_wants_stacks(m) || !count)
+		return;
+	for (size_t p = 0; p < nr; p++) {
+		const struct sym_result *r = parts[p];
+
+		for (size_t i = 0; r && i < r->nr; i++) {
+			for (uint32_t j = 0; j < r->frames[i].nr_lines; j++) {
+				const char *fn = r->frames[i].lines[j].function;
+				bool seen = false;
+
+				if (!fn || !matches(m, fn))
+					continue;
+				for (size_t k = 0; k < nr_hit && !seen; k++)
+					seen = strcmp(hit[k], fn) == 0;
+				if (!seen && nr_hit < sizeof(hit) / sizeof(hit[0]))
+					hit[nr_hit++] = fn;
+			}
+		}
+	}
+	if (!nr_hit)
+		return;
+	pthread_mutex_lock(&m->lock);
+	for (size_t k = 0; k < nr_hit; k++) {
+		char key[CPUMETRICS_VALUE_MAX + 1];
+		size_t len = key_put(key, 0, hit[k]);
+
+		family_add(&m->fn, key, len, count, now_ns);
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+static double seconds(const struct cpumetrics *m, uint64_t samples)
+{
+	return (double)samples * (double)m->period_ns / 1e9;
+}
+
+int cpumetrics_write(struct cpumetrics *m, struct strbuf *out)
+{
+	struct prom_label pl[CPUMETRICS_MAX_LABELS];
+	struct list_head *pos;
+	int err = 0;
+
+	if (!m)
+		return 0;
+	pthread_mutex_lock(&m->lock);
+	if (m->cpu.max) {
+		err = prom_family(out, "stackd_cpu_seconds_total", "counter",
+				  "CPU time counted from samples, per process group "
+				  "(--metrics.cpu.labels; at most --metrics.cpu.max-series series).");
+		for (pos = m->cpu.lru.next; !err && pos != &m->cpu.lru; pos = pos->next) {
+			struct series *s = list_entry(pos, struct series, lru);
+			const char *v = s->key;
+
+			for (size_t i = 0; i < m->nr_labels; i++) {
+				pl[i] = (struct prom_label){ .name = m->labels[i].name, .value = v };
+				v += strlen(v) + 1;
+			}
+			err = prom_sample(out, "stackd_cpu_seconds_total", pl, m->nr_labels,
+					  seconds(m, s->samples));
+		}
+		err = err ?: prom_family(out, "stackd_cpu_seconds_cut_total", "counter",
+					 "CPU time of process groups that found all "
+					 "--metrics.cpu.max-series series busy.");
+		err = err ?: prom_sample(out, "stackd_cpu_seconds_cut_total", NULL, 0,
+					 seconds(m, m->cpu.cut_samples));
+	}
+	if (m->nr_patterns) {
+		err = err ?: prom_family(out, "stackd_function_cpu_seconds_total", "counter",
+					 "CPU time of samples with a function matching "
+					 "--metrics.functions anywhere on the stack.");
+		for (pos = m->fn.lru.next; !err && pos != &m->fn.lru; pos = pos->next) {
+			struct series *s = list_entry(pos, struct series, lru);
+
+			pl[0] = (struct prom_label){ .name = "function", .value = s->key };
+			err = prom_sample(out, "stackd_function_cpu_seconds_total", pl, 1,
+					  seconds(m, s->samples));
+		}
+		err = err ?: prom_family(out, "stackd_function_cpu_seconds_cut_total", "counter",
+					 "CPU time of matching functions that found all "
+					 "--metrics.functions.max-series series busy.");
+		err = err ?: prom_sample(out, "stackd_function_cpu_seconds_cut_total", NULL, 0,
+					 seconds(m, m->fn.cut_samples));
+	}
+	err = err ?: prom_family(out, "stackd_metrics_series", "gauge",
+				 "Series held by each profile-derived metric family.");
+	pl[0] = (struct prom_label){ .name = "family", .value = "stackd_cpu_seconds_total" };
+	err = err ?: prom_sample_u64(out, "stackd_metrics_series", pl, 1, m->cpu.nr);
+	pl[0].value = "stackd_function_cpu_seconds_total";
+	err = err ?: prom_sample_u64(out, "stackd_metrics_series", pl, 1, m->fn.nr);
+	err = err ?: prom_family(out, "stackd_metrics_series_evicted_total", "counter",
+				 "Series removed after CPUMETRICS_IDLE_SECONDS (300 s) without "
+				 "samples to make room for a new one.");
+	pl[0].value = "stackd_cpu_seconds_total";
+	err = err ?: prom_sample_u64(out, "stackd_metrics_series_evicted_total", pl, 1,
+				     m->cpu.evicted);
+	pl[0].value = "stackd_function_cpu_seconds_total";
+	err = err ?: prom_sample_u64(out, "stackd_metrics_series_evicted_total", pl, 1,
+				     m->fn.evicted);
+	pthread_mutex_unlock(&m->lock);
+	return err;
+}

@@ -1,0 +1,768 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "pages.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/hmap.h"
+#include "common/strbuf.h"
+#include "exporter/flamegraph.h"
+#include "exporter/pprof.h"
+
+#define NS 1000000000LL
+#define DEFAULT_SECONDS 60
+/* Folded and HTML answers larger than this are refused (a filter narrows them). */
+#define PAGE_MAX_BYTES (256u << 20)
+/* Processes listed on the index page. */
+#define INDEX_TOP 50
+
+__attribute__((format(printf, 3, 4))) static void reply_err(struct http_reply *reply, int status,
+							       const char *fmt, ...)
+{
+	va_list ap;
+
+	reply->status = status;
+	va_start(ap, fmt);
+	vsnprintf(reply->msg, sizeof(reply->msg), fmt, ap);
+	va_end(ap);
+}
+
+static int64_t now_unix_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * NS + ts.tv_nsec;
+}
+
+bool pages_parse_filter(const struct http_profile_req *req, struct label_filter *f,
+			struct http_reply *reply)
+{
+	memset(f, 0, sizeof(*f));
+	for (size_t i = 0; i < sizeof(label_filter_args) / sizeof(label_filter_args[0]); i++) {
+		const char *v = http_req_arg(req, label_filter_args[i]);
+		const char *why;
+
+		if (!v)
+			continue;
+		why = label_filter_set(f, label_filter_args[i], v);
+		if (why) {
+			reply_err(reply, 400, "invalid value for \"%s\": %s", label_filter_args[i],
+				  why);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Exactly @n digits at @s into *v. */
+static bool digits(const char *s, int n, int *v)
+{
+	*v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		*v = *v * 10 + (s[i] - '0');
+	}
+	return true;
+}
+
+int pages_parse_time(const char *s, int64_t *ns)
+{
+	int y, mo, d, h, mi, sec, oh = 0, om = 0;
+	int64_t frac = 0, scale = NS;
+	const char *p = s;
+	struct tm tm;
+	time_t t;
+
+	if (!s || !*s || strlen(s) > 40)
+		return -EINVAL;
+	if (strchr(s, 'T') || strchr(s, 't')) {
+		if (strlen(s) < 20 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
+		    s[7] != '-' || !digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') ||
+		    !digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) ||
+		    s[16] != ':' || !digits(s + 17, 2, &sec))
+			return -EINVAL;
+		p = s + 19;
+		if (*p == '.') {
+			for (p++; *p >= '0' && *p <= '9'; p++)
+				if (scale > 1) {
+					scale /= 10;
+					frac += (*p - '0') * scale;
+				}
+		}
+		if (*p == 'Z' || *p == 'z') {
+			p++;
+		} else if ((*p == '+' || *p == '-') && digits(p + 1, 2, &oh) && p[3] == ':' &&
+			   digits(p + 4, 2, &om)) {
+			if (*p == '-') {
+				oh = -oh;
+				om = -om;
+			}
+			p += 6;
+		} else {
+			return -EINVAL;
+		}
+		if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 ||
+		    y < 1970 || oh > 23 || oh < -23 || om > 59 || om < -59)
+			return -EINVAL;
+		memset(&tm, 0, sizeof(tm));
+		tm.tm_year = y - 1900;
+		tm.tm_mon = mo - 1;
+		tm.tm_mday = d;
+		tm.tm_hour = h;
+		tm.tm_min = mi;
+		tm.tm_sec = sec;
+		t = timegm(&tm);
+		if (t == (time_t)-1)
+			return -EINVAL;
+		*ns = ((int64_t)t - oh * 3600 - om * 60) * NS + frac;
+		return 0;
+	}
+	/* Unix seconds, with an optional fraction; 12 digits reach the year 33658. */
+	{
+		int64_t v = 0;
+		int n = 0;
+
+		for (; *p >= '0' && *p <= '9'; p++) {
+			if (++n > 12)
+				return -EINVAL;
+			v = v * 10 + (*p - '0');
+		}
+		if (!n)
+			return -EINVAL;
+		if (*p == '.') {
+			for (p++; *p >= '0' && *p <= '9'; p++)
+				if (scale > 1) {
+					scale /= 10;
+					frac += (*p - '0') * scale;
+				}
+		}
+		if (*p)
+			return -EINVAL;
+		*ns = v * NS + frac;
+		return 0;
+	}
+}
+
+/* The range of a request: [*from, *to) in Unix ns. False with a 400 in @reply. */
+static bool parse_range(const struct pages_ctx *c, const struct http_profile_req *req,
+			int64_t now, int64_t *from, int64_t *to, struct http_reply *reply)
+{
+	const char *sec = http_req_arg(req, "seconds"), *start = http_req_arg(req, "start");
+	const char *end = http_req_arg(req, "end");
+	uint64_t max_s = c->retention_ns / NS + c->window_ns / NS;
+	unsigned long long n = DEFAULT_SECONDS;
+	char *e;
+
+	if (sec && (start || end)) {
+		reply_err(reply, 400, "%s", "give either \"seconds\" or \"start\"/\"end\", not both");
+		return false;
+	}
+	if (sec) {
+		if (!*sec || strlen(sec) > 10 || *sec < '0' || *sec > '9')
+			goto bad_seconds;
+		n = strtoull(sec, &e, 10);
+		if (*e || n == 0 || n > max_s)
+			goto bad_seconds;
+	}
+	*to = now;
+	if (end && pages_parse_time(end, to)) {
+		reply_err(reply, 400, "%s",
+			  "invalid value for \"end\": want Unix seconds or RFC 3339 UTC "
+			  "(2026-11-22T03:00:00Z)");
+		return false;
+	}
+	*from = *to - (int64_t)n * NS;
+	if (start && pages_parse_time(start, from)) {
+		reply_err(reply, 400, "%s",
+			  "invalid value for \"start\": want Unix seconds or RFC 3339 UTC "
+			  "(2026-11-22T03:00:00Z)");
+		return false;
+	}
+	if (*from >= *to) {
+		reply_err(reply, 400, "%s", "\"start\" must be before \"end\"");
+		return false;
+	}
+	return true;
+bad_seconds:
+	reply_err(reply, 400, "invalid value for \"seconds\": want an integer from 1 to %llu",
+		  (unsigned long long)max_s);
+	return false;
+}
+
+/* The windows of the request's range, or false with the reason in @reply. */
+static bool acquire(const struct pages_ctx *c, const struct http_profile_req *req,
+		    struct history_view *v, struct label_filter *f, int64_t *from, int64_t *to,
+		    struct http_reply *reply)
+{
+	if (!c->hist) {
+		reply_err(reply, 404, "%s",
+			  "the profile history is off (--history.retention=0); use "
+			  "/debug/pprof/profile?seconds=N");
+		return false;
+	}
+	if (!pages_parse_filter(req, f, reply) ||
+	    !parse_range(c, req, now_unix_ns(), from, to, reply))
+		return false;
+	if (history_acquire(c->hist, *from, *to, v)) {
+		reply_err(reply, 500, "%s", "out of memory");
+		return false;
+	}
+	return true;
+}
+
+/* ---- /debug/pprof/history ----------------------------------------------------------------- */
+
+static void serve_history(const struct pages_ctx *c, const struct http_profile_req *req,
+			  struct http_reply *reply)
+{
+	struct label_filter f;
+	struct label_select ls;
+	struct pprof_select sel;
+	struct pprof_builder *b = NULL;
+	struct history_view v;
+	int64_t from, to, t0, t1;
+	int err = 0;
+
+	if (!acquire(c, req, &v, &f, &from, &to, reply))
+		return;
+	if (!v.nr) {
+		if (!v.held_from_ns)
+			reply_err(reply, 404, "%s",
+				  "no history yet: the first window closes one --history.window "
+				  "after start-up");
+		else
+			reply_err(reply, 404,
+				  "no history in that range; held: %.3f to %.3f (Unix seconds)",
+				  (double)v.held_from_ns / 1e9, (double)v.held_to_ns / 1e9);
+		history_release(&v);
+		return;
+	}
+	t0 = pprof_frozen_time(v.w[0]);
+	t1 = pprof_frozen_time(v.w[v.nr - 1]) + pprof_frozen_duration(v.w[v.nr - 1]);
+	label_select_init(&sel, &ls, &f, c->label_mask);
+	err = pprof_builder_new(&(struct pprof_opts){ .period_ns = c->period_ns, .time_nanos = t0 },
+				&b);
+	for (size_t i = 0; !err && i < v.nr; i++)
+		err = pprof_merge(b, v.w[i], &sel);
+	history_release(&v);
+	err = err ?: pprof_encode(b, t1 - t0, true, &reply->body, &reply->body_len);
+	pprof_builder_free(b);
+	if (err) {
+		reply_err(reply, 500, "building the profile failed: %s", strerror(-err));
+		return;
+	}
+	reply->status = 200;
+}
+
+/* ---- stacks by name (folded, flame graph) -------------------------------------------------- */
+
+static const char *const kind_suffix[] = {
+	[PPROF_FRAME_USER] = "",
+	[PPROF_FRAME_KERNEL] = "_[k]",
+	[PPROF_FRAME_JIT] = "_[j]",
+	[PPROF_FRAME_INLINED] = "_[i]",
+};
+
+static bool keep_comm_only(void *ctx, const char *key)
+{
+	(void)ctx;
+	return strcmp(key, "comm") == 0;
+}
+
+struct stack_walk {
+	/* For every stack: frames root first, the process's comm as the root. */
+	int (*fn)(struct stack_walk *w, const char *const *frames, size_t nr, int64_t count);
+	struct strbuf names; /* scratch: this stack's names, NUL-separated */
+	const char **frames;
+	size_t cap;
+	void *ctx;
+};
+
+/* A frame name as the folded format can carry it: no ';' and no line breaks. */
+static int put_name(struct strbuf *sb, const char *name, const char *suffix)
+{
+	char buf[256];
+	size_t n = 0;
+	int err = 0;
+
+	for (const char *p = name; *p && !err; p++) {
+		buf[n++] = *p == ';' ? ':' : (*p == '\n' || *p == '\r') ? ' ' : *p;
+		if (n == sizeof(buf)) {
+			err = strbuf_append(sb, buf, n);
+			n = 0;
+		}
+	}
+	err = err ?: strbuf_append(sb, buf, n);
+	err = err ?: strbuf_appends(sb, suffix);
+	return err ?: strbuf_append(sb, "", 1);
+}
+
+static int walk_cb(void *ctx, const struct pprof_frame_name *frames, size_t nr, int64_t count,
+		   const struct pprof_label *labels, size_t nr_labels)
+{
+	struct stack_walk *w = ctx;
+	const char *comm = "?";
+	size_t off[1 + 1024], n = 0;
+	int err;
+
+	for (size_t i = 0; i < nr_labels; i++)
+		if (labels[i].str && strcmp(labels[i].key, "comm") == 0)
+			comm = labels[i].str;
+	if (nr > 1024)
+		nr = 1024; /* the root-most frames of an absurd stack are cut */
+	strbuf_reset(&w->names);
+	off[n++] = 0;
+	err = put_name(&w->names, comm, "");
+	for (size_t i = nr; !err && i-- > 0;) {
+		off[n++] = w->names.len;
+		err = put_name(&w->names, frames[i].name, kind_suffix[frames[i].kind]);
+	}
+	if (err)
+		return err;
+	if (n > w->cap) {
+		const char **f = realloc(w->frames, n * sizeof(*f));
+
+		if (!f)
+			return -ENOMEM;
+		w->frames = f;
+		w->cap = n;
+	}
+	for (size_t i = 0; i < n; i++)
+		w->frames[i] = w->names.buf + off[i];
+	return w->fn(w, w->frames, n, count);
+}
+
+/* Merge the windows (stacks by comm only), then hand each stack to @w->fn. */
+static int walk_windows(const struct pages_ctx *c, const struct history_view *v,
+			const struct label_filter *f, struct stack_walk *w)
+{
+	struct label_select ls;
+	struct pprof_select sel;
+	struct pprof_builder *b = NULL;
+	struct pprof_frozen *fz = NULL;
+	int err;
+
+	label_select_init(&sel, &ls, f, 0);
+	sel.keep_label = keep_comm_only;
+	err = pprof_builder_new(&(struct pprof_opts){ .period_ns = c->period_ns }, &b);
+	for (size_t i = 0; !err && i < v->nr; i++)
+		err = pprof_merge(b, v->w[i], &sel);
+	err = err ?: pprof_freeze(b, 0, &fz);
+	pprof_builder_free(b);
+	strbuf_init(&w->names, 1u << 20);
+	err = err ?: pprof_frozen_foreach(fz, NULL, walk_cb, w);
+	pprof_frozen_free(fz);
+	strbuf_free(&w->names);
+	free(w->frames);
+	return err;
+}
+
+/* ---- /debug/pprof/folded ------------------------------------------------------------------ */
+
+struct folded_line {
+	struct hnode node;
+	int64_t count;
+	size_t len;
+	char s[];
+};
+
+struct folded_ctx {
+	struct hmap lines;
+	struct strbuf line;
+};
+
+static int folded_add(struct stack_walk *w, const char *const *frames, size_t nr, int64_t count)
+{
+	struct folded_ctx *fc = w->ctx;
+	struct folded_line *l;
+	struct hnode *n;
+	uint64_t h;
+	int err = 0;
+
+	strbuf_reset(&fc->line);
+	for (size_t i = 0; !err && i < nr; i++) {
+		err = i ? strbuf_append(&fc->line, ";", 1) : 0;
+		err = err ?: strbuf_appends(&fc->line, frames[i]);
+	}
+	if (err)
+		return err;
+	/* Different addresses of one function fold into one line. */
+	h = hash_bytes(fc->line.buf, fc->line.len, 0x666f6c64);
+	for (n = hmap_first(&fc->lines, h); n; n = hmap_next(n)) {
+		l = container_of(n, struct folded_line, node);
+		if (l->len == fc->line.len && memcmp(l->s, fc->line.buf, l->len) == 0) {
+			l->count += count;
+			return 0;
+		}
+	}
+	l = malloc(sizeof(*l) + fc->line.len);
+	if (!l)
+		return -ENOMEM;
+	l->count = count;
+	l->len = fc->line.len;
+	memcpy(l->s, fc->line.buf, l->len);
+	hmap_insert(&fc->lines, &l->node, h);
+	return 0;
+}
+
+static void serve_folded(const struct pages_ctx *c, const struct http_profile_req *req,
+			 struct http_reply *reply)
+{
+	struct folded_ctx fc;
+	struct stack_walk w = { .fn = folded_add, .ctx = &fc };
+	struct label_filter f;
+	struct history_view v;
+	struct strbuf out;
+	struct hnode *n, *tmp;
+	int64_t from, to;
+	size_t i;
+	int err;
+
+	if (!acquire(c, req, &v, &f, &from, &to, reply))
+		return;
+	hmap_init(&fc.lines);
+	strbuf_init(&fc.line, 1u << 20);
+	strbuf_init(&out, PAGE_MAX_BYTES);
+	err = walk_windows(c, &v, &f, &w);
+	history_release(&v);
+	hmap_for_each_safe(&fc.lines, n, tmp, i)
+	{
+		struct folded_line *l = container_of(n, struct folded_line, node);
+
+		if (!err) {
+			err = strbuf_append(&out, l->s, l->len);
+			err = err ?: strbuf_appendf(&out, " %lld\n", (long long)l->count);
+		}
+		free(l);
+	}
+	hmap_fini(&fc.lines);
+	strbuf_free(&fc.line);
+	if (err) {
+		strbuf_free(&out);
+		reply_err(reply, err == -ENOSPC ? 413 : 500, "%s",
+			  err == -ENOSPC ? "the answer is too large: narrow it with a filter"
+					 : "out of memory");
+		return;
+	}
+	reply->status = 200;
+	reply->content_type = "text/plain; charset=utf-8";
+	reply->body = (uint8_t *)strbuf_detach(&out, &reply->body_len);
+}
+
+/* ---- /flamegraph -------------------------------------------------------------------------- */
+
+static int flame_add(struct stack_walk *w, const char *const *frames, size_t nr, int64_t count)
+{
+	return flamegraph_add(w->ctx, frames, nr, (uint64_t)count);
+}
+
+/* "pid=1,2 comm=x" for titles. */
+static void describe_filter(const struct label_filter *f, char *buf, size_t sz)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < f->nr_pids && n < sz; i++)
+		n += (size_t)snprintf(buf + n, sz - n, "%s%u", i ? "," : " pid=", f->pids[i]);
+	if (f->comm[0] && n < sz)
+		n += (size_t)snprintf(buf + n, sz - n, " comm=%s", f->comm);
+	if (f->container[0] && n < sz)
+		n += (size_t)snprintf(buf + n, sz - n, " container=%s", f->container);
+	if (f->cgroup[0] && n < sz)
+		n += (size_t)snprintf(buf + n, sz - n, " cgroup=%s", f->cgroup);
+	if (f->unit[0] && n < sz)
+		snprintf(buf + n, sz - n, " unit=%s", f->unit);
+}
+
+static void format_utc(int64_t ns, char *buf, size_t sz)
+{
+	time_t t = (time_t)(ns / NS);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, sz, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void serve_flamegraph(const struct pages_ctx *c, const struct http_profile_req *req,
+			     struct http_reply *reply)
+{
+	struct flamegraph *fg = NULL;
+	struct stack_walk w = { .fn = flame_add };
+	struct label_filter f;
+	struct history_view v;
+	struct strbuf out;
+	char title[512], sub[256], fdesc[384], t0[32], t1[32];
+	int64_t from, to;
+	int err;
+
+	if (!acquire(c, req, &v, &f, &from, &to, reply))
+		return;
+	err = flamegraph_new(&fg);
+	w.ctx = fg;
+	err = err ?: walk_windows(c, &v, &f, &w);
+	describe_filter(&f, fdesc, sizeof(fdesc));
+	if (v.nr) {
+		format_utc(pprof_frozen_time(v.w[0]), t0, sizeof(t0));
+		format_utc(pprof_frozen_time(v.w[v.nr - 1]) + pprof_frozen_duration(v.w[v.nr - 1]),
+			   t1, sizeof(t1));
+		snprintf(sub, sizeof(sub), "%s to %s, %zu windows of history", t0, t1, v.nr);
+	} else {
+		snprintf(sub, sizeof(sub), "%s",
+			 v.held_from_ns ? "no samples in that range"
+					: "no history yet: the first window closes one "
+					  "--history.window after start-up");
+	}
+	history_release(&v);
+	snprintf(title, sizeof(title), "stackd CPU flame graph%s", fdesc);
+	strbuf_init(&out, PAGE_MAX_BYTES);
+	err = err ?: flamegraph_write_html(fg, &(struct flamegraph_page){ .title = title,
+									  .subtitle = sub,
+									  .period_ns = c->period_ns },
+					   &out);
+	flamegraph_free(fg);
+	if (err) {
+		strbuf_free(&out);
+		reply_err(reply, err == -ENOSPC ? 413 : 500, "%s",
+			  err == -ENOSPC ? "the page is too large: narrow it with a filter"
+					 : "building the flame graph failed");
+		return;
+	}
+	reply->status = 200;
+	reply->content_type = "text/html; charset=utf-8";
+	reply->body = (uint8_t *)strbuf_detach(&out, &reply->body_len);
+}
+
+/* ---- / ------------------------------------------------------------------------------------ */
+
+struct proc_row {
+	struct hnode node;
+	int64_t pid;
+	int64_t samples;
+	char comm[64], container[72], unit[128];
+};
+
+struct index_ctx {
+	struct hmap rows;
+	size_t nr;
+};
+
+static const char *lstr(const struct pprof_label *l, size_t nr, const char *key)
+{
+	for (size_t i = 0; i < nr; i++)
+		if (l[i].str && strcmp(l[i].key, key) == 0)
+			return l[i].str;
+	return "";
+}
+
+static int index_add(void *ctx, const struct pprof_label *labels, size_t nr, int64_t count)
+{
+	struct index_ctx *ic = ctx;
+	struct proc_row *r;
+	struct hnode *n;
+	int64_t pid = -1;
+	const char *cont;
+
+	for (size_t i = 0; i < nr; i++)
+		if (!labels[i].str && strcmp(labels[i].key, "pid") == 0)
+			pid = labels[i].num;
+	for (n = hmap_first(&ic->rows, hash_u64((uint64_t)pid)); n; n = hmap_next(n)) {
+		r = container_of(n, struct proc_row, node);
+		if (r->pid == pid) {
+			r->samples += count;
+			return 0;
+		}
+	}
+	if (ic->nr >= 65536)
+		return 0; /* the table is for people: the busiest are in by now */
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->pid = pid;
+	r->samples = count;
+	snprintf(r->comm, sizeof(r->comm), "%s", lstr(labels, nr, "comm"));
+	cont = lstr(labels, nr, "container");
+	if (!*cont)
+		cont = lstr(labels, nr, "container_id");
+	snprintf(r->container, sizeof(r->container), "%.12s", cont);
+	if (*lstr(labels, nr, "pod"))
+		snprintf(r->container, sizeof(r->container), "%.40s/%.30s", lstr(labels, nr, "pod"),
+			 cont);
+	snprintf(r->unit, sizeof(r->unit), "%s", lstr(labels, nr, "unit"));
+	hmap_insert(&ic->rows, &r->node, hash_u64((uint64_t)pid));
+	ic->nr++;
+	return 0;
+}
+
+static int html_escape(struct strbuf *sb, const char *s)
+{
+	int err = 0;
+
+	for (; *s && !err; s++) {
+		switch (*s) {
+		case '<':
+			err = strbuf_appends(sb, "&lt;");
+			break;
+		case '>':
+			err = strbuf_appends(sb, "&gt;");
+			break;
+		case '&':
+			err = strbuf_appends(sb, "&amp;");
+			break;
+		case '"':
+			err = strbuf_appends(sb, "&quot;");
+			break;
+		case '\'':
+			err = strbuf_appends(sb, "&#39;");
+			break;
+		default:
+			err = strbuf_append(sb, s, 1);
+		}
+	}
+	return err;
+}
+
+static int cmp_rows(const void *a, const void *b)
+{
+	const struct proc_row *x = *(struct proc_row *const *)a, *y = *(struct proc_row *const *)b;
+
+	return x->samples < y->samples ? 1 : x->samples > y->samples ? -1 : 0;
+}
+
+static const char index_head[] =
+	"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>stackd</title>\n"
+	"<style>body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}"
+	"table{border-collapse:collapse}td,th{padding:.25em .8em;text-align:left;"
+	"border-bottom:1px solid #ddd}td.n{text-align:right;font-variant-numeric:tabular-nums}"
+	"code{background:#f4f4f4;padding:0 .3em}</style></head>\n<body><h1>stackd</h1>\n";
+
+static void serve_index(const struct pages_ctx *c, const struct http_profile_req *req,
+			struct http_reply *reply)
+{
+	struct index_ctx ic = { 0 };
+	struct proc_row **rows = NULL;
+	struct history_view v = { 0 };
+	struct hnode *n, *tmp;
+	struct strbuf sb;
+	double span = 0;
+	size_t i, k = 0;
+	int err = 0;
+
+	(void)req;
+	strbuf_init(&sb, 8u << 20);
+	err = strbuf_appends(&sb, index_head);
+	hmap_init(&ic.rows);
+	if (c->hist) {
+		int64_t now = now_unix_ns();
+
+		err = err ?: history_acquire(c->hist, now - DEFAULT_SECONDS * NS, now, &v);
+		for (i = 0; !err && i < v.nr; i++) {
+			err = pprof_frozen_foreach_labels(v.w[i], NULL, index_add, &ic);
+			span += (double)pprof_frozen_duration(v.w[i]) / 1e9;
+		}
+		history_release(&v);
+		rows = calloc(ic.nr + 1, sizeof(*rows));
+		if (!rows)
+			err = err ?: -ENOMEM;
+		hmap_for_each_safe(&ic.rows, n, tmp, i)
+		{
+			if (rows)
+				rows[k++] = container_of(n, struct proc_row, node);
+			else
+				free(container_of(n, struct proc_row, node));
+		}
+		if (rows)
+			qsort(rows, k, sizeof(*rows), cmp_rows);
+		err = err ?: strbuf_appendf(&sb,
+					    "<h2>CPU over the last %d s of history</h2>\n"
+					    "<p>Share of one CPU, from %.0f s of closed windows. "
+					    "<a href=\"/flamegraph\">Flame graph of everything</a>.</p>\n",
+					    DEFAULT_SECONDS, span);
+		if (!k)
+			err = err ?: strbuf_appends(&sb, "<p>No samples yet: the first history window "
+							 "closes one --history.window after "
+							 "start-up.</p>\n");
+		else
+			err = err ?: strbuf_appends(&sb, "<table><tr><th>CPU</th><th>pid</th>"
+							 "<th>comm</th><th>container</th>"
+							 "<th>unit</th><th>profiles</th></tr>\n");
+		for (i = 0; !err && i < k && i < INDEX_TOP; i++) {
+			const struct proc_row *r = rows[i];
+			double pct = span > 0 ? (double)r->samples * (double)c->period_ns / 1e9 /
+							span * 100.0
+					      : 0;
+
+			err = strbuf_appendf(&sb, "<tr><td class=\"n\">%.1f%%</td><td class=\"n\">"
+						  "%lld</td><td>",
+					     pct, (long long)r->pid);
+			err = err ?: html_escape(&sb, r->comm);
+			err = err ?: strbuf_appends(&sb, "</td><td>");
+			err = err ?: html_escape(&sb, r->container);
+			err = err ?: strbuf_appends(&sb, "</td><td>");
+			err = err ?: html_escape(&sb, r->unit);
+			err = err ?: strbuf_appendf(
+				&sb,
+				"</td><td><a href=\"/flamegraph?pid=%lld\">flame graph</a> "
+				"<a href=\"/debug/pprof/history?pid=%lld\">pprof</a> "
+				"<a href=\"/debug/pprof/folded?pid=%lld\">folded</a></td></tr>\n",
+				(long long)r->pid, (long long)r->pid, (long long)r->pid);
+		}
+		if (k)
+			err = err ?: strbuf_appends(&sb, "</table>\n");
+		for (i = 0; i < k; i++)
+			free(rows[i]);
+		free(rows);
+	} else {
+		err = err ?: strbuf_appends(&sb, "<p>The profile history is off "
+						 "(--history.retention=0).</p>\n");
+	}
+	hmap_fini(&ic.rows);
+	err = err ?: strbuf_appends(
+		&sb,
+		"<h2>Endpoints</h2><ul>\n"
+		"<li><a href=\"/debug/pprof/profile?seconds=10\">/debug/pprof/profile?seconds=10</a>"
+		" CPU profile of the next 10 s (pprof)</li>\n"
+		"<li><a href=\"/debug/pprof/history?seconds=300\">/debug/pprof/history?seconds=300"
+		"</a> the last 5 minutes from history (pprof)</li>\n"
+		"<li><a href=\"/debug/pprof/folded\">/debug/pprof/folded</a> collapsed stacks</li>\n"
+		"<li><a href=\"/flamegraph\">/flamegraph</a> flame graph</li>\n"
+		"<li><a href=\"/metrics\">/metrics</a> Prometheus metrics</li>\n"
+		"<li><a href=\"/-/healthy\">/-/healthy</a>, <a href=\"/-/ready\">/-/ready</a></li>\n"
+		"</ul>\n<p>Every profile endpoint takes the filters <code>pid</code>, "
+		"<code>comm</code>, <code>container</code>, <code>cgroup</code> and "
+		"<code>unit</code>; the history ones take <code>seconds</code> or "
+		"<code>start</code>/<code>end</code>.</p>\n</body></html>\n");
+	if (err) {
+		strbuf_free(&sb);
+		reply_err(reply, 500, "%s", "building the page failed");
+		return;
+	}
+	reply->status = 200;
+	reply->content_type = "text/html; charset=utf-8";
+	reply->body = (uint8_t *)strbuf_detach(&sb, &reply->body_len);
+}
+
+void pages_serve(const struct pages_ctx *c, enum http_page page,
+		 const struct http_profile_req *req, struct http_reply *reply)
+{
+	switch (page) {
+	case HTTP_PAGE_HISTORY:
+		serve_history(c, req, reply);
+		break;
+	case HTTP_PAGE_FOLDED:
+		serve_folded(c, req, reply);
+		break;
+	case HTTP_PAGE_FLAMEGRAPH:
+		serve_flamegraph(c, req, reply);
+		break;
+	case HTTP_PAGE_INDEX:
+	default:
+		serve_index(c, req, reply);
+		break;
+	}
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The non-blocking pages, answered from the profile history:
+ *
+ *   /                      the processes that burned CPU over the last minute, with links
+ *   /debug/pprof/history   pprof (gzip) of a time range
+ *   /debug/pprof/folded    collapsed stacks (Brendan Gregg's format: comm;root;...;leaf N)
+ *   /flamegraph            a self-contained interactive flame graph page
+ *
+ * Time range (query arguments): seconds=N (the last N seconds; default 60),
+ * or start= and/or end= as Unix seconds or RFC 3339 UTC
+ * (2026-11-22T03:00:00Z). A window is in the range when it overlaps it, so
+ * answers are in whole --history.window steps; the window being filled is
+ * not in any answer yet. Filters: pid, comm, container, cgroup, unit (see
+ * labels.h), as on /debug/pprof/profile.
+ */
+#ifndef STACKD_AGENT_PAGES_H
+#define STACKD_AGENT_PAGES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "exporter/http.h"
+#include "history.h"
+#include "labels.h"
+
+struct pages_ctx {
+	struct history *hist; /* NULL: --history.retention=0 */
+	uint32_t label_mask; /* --profiling.labels */
+	uint64_t period_ns;
+	uint64_t window_ns, retention_ns;
+};
+
+void pages_serve(const struct pages_ctx *c, enum http_page page,
+		 const struct http_profile_req *req, struct http_reply *reply);
+
+/* The filter arguments of a request; false with a 400 in @reply when one is bad. */
+bool pages_parse_filter(const struct http_profile_req *req, struct label_filter *f,
+			struct http_reply *reply);
+
+/* Exposed for tests: "1700000000", "1700000000.5" or RFC 3339 UTC -> Unix ns; -EINVAL else. */
+int pages_parse_time(const char *s, int64_t *ns);
+
+#endif

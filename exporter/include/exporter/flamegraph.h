@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Flame graph renderer: stacks in, one self-contained interactive HTML page out.
+ *
+ * Stacks are merged into a trie (equal prefixes share one node, frame names
+ * are interned). flamegraph_write_html() emits the page of
+ * exporter/assets/flamegraph.html (compiled into the library): the trie as
+ * JSON in a <script type="application/json"> element, drawn on a canvas by
+ * inline JS, and a plain HTML table of the top functions by self samples
+ * that needs no JS. The page loads nothing from anywhere: it works offline
+ * and saved to disk.
+ *
+ * Frame names are untrusted (they come from symbol tables and JIT maps of
+ * the profiled processes): they are escaped so that no byte sequence can
+ * leave the JSON string or the HTML text it is in; invalid UTF-8 and control
+ * bytes are shown as U+FFFD. Brendan Gregg's suffixes "_[k]" (kernel),
+ * "_[j]" (JIT) and "_[i]" (inlined) select the frame's colour and are
+ * stripped from the label.
+ *
+ * Bounds, so that a hostile or huge input gives a page a browser can load:
+ *   - at most FLAMEGRAPH_MAX_NODES nodes, the root and "[truncated]" nodes
+ *     included. A stack that would need more keeps its known prefix and
+ *     puts its samples in a "[truncated]" child of the deepest node that can
+ *     take one; the page says how many samples went there. Ancestors' totals
+ *     stay exact.
+ *   - stacks deeper than FLAMEGRAPH_MAX_DEPTH frames are cut the same way;
+ *   - a frame name is cut to FLAMEGRAPH_MAX_NAME bytes (names equal up to
+ *     there merge), and all names together take FLAMEGRAPH_MAX_NAME_BYTES;
+ *   - the total sample count stays at most FLAMEGRAPH_MAX_TOTAL (2^53 - 1)
+ *     so that the page's JS numbers are exact.
+ *
+ * The graph copies every string it is given. Not thread-safe.
+ */
+#ifndef STACKD_EXPORTER_FLAMEGRAPH_H
+#define STACKD_EXPORTER_FLAMEGRAPH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/strbuf.h"
+
+#define FLAMEGRAPH_MAX_NODES	  200000u
+#define FLAMEGRAPH_MAX_DEPTH	  1024u
+#define FLAMEGRAPH_MAX_NAME	  4096u
+#define FLAMEGRAPH_MAX_NAME_BYTES (16u << 20)
+#define FLAMEGRAPH_MAX_TOTAL	  ((UINT64_C(1) << 53) - 1)
+
+struct flamegraph;
+
+struct flamegraph_page {
+	const char *title; /* e.g. "stackd: pid=1234 last 60s"; NULL = "Flame graph" */
+	const char *subtitle; /* one free-text line, or NULL */
+	uint64_t period_ns; /* ns of CPU per sample, to show seconds; 0 = samples only */
+};
+
+struct flamegraph_stats {
+	uint64_t total; /* samples added */
+	uint64_t truncated_samples; /* of which in "[truncated]" frames */
+	uint64_t truncated_stacks; /* flamegraph_add calls that were cut */
+	size_t nr_nodes; /* root included */
+	size_t nr_names;
+};
+
+int flamegraph_new(struct flamegraph **out);
+void flamegraph_free(struct flamegraph *fg);
+
+/*
+ * Add @count samples of one stack: frames[0] is the root (outermost caller),
+ * frames[n - 1] the leaf. n == 0 counts the samples in the root itself.
+ * Returns 0, -EINVAL (a NULL frame), -ERANGE (the total would pass
+ * FLAMEGRAPH_MAX_TOTAL; nothing is added) or -ENOMEM. Truncation is not an
+ * error: see the bounds above and flamegraph_get_stats().
+ */
+int flamegraph_add(struct flamegraph *fg, const char *const *frames, size_t n, uint64_t count);
+
+/*
+ * Parse one line of Brendan Gregg's folded format, "root;...;leaf COUNT"
+ * (COUNT is the last blank-separated field, decimal, >= 0; a trailing CR is
+ * ignored), and add it. @line need not be NUL-terminated. Returns 0, or
+ * -EINVAL / -ERANGE with *why (may be NULL) set to a static message saying
+ * what is wrong with the line, or -ENOMEM. An empty line is -EINVAL too:
+ * callers skip those themselves.
+ */
+int flamegraph_add_folded(struct flamegraph *fg, const char *line, size_t len, const char **why);
+
+/*
+ * Append a complete HTML document to @out (all or nothing: on error @out is
+ * left as it was). @page may be NULL. Returns 0, -ENOSPC (@out's cap) or
+ * -ENOMEM.
+ */
+int flamegraph_write_html(const struct flamegraph *fg, const struct flamegraph_page *page,
+			  struct strbuf *out);
+
+size_t flamegraph_nr_nodes(const struct flamegraph *fg);
+void flamegraph_get_stats(const struct flamegraph *fg, struct flamegraph_stats *st);
+
+#endif

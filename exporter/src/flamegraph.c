@@ -1,0 +1,980 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Flame graph: a trie of stacks, and its HTML page.
+ *
+ * Nodes live in one array and refer to each other by index, so growing the
+ * array moves nothing that matters. Children are found through one
+ * open-addressing table keyed by (parent, name), names through another: a
+ * lookup is a hash and a probe, with no per-node child lists to keep while
+ * stacks are added. The child lists the page needs (sorted by name, as
+ * FlameGraph sorts them, so that a page does not depend on the order the
+ * stacks came in) are built once, in flamegraph_write_html().
+ */
+#include "exporter/flamegraph.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/hmap.h"
+
+/* The page template, compiled in from exporter/assets/flamegraph.html (embed.cmake). */
+extern const char flamegraph_html_tmpl[];
+extern const size_t flamegraph_html_tmpl_len;
+
+#define NAME_ROOT      0u /* "all" */
+#define NAME_TRUNCATED 1u /* "[truncated]" */
+#define NAME_RESERVED  2u
+#define NO_NODE	       UINT32_MAX
+/*
+ * Node slots only "[truncated]" children may take: once the graph is full,
+ * a cut stack can still hang its samples right under its deepest known
+ * frame instead of far up the tree. The very last slot is the root's.
+ */
+#define TRUNC_RESERVE (FLAMEGRAPH_MAX_NODES / 64)
+#define REAL_MAX      (FLAMEGRAPH_MAX_NODES - TRUNC_RESERVE)
+#define TOP_SELF_MAX   20
+#define NAME_SEED      0x666c616d65ULL
+
+struct fg_node {
+	uint32_t parent; /* NO_NODE for the root */
+	uint32_t name;
+	uint32_t trunc; /* this node's "[truncated]" child, or 0 (the root is never a child) */
+	uint32_t depth;
+	uint64_t total; /* samples in this node and below */
+	uint64_t self; /* samples whose stack ends here */
+};
+
+struct fg_name {
+	char *str; /* NUL-terminated copy, as given (suffix included) */
+	uint32_t len;
+	uint64_t hash;
+};
+
+struct flamegraph {
+	struct fg_node *nodes;
+	uint32_t nr_nodes, nodes_cap;
+	/* (parent, name) -> node index; 0 = empty slot (index 0 is the root, never a child) */
+	uint32_t *child_slots;
+	uint32_t child_mask; /* slots - 1; slots is a power of two, at most half full */
+	struct fg_name *names;
+	uint32_t nr_names, names_cap;
+	/* name -> name index + 1; 0 = empty. Reserved names are not in it. */
+	uint32_t *name_slots;
+	uint32_t name_mask;
+	size_t name_bytes;
+	uint64_t total;
+	uint64_t truncated_samples;
+	uint64_t truncated_stacks;
+};
+
+/* ------------------------------------------------------------ hashing */
+
+static uint64_t child_hash(uint32_t parent, uint32_t name)
+{
+	return hash_u64(((uint64_t)parent << 32) | name);
+}
+
+/* Double the slot array of an open-addressing table of indices and re-insert. */
+static int slots_grow(uint32_t **slots, uint32_t *mask, const struct flamegraph *fg, bool names)
+{
+	uint32_t nr = *slots ? (*mask + 1) * 2 : 1024, i, j, v;
+	uint32_t *ns = calloc(nr, sizeof(*ns));
+
+	if (!ns)
+		return -ENOMEM;
+	for (i = 0; *slots && i <= *mask; i++) {
+		uint64_t h;
+
+		v = (*slots)[i];
+		if (!v)
+			continue;
+		if (names)
+			h = fg->names[v - 1].hash;
+		else
+			h = child_hash(fg->nodes[v].parent, fg->nodes[v].name);
+		for (j = (uint32_t)h & (nr - 1); ns[j]; j = (j + 1) & (nr - 1))
+			;
+		ns[j] = v;
+	}
+	free(*slots);
+	*slots = ns;
+	*mask = nr - 1;
+	return 0;
+}
+
+static uint32_t name_cut_len(const char *s)
+{
+	return (uint32_t)strnlen(s, FLAMEGRAPH_MAX_NAME);
+}
+
+/* Name index of @s (already cut to @len), or NO_NODE. */
+static uint32_t name_lookup(const struct flamegraph *fg, const char *s, uint32_t len, uint64_t h)
+{
+	uint32_t j, v;
+
+	if (!fg->name_slots)
+		return NO_NODE;
+	for (j = (uint32_t)h & fg->name_mask; (v = fg->name_slots[j]); j = (j + 1) & fg->name_mask) {
+		const struct fg_name *n = &fg->names[v - 1];
+
+		if (n->hash == h && n->len == len && !memcmp(n->str, s, len))
+			return v - 1;
+	}
+	return NO_NODE;
+}
+
+static int names_push(struct flamegraph *fg, const char *s, uint32_t len, uint64_t h)
+{
+	struct fg_name *n;
+
+	if (fg->nr_names == fg->names_cap) {
+		uint32_t cap = fg->names_cap ? fg->names_cap * 2 : 64;
+
+		n = realloc(fg->names, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		fg->names = n;
+		fg->names_cap = cap;
+	}
+	n = &fg->names[fg->nr_names];
+	n->str = malloc(len + 1);
+	if (!n->str)
+		return -ENOMEM;
+	memcpy(n->str, s, len);
+	n->str[len] = '\0';
+	n->len = len;
+	n->hash = h;
+	fg->nr_names++;
+	fg->name_bytes += len;
+	return 0;
+}
+
+static int name_intern(struct flamegraph *fg, const char *s, uint32_t len, uint64_t h,
+		       uint32_t *out)
+{
+	uint32_t j;
+	int err;
+
+	if ((uint64_t)(fg->nr_names + 1) * 2 > (uint64_t)fg->name_mask + 1 || !fg->name_slots) {
+		err = slots_grow(&fg->name_slots, &fg->name_mask, fg, true);
+		if (err)
+			return err;
+	}
+	err = names_push(fg, s, len, h);
+	if (err)
+		return err;
+	for (j = (uint32_t)h & fg->name_mask; fg->name_slots[j]; j = (j + 1) & fg->name_mask)
+		;
+	fg->name_slots[j] = fg->nr_names; /* index + 1 */
+	*out = fg->nr_names - 1;
+	return 0;
+}
+
+static uint32_t child_lookup(const struct flamegraph *fg, uint32_t parent, uint32_t name)
+{
+	uint32_t j, v;
+
+	if (!fg->child_slots)
+		return NO_NODE;
+	for (j = (uint32_t)child_hash(parent, name) & fg->child_mask; (v = fg->child_slots[j]);
+	     j = (j + 1) & fg->child_mask) {
+		if (fg->nodes[v].parent == parent && fg->nodes[v].name == name)
+			return v;
+	}
+	return NO_NODE;
+}
+
+/* A new node under @parent. "[truncated]" nodes hang off parent->trunc, not the child table. */
+static int node_new(struct flamegraph *fg, uint32_t parent, uint32_t name, uint32_t *out)
+{
+	struct fg_node *n;
+	uint32_t j, idx;
+	int err;
+
+	if (fg->nr_nodes >= FLAMEGRAPH_MAX_NODES)
+		return -ENOSPC;
+	if (fg->nr_nodes == fg->nodes_cap) {
+		uint32_t cap = fg->nodes_cap * 2;
+
+		if (cap > FLAMEGRAPH_MAX_NODES)
+			cap = FLAMEGRAPH_MAX_NODES;
+		n = realloc(fg->nodes, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		fg->nodes = n;
+		fg->nodes_cap = cap;
+	}
+	if (name != NAME_TRUNCATED &&
+	    ((uint64_t)fg->nr_nodes * 2 > (uint64_t)fg->child_mask + 1 || !fg->child_slots)) {
+		err = slots_grow(&fg->child_slots, &fg->child_mask, fg, false);
+		if (err)
+			return err;
+	}
+	idx = fg->nr_nodes++;
+	n = &fg->nodes[idx];
+	n->parent = parent;
+	n->name = name;
+	n->trunc = 0;
+	n->depth = fg->nodes[parent].depth + 1;
+	n->total = 0;
+	n->self = 0;
+	if (name == NAME_TRUNCATED) {
+		fg->nodes[parent].trunc = idx;
+	} else {
+		for (j = (uint32_t)child_hash(parent, name) & fg->child_mask; fg->child_slots[j];
+		     j = (j + 1) & fg->child_mask)
+			;
+		fg->child_slots[j] = idx;
+	}
+	*out = idx;
+	return 0;
+}
+
+/* --------------------------------------------------------------- graph */
+
+int flamegraph_new(struct flamegraph **out)
+{
+	struct flamegraph *fg = NULL;
+	int err = -ENOMEM;
+
+	*out = NULL;
+	fg = calloc(1, sizeof(*fg));
+	if (!fg)
+		goto cleanup;
+	fg->nodes_cap = 1024;
+	fg->nodes = malloc(fg->nodes_cap * sizeof(*fg->nodes));
+	if (!fg->nodes)
+		goto cleanup;
+	/* Reserved names take the first indices; they are not in the name table. */
+	if (names_push(fg, "all", 3, 0) || names_push(fg, "[truncated]", 11, 0))
+		goto cleanup;
+	fg->nodes[0] = (struct fg_node){ .parent = NO_NODE, .name = NAME_ROOT };
+	fg->nr_nodes = 1;
+	*out = fg;
+	fg = NULL;
+	err = 0;
+cleanup:
+	flamegraph_free(fg);
+	return err;
+}
+
+void flamegraph_free(struct flamegraph *fg)
+{
+	uint32_t i;
+
+	if (!fg)
+		return;
+	for (i = 0; i < fg->nr_names; i++)
+		free(fg->names[i].str);
+	free(fg->names);
+	free(fg->name_slots);
+	free(fg->child_slots);
+	free(fg->nodes);
+	free(fg);
+}
+
+size_t flamegraph_nr_nodes(const struct flamegraph *fg)
+{
+	return fg ? fg->nr_nodes : 0;
+}
+
+void flamegraph_get_stats(const struct flamegraph *fg, struct flamegraph_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (!fg)
+		return;
+	st->total = fg->total;
+	st->truncated_samples = fg->truncated_samples;
+	st->truncated_stacks = fg->truncated_stacks;
+	st->nr_nodes = fg->nr_nodes;
+	st->nr_names = fg->nr_names;
+}
+
+/*
+ * Where the samples of a stack cut after node @at go: @at's "[truncated]"
+ * child, made if there is room. The last node slot is kept for the root's
+ * "[truncated]" child, so when even the reserve is used up there is always
+ * somewhere to go: the nearest ancestor that already has such a child, at
+ * worst the root's. Returns the node index or NO_NODE (-ENOMEM).
+ */
+static uint32_t trunc_target(struct flamegraph *fg, uint32_t at)
+{
+	uint32_t t;
+
+	if (fg->nodes[at].trunc)
+		return fg->nodes[at].trunc;
+	if (fg->nr_nodes < FLAMEGRAPH_MAX_NODES - 1 && !node_new(fg, at, NAME_TRUNCATED, &t))
+		return t;
+	for (at = fg->nodes[at].parent; at != NO_NODE; at = fg->nodes[at].parent) {
+		if (fg->nodes[at].trunc)
+			return fg->nodes[at].trunc;
+	}
+	if (node_new(fg, 0, NAME_TRUNCATED, &t))
+		return NO_NODE;
+	return t;
+}
+
+int flamegraph_add(struct flamegraph *fg, const char *const *frames, size_t n, uint64_t count)
+{
+	uint32_t cur = 0, name, child, i, m;
+	bool cut;
+	int err;
+
+	if (!fg || (n && !frames))
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		if (!frames[i])
+			return -EINVAL;
+	}
+	if (count > FLAMEGRAPH_MAX_TOTAL - fg->total)
+		return -ERANGE;
+	if (!count)
+		return 0;
+
+	m = n > FLAMEGRAPH_MAX_DEPTH ? FLAMEGRAPH_MAX_DEPTH : (uint32_t)n;
+	cut = n > m;
+	for (i = 0; i < m; i++) {
+		uint32_t len = name_cut_len(frames[i]);
+		uint64_t h = hash_bytes(frames[i], len, NAME_SEED);
+
+		name = name_lookup(fg, frames[i], len, h);
+		child = name == NO_NODE ? NO_NODE : child_lookup(fg, cur, name);
+		if (child != NO_NODE) {
+			cur = child;
+			continue;
+		}
+		if (fg->nr_nodes >= REAL_MAX ||
+		    (name == NO_NODE && fg->name_bytes + len > FLAMEGRAPH_MAX_NAME_BYTES)) {
+			cut = true;
+			break;
+		}
+		if (name == NO_NODE) {
+			err = name_intern(fg, frames[i], len, h, &name);
+			if (err)
+				return err;
+		}
+		/*
+		 * A failure here leaves nodes with no samples behind: the
+		 * page skips those, and a later stack may still fill them.
+		 */
+		err = node_new(fg, cur, name, &cur);
+		if (err)
+			return err;
+	}
+	if (cut) {
+		cur = trunc_target(fg, cur);
+		if (cur == NO_NODE)
+			return -ENOMEM;
+		fg->truncated_samples += count;
+		fg->truncated_stacks++;
+	}
+	fg->nodes[cur].self += count;
+	for (; cur != NO_NODE; cur = fg->nodes[cur].parent)
+		fg->nodes[cur].total += count;
+	fg->total += count;
+	return 0;
+}
+
+#define FOLDED_MAX_FRAMES (FLAMEGRAPH_MAX_DEPTH + 1)
+
+int flamegraph_add_folded(struct flamegraph *fg, const char *line, size_t len, const char **why)
+{
+	const char *frames[FOLDED_MAX_FRAMES];
+	const char *p, *end, *num;
+	char *stack = NULL, *q;
+	uint64_t count = 0;
+	size_t n = 0, slen, i;
+	const char *msg = NULL;
+	int err = -EINVAL;
+
+	if (len && line[len - 1] == '\n')
+		len--;
+	if (len && line[len - 1] == '\r')
+		len--;
+	end = line + len;
+	while (end > line && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	if (end == line) {
+		msg = "empty line";
+		goto cleanup;
+	}
+	for (num = end; num > line && num[-1] != ' ' && num[-1] != '\t'; num--)
+		;
+	if (num == line) {
+		msg = "no sample count: want 'frame;frame;... COUNT'";
+		goto cleanup;
+	}
+	if (*num == '-') {
+		msg = "negative sample count";
+		goto cleanup;
+	}
+	for (p = num; p < end; p++) {
+		unsigned d = (unsigned char)*p - '0';
+
+		if (d > 9) {
+			msg = "the last field is not a decimal sample count";
+			goto cleanup;
+		}
+		if (count > (UINT64_MAX - d) / 10) {
+			msg = "sample count overflows 64 bits";
+			err = -ERANGE;
+			goto cleanup;
+		}
+		count = count * 10 + d;
+	}
+	for (p = num; p > line && (p[-1] == ' ' || p[-1] == '\t'); p--)
+		;
+	slen = (size_t)(p - line);
+	if (!slen) {
+		msg = "no frames before the sample count";
+		goto cleanup;
+	}
+	if (memchr(line, '\0', slen)) {
+		msg = "NUL byte in the stack";
+		goto cleanup;
+	}
+	stack = malloc(slen + 1);
+	if (!stack) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	memcpy(stack, line, slen);
+	stack[slen] = '\0';
+	/*
+	 * Split in place. Frames past FLAMEGRAPH_MAX_DEPTH are not kept: one
+	 * more than the graph takes is enough for flamegraph_add to cut there.
+	 */
+	for (q = stack; n < FOLDED_MAX_FRAMES;) {
+		char *semi = strchr(q, ';');
+
+		frames[n++] = q;
+		if (!semi)
+			break;
+		*semi = '\0';
+		q = semi + 1;
+	}
+	for (i = 0; i < n; i++) {
+		if (!frames[i][0]) {
+			msg = "empty frame name (';;' or a ';' at an end)";
+			goto cleanup;
+		}
+	}
+	err = flamegraph_add(fg, frames, n, count);
+	if (err == -ERANGE)
+		msg = "sample count takes the total past 2^53 - 1 samples";
+	else if (err == -ENOMEM)
+		msg = "out of memory";
+cleanup:
+	free(stack);
+	if (why)
+		*why = msg;
+	return err;
+}
+
+/* ------------------------------------------------------------ escaping */
+
+/*
+ * Decode one UTF-8 sequence at s[0..len): the code point, or -1 for an
+ * invalid, overlong, surrogate or out-of-range sequence (then *adv is 1, so
+ * one bad byte costs one U+FFFD).
+ */
+static int32_t utf8_next(const unsigned char *s, size_t len, size_t *adv)
+{
+	uint32_t c = s[0], min;
+	size_t n, i;
+
+	*adv = 1;
+	if (c < 0x80)
+		return (int32_t)c;
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		c &= 0x1f;
+		min = 0x80;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		c &= 0x0f;
+		min = 0x800;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		c &= 0x07;
+		min = 0x10000;
+	} else {
+		return -1;
+	}
+	if (len < n)
+		return -1;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return -1;
+		c = (c << 6) | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return -1;
+	*adv = n;
+	return (int32_t)c;
+}
+
+/*
+ * A JSON string body safe inside a <script> element: '<', '>' and '&' as
+ * \u escapes (so neither "</script" nor "<!--" can appear), every control
+ * byte escaped, U+2028/U+2029 escaped (JS source would end a line there),
+ * invalid UTF-8 as U+FFFD.
+ */
+static int json_escape(struct strbuf *sb, const char *str, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0, run = 0, adv;
+	char esc[16];
+	int err;
+
+	while (i < len) {
+		int32_t c = utf8_next(s + i, len - i, &adv);
+		const char *rep = NULL;
+
+		if (c < 0)
+			rep = "\\ufffd";
+		else if (c == '"')
+			rep = "\\\"";
+		else if (c == '\\')
+			rep = "\\\\";
+		else if (c < 0x20 || c == 0x7f || c == '<' || c == '>' || c == '&' || c == 0x2028 ||
+			 c == 0x2029) {
+			snprintf(esc, sizeof(esc), "\\u%04x", (unsigned)c);
+			rep = esc;
+		}
+		if (!rep) {
+			i += adv;
+			run += adv;
+			continue;
+		}
+		err = strbuf_append(sb, s + i - run, run);
+		if (!err)
+			err = strbuf_appends(sb, rep);
+		if (err)
+			return err;
+		run = 0;
+		i += adv;
+	}
+	return strbuf_append(sb, s + i - run, run);
+}
+
+/* HTML text or attribute value: the five specials as entities, controls and bad UTF-8 as U+FFFD. */
+static int html_escape(struct strbuf *sb, const char *str, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0, run = 0, adv;
+	int err;
+
+	while (i < len) {
+		int32_t c = utf8_next(s + i, len - i, &adv);
+		const char *rep = NULL;
+
+		if (c < 0 || (c < 0x20 && c != '\t') || (c >= 0x7f && c <= 0x9f))
+			rep = "\xef\xbf\xbd";
+		else if (c == '&')
+			rep = "&amp;";
+		else if (c == '<')
+			rep = "&lt;";
+		else if (c == '>')
+			rep = "&gt;";
+		else if (c == '"')
+			rep = "&quot;";
+		else if (c == '\'')
+			rep = "&#39;";
+		if (!rep) {
+			i += adv;
+			run += adv;
+			continue;
+		}
+		err = strbuf_append(sb, s + i - run, run);
+		if (!err)
+			err = strbuf_appends(sb, rep);
+		if (err)
+			return err;
+		run = 0;
+		i += adv;
+	}
+	return strbuf_append(sb, s + i - run, run);
+}
+
+/* ----------------------------------------------------------------- page */
+
+enum fg_kind {
+	KIND_USER = 'u',
+	KIND_KERNEL = 'k',
+	KIND_JIT = 'j',
+	KIND_INLINED = 'i',
+	KIND_ROOT = 'r',
+	KIND_TRUNCATED = 't',
+};
+
+/* The kind of name @idx, and the length of its label (suffix stripped). */
+static enum fg_kind name_kind(const struct flamegraph *fg, uint32_t idx, size_t *label_len)
+{
+	const struct fg_name *n = &fg->names[idx];
+	const char *s = n->str;
+
+	*label_len = n->len;
+	if (idx == NAME_ROOT)
+		return KIND_ROOT;
+	if (idx == NAME_TRUNCATED)
+		return KIND_TRUNCATED;
+	if (n->len < 5 || memcmp(s + n->len - 4, "_[", 2) || s[n->len - 1] != ']')
+		return KIND_USER;
+	switch (s[n->len - 2]) {
+	case 'k':
+		*label_len -= 4;
+		return KIND_KERNEL;
+	case 'j':
+		*label_len -= 4;
+		return KIND_JIT;
+	case 'i':
+		*label_len -= 4;
+		return KIND_INLINED;
+	default:
+		return KIND_USER;
+	}
+}
+
+static const char *kind_label(enum fg_kind k)
+{
+	switch (k) {
+	case KIND_KERNEL:
+		return "kernel";
+	case KIND_JIT:
+		return "JIT";
+	case KIND_INLINED:
+		return "inlined";
+	case KIND_ROOT:
+		return "root";
+	case KIND_TRUNCATED:
+		return "truncated";
+	default:
+		return "user";
+	}
+}
+
+/* What the page is built from: each node's children, sorted by label. */
+struct fg_layout {
+	uint32_t *child_off; /* node i's children: child_idx[child_off[i] .. child_off[i + 1]) */
+	uint32_t *child_idx;
+};
+
+static int child_cmp(const void *a, const void *b, void *arg)
+{
+	const struct flamegraph *fg = arg;
+	const struct fg_node *x = &fg->nodes[*(const uint32_t *)a];
+	const struct fg_node *y = &fg->nodes[*(const uint32_t *)b];
+	const struct fg_name *nx = &fg->names[x->name], *ny = &fg->names[y->name];
+	int c;
+
+	/* "[truncated]" last, whatever the names: it is not a function. */
+	if ((x->name == NAME_TRUNCATED) != (y->name == NAME_TRUNCATED))
+		return x->name == NAME_TRUNCATED ? 1 : -1;
+	c = memcmp(nx->str, ny->str, nx->len < ny->len ? nx->len : ny->len);
+	if (c)
+		return c;
+	return nx->len < ny->len ? -1 : nx->len > ny->len;
+}
+
+static int layout_build(const struct flamegraph *fg, struct fg_layout *l)
+{
+	uint32_t i, *fill = NULL;
+
+	l->child_off = calloc((size_t)fg->nr_nodes + 1, sizeof(*l->child_off));
+	l->child_idx = malloc(((size_t)fg->nr_nodes + 1) * sizeof(*l->child_idx));
+	fill = calloc((size_t)fg->nr_nodes + 1, sizeof(*fill));
+	if (!l->child_off || !l->child_idx || !fill) {
+		free(fill);
+		return -ENOMEM;
+	}
+	/* Nodes without samples (left by a failed add) are not shown. */
+	for (i = 1; i < fg->nr_nodes; i++) {
+		if (fg->nodes[i].total)
+			l->child_off[fg->nodes[i].parent + 1]++;
+	}
+	for (i = 0; i < fg->nr_nodes; i++)
+		l->child_off[i + 1] += l->child_off[i];
+	for (i = 1; i < fg->nr_nodes; i++) {
+		uint32_t p = fg->nodes[i].parent;
+
+		if (fg->nodes[i].total)
+			l->child_idx[l->child_off[p] + fill[p]++] = i;
+	}
+	for (i = 0; i < fg->nr_nodes; i++) {
+		uint32_t nr = l->child_off[i + 1] - l->child_off[i];
+
+		if (nr > 1)
+			qsort_r(l->child_idx + l->child_off[i], nr, sizeof(uint32_t), child_cmp,
+				(void *)fg);
+	}
+	free(fill);
+	return 0;
+}
+
+static void layout_free(struct fg_layout *l)
+{
+	free(l->child_off);
+	free(l->child_idx);
+}
+
+/* Decimal digits of @v at the end of @buf (which ends at @end); returns the first digit. */
+static char *u64_digits(char *end, uint64_t v)
+{
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return end;
+}
+
+/* ",name,depth,total,self": by hand, as it runs once per node of up to 200,000. */
+static int append_node(struct strbuf *sb, const struct fg_node *n)
+{
+	char buf[4 * 21], *end = buf + sizeof(buf), *p = end;
+
+	p = u64_digits(p, n->self);
+	*--p = ',';
+	p = u64_digits(p, n->total);
+	*--p = ',';
+	p = u64_digits(p, n->depth);
+	*--p = ',';
+	p = u64_digits(p, n->name);
+	*--p = ',';
+	return strbuf_append(sb, p, (size_t)(end - p));
+}
+
+/*
+ * The data element's JSON:
+ *   {"version":1,"total":T,"period_ns":P,"max_nodes":M,"truncated_samples":S,
+ *    "truncated_stacks":K,"names":[...labels...],"kinds":"ukji...",
+ *    "nodes":[name,depth,total,self, ...]}
+ * nodes in preorder, the root first, children sorted by label; a node's
+ * parent is the last node before it one level up. kinds has one letter per
+ * name: u(ser) k(ernel) j(IT) i(nlined) r(oot) t(runcated).
+ */
+static int write_json(const struct flamegraph *fg, const struct fg_layout *l,
+		      const struct flamegraph_page *page, struct strbuf *sb)
+{
+	uint32_t *stack = NULL, *pos = NULL, sp = 0, i;
+	int err;
+
+	err = strbuf_appendf(sb,
+			     "{\"version\":1,\"total\":%" PRIu64 ",\"period_ns\":%" PRIu64
+			     ",\"max_nodes\":%u,\"truncated_samples\":%" PRIu64
+			     ",\"truncated_stacks\":%" PRIu64 ",\"names\":[",
+			     fg->total, page->period_ns, FLAMEGRAPH_MAX_NODES, fg->truncated_samples,
+			     fg->truncated_stacks);
+	for (i = 0; !err && i < fg->nr_names; i++) {
+		size_t len;
+
+		name_kind(fg, i, &len);
+		err = strbuf_appends(sb, i ? ",\"" : "\"");
+		if (!err)
+			err = json_escape(sb, fg->names[i].str, len);
+		if (!err)
+			err = strbuf_append(sb, "\"", 1);
+	}
+	if (!err)
+		err = strbuf_appends(sb, "],\"kinds\":\"");
+	for (i = 0; !err && i < fg->nr_names; i++) {
+		size_t len;
+		char k = (char)name_kind(fg, i, &len);
+
+		err = strbuf_append(sb, &k, 1);
+	}
+	if (!err)
+		err = strbuf_appends(sb, "\",\"nodes\":[");
+	if (err)
+		return err;
+
+	/* Iterative preorder: depth is bounded, but 1024 frames of recursion is not free either. */
+	stack = malloc((FLAMEGRAPH_MAX_DEPTH + 2) * sizeof(*stack));
+	pos = malloc((FLAMEGRAPH_MAX_DEPTH + 2) * sizeof(*pos));
+	if (!stack || !pos) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	stack[0] = 0;
+	pos[0] = l->child_off[0];
+	sp = 1;
+	err = strbuf_appendf(sb, "%u,0,%" PRIu64 ",%" PRIu64, NAME_ROOT, fg->nodes[0].total,
+			     fg->nodes[0].self);
+	while (!err && sp) {
+		uint32_t top = stack[sp - 1], c;
+		const struct fg_node *n;
+
+		if (pos[sp - 1] == l->child_off[top + 1]) {
+			sp--;
+			continue;
+		}
+		c = l->child_idx[pos[sp - 1]++];
+		n = &fg->nodes[c];
+		err = append_node(sb, n);
+		stack[sp] = c;
+		pos[sp] = l->child_off[c];
+		sp++;
+	}
+	if (!err)
+		err = strbuf_appends(sb, "]}");
+cleanup:
+	free(stack);
+	free(pos);
+	return err;
+}
+
+struct self_sum {
+	uint32_t name;
+	uint64_t self;
+};
+
+static int self_cmp(const void *a, const void *b)
+{
+	const struct self_sum *x = a, *y = b;
+
+	if (x->self != y->self)
+		return x->self > y->self ? -1 : 1;
+	return x->name < y->name ? -1 : x->name > y->name;
+}
+
+/* The no-JS view: top functions by self samples, summed over every node of the same name. */
+static int write_table(const struct flamegraph *fg, const struct flamegraph_page *page,
+		       struct strbuf *sb)
+{
+	struct self_sum *sums = NULL;
+	uint32_t i, nr = 0;
+	int err;
+
+	sums = calloc(fg->nr_names ? fg->nr_names : 1, sizeof(*sums));
+	if (!sums)
+		return -ENOMEM;
+	for (i = 0; i < fg->nr_names; i++)
+		sums[i].name = i;
+	for (i = 0; i < fg->nr_nodes; i++)
+		sums[fg->nodes[i].name].self += fg->nodes[i].self;
+	qsort(sums, fg->nr_names, sizeof(*sums), self_cmp);
+	while (nr < fg->nr_names && nr < TOP_SELF_MAX && sums[nr].self)
+		nr++;
+	if (!nr) {
+		err = strbuf_appends(sb, "<p>No samples.</p>");
+		goto cleanup;
+	}
+	err = strbuf_appendf(sb, "<table id=\"top-self\"><thead><tr><th>#</th><th>function</th>"
+				 "<th>kind</th><th>self samples</th>%s<th>self %%</th></tr></thead>"
+				 "<tbody>\n",
+			     page->period_ns ? "<th>self CPU s</th>" : "");
+	for (i = 0; !err && i < nr; i++) {
+		size_t len;
+		enum fg_kind k = name_kind(fg, sums[i].name, &len);
+
+		err = strbuf_appendf(sb, "<tr><td>%u</td><td class=\"fn\">", i + 1);
+		if (!err)
+			err = html_escape(sb, fg->names[sums[i].name].str, len);
+		if (!err)
+			err = strbuf_appendf(sb, "</td><td>%s</td><td>%" PRIu64 "</td>",
+					     kind_label(k), sums[i].self);
+		if (!err && page->period_ns)
+			err = strbuf_appendf(sb, "<td>%.3f</td>",
+					     (double)sums[i].self * (double)page->period_ns / 1e9);
+		if (!err)
+			err = strbuf_appendf(sb, "<td>%.2f</td></tr>\n",
+					     100.0 * (double)sums[i].self / (double)fg->total);
+	}
+	if (!err)
+		err = strbuf_appends(sb, "</tbody></table>");
+cleanup:
+	free(sums);
+	return err;
+}
+
+static int write_summary(const struct flamegraph *fg, const struct flamegraph_page *page,
+			 struct strbuf *sb)
+{
+	int err;
+
+	err = strbuf_appendf(sb, "%" PRIu64 " samples", fg->total);
+	if (!err && page->period_ns)
+		err = strbuf_appendf(sb, " (%.3f s of CPU at %.3f ms per sample)",
+				     (double)fg->total * (double)page->period_ns / 1e9,
+				     (double)page->period_ns / 1e6);
+	if (!err)
+		err = strbuf_appendf(sb, ", %u frames, %u distinct names", fg->nr_nodes - 1,
+				     fg->nr_names - NAME_RESERVED);
+	if (!err && fg->truncated_stacks)
+		err = strbuf_appendf(sb,
+				     ". <strong class=\"warn\">Truncated: %" PRIu64
+				     " samples of %" PRIu64 " stacks are in [truncated] frames"
+				     " (the graph holds at most %u frames, %u deep)</strong>",
+				     fg->truncated_samples, fg->truncated_stacks,
+				     FLAMEGRAPH_MAX_NODES, FLAMEGRAPH_MAX_DEPTH);
+	return err;
+}
+
+int flamegraph_write_html(const struct flamegraph *fg, const struct flamegraph_page *page,
+			  struct strbuf *out)
+{
+	static const struct flamegraph_page no_page;
+	const char *t = flamegraph_html_tmpl, *end = t + flamegraph_html_tmpl_len;
+	struct fg_layout l = { 0 };
+	size_t start_len;
+	const char *title;
+	int err;
+
+	if (!fg || !out)
+		return -EINVAL;
+	if (!page)
+		page = &no_page;
+	title = page->title ? page->title : "Flame graph";
+	start_len = out->len;
+	err = layout_build(fg, &l);
+	/*
+	 * The template's placeholders are "@@KEY@@"; the JS and CSS never
+	 * contain "@@" otherwise (test_flamegraph checks every key is known).
+	 */
+	while (!err && t < end) {
+		const char *at = memmem(t, (size_t)(end - t), "@@", 2), *key, *kend;
+		size_t klen;
+
+		if (!at) {
+			err = strbuf_append(out, t, (size_t)(end - t));
+			break;
+		}
+		err = strbuf_append(out, t, (size_t)(at - t));
+		if (err)
+			break;
+		key = at + 2;
+		kend = memmem(key, (size_t)(end - key), "@@", 2);
+		if (!kend) {
+			err = -EINVAL;
+			break;
+		}
+		klen = (size_t)(kend - key);
+#define KEY_IS(k) (klen == sizeof(k) - 1 && !memcmp(key, k, klen))
+		if (KEY_IS("TITLE"))
+			err = html_escape(out, title, strlen(title));
+		else if (KEY_IS("SUBTITLE"))
+			err = page->subtitle ? html_escape(out, page->subtitle, strlen(page->subtitle))
+					     : 0;
+		else if (KEY_IS("SUMMARY"))
+			err = write_summary(fg, page, out);
+		else if (KEY_IS("TABLE"))
+			err = write_table(fg, page, out);
+		else if (KEY_IS("DATA"))
+			err = write_json(fg, &l, page, out);
+		else
+			err = -EINVAL;
+#undef KEY_IS
+		t = kend + 2;
+	}
+	layout_free(&l);
+	if (err) {
+		out->len = start_len;
+		if (out->buf)
+			out->buf[start_len] = '\0';
+	}
+	return err;
+}

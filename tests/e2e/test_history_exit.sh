@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# The history answers for a process after it has exited: its past windows are
+# still there, by pid, by time range (Unix seconds and RFC 3339), as pprof,
+# folded stacks and a flame graph; a range the history never held is a 404
+# that says what is held.
+#
+#   fixture: cpu_chain for 4 s, then it exits
+#   agent:   --profiling.frequency=99 --history.window=2s --history.retention=1m
+#   checks:  after the exit, /debug/pprof/history?pid=<fixture> holds >= 50% of 99 Hz x 4 s
+#            samples, hot_leaf the top function; the same by start/end; folded and flame graph
+#            name hot_leaf; a range before the agent started -> 404; the pid is gone from /proc.
+# shellcheck source-path=SCRIPTDIR disable=SC2119
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+e2e_require_bpf
+e2e_require_cmd "$FIXTURE_CC" go curl
+
+fixture=$(e2e_build_fixture cpu_chain)
+t_start=$(date +%s)
+agent_start --profiling.frequency=99 --history.window=2s --history.retention=1m
+e2e_bg cpu_chain "$fixture" 4
+fx=$BG_PID
+rc=0
+e2e_reap "$fx" 30 || rc=$?
+check "$((rc == 0))" "fixture pid $fx ran 4 s and exited (status $rc)"
+t_exit=$(date +%s)
+[[ ! -d /proc/$fx ]] || fail "pid $fx still in /proc"
+# The window holding its last samples closes within one window (2 s) plus a drain.
+sleep 4
+
+code=$(curl -sS -m 30 -o "$T/h.pb.gz" -w '%{http_code}' "$AGENT_URL/debug/pprof/history?seconds=60&pid=$fx")
+[[ $code == 200 ]] || fail "history?pid=$fx -> $code: $(head -c 300 "$T/h.pb.gz")"
+e2e_pprof -raw "$T/h.pb.gz" >"$T/h.raw" 2>"$T/h.err" || fail "pprof -raw: $(cat "$T/h.err")"
+pprof_flatten <"$T/h.raw" >"$T/h.tsv"
+read -r n leaf pids < <(awk -F'\t' '{ n += $1; if ($4 ~ /^U:hot_leaf(;|$)/) leaf += $1; p[$2] = 1 }
+	END { printf "%d %d %d\n", n, leaf, length(p) }' "$T/h.tsv")
+info "history of exited pid $fx: $n samples, $leaf with hot_leaf as the leaf, $pids distinct pid(s)"
+check "$((pids == 1))" "only pid $fx in the answer"
+check "$((2 * n >= 99 * 4))" "$n samples >= 50% of 99 Hz x 4 s"
+check "$((n > 0 && 100 * leaf / n >= 80))" "hot_leaf is the leaf of $leaf of $n samples (>= 80%)"
+
+# The same by absolute range: Unix seconds, then RFC 3339.
+code=$(curl -sS -m 30 -o "$T/r.pb.gz" -w '%{http_code}' \
+	"$AGENT_URL/debug/pprof/history?start=$((t_start - 1))&end=$((t_exit + 1))&pid=$fx")
+[[ $code == 200 ]] || fail "history?start=&end= -> $code"
+e2e_pprof -raw "$T/r.pb.gz" 2>/dev/null | pprof_flatten >"$T/r.tsv"
+n2=$(awk -F'\t' '{ n += $1 } END { print n + 0 }' "$T/r.tsv")
+check "$((n2 == n))" "start=$((t_start - 1))&end=$((t_exit + 1)) gives the same $n2 samples"
+rfc_s=$(date -u -d "@$((t_start - 1))" +%Y-%m-%dT%H:%M:%SZ)
+rfc_e=$(date -u -d "@$((t_exit + 1))" +%Y-%m-%dT%H:%M:%SZ)
+code=$(curl -sS -m 30 -o "$T/q.pb.gz" -w '%{http_code}' \
+	"$AGENT_URL/debug/pprof/history?start=$rfc_s&end=$rfc_e&pid=$fx")
+e2e_pprof -raw "$T/q.pb.gz" 2>/dev/null | pprof_flatten >"$T/q.tsv"
+n3=$(awk -F'\t' '{ n += $1 } END { print n + 0 }' "$T/q.tsv")
+check "$([[ $code == 200 ]] && echo 1 || echo 0)" "RFC 3339 range $rfc_s..$rfc_e -> $code"
+check "$((n3 == n))" "RFC 3339 range gives the same $n3 samples"
+
+curl -fsS -m 30 -o "$T/f.txt" "$AGENT_URL/debug/pprof/folded?seconds=60&pid=$fx" || fail "folded failed"
+check "$(grep -c ';hot_leaf' "$T/f.txt" | awk '{ print ($1 > 0) }')" \
+	"folded stacks of the exited pid name hot_leaf: $(sort -t' ' -k2 -n "$T/f.txt" | tail -n 1)"
+curl -fsS -m 30 -o "$T/fg.html" "$AGENT_URL/flamegraph?seconds=60&pid=$fx" || fail "flamegraph failed"
+check "$(grep -c 'hot_leaf' "$T/fg.html" | awk '{ print ($1 > 0) }')" \
+	"the flame graph page of the exited pid names hot_leaf ($(wc -c <"$T/fg.html") bytes)"
+
+code=$(curl -sS -m 10 -o "$T/old.txt" -w '%{http_code}' \
+	"$AGENT_URL/debug/pprof/history?start=$((t_start - 7200))&end=$((t_start - 3600))")
+check "$([[ $code == 404 ]] && echo 1 || echo 0)" "a range before start-up -> $code: $(cat "$T/old.txt")"
+code=$(curl -sS -m 10 -o "$T/bad.txt" -w '%{http_code}' "$AGENT_URL/debug/pprof/history?start=yesterday")
+check "$([[ $code == 400 ]] && echo 1 || echo 0)" "start=yesterday -> $code: $(cat "$T/bad.txt")"
+
+agent_stop
+pass "history after exit: $n samples of pid $fx (hot_leaf $leaf), by seconds, Unix and RFC 3339 ranges, folded and flame graph"
