@@ -285,9 +285,30 @@ void cpumetrics_add_stack(struct cpumetrics *m, const struct sym_result *const *
 	pthread_mutex_unlock(&m->lock);
 }
 
-static double seconds(const struct cpumetrics *m, uint64_t samples)
+/*
+ * One sample of @samples periods, in seconds, written exactly as a decimal
+ * (the CPU time is a whole number of ns: no binary-float noise in the text).
+ */
+static int put_seconds(struct strbuf *sb, const char *name, const struct prom_label *l, size_t n,
+		       const struct cpumetrics *m, uint64_t samples)
 {
-	return (double)samples * (double)m->period_ns / 1e9;
+	unsigned __int128 ns = (unsigned __int128)samples * m->period_ns;
+	char frac[16];
+	int err, len;
+
+	err = strbuf_appends(sb, name);
+	for (size_t i = 0; !err && i < n; i++) {
+		err = strbuf_appendf(sb, "%s%s=\"", i ? "," : "{", l[i].name);
+		err = err ?: prom_escape_label_value(sb, l[i].value);
+		err = err ?: strbuf_append(sb, "\"", 1);
+	}
+	if (!err && n)
+		err = strbuf_append(sb, "}", 1);
+	len = snprintf(frac, sizeof(frac), "%09llu", (unsigned long long)(ns % 1000000000u));
+	while (len > 1 && frac[len - 1] == '0')
+		frac[--len] = '\0';
+	return err ?: strbuf_appendf(sb, " %llu.%s\n", (unsigned long long)(ns / 1000000000u),
+				     frac);
 }
 
 int cpumetrics_write(struct cpumetrics *m, struct strbuf *out)
@@ -311,14 +332,14 @@ int cpumetrics_write(struct cpumetrics *m, struct strbuf *out)
 				pl[i] = (struct prom_label){ .name = m->labels[i].name, .value = v };
 				v += strlen(v) + 1;
 			}
-			err = prom_sample(out, "stackd_cpu_seconds_total", pl, m->nr_labels,
-					  seconds(m, s->samples));
+			err = put_seconds(out, "stackd_cpu_seconds_total", pl, m->nr_labels, m,
+					  s->samples);
 		}
 		err = err ?: prom_family(out, "stackd_cpu_seconds_cut_total", "counter",
 					 "CPU time of process groups that found all "
 					 "--metrics.cpu.max-series series busy.");
-		err = err ?: prom_sample(out, "stackd_cpu_seconds_cut_total", NULL, 0,
-					 seconds(m, m->cpu.cut_samples));
+		err = err ?: put_seconds(out, "stackd_cpu_seconds_cut_total", NULL, 0, m,
+					 m->cpu.cut_samples);
 	}
 	if (m->nr_patterns) {
 		err = err ?: prom_family(out, "stackd_function_cpu_seconds_total", "counter",
@@ -328,14 +349,14 @@ int cpumetrics_write(struct cpumetrics *m, struct strbuf *out)
 			struct series *s = list_entry(pos, struct series, lru);
 
 			pl[0] = (struct prom_label){ .name = "function", .value = s->key };
-			err = prom_sample(out, "stackd_function_cpu_seconds_total", pl, 1,
-					  seconds(m, s->samples));
+			err = put_seconds(out, "stackd_function_cpu_seconds_total", pl, 1, m,
+					  s->samples);
 		}
 		err = err ?: prom_family(out, "stackd_function_cpu_seconds_cut_total", "counter",
 					 "CPU time of matching functions that found all "
 					 "--metrics.functions.max-series series busy.");
-		err = err ?: prom_sample(out, "stackd_function_cpu_seconds_cut_total", NULL, 0,
-					 seconds(m, m->fn.cut_samples));
+		err = err ?: put_seconds(out, "stackd_function_cpu_seconds_cut_total", NULL, 0, m,
+					 m->fn.cut_samples);
 	}
 	err = err ?: prom_family(out, "stackd_metrics_series", "gauge",
 				 "Series held by each profile-derived metric family.");
@@ -344,8 +365,8 @@ int cpumetrics_write(struct cpumetrics *m, struct strbuf *out)
 	pl[0].value = "stackd_function_cpu_seconds_total";
 	err = err ?: prom_sample_u64(out, "stackd_metrics_series", pl, 1, m->fn.nr);
 	err = err ?: prom_family(out, "stackd_metrics_series_evicted_total", "counter",
-				 "Series removed after CPUMETRICS_IDLE_SECONDS (300 s) without "
-				 "samples to make room for a new one.");
+				 "Series removed after 5 minutes without samples to make room for "
+				 "a new one.");
 	pl[0].value = "stackd_cpu_seconds_total";
 	err = err ?: prom_sample_u64(out, "stackd_metrics_series_evicted_total", pl, 1,
 				     m->cpu.evicted);

@@ -85,6 +85,13 @@ bool label_filter_match(const struct label_filter *f, const struct pprof_label *
 			size_t nr);
 
 /*
+ * A time argument (start=, end=): Unix seconds with an optional fraction
+ * ("1700000000", "1700000000.25") or RFC 3339 with Z or an offset
+ * ("2026-11-22T03:00:00Z") -> Unix ns. -EINVAL for anything else.
+ */
+int query_parse_time(const char *s, int64_t *ns);
+
+/*
  * A pprof_select over @f (NULL or inactive: every sample) that keeps the
  * label keys in @mask. @sel->ctx points at @ls, which must outlive @sel.
  */

@@ -59,96 +59,6 @@ bool pages_parse_filter(const struct http_profile_req *req, struct label_filter 
 	return true;
 }
 
-/* Exactly @n digits at @s into *v. */
-static bool digits(const char *s, int n, int *v)
-{
-	*v = 0;
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		*v = *v * 10 + (s[i] - '0');
-	}
-	return true;
-}
-
-int pages_parse_time(const char *s, int64_t *ns)
-{
-	int y, mo, d, h, mi, sec, oh = 0, om = 0;
-	int64_t frac = 0, scale = NS;
-	const char *p = s;
-	struct tm tm;
-	time_t t;
-
-	if (!s || !*s || strlen(s) > 40)
-		return -EINVAL;
-	if (strchr(s, 'T') || strchr(s, 't')) {
-		if (strlen(s) < 20 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
-		    s[7] != '-' || !digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') ||
-		    !digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) ||
-		    s[16] != ':' || !digits(s + 17, 2, &sec))
-			return -EINVAL;
-		p = s + 19;
-		if (*p == '.') {
-			for (p++; *p >= '0' && *p <= '9'; p++)
-				if (scale > 1) {
-					scale /= 10;
-					frac += (*p - '0') * scale;
-				}
-		}
-		if (*p == 'Z' || *p == 'z') {
-			p++;
-		} else if ((*p == '+' || *p == '-') && digits(p + 1, 2, &oh) && p[3] == ':' &&
-			   digits(p + 4, 2, &om)) {
-			if (*p == '-') {
-				oh = -oh;
-				om = -om;
-			}
-			p += 6;
-		} else {
-			return -EINVAL;
-		}
-		if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 ||
-		    y < 1970 || oh > 23 || oh < -23 || om > 59 || om < -59)
-			return -EINVAL;
-		memset(&tm, 0, sizeof(tm));
-		tm.tm_year = y - 1900;
-		tm.tm_mon = mo - 1;
-		tm.tm_mday = d;
-		tm.tm_hour = h;
-		tm.tm_min = mi;
-		tm.tm_sec = sec;
-		t = timegm(&tm);
-		if (t == (time_t)-1)
-			return -EINVAL;
-		*ns = ((int64_t)t - oh * 3600 - om * 60) * NS + frac;
-		return 0;
-	}
-	/* Unix seconds, with an optional fraction; 12 digits reach the year 33658. */
-	{
-		int64_t v = 0;
-		int n = 0;
-
-		for (; *p >= '0' && *p <= '9'; p++) {
-			if (++n > 12)
-				return -EINVAL;
-			v = v * 10 + (*p - '0');
-		}
-		if (!n)
-			return -EINVAL;
-		if (*p == '.') {
-			for (p++; *p >= '0' && *p <= '9'; p++)
-				if (scale > 1) {
-					scale /= 10;
-					frac += (*p - '0') * scale;
-				}
-		}
-		if (*p)
-			return -EINVAL;
-		*ns = v * NS + frac;
-		return 0;
-	}
-}
-
 /* The range of a request: [*from, *to) in Unix ns. False with a 400 in @reply. */
 static bool parse_range(const struct pages_ctx *c, const struct http_profile_req *req,
 			int64_t now, int64_t *from, int64_t *to, struct http_reply *reply)
@@ -171,14 +81,14 @@ static bool parse_range(const struct pages_ctx *c, const struct http_profile_req
 			goto bad_seconds;
 	}
 	*to = now;
-	if (end && pages_parse_time(end, to)) {
+	if (end && query_parse_time(end, to)) {
 		reply_err(reply, 400, "%s",
 			  "invalid value for \"end\": want Unix seconds or RFC 3339 UTC "
 			  "(2026-11-22T03:00:00Z)");
 		return false;
 	}
 	*from = *to - (int64_t)n * NS;
-	if (start && pages_parse_time(start, from)) {
+	if (start && query_parse_time(start, from)) {
 		reply_err(reply, 400, "%s",
 			  "invalid value for \"start\": want Unix seconds or RFC 3339 UTC "
 			  "(2026-11-22T03:00:00Z)");

@@ -38,7 +38,4 @@ void pages_serve(const struct pages_ctx *c, enum http_page page,
 bool pages_parse_filter(const struct http_profile_req *req, struct label_filter *f,
 			struct http_reply *reply);
 
-/* Exposed for tests: "1700000000", "1700000000.5" or RFC 3339 UTC -> Unix ns; -EINVAL else. */
-int pages_parse_time(const char *s, int64_t *ns);
-
 #endif

@@ -30,7 +30,7 @@ static size_t count_of(const char *hay, const char *needle)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *s = (const char *)data, *end = s + size, *nl, *why;
-	struct flamegraph_page page = { .period_ns = 10101010 };
+	struct flamegraph_page page = {.period_ns = 10101010};
 	struct flamegraph *fg = NULL;
 	char *title = NULL;
 	const char *p, *e;

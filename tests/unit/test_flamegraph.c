@@ -93,7 +93,10 @@ static void parse_page(const char *html, struct page_data *d)
 				q++;
 			q++;
 		}
-		d->names = realloc(d->names, (d->nr_names + 1) * sizeof(*d->names));
+		if (!(d->nr_names & (d->nr_names - 1))) /* at powers of two: amortized growth */
+			d->names = realloc(d->names,
+					   (d->nr_names ? d->nr_names * 2 : 1) * sizeof(*d->names));
+		assert_non_null(d->names);
 		d->names[d->nr_names++] = strndup(p + 1, (size_t)(q - p - 1));
 		p = q + 1;
 		if (*p == ',')
@@ -183,7 +186,7 @@ static long find_node(const struct page_data *d, const char *name, uint64_t dept
 
 static void add3(struct flamegraph *fg, const char *a, const char *b, const char *c, uint64_t n)
 {
-	const char *f[3] = { a, b, c };
+	const char *f[3] = {a, b, c};
 
 	assert_int_equal(flamegraph_add(fg, f, c ? 3 : b ? 2 : 1, n), 0);
 }
@@ -202,7 +205,7 @@ static void test_trie_merge(void **state)
 	add3(fg, "main", "parse", "strlen", 2);
 	add3(fg, "main", "parse", "memcpy", 4); /* same stack again: no new node */
 	add3(fg, "main", "eval", NULL, 5);
-	add3(fg, "main", "parse", NULL, 1); /* self time of an inner frame */
+	add3(fg, "main", "parse", NULL, 1);  /* self time of an inner frame */
 	add3(fg, "other", "parse", NULL, 7); /* same name, other parent: its own node */
 	/* root, main, parse, memcpy, strlen, eval, other, other/parse */
 	assert_int_equal(flamegraph_nr_nodes(fg), 8);
@@ -230,7 +233,7 @@ static void test_trie_merge(void **state)
 	assert_int_equal(d.nodes[i].total, 7);
 	assert_int_equal(d.nodes[i + 1].total, 7);
 	assert_string_equal(d.names[d.nodes[i + 1].name], "parse");
-	/* Children in name order, whatever the order of the adds: main before other, eval before parse. */
+	/* Children in name order, whatever the order of the adds. */
 	assert_true(find_node(&d, "main", 1) < find_node(&d, "other", 1));
 	assert_true(find_node(&d, "eval", 2) < find_node(&d, "parse", 2));
 	assert_true(find_node(&d, "memcpy", 3) < find_node(&d, "strlen", 3));
@@ -242,7 +245,7 @@ static void test_trie_merge(void **state)
 	add3(fg, "main", "zero", NULL, 0);
 	assert_int_equal(flamegraph_nr_nodes(fg), 8);
 	{
-		const char *f[2] = { "main", NULL };
+		const char *f[2] = {"main", NULL};
 
 		assert_int_equal(flamegraph_add(fg, f, 2, 1), -EINVAL);
 	}
@@ -270,7 +273,7 @@ static void test_kinds(void **state)
 	add3(fg, "main", "Interpreter_[j]", NULL, 2);
 	add3(fg, "main", "helper_[i]", NULL, 1);
 	add3(fg, "main", "odd_[x]", NULL, 1); /* not a known suffix: kept */
-	add3(fg, "main", "_[k]", NULL, 1); /* nothing before the suffix: a name */
+	add3(fg, "main", "_[k]", NULL, 1);    /* nothing before the suffix: a name */
 	html = render(fg, NULL);
 	parse_page(html, &d);
 	check_tree(&d);
@@ -340,22 +343,22 @@ static size_t count_of(const char *hay, const char *needle)
 static void test_escaping(void **state)
 {
 	static const char *const hostile[] = {
-		"</script><script>alert(1)</script>",
-		"</SCRIPT >",
-		"<!--",
-		"\"quoted\" and back\\slash",
-		"ctl\x01\x1f\x7f bytes\ttab\nnewline\r",
-		"bad \xff\xfe utf8 \xc0\xaf overlong \xed\xa0\x80 surrogate \xf4\x90\x80\x80 big",
-		"trunc \xe2\x82",
-		"line\xe2\x80\xa8sep\xe2\x80\xa9para",
-		"&amp; & <b>",
-		"ok \xc3\xa9\xe2\x82\xac\xf0\x9f\x94\xa5",
-		"@@DATA@@",
+	    "</script><script>alert(1)</script>",
+	    "</SCRIPT >",
+	    "<!--",
+	    "\"quoted\" and back\\slash",
+	    "ctl\x01\x1f\x7f bytes\ttab\nnewline\r",
+	    "bad \xff\xfe utf8 \xc0\xaf overlong \xed\xa0\x80 surrogate \xf4\x90\x80\x80 big",
+	    "trunc \xe2\x82",
+	    "line\xe2\x80\xa8sep\xe2\x80\xa9para",
+	    "&amp; & <b>",
+	    "ok \xc3\xa9\xe2\x82\xac\xf0\x9f\x94\xa5",
+	    "@@DATA@@",
 	};
 	struct flamegraph_page page = {
-		.title = "<script>alert('title')</script>&\"",
-		.subtitle = "sub</p><img src=x onerror=alert(1)>\xff",
-		.period_ns = 10101010,
+	    .title = "<script>alert('title')</script>&\"",
+	    .subtitle = "sub</p><img src=x onerror=alert(1)>\xff",
+	    .period_ns = 10101010,
 	};
 	struct flamegraph *fg = NULL;
 	struct page_data d;
@@ -364,7 +367,7 @@ static void test_escaping(void **state)
 
 	assert_int_equal(flamegraph_new(&fg), 0);
 	for (i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
-		const char *f[2] = { "main", hostile[i] };
+		const char *f[2] = {"main", hostile[i]};
 
 		assert_int_equal(flamegraph_add(fg, f, 2, 100 - i), 0);
 	}
@@ -379,12 +382,15 @@ static void test_escaping(void **state)
 		assert_true((unsigned char)json[i] >= 0x20 && json[i] != 0x7f);
 	assert_non_null(strstr(json, "\\u003c/script\\u003e\\u003cscript\\u003ealert(1)"));
 	assert_non_null(strstr(json, "\\\"quoted\\\" and back\\\\slash"));
-	assert_non_null(strstr(json, "ctl\\u0001\\u001f\\u007f bytes\\u0009tab\\u000anewline\\u000d"));
-	assert_non_null(strstr(json, "bad \\ufffd\\ufffd utf8 \\ufffd\\ufffd overlong "
-				     "\\ufffd\\ufffd\\ufffd surrogate \\ufffd\\ufffd\\ufffd\\ufffd big"));
+	assert_non_null(
+	    strstr(json, "ctl\\u0001\\u001f\\u007f bytes\\u0009tab\\u000anewline\\u000d"));
+	assert_non_null(strstr(json,
+			       "bad \\ufffd\\ufffd utf8 \\ufffd\\ufffd overlong "
+			       "\\ufffd\\ufffd\\ufffd surrogate \\ufffd\\ufffd\\ufffd\\ufffd big"));
 	assert_non_null(strstr(json, "trunc \\ufffd\\ufffd"));
 	assert_non_null(strstr(json, "line\\u2028sep\\u2029para"));
-	assert_non_null(strstr(json, "ok \xc3\xa9\xe2\x82\xac\xf0\x9f\x94\xa5")); /* valid UTF-8 kept */
+	assert_non_null(
+	    strstr(json, "ok \xc3\xa9\xe2\x82\xac\xf0\x9f\x94\xa5")); /* valid UTF-8 kept */
 	free(json);
 
 	/* The whole page: valid UTF-8, only the template's own script elements, title escaped. */
@@ -399,7 +405,8 @@ static void test_escaping(void **state)
 	assert_non_null(strstr(html, "<td class=\"fn\">@@DATA@@</td>"));
 	assert_non_null(strstr(html, "<title>&lt;script&gt;alert(&#39;title&#39;)&lt;/script&gt;"
 				     "&amp;&quot;</title>"));
-	assert_non_null(strstr(html, "sub&lt;/p&gt;&lt;img src=x onerror=alert(1)&gt;\xef\xbf\xbd"));
+	assert_non_null(
+	    strstr(html, "sub&lt;/p&gt;&lt;img src=x onerror=alert(1)&gt;\xef\xbf\xbd"));
 	assert_non_null(strstr(html, "<td class=\"fn\">&lt;/script&gt;&lt;script&gt;alert(1)"));
 	assert_non_null(strstr(html, "<td class=\"fn\">&amp;amp; &amp; &lt;b&gt;</td>"));
 
@@ -414,7 +421,7 @@ static void test_escaping(void **state)
 
 static void test_self_contained(void **state)
 {
-	struct flamegraph_page page = { .title = "t", .period_ns = 1000000 };
+	struct flamegraph_page page = {.title = "t", .period_ns = 1000000};
 	struct flamegraph *fg = NULL;
 	char *html;
 
@@ -455,7 +462,7 @@ static void test_truncation_width(void **state)
 	struct page_data d;
 	uint64_t kept, cut, spill = 0;
 	char name[32], *html, msg[128];
-	const char *f[3] = { "main", name, "deeper" };
+	const char *f[3] = {"main", name, "deeper"};
 	long t;
 	uint32_t i;
 
@@ -489,8 +496,9 @@ static void test_truncation_width(void **state)
 	assert_int_equal(d.nodes[t].total, cut);
 	assert_int_equal(d.nodes[t].self, cut);
 	assert_int_equal(d.nodes[1].total, st.total); /* main's total stays exact */
-	assert_true((size_t)t == d.nr_nodes - 1); /* "[truncated]" sorts last */
-	snprintf(msg, sizeof(msg), "Truncated: %" PRIu64 " samples of %" PRIu64 " stacks", cut, cut);
+	assert_true((size_t)t == d.nr_nodes - 1);     /* "[truncated]" sorts last */
+	snprintf(msg, sizeof(msg), "Truncated: %" PRIu64 " samples of %" PRIu64 " stacks", cut,
+		 cut);
 	assert_non_null(strstr(html, msg));
 	page_data_free(&d);
 	free(html);
@@ -512,7 +520,7 @@ static void test_truncation_width(void **state)
 	flamegraph_get_stats(fg, &st);
 	assert_int_equal(st.nr_nodes, FLAMEGRAPH_MAX_NODES - 1);
 	{
-		const char *h[2] = { "elsewhere", "x" };
+		const char *h[2] = {"elsewhere", "x"};
 
 		assert_int_equal(flamegraph_add(fg, h, 2, 3), 0);
 		flamegraph_get_stats(fg, &st);
@@ -550,7 +558,8 @@ static void test_truncation_depth(void **state)
 		f[i] = (i & 1) ? "recurse_a" : "recurse_b";
 	assert_int_equal(flamegraph_new(&fg), 0);
 	assert_int_equal(flamegraph_add(fg, f, n, 5), 0);
-	assert_int_equal(flamegraph_add(fg, f, FLAMEGRAPH_MAX_DEPTH, 1), 0); /* exactly at the cap */
+	assert_int_equal(flamegraph_add(fg, f, FLAMEGRAPH_MAX_DEPTH, 1),
+			 0); /* exactly at the cap */
 	flamegraph_get_stats(fg, &st);
 	assert_int_equal(st.nr_nodes, 1 + FLAMEGRAPH_MAX_DEPTH + 1);
 	assert_int_equal(st.truncated_samples, 5);
@@ -609,7 +618,7 @@ static void test_total_cap(void **state)
 {
 	struct flamegraph *fg = NULL;
 	struct flamegraph_stats st;
-	const char *f[1] = { "x" };
+	const char *f[1] = {"x"};
 
 	assert_int_equal(flamegraph_new(&fg), 0);
 	assert_int_equal(flamegraph_add(fg, f, 1, FLAMEGRAPH_MAX_TOTAL - 1), 0);
@@ -641,7 +650,8 @@ static void test_folded(void **state)
 	assert_int_equal(folded(fg, "main;parse;memcpy\t4\r\n", &why), 0); /* tab, CRLF */
 	assert_int_equal(folded(fg, "main;operator new(unsigned long) 2  ", &why), 0);
 	assert_int_equal(folded(fg, "main;idle 0", &why), 0); /* zero: valid, adds nothing */
-	assert_int_equal(flamegraph_add_folded(fg, "main;x 5garbage", 8, &why), 0); /* len-bounded */
+	assert_int_equal(flamegraph_add_folded(fg, "main;x 5garbage", 8, &why),
+			 0); /* len-bounded */
 
 	assert_int_equal(folded(fg, "main;parse", &why), -EINVAL);
 	assert_non_null(strstr(why, "no sample count"));
@@ -717,16 +727,11 @@ static void test_output_cap(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_trie_merge),
-		cmocka_unit_test(test_kinds),
-		cmocka_unit_test(test_escaping),
-		cmocka_unit_test(test_self_contained),
-		cmocka_unit_test(test_truncation_width),
-		cmocka_unit_test(test_truncation_depth),
-		cmocka_unit_test(test_long_names),
-		cmocka_unit_test(test_total_cap),
-		cmocka_unit_test(test_folded),
-		cmocka_unit_test(test_output_cap),
+	    cmocka_unit_test(test_trie_merge),	     cmocka_unit_test(test_kinds),
+	    cmocka_unit_test(test_escaping),	     cmocka_unit_test(test_self_contained),
+	    cmocka_unit_test(test_truncation_width), cmocka_unit_test(test_truncation_depth),
+	    cmocka_unit_test(test_long_names),	     cmocka_unit_test(test_total_cap),
+	    cmocka_unit_test(test_folded),	     cmocka_unit_test(test_output_cap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,8 +18,9 @@
 # clicking a frame zooms it to the full width, `chromium --dump-dom` shows
 # the hot function without running the page's JS, and the page also works
 # over http:// (a python3 http.server), where its render time is printed.
-# Needs Debian's chromium and chromium-driver: without them the test skips
-# (exit 77), or fails when CI=true.
+# Needs Debian's chromium and chromium-driver (or CHROMIUM and CHROMEDRIVER
+# set to their paths): without them the test skips (exit 77), or fails when
+# CI=true.
 set -euo pipefail
 
 CLI_ONLY=0
@@ -150,9 +151,12 @@ fi
 
 # ----------------------------------------------------------------- the browser
 
+# browser.py reads the same two variables.
+export CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+export CHROMEDRIVER=${CHROMEDRIVER:-$(command -v chromedriver || echo /usr/bin/chromedriver)}
 missing=""
-[[ -x /usr/bin/chromium ]] || missing+=" chromium"
-command -v chromedriver >/dev/null 2>&1 || missing+=" chromedriver"
+[[ -x $CHROMIUM ]] || missing+=" chromium"
+[[ -x $CHROMEDRIVER ]] || missing+=" chromedriver"
 if [[ -n $missing ]]; then
 	((fails == 0)) || { echo "$fails check(s) failed" >&2; exit 1; }
 	if [[ ${CI:-} == true ]]; then
@@ -179,7 +183,7 @@ check "$(($(stat -c %s "$WORK/flame.png" 2>/dev/null || echo 0) > 8192))" \
 	"screenshot kept: $WORK/flame.png"
 
 # Without JS: what `chromium --dump-dom` serializes still names the hot function.
-timeout 60 chromium --headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage \
+timeout 60 "$CHROMIUM" --headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage \
 	--dump-dom "file://$(realpath "$PAGE")" >"$WORK/dom.html" 2>"$WORK/dom.err" || true
 check "$(grep -q "<td class=\"fn\">$HOT</td>" "$WORK/dom.html" && echo 1 || echo 0)" \
 	"chromium --dump-dom shows $HOT in the top-functions table"

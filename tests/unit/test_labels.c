@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Labels, filters and time arguments of the profile endpoints, and the
+ * profile-derived CPU metrics with their cardinality cap.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/strbuf.h"
+#include "cpumetrics.h"
+#include "labels.h"
+#include "procmeta.h"
+
+static const struct pprof_label sample[] = {
+	{ .key = "pid", .num = 4242 },
+	{ .key = "comm", .str = "nginx" },
+	{ .key = "cgroup", .str = "/kubepods.slice/pod1/cri-containerd-abc.scope" },
+	{ .key = "container_id", .str = "abcdef0123456789" },
+	{ .key = "container", .str = "web" },
+	{ .key = "unit", .str = "nginx.service" },
+};
+#define NR (sizeof(sample) / sizeof(sample[0]))
+
+static bool match(const char *arg, const char *value)
+{
+	struct label_filter f;
+
+	memset(&f, 0, sizeof(f));
+	assert_null(label_filter_set(&f, arg, value));
+	assert_true(label_filter_active(&f));
+	return label_filter_match(&f, sample, NR);
+}
+
+static void test_filters(void **state)
+{
+	struct label_filter f;
+
+	(void)state;
+	assert_true(match("pid", "4242"));
+	assert_true(match("pid", "1,4242,7"));
+	assert_false(match("pid", "4243"));
+	assert_true(match("comm", "nginx"));
+	assert_true(match("comm", "ng*"));
+	assert_false(match("comm", "ngin"));
+	assert_true(match("container", "abcdef")); /* id prefix */
+	assert_true(match("container", "web")); /* name */
+	assert_false(match("container", "bcdef"));
+	assert_true(match("cgroup", "/kubepods.slice"));
+	assert_true(match("cgroup", "/kubepods.slice/")); /* trailing slash: the same cgroup */
+	assert_true(match("cgroup", "/"));
+	assert_false(match("cgroup", "/kubepods.sl")); /* not at a component boundary */
+	assert_true(match("unit", "*.service"));
+	assert_false(match("unit", "nginx"));
+
+	memset(&f, 0, sizeof(f));
+	assert_false(label_filter_active(&f));
+	assert_non_null(label_filter_set(&f, "pid", ""));
+	assert_non_null(label_filter_set(&f, "pid", "0"));
+	assert_non_null(label_filter_set(&f, "pid", "-1"));
+	assert_non_null(label_filter_set(&f, "pid", "4194305"));
+	assert_non_null(label_filter_set(&f, "pid", "12345678"));
+	assert_non_null(label_filter_set(&f, "pid", "1,"));
+	assert_non_null(label_filter_set(&f, "pid", "1 2"));
+	assert_non_null(label_filter_set(&f, "cgroup", "system.slice"));
+	assert_non_null(label_filter_set(&f, "comm", "a\nb"));
+	assert_non_null(label_filter_set(&f, "nope", "x"));
+	{
+		char many[64 * 3 + 8] = "";
+
+		for (int i = 0; i < 65; i++)
+			strcat(many, i ? ",1" : "1");
+		assert_non_null(label_filter_set(&f, "pid", many));
+	}
+}
+
+static void test_times(void **state)
+{
+	int64_t ns;
+
+	(void)state;
+	assert_int_equal(query_parse_time("1700000000", &ns), 0);
+	assert_int_equal(ns, 1700000000LL * 1000000000LL);
+	assert_int_equal(query_parse_time("1700000000.25", &ns), 0);
+	assert_int_equal(ns, 1700000000250000000LL);
+	assert_int_equal(query_parse_time("2023-11-14T22:13:20Z", &ns), 0);
+	assert_int_equal(ns, 1700000000LL * 1000000000LL);
+	assert_int_equal(query_parse_time("2023-11-14T23:13:20.5+01:00", &ns), 0);
+	assert_int_equal(ns, 1700000000500000000LL);
+	assert_int_equal(query_parse_time("", &ns), -EINVAL);
+	assert_int_equal(query_parse_time("-5", &ns), -EINVAL);
+	assert_int_equal(query_parse_time("yesterday", &ns), -EINVAL);
+	assert_int_equal(query_parse_time("2023-11-14T22:13:20", &ns), -EINVAL); /* no zone */
+	assert_int_equal(query_parse_time("2023-13-14T22:13:20Z", &ns), -EINVAL);
+	assert_int_equal(query_parse_time("99999999999", &ns), -EINVAL); /* past 2262 in ns */
+	assert_int_equal(query_parse_time("9999-01-01T00:00:00Z", &ns), -EINVAL);
+}
+
+static void test_label_set(void **state)
+{
+	struct procmeta m;
+	struct label_set *ls;
+	uint32_t mask;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	strcpy(m.container_id, "abc");
+	strcpy(m.unit, "x.service");
+	ls = label_set_build(7, "app", "/bin/app", &m);
+	assert_non_null(ls);
+	/* pid, comm, exe, container_id, unit: empty values are left out. */
+	assert_int_equal(ls->nr, 5);
+	assert_string_equal(ls->l[0].key, "pid");
+	assert_int_equal(ls->l[0].num, 7);
+	assert_string_equal(ls->l[3].key, "container_id");
+	assert_string_equal(ls->l[3].str, "abc");
+	free(ls);
+	ls = label_set_build(8, "k", "", NULL);
+	assert_int_equal(ls->nr, 2);
+	free(ls);
+
+	assert_int_equal(labels_parse_set("pid,comm,unit", &mask), 0);
+	assert_int_equal(mask, (1u << LABEL_PID) | (1u << LABEL_COMM) | (1u << LABEL_UNIT));
+	assert_int_equal(labels_parse_set("pid,,comm", &mask), -EINVAL);
+	assert_int_equal(labels_parse_set("pid,bogus", &mask), -EINVAL);
+}
+
+static void test_cpumetrics_cap(void **state)
+{
+	struct cpumetrics_opts o = { .period_ns = 10000000, .cpu_max_series = 2,
+				     .cpu_labels = "comm,container", .functions = "hot*",
+				     .functions_max_series = 1 };
+	const uint64_t sec = 1000000000ULL;
+	struct pprof_label l[2] = { { .key = "pid", .num = 1 }, { .key = "comm" } };
+	struct sym_line lines[2] = { { .function = "hot_a" }, { .function = "main" } };
+	struct sym_frame fr[2] = { { .nr_lines = 1, .lines = &lines[0] },
+				   { .nr_lines = 1, .lines = &lines[1] } };
+	struct sym_result r = { .nr = 2, .frames = fr };
+	const struct sym_result *parts[1] = { &r };
+	struct cpumetrics *m;
+	struct strbuf sb;
+
+	(void)state;
+	assert_int_equal(cpumetrics_new(&o, &m), 0);
+	l[1].str = "a";
+	cpumetrics_add_process(m, l, 2, 100, 1 * sec);
+	l[1].str = "b";
+	cpumetrics_add_process(m, l, 2, 50, 2 * sec);
+	l[1].str = "c"; /* both places busy: cut */
+	cpumetrics_add_process(m, l, 2, 7, 3 * sec);
+	/* a has been idle for 300 s: c takes its place */
+	l[1].str = "b";
+	cpumetrics_add_process(m, l, 2, 1, 301 * sec);
+	l[1].str = "c";
+	cpumetrics_add_process(m, l, 2, 3, 302 * sec);
+	cpumetrics_add_stack(m, parts, 1, 20, 302 * sec);
+	lines[0].function = "hot_b"; /* the one function place is taken and busy */
+	cpumetrics_add_stack(m, parts, 1, 5, 302 * sec);
+
+	strbuf_init(&sb, 1 << 20);
+	assert_int_equal(cpumetrics_write(m, &sb), 0);
+	assert_non_null(strstr(sb.buf, "stackd_cpu_seconds_total{comm=\"c\",container=\"\"} 0.03\n"));
+	assert_non_null(strstr(sb.buf, "stackd_cpu_seconds_total{comm=\"b\",container=\"\"} 0.51\n"));
+	assert_null(strstr(sb.buf, "comm=\"a\""));
+	assert_non_null(strstr(sb.buf, "stackd_cpu_seconds_cut_total 0.07\n"));
+	assert_non_null(strstr(sb.buf, "stackd_function_cpu_seconds_total{function=\"hot_a\"} 0.2\n"));
+	assert_non_null(strstr(sb.buf, "stackd_function_cpu_seconds_cut_total 0.05\n"));
+	assert_non_null(strstr(sb.buf,
+			       "stackd_metrics_series_evicted_total{family=\"stackd_cpu_seconds_total\"} 1\n"));
+	strbuf_free(&sb);
+	cpumetrics_free(m);
+
+	o.cpu_labels = "comm,pid"; /* one series per process: refused */
+	assert_int_equal(cpumetrics_new(&o, &m), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_filters),
+		cmocka_unit_test(test_times),
+		cmocka_unit_test(test_label_set),
+		cmocka_unit_test(test_cpumetrics_cap),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
