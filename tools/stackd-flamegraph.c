@@ -42,21 +42,21 @@
 static const char *prog = "stackd-flamegraph";
 
 static const char usage_text[] =
-	"Render folded stacks (\"root;...;leaf COUNT\" per line) as a self-contained\n"
-	"interactive flame graph: one HTML page on stdout, with no external resources.\n"
-	"FILE is read, or stdin when FILE is absent or \"-\".\n"
-	"\n"
-	"  -t --title TEXT        Page title (default: \"Flame graph: FILE\")\n"
-	"  -s --subtitle TEXT     A line of text under the title\n"
-	"  -p --period-ns NS      CPU nanoseconds per sample, to show seconds as well\n"
-	"                         (1e9 / sampling frequency: 10101010 at 99 Hz)\n"
-	"  -h --help              Display this information\n"
-	"  -V --version           Display the program's version\n"
-	"\n"
-	"Bad lines (no count, a negative or overflowing count, a line over 1 MiB, ...)\n"
-	"are reported on stderr with their line number and skipped.\n"
-	"Exit status: 0 when the page was written, 1 on an input or output error,\n"
-	"2 on a usage error.\n";
+    "Render folded stacks (\"root;...;leaf COUNT\" per line) as a self-contained\n"
+    "interactive flame graph: one HTML page on stdout, with no external resources.\n"
+    "FILE is read, or stdin when FILE is absent or \"-\".\n"
+    "\n"
+    "  -t --title TEXT        Page title (default: \"Flame graph: FILE\")\n"
+    "  -s --subtitle TEXT     A line of text under the title\n"
+    "  -p --period-ns NS      CPU nanoseconds per sample, to show seconds as well\n"
+    "                         (1e9 / sampling frequency: 10101010 at 99 Hz)\n"
+    "  -h --help              Display this information\n"
+    "  -V --version           Display the program's version\n"
+    "\n"
+    "Bad lines (no count, a negative or overflowing count, a line over 1 MiB, ...)\n"
+    "are reported on stderr with their line number and skipped.\n"
+    "Exit status: 0 when the page was written, 1 on an input or output error,\n"
+    "2 on a usage error.\n";
 
 static void usage(FILE *f)
 {
@@ -145,7 +145,7 @@ static int read_lines(struct input *in, FILE *f)
 		memmove(buf, buf + start, have - start);
 		have -= start;
 		if (have > LINE_MAX_SZ) {
-			/* No newline within the limit: drop what we have, keep counting to the next. */
+			/* No newline within the limit: drop it all, skip to the next one. */
 			skipping = true;
 			have = 0;
 		}
@@ -182,16 +182,13 @@ static int parse_u64(const char *s, uint64_t *out)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "title", required_argument, NULL, 't' },
-		{ "subtitle", required_argument, NULL, 's' },
-		{ "period-ns", required_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+	    {"title", required_argument, NULL, 't'},	 {"subtitle", required_argument, NULL, 's'},
+	    {"period-ns", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},	 {NULL, 0, NULL, 0},
 	};
-	struct flamegraph_page page = { 0 };
+	struct flamegraph_page page = {0};
 	struct flamegraph_stats st;
-	struct input in = { 0 };
+	struct input in = {0};
 	struct strbuf out;
 	char *title = NULL;
 	FILE *f = NULL;
@@ -208,8 +205,9 @@ int main(int argc, char **argv)
 			break;
 		case 'p':
 			if (parse_u64(optarg, &page.period_ns)) {
-				fprintf(stderr, "%s: --period-ns: not a number of nanoseconds: %s\n",
-					prog, optarg);
+				fprintf(stderr,
+					"%s: --period-ns: not a number of nanoseconds: %s\n", prog,
+					optarg);
 				return 2;
 			}
 			break;

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/hmap.h"
 
@@ -36,8 +37,7 @@ extern const size_t flamegraph_html_tmpl_len;
  */
 #define TRUNC_RESERVE (FLAMEGRAPH_MAX_NODES / 64)
 #define REAL_MAX      (FLAMEGRAPH_MAX_NODES - TRUNC_RESERVE)
-#define TOP_SELF_MAX   20
-#define NAME_SEED      0x666c616d65ULL
+#define TOP_SELF_MAX  20
 
 struct fg_node {
 	uint32_t parent; /* NO_NODE for the root */
@@ -45,7 +45,7 @@ struct fg_node {
 	uint32_t trunc; /* this node's "[truncated]" child, or 0 (the root is never a child) */
 	uint32_t depth;
 	uint64_t total; /* samples in this node and below */
-	uint64_t self; /* samples whose stack ends here */
+	uint64_t self;	/* samples whose stack ends here */
 };
 
 struct fg_name {
@@ -66,6 +66,12 @@ struct flamegraph {
 	uint32_t *name_slots;
 	uint32_t name_mask;
 	size_t name_bytes;
+	/*
+	 * Per graph, so that names crafted to collide (frame names come from
+	 * the profiled programs) cannot be prepared in advance. The page does
+	 * not depend on it: children are sorted by name, names kept in order.
+	 */
+	uint64_t name_seed;
 	uint64_t total;
 	uint64_t truncated_samples;
 	uint64_t truncated_stacks;
@@ -118,7 +124,8 @@ static uint32_t name_lookup(const struct flamegraph *fg, const char *s, uint32_t
 
 	if (!fg->name_slots)
 		return NO_NODE;
-	for (j = (uint32_t)h & fg->name_mask; (v = fg->name_slots[j]); j = (j + 1) & fg->name_mask) {
+	for (j = (uint32_t)h & fg->name_mask; (v = fg->name_slots[j]);
+	     j = (j + 1) & fg->name_mask) {
 		const struct fg_name *n = &fg->names[v - 1];
 
 		if (n->hash == h && n->len == len && !memcmp(n->str, s, len))
@@ -239,6 +246,7 @@ static int node_new(struct flamegraph *fg, uint32_t parent, uint32_t name, uint3
 int flamegraph_new(struct flamegraph **out)
 {
 	struct flamegraph *fg = NULL;
+	struct timespec now;
 	int err = -ENOMEM;
 
 	*out = NULL;
@@ -252,7 +260,10 @@ int flamegraph_new(struct flamegraph **out)
 	/* Reserved names take the first indices; they are not in the name table. */
 	if (names_push(fg, "all", 3, 0) || names_push(fg, "[truncated]", 11, 0))
 		goto cleanup;
-	fg->nodes[0] = (struct fg_node){ .parent = NO_NODE, .name = NAME_ROOT };
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	fg->name_seed = hash_combine((uint64_t)(uintptr_t)fg,
+				     (uint64_t)now.tv_nsec ^ ((uint64_t)now.tv_sec << 30));
+	fg->nodes[0] = (struct fg_node){.parent = NO_NODE, .name = NAME_ROOT};
 	fg->nr_nodes = 1;
 	*out = fg;
 	fg = NULL;
@@ -339,7 +350,7 @@ int flamegraph_add(struct flamegraph *fg, const char *const *frames, size_t n, u
 	cut = n > m;
 	for (i = 0; i < m; i++) {
 		uint32_t len = name_cut_len(frames[i]);
-		uint64_t h = hash_bytes(frames[i], len, NAME_SEED);
+		uint64_t h = hash_bytes(frames[i], len, fg->name_seed);
 
 		name = name_lookup(fg, frames[i], len, h);
 		child = name == NO_NODE ? NO_NODE : child_lookup(fg, cur, name);
@@ -767,8 +778,8 @@ static int write_json(const struct flamegraph *fg, const struct fg_layout *l,
 			     "{\"version\":1,\"total\":%" PRIu64 ",\"period_ns\":%" PRIu64
 			     ",\"max_nodes\":%u,\"truncated_samples\":%" PRIu64
 			     ",\"truncated_stacks\":%" PRIu64 ",\"names\":[",
-			     fg->total, page->period_ns, FLAMEGRAPH_MAX_NODES, fg->truncated_samples,
-			     fg->truncated_stacks);
+			     fg->total, page->period_ns, FLAMEGRAPH_MAX_NODES,
+			     fg->truncated_samples, fg->truncated_stacks);
 	for (i = 0; !err && i < fg->nr_names; i++) {
 		size_t len;
 
@@ -863,9 +874,10 @@ static int write_table(const struct flamegraph *fg, const struct flamegraph_page
 		err = strbuf_appends(sb, "<p>No samples.</p>");
 		goto cleanup;
 	}
-	err = strbuf_appendf(sb, "<table id=\"top-self\"><thead><tr><th>#</th><th>function</th>"
-				 "<th>kind</th><th>self samples</th>%s<th>self %%</th></tr></thead>"
-				 "<tbody>\n",
+	err = strbuf_appendf(sb,
+			     "<table id=\"top-self\"><thead><tr><th>#</th><th>function</th>"
+			     "<th>kind</th><th>self samples</th>%s<th>self %%</th></tr></thead>"
+			     "<tbody>\n",
 			     page->period_ns ? "<th>self CPU s</th>" : "");
 	for (i = 0; !err && i < nr; i++) {
 		size_t len;
@@ -919,7 +931,7 @@ int flamegraph_write_html(const struct flamegraph *fg, const struct flamegraph_p
 {
 	static const struct flamegraph_page no_page;
 	const char *t = flamegraph_html_tmpl, *end = t + flamegraph_html_tmpl_len;
-	struct fg_layout l = { 0 };
+	struct fg_layout l = {0};
 	size_t start_len;
 	const char *title;
 	int err;
@@ -957,8 +969,9 @@ int flamegraph_write_html(const struct flamegraph *fg, const struct flamegraph_p
 		if (KEY_IS("TITLE"))
 			err = html_escape(out, title, strlen(title));
 		else if (KEY_IS("SUBTITLE"))
-			err = page->subtitle ? html_escape(out, page->subtitle, strlen(page->subtitle))
-					     : 0;
+			err = page->subtitle
+				  ? html_escape(out, page->subtitle, strlen(page->subtitle))
+				  : 0;
 		else if (KEY_IS("SUMMARY"))
 			err = write_summary(fg, page, out);
 		else if (KEY_IS("TABLE"))

@@ -48,16 +48,16 @@
 struct flamegraph;
 
 struct flamegraph_page {
-	const char *title; /* e.g. "stackd: pid=1234 last 60s"; NULL = "Flame graph" */
+	const char *title;    /* e.g. "stackd: pid=1234 last 60s"; NULL = "Flame graph" */
 	const char *subtitle; /* one free-text line, or NULL */
-	uint64_t period_ns; /* ns of CPU per sample, to show seconds; 0 = samples only */
+	uint64_t period_ns;   /* ns of CPU per sample, to show seconds; 0 = samples only */
 };
 
 struct flamegraph_stats {
-	uint64_t total; /* samples added */
+	uint64_t total;		    /* samples added */
 	uint64_t truncated_samples; /* of which in "[truncated]" frames */
-	uint64_t truncated_stacks; /* flamegraph_add calls that were cut */
-	size_t nr_nodes; /* root included */
+	uint64_t truncated_stacks;  /* flamegraph_add calls that were cut */
+	size_t nr_nodes;	    /* root included */
 	size_t nr_names;
 };
 
@@ -85,8 +85,9 @@ int flamegraph_add_folded(struct flamegraph *fg, const char *line, size_t len, c
 
 /*
  * Append a complete HTML document to @out (all or nothing: on error @out is
- * left as it was). @page may be NULL. Returns 0, -ENOSPC (@out's cap) or
- * -ENOMEM.
+ * left as it was). @page may be NULL. Returns 0, -ENOSPC (@out's cap),
+ * -ENOMEM, or -EINVAL (@fg or @out NULL). The graph stays usable: stacks
+ * may be added and the page written again.
  */
 int flamegraph_write_html(const struct flamegraph *fg, const struct flamegraph_page *page,
 			  struct strbuf *out);
