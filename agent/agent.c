@@ -48,6 +48,7 @@ struct window {
 	struct list_head node;
 	unsigned seconds;
 	enum window_state state;
+	uint64_t reg_mono_ns; /* when the request registered it */
 	uint64_t start_mono_ns;
 	uint64_t end_mono_ns;
 	uint64_t duration_ns;
@@ -548,7 +549,12 @@ static void do_drain(struct agent *a)
 		if (w->state == WINDOW_ACTIVE && t0 >= w->end_mono_ns) {
 			w->state = WINDOW_DONE;
 			w->duration_ns = t0 - w->start_mono_ns;
-		} else if (w->state == WINDOW_PENDING) {
+		} else if (w->state == WINDOW_PENDING && w->reg_mono_ns <= t0) {
+			/*
+			 * Registered before this drain's swap: it opens there. One
+			 * registered during the drain waits for the next swap (at
+			 * once), else it would hold samples from before its request.
+			 */
 			struct pprof_opts popts = {
 				.period_ns = a->period_ns,
 				.time_nanos = now_unix - (int64_t)(now - t0),
@@ -699,6 +705,7 @@ void agent_http_profile(void *ctx, const struct http_profile_req *req, struct ht
 	}
 	w->seconds = req->seconds;
 	w->state = WINDOW_PENDING;
+	w->reg_mono_ns = mono_ns();
 
 	pthread_mutex_lock(&a->lock);
 	/* Before the drain thread runs, the window simply waits for it to start. */
