@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -644,16 +643,6 @@ static void wake_drain(struct agent *a)
 
 /* ---- HTTP side ---------------------------------------------------------------------------- */
 
-__attribute__((format(printf, 3, 4))) static void reply_error(struct http_reply *reply,
-								 int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	reply->status = status;
-	va_start(ap, fmt);
-	vsnprintf(reply->msg, sizeof(reply->msg), fmt, ap);
-	va_end(ap);
-}
 
 /*
  * A closed window as served: only the samples @f keeps, with only the
@@ -700,7 +689,7 @@ void agent_http_profile(void *ctx, const struct http_profile_req *req, struct ht
 		return;
 	w = calloc(1, sizeof(*w));
 	if (!w) {
-		reply_error(reply, 500, "%s", "out of memory");
+		http_reply_errorf(reply, 500, "%s", "out of memory");
 		return;
 	}
 	w->seconds = req->seconds;
@@ -712,7 +701,7 @@ void agent_http_profile(void *ctx, const struct http_profile_req *req, struct ht
 	if (atomic_load(&a->stopping) || a->nr_windows >= MAX_WINDOWS) {
 		pthread_mutex_unlock(&a->lock);
 		free(w);
-		reply_error(reply, 503, "%s",
+		http_reply_errorf(reply, 503, "%s",
 			    atomic_load(&a->stopping) ? "stackd is shutting down"
 						      : "too many concurrent profile requests");
 		return;
@@ -735,13 +724,13 @@ void agent_http_profile(void *ctx, const struct http_profile_req *req, struct ht
 
 	if (state != WINDOW_DONE) {
 		if (w->err)
-			reply_error(reply, 500, "cannot build the profile: %s", strerror(-w->err));
+			http_reply_errorf(reply, 500, "cannot build the profile: %s", strerror(-w->err));
 		else
-			reply_error(reply, 503, "%s", "stackd is shutting down");
+			http_reply_errorf(reply, 503, "%s", "stackd is shutting down");
 	} else {
 		err = encode_window(a, w, &filter, reply);
 		if (err) {
-			reply_error(reply, 500, "encoding the profile failed: %s", strerror(-err));
+			http_reply_errorf(reply, 500, "encoding the profile failed: %s", strerror(-err));
 		} else {
 			reply->status = 200;
 			pthread_mutex_lock(&a->lock);
@@ -771,7 +760,7 @@ void agent_http_page(void *ctx, enum http_page page, const struct http_profile_r
 	if (agent_is_ready(a))
 		pc.hist = a->hist;
 	else if (page != HTTP_PAGE_INDEX) {
-		reply_error(reply, 503, "%s", "stackd is starting");
+		http_reply_errorf(reply, 503, "%s", "stackd is starting");
 		reply->retry_after = true;
 		return;
 	}

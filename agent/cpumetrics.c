@@ -199,16 +199,6 @@ void cpumetrics_free(struct cpumetrics *m)
 	free(m);
 }
 
-static const char *label_str(const struct pprof_label *labels, size_t nr, enum label_key k)
-{
-	const char *name = label_key_name(k);
-
-	for (size_t i = 0; i < nr; i++)
-		if (labels[i].str && strcmp(labels[i].key, name) == 0)
-			return labels[i].str;
-	return "";
-}
-
 void cpumetrics_add_process(struct cpumetrics *m, const struct pprof_label *labels, size_t nr,
 			    uint64_t count, uint64_t now_ns)
 {
@@ -218,12 +208,12 @@ void cpumetrics_add_process(struct cpumetrics *m, const struct pprof_label *labe
 	if (!m || !m->cpu.max || !count)
 		return;
 	for (size_t i = 0; i < m->nr_labels; i++) {
-		const char *v = label_str(labels, nr, m->labels[i].key);
+		const char *v = label_str(labels, nr, label_key_name(m->labels[i].key));
 		char short_id[13];
 
 		if (!*v && m->labels[i].short_id_fallback) {
 			snprintf(short_id, sizeof(short_id), "%s",
-				 label_str(labels, nr, LABEL_CONTAINER_ID));
+				 label_str(labels, nr, label_key_name(LABEL_CONTAINER_ID)));
 			v = short_id;
 		}
 		off = key_put(key, off, v);

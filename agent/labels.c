@@ -138,13 +138,17 @@ bool label_filter_active(const struct label_filter *f)
 	return f->nr_pids || f->comm[0] || f->container[0] || f->cgroup[0] || f->unit[0];
 }
 
-/* The string value of @key, or "" when the sample has none. */
-static const char *str_of(const struct pprof_label *labels, size_t nr, enum label_key key)
+const char *label_str(const struct pprof_label *labels, size_t nr, const char *key)
 {
 	for (size_t i = 0; i < nr; i++)
-		if (labels[i].str && strcmp(labels[i].key, key_names[key]) == 0)
+		if (labels[i].str && strcmp(labels[i].key, key) == 0)
 			return labels[i].str;
 	return "";
+}
+
+static const char *str_of(const struct pprof_label *labels, size_t nr, enum label_key key)
+{
+	return label_str(labels, nr, key_names[key]);
 }
 
 /* A container id prefix (hex, at least 1 char), or the container's name. */

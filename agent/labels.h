@@ -42,6 +42,9 @@ const char *label_key_name(enum label_key k);
 /* LABEL__MAX when @name is no label key. */
 enum label_key label_key_of(const char *name);
 
+/* The string value of label @key among @labels, or "" when there is none. */
+const char *label_str(const struct pprof_label *labels, size_t nr, const char *key);
+
 /* Comma-separated keys to a bit mask (1u << enum label_key); -EINVAL on an unknown key. */
 int labels_parse_set(const char *list, uint32_t *mask);
 

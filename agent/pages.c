@@ -2,7 +2,6 @@
 #include "pages.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,16 +19,6 @@
 /* Processes listed on the index page. */
 #define INDEX_TOP 50
 
-__attribute__((format(printf, 3, 4))) static void reply_err(struct http_reply *reply, int status,
-							       const char *fmt, ...)
-{
-	va_list ap;
-
-	reply->status = status;
-	va_start(ap, fmt);
-	vsnprintf(reply->msg, sizeof(reply->msg), fmt, ap);
-	va_end(ap);
-}
 
 static int64_t now_unix_ns(void)
 {
@@ -51,7 +40,7 @@ bool pages_parse_filter(const struct http_profile_req *req, struct label_filter 
 			continue;
 		why = label_filter_set(f, label_filter_args[i], v);
 		if (why) {
-			reply_err(reply, 400, "invalid value for \"%s\": %s", label_filter_args[i],
+			http_reply_errorf(reply, 400, "invalid value for \"%s\": %s", label_filter_args[i],
 				  why);
 			return false;
 		}
@@ -70,7 +59,7 @@ static bool parse_range(const struct pages_ctx *c, const struct http_profile_req
 	char *e;
 
 	if (sec && (start || end)) {
-		reply_err(reply, 400, "%s", "give either \"seconds\" or \"start\"/\"end\", not both");
+		http_reply_errorf(reply, 400, "%s", "give either \"seconds\" or \"start\"/\"end\", not both");
 		return false;
 	}
 	if (sec) {
@@ -82,25 +71,25 @@ static bool parse_range(const struct pages_ctx *c, const struct http_profile_req
 	}
 	*to = now;
 	if (end && query_parse_time(end, to)) {
-		reply_err(reply, 400, "%s",
+		http_reply_errorf(reply, 400, "%s",
 			  "invalid value for \"end\": want Unix seconds or RFC 3339 UTC "
 			  "(2026-11-22T03:00:00Z)");
 		return false;
 	}
 	*from = *to - (int64_t)n * NS;
 	if (start && query_parse_time(start, from)) {
-		reply_err(reply, 400, "%s",
+		http_reply_errorf(reply, 400, "%s",
 			  "invalid value for \"start\": want Unix seconds or RFC 3339 UTC "
 			  "(2026-11-22T03:00:00Z)");
 		return false;
 	}
 	if (*from >= *to) {
-		reply_err(reply, 400, "%s", "\"start\" must be before \"end\"");
+		http_reply_errorf(reply, 400, "%s", "\"start\" must be before \"end\"");
 		return false;
 	}
 	return true;
 bad_seconds:
-	reply_err(reply, 400, "invalid value for \"seconds\": want an integer from 1 to %llu",
+	http_reply_errorf(reply, 400, "invalid value for \"seconds\": want an integer from 1 to %llu",
 		  (unsigned long long)max_s);
 	return false;
 }
@@ -111,7 +100,7 @@ static bool acquire(const struct pages_ctx *c, const struct http_profile_req *re
 		    struct http_reply *reply)
 {
 	if (!c->hist) {
-		reply_err(reply, 404, "%s",
+		http_reply_errorf(reply, 404, "%s",
 			  "the profile history is off (--history.retention=0); use "
 			  "/debug/pprof/profile?seconds=N");
 		return false;
@@ -120,7 +109,7 @@ static bool acquire(const struct pages_ctx *c, const struct http_profile_req *re
 	    !parse_range(c, req, now_unix_ns(), from, to, reply))
 		return false;
 	if (history_acquire(c->hist, *from, *to, v)) {
-		reply_err(reply, 500, "%s", "out of memory");
+		http_reply_errorf(reply, 500, "%s", "out of memory");
 		return false;
 	}
 	return true;
@@ -143,11 +132,11 @@ static void serve_history(const struct pages_ctx *c, const struct http_profile_r
 		return;
 	if (!v.nr) {
 		if (!v.held_from_ns)
-			reply_err(reply, 404, "%s",
+			http_reply_errorf(reply, 404, "%s",
 				  "no history yet: the first window closes one --history.window "
 				  "after start-up");
 		else
-			reply_err(reply, 404,
+			http_reply_errorf(reply, 404,
 				  "no history in that range; held: %.3f to %.3f (Unix seconds)",
 				  (double)v.held_from_ns / 1e9, (double)v.held_to_ns / 1e9);
 		history_release(&v);
@@ -164,7 +153,7 @@ static void serve_history(const struct pages_ctx *c, const struct http_profile_r
 	err = err ?: pprof_encode(b, t1 - t0, true, &reply->body, &reply->body_len);
 	pprof_builder_free(b);
 	if (err) {
-		reply_err(reply, 500, "building the profile failed: %s", strerror(-err));
+		http_reply_errorf(reply, 500, "building the profile failed: %s", strerror(-err));
 		return;
 	}
 	reply->status = 200;
@@ -217,13 +206,12 @@ static int walk_cb(void *ctx, const struct pprof_frame_name *frames, size_t nr, 
 		   const struct pprof_label *labels, size_t nr_labels)
 {
 	struct stack_walk *w = ctx;
-	const char *comm = "?";
+	const char *comm = label_str(labels, nr_labels, "comm");
 	size_t off[1 + 1024], n = 0;
 	int err;
 
-	for (size_t i = 0; i < nr_labels; i++)
-		if (labels[i].str && strcmp(labels[i].key, "comm") == 0)
-			comm = labels[i].str;
+	if (!*comm)
+		comm = "?";
 	if (nr > 1024)
 		nr = 1024; /* the root-most frames of an absurd stack are cut */
 	strbuf_reset(&w->names);
@@ -355,7 +343,7 @@ static void serve_folded(const struct pages_ctx *c, const struct http_profile_re
 	strbuf_free(&fc.line);
 	if (err) {
 		strbuf_free(&out);
-		reply_err(reply, err == -ENOSPC ? 413 : 500, "%s",
+		http_reply_errorf(reply, err == -ENOSPC ? 413 : 500, "%s",
 			  err == -ENOSPC ? "the answer is too large: narrow it with a filter"
 					 : "out of memory");
 		return;
@@ -438,7 +426,7 @@ static void serve_flamegraph(const struct pages_ctx *c, const struct http_profil
 	flamegraph_free(fg);
 	if (err) {
 		strbuf_free(&out);
-		reply_err(reply, err == -ENOSPC ? 413 : 500, "%s",
+		http_reply_errorf(reply, err == -ENOSPC ? 413 : 500, "%s",
 			  err == -ENOSPC ? "the page is too large: narrow it with a filter"
 					 : "building the flame graph failed");
 		return;
@@ -461,14 +449,6 @@ struct index_ctx {
 	struct hmap rows;
 	size_t nr;
 };
-
-static const char *lstr(const struct pprof_label *l, size_t nr, const char *key)
-{
-	for (size_t i = 0; i < nr; i++)
-		if (l[i].str && strcmp(l[i].key, key) == 0)
-			return l[i].str;
-	return "";
-}
 
 static int index_add(void *ctx, const struct pprof_label *labels, size_t nr, int64_t count)
 {
@@ -495,15 +475,15 @@ static int index_add(void *ctx, const struct pprof_label *labels, size_t nr, int
 		return -ENOMEM;
 	r->pid = pid;
 	r->samples = count;
-	snprintf(r->comm, sizeof(r->comm), "%s", lstr(labels, nr, "comm"));
-	cont = lstr(labels, nr, "container");
+	snprintf(r->comm, sizeof(r->comm), "%s", label_str(labels, nr, "comm"));
+	cont = label_str(labels, nr, "container");
 	if (!*cont)
-		cont = lstr(labels, nr, "container_id");
+		cont = label_str(labels, nr, "container_id");
 	snprintf(r->container, sizeof(r->container), "%.12s", cont);
-	if (*lstr(labels, nr, "pod"))
-		snprintf(r->container, sizeof(r->container), "%.40s/%.30s", lstr(labels, nr, "pod"),
+	if (*label_str(labels, nr, "pod"))
+		snprintf(r->container, sizeof(r->container), "%.40s/%.30s", label_str(labels, nr, "pod"),
 			 cont);
-	snprintf(r->unit, sizeof(r->unit), "%s", lstr(labels, nr, "unit"));
+	snprintf(r->unit, sizeof(r->unit), "%s", label_str(labels, nr, "unit"));
 	hmap_insert(&ic->rows, &r->node, hash_u64((uint64_t)pid));
 	ic->nr++;
 	return 0;
@@ -649,7 +629,7 @@ static void serve_index(const struct pages_ctx *c, const struct http_profile_req
 		"<code>start</code>/<code>end</code>.</p>\n</body></html>\n");
 	if (err) {
 		strbuf_free(&sb);
-		reply_err(reply, 500, "%s", "building the page failed");
+		http_reply_errorf(reply, 500, "%s", "building the page failed");
 		return;
 	}
 	reply->status = 200;

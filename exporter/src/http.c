@@ -202,6 +202,16 @@ static const char index_html[] =
     "<li><a href=\"/-/healthy\">/-/healthy</a></li>\n"
     "</ul></body></html>\n";
 
+void http_reply_errorf(struct http_reply *reply, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	reply->status = status;
+	va_start(ap, fmt);
+	vsnprintf(reply->msg, sizeof(reply->msg), fmt, ap);
+	va_end(ap);
+}
+
 const char *http_req_arg(const struct http_profile_req *req, const char *key)
 {
 	if (!req || !req->conn || !key)

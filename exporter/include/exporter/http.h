@@ -61,6 +61,10 @@ struct http_reply {
 	bool retry_after; /* a 503 the client should retry: adds Retry-After */
 };
 
+/* Fill @reply with an error: @status (4xx/5xx) and a plain-text message. */
+void http_reply_errorf(struct http_reply *reply, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* The non-blocking pages, answered from what the agent holds. */
 enum http_page {
 	HTTP_PAGE_INDEX, /* GET /: what burns CPU, with links */
