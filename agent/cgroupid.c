@@ -4,9 +4,12 @@
 #include <errno.h>
 #include <linux/magic.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+
+#include "procmeta.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
@@ -15,53 +18,29 @@
 /* Where cgroup file systems live by convention, v1 and v2 alike. */
 #define CGROUP_FS_ROOT "/sys/fs/cgroup"
 
-/* Undo mountinfo's octal escapes (\040 space, \011 tab, \012 newline, \134 backslash). */
-static void unescape(char *s)
-{
-	char *out = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*out++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
-			s += 3;
-		} else {
-			*out++ = *s;
-		}
-	}
-	*out = '\0';
-}
-
 int cgroup_v2_mount_from(FILE *mountinfo, char *buf, size_t size)
 {
-	char line[4096];
+	/* mountinfo is a few KiB; a bound keeps a hostile one from costing more. */
+	enum { MAX = 1 << 20 };
+	char *text = malloc(MAX), mnt[4096];
+	size_t len;
+	int err;
 
-	/*
-	 * "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER":
-	 * the optional fields vary in number, so the type is found after " - ".
-	 */
-	while (fgets(line, sizeof(line), mountinfo)) {
-		char *save = NULL, *mnt = NULL, *tok, *sep;
-		int field = 0;
-
-		sep = strstr(line, " - ");
-		if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
-			continue;
-		*sep = '\0';
-		for (tok = strtok_r(line, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
-			if (++field == 5) {
-				mnt = tok;
-				break;
-			}
-		if (!mnt)
-			continue;
-		unescape(mnt);
-		if (strlen(mnt) >= size)
-			return -ENAMETOOLONG;
+	if (!text)
+		return -ENOMEM;
+	len = fread(text, 1, MAX, mountinfo);
+	if (ferror(mountinfo))
+		err = -EIO;
+	else if (!procmeta_find_cgroup2_mount(text, len, mnt, sizeof(mnt)))
+		err = -ENODEV;
+	else if (strlen(mnt) >= size)
+		err = -ENAMETOOLONG;
+	else
+		err = 0;
+	if (!err)
 		memcpy(buf, mnt, strlen(mnt) + 1);
-		return 0;
-	}
-	return ferror(mountinfo) ? -EIO : -ENODEV;
+	free(text);
+	return err;
 }
 
 int cgroup_v2_mount(char *buf, size_t size)

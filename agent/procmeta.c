@@ -807,7 +807,7 @@ static bool mountinfo_unescape(const char *s, size_t n, char *out, size_t out_sz
  * ("ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE ...").
  * A mount of a subtree (a container's view) would shift every path.
  */
-static bool find_cgroup2_mount(const char *text, size_t len, char *out, size_t out_sz)
+bool procmeta_find_cgroup2_mount(const char *text, size_t len, char *out, size_t out_sz)
 {
 	const char *line, *eol, *tok[6], *p, *sep;
 	size_t pos = 0, ll, tl[6];
@@ -1074,7 +1074,7 @@ int procmeta_reader_new(const struct procmeta_opts *o, struct procmeta_reader **
 	if (!o || !o->cgroup2_mount) {
 		snprintf(path, sizeof(path), "%s/self/mountinfo", r->proc_root);
 		if (read_bounded(path, MOUNTINFO_MAX, &buf, &len, &is_full) ||
-		    !find_cgroup2_mount(buf, len, r->cgroup2_mount, sizeof(r->cgroup2_mount)))
+		    !procmeta_find_cgroup2_mount(buf, len, r->cgroup2_mount, sizeof(r->cgroup2_mount)))
 			pr_info("procmeta: no cgroup2 mount in %s: cgroup ids are not resolved",
 				path);
 		free(buf);

@@ -109,6 +109,13 @@ int procmeta_json_find_string(const char *buf, size_t len, const char *const *pa
  */
 size_t procmeta_format_cmdline(const char *raw, size_t len, bool is_cut, char *out, size_t out_sz);
 
+/*
+ * Pure: the mount point of the first cgroup2 file system mounted at its
+ * hierarchy's root (not a container's subtree view) in a /proc/PID/mountinfo
+ * text, octal escapes undone, into @out. False when there is none.
+ */
+bool procmeta_find_cgroup2_mount(const char *text, size_t len, char *out, size_t out_sz);
+
 struct procmeta_opts {
 	const char *proc_root; /* NULL: "/proc" */
 	/*
