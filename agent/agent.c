@@ -357,12 +357,11 @@ static void feed_record(void *ctx, const struct loader_record *r)
 	const struct sym_result *ures = NULL, *kres = NULL;
 	struct sym_result *unew = NULL, *knew = NULL;
 	uint64_t ids[2 * STACKD_MAX_STACK_DEPTH + 2];
+	const struct pprof_label *labels;
+	struct pprof_label fallback[2];
+	size_t nr_labels;
 	struct proc *p;
 	int err;
-
-	struct pprof_label fallback[2];
-	const struct pprof_label *labels;
-	size_t nr_labels;
 
 	p = proctable_get(a->procs, k->tgid, k->start_boottime, NULL, false);
 	if (!p) {
