@@ -29,6 +29,7 @@
 #include "query.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -80,7 +81,27 @@ struct http_daemon {
 	struct webconfig *wc; /* owned; NULL: plain HTTP, no auth */
 	struct http_daemon *next; /* on s->retired */
 	uint64_t stop_by_ns; /* retired: stopped at the latest then */
+	int quiesced_fd; /* its listen fd once quiesced, closed only after MHD_stop_daemon */
 };
+
+/*
+ * Listen-socket dups are made and retired daemons' dups closed under this
+ * lock. A quiesced daemon's fd is closed only once the daemon is stopped,
+ * and only if it is still a dup of the listen socket: closing it earlier
+ * lets the number be reused (by the next daemon's dup, say) while the old
+ * daemon's thread may still touch it, and a double close would take the
+ * new daemon's listen fd away, leaving connections queued unanswered.
+ */
+static pthread_mutex_t listen_fd_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Is @fd (still) a descriptor of the same socket as @listen_fd? */
+static bool same_socket(int fd, int listen_fd)
+{
+	struct stat a, b;
+
+	return fd >= 0 && fstat(fd, &a) == 0 && fstat(listen_fd, &b) == 0 &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
 
 /* One accepted connection, from MHD's STARTED notification to CLOSED. */
 struct http_conn {
@@ -1091,7 +1112,10 @@ static int daemon_start(struct http_server *s, struct webconfig *wc, struct http
 	if (!d)
 		return -ENOMEM;
 	d->s = s;
+	d->quiesced_fd = -1;
+	pthread_mutex_lock(&listen_fd_lock);
 	fd = fcntl(s->listen_fd, F_DUPFD_CLOEXEC, 0);
+	pthread_mutex_unlock(&listen_fd_lock);
 	if (fd < 0) {
 		err = -errno;
 		free(d);
@@ -1156,18 +1180,29 @@ static int daemon_start(struct http_server *s, struct webconfig *wc, struct http
 	return 0;
 }
 
-/* Stops @d (blocks until its connection threads end) and frees it with its web config. */
-static void daemon_stop(struct http_daemon *d)
+/* @d stops accepting; its listen fd is kept until daemon_stop(). Idempotent. */
+static void daemon_quiesce(struct http_daemon *d)
 {
 	MHD_socket fd;
 
-	if (!d)
+	if (d->quiesced_fd >= 0)
 		return;
-	/* Quiescing twice is harmless: MHD returns MHD_INVALID_SOCKET the second time. */
 	fd = MHD_quiesce_daemon(d->mhd);
 	if (fd != MHD_INVALID_SOCKET)
-		close(fd);
+		d->quiesced_fd = fd;
+}
+
+/* Stops @d (blocks until its connection threads end) and frees it with its web config. */
+static void daemon_stop(struct http_daemon *d)
+{
+	if (!d)
+		return;
+	daemon_quiesce(d);
+	pthread_mutex_lock(&listen_fd_lock);
 	MHD_stop_daemon(d->mhd);
+	if (same_socket(d->quiesced_fd, d->s->listen_fd))
+		close(d->quiesced_fd);
+	pthread_mutex_unlock(&listen_fd_lock);
 	webconfig_free(d->wc);
 	free(d);
 }
@@ -1375,10 +1410,7 @@ int http_server_reload(struct http_server *s, const char *web_config_file)
 	basicauth_put(oa);
 
 	/* The old daemon stops accepting; its requests in flight finish. */
-	MHD_socket fd = MHD_quiesce_daemon(old->mhd);
-
-	if (fd != MHD_INVALID_SOCKET)
-		close(fd);
+	daemon_quiesce(old);
 	pthread_mutex_lock(&s->lock);
 	old->stop_by_ns = now_ns() + (s->max_profile_seconds + s->idle_timeout_seconds + 10ull) *
 					 1000000000ull;
@@ -1399,8 +1431,6 @@ fail:
 
 void http_server_stop(struct http_server *s)
 {
-	MHD_socket fd;
-
 	if (!s)
 		return;
 	if (s->has_housekeeper) {
@@ -1410,12 +1440,9 @@ void http_server_stop(struct http_server *s)
 		pthread_mutex_unlock(&s->lock);
 		pthread_join(s->housekeeper, NULL);
 	}
-	if (s->cur) {
-		/* Stop accepting first, then let requests in flight finish. */
-		fd = MHD_quiesce_daemon(s->cur->mhd);
-		if (fd != MHD_INVALID_SOCKET)
-			close(fd);
-	}
+	/* Stop accepting first, then let requests in flight finish. */
+	if (s->cur)
+		daemon_quiesce(s->cur);
 	/*
 	 * MHD_stop_daemon shuts every connection down at once, cutting off
 	 * answers still being written (a profile request answered 503 at
