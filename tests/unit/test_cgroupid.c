@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "ci.h"
+
 #include "cgroupid.h"
 
 static int mount_from(const char *text, char *buf, size_t size)
@@ -59,7 +61,7 @@ static void test_resolve(void **state)
 	if (cgroup_v2_mount(mnt, sizeof(mnt))) {
 		/* Without cgroup2, a relative path says so. */
 		assert_int_equal(cgroup_path_to_id("/x.slice", &id), -ENODEV);
-		skip();
+		skip_or_fail("no cgroup2 mount here");
 	}
 	assert_int_equal(stat(mnt, &st), 0);
 	/* "/" as in /proc/PID/cgroup is the root cgroup, the mount point itself. */

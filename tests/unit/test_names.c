@@ -27,6 +27,8 @@
 
 #include <cmocka.h>
 
+#include "ci.h"
+
 #include "demangle.h"
 #include "gopclntab.h"
 #include "perfmap.h"
@@ -199,10 +201,8 @@ static void test_demangle_rustc_v0(void **state)
 	FILE *p;
 
 	(void)state;
-	if (!have_tool("rustc")) {
-		fprintf(stderr, "rustc not found: v0 covered by the literal samples only\n");
-		skip();
-	}
+	if (!have_tool("rustc"))
+		skip_or_fail("rustc not on PATH: v0 covered by the literal samples only");
 	snprintf(bin, sizeof(bin), "%s/rsv0", tmpdir);
 	run("rustc -C symbol-mangling-version=v0 -o '%s' '%s/rsv0.rs' >/dev/null 2>&1", bin,
 	    STACKD_NAMES_FIXTURES);
@@ -409,13 +409,9 @@ static void test_symbolize_jit(void **state)
 
 static bool need_go(void)
 {
-	const char *ci = getenv("CI");
-
 	if (have_tool("go"))
 		return true;
-	if (ci && *ci)
-		fail_msg("go is missing and CI is set: install golang-go");
-	fprintf(stderr, "go not found: skipping\n");
+	skip_or_fail("go not on PATH (golang-go)");
 	return false;
 }
 
@@ -594,8 +590,7 @@ static void test_vdso(void **state)
 	if (!ip)
 		ip = vdso_sym("clock_gettime");
 	if (!ip) {
-		fprintf(stderr, "no vDSO clock_gettime in this process: skipping\n");
-		skip();
+		skip_or_fail("no vDSO clock_gettime in this process");
 	}
 	ip += 1; /* inside the function, as a sampled ip would be */
 	assert_int_equal(procmaps_read("/proc", getpid(), PROCMAPS_EXEC_ONLY, &maps), 0);

@@ -22,5 +22,5 @@ if(TARGET stackd-flamegraph)
 			$<TARGET_FILE:stackd-flamegraph> ${PROJECT_SOURCE_DIR}/tests/e2e/browser.py
 			${CMAKE_CURRENT_BINARY_DIR}/flamegraph_browser)
 	set_tests_properties(unit.test_flamegraph_browser PROPERTIES LABELS unit TIMEOUT 300
-		SKIP_RETURN_CODE 77)
+		${STACKD_SKIP_PROPERTY})
 endif()
