@@ -489,34 +489,6 @@ static int index_add(void *ctx, const struct pprof_label *labels, size_t nr, int
 	return 0;
 }
 
-static int html_escape(struct strbuf *sb, const char *s)
-{
-	int err = 0;
-
-	for (; *s && !err; s++) {
-		switch (*s) {
-		case '<':
-			err = strbuf_appends(sb, "&lt;");
-			break;
-		case '>':
-			err = strbuf_appends(sb, "&gt;");
-			break;
-		case '&':
-			err = strbuf_appends(sb, "&amp;");
-			break;
-		case '"':
-			err = strbuf_appends(sb, "&quot;");
-			break;
-		case '\'':
-			err = strbuf_appends(sb, "&#39;");
-			break;
-		default:
-			err = strbuf_append(sb, s, 1);
-		}
-	}
-	return err;
-}
-
 static int cmp_rows(const void *a, const void *b)
 {
 	const struct proc_row *x = *(struct proc_row *const *)a, *y = *(struct proc_row *const *)b;
@@ -590,11 +562,11 @@ static void serve_index(const struct pages_ctx *c, const struct http_profile_req
 			err = strbuf_appendf(&sb, "<tr><td class=\"n\">%.1f%%</td><td class=\"n\">"
 						  "%lld</td><td>",
 					     pct, (long long)r->pid);
-			err = err ?: html_escape(&sb, r->comm);
+			err = err ?: html_escape(&sb, r->comm, strlen(r->comm));
 			err = err ?: strbuf_appends(&sb, "</td><td>");
-			err = err ?: html_escape(&sb, r->container);
+			err = err ?: html_escape(&sb, r->container, strlen(r->container));
 			err = err ?: strbuf_appends(&sb, "</td><td>");
-			err = err ?: html_escape(&sb, r->unit);
+			err = err ?: html_escape(&sb, r->unit, strlen(r->unit));
 			err = err ?: strbuf_appendf(
 				&sb,
 				"</td><td><a href=\"/flamegraph?pid=%lld\">flame graph</a> "

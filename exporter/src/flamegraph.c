@@ -573,8 +573,7 @@ static int json_escape(struct strbuf *sb, const char *str, size_t len)
 	return strbuf_append(sb, s + i - run, run);
 }
 
-/* HTML text or attribute value: the five specials as entities, controls and bad UTF-8 as U+FFFD. */
-static int html_escape(struct strbuf *sb, const char *str, size_t len)
+int html_escape(struct strbuf *sb, const char *str, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0, run = 0, adv;

@@ -30,10 +30,11 @@ proc_cpu()
 {
 	awk -v hz="$tick" '{ sub(/^.*\) /, ""); print ($12 + $13) / hz }' "/proc/$fx/stat"
 }
-# metric NAME LABELS: the value of one sample of /metrics (0 when absent).
+# metric NAME LABELS: the value of one sample of /metrics now (0 when absent).
 metric()
 {
-	curl -fsS -m 5 "$AGENT_URL/metrics" | awk -v k="$1{$2}" 'index($0, k " ") == 1 { print $2; f = 1 } END { if (!f) print 0 }'
+	curl -fsS -m 5 -o "$T/scrape.txt" "$AGENT_URL/metrics" || fail "cannot scrape /metrics"
+	metric_val "$T/scrape.txt" "$1{$2}"
 }
 
 sleep 3 # past start-up, so both clocks count a steady busy loop
@@ -65,7 +66,7 @@ done
 check "$(grep -c '^stackd_function_cpu_seconds_total{function="level_one"}' "$T/metrics.txt" | awk '{ print ($1 == 0) }')" \
 	"no series for level_one (matches no pattern)"
 for c in stackd_cpu_seconds_cut_total stackd_function_cpu_seconds_cut_total; do
-	v=$(awk -v k="$c" '$1 == k { print $2 }' "$T/metrics.txt")
+	v=$(metric_val "$T/metrics.txt" "$c")
 	check "$(awk -v v="$v" 'BEGIN { print (v != "" && v + 0 == 0) }')" "$c = $v"
 done
 if command -v promtool >/dev/null; then

@@ -27,15 +27,13 @@ C
 BUDGET=262144
 agent_start --profiling.frequency=99 --history.window=1s --history.retention=10m --history.max-bytes=256KiB
 
-metric() { awk -v k="$1" '$1 == k { print $2; f = 1 } END { if (!f) print 0 }' "$2"; }
-
 # Scrape every 0.5 s while the churn runs; keep the worst figures.
 (
 	while :; do
 		curl -fsS -m 2 "$AGENT_URL/metrics" >"$T/m.tmp" 2>/dev/null && mv "$T/m.tmp" "$T/m.txt" &&
-			printf '%s %s %s\n' "$(metric stackd_history_bytes "$T/m.txt")" \
-				"$(metric process_resident_memory_bytes "$T/m.txt")" \
-				"$(metric stackd_processes_tracked "$T/m.txt")" >>"$T/scrapes.txt"
+			printf '%s %s %s\n' "$(metric_val "$T/m.txt" stackd_history_bytes)" \
+				"$(metric_val "$T/m.txt" process_resident_memory_bytes)" \
+				"$(metric_val "$T/m.txt" stackd_processes_tracked)" >>"$T/scrapes.txt"
 		sleep 0.5
 	done
 ) &
@@ -56,12 +54,12 @@ curl -fsS -m 5 "$AGENT_URL/metrics" >"$T/final.txt"
 
 read -r scrapes max_hist max_rss max_tracked < <(awk '{ n++; if ($1 > h) h = $1; if ($2 > r) r = $2; if ($3 > t) t = $3 }
 	END { printf "%d %d %d %d\n", n, h, r, t }' "$T/scrapes.txt")
-ev_budget=$(metric 'stackd_history_windows_evicted_total{reason="budget"}' "$T/final.txt")
-ev_samples=$(metric stackd_history_samples_evicted_total "$T/final.txt")
-held=$(metric stackd_history_windows "$T/final.txt")
-hist=$(metric stackd_history_bytes "$T/final.txt")
-tracked=$(metric stackd_processes_tracked "$T/final.txt")
-labels=$(metric stackd_process_labels_bytes "$T/final.txt")
+ev_budget=$(metric_val "$T/final.txt" 'stackd_history_windows_evicted_total{reason="budget"}')
+ev_samples=$(metric_val "$T/final.txt" stackd_history_samples_evicted_total)
+held=$(metric_val "$T/final.txt" stackd_history_windows)
+hist=$(metric_val "$T/final.txt" stackd_history_bytes)
+tracked=$(metric_val "$T/final.txt" stackd_processes_tracked)
+labels=$(metric_val "$T/final.txt" stackd_process_labels_bytes)
 info "$scrapes scrapes: peak history $max_hist bytes (budget $BUDGET), peak RSS $((max_rss / 1048576)) MiB, peak tracked $max_tracked"
 info "after: $held windows in $hist bytes; budget evictions $ev_budget ($ev_samples samples); tracked $tracked; labels $labels bytes"
 check "$((scrapes >= 10))" "scraped $scrapes times during the churn"

@@ -95,4 +95,11 @@ int flamegraph_write_html(const struct flamegraph *fg, const struct flamegraph_p
 size_t flamegraph_nr_nodes(const struct flamegraph *fg);
 void flamegraph_get_stats(const struct flamegraph *fg, struct flamegraph_stats *st);
 
+/*
+ * Append @len bytes of @str as HTML text or attribute value: the five
+ * specials as entities, control characters and invalid UTF-8 as U+FFFD.
+ * Shared with the agent's other pages.
+ */
+int html_escape(struct strbuf *sb, const char *str, size_t len);
+
 #endif
