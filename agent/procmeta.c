@@ -13,6 +13,7 @@
 #include "common/hex.h"
 #include "common/hmap.h"
 #include "common/log.h"
+#include "common/safefile.h"
 
 /* /proc/PID/cgroup: about 13 lines of at most PATH_MAX on any real kernel. */
 #define CGROUP_FILE_MAX (64u << 10)
@@ -711,33 +712,20 @@ size_t procmeta_format_cmdline(const char *raw, size_t len, bool is_cut, char *o
 /* ---- files ---- */
 
 /*
- * Read at most @max bytes of the regular file @path into a new buffer (one
+ * Read at most @max bytes of the file behind @fd into a new buffer (one
  * spare byte, NUL-terminated). *is_full says @max was reached: there may be
- * more. Non-blocking open: a FIFO planted in a state directory must not hang
- * the drain thread.
+ * more.
  */
-static int read_bounded(const char *path, size_t max, char **out, size_t *out_len, bool *is_full)
+static int read_fd_bounded(int fd, size_t max, char **out, size_t *out_len, bool *is_full)
 {
 	size_t cap = max < 16384 ? max : 16384, len = 0;
 	char *buf = NULL, *nb;
-	struct stat st;
 	ssize_t n;
-	int fd, err = 0;
+	int err = 0;
 
 	*out = NULL;
 	*out_len = 0;
 	*is_full = false;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st)) {
-		err = -errno;
-		goto cleanup;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		err = -EINVAL;
-		goto cleanup;
-	}
 	buf = malloc(cap + 1);
 	if (!buf) {
 		err = -ENOMEM;
@@ -774,6 +762,30 @@ static int read_bounded(const char *path, size_t max, char **out, size_t *out_le
 	buf = NULL;
 cleanup:
 	free(buf);
+	return err;
+}
+
+/*
+ * read_fd_bounded() of the regular file @path (a /proc file of the kernel's).
+ * Non-blocking open all the same: a FIFO must never hang the drain thread.
+ */
+static int read_bounded(const char *path, size_t max, char **out, size_t *out_len, bool *is_full)
+{
+	struct stat st;
+	int fd, err;
+
+	*out = NULL;
+	*out_len = 0;
+	*is_full = false;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st))
+		err = -errno;
+	else if (!S_ISREG(st.st_mode))
+		err = -EINVAL;
+	else
+		err = read_fd_bounded(fd, max, out, out_len, is_full);
 	close(fd);
 	return err;
 }
@@ -932,18 +944,32 @@ static void docker_name(struct name_entry *e, const char *name)
 static bool names_from(const struct procmeta_reader *r, const struct state_source *src,
 		       struct name_entry *e)
 {
-	char path[PATH_MAX], name[256],
+	char dir[PATH_MAX], rel[PATH_MAX], name[256],
 	    *fields[3] = {e->container_name, e->pod_name, e->pod_namespace};
 	const char *jpath[2];
 	size_t len, i;
 	char *buf;
 	bool is_full, found = false;
-	int n;
+	int n, fd, err;
 
-	n = snprintf(path, sizeof(path), "%s%s%s%s", r->runtime_root, src->dir, e->id, src->file);
-	if (n < 0 || (size_t)n >= sizeof(path))
+	/*
+	 * The id came from a cgroup name a process may pick, but only as 64 hex
+	 * digits (is_container_id): no '/' or "..". The file is opened beneath
+	 * the runtime's state dir all the same, a regular file only, never
+	 * blocking (safefile.h); its read is capped at PROCMETA_STATE_MAX.
+	 */
+	n = snprintf(dir, sizeof(dir), "%s%s", r->runtime_root, src->dir);
+	if (n < 0 || (size_t)n >= sizeof(dir))
 		return false;
-	if (read_bounded(path, PROCMETA_STATE_MAX, &buf, &len, &is_full))
+	n = snprintf(rel, sizeof(rel), "%s%s", e->id, src->file);
+	if (n < 0 || (size_t)n >= sizeof(rel))
+		return false;
+	fd = safefile_open_beneath(dir, rel, SAFEFILE_NO_CAP);
+	if (fd < 0)
+		return false;
+	err = read_fd_bounded(fd, PROCMETA_STATE_MAX, &buf, &len, &is_full);
+	close(fd);
+	if (err)
 		return false;
 	if (src->is_docker) {
 		jpath[0] = "Name";

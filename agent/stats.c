@@ -3,6 +3,8 @@
 
 #include "version.h"
 
+#include "common/safefile.h"
+
 #define L(n, v) { .name = (n), .value = (v) }
 
 static int counter(struct strbuf *sb, const char *name, const char *help, uint64_t v)
@@ -292,6 +294,21 @@ int stats_write_metrics(struct strbuf *sb, const struct agent_stats *s,
 				     s->hist.evicted_samples);
 		err = err ?: counter(sb, "stackd_history_queries_total",
 				     "Queries answered from the history.", s->hist.queries);
+	}
+
+	{
+		/* Process-wide atomics (common/safefile.c): any thread's refusals, snapshotted now. */
+		const char *why[SAFEFILE__NR];
+		uint64_t nr[SAFEFILE__NR];
+
+		safefile_refused(nr);
+		for (int i = 0; i < SAFEFILE__NR; i++)
+			why[i] = safefile_refusal_name((enum safefile_refusal)i);
+		err = err ?: labelled(sb, "stackd_files_refused_total", "counter",
+				      "Files under a process's control refused at open or read "
+				      "(debug links, mapped objects, perf maps, runtime state files), "
+				      "by reason.",
+				      "reason", why, nr, SAFEFILE__NR);
 	}
 
 	err = err ?: prom_write_process_metrics(sb);

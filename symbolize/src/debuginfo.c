@@ -17,10 +17,20 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "common/safefile.h"
+
 #define MAX_SHNUM    (1u << 20)
 #define MAX_SHSTRTAB (16u << 20)
 #define MAX_NOTE     (1u << 16) /* bytes of one SHT_NOTE section scanned */
 #define MAX_ID_BYTES 64
+/*
+ * Caps on candidate debug files, checked on st_size at open (safefile.h): a
+ * build-id file is only parsed, so the cap is generous; a debuglink
+ * candidate is read whole for its CRC on the drain thread, so a sparse or
+ * endless file planted next to a binary must not be read for minutes.
+ */
+#define DEBUGINFO_MAX_FILE (4ull << 30)
+#define DEBUGINFO_MAX_CRC  (1ull << 30)
 
 static const char *const default_dirs[] = {"/usr/lib/debug", NULL};
 
@@ -224,6 +234,7 @@ int debuginfo_build_id_fd(int fd, char *out, size_t out_sz)
 	return found ? 0 : -ENOENT;
 }
 
+/* CRC32 of the file behind @fd, reading at most DEBUGINFO_MAX_CRC bytes (-EFBIG past it). */
 static int crc_fd(int fd, uint32_t *out)
 {
 	unsigned char buf[65536];
@@ -239,31 +250,23 @@ static int crc_fd(int fd, uint32_t *out)
 			return -errno;
 		if (!got)
 			break;
-		crc = crc32(crc, buf, (uInt)got);
 		off += (uint64_t)got;
+		/* The size was checked at open; a file growing under us is cut off here. */
+		if (off > DEBUGINFO_MAX_CRC) {
+			safefile_count(SAFEFILE_TOO_BIG);
+			return -EFBIG;
+		}
+		crc = crc32(crc, buf, (uInt)got);
 	}
 	*out = (uint32_t)crc;
 	return 0;
 }
 
-static int open_ro(const char *path)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return -ENOENT;
-	}
-	return fd;
-}
-
+/* A host debug dir's file by build id: regular, non-blocking, capped. */
 static int try_build_id(const char *path, const char *id)
 {
 	char got[2 * MAX_ID_BYTES + 1];
-	int fd = open_ro(path);
+	int fd = safefile_open(path, DEBUGINFO_MAX_FILE);
 
 	if (fd < 0)
 		return fd;
@@ -274,11 +277,17 @@ static int try_build_id(const char *path, const char *id)
 	return fd;
 }
 
-static int try_link(const char *path, uint32_t want)
+/*
+ * A debuglink candidate: @path resolved inside @root (a process's root, the
+ * link's directory is the process's), or on the host when @root is NULL.
+ */
+static int try_link(const char *root, const char *path, uint32_t want)
 {
 	uint32_t crc;
-	int fd = open_ro(path);
+	int fd;
 
+	fd = root ? safefile_open_in_root(root, path, DEBUGINFO_MAX_CRC)
+		  : safefile_open(path, DEBUGINFO_MAX_CRC);
 	if (fd < 0)
 		return fd;
 	if (crc_fd(fd, &crc) || crc != want) {
@@ -321,7 +330,6 @@ int debuginfo_find_ex(const struct debuginfo_query *q, bool *is_trusted)
 {
 	const char *const *dirs = q->debug_dirs ? q->debug_dirs : default_dirs;
 	char path[PATH_MAX], bindir[PATH_MAX];
-	const char *root = q->root ? q->root : "";
 	size_t i;
 	int fd, n;
 
@@ -339,16 +347,20 @@ int debuginfo_find_ex(const struct debuginfo_query *q, bool *is_trusted)
 	if (!q->probe || !q->probe->has_link || !q->bin_path ||
 	    !dir_of(q->bin_path, bindir, sizeof(bindir)))
 		return -ENOENT;
-	/* Next to the binary and in its .debug/, inside the process's root. */
-	n = snprintf(path, sizeof(path), "%s%s/%s", root, bindir, q->probe->link);
+	/*
+	 * Next to the binary and in its .debug/, resolved inside the process's
+	 * root (never "root" + path as a string: an absolute symlink there would
+	 * then resolve against the agent's own root).
+	 */
+	n = snprintf(path, sizeof(path), "%s/%s", bindir, q->probe->link);
 	if (n > 0 && (size_t)n < sizeof(path)) {
-		fd = try_link(path, q->probe->link_crc);
+		fd = try_link(q->root, path, q->probe->link_crc);
 		if (fd >= 0)
 			goto found_root;
 	}
-	n = snprintf(path, sizeof(path), "%s%s/.debug/%s", root, bindir, q->probe->link);
+	n = snprintf(path, sizeof(path), "%s/.debug/%s", bindir, q->probe->link);
 	if (n > 0 && (size_t)n < sizeof(path)) {
-		fd = try_link(path, q->probe->link_crc);
+		fd = try_link(q->root, path, q->probe->link_crc);
 		if (fd >= 0)
 			goto found_root;
 	}
@@ -356,7 +368,7 @@ int debuginfo_find_ex(const struct debuginfo_query *q, bool *is_trusted)
 		n = snprintf(path, sizeof(path), "%s%s/%s", dirs[i], bindir, q->probe->link);
 		if (n < 0 || (size_t)n >= sizeof(path))
 			continue;
-		fd = try_link(path, q->probe->link_crc);
+		fd = try_link(NULL, path, q->probe->link_crc);
 		if (fd >= 0)
 			goto found_host;
 	}

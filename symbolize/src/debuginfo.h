@@ -8,10 +8,14 @@
  *     then DIR/<binary's dir>/ for each debug dir, accepted only when the
  *     candidate's CRC32 (zlib's) matches the one in the link.
  *
- * Binaries in containers: the binary's own directory is looked up under
- * @root (e.g. "/proc/PID/root"); the debug dirs are host paths.
- * Candidates are untrusted files like the binaries: only their section
- * headers and notes are read here, with every size checked.
+ * Binaries in containers: the binary's own directory is resolved inside
+ * @root (e.g. "/proc/PID/root") as if chrooted there (safefile.h: absolute
+ * symlinks and ".." stay inside); the debug dirs are host paths. Every
+ * candidate is opened through safefile: regular files only, never blocking
+ * on a FIFO, and capped in size (a debuglink candidate is read whole for
+ * its CRC, at most 1 GiB). Candidates are untrusted files like the
+ * binaries: only their section headers and notes are read here, with every
+ * size checked.
  */
 #ifndef STACKD_SYMBOLIZE_DEBUGINFO_H
 #define STACKD_SYMBOLIZE_DEBUGINFO_H
@@ -38,7 +42,7 @@ struct debuginfo_query {
 	const char *build_id;		     /* lowercase hex; NULL or "" when none */
 	const struct debuginfo_probe *probe; /* the binary's debuglink, or NULL */
 	const char *bin_path;		     /* the binary as its process sees it, or NULL */
-	const char *root;		     /* prefix of bin_path's directory; NULL = host */
+	const char *root;		     /* bin_path's root directory; NULL = host */
 	const char *const *debug_dirs;	     /* NULL-terminated; NULL = { "/usr/lib/debug" } */
 };
 

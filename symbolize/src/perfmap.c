@@ -10,22 +10,22 @@
  * writing is read again on the next refresh.
  *
  * The file lives in the profiled container's /tmp, so it is opened with
- * openat2(RESOLVE_IN_ROOT) below /proc/PID/root: a symlink planted there
- * resolves inside the container, never to a host file.
+ * safefile_open_in_root() below /proc/PID/root: a symlink planted there
+ * resolves inside the container, never to a host file, and a FIFO is
+ * refused without blocking.
  */
 #include "perfmap.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 
 #include "common/hex.h"
+#include "common/safefile.h"
 #include <time.h>
 #include <unistd.h>
 
@@ -377,30 +377,18 @@ static pid_t read_nspid(const struct perfmap_cache *c, pid_t pid)
 	return last > 0 && last <= INT32_MAX ? (pid_t)last : pid;
 }
 
-/* Open tmp/perf-N.map resolved inside the process's root; -errno. */
+/*
+ * Open tmp/perf-N.map resolved inside the process's root; -errno. No size
+ * cap at open: a JIT's map only grows, and the bytes parsed are capped at
+ * PERFMAP_MAX_FILE by proc_refresh().
+ */
 static int open_map_file(const struct perfmap_cache *c, pid_t pid, pid_t nspid)
 {
-	struct open_how how = {
-	    .flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
-	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
 	char path[4096], rel[64];
-	int dfd, fd;
 
 	snprintf(path, sizeof(path), "%s/%d/root", c->proc_root, (int)pid);
 	snprintf(rel, sizeof(rel), "tmp/perf-%d.map", (int)nspid);
-	dfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return -errno;
-	fd = (int)syscall(SYS_openat2, dfd, rel, &how, sizeof(how));
-	if (fd < 0 && errno == ENOSYS) {
-		/* Before 5.6: at least refuse a symlink as the last component. */
-		fd = openat(dfd, rel, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW);
-	}
-	if (fd < 0)
-		fd = -errno;
-	close(dfd);
-	return fd;
+	return safefile_open_in_root(path, rel, SAFEFILE_NO_CAP);
 }
 
 static int read_at(int fd, char *buf, size_t len, off_t off)

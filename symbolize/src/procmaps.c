@@ -19,12 +19,15 @@
 #include <unistd.h>
 
 #include "common/hex.h"
+#include "common/safefile.h"
 #include "common/strbuf.h"
 
 /* A line longer than this is hostile: the kernel caps paths at PATH_MAX. */
 #define PROCMAPS_MAX_LINE (PATH_MAX + 256)
 /* Cap on the whole file: a real process has at most vm.max_map_count lines. */
 #define PROCMAPS_MAX_FILE (16u << 20)
+/* Cap on a mapped object's size: the largest real binaries (DWARF inside) are a few GiB. */
+#define PROCMAPS_MAX_OBJECT (8ull << 30)
 
 static const char deleted_sfx[] = " (deleted)";
 
@@ -284,6 +287,13 @@ void procmaps_free(struct procmaps *m)
 	free(m);
 }
 
+/*
+ * The mapped file: through map_files (the kernel's own link to the mapped
+ * inode), else the maps path resolved inside the process's root. Both go
+ * through safefile: a mapping of a device or of a sparse file larger than
+ * PROCMAPS_MAX_OBJECT is refused, and an absolute symlink swapped in at
+ * the path never resolves against the agent's root.
+ */
 int procmaps_open_object(const char *proc_root, pid_t pid, const struct procmap *m)
 {
 	char path[PATH_MAX];
@@ -292,16 +302,16 @@ int procmaps_open_object(const char *proc_root, pid_t pid, const struct procmap 
 	n = snprintf(path, sizeof(path), "%s/%d/map_files/%" PRIx64 "-%" PRIx64, proc_root,
 		     (int)pid, m->start, m->end);
 	if (n > 0 && (size_t)n < sizeof(path)) {
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0)
+		fd = safefile_openat(AT_FDCWD, path, SAFEFILE_MAGICLINKS_OK, PROCMAPS_MAX_OBJECT);
+		/* Refused: the same inode is behind the root path too. */
+		if (fd >= 0 || fd == -ENODEV || fd == -EFBIG)
 			return fd;
 	}
 	/* A deleted file is only reachable through map_files. */
 	if (m->is_deleted)
 		return -ENOENT;
-	n = snprintf(path, sizeof(path), "%s/%d/root%s", proc_root, (int)pid, m->path);
+	n = snprintf(path, sizeof(path), "%s/%d/root", proc_root, (int)pid);
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return -ENAMETOOLONG;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	return fd >= 0 ? fd : -errno;
+	return safefile_open_in_root(path, m->path, PROCMAPS_MAX_OBJECT);
 }
