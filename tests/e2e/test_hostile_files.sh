@@ -23,7 +23,7 @@
 #   checks, per case (every wait bounded; a hang is a failure):
 #     a 4 s profile request returns 200 within 30 s, and go tool pprof reads it;
 #     stackd_samples_drained_total rose across the request; /-/ready answers 200;
-#     the fixture's stacks are in the profile (>= 25% of 99 Hz x 4 s);
+#     the fixture's stacks are in the profile (>= 10% of 99 Hz x 4 s);
 #     symlink: no sample of the fixture has a sym_chain_* function (the host's debug file was
 #              not read); sparse: stackd_files_refused_total{reason="too_big"} rose;
 #     fifo: stackd_files_refused_total{reason="not_regular"} rose;
@@ -112,8 +112,9 @@ run_case()
 		fail "go tool pprof -raw $T/$1.pb.gz failed: $(head -c 400 "$T/$1.raw.err")"
 	sym_raw_tables "$T/$1.raw" "$T/$1"
 	n=$(sym_pid_samples "$T/$1" "$FX")
-	check "$((4 * n >= HZ * WINDOW))" \
-		"$1: the fixture's stacks are in the profile: $n samples (want >= 25% of $HZ Hz x $WINDOW s)"
+	# A loose bound: other work may share the CPUs; any sizeable share shows the stacks.
+	check "$((10 * n >= HZ * WINDOW))" \
+		"$1: the fixture's stacks are in the profile: $n samples (want >= 10% of $HZ Hz x $WINDOW s)"
 	sym_leaf_lines "$T/$1" "$FX" | head -n 2 | sed "s/^/[$E2E_NAME]     $1 leaf: /"
 }
 

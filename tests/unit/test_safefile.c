@@ -277,9 +277,12 @@ static void test_walk_fallback(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_regular),	    cmocka_unit_test(test_fifo_dir_device),
-	    cmocka_unit_test(test_symlinks_stay_in_root), cmocka_unit_test(test_beneath),
-	    cmocka_unit_test(test_size_cap),	    cmocka_unit_test(test_bad_paths),
+	    cmocka_unit_test(test_regular),
+	    cmocka_unit_test(test_fifo_dir_device),
+	    cmocka_unit_test(test_symlinks_stay_in_root),
+	    cmocka_unit_test(test_beneath),
+	    cmocka_unit_test(test_size_cap),
+	    cmocka_unit_test(test_bad_paths),
 	    cmocka_unit_test(test_walk_fallback),
 	};
 

@@ -45,10 +45,10 @@ enum safefile_refusal {
 };
 
 /* @flags of safefile_openat() */
-#define SAFEFILE_IN_ROOT	(1u << 0) /* @dirfd is a root: "/" and ".." stay inside it */
-#define SAFEFILE_BENEATH	(1u << 1) /* refuse any path that leaves @dirfd */
-#define SAFEFILE_NO_SYMLINKS	(1u << 2) /* refuse a symlink anywhere on the path */
-#define SAFEFILE_MAGICLINKS_OK	(1u << 3) /* the path is the kernel's (/proc/PID/map_files) */
+#define SAFEFILE_IN_ROOT       (1u << 0) /* @dirfd is a root: "/" and ".." stay inside it */
+#define SAFEFILE_BENEATH       (1u << 1) /* refuse any path that leaves @dirfd */
+#define SAFEFILE_NO_SYMLINKS   (1u << 2) /* refuse a symlink anywhere on the path */
+#define SAFEFILE_MAGICLINKS_OK (1u << 3) /* the path is the kernel's (/proc/PID/map_files) */
 
 #define SAFEFILE_NO_CAP UINT64_MAX /* no size cap at open: the caller caps its reads */
 
