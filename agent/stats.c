@@ -265,9 +265,11 @@ int stats_write_metrics(struct strbuf *sb, const struct agent_stats *s,
 			     "Container names evicted from their bounded cache.",
 			     s->meta.name_cache_evictions);
 	if (info->history_budget) {
-		const char *const reasons[] = { "retention", "budget", "too_big", "out_of_memory" };
-		uint64_t ev[4] = { s->hist.evicted_retention, s->hist.evicted_budget,
-				   s->hist.rejected_too_big, s->history_freeze_failed };
+		const char *const reasons[] = { "retention", "budget",	      "too_big",
+						"out_of_memory", "pinned_by_queries" };
+		uint64_t ev[5] = { s->hist.evicted_retention, s->hist.evicted_budget,
+				   s->hist.rejected_too_big, s->history_freeze_failed,
+				   s->hist.rejected_pinned };
 
 		err = err ?: gauge(sb, "stackd_history_windows", "Profile windows held in history.",
 				   s->hist.windows);
@@ -285,7 +287,7 @@ int stats_write_metrics(struct strbuf *sb, const struct agent_stats *s,
 					 (double)s->hist.oldest_ns / 1e9);
 		err = err ?: labelled(sb, "stackd_history_windows_evicted_total", "counter",
 				      "Windows that left the history (or never entered it), by why.",
-				      "reason", reasons, ev, 4);
+				      "reason", reasons, ev, 5);
 		err = err ?: counter(sb, "stackd_history_samples_evicted_total",
 				     "Samples in the windows that left the history (or never "
 				     "entered it).",
