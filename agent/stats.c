@@ -130,6 +130,14 @@ int stats_write_metrics(struct strbuf *sb, const struct agent_stats *s,
 	err = err ?: prom_histogram_write(sb, "stackd_drain_duration_seconds",
 					  "Time to drain, symbolize and aggregate one map set.",
 					  drain_hist);
+	err = err ?: gauge(sb, "stackd_drain_stalled",
+			   "1 while no drain completed for 3 drain intervals (at least 5 s): "
+			   "/-/ready answers 503 then.",
+			   s->drain_stalled);
+	err = err ?: prom_family(sb, "stackd_drain_last_success_timestamp_seconds", "gauge",
+				 "When the last drain completed (Unix time; 0: none yet).");
+	err = err ?: prom_sample(sb, "stackd_drain_last_success_timestamp_seconds", NULL, 0,
+				 (double)s->drain_last_unix_ns / 1e9);
 
 	err = err ?: gauge(sb, "stackd_processes_tracked", "Processes in the process table.",
 			   s->procs.tracked);
