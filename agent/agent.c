@@ -24,6 +24,7 @@
 #include "labels.h"
 #include "loader.h"
 #include "pages.h"
+#include "privs.h"
 #include "procmeta.h"
 #include "proctable.h"
 #include "stackcache.h"
@@ -1047,6 +1048,22 @@ int agent_start(struct agent *a)
 	ev.data.fd = loader_events_fd(a->loader);
 	if (epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, ev.data.fd, &ev))
 		return -errno;
+	return 0;
+}
+
+int agent_run(struct agent *a)
+{
+	int err;
+
+	/*
+	 * The drain thread parses what processes control (maps, ELF and debug
+	 * files, cgroup paths, runtime state): never with the privileges needed
+	 * to load and attach.
+	 */
+	if (!privs_are_dropped()) {
+		pr_err("refusing to read process files before privileges are dropped");
+		return -EPERM;
+	}
 	err = -pthread_create(&a->thread, NULL, drain_main, a);
 	if (err)
 		return err;

@@ -26,10 +26,16 @@ struct agent;
 /* Allocates the agent; nothing is loaded yet (HTTP can bind before the slow part). */
 int agent_new(const struct config *cfg, struct agent **out);
 /*
- * Loads and attaches BPF, starts the drain thread. Until it returns 0,
- * profile requests get 503. Returns 0 or -errno (logged).
+ * Loads and attaches BPF (needs the start-up privileges). Parses nothing a
+ * process controls. Returns 0 or -errno (logged).
  */
 int agent_start(struct agent *a);
+/*
+ * Starts the drain thread, the only reader of process-controlled files,
+ * once privs_drop() succeeded (else -EPERM). Until it returns 0, profile
+ * requests wait and the history pages get 503.
+ */
+int agent_run(struct agent *a);
 /* Begins the shutdown and waits for the drain thread to end (main thread). */
 void agent_join(struct agent *a);
 /* Stops the drain thread, answers waiting profile requests with 503, detaches, frees. */

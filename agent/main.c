@@ -241,6 +241,14 @@ int main(int argc, char **argv)
 		agent_stop(agent);
 		return 1;
 	}
+	/* Only now: the drain thread reads what processes control (maps, ELF, cgroups). */
+	err = agent_run(agent);
+	if (err) {
+		agent_begin_shutdown(agent);
+		http_server_stop(http);
+		agent_stop(agent);
+		return 1;
+	}
 	atomic_store(&g_privs_dropped, true);
 	/* Loading parsed the kernel's BTF (several MB): give that memory back. */
 	malloc_trim(0);

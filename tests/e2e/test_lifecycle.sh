@@ -6,7 +6,9 @@
 #   hook:    STACKD_TEST_STALL_DRAIN=FIFO (compiled only into builds with tests): while FIFO
 #            exists each drain blocks opening it, as an open() of a hostile FIFO would, until
 #            the test opens it for writing
-#   checks:  the agent is not dumpable: SIGABRT leaves no core file, where a control process
+#   checks:  under strace, no file of a sampled process (/proc/PID/...) is opened before the last
+#            capset() of the privilege drop;
+#            the agent is not dumpable: SIGABRT leaves no core file, where a control process
 #            in the same directory with the same RLIMIT_CORE does leave one;
 #            a normal SIGTERM still exits 0;
 #            with the drain stuck, /-/ready turns 503 within 3 drain intervals (min 5 s) + 5 s,
@@ -94,6 +96,37 @@ stall()
 	mkfifo "$FIFO"
 	sleep 2 # the next drain (every 1 s) now blocks in the hook
 }
+
+# ---- privileges are dropped before the first file a process controls is opened
+command -v strace >/dev/null 2>&1 || skip_or_fail "strace not installed: cannot observe the start-up order"
+(while :; do :; done) &
+busy=$!
+e2e_track "$busy"
+printf '#!/bin/sh\nexec strace -f -qq -o "%s" -e trace=openat,capset "%s" "$@"\n' \
+	"$T/strace.txt" "$STACKD_BIN" >"$T/strace-stackd"
+chmod +x "$T/strace-stackd"
+real_bin=$STACKD_BIN
+STACKD_BIN=$T/strace-stackd
+agent_start "--profiling.pids=$busy" --profiling.frequency=99 --profiling.drain-interval=100ms
+STACKD_BIN=$real_bin
+wait_drains 3
+# The last capset is the last thread's drop; the first open of the busy process's files
+# (its maps, exe, cgroup...) must come after it.
+last_capset=$(grep -n 'capset(' "$T/strace.txt" | tail -1 | cut -d: -f1)
+first_open=$(grep -nE "openat\(.*\"/proc/$busy/" "$T/strace.txt" | head -1 | cut -d: -f1)
+[[ -n $last_capset && -n $first_open ]] ||
+	fail "strace shows no capset (${last_capset:-none}) or no open of /proc/$busy (${first_open:-none})"
+info "strace: last capset at line $last_capset, first open of /proc/$busy/ at line $first_open: $(sed -n "${first_open}p" "$T/strace.txt" | cut -c1-100)"
+check "$((first_open > last_capset))" "no /proc/$busy file opened before every thread dropped its privileges"
+agent_real=$(pgrep -P "$AGENT_PID" | head -1)
+kill -TERM "$agent_real" 2>/dev/null || true
+e2e_wait_exit "$AGENT_PID" 10 || fail "the agent under strace did not stop"
+wait "$AGENT_PID" || true
+e2e_untrack "$AGENT_PID"
+AGENT_PID=""
+kill "$busy"
+wait "$busy" 2>/dev/null || true
+e2e_untrack "$busy"
 
 # ---- not dumpable: other processes' stack bytes live in the agent's memory
 mkdir -p "$T/cwd"
