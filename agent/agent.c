@@ -204,6 +204,8 @@ static void on_event(void *ctx, const struct stackd_event *ev)
 	case STACKD_EVENT_NEW_PROCESS:
 		/* First sample since start or exec: snapshot now, while it is alive. */
 		proctable_get(a->procs, ev->tgid, ev->start_boottime, comm, true);
+		/* An exec keeps (tgid, start time): the old image's names must go. */
+		stackcache_forget(a->stacks, ev->tgid, ev->start_boottime);
 		a->stats.events_new++;
 		break;
 	case STACKD_EVENT_EXIT:
@@ -396,11 +398,16 @@ static struct sym_result *symbolize_user(struct agent *a, struct proc *p,
 					 const struct loader_record *r)
 {
 	struct sym_result *res = NULL;
+	const struct procmaps *old;
 
 	if (symbolizer_user(a->sym, (pid_t)p->tgid, p->maps, r->ustack, r->ustack_nr, &res))
 		return NULL;
 	if (res->nr && !res->frames[0].mapping && !p->has_exited) {
+		old = p->maps;
 		proctable_refresh_maps(a->procs, p);
+		/* A new snapshot may show other code at addresses cached stacks went through. */
+		if (p->maps != old)
+			stackcache_forget(a->stacks, p->tgid, p->start_boottime);
 		sym_result_free(res);
 		res = NULL;
 		if (p->maps && symbolizer_user(a->sym, (pid_t)p->tgid, p->maps, r->ustack,
@@ -508,10 +515,11 @@ static void feed_record(void *ctx, const struct loader_record *r)
 	}
 	/* Cache only now: a put may evict the borrowed results used above. */
 	if (knew)
-		stackcache_put(a->stacks, 0, 0, r->kstack, r->kstack_nr, knew);
+		stackcache_put(a->stacks, 0, 0, r->kstack, r->kstack_nr, knew, false);
+	/* JIT code can change under the same address: such stacks serve this drain only. */
 	if (unew && fully_mapped(unew))
 		stackcache_put(a->stacks, p->tgid, p->start_boottime, r->ustack, r->ustack_nr,
-			       unew);
+			       unew, stackcache_is_jit(unew));
 	else
 		sym_result_free(unew);
 }
@@ -610,6 +618,7 @@ static void do_drain(struct agent *a)
 		memset(&ds, 0, sizeof(ds));
 	/* Samples unwound from stack copies since the last drain join the same path. */
 	dwarfagg_flush(a->dwarf, feed_record, &dc);
+	stackcache_end_drain(a->stacks);
 	proctable_sweep(a->procs, a->drain_seq);
 
 	now = mono_ns();

@@ -200,6 +200,10 @@ int stats_write_metrics(struct strbuf *sb, const struct agent_stats *s,
 			     s->stacks.hits);
 	err = err ?: counter(sb, "stackd_stack_cache_misses_total", "Stacks symbolized afresh.",
 			     s->stacks.misses);
+	err = err ?: counter(sb, "stackd_stack_cache_invalidated_total",
+			     "Cached stacks dropped because the process exec'd or its maps changed, "
+			     "or because they went through JIT code (kept for one drain only).",
+			     s->stacks.invalidated);
 	err = err ?: counter(sb, "stackd_stack_cache_evictions_total",
 			     "Stacks evicted from the cache to stay within budget.",
 			     s->stacks.evictions);
