@@ -307,7 +307,7 @@ static void auto_unwind_check(struct agent *a, struct proc *p, const struct load
 		a->stats.fp_ended_early += r->count;
 	}
 	if (p->fp_checked >= MIN_CHECKED && p->fp_early * 100 >= p->fp_checked * EARLY_PCT) {
-		if (loader_set_dwarf_proc(a->loader, p->tgid, true) == 0) {
+		if (loader_set_dwarf_proc(a->loader, p->tgid, p->start_boottime, true) == 0) {
 			p->unwind = PROC_UNWIND_DWARF;
 			a->stats.procs_switched_dwarf++;
 		} else {
