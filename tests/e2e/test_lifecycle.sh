@@ -110,13 +110,13 @@ STACKD_BIN=$T/strace-stackd
 agent_start "--profiling.pids=$busy" --profiling.frequency=99 --profiling.drain-interval=100ms
 STACKD_BIN=$real_bin
 wait_drains 3
-# The last capset is the last thread's drop; the first open of the busy process's files
-# (its maps, exe, cgroup...) must come after it.
-last_capset=$(grep -n 'capset(' "$T/strace.txt" | tail -1 | cut -d: -f1)
+# Each thread's first capset is its drop (a straggler signalled twice repeats it, harmlessly);
+# the first open of the busy process's files (its maps, exe, cgroup...) must come after all.
+last_capset=$(awk '/capset\(/ && !seen[$1]++ { last = NR } END { if (last) print last }' "$T/strace.txt")
 first_open=$(grep -nE "openat\(.*\"/proc/$busy/" "$T/strace.txt" | head -1 | cut -d: -f1)
 [[ -n $last_capset && -n $first_open ]] ||
 	fail "strace shows no capset (${last_capset:-none}) or no open of /proc/$busy (${first_open:-none})"
-info "strace: last capset at line $last_capset, first open of /proc/$busy/ at line $first_open: $(sed -n "${first_open}p" "$T/strace.txt" | cut -c1-100)"
+info "strace: last thread's first capset at line $last_capset, first open of /proc/$busy/ at line $first_open: $(sed -n "${first_open}p" "$T/strace.txt" | cut -c1-100)"
 check "$((first_open > last_capset))" "no /proc/$busy file opened before every thread dropped its privileges"
 agent_real=$(pgrep -P "$AGENT_PID" | head -1)
 kill -TERM "$agent_real" 2>/dev/null || true
