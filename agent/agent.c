@@ -2,6 +2,7 @@
 #include "agent.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -23,6 +24,7 @@
 #include "labels.h"
 #include "loader.h"
 #include "pages.h"
+#include "privs.h"
 #include "procmeta.h"
 #include "proctable.h"
 #include "stackcache.h"
@@ -34,6 +36,13 @@
 
 /* Open profile windows at most (the HTTP server's own limit is lower by default). */
 #define MAX_WINDOWS 64
+
+/*
+ * The drain is stalled when no drain completed for this many drain intervals
+ * (and at least DRAIN_STALL_MIN_NS): /-/ready then answers 503.
+ */
+#define DRAIN_STALL_INTERVALS 3
+#define DRAIN_STALL_MIN_NS (5 * 1000000000ULL)
 
 enum window_state {
 	WINDOW_PENDING, /* registered; starts at the next drain */
@@ -79,9 +88,17 @@ struct agent {
 	uint64_t drain_t0; /* CLOCK_MONOTONIC of the running drain's swap */
 	pthread_t thread;
 	bool thread_started;
+	bool thread_joined; /* main thread only */
 	int wake_fd; /* eventfd: new window or stop */
 	int epoll_fd;
 	atomic_bool stopping;
+	/* Drain liveness, read by HTTP threads and the shutdown watchdog without the lock. */
+	_Atomic uint64_t progress_mono_ns; /* when the last drain completed (or the thread began) */
+	_Atomic int64_t progress_unix_ns;
+	_Atomic(const char *) stage; /* what the drain thread is doing now */
+	atomic_bool stall_logged;
+	uint64_t stall_after_ns;
+	const char *test_stall_path; /* STACKD_TEST_STALL_DRAIN (test builds only) */
 	uint64_t drain_seq;
 	uint64_t next_drain_ns;
 
@@ -114,6 +131,66 @@ static int64_t unix_ns(void)
 
 static void abort_windows(struct agent *a);
 
+static void set_stage(struct agent *a, const char *stage)
+{
+	atomic_store_explicit(&a->stage, stage, memory_order_relaxed);
+}
+
+/* A drain completed: the agent is live again if it was stalled. */
+static void mark_progress(struct agent *a)
+{
+	uint64_t last = atomic_load(&a->progress_mono_ns), now = mono_ns();
+
+	atomic_store(&a->progress_mono_ns, now);
+	atomic_store(&a->progress_unix_ns, unix_ns());
+	if (atomic_exchange(&a->stall_logged, false))
+		pr_info("drain resumed after %.1f s without progress",
+			(double)(now - last) / 1e9);
+}
+
+/*
+ * True when the drain thread has not completed a drain for stall_after_ns.
+ * Called from any thread; the first caller to see a stall logs it, once.
+ */
+static bool drain_is_stalled(struct agent *a, uint64_t *idle_ns)
+{
+	uint64_t last = atomic_load(&a->progress_mono_ns), now = mono_ns();
+	uint64_t idle = now > last ? now - last : 0;
+
+	if (idle_ns)
+		*idle_ns = idle;
+	if (!last || idle < a->stall_after_ns)
+		return false;
+	if (!atomic_exchange(&a->stall_logged, true))
+		pr_warn("drain thread made no progress for %.1f s (stuck in %s): not ready",
+			(double)idle / 1e9, atomic_load(&a->stage));
+	return true;
+}
+
+#ifdef STACKD_TEST_HOOKS
+/*
+ * Test builds only: while the FIFO named by STACKD_TEST_STALL_DRAIN exists,
+ * each drain blocks opening it (as an open of a hostile FIFO would) until a
+ * writer comes. Lets e2e tests stall the drain thread alone.
+ */
+static void test_stall_hook(struct agent *a)
+{
+	int fd;
+
+	if (!a->test_stall_path || access(a->test_stall_path, F_OK) != 0)
+		return;
+	set_stage(a, "test hook (STACKD_TEST_STALL_DRAIN)");
+	fd = open(a->test_stall_path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		close(fd);
+}
+#else
+static void test_stall_hook(struct agent *a)
+{
+	(void)a;
+}
+#endif
+
 /* ---- drain thread ------------------------------------------------------------------------ */
 
 static void on_event(void *ctx, const struct stackd_event *ev)
@@ -127,6 +204,8 @@ static void on_event(void *ctx, const struct stackd_event *ev)
 	case STACKD_EVENT_NEW_PROCESS:
 		/* First sample since start or exec: snapshot now, while it is alive. */
 		proctable_get(a->procs, ev->tgid, ev->start_boottime, comm, true);
+		/* An exec keeps (tgid, start time): the old image's names must go. */
+		stackcache_forget(a->stacks, ev->tgid, ev->start_boottime);
 		a->stats.events_new++;
 		break;
 	case STACKD_EVENT_EXIT:
@@ -228,7 +307,7 @@ static void auto_unwind_check(struct agent *a, struct proc *p, const struct load
 		a->stats.fp_ended_early += r->count;
 	}
 	if (p->fp_checked >= MIN_CHECKED && p->fp_early * 100 >= p->fp_checked * EARLY_PCT) {
-		if (loader_set_dwarf_proc(a->loader, p->tgid, true) == 0) {
+		if (loader_set_dwarf_proc(a->loader, p->tgid, p->start_boottime, true) == 0) {
 			p->unwind = PROC_UNWIND_DWARF;
 			a->stats.procs_switched_dwarf++;
 		} else {
@@ -319,11 +398,16 @@ static struct sym_result *symbolize_user(struct agent *a, struct proc *p,
 					 const struct loader_record *r)
 {
 	struct sym_result *res = NULL;
+	const struct procmaps *old;
 
 	if (symbolizer_user(a->sym, (pid_t)p->tgid, p->maps, r->ustack, r->ustack_nr, &res))
 		return NULL;
 	if (res->nr && !res->frames[0].mapping && !p->has_exited) {
+		old = p->maps;
 		proctable_refresh_maps(a->procs, p);
+		/* A new snapshot may show other code at addresses cached stacks went through. */
+		if (p->maps != old)
+			stackcache_forget(a->stacks, p->tgid, p->start_boottime);
 		sym_result_free(res);
 		res = NULL;
 		if (p->maps && symbolizer_user(a->sym, (pid_t)p->tgid, p->maps, r->ustack,
@@ -431,10 +515,11 @@ static void feed_record(void *ctx, const struct loader_record *r)
 	}
 	/* Cache only now: a put may evict the borrowed results used above. */
 	if (knew)
-		stackcache_put(a->stacks, 0, 0, r->kstack, r->kstack_nr, knew);
+		stackcache_put(a->stacks, 0, 0, r->kstack, r->kstack_nr, knew, false);
+	/* JIT code can change under the same address: such stacks serve this drain only. */
 	if (unew && fully_mapped(unew))
 		stackcache_put(a->stacks, p->tgid, p->start_boottime, r->ustack, r->ustack_nr,
-			       unew);
+			       unew, stackcache_is_jit(unew));
 	else
 		sym_result_free(unew);
 }
@@ -509,9 +594,12 @@ static void do_drain(struct agent *a)
 	struct drain_ctx dc = { .a = a };
 	struct loader_drain_stats ds;
 	struct list_head *pos;
-	uint64_t t0 = mono_ns(), now;
+	uint64_t t0, now;
 	int64_t now_unix;
 
+	test_stall_hook(a);
+	set_stage(a, "draining the maps");
+	t0 = mono_ns();
 	/* Windows change state only here, so the ACTIVE set is stable for this drain. */
 	pthread_mutex_lock(&a->lock);
 	for (pos = a->windows.next; pos != &a->windows; pos = pos->next) {
@@ -530,6 +618,7 @@ static void do_drain(struct agent *a)
 		memset(&ds, 0, sizeof(ds));
 	/* Samples unwound from stack copies since the last drain join the same path. */
 	dwarfagg_flush(a->dwarf, feed_record, &dc);
+	stackcache_end_drain(a->stacks);
 	proctable_sweep(a->procs, a->drain_seq);
 
 	now = mono_ns();
@@ -568,6 +657,7 @@ static void do_drain(struct agent *a)
 	pthread_mutex_unlock(&a->lock);
 
 	publish_stats(a, &ds, mono_ns() - t0);
+	mark_progress(a);
 }
 
 /* When the drain thread must next drain: the regular tick or a window's end. */
@@ -595,6 +685,7 @@ static void *drain_main(void *arg)
 	struct agent *a = arg;
 	struct epoll_event evs[4];
 
+	mark_progress(a);
 	a->next_drain_ns = mono_ns() + a->cfg.drain_interval_ns;
 	/* The first history window opens now: the first drain's samples belong to it. */
 	history_rotate(a, mono_ns(), unix_ns());
@@ -605,6 +696,7 @@ static void *drain_main(void *arg)
 
 		if (!pending && deadline > now)
 			timeout_ms = (int)((deadline - now + 999999) / 1000000);
+		set_stage(a, "waiting for the next drain");
 		n = epoll_wait(a->epoll_fd, evs, 4, timeout_ms);
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.fd == a->wake_fd) {
@@ -615,6 +707,7 @@ static void *drain_main(void *arg)
 			}
 		}
 		/* Process notifications first: a new process's maps before its samples. */
+		set_stage(a, "reading process events");
 		loader_poll_events(a->loader);
 		if (atomic_load(&a->stopping))
 			break;
@@ -776,7 +869,22 @@ bool agent_is_ready(void *ctx)
 	pthread_mutex_lock(&a->lock);
 	started = a->thread_started;
 	pthread_mutex_unlock(&a->lock);
-	return started && !atomic_load(&a->stopping);
+	return started && !atomic_load(&a->stopping) && !drain_is_stalled(a, NULL);
+}
+
+bool agent_shutdown_report(struct agent *a, char *buf, size_t len)
+{
+	uint64_t idle = 0;
+	bool stalled;
+
+	if (!a || !a->thread_started) {
+		snprintf(buf, len, "no drain thread");
+		return false;
+	}
+	stalled = drain_is_stalled(a, &idle);
+	snprintf(buf, len, "drain thread in %s, last drain %.1f s ago", atomic_load(&a->stage),
+		 (double)idle / 1e9);
+	return stalled;
 }
 
 int agent_http_metrics(void *ctx, struct strbuf *out)
@@ -805,6 +913,10 @@ int agent_http_metrics(void *ctx, struct strbuf *out)
 	info.history_budget = a->hist ? a->cfg.history_max_bytes : 0;
 	if (a->hist)
 		history_get_stats(a->hist, &s.hist);
+	if (started) {
+		s.drain_stalled = drain_is_stalled(a, NULL);
+		s.drain_last_unix_ns = atomic_load(&a->progress_unix_ns);
+	}
 	err = stats_write_metrics(out, &s, &info, &a->drain_hist);
 	/* The cpu metrics are only written once the drain thread made them. */
 	if (!err && started)
@@ -825,6 +937,13 @@ int agent_new(const struct config *cfg, struct agent **out)
 	a->cfg = *cfg;
 	a->wake_fd = a->epoll_fd = -1;
 	a->period_ns = 1000000000ULL / cfg->frequency_hz;
+	a->stall_after_ns = DRAIN_STALL_INTERVALS * cfg->drain_interval_ns;
+	if (a->stall_after_ns < DRAIN_STALL_MIN_NS)
+		a->stall_after_ns = DRAIN_STALL_MIN_NS;
+	a->stage = "starting";
+#ifdef STACKD_TEST_HOOKS
+	a->test_stall_path = getenv("STACKD_TEST_STALL_DRAIN");
+#endif
 	list_init(&a->windows);
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->cond, NULL);
@@ -938,6 +1057,22 @@ int agent_start(struct agent *a)
 	ev.data.fd = loader_events_fd(a->loader);
 	if (epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, ev.data.fd, &ev))
 		return -errno;
+	return 0;
+}
+
+int agent_run(struct agent *a)
+{
+	int err;
+
+	/*
+	 * The drain thread parses what processes control (maps, ELF and debug
+	 * files, cgroup paths, runtime state): never with the privileges needed
+	 * to load and attach.
+	 */
+	if (!privs_are_dropped()) {
+		pr_err("refusing to read process files before privileges are dropped");
+		return -EPERM;
+	}
 	err = -pthread_create(&a->thread, NULL, drain_main, a);
 	if (err)
 		return err;
@@ -980,13 +1115,22 @@ void agent_begin_shutdown(struct agent *a)
 		wake_drain(a);
 }
 
-void agent_stop(struct agent *a)
+void agent_join(struct agent *a)
 {
 	if (!a)
 		return;
 	agent_begin_shutdown(a);
-	if (a->thread_started)
+	if (a->thread_started && !a->thread_joined) {
 		pthread_join(a->thread, NULL);
+		a->thread_joined = true;
+	}
+}
+
+void agent_stop(struct agent *a)
+{
+	if (!a)
+		return;
+	agent_join(a);
 	/* Requesters free their own windows; the HTTP server has waited for them. */
 	abort_windows(a);
 	loader_free(a->loader);

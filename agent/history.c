@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,7 +64,11 @@ void history_free(struct history *h)
 	free(h);
 }
 
-/* Drops the oldest window. Called with the lock held. */
+/*
+ * Drops the oldest window. Called with the lock held. A window a query still
+ * reads leaves the ring but its bytes stay charged (as pinned) until the last
+ * reference drops in history_release().
+ */
 static void evict_oldest(struct history *h, uint64_t *reason)
 {
 	struct history_win *w = h->ring[h->head];
@@ -76,17 +81,40 @@ static void evict_oldest(struct history *h, uint64_t *reason)
 	h->st.samples -= (uint64_t)w->samples;
 	h->st.windows--;
 	if (w->refs) {
-		w->evicted = true; /* its bytes stay counted until the last reader lets go */
+		w->evicted = true;
+		h->st.pinned_bytes += w->bytes;
 		return;
 	}
 	h->st.bytes -= w->bytes;
 	win_free(w);
 }
 
+/*
+ * How many of the oldest windows must go so that @need more bytes fit the
+ * budget. Evicting a window a query reads frees nothing until the query ends,
+ * so only unreferenced windows count as room; the referenced ones in front of
+ * them go too (the ring stays in time order). Returns SIZE_MAX when even
+ * evicting every window would not make room: then nothing is evicted, or a
+ * query over the whole range would empty the history for nothing.
+ */
+static size_t budget_victims(const struct history *h, size_t need)
+{
+	size_t charged = h->st.bytes, i;
+
+	for (i = 0; i < h->nr && charged + need > h->o.max_bytes; i++) {
+		const struct history_win *w = h->ring[(h->head + i) % h->cap];
+
+		if (!w->refs)
+			charged -= w->bytes;
+	}
+	return charged + need > h->o.max_bytes ? SIZE_MAX : i;
+}
+
 void history_push(struct history *h, struct pprof_frozen *f)
 {
 	struct history_win *w;
 	int64_t limit;
+	size_t victims;
 
 	if (!f)
 		return;
@@ -115,11 +143,19 @@ void history_push(struct history *h, struct pprof_frozen *f)
 		return;
 	}
 	limit = w->end_ns - (int64_t)h->o.retention_ns;
-	while (h->nr && h->ring[h->head]->end_ns <= limit)
+	while (h->nr && (h->ring[h->head]->end_ns <= limit || h->nr == h->cap))
 		evict_oldest(h, &h->st.evicted_retention);
-	while (h->nr && (h->nr == h->cap || h->st.bytes + w->bytes > h->o.max_bytes))
-		evict_oldest(h, h->nr == h->cap ? &h->st.evicted_retention
-						: &h->st.evicted_budget);
+	victims = budget_victims(h, w->bytes);
+	if (victims == SIZE_MAX) {
+		/* Queries pin too much right now: lose this window, not the whole history. */
+		h->st.rejected_pinned++;
+		h->st.evicted_samples += (uint64_t)w->samples;
+		pthread_mutex_unlock(&h->lock);
+		win_free(w);
+		return;
+	}
+	while (victims--)
+		evict_oldest(h, &h->st.evicted_budget);
 	h->ring[(h->head + h->nr) % h->cap] = w;
 	h->nr++;
 	h->st.windows++;
@@ -175,6 +211,7 @@ void history_release(struct history_view *v)
 
 		if (--w->refs == 0 && w->evicted) {
 			h->st.bytes -= w->bytes;
+			h->st.pinned_bytes -= w->bytes;
 			win_free(w);
 		}
 	}

@@ -11,7 +11,10 @@
  * a mutex held for a few pointer copies, then merges them with no lock held,
  * so neither side waits on the other's work. An evicted window still
  * referenced by a query is freed when that query lets go of it; the bytes of
- * such windows count against the budget until then.
+ * such windows count against the budget until then (once: they leave the
+ * ring's share as they become pinned). A push evicts only the oldest windows
+ * whose removal makes room; when the windows queries hold leave too little
+ * room, the new window is dropped (counted), never the whole ring.
  */
 #ifndef STACKD_AGENT_HISTORY_H
 #define STACKD_AGENT_HISTORY_H
@@ -31,13 +34,15 @@ struct history_opts {
 
 struct history_stats {
 	uint64_t windows; /* held now */
-	uint64_t bytes; /* of the windows held (and of evicted ones still being read) */
+	uint64_t bytes; /* of the windows held and of evicted ones still being read */
+	uint64_t pinned_bytes; /* of evicted windows still being read (part of bytes) */
 	uint64_t samples; /* sample counts held */
 	int64_t oldest_ns, newest_end_ns; /* Unix ns; 0 when empty */
 	uint64_t pushed;
 	uint64_t evicted_retention, evicted_budget; /* windows */
 	uint64_t evicted_samples; /* sample counts in the evicted windows */
 	uint64_t rejected_too_big; /* windows larger than the whole budget, never held */
+	uint64_t rejected_pinned; /* windows that found no room: queries held the rest */
 	uint64_t queries;
 };
 

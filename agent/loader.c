@@ -588,13 +588,12 @@ int loader_drain(struct loader *l, void (*cb)(void *ctx, const struct loader_rec
 	return 0;
 }
 
-int loader_set_dwarf_proc(struct loader *l, uint32_t tgid, bool on)
+int loader_set_dwarf_proc(struct loader *l, uint32_t tgid, uint64_t start_boottime, bool on)
 {
 	int fd = bpf_map__fd(l->skel->maps.dwarf_procs);
-	uint8_t one = 1;
 
 	if (on)
-		return bpf_map_update_elem(fd, &tgid, &one, BPF_ANY) ? -errno : 0;
+		return bpf_map_update_elem(fd, &tgid, &start_boottime, BPF_ANY) ? -errno : 0;
 	return bpf_map_delete_elem(fd, &tgid) && errno != ENOENT ? -errno : 0;
 }
 

@@ -82,8 +82,11 @@ int loader_poll_events(struct loader *l);
 int loader_drain(struct loader *l, void (*cb)(void *ctx, const struct loader_record *r),
 		 void *ctx, struct loader_drain_stats *stats);
 
-/* Auto mode: copy (or stop copying) the stacks of process @tgid. Returns 0 or -errno. */
-int loader_set_dwarf_proc(struct loader *l, uint32_t tgid, bool on);
+/*
+ * Auto mode: copy (or stop copying) the stacks of process (@tgid, @start_boottime); a
+ * later process with the same tgid is not copied. Returns 0 or -errno.
+ */
+int loader_set_dwarf_proc(struct loader *l, uint32_t tgid, uint64_t start_boottime, bool on);
 
 /* Sum the per-CPU counters into out[STACKD_CNT__MAX] (monotonic totals). */
 int loader_read_counters(struct loader *l, uint64_t out[STACKD_CNT__MAX]);

@@ -5,14 +5,20 @@
  * Exit codes: 0 after a clean shutdown (SIGINT/SIGTERM), --help/--version, or --check
  * when stackd can run here; 1 when start-up fails (privileges, BTF, perf events, port in
  * use, dropping privileges) or --check finds it cannot run; 2 on a usage error (a bad flag,
- * or a --profiling.cgroups path that is not a cgroup).
+ * or a --profiling.cgroups path that is not a cgroup). A shutdown that does not finish
+ * within SHUTDOWN_DEADLINE_S of the first SIGINT/SIGTERM (a worker stuck), or a second
+ * SIGINT/SIGTERM, ends the process at once with exit code 1.
  */
 #include <errno.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "check.h"
@@ -26,6 +32,72 @@
 
 /* Set once privileges are dropped: only then is the agent ready (and /-/ready 200). */
 static atomic_bool g_privs_dropped;
+
+/*
+ * From the first SIGINT/SIGTERM the process is gone within this (under 5 s
+ * with the exit itself), whatever a thread is stuck in.
+ */
+#define SHUTDOWN_DEADLINE_S 4
+
+/* What the shutdown is waiting for, for the watchdog's last words. */
+static _Atomic(const char *) g_shutdown_stage = "starting the shutdown";
+
+struct shutdown_watch {
+	pthread_mutex_t lock; /* guards agent: NULL once it is being freed */
+	struct agent *agent;
+	sigset_t sigs; /* SIGINT, SIGTERM: blocked in every thread */
+	struct timespec t0; /* CLOCK_MONOTONIC of the first signal */
+};
+
+/*
+ * Started at the first SIGINT/SIGTERM: a second one, or the deadline, ends
+ * the process with _exit() (no atexit work that could block too). A clean
+ * shutdown returns from main() first, which ends this thread with the rest.
+ */
+static void *shutdown_watchdog(void *arg)
+{
+	struct shutdown_watch *w = arg;
+	struct timespec left = { .tv_sec = SHUTDOWN_DEADLINE_S }, now;
+	char what[160];
+	int sig;
+
+	sig = sigtimedwait(&w->sigs, NULL, &left);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&w->lock);
+	if (w->agent)
+		agent_shutdown_report(w->agent, what, sizeof(what));
+	else
+		snprintf(what, sizeof(what), "drain thread ended");
+	if (sig > 0)
+		pr_err("second %s after %.1f s while %s (%s): exiting now",
+		       sig == SIGINT ? "SIGINT" : "SIGTERM",
+		       (double)(now.tv_sec - w->t0.tv_sec) + (now.tv_nsec - w->t0.tv_nsec) / 1e9,
+		       atomic_load(&g_shutdown_stage), what);
+	else
+		pr_err("shutdown did not finish within %d s, stuck %s (%s): exiting now",
+		       SHUTDOWN_DEADLINE_S, atomic_load(&g_shutdown_stage), what);
+	_exit(1);
+	return NULL;
+}
+
+/* Arms the shutdown deadline; if no thread can be made, SIGALRM's default action enforces it. */
+static void arm_shutdown_deadline(struct shutdown_watch *w)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	int err;
+
+	clock_gettime(CLOCK_MONOTONIC, &w->t0);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	err = pthread_create(&t, &attr, shutdown_watchdog, w);
+	pthread_attr_destroy(&attr);
+	if (err) {
+		pr_warn("no shutdown watchdog thread (%s): SIGALRM ends a stuck shutdown",
+			strerror(err));
+		alarm(SHUTDOWN_DEADLINE_S);
+	}
+}
 
 static bool is_ready(void *ctx)
 {
@@ -55,10 +127,18 @@ int main(int argc, char **argv)
 	struct http_opts hopts;
 	struct webconfig *wc = NULL;
 	bool is_tls = false;
+	struct shutdown_watch watch;
 	struct config cfg;
 	sigset_t sigs;
 	int sig = 0, err;
 
+	/*
+	 * Other processes' stack bytes and symbol data pass through this memory:
+	 * no core dump of it and no ptrace by a same-uid process without
+	 * CAP_SYS_PTRACE. privs_drop() sets it again (a uid change may reset it).
+	 */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0))
+		pr_warn("PR_SET_DUMPABLE 0 failed: %s", strerror(errno));
 	config_defaults(&cfg);
 	err = config_parse(&cfg, argc, argv, stdout, stderr);
 	if (err == CONFIG_EXIT_OK)
@@ -161,6 +241,14 @@ int main(int argc, char **argv)
 		agent_stop(agent);
 		return 1;
 	}
+	/* Only now: the drain thread reads what processes control (maps, ELF, cgroups). */
+	err = agent_run(agent);
+	if (err) {
+		agent_begin_shutdown(agent);
+		http_server_stop(http);
+		agent_stop(agent);
+		return 1;
+	}
 	atomic_store(&g_privs_dropped, true);
 	/* Loading parsed the kernel's BTF (several MB): give that memory back. */
 	malloc_trim(0);
@@ -181,10 +269,24 @@ int main(int argc, char **argv)
 			pr_info("SIGHUP: no --web.config.file to reload");
 		sig = 0;
 	}
-	pr_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	pr_info("received %s, shutting down (at most %d s; a second signal exits at once)",
+		sig == SIGINT ? "SIGINT" : "SIGTERM", SHUTDOWN_DEADLINE_S);
+	pthread_mutex_init(&watch.lock, NULL);
+	watch.agent = agent;
+	sigemptyset(&watch.sigs);
+	sigaddset(&watch.sigs, SIGINT);
+	sigaddset(&watch.sigs, SIGTERM);
+	arm_shutdown_deadline(&watch);
 	/* Wake waiting profile requests first so the HTTP threads can finish. */
 	agent_begin_shutdown(agent);
+	atomic_store(&g_shutdown_stage, "stopping the HTTP server");
 	http_server_stop(http);
+	atomic_store(&g_shutdown_stage, "stopping the drain thread");
+	agent_join(agent);
+	pthread_mutex_lock(&watch.lock);
+	watch.agent = NULL;
+	pthread_mutex_unlock(&watch.lock);
+	atomic_store(&g_shutdown_stage, "detaching and freeing");
 	agent_stop(agent);
 	pr_info("stopped");
 	return 0;

@@ -395,6 +395,13 @@ static int resolve_user(const char *name, struct privs_plan *p)
 	return 0;
 }
 
+static atomic_bool g_dropped;
+
+bool privs_are_dropped(void)
+{
+	return atomic_load(&g_dropped);
+}
+
 int privs_drop(const struct privs_opts *opts)
 {
 	struct sigaction sa = {.sa_handler = on_privs_signal, .sa_flags = SA_RESTART};
@@ -476,6 +483,17 @@ int privs_drop(const struct privs_opts *opts)
 		nanosleep(&(struct timespec){.tv_nsec = 5 * 1000000L}, NULL);
 		waited_ms += 5;
 	}
+	/*
+	 * A uid change resets the dumpable flag to fs.suid_dumpable, which may be
+	 * 1: the process (one mm, so all threads) stays undumpable. main() set it
+	 * before any thread started; this is the same guarantee after the drop.
+	 */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)) {
+		err = -errno;
+		pr_err("PR_SET_DUMPABLE 0 failed: %s", strerror(-err));
+		return err;
+	}
+	atomic_store(&g_dropped, true);
 	privs_caps_str(g_plan.keep, names, sizeof(names));
 	if (!g_plan.drop_bounding)
 		pr_info("no CAP_SETPCAP: the bounding set stays as it was given (no_new_privs keeps "

@@ -20,6 +20,7 @@
 #include <limits.h>
 #include <linux/capability.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -73,6 +74,8 @@ struct privs_opts {
  * privileges could not be dropped in some thread: the caller must not go on.
  */
 int privs_drop(const struct privs_opts *opts);
+/* True once privs_drop() succeeded in every thread (any thread may ask). */
+bool privs_are_dropped(void);
 
 /*
  * A configuration file stackd reads as root must not be writable by anyone else:

@@ -8,9 +8,20 @@
 #include "common/hmap.h"
 #include "common/list.h"
 
+/* The entries of one process, so an exec drops them without a scan of the cache. */
+struct group {
+	struct hnode node;
+	struct list_head entries;
+	uint32_t tgid;
+	uint64_t start;
+};
+
 struct entry {
 	struct hnode node;
 	struct list_head lru; /* most recently used first */
+	struct list_head sibling; /* in group->entries */
+	struct list_head drain; /* in stackcache.this_drain, or empty */
+	struct group *g;
 	uint32_t tgid;
 	uint32_t nr;
 	uint64_t start;
@@ -21,7 +32,9 @@ struct entry {
 
 struct stackcache {
 	struct hmap map;
+	struct hmap groups;
 	struct list_head lru;
+	struct list_head this_drain;
 	size_t max_bytes;
 	struct stackcache_stats stats;
 };
@@ -31,6 +44,11 @@ static uint64_t key_hash(uint32_t tgid, uint64_t start, const uint64_t *ips, uin
 	return hash_bytes(ips, nr * sizeof(*ips), hash_combine(hash_u64(tgid), start));
 }
 
+static uint64_t group_hash(uint32_t tgid, uint64_t start)
+{
+	return hash_combine(hash_u64(tgid), start);
+}
+
 int stackcache_new(size_t max_bytes, struct stackcache **out)
 {
 	struct stackcache *c = calloc(1, sizeof(*c));
@@ -38,20 +56,44 @@ int stackcache_new(size_t max_bytes, struct stackcache **out)
 	if (!c)
 		return -ENOMEM;
 	hmap_init(&c->map);
+	hmap_init(&c->groups);
 	list_init(&c->lru);
+	list_init(&c->this_drain);
 	c->max_bytes = max_bytes;
 	*out = c;
 	return 0;
 }
 
+static struct group *group_find(struct stackcache *c, uint32_t tgid, uint64_t start)
+{
+	struct hnode *n;
+
+	for (n = hmap_first(&c->groups, group_hash(tgid, start)); n; n = hmap_next(n)) {
+		struct group *g = container_of(n, struct group, node);
+
+		if (g->tgid == tgid && g->start == start)
+			return g;
+	}
+	return NULL;
+}
+
 static void entry_drop(struct stackcache *c, struct entry *e)
 {
+	struct group *g = e->g;
+
 	hmap_remove(&c->map, &e->node);
 	list_del(&e->lru);
+	list_del(&e->sibling);
+	list_del(&e->drain);
 	c->stats.bytes -= e->bytes;
 	c->stats.entries--;
 	sym_result_free(e->res);
 	free(e);
+	if (list_empty(&g->entries)) {
+		hmap_remove(&c->groups, &g->node);
+		c->stats.bytes -= sizeof(*g);
+		free(g);
+	}
 }
 
 void stackcache_free(struct stackcache *c)
@@ -61,6 +103,7 @@ void stackcache_free(struct stackcache *c)
 	while (!list_empty(&c->lru))
 		entry_drop(c, list_entry(c->lru.next, struct entry, lru));
 	hmap_fini(&c->map);
+	hmap_fini(&c->groups);
 	free(c);
 }
 
@@ -85,15 +128,34 @@ const struct sym_result *stackcache_get(struct stackcache *c, uint32_t tgid, uin
 }
 
 void stackcache_put(struct stackcache *c, uint32_t tgid, uint64_t start, const uint64_t *ips,
-		    uint32_t nr, struct sym_result *res)
+		    uint32_t nr, struct sym_result *res, bool this_drain)
 {
 	size_t bytes = sizeof(struct entry) + nr * sizeof(*ips) + sym_result_bytes(res);
+	struct group *g = group_find(c, tgid, start);
 	struct entry *e;
 
-	if (bytes > c->max_bytes || !(e = malloc(sizeof(*e) + nr * sizeof(*ips)))) {
-		sym_result_free(res);
-		return;
+	if (bytes + (g ? 0 : sizeof(*g)) > c->max_bytes)
+		goto drop;
+	if (!g) {
+		g = calloc(1, sizeof(*g));
+		if (!g)
+			goto drop;
+		g->tgid = tgid;
+		g->start = start;
+		list_init(&g->entries);
+		hmap_insert(&c->groups, &g->node, group_hash(tgid, start));
+		c->stats.bytes += sizeof(*g);
 	}
+	e = malloc(sizeof(*e) + nr * sizeof(*ips));
+	if (!e) {
+		if (list_empty(&g->entries)) {
+			hmap_remove(&c->groups, &g->node);
+			c->stats.bytes -= sizeof(*g);
+			free(g);
+		}
+		goto drop;
+	}
+	e->g = g;
 	e->tgid = tgid;
 	e->start = start;
 	e->nr = nr;
@@ -102,15 +164,59 @@ void stackcache_put(struct stackcache *c, uint32_t tgid, uint64_t start, const u
 	memcpy(e->ips, ips, nr * sizeof(*ips));
 	hmap_insert(&c->map, &e->node, key_hash(tgid, start, ips, nr));
 	list_add(&e->lru, &c->lru);
+	list_add(&e->sibling, &g->entries);
+	if (this_drain)
+		list_add(&e->drain, &c->this_drain);
+	else
+		list_init(&e->drain);
 	c->stats.bytes += bytes;
 	c->stats.entries++;
 	while (c->stats.bytes > c->max_bytes && !list_empty(&c->lru)) {
 		entry_drop(c, list_entry(c->lru.prev, struct entry, lru));
 		c->stats.evictions++;
 	}
+	return;
+drop:
+	sym_result_free(res);
+}
+
+void stackcache_forget(struct stackcache *c, uint32_t tgid, uint64_t start)
+{
+	struct group *g = group_find(c, tgid, start);
+
+	/* Dropping the last entry frees the group: test emptiness before each drop. */
+	while (g) {
+		bool last = g->entries.next->next == &g->entries;
+
+		entry_drop(c, list_entry(g->entries.next, struct entry, sibling));
+		c->stats.invalidated++;
+		if (last)
+			break;
+	}
+}
+
+void stackcache_end_drain(struct stackcache *c)
+{
+	while (!list_empty(&c->this_drain)) {
+		entry_drop(c, list_entry(c->this_drain.next, struct entry, drain));
+		c->stats.invalidated++;
+	}
 }
 
 void stackcache_get_stats(const struct stackcache *c, struct stackcache_stats *out)
 {
 	*out = c->stats;
+}
+
+bool stackcache_is_jit(const struct sym_result *res)
+{
+	for (size_t i = 0; i < res->nr; i++) {
+		const struct sym_mapping *m = res->frames[i].mapping;
+
+		/* The symbolizer's test for JIT memory: no file behind the mapping. */
+		if (m && (!m->path[0] || !strncmp(m->path, "[anon:", 6) ||
+			  !strncmp(m->path, "//anon", 6) || !strncmp(m->path, "/memfd:", 7)))
+			return true;
+	}
+	return false;
 }

@@ -132,6 +132,14 @@ int stats_write_metrics(struct strbuf *sb, const struct agent_stats *s,
 	err = err ?: prom_histogram_write(sb, "stackd_drain_duration_seconds",
 					  "Time to drain, symbolize and aggregate one map set.",
 					  drain_hist);
+	err = err ?: gauge(sb, "stackd_drain_stalled",
+			   "1 while no drain completed for 3 drain intervals (at least 5 s): "
+			   "/-/ready answers 503 then.",
+			   s->drain_stalled);
+	err = err ?: prom_family(sb, "stackd_drain_last_success_timestamp_seconds", "gauge",
+				 "When the last drain completed (Unix time; 0: none yet).");
+	err = err ?: prom_sample(sb, "stackd_drain_last_success_timestamp_seconds", NULL, 0,
+				 (double)s->drain_last_unix_ns / 1e9);
 
 	err = err ?: gauge(sb, "stackd_processes_tracked", "Processes in the process table.",
 			   s->procs.tracked);
@@ -194,6 +202,10 @@ int stats_write_metrics(struct strbuf *sb, const struct agent_stats *s,
 			     s->stacks.hits);
 	err = err ?: counter(sb, "stackd_stack_cache_misses_total", "Stacks symbolized afresh.",
 			     s->stacks.misses);
+	err = err ?: counter(sb, "stackd_stack_cache_invalidated_total",
+			     "Cached stacks dropped because the process exec'd or its maps changed, "
+			     "or because they went through JIT code (kept for one drain only).",
+			     s->stacks.invalidated);
 	err = err ?: counter(sb, "stackd_stack_cache_evictions_total",
 			     "Stacks evicted from the cache to stay within budget.",
 			     s->stacks.evictions);
@@ -267,9 +279,11 @@ int stats_write_metrics(struct strbuf *sb, const struct agent_stats *s,
 			     "Container names evicted from their bounded cache.",
 			     s->meta.name_cache_evictions);
 	if (info->history_budget) {
-		const char *const reasons[] = { "retention", "budget", "too_big", "out_of_memory" };
-		uint64_t ev[4] = { s->hist.evicted_retention, s->hist.evicted_budget,
-				   s->hist.rejected_too_big, s->history_freeze_failed };
+		const char *const reasons[] = { "retention", "budget",	      "too_big",
+						"out_of_memory", "pinned_by_queries" };
+		uint64_t ev[5] = { s->hist.evicted_retention, s->hist.evicted_budget,
+				   s->hist.rejected_too_big, s->history_freeze_failed,
+				   s->hist.rejected_pinned };
 
 		err = err ?: gauge(sb, "stackd_history_windows", "Profile windows held in history.",
 				   s->hist.windows);
@@ -287,7 +301,7 @@ int stats_write_metrics(struct strbuf *sb, const struct agent_stats *s,
 					 (double)s->hist.oldest_ns / 1e9);
 		err = err ?: labelled(sb, "stackd_history_windows_evicted_total", "counter",
 				      "Windows that left the history (or never entered it), by why.",
-				      "reason", reasons, ev, 4);
+				      "reason", reasons, ev, 5);
 		err = err ?: counter(sb, "stackd_history_samples_evicted_total",
 				     "Samples in the windows that left the history (or never "
 				     "entered it).",

@@ -46,6 +46,8 @@ struct agent_stats {
 	struct procmeta_stats meta;
 	struct history_stats hist; /* read at scrape time */
 	uint64_t history_freeze_failed; /* windows lost: freezing ran out of memory */
+	uint64_t drain_stalled; /* 0/1, read at scrape time */
+	int64_t drain_last_unix_ns; /* when the last drain completed, read at scrape time */
 };
 
 /* Static facts about this run, for gauges. */

@@ -106,12 +106,16 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
 
-/* In auto mode: the processes whose stacks are copied for DWARF unwinding (set by user space). */
+/*
+ * In auto mode: the processes whose stacks are copied for DWARF unwinding
+ * (set by user space): tgid -> leader start time, so an entry that outlived
+ * its process (a missed exit) never switches a new process with that pid.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
 	__type(key, __u32);
-	__type(value, __u8);
+	__type(value, __u64);
 } dwarf_procs SEC(".maps");
 
 /*
@@ -249,13 +253,16 @@ static __always_inline void record(struct bpf_perf_event_data *ctx, void *counts
 		count(STACKD_CNT_RECORDED);
 }
 
-static __always_inline bool wants_dwarf(__u32 tgid)
+static __always_inline bool wants_dwarf(__u32 tgid, __u64 start)
 {
+	__u64 *marked;
+
 	if (unwind_mode == STACKD_UNWIND_DWARF)
 		return true;
-	if (unwind_mode == STACKD_UNWIND_AUTO)
-		return bpf_map_lookup_elem(&dwarf_procs, &tgid) != NULL;
-	return false;
+	if (unwind_mode != STACKD_UNWIND_AUTO)
+		return false;
+	marked = bpf_map_lookup_elem(&dwarf_procs, &tgid);
+	return marked && *marked == start;
 }
 
 /*
@@ -393,7 +400,7 @@ int stackd_sample(struct bpf_perf_event_data *ctx)
 		}
 	}
 
-	if (!is_kthread && key.tgid != 0 && wants_dwarf(key.tgid) &&
+	if (!is_kthread && key.tgid != 0 && wants_dwarf(key.tgid, key.start_boottime) &&
 	    send_dwarf_sample(ctx, task, &key))
 		return 0;
 
@@ -431,12 +438,13 @@ int BPF_PROG(stackd_exit, struct task_struct *p)
 
 	if ((__u32)id != tgid)
 		return 0; /* a thread, not the process */
+	/* Whether or not known_procs (an LRU) still holds it: the pid may be reused. */
+	bpf_map_delete_elem(&dwarf_procs, &tgid);
 	start = bpf_map_lookup_elem(&known_procs, &tgid);
 	if (!start)
 		return 0; /* never sampled: user space does not know it */
 	notify(STACKD_EVENT_EXIT, tgid, *start);
 	bpf_map_delete_elem(&known_procs, &tgid);
-	bpf_map_delete_elem(&dwarf_procs, &tgid);
 	return 0;
 }
 

@@ -122,11 +122,69 @@ static void test_budget_and_readers(void **state)
 	history_free(h);
 }
 
+/*
+ * A query holding every window while a push arrives at the budget: evicting
+ * them would free nothing until the query ends, so the history keeps them and
+ * drops the new window (counted) instead of emptying itself and still
+ * overshooting. Pinned bytes are charged once and subtracted on release.
+ */
+static void test_query_across_push_at_budget(void **state)
+{
+	struct history_opts o = { .window_ns = 10 * SEC, .retention_ns = 3600 * SEC };
+	struct pprof_frozen *probe = window(T0, 200, 200);
+	size_t one = pprof_frozen_bytes(probe);
+	struct history_view all, first;
+	struct history_stats st;
+	struct history *h;
+
+	(void)state;
+	pprof_frozen_free(probe);
+	o.max_bytes = one * 3 + one / 2; /* room for three windows */
+	assert_int_equal(history_new(&o, &h), 0);
+	for (int i = 0; i < 3; i++)
+		history_push(h, window(T0 + i * 10 * SEC, 200, 200));
+	assert_int_equal(history_acquire(h, T0, T0 + 3600 * SEC, &all), 0);
+	assert_int_equal(all.nr, 3);
+	history_push(h, window(T0 + 30 * SEC, 200, 200));
+	history_get_stats(h, &st);
+	assert_int_equal(st.windows, 3); /* the history is still there */
+	assert_int_equal(st.evicted_budget, 0);
+	assert_int_equal(st.rejected_pinned, 1);
+	assert_int_equal(st.evicted_samples, 200);
+	assert_int_equal(st.bytes, 3 * one);
+	assert_true(st.bytes <= o.max_bytes);
+	history_release(&all);
+	history_get_stats(h, &st);
+	assert_int_equal(st.bytes, 3 * one);
+	assert_int_equal(st.pinned_bytes, 0);
+
+	/*
+	 * A query on the oldest two: they free nothing, so the third goes too
+	 * (oldest first, the ring stays in time order); the two read are
+	 * charged once, as pinned, and the budget still holds.
+	 */
+	assert_int_equal(history_acquire(h, T0, T0 + 20 * SEC, &first), 0);
+	assert_int_equal(first.nr, 2);
+	history_push(h, window(T0 + 40 * SEC, 200, 200));
+	history_get_stats(h, &st);
+	assert_int_equal(st.windows, 1);
+	assert_int_equal(st.evicted_budget, 3);
+	assert_int_equal(st.pinned_bytes, 2 * one);
+	assert_int_equal(st.bytes, 3 * one);
+	history_release(&first);
+	history_get_stats(h, &st);
+	assert_int_equal(st.bytes, one);
+	assert_int_equal(st.pinned_bytes, 0);
+	assert_int_equal(st.windows, 1);
+	history_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_retention),
 		cmocka_unit_test(test_budget_and_readers),
+		cmocka_unit_test(test_query_across_push_at_budget),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
