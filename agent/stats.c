@@ -179,6 +179,13 @@ int stats_write_metrics(struct strbuf *sb, const struct agent_stats *s,
 	err = err ?: counter(sb, "stackd_symbol_cache_evictions_total",
 			     "Objects evicted from the symbol cache to stay within budget.",
 			     s->sym.cache_evictions);
+	err = err ?: counter(sb, "stackd_symbolize_objects_too_big_total",
+			     "Object parses stopped at the per-object budget "
+			     "(--symbolize.max-object-size): their frames stay raw addresses.",
+			     s->sym.objects_too_big);
+	err = err ?: counter(sb, "stackd_symbolize_too_big_refused_bytes_total",
+			     "Bytes those parses asked for beyond the per-object budget.",
+			     s->sym.too_big_bytes);
 
 	err = err ?: gauge(sb, "stackd_stack_cache_bytes", "Memory held by symbolized stacks.",
 			   s->stacks.bytes);
