@@ -891,6 +891,7 @@ size_t sym_result_bytes(const struct sym_result *r)
 
 void symbolizer_get_stats(const struct symbolizer *s, struct symbolizer_stats *out)
 {
+	struct perfmap_cache_stats ps;
 	struct symcache_stats cs;
 
 	memset(out, 0, sizeof(*out));
@@ -903,6 +904,10 @@ void symbolizer_get_stats(const struct symbolizer *s, struct symbolizer_stats *o
 	out->cache_fds = cs.fds;
 	out->cache_fd_drops = cs.fd_drops;
 	out->objects_too_big = cs.too_big;
+	perfmap_cache_get_stats(s->perfmaps, &ps);
+	out->perfmap_bytes = perfmap_cache_bytes(s->perfmaps);
+	out->perfmap_truncated = ps.truncated;
+	out->perfmap_refused_bytes = ps.refused_bytes;
 	out->too_big_bytes = cs.too_big_bytes;
 	out->frames_total = s->frames_total;
 	memcpy(out->failures, s->failures, sizeof(out->failures));

@@ -114,6 +114,9 @@ struct symbolizer_stats {
 	uint64_t cache_fd_drops;    /* of those, closed at the cap: DWARF lost until re-primed */
 	uint64_t objects_too_big;   /* parses over the per-object budget (max_object_bytes) */
 	uint64_t too_big_bytes;	    /* bytes those parses asked for and were refused */
+	uint64_t perfmap_bytes;	    /* JIT perf maps held (all processes) */
+	uint64_t perfmap_truncated; /* perf map reads stopped at their memory budget */
+	uint64_t perfmap_refused_bytes; /* bytes of those files left unparsed */
 	uint64_t frames_total;
 	uint64_t failures[SYM_FAIL__MAX]; /* frames that could not be symbolized */
 };
