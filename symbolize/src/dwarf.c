@@ -2332,8 +2332,7 @@ int dwsym_open_mem(const void *data, size_t len, struct dwsym **out)
 	return dwsym_open_mem_budget(data, len, &b, out);
 }
 
-int dwsym_open_mem_budget(const void *data, size_t len, struct parse_budget *b,
-			  struct dwsym **out)
+int dwsym_open_mem_budget(const void *data, size_t len, struct parse_budget *b, struct dwsym **out)
 {
 	struct dw_src src = {.fd = -1, .mem = data, .size = len, .b = b};
 

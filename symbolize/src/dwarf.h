@@ -88,8 +88,7 @@ int dwsym_open_mem(const void *data, size_t len, struct dwsym **out);
  */
 int dwsym_open_fd_budget(int fd, struct parse_budget *b, struct dwsym **out);
 int dwsym_open_fd_map_budget(int fd, struct parse_budget *b, struct dwsym **out);
-int dwsym_open_mem_budget(const void *data, size_t len, struct parse_budget *b,
-			  struct dwsym **out);
+int dwsym_open_mem_budget(const void *data, size_t len, struct parse_budget *b, struct dwsym **out);
 void dwsym_free(struct dwsym *d);
 
 /*

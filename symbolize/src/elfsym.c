@@ -384,8 +384,7 @@ static bool is_content_section(const char *name)
 	size_t n = strlen(name);
 
 	return !strncmp(name, ".debug_", 7) || !strncmp(name, ".zdebug_", 8) ||
-	       !strcmp(name, ".gnu_debuglink") ||
-	       (n >= 9 && !strcmp(name + n - 9, "gopclntab"));
+	       !strcmp(name, ".gnu_debuglink") || (n >= 9 && !strcmp(name + n - 9, "gopclntab"));
 }
 
 /* Hash @len bytes at @off of the file with a fixed buffer: I/O, no allocation. */
@@ -523,7 +522,8 @@ static int elfsym_parse(struct parse_ctx *ctx, Elf *elf, struct elfsym **out)
 			}
 			if (err)
 				goto cleanup;
-		} else if (sh.sh_type == SHT_NOTE && !have_id && !budget_charge(ctx->b, sh.sh_size)) {
+		} else if (sh.sh_type == SHT_NOTE && !have_id &&
+			   !budget_charge(ctx->b, sh.sh_size)) {
 			have_id = scan_notes(scn_data(scn, &sh, file_sz), hdr.build_id);
 		}
 	}

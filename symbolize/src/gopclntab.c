@@ -344,8 +344,7 @@ int gopclntab_open_fd(int fd, unsigned flags, struct gopclntab **out)
 	return gopclntab_open_fd_budget(fd, flags, &b, out);
 }
 
-int gopclntab_open_fd_budget(int fd, unsigned flags, struct parse_budget *b,
-			     struct gopclntab **out)
+int gopclntab_open_fd_budget(int fd, unsigned flags, struct parse_budget *b, struct gopclntab **out)
 {
 	struct src s = {.fd = fd, .b = b};
 	struct stat st;
@@ -366,8 +365,8 @@ int gopclntab_open_mem(const void *data, size_t len, unsigned flags, struct gopc
 	return gopclntab_open_mem_budget(data, len, flags, &b, out);
 }
 
-int gopclntab_open_mem_budget(const void *data, size_t len, unsigned flags,
-			      struct parse_budget *b, struct gopclntab **out)
+int gopclntab_open_mem_budget(const void *data, size_t len, unsigned flags, struct parse_budget *b,
+			      struct gopclntab **out)
 {
 	struct src s = {.fd = -1, .mem = data, .size = len, .b = b};
 

@@ -50,8 +50,8 @@ int gopclntab_open_mem(const void *data, size_t len, unsigned flags, struct gopc
  */
 int gopclntab_open_fd_budget(int fd, unsigned flags, struct parse_budget *b,
 			     struct gopclntab **out);
-int gopclntab_open_mem_budget(const void *data, size_t len, unsigned flags,
-			      struct parse_budget *b, struct gopclntab **out);
+int gopclntab_open_mem_budget(const void *data, size_t len, unsigned flags, struct parse_budget *b,
+			      struct gopclntab **out);
 void gopclntab_free(struct gopclntab *t);
 
 /* The function containing ELF address @vaddr: 0 or -ENOENT. @name borrowed. NULL-safe. */

@@ -49,7 +49,7 @@ struct perfmap {
 	size_t pool_cap;
 	size_t nr_bad;
 	size_t seq;
-	size_t max_bytes; /* what perfmap_bytes() may grow to; 0 = no limit but the caps */
+	size_t max_bytes;  /* what perfmap_bytes() may grow to; 0 = no limit but the caps */
 	bool is_truncated; /* parsing stopped at max_bytes */
 };
 

@@ -569,8 +569,9 @@ static int user_frames(struct symbolizer *s, pid_t pid, const struct procmaps *m
 			dw_resolve(s, mt[j].obj, vaddr, &ft[i], &dwa, &nr_lines, &str_bytes);
 		if (!ft[i].name && !ft[i].dw_nr) {
 			if (ft[i].fail < 0)
-				ft[i].fail = symcache_obj_is_too_big(mt[j].obj) ? SYM_FAIL_TOO_BIG
-										: SYM_FAIL_NO_SYMBOL;
+				ft[i].fail = symcache_obj_is_too_big(mt[j].obj)
+						 ? SYM_FAIL_TOO_BIG
+						 : SYM_FAIL_NO_SYMBOL;
 			continue;
 		}
 		if (ft[i].name)

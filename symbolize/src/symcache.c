@@ -689,7 +689,8 @@ int symcache_get_fd_src(struct symcache *c, int fd, const struct symcache_mapkey
 		o->root_dev = root_dev;
 		o->root_ino = root_ino;
 		if (elfsym_is_truncated(elf)) {
-			/* Kept (segments and build id): its frames are raw addresses, never re-parsed. */
+			/* Kept (segments and build id): its frames are raw addresses, never
+			 * re-parsed. */
 			o->is_too_big = true;
 			note_too_big(c, &b);
 		}
@@ -779,7 +780,8 @@ bool symcache_obj_is_too_big(const struct symcache_obj *o)
 void symcache_set_max_object(struct symcache *c, size_t max_object)
 {
 	if (!max_object)
-		max_object = c->max_bytes > SYMCACHE_MIN_OBJECT ? c->max_bytes : SYMCACHE_MIN_OBJECT;
+		max_object =
+		    c->max_bytes > SYMCACHE_MIN_OBJECT ? c->max_bytes : SYMCACHE_MIN_OBJECT;
 	c->max_object = max_object;
 }
 

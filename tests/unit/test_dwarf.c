@@ -50,7 +50,6 @@ static char tmpdir[512];
 static const char *fixture = STACKD_DWARF_FIXTURES "/inl.c";
 static const char *elfbomb = STACKD_DWARF_FIXTURES "/../../fixtures/elfbomb.py";
 
-
 static int run_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int run_sh(const char *fmt, ...)
 {

@@ -644,12 +644,16 @@ static void test_vdso(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_demangle_table), cmocka_unit_test(test_demangle_rustc_v0),
+	    cmocka_unit_test(test_demangle_table),
+	    cmocka_unit_test(test_demangle_rustc_v0),
 	    cmocka_unit_test(test_demangle_unbounded_output),
-	    cmocka_unit_test(test_perfmap_parse),  cmocka_unit_test(test_perfmap_cache),
+	    cmocka_unit_test(test_perfmap_parse),
+	    cmocka_unit_test(test_perfmap_cache),
 	    cmocka_unit_test(test_perfmap_budget),
-	    cmocka_unit_test(test_symbolize_jit),  cmocka_unit_test(test_gopclntab_file),
-	    cmocka_unit_test(test_go_process),	   cmocka_unit_test(test_vdso),
+	    cmocka_unit_test(test_symbolize_jit),
+	    cmocka_unit_test(test_gopclntab_file),
+	    cmocka_unit_test(test_go_process),
+	    cmocka_unit_test(test_vdso),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -95,12 +95,12 @@ struct sym_result {
 
 enum sym_fail_reason {
 	SYM_FAIL_NO_MAPPING = 0, /* address outside every executable mapping */
-	SYM_FAIL_OPEN, /* object file could not be opened */
-	SYM_FAIL_BAD_ELF, /* malformed or unsupported ELF */
-	SYM_FAIL_NO_SYMBOL, /* ELF fine, no symbol covers the address */
-	SYM_FAIL_KERNEL, /* kernel address not in kallsyms */
-	SYM_FAIL_BAD_DWARF, /* DWARF corrupt or over a cap: symbol-table answer only */
-	SYM_FAIL_TOO_BIG, /* the object's symbols or DWARF were over the per-object budget */
+	SYM_FAIL_OPEN,		 /* object file could not be opened */
+	SYM_FAIL_BAD_ELF,	 /* malformed or unsupported ELF */
+	SYM_FAIL_NO_SYMBOL,	 /* ELF fine, no symbol covers the address */
+	SYM_FAIL_KERNEL,	 /* kernel address not in kallsyms */
+	SYM_FAIL_BAD_DWARF,	 /* DWARF corrupt or over a cap: symbol-table answer only */
+	SYM_FAIL_TOO_BIG,	 /* the object's symbols or DWARF were over the per-object budget */
 	SYM_FAIL__MAX,
 };
 
