@@ -955,7 +955,8 @@ int agent_new(const struct config *cfg, struct agent **out)
 
 int agent_start(struct agent *a)
 {
-	struct symbolizer_opts sopts = { .cache_max_bytes = a->cfg.symbol_cache_bytes };
+	struct symbolizer_opts sopts = { .cache_max_bytes = a->cfg.symbol_cache_bytes,
+					 .max_object_bytes = a->cfg.symbol_max_object_bytes };
 	struct loader_opts lopts;
 	struct epoll_event ev = { .events = EPOLLIN };
 	char *save = NULL, *dir;

@@ -89,6 +89,10 @@ static const struct flag flags[] = {
 	  "Entries of each counts map (0: derived from frequency x CPUs x drain interval)." },
 	{ "symbolize.cache-size", FLAG_SIZE, OFF(symbol_cache_bytes), 1ULL << 20, 1ULL << 40,
 	  "64MiB", "Memory budget for cached symbol tables (LRU beyond it)." },
+	{ "symbolize.max-object-size", FLAG_SIZE, OFF(symbol_max_object_bytes), 0, 1ULL << 40,
+	  "0", "What parsing one object file may allocate, checked before allocating (0: the "
+	  "symbol cache size, at least 16MiB); bigger objects keep what fits, raw addresses "
+	  "for the rest." },
 	{ "symbolize.stack-cache-size", FLAG_SIZE, OFF(stack_cache_bytes), 1ULL << 16,
 	  1ULL << 40, "16MiB",
 	  "Memory budget for symbolized stacks, so a stack seen before costs no work." },

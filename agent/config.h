@@ -35,6 +35,7 @@ struct config {
 	uint32_t stack_map_entries; /* 0: derived from frequency x CPUs x drain interval */
 	uint32_t counts_map_entries; /* 0: derived */
 	uint64_t symbol_cache_bytes;
+	uint64_t symbol_max_object_bytes; /* 0: derived from symbol_cache_bytes */
 	uint64_t stack_cache_bytes;
 	char debug_dirs[1024]; /* comma-separated; "" = the default /usr/lib/debug */
 	unsigned max_processes;

@@ -17,6 +17,15 @@
 #define MAPS_REFRESH_MIN_NS 1000000000ULL
 /* Drains between liveness checks of processes that stopped being sampled. */
 #define LIVENESS_EVERY 30
+/*
+ * Maps snapshots are bounded in bytes, not only in processes: a process can
+ * map thousands of executable regions with 4 KiB paths (1 MiB holds ~10,000
+ * ordinary ones), and --process.max of them must not add up to gigabytes.
+ * A snapshot over either bound is refused (counted), the old one kept; under
+ * pressure, sweeps evict the least recently sampled down to 7/8 of the total.
+ */
+#define MAPS_PROC_BYTES	 (1u << 20)
+#define MAPS_TOTAL_BYTES (64u << 20)
 
 struct proctable {
 	struct hmap procs;
@@ -26,6 +35,7 @@ struct proctable {
 	struct symbolizer *sym;
 	struct procmeta_reader *meta;
 	uint64_t ns_per_tick;
+	bool maps_pressure; /* a snapshot was refused for the total budget since the last sweep */
 	struct proctable_stats stats;
 };
 
@@ -197,6 +207,14 @@ static void proc_snapshot_maps(struct proctable *t, struct proc *p, const char *
 			t->stats.snapshot_errors++;
 		return;
 	}
+	if (maps->bytes > MAPS_PROC_BYTES ||
+	    t->stats.maps_bytes - (p->maps ? p->maps->bytes : 0) + maps->bytes > MAPS_TOTAL_BYTES) {
+		t->stats.maps_refused++;
+		t->stats.maps_refused_bytes += maps->bytes;
+		t->maps_pressure = true;
+		procmaps_free(maps);
+		return;
+	}
 	if (p->maps)
 		t->stats.maps_bytes -= p->maps->bytes;
 	procmaps_free(p->maps);
@@ -349,6 +367,13 @@ void proctable_sweep(struct proctable *t, uint64_t drain_seq)
 		proc_evict(t, list_entry(t->lru.prev, struct proc, lru));
 		t->stats.evicted_capacity++;
 	}
+	/* Evicting here, not at the refusal: callers hold borrowed procs until the sweep. */
+	while (t->maps_pressure && t->stats.maps_bytes > MAPS_TOTAL_BYTES / 8 * 7 &&
+	       !list_empty(&t->lru)) {
+		proc_evict(t, list_entry(t->lru.prev, struct proc, lru));
+		t->stats.evicted_maps_budget++;
+	}
+	t->maps_pressure = false;
 }
 
 void proctable_get_stats(const struct proctable *t, struct proctable_stats *out)

@@ -61,6 +61,9 @@ struct proctable_stats {
 	uint64_t evicted_capacity;
 	uint64_t maps_bytes;
 	uint64_t labels_bytes;
+	uint64_t maps_refused;	     /* snapshots over 1 MiB, or over the 64 MiB of all of them */
+	uint64_t maps_refused_bytes; /* their sizes */
+	uint64_t evicted_maps_budget; /* least recently sampled evicted to make room */
 };
 
 struct proctable;

@@ -159,6 +159,15 @@ int stats_write_metrics(struct strbuf *sb, const struct agent_stats *s,
 			      "Processes removed from the process table.", "reason",
 			      evict_reasons, v, 2);
 
+	err = err ?: counter(sb, "stackd_process_maps_refused_total",
+			     "Maps snapshots refused: over 1 MiB for one process or 64 MiB for all.",
+			     s->procs.maps_refused);
+	err = err ?: counter(sb, "stackd_process_maps_refused_bytes_total",
+			     "Bytes of the maps snapshots refused.", s->procs.maps_refused_bytes);
+	err = err ?: counter(sb, "stackd_process_maps_budget_evictions_total",
+			     "Least recently sampled processes evicted to bring maps snapshots "
+			     "back under their budget.",
+			     s->procs.evicted_maps_budget);
 	err = err ?: counter(sb, "stackd_symbolize_frames_total", "Frames symbolized.",
 			     s->sym.frames_total);
 	for (int i = 0; i < SYM_FAIL__MAX; i++) {
@@ -189,6 +198,22 @@ int stats_write_metrics(struct strbuf *sb, const struct agent_stats *s,
 	err = err ?: counter(sb, "stackd_symbol_cache_evictions_total",
 			     "Objects evicted from the symbol cache to stay within budget.",
 			     s->sym.cache_evictions);
+	err = err ?: counter(sb, "stackd_symbolize_objects_too_big_total",
+			     "Object parses stopped at the per-object budget "
+			     "(--symbolize.max-object-size): their frames stay raw addresses.",
+			     s->sym.objects_too_big);
+	err = err ?: counter(sb, "stackd_symbolize_too_big_refused_bytes_total",
+			     "Bytes those parses asked for beyond the per-object budget.",
+			     s->sym.too_big_bytes);
+	err = err ?: gauge(sb, "stackd_perfmap_bytes",
+			   "Memory held by JIT perf maps (at most 32 MiB, 8 MiB per process).",
+			   s->sym.perfmap_bytes);
+	err = err ?: counter(sb, "stackd_perfmap_truncated_total",
+			     "Perf map reads stopped at their memory budget.",
+			     s->sym.perfmap_truncated);
+	err = err ?: counter(sb, "stackd_perfmap_refused_bytes_total",
+			     "Bytes of perf map files left unparsed at that budget.",
+			     s->sym.perfmap_refused_bytes);
 
 	err = err ?: gauge(sb, "stackd_stack_cache_bytes", "Memory held by symbolized stacks.",
 			   s->stacks.bytes);

@@ -27,6 +27,8 @@
 #include <libdwarf/dwarf.h>
 #include <libdwarf/libdwarf.h>
 
+#include "budget.h"
+
 #define NO_SCOPE UINT32_MAX
 #define NO_FILE	 UINT32_MAX
 #define ROW_END	 (UINT32_MAX - 1) /* row.file of an end_sequence: no code from here */
@@ -134,6 +136,7 @@ struct dwsym {
 	void *map; /* the whole file, read-only, when opened by dwsym_open_fd_map() */
 	size_t map_sz;
 	size_t mapped_bytes; /* sections used in place from the mapping */
+	struct parse_budget *b; /* while opening: what the open may allocate; NULL after */
 };
 
 /* ------------------------------------------------------------------ */
@@ -144,7 +147,14 @@ struct dw_src {
 	const unsigned char *mem;
 	uint64_t size;
 	bool is_mapped; /* mem is a mapping of a trusted file: use sections in place */
+	struct parse_budget *b;
 };
+
+/* Charge @b (NULL: not opening, the cache charges what a lookup adds afterwards). */
+static int dw_charge(struct parse_budget *b, uint64_t n)
+{
+	return b ? budget_charge(b, n) : 0;
+}
 
 static bool range_ok(uint64_t off, uint64_t len, uint64_t size)
 {
@@ -245,6 +255,10 @@ static int load_sec(const struct dw_src *src, const Elf64_Shdr *sh, struct dw_se
 		return -EINVAL;
 	if (sh->sh_size > DWSYM_MAX_SECTION)
 		return -E2BIG;
+	/* Mapped sections count too: the budget bounds what may become resident. */
+	err = dw_charge(src->b, sh->sh_size);
+	if (err)
+		return err;
 	/* Page-cache pages of a trusted file: only those touched are resident, and reclaimable. */
 	if (src->is_mapped && !(sh->sh_flags & SHF_COMPRESSED)) {
 		s->data = (unsigned char *)src->mem + sh->sh_offset;
@@ -272,6 +286,18 @@ static int load_sec(const struct dw_src *src, const Elf64_Shdr *sh, struct dw_se
 			err = -EINVAL;
 			goto cleanup;
 		}
+		/*
+		 * A zlib bomb inflates a few kilobytes into gigabytes: the size it
+		 * claims must fit what is left of the budget before anything is
+		 * inflated, and inflate_sec() never writes past the claim.
+		 */
+		if (ch.ch_size > DWSYM_MAX_SECTION) {
+			err = -E2BIG;
+			goto cleanup;
+		}
+		err = dw_charge(src->b, ch.ch_size);
+		if (err)
+			goto cleanup;
 		err = inflate_sec(raw + sizeof(ch), sh->sh_size - sizeof(ch), ch.ch_size, &data);
 		if (err)
 			goto cleanup;
@@ -321,6 +347,9 @@ static int load_sections(const struct dw_src *src, struct dwsym *d)
 	if (shnum > MAX_SHNUM || shstrndx >= shnum ||
 	    !range_ok(eh.e_shoff, shnum * sizeof(Elf64_Shdr), src->size))
 		return -EINVAL;
+	err = dw_charge(src->b, shnum * sizeof(*shdrs));
+	if (err)
+		return err;
 	shdrs = malloc(shnum * sizeof(*shdrs));
 	if (!shdrs)
 		return -ENOMEM;
@@ -331,6 +360,9 @@ static int load_sections(const struct dw_src *src, struct dwsym *d)
 		err = -EINVAL;
 		goto cleanup;
 	}
+	err = dw_charge(src->b, shdrs[shstrndx].sh_size + 1);
+	if (err)
+		goto cleanup;
 	shstr = malloc(shdrs[shstrndx].sh_size + 1);
 	if (!shstr) {
 		err = -ENOMEM;
@@ -507,6 +539,7 @@ struct rvec {
 	size_t cap;
 	size_t max;
 	uint32_t depth; /* given to the ranges pushed */
+	struct parse_budget *b; /* charged for growth while opening, or NULL */
 };
 
 static int rvec_push(struct rvec *r, uint64_t lo, uint64_t hi, uint32_t id)
@@ -523,6 +556,8 @@ static int rvec_push(struct rvec *r, uint64_t lo, uint64_t hi, uint32_t id)
 		cap = r->cap ? r->cap * 2 : 64;
 		if (cap > r->max)
 			cap = r->max;
+		if (dw_charge(r->b, (cap - r->cap) * sizeof(*v)))
+			return -EFBIG;
 		v = realloc(r->v, cap * sizeof(*v));
 		if (!v)
 			return -ENOMEM;
@@ -890,7 +925,9 @@ static int read_aranges(struct dwsym *d, struct arange_tmp **out, size_t *nr_out
 		err_drop(d->dbg, &err);
 		return 0;
 	}
-	at = calloc(nr > 0 ? (size_t)nr : 1, sizeof(*at));
+	at = dw_charge(d->b, (nr > 0 ? (uint64_t)nr : 1) * sizeof(*at))
+		 ? NULL
+		 : calloc(nr > 0 ? (size_t)nr : 1, sizeof(*at));
 	for (i = 0; at && i < nr; i++) {
 		Dwarf_Unsigned seg = 0, segsz = 0, len = 0;
 		Dwarf_Addr start = 0;
@@ -908,7 +945,7 @@ static int read_aranges(struct dwsym *d, struct arange_tmp **out, size_t *nr_out
 		dwarf_dealloc(d->dbg, ar[i], DW_DLA_ARANGE);
 	dwarf_dealloc(d->dbg, ar, DW_DLA_LIST);
 	if (!at)
-		return -ENOMEM;
+		return d->b && d->b->refused ? -EFBIG : -ENOMEM;
 	if (n)
 		qsort(at, n, sizeof(*at), cmp_arange_cu);
 	*out = at;
@@ -924,7 +961,7 @@ static int read_aranges(struct dwsym *d, struct arange_tmp **out, size_t *nr_out
 static int build_cu_table(struct dwsym *d)
 {
 	struct arange_tmp *at = NULL;
-	struct rvec rv = {.max = MAX_RANGES_CU};
+	struct rvec rv = {.max = MAX_RANGES_CU, .b = d->b};
 	size_t nr_at = 0, cap = 0, i;
 	Dwarf_Error err = NULL;
 	int ret;
@@ -968,6 +1005,12 @@ static int build_cu_table(struct dwsym *d)
 				break;
 			}
 			cap = cap ? cap * 2 : 64;
+			/* With what libdwarf keeps of each CU it walked. */
+			if (dw_charge(d->b, (cap - d->nr_cus) * (sizeof(*v) + LIBDWARF_CU_BYTES))) {
+				dwarf_dealloc_die(die);
+				ret = -EFBIG;
+				break;
+			}
 			v = realloc(d->cus, cap * sizeof(*v));
 			if (!v) {
 				dwarf_dealloc_die(die);
@@ -2185,6 +2228,7 @@ static int dwsym_open_src(const struct dw_src *src, struct dwsym **out)
 	if (!d)
 		return -ENOMEM;
 	d->bytes = sizeof(*d);
+	d->b = src->b;
 	ret = load_sections(src, d);
 	if (ret)
 		goto fail;
@@ -2208,6 +2252,7 @@ static int dwsym_open_src(const struct dw_src *src, struct dwsym **out)
 	ret = build_cu_table(d);
 	if (ret)
 		goto fail;
+	d->b = NULL;
 	*out = d;
 	return 0;
 fail:
@@ -2217,7 +2262,14 @@ fail:
 
 int dwsym_open_fd(int fd, struct dwsym **out)
 {
-	struct dw_src src = {.fd = fd};
+	struct parse_budget b = parse_budget_make(PARSE_BUDGET_DEFAULT);
+
+	return dwsym_open_fd_budget(fd, &b, out);
+}
+
+int dwsym_open_fd_budget(int fd, struct parse_budget *b, struct dwsym **out)
+{
+	struct dw_src src = {.fd = fd, .b = b};
 	struct stat st;
 
 	*out = NULL;
@@ -2231,7 +2283,14 @@ int dwsym_open_fd(int fd, struct dwsym **out)
 
 int dwsym_open_fd_map(int fd, struct dwsym **out)
 {
-	struct dw_src src = {.fd = -1, .is_mapped = true};
+	struct parse_budget b = parse_budget_make(PARSE_BUDGET_DEFAULT);
+
+	return dwsym_open_fd_map_budget(fd, &b, out);
+}
+
+int dwsym_open_fd_map_budget(int fd, struct parse_budget *b, struct dwsym **out)
+{
+	struct dw_src src = {.fd = -1, .is_mapped = true, .b = b};
 	struct dwsym *d = NULL;
 	struct stat st;
 	void *map;
@@ -2246,7 +2305,7 @@ int dwsym_open_fd_map(int fd, struct dwsym **out)
 		return -ENOEXEC;
 	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (map == MAP_FAILED)
-		return dwsym_open_fd(fd, out); /* pread works wherever mmap does not */
+		return dwsym_open_fd_budget(fd, b, out); /* pread works wherever mmap does not */
 	src.mem = map;
 	src.size = (uint64_t)st.st_size;
 	err = dwsym_open_src(&src, &d);
@@ -2268,7 +2327,14 @@ int dwsym_open_fd_map(int fd, struct dwsym **out)
 
 int dwsym_open_mem(const void *data, size_t len, struct dwsym **out)
 {
-	struct dw_src src = {.fd = -1, .mem = data, .size = len};
+	struct parse_budget b = parse_budget_make(PARSE_BUDGET_DEFAULT);
+
+	return dwsym_open_mem_budget(data, len, &b, out);
+}
+
+int dwsym_open_mem_budget(const void *data, size_t len, struct parse_budget *b, struct dwsym **out)
+{
+	struct dw_src src = {.fd = -1, .mem = data, .size = len, .b = b};
 
 	*out = NULL;
 	if (!data || !len)

@@ -36,6 +36,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "budget.h"
+
 struct dwsym;
 
 /* Caps against hostile files; real objects stay far below them. */
@@ -62,7 +64,8 @@ struct dwsym_frame {
  * Open the DWARF of the file behind @fd (pread, never mapped; @fd is not
  * kept). Returns 0; -ENOENT when the file has no .debug_info; -ENOEXEC when
  * it is not an ELF64 LE executable or shared object; -EINVAL when the
- * DWARF is corrupt; -ENOMEM; -E2BIG when a cap is exceeded.
+ * DWARF is corrupt; -ENOMEM; -E2BIG when a cap is exceeded; -EFBIG when
+ * over the parse budget.
  */
 int dwsym_open_fd(int fd, struct dwsym **out);
 /*
@@ -75,6 +78,17 @@ int dwsym_open_fd(int fd, struct dwsym **out);
 int dwsym_open_fd_map(int fd, struct dwsym **out);
 /* The same from an in-memory image (tests, fuzzing); @data is not kept. */
 int dwsym_open_mem(const void *data, size_t len, struct dwsym **out);
+/*
+ * The three above use PARSE_BUDGET_DEFAULT; these charge @b instead for
+ * everything opening allocates (section headers and names, every section
+ * read or mapped, each inflated section's claimed size before inflating, the
+ * CU and range tables): -EFBIG as soon as a charge does not fit, before the
+ * allocation. CUs parsed later by lookups are not charged here (the caller
+ * charges dwsym_bytes() growth to its cache).
+ */
+int dwsym_open_fd_budget(int fd, struct parse_budget *b, struct dwsym **out);
+int dwsym_open_fd_map_budget(int fd, struct parse_budget *b, struct dwsym **out);
+int dwsym_open_mem_budget(const void *data, size_t len, struct parse_budget *b, struct dwsym **out);
 void dwsym_free(struct dwsym *d);
 
 /*

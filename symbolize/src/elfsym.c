@@ -6,13 +6,15 @@
  * container can truncate a mapped binary under us and turn a read into
  * SIGBUS. libelf trusts the header counts when it sizes its own tables, so
  * the header is validated against the file size before elf_begin(), and each
- * section is bounds-checked before elf_getdata() allocates for it.
+ * section is bounds-checked before elf_getdata() allocates for it, and
+ * charged to the parse budget (budget.h) before libelf allocates for it.
  */
 #include "elfsym.h"
 
 #include <elf.h>
 #include <errno.h>
 #include <gelf.h>
+#include <gnutls/crypto.h>
 #include <libelf.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -23,6 +25,13 @@
 /* Section and segment header counts beyond these are hostile. */
 #define ELFSYM_MAX_SHNUM (1u << 20)
 #define ELFSYM_MAX_PHNUM 65535u
+/*
+ * What libelf allocates per section (its Elf_Scn and the header it reads)
+ * and per program header, charged before elf_begin() from the header counts.
+ */
+#define ELFSYM_SCN_COST	 256u
+#define ELFSYM_PHDR_COST 128u
+#define HASH_CHUNK	 16384u
 
 struct elfsym_load {
 	uint64_t off;
@@ -43,6 +52,9 @@ struct elfsym {
 	size_t nr_syms;
 	struct elfsym_load loads[ELFSYM_MAX_LOADS];
 	struct elfsym_sym *syms;
+	bool is_truncated; /* a symbol table was left out: over the budget or a cap */
+	bool has_digest;
+	unsigned char digest[ELFSYM_DIGEST_SZ];
 	char build_id[ELFSYM_MAX_BUILD_ID * 2 + 1];
 	/* syms[] then the name pool follow in the same allocation */
 };
@@ -61,6 +73,7 @@ struct raw_syms {
 	struct raw_sym *v;
 	size_t nr;
 	size_t cap;
+	struct parse_budget *b;
 };
 
 /* Where the bytes come from: a file descriptor or a buffer. */
@@ -91,11 +104,26 @@ static bool range_ok(uint64_t off, uint64_t len, uint64_t size)
 	return off <= size && len <= size - off;
 }
 
+/* One parse: where the bytes come from, what it may allocate, the digest being computed. */
+struct parse_ctx {
+	const struct elf_src *src;
+	struct parse_budget *b;
+	gnutls_hash_hd_t hash; /* NULL: no digest (no build id to share by, or no memory) */
+	bool is_truncated;
+};
+
+static void digest_add(struct parse_ctx *ctx, const void *data, size_t len)
+{
+	if (ctx->hash && len)
+		gnutls_hash(ctx->hash, data, len);
+}
+
 /*
  * libelf allocates its section and segment tables from the header counts;
- * make sure they describe headers that actually fit in the file.
+ * make sure they describe headers that actually fit in the file, and charge
+ * what libelf will allocate for them.
  */
-static int precheck_header(const struct elf_src *src)
+static int precheck_header(const struct elf_src *src, struct parse_budget *b)
 {
 	unsigned char ident[EI_NIDENT];
 	uint64_t shoff, phoff, shnum, phnum, shentsz, phentsz;
@@ -169,7 +197,7 @@ static int precheck_header(const struct elf_src *src)
 		return -EINVAL;
 	if (phnum && !range_ok(phoff, phnum * phentsz, src->size))
 		return -EINVAL;
-	return 0;
+	return budget_charge(b, shnum * ELFSYM_SCN_COST + phnum * ELFSYM_PHDR_COST);
 }
 
 static int raw_push(struct raw_syms *r, const struct raw_sym *s)
@@ -183,6 +211,8 @@ static int raw_push(struct raw_syms *r, const struct raw_sym *s)
 		cap = r->cap ? r->cap * 2 : 256;
 		if (cap > ELFSYM_MAX_SYMS)
 			cap = ELFSYM_MAX_SYMS;
+		if (budget_charge(r->b, (cap - r->cap) * sizeof(*v)))
+			return -EFBIG;
 		v = realloc(r->v, cap * sizeof(*v));
 		if (!v)
 			return -ENOMEM;
@@ -215,9 +245,10 @@ static unsigned bind_rank(unsigned char bind)
 	}
 }
 
-static int collect_syms(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, uint64_t file_sz,
+static int collect_syms(struct parse_ctx *ctx, Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh,
 			struct raw_syms *r)
 {
+	uint64_t file_sz = ctx->src->size;
 	Elf_Scn *str_scn;
 	GElf_Shdr str_sh;
 	Elf_Data *data, *str;
@@ -227,10 +258,17 @@ static int collect_syms(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, uint64_t fi
 	str_scn = elf_getscn(elf, sh->sh_link);
 	if (!str_scn || !gelf_getshdr(str_scn, &str_sh) || str_sh.sh_type != SHT_STRTAB)
 		return -EINVAL;
+	/* libelf reads both sections whole: charge them before it does. */
+	err = budget_charge(ctx->b, sh->sh_size);
+	err = err ?: budget_charge(ctx->b, str_sh.sh_size);
+	if (err)
+		return err;
 	data = scn_data(scn, sh, file_sz);
 	str = scn_data(str_scn, &str_sh, file_sz);
 	if (!data || !str || !data->d_buf || !str->d_buf)
 		return -EINVAL;
+	digest_add(ctx, data->d_buf, data->d_size);
+	digest_add(ctx, str->d_buf, str->d_size);
 	ent_sz = gelf_fsize(elf, ELF_T_SYM, 1, EV_CURRENT);
 	if (!ent_sz)
 		return -EINVAL;
@@ -340,9 +378,79 @@ static uint64_t segment_end(const struct elfsym *e, uint64_t vaddr)
 	return vaddr + 1;
 }
 
-static int elfsym_parse(Elf *elf, uint64_t file_sz, struct elfsym **out)
+/* Sections whose contents decide what is shown for the object beyond its symbol tables. */
+static bool is_content_section(const char *name)
 {
-	struct raw_syms raw = {0};
+	size_t n = strlen(name);
+
+	return !strncmp(name, ".debug_", 7) || !strncmp(name, ".zdebug_", 8) ||
+	       !strcmp(name, ".gnu_debuglink") || (n >= 9 && !strcmp(name + n - 9, "gopclntab"));
+}
+
+/* Hash @len bytes at @off of the file with a fixed buffer: I/O, no allocation. */
+static int digest_range(struct parse_ctx *ctx, uint64_t off, uint64_t len)
+{
+	unsigned char buf[HASH_CHUNK];
+	size_t n;
+	int err;
+
+	if (ctx->src->mem) {
+		digest_add(ctx, ctx->src->mem + off, len);
+		return 0;
+	}
+	while (len) {
+		n = len < sizeof(buf) ? (size_t)len : sizeof(buf);
+		err = src_read(ctx->src, off, buf, n);
+		if (err)
+			return err;
+		digest_add(ctx, buf, n);
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/*
+ * Add the contents of the DWARF, pclntab and debuglink sections to the
+ * digest. Their total is bounded by the budget's limit: bigger ones would
+ * not be loaded anyway, and such an object is simply not shared. Returns
+ * false when the digest cannot stand for the contents.
+ */
+static bool digest_contents(struct parse_ctx *ctx, Elf *elf)
+{
+	uint64_t total = 0;
+	Elf_Scn *scn = NULL, *str_scn;
+	GElf_Shdr sh;
+	size_t shstrndx;
+	const char *name;
+
+	if (elf_getshdrstrndx(elf, &shstrndx) || !(str_scn = elf_getscn(elf, shstrndx)) ||
+	    !gelf_getshdr(str_scn, &sh) || sh.sh_type != SHT_STRTAB ||
+	    !range_ok(sh.sh_offset, sh.sh_size, ctx->src->size) ||
+	    budget_charge(ctx->b, sh.sh_size))
+		return false;
+	while ((scn = elf_nextscn(elf, scn))) {
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS)
+			continue;
+		name = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (!name || !is_content_section(name))
+			continue;
+		if (!range_ok(sh.sh_offset, sh.sh_size, ctx->src->size))
+			return false;
+		total += sh.sh_size;
+		if (total > ctx->b->limit)
+			return false;
+		digest_add(ctx, name, strlen(name) + 1);
+		if (digest_range(ctx, sh.sh_offset, sh.sh_size))
+			return false;
+	}
+	return true;
+}
+
+static int elfsym_parse(struct parse_ctx *ctx, Elf *elf, struct elfsym **out)
+{
+	uint64_t file_sz = ctx->src->size;
+	struct raw_syms raw = {.b = ctx->b};
 	struct elfsym hdr = {0}, *e = NULL;
 	Elf_Scn *scn = NULL;
 	GElf_Ehdr eh;
@@ -363,6 +471,8 @@ static int elfsym_parse(Elf *elf, uint64_t file_sz, struct elfsym **out)
 		err = -EINVAL;
 		goto cleanup;
 	}
+	digest_add(ctx, &file_sz, sizeof(file_sz));
+	digest_add(ctx, &eh, sizeof(eh));
 	for (i = 0; i < phnum; i++) {
 		GElf_Phdr ph;
 
@@ -370,6 +480,7 @@ static int elfsym_parse(Elf *elf, uint64_t file_sz, struct elfsym **out)
 			err = -EINVAL;
 			goto cleanup;
 		}
+		digest_add(ctx, &ph, sizeof(ph));
 		if (ph.p_type == PT_LOAD) {
 			if (hdr.nr_loads == ELFSYM_MAX_LOADS) {
 				err = -EINVAL;
@@ -382,7 +493,8 @@ static int elfsym_parse(Elf *elf, uint64_t file_sz, struct elfsym **out)
 			    .memsz = ph.p_memsz,
 			};
 		} else if (ph.p_type == PT_NOTE && !have_id &&
-			   range_ok(ph.p_offset, ph.p_filesz, file_sz)) {
+			   range_ok(ph.p_offset, ph.p_filesz, file_sz) &&
+			   !budget_charge(ctx->b, ph.p_filesz)) {
 			Elf_Data *d =
 			    elf_getdata_rawchunk(elf, (int64_t)ph.p_offset, ph.p_filesz,
 						 ph.p_align == 8 ? ELF_T_NHDR8 : ELF_T_NHDR);
@@ -397,13 +509,28 @@ static int elfsym_parse(Elf *elf, uint64_t file_sz, struct elfsym **out)
 			err = -EINVAL;
 			goto cleanup;
 		}
+		digest_add(ctx, &sh, sizeof(sh));
 		if (sh.sh_type == SHT_SYMTAB || sh.sh_type == SHT_DYNSYM) {
-			err = collect_syms(elf, scn, &sh, file_sz, &raw);
+			size_t before = raw.nr;
+
+			err = collect_syms(ctx, elf, scn, &sh, &raw);
+			/* A table too big for the budget or a cap is left out; the others stay. */
+			if (err == -EFBIG || err == -E2BIG) {
+				raw.nr = before;
+				ctx->is_truncated = true;
+				err = 0;
+			}
 			if (err)
 				goto cleanup;
-		} else if (sh.sh_type == SHT_NOTE && !have_id) {
+		} else if (sh.sh_type == SHT_NOTE && !have_id &&
+			   !budget_charge(ctx->b, sh.sh_size)) {
 			have_id = scan_notes(scn_data(scn, &sh, file_sz), hdr.build_id);
 		}
+	}
+	if (have_id && ctx->hash && !ctx->is_truncated && digest_contents(ctx, elf)) {
+		gnutls_hash_deinit(ctx->hash, hdr.digest);
+		hdr.has_digest = true;
+		ctx->hash = NULL;
 	}
 
 	/* Sort, then keep the best-ranked symbol of each address. */
@@ -414,12 +541,17 @@ static int elfsym_parse(Elf *elf, uint64_t file_sz, struct elfsym **out)
 			continue;
 		raw.v[nr++] = raw.v[i];
 		pool_sz += raw.v[i].name_len + 1;
-		if (pool_sz > ELFSYM_MAX_POOL) {
-			err = -E2BIG;
-			goto cleanup;
-		}
+		if (pool_sz > ELFSYM_MAX_POOL)
+			break;
 	}
 	bytes = sizeof(*e) + nr * sizeof(struct elfsym_sym) + pool_sz;
+	/* Names that do not fit: keep the segments and build id, frames stay raw addresses. */
+	if (pool_sz > ELFSYM_MAX_POOL || budget_charge(ctx->b, bytes)) {
+		ctx->is_truncated = true;
+		nr = 0;
+		pool_sz = 0;
+		bytes = sizeof(*e);
+	}
 	e = malloc(bytes);
 	if (!e) {
 		err = -ENOMEM;
@@ -427,6 +559,9 @@ static int elfsym_parse(Elf *elf, uint64_t file_sz, struct elfsym **out)
 	}
 	*e = hdr;
 	e->bytes = bytes;
+	e->is_truncated = ctx->is_truncated;
+	if (e->is_truncated)
+		e->has_digest = false;
 	e->nr_syms = nr;
 	e->syms = (struct elfsym_sym *)(e + 1);
 	pool = (char *)(e->syms + nr);
@@ -464,7 +599,23 @@ static void elfsym_lib_init(void)
 	}
 }
 
-int elfsym_open_fd(int fd, struct elfsym **out)
+/* Parse an opened Elf, computing the digest alongside. */
+static int parse_with_digest(const struct elf_src *src, struct parse_budget *b, Elf *elf,
+			     struct elfsym **out)
+{
+	struct parse_ctx ctx = {.src = src, .b = b};
+	int err;
+
+	/* No digest is only a lost chance to share the object. */
+	if (gnutls_hash_init(&ctx.hash, GNUTLS_DIG_SHA256))
+		ctx.hash = NULL;
+	err = elfsym_parse(&ctx, elf, out);
+	if (ctx.hash)
+		gnutls_hash_deinit(ctx.hash, NULL);
+	return err;
+}
+
+int elfsym_open_fd_budget(int fd, struct parse_budget *b, struct elfsym **out)
 {
 	struct elf_src src = {.fd = fd};
 	struct stat st;
@@ -478,18 +629,33 @@ int elfsym_open_fd(int fd, struct elfsym **out)
 	if (!S_ISREG(st.st_mode))
 		return -ENOEXEC;
 	src.size = (uint64_t)st.st_size;
-	err = precheck_header(&src);
+	err = precheck_header(&src, b);
 	if (err)
 		return err;
 	elf = elf_begin(fd, ELF_C_READ, NULL);
 	if (!elf)
 		return -EINVAL;
-	err = elfsym_parse(elf, src.size, out);
+	err = parse_with_digest(&src, b, elf, out);
 	elf_end(elf);
 	return err;
 }
 
+int elfsym_open_fd(int fd, struct elfsym **out)
+{
+	struct parse_budget b = parse_budget_make(PARSE_BUDGET_DEFAULT);
+
+	return elfsym_open_fd_budget(fd, &b, out);
+}
+
 int elfsym_open_mem(const void *data, size_t len, struct elfsym **out)
+{
+	struct parse_budget b = parse_budget_make(PARSE_BUDGET_DEFAULT);
+
+	return elfsym_open_mem_budget(data, len, &b, out);
+}
+
+int elfsym_open_mem_budget(const void *data, size_t len, struct parse_budget *b,
+			   struct elfsym **out)
 {
 	struct elf_src src = {.fd = -1, .mem = data, .size = len};
 	Elf *elf = NULL;
@@ -500,7 +666,8 @@ int elfsym_open_mem(const void *data, size_t len, struct elfsym **out)
 	elfsym_lib_init();
 	if (!data || !len)
 		return -ENOEXEC;
-	err = precheck_header(&src);
+	err = precheck_header(&src, b);
+	err = err ?: budget_charge(b, len);
 	if (err)
 		return err;
 	/* elf_memory() wants a writable image; never hand it the caller's. */
@@ -513,7 +680,7 @@ int elfsym_open_mem(const void *data, size_t len, struct elfsym **out)
 		err = -EINVAL;
 		goto cleanup;
 	}
-	err = elfsym_parse(elf, len, out);
+	err = parse_with_digest(&src, b, elf, out);
 cleanup:
 	elf_end(elf);
 	free(copy);
@@ -573,4 +740,14 @@ size_t elfsym_nr_syms(const struct elfsym *e)
 size_t elfsym_bytes(const struct elfsym *e)
 {
 	return e->bytes;
+}
+
+bool elfsym_is_truncated(const struct elfsym *e)
+{
+	return e->is_truncated;
+}
+
+const unsigned char *elfsym_digest(const struct elfsym *e)
+{
+	return e->has_digest ? e->digest : NULL;
 }

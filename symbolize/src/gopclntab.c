@@ -73,7 +73,22 @@ static int cmp_func(const void *a, const void *b)
 	return x->start < y->start ? -1 : (x->start > y->start);
 }
 
+/* Charge @b when there is one (gopclntab_parse() from tests and fuzzing has none). */
+static int go_charge(struct parse_budget *b, uint64_t n)
+{
+	return b ? budget_charge(b, n) : 0;
+}
+
+static int parse_budget_go(const void *data, size_t len, uint64_t text_start,
+			   struct parse_budget *b, struct gopclntab **out);
+
 int gopclntab_parse(const void *data, size_t len, uint64_t text_start, struct gopclntab **out)
+{
+	return parse_budget_go(data, len, text_start, NULL, out);
+}
+
+static int parse_budget_go(const void *data, size_t len, uint64_t text_start,
+			   struct parse_budget *b, struct gopclntab **out)
 {
 	struct view v = {.p = data, .len = len};
 	struct gofunc *funcs = NULL;
@@ -121,6 +136,8 @@ int gopclntab_parse(const void *data, size_t len, uint64_t text_start, struct go
 	/* The whole functab, with its end pc, must be there. */
 	if ((2 * nfunc + 1) * fsz > len - pcln_off)
 		return -EINVAL;
+	if (go_charge(b, nfunc * sizeof(*funcs)))
+		return -EFBIG;
 	funcs = calloc(nfunc, sizeof(*funcs));
 	if (!funcs)
 		return -ENOMEM;
@@ -163,6 +180,10 @@ int gopclntab_parse(const void *data, size_t len, uint64_t text_start, struct go
 		goto cleanup;
 	}
 	bytes = sizeof(*t) + nr * sizeof(*funcs) + pool_sz;
+	if (go_charge(b, bytes)) {
+		err = -EFBIG;
+		goto cleanup;
+	}
 	t = malloc(bytes);
 	if (!t) {
 		err = -ENOMEM;
@@ -202,6 +223,7 @@ struct src {
 	int fd;
 	const unsigned char *mem;
 	uint64_t size;
+	struct parse_budget *b;
 };
 
 static int src_read(const struct src *s, uint64_t off, void *buf, size_t len)
@@ -247,6 +269,8 @@ static int open_src(const struct src *s, unsigned flags, struct gopclntab **out)
 	if (!eh.e_shoff || !eh.e_shnum || eh.e_shentsize != sizeof(Elf64_Shdr) ||
 	    eh.e_shstrndx >= eh.e_shnum)
 		return -ENOENT;
+	if (go_charge(s->b, (uint64_t)eh.e_shnum * sizeof(*sh)))
+		return -EFBIG;
 	sh = calloc(eh.e_shnum, sizeof(*sh));
 	if (!sh)
 		return -ENOMEM;
@@ -256,6 +280,10 @@ static int open_src(const struct src *s, unsigned flags, struct gopclntab **out)
 	strs = &sh[eh.e_shstrndx];
 	if (strs->sh_type != SHT_STRTAB || !strs->sh_size || strs->sh_size > MAX_SHSTRTAB) {
 		err = -EINVAL;
+		goto cleanup;
+	}
+	if (go_charge(s->b, strs->sh_size + 1)) {
+		err = -EFBIG;
 		goto cleanup;
 	}
 	names = malloc(strs->sh_size + 1);
@@ -289,6 +317,10 @@ static int open_src(const struct src *s, unsigned flags, struct gopclntab **out)
 		err = -EINVAL;
 		goto cleanup;
 	}
+	if (go_charge(s->b, pcln->sh_size)) {
+		err = -EFBIG;
+		goto cleanup;
+	}
 	buf = malloc(pcln->sh_size);
 	if (!buf) {
 		err = -ENOMEM;
@@ -297,7 +329,7 @@ static int open_src(const struct src *s, unsigned flags, struct gopclntab **out)
 	err = src_read(s, pcln->sh_offset, buf, pcln->sh_size);
 	if (err)
 		goto cleanup;
-	err = gopclntab_parse(buf, pcln->sh_size, text_start, out);
+	err = parse_budget_go(buf, pcln->sh_size, text_start, s->b, out);
 cleanup:
 	free(buf);
 	free(names);
@@ -307,7 +339,14 @@ cleanup:
 
 int gopclntab_open_fd(int fd, unsigned flags, struct gopclntab **out)
 {
-	struct src s = {.fd = fd};
+	struct parse_budget b = parse_budget_make(PARSE_BUDGET_DEFAULT);
+
+	return gopclntab_open_fd_budget(fd, flags, &b, out);
+}
+
+int gopclntab_open_fd_budget(int fd, unsigned flags, struct parse_budget *b, struct gopclntab **out)
+{
+	struct src s = {.fd = fd, .b = b};
 	struct stat st;
 
 	*out = NULL;
@@ -321,7 +360,15 @@ int gopclntab_open_fd(int fd, unsigned flags, struct gopclntab **out)
 
 int gopclntab_open_mem(const void *data, size_t len, unsigned flags, struct gopclntab **out)
 {
-	struct src s = {.fd = -1, .mem = data, .size = len};
+	struct parse_budget b = parse_budget_make(PARSE_BUDGET_DEFAULT);
+
+	return gopclntab_open_mem_budget(data, len, flags, &b, out);
+}
+
+int gopclntab_open_mem_budget(const void *data, size_t len, unsigned flags, struct parse_budget *b,
+			      struct gopclntab **out)
+{
+	struct src s = {.fd = -1, .mem = data, .size = len, .b = b};
 
 	*out = NULL;
 	if (!data)

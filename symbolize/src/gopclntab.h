@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "budget.h"
+
 #define GOPCLNTAB_MAX_SECTION (256u << 20)
 #define GOPCLNTAB_MAX_FUNCS   (4u << 20)
 #define GOPCLNTAB_MAX_NAME    4096 /* longer names are truncated */
@@ -41,6 +43,15 @@ int gopclntab_parse(const void *data, size_t len, uint64_t text_start, struct go
  */
 int gopclntab_open_fd(int fd, unsigned flags, struct gopclntab **out);
 int gopclntab_open_mem(const void *data, size_t len, unsigned flags, struct gopclntab **out);
+/*
+ * The two above within PARSE_BUDGET_DEFAULT; these charge @b before each
+ * allocation (section headers, names, the section read whole, the function
+ * table): -EFBIG when a charge does not fit.
+ */
+int gopclntab_open_fd_budget(int fd, unsigned flags, struct parse_budget *b,
+			     struct gopclntab **out);
+int gopclntab_open_mem_budget(const void *data, size_t len, unsigned flags, struct parse_budget *b,
+			      struct gopclntab **out);
 void gopclntab_free(struct gopclntab *t);
 
 /* The function containing ELF address @vaddr: 0 or -ENOENT. @name borrowed. NULL-safe. */

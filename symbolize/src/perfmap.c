@@ -49,6 +49,8 @@ struct perfmap {
 	size_t pool_cap;
 	size_t nr_bad;
 	size_t seq;
+	size_t max_bytes;  /* what perfmap_bytes() may grow to; 0 = no limit but the caps */
+	bool is_truncated; /* parsing stopped at max_bytes */
 };
 
 /* One process's map, and what the file looked like when it was read. */
@@ -72,6 +74,7 @@ struct perfmap_cache {
 	char *proc_root;
 	uint64_t refresh_ns;
 	uint64_t tick;
+	struct perfmap_cache_stats stats;
 	struct perfmap_proc procs[PERFMAP_CACHE_PROCS];
 };
 
@@ -88,6 +91,16 @@ static bool parse_hex(const char **p, const char *end, uint64_t *out)
 	return true;
 }
 
+/* Whether @pm may grow by @add bytes: checked before the allocation. */
+static int may_grow(struct perfmap *pm, size_t add)
+{
+	if (pm->max_bytes && perfmap_bytes(pm) + add > pm->max_bytes) {
+		pm->is_truncated = true;
+		return -EFBIG;
+	}
+	return 0;
+}
+
 static int pool_add(struct perfmap *pm, const char *name, size_t len, size_t *off)
 {
 	size_t need = pm->pool_len + len + 1, cap;
@@ -97,6 +110,8 @@ static int pool_add(struct perfmap *pm, const char *name, size_t len, size_t *of
 		cap = pm->pool_cap ? pm->pool_cap : 4096;
 		while (cap < need)
 			cap *= 2;
+		if (may_grow(pm, cap - pm->pool_cap))
+			return -EFBIG;
 		p = realloc(pm->pool, cap);
 		if (!p)
 			return -ENOMEM;
@@ -119,6 +134,8 @@ static int entry_push(struct perfmap *pm, const struct perfmap_entry *e)
 		cap = pm->cap ? pm->cap * 2 : 256;
 		if (cap > PERFMAP_MAX_ENTRIES)
 			cap = PERFMAP_MAX_ENTRIES;
+		if (may_grow(pm, (cap - pm->cap) * sizeof(*v)))
+			return -EFBIG;
 		v = realloc(pm->v, cap * sizeof(*v));
 		if (!v)
 			return -ENOMEM;
@@ -416,18 +433,75 @@ static void proc_reset(struct perfmap_proc *p)
 }
 
 /*
+ * What @p's map may grow to: its share (PERFMAP_PROC_BYTES) of what the
+ * other processes' maps leave of PERFMAP_CACHE_BYTES, less @held (its old
+ * table, kept while a replacement is read).
+ */
+static size_t proc_allowance(const struct perfmap_cache *c, const struct perfmap_proc *p,
+			     size_t held)
+{
+	size_t others = 0, i, left;
+
+	for (i = 0; i < PERFMAP_CACHE_PROCS; i++)
+		if (&c->procs[i] != p)
+			others += perfmap_bytes(c->procs[i].pm);
+	left = others + held < PERFMAP_CACHE_BYTES ? PERFMAP_CACHE_BYTES - others - held : 0;
+	/* 1 byte, not 0: 0 would mean "no limit". */
+	return left < PERFMAP_PROC_BYTES ? (left ? left : 1) : PERFMAP_PROC_BYTES;
+}
+
+/*
+ * Parse the file from @from in chunks of PERFMAP_READ_CHUNK (never the
+ * whole file in memory), up to the cap on bytes parsed and @pm's budget.
+ * Returns where parsing stopped.
+ */
+static size_t parse_file(struct perfmap *pm, int fd, size_t from, size_t size, char *buf)
+{
+	size_t len, consumed;
+	int got;
+
+	while (from < size && from < PERFMAP_MAX_FILE) {
+		len = size - from;
+		if (len > PERFMAP_MAX_FILE - from)
+			len = PERFMAP_MAX_FILE - from; /* the cap counts every byte ever parsed */
+		if (len > PERFMAP_READ_CHUNK)
+			len = PERFMAP_READ_CHUNK;
+		got = read_at(fd, buf, len, (off_t)from);
+		if (got <= 0)
+			break;
+		consumed = 0;
+		/* A failed allocation or the budget mid-way keeps the entries parsed so far. */
+		if (parse_lines(pm, buf, (size_t)got, false, &consumed) ||
+		    pm->nr >= PERFMAP_MAX_ENTRIES) {
+			from += consumed;
+			break;
+		}
+		if (!consumed) {
+			if ((size_t)got < PERFMAP_READ_CHUNK)
+				break; /* an incomplete last line: parsed when it is finished */
+			/* A chunk without a newline is no line of a perf map: skip it. */
+			pm->nr_bad++;
+			consumed = (size_t)got;
+		}
+		from += consumed;
+	}
+	return from;
+}
+
+/*
  * Bring p->pm up to date with the file: nothing when unchanged, parse the
  * tail when it only grew, re-read it when it was replaced or truncated. A
- * missing or unreadable file keeps what was read before.
+ * missing or unreadable file keeps what was read before. What the map may
+ * grow to is bounded before every allocation (proc_allowance()).
  */
-static void proc_refresh(const struct perfmap_cache *c, struct perfmap_proc *p)
+static void proc_refresh(struct perfmap_cache *c, struct perfmap_proc *p)
 {
 	struct perfmap *pm = NULL;
 	struct stat st;
-	size_t from = 0, len, consumed = 0;
+	size_t from = 0, to;
 	bool is_append;
 	char *buf = NULL;
-	int fd, got;
+	int fd;
 
 	fd = open_map_file(c, p->pid, p->nspid);
 	if (fd < 0)
@@ -442,22 +516,22 @@ static void proc_refresh(const struct perfmap_cache *c, struct perfmap_proc *p)
 	if (is_append) {
 		pm = p->pm;
 		from = p->consumed;
+		pm->max_bytes = proc_allowance(c, p, 0);
 	} else {
 		pm = calloc(1, sizeof(*pm));
 		if (!pm)
 			goto cleanup;
+		pm->max_bytes = proc_allowance(c, p, perfmap_bytes(p->pm));
 	}
-	len = st.st_size > (off_t)from ? (size_t)st.st_size - from : 0;
-	if (len > PERFMAP_MAX_FILE - from)
-		len = PERFMAP_MAX_FILE - from; /* the cap counts every byte ever parsed */
-	buf = malloc(len ? len : 1);
+	buf = malloc(PERFMAP_READ_CHUNK);
 	if (!buf)
 		goto fail;
-	got = read_at(fd, buf, len, (off_t)from);
-	if (got < 0)
-		goto fail;
-	/* A failed allocation mid-way keeps the entries parsed so far. */
-	parse_lines(pm, buf, (size_t)got, false, &consumed);
+	to = parse_file(pm, fd, from, (size_t)st.st_size, buf);
+	if (pm->is_truncated) {
+		c->stats.truncated++;
+		c->stats.refused_bytes += (size_t)st.st_size - to;
+		pm->is_truncated = false;
+	}
 	finish(pm);
 	if (p->pm != pm)
 		perfmap_free(p->pm);
@@ -467,7 +541,7 @@ static void proc_refresh(const struct perfmap_cache *c, struct perfmap_proc *p)
 	p->ino = st.st_ino;
 	p->size = st.st_size;
 	p->mtime = st.st_mtim;
-	p->consumed = from + consumed;
+	p->consumed = to;
 	pm = NULL;
 	goto cleanup;
 fail:
@@ -559,6 +633,11 @@ const struct perfmap *perfmap_cache_get(struct perfmap_cache *c, pid_t pid)
 	p->last_use = ++c->tick;
 	proc_refresh(c, p);
 	return p->pm;
+}
+
+void perfmap_cache_get_stats(const struct perfmap_cache *c, struct perfmap_cache_stats *out)
+{
+	*out = c->stats;
 }
 
 size_t perfmap_cache_bytes(const struct perfmap_cache *c)

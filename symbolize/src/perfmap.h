@@ -33,6 +33,15 @@
 #define PERFMAP_MAX_ENTRIES (1u << 20)
 #define PERFMAP_MAX_NAME    1024 /* longer names are truncated */
 #define PERFMAP_CACHE_PROCS 64	 /* processes kept; least recently used evicted */
+/*
+ * Memory: all processes' tables together stay under PERFMAP_CACHE_BYTES,
+ * one process's under PERFMAP_PROC_BYTES, checked before each allocation
+ * (what does not fit is not parsed, counted in truncated/refused_bytes);
+ * files are read PERFMAP_READ_CHUNK at a time, never whole.
+ */
+#define PERFMAP_CACHE_BYTES (32u << 20)
+#define PERFMAP_PROC_BYTES  (8u << 20)
+#define PERFMAP_READ_CHUNK  (1u << 20)
 
 struct perfmap;
 struct perfmap_cache;
@@ -57,5 +66,11 @@ void perfmap_cache_free(struct perfmap_cache *c);
  */
 const struct perfmap *perfmap_cache_get(struct perfmap_cache *c, pid_t pid);
 size_t perfmap_cache_bytes(const struct perfmap_cache *c);
+
+struct perfmap_cache_stats {
+	uint64_t truncated;	/* reads that stopped at the memory budget */
+	uint64_t refused_bytes; /* bytes of those files left unparsed */
+};
+void perfmap_cache_get_stats(const struct perfmap_cache *c, struct perfmap_cache_stats *out);
 
 #endif

@@ -95,6 +95,7 @@ static const char *const fail_names[SYM_FAIL__MAX] = {
     [SYM_FAIL_NO_MAPPING] = "no_mapping", [SYM_FAIL_OPEN] = "open",
     [SYM_FAIL_BAD_ELF] = "bad_elf",	  [SYM_FAIL_NO_SYMBOL] = "no_symbol",
     [SYM_FAIL_KERNEL] = "kernel",	  [SYM_FAIL_BAD_DWARF] = "bad_dwarf",
+    [SYM_FAIL_TOO_BIG] = "too_big",
 };
 
 const char *sym_fail_reason_name(enum sym_fail_reason r)
@@ -117,6 +118,7 @@ int symbolizer_new(const struct symbolizer_opts *opts, struct symbolizer **out)
 	err = symcache_new(opts ? opts->cache_max_bytes : 0, &s->cache);
 	if (err)
 		goto cleanup;
+	symcache_set_max_object(s->cache, opts ? opts->max_object_bytes : 0);
 	s->proc_root = strdup(root);
 	if (opts && opts->kallsyms_path)
 		s->kallsyms_path = strdup(opts->kallsyms_path);
@@ -218,7 +220,7 @@ static struct symcache_obj *obj_for_map(struct symbolizer *s, pid_t pid, const s
 	err = symcache_get_fd_src(s->cache, fd, &key, &src, &o);
 	close(fd);
 	if (err) {
-		*fail = SYM_FAIL_BAD_ELF;
+		*fail = err == -EFBIG ? SYM_FAIL_TOO_BIG : SYM_FAIL_BAD_ELF;
 		return NULL;
 	}
 	return o;
@@ -442,7 +444,7 @@ static void dw_resolve(struct symbolizer *s, struct symcache_obj *o, uint64_t va
 		return;
 	n = symcache_obj_dwarf(s->cache, o, vaddr, a->v + a->nr, DWSYM_MAX_INLINE);
 	if (n < 0) {
-		f->fail = SYM_FAIL_BAD_DWARF;
+		f->fail = n == -EFBIG ? SYM_FAIL_TOO_BIG : SYM_FAIL_BAD_DWARF;
 		return;
 	}
 	if (!n)
@@ -567,7 +569,9 @@ static int user_frames(struct symbolizer *s, pid_t pid, const struct procmaps *m
 			dw_resolve(s, mt[j].obj, vaddr, &ft[i], &dwa, &nr_lines, &str_bytes);
 		if (!ft[i].name && !ft[i].dw_nr) {
 			if (ft[i].fail < 0)
-				ft[i].fail = SYM_FAIL_NO_SYMBOL;
+				ft[i].fail = symcache_obj_is_too_big(mt[j].obj)
+						 ? SYM_FAIL_TOO_BIG
+						 : SYM_FAIL_NO_SYMBOL;
 			continue;
 		}
 		if (ft[i].name)
@@ -888,6 +892,7 @@ size_t sym_result_bytes(const struct sym_result *r)
 
 void symbolizer_get_stats(const struct symbolizer *s, struct symbolizer_stats *out)
 {
+	struct perfmap_cache_stats ps;
 	struct symcache_stats cs;
 
 	memset(out, 0, sizeof(*out));
@@ -899,6 +904,12 @@ void symbolizer_get_stats(const struct symbolizer *s, struct symbolizer_stats *o
 	out->cache_evictions = cs.evictions;
 	out->cache_fds = cs.fds;
 	out->cache_fd_drops = cs.fd_drops;
+	out->objects_too_big = cs.too_big;
+	perfmap_cache_get_stats(s->perfmaps, &ps);
+	out->perfmap_bytes = perfmap_cache_bytes(s->perfmaps);
+	out->perfmap_truncated = ps.truncated;
+	out->perfmap_refused_bytes = ps.refused_bytes;
+	out->too_big_bytes = cs.too_big_bytes;
 	out->frames_total = s->frames_total;
 	memcpy(out->failures, s->failures, sizeof(out->failures));
 }

@@ -14,6 +14,11 @@
 #include "common/list.h"
 
 #define SYMCACHE_DEFAULT_BYTES (64u << 20)
+/*
+ * The per-object budget is the cache's, but never below this: a small cache
+ * still symbolizes a libc-sized object (and evicts it after use).
+ */
+#define SYMCACHE_MIN_OBJECT (16u << 20)
 
 /*
  * Where an object's DWARF is, until it is loaded (see symcache.h, "Lazy
@@ -45,12 +50,16 @@ struct symcache_obj {
 	struct elfsym *dbg_elf;	  /* the debug file's .symtab when the binary is stripped */
 	struct obj_search *search; /* the debug-file search still to run, or NULL */
 	int dw_err;		   /* why DWARF that exists could not be opened, or 0 */
+	uint64_t root_dev;	   /* the root its debug file may be searched in (0: host) */
+	uint64_t root_ino;
+	bool is_dbg_from_root;	   /* its debug file came from a container's root */
 	int fd;			   /* O_RDONLY file holding the DWARF while DW_PENDING, or -1 */
 	size_t bytes; /* elf + this + aliases + DWARF once loaded: what the budget is charged */
 	unsigned refs;
 	uint8_t dw_state;   /* enum obj_dw_state */
 	bool is_fd_trusted; /* fd may be mapped (see dwsym_open_fd_map()) */
 	bool has_id;
+	bool is_too_big; /* a part of it (symbols, pclntab, DWARF) did not fit max_object */
 };
 
 enum alias_kind {
@@ -75,6 +84,7 @@ struct neg_entry {
 
 struct symcache {
 	size_t max_bytes;
+	size_t max_object; /* what parsing one object may allocate (see symcache_set_max_object) */
 	struct hmap by_id;
 	struct hmap by_alias;
 	struct hmap neg;
@@ -229,9 +239,30 @@ static void evict(struct symcache *c)
  * A stripped Go binary has no symbols but still carries the pclntab its
  * runtime uses for tracebacks. Failure just leaves the object without it.
  */
-static void obj_load_gopclntab(struct symcache_obj *o, int fd)
+/* What is left of the per-object budget for a parse adding to @o. */
+static struct parse_budget obj_budget(const struct symcache *c, const struct symcache_obj *o)
 {
-	if (gopclntab_open_fd(fd, GOPCLNTAB_IF_STRIPPED, &o->gopcln))
+	return parse_budget_make(o->bytes < c->max_object ? c->max_object - o->bytes : 0);
+}
+
+/* A parse of an object ran out of budget: count it, once per parse, with what it asked for. */
+static void note_too_big(struct symcache *c, const struct parse_budget *b)
+{
+	c->stats.too_big++;
+	c->stats.too_big_bytes += b->refused;
+}
+
+static void obj_load_gopclntab(struct symcache *c, struct symcache_obj *o, int fd)
+{
+	struct parse_budget b = obj_budget(c, o);
+	int err;
+
+	err = gopclntab_open_fd_budget(fd, GOPCLNTAB_IF_STRIPPED, &b, &o->gopcln);
+	if (err == -EFBIG) {
+		o->is_too_big = true;
+		note_too_big(c, &b);
+	}
+	if (err)
 		return;
 	o->bytes += gopclntab_bytes(o->gopcln);
 }
@@ -357,30 +388,51 @@ static void obj_search_debug(struct symcache *c, struct symcache_obj *o)
 		strcpy(probe.link, q->link);
 	}
 	dfd = debuginfo_find_ex(&dq, &is_trusted);
+	/* Not from a host debug dir: only processes of that root may see what it says. */
+	o->is_dbg_from_root = dfd >= 0 && !is_trusted && q->root;
 	obj_drop_search(c, o);
 	o->dw_state = DW_NONE;
 	if (dfd < 0)
 		return;
-	if (!probe.has_symtab && !elfsym_open_fd(dfd, &o->dbg_elf))
-		obj_charge(c, o, elfsym_bytes(o->dbg_elf), 0);
+	if (!probe.has_symtab) {
+		struct parse_budget b = obj_budget(c, o);
+		int err = elfsym_open_fd_budget(dfd, &b, &o->dbg_elf);
+
+		if (!err && elfsym_is_truncated(o->dbg_elf)) {
+			o->is_too_big = true;
+			note_too_big(c, &b);
+		}
+		if (!err)
+			obj_charge(c, o, elfsym_bytes(o->dbg_elf), 0);
+	}
 	obj_hold_fd(c, o, dfd);
 	o->is_fd_trusted = is_trusted;
 	close(dfd);
 }
 
-/* Load the DWARF of a DW_PENDING object, charging it to the budget. */
+/*
+ * Load the DWARF of a DW_PENDING object within what is left of the
+ * per-object budget, charging it to the cache's. DWARF over the budget is
+ * given up for good (dw_err = -EFBIG): the object keeps its symbols.
+ */
 static void obj_load_dwarf(struct symcache *c, struct symcache_obj *o)
 {
+	struct parse_budget b;
 	int err;
 
 	if (o->search)
 		obj_search_debug(c, o);
 	if (o->dw_state != DW_PENDING || o->fd < 0)
 		return;
+	b = obj_budget(c, o);
 	if (o->is_fd_trusted)
-		err = dwsym_open_fd_map(o->fd, &o->dw);
+		err = dwsym_open_fd_map_budget(o->fd, &b, &o->dw);
 	else
-		err = dwsym_open_fd(o->fd, &o->dw);
+		err = dwsym_open_fd_budget(o->fd, &b, &o->dw);
+	if (err == -EFBIG) {
+		o->is_too_big = true;
+		note_too_big(c, &b);
+	}
 	if (err && err != -ENOENT && err != -ENOEXEC)
 		o->dw_err = err;
 	/* Out of memory says nothing about the file: keep the fd and try again later. */
@@ -406,6 +458,7 @@ int symcache_new(size_t max_bytes, struct symcache **out)
 	if (!c)
 		return -ENOMEM;
 	c->max_bytes = max_bytes ? max_bytes : SYMCACHE_DEFAULT_BYTES;
+	symcache_set_max_object(c, 0);
 	c->max_fds = SYMCACHE_MAX_FDS;
 	hmap_init(&c->by_id);
 	hmap_init(&c->by_alias);
@@ -489,6 +542,7 @@ static struct neg_entry *neg_find(const struct symcache *c, const uint64_t key[5
 	return NULL;
 }
 
+/* Remembered failures include objects too big to parse (-EFBIG): refused again at no cost. */
 static void neg_add(struct symcache *c, const uint64_t key[5], int err)
 {
 	struct neg_entry *e = &c->neg_ring[c->neg_next];
@@ -505,17 +559,67 @@ static void neg_add(struct symcache *c, const uint64_t key[5], int err)
 	hmap_insert(&c->neg, &e->node, key_hash(key));
 }
 
-static struct symcache_obj *find_by_id(const struct symcache *c, const char *id)
+/* The root a debug file may be searched in, as (device, inode) of its directory; 0 for the host. */
+static void root_identity(const struct symcache_src *src, uint64_t *dev, uint64_t *ino)
 {
+	struct stat r, host;
+
+	*dev = 0;
+	*ino = 0;
+	if (!src || !src->root || stat(src->root, &r) || stat("/", &host))
+		return;
+	if (r.st_dev == host.st_dev && r.st_ino == host.st_ino)
+		return;
+	*dev = (uint64_t)r.st_dev;
+	*ino = (uint64_t)r.st_ino;
+}
+
+/*
+ * An object parsed from another file that may serve @elf's: same build id
+ * and same content digest (a build id alone is a claim any container can
+ * copy), and no debug file found inside another root.
+ */
+static struct symcache_obj *find_shared(const struct symcache *c, const struct elfsym *elf,
+					uint64_t root_dev, uint64_t root_ino)
+{
+	const char *id = elfsym_build_id(elf);
+	const unsigned char *dg = elfsym_digest(elf), *odg;
 	struct hnode *n;
 
+	if (!*id || !dg)
+		return NULL;
 	for (n = hmap_first(&c->by_id, hash_bytes(id, strlen(id), 0)); n; n = hmap_next(n)) {
 		struct symcache_obj *o = container_of(n, struct symcache_obj, id_node);
+		bool same_root = o->root_dev == root_dev && o->root_ino == root_ino;
 
-		if (!strcmp(elfsym_build_id(o->elf), id))
-			return o;
+		odg = elfsym_digest(o->elf);
+		if (strcmp(elfsym_build_id(o->elf), id) || !odg ||
+		    memcmp(odg, dg, ELFSYM_DIGEST_SZ))
+			continue;
+		if (o->is_dbg_from_root && !same_root)
+			continue;
+		return o;
 	}
 	return NULL;
+}
+
+/*
+ * @o is shared with a process of another root: its debug file, not searched
+ * yet, will be looked for in the host's debug dirs only, never in either
+ * container's root (one must not name the debug file of the other).
+ */
+static void obj_share_root(struct symcache *c, struct symcache_obj *o, uint64_t root_dev,
+			   uint64_t root_ino)
+{
+	if (o->root_dev == root_dev && o->root_ino == root_ino)
+		return;
+	if (o->search && o->search->root) {
+		obj_charge(c, o, 0, strlen(o->search->root) + 1);
+		free(o->search->root);
+		o->search->root = NULL;
+	}
+	o->root_dev = 0;
+	o->root_ino = 0;
 }
 
 int symcache_get_fd(struct symcache *c, int fd, const struct symcache_mapkey *key,
@@ -532,7 +636,8 @@ int symcache_get_fd_src(struct symcache *c, int fd, const struct symcache_mapkey
 	struct neg_entry *neg;
 	struct alias *a;
 	struct stat st;
-	uint64_t fkey[5], mkey[5];
+	struct parse_budget b = parse_budget_make(c->max_object);
+	uint64_t fkey[5], mkey[5], root_dev, root_ino;
 	const char *id;
 	int err = 0;
 
@@ -557,17 +662,21 @@ int symcache_get_fd_src(struct symcache *c, int fd, const struct symcache_mapkey
 		return neg->err;
 	}
 	c->stats.misses++;
-	err = elfsym_open_fd(fd, &elf);
+	err = elfsym_open_fd_budget(fd, &b, &elf);
+	if (err == -EFBIG)
+		note_too_big(c, &b);
 	if (err) {
 		neg_add(c, fkey, err);
 		return err;
 	}
 	id = elfsym_build_id(elf);
-	o = *id ? find_by_id(c, id) : NULL;
+	root_identity(src, &root_dev, &root_ino);
+	o = find_shared(c, elf, root_dev, root_ino);
 	if (o) {
 		/* Same content under another name (a copy in a container): share it. */
 		elfsym_free(elf);
 		obj_touch(c, o);
+		obj_share_root(c, o, root_dev, root_ino);
 	} else {
 		o = calloc(1, sizeof(*o));
 		if (!o) {
@@ -577,7 +686,15 @@ int symcache_get_fd_src(struct symcache *c, int fd, const struct symcache_mapkey
 		o->elf = elf;
 		o->fd = -1;
 		o->bytes = sizeof(*o) + elfsym_bytes(elf);
-		obj_load_gopclntab(o, fd);
+		o->root_dev = root_dev;
+		o->root_ino = root_ino;
+		if (elfsym_is_truncated(elf)) {
+			/* Kept (segments and build id): its frames are raw addresses, never
+			 * re-parsed. */
+			o->is_too_big = true;
+			note_too_big(c, &b);
+		}
+		obj_load_gopclntab(c, o, fd);
 		list_init(&o->aliases);
 		list_add(&o->lru, &c->lru);
 		if (c->dwarf)
@@ -642,7 +759,7 @@ int symcache_obj_dwarf(struct symcache *c, struct symcache_obj *o, uint64_t vadd
 	if (o->dw_state == DW_PENDING)
 		obj_load_dwarf(c, o);
 	if (!o->dw)
-		return o->dw_err ? -EINVAL : 0;
+		return o->dw_err == -EFBIG ? -EFBIG : o->dw_err ? -EINVAL : 0;
 	before = dwsym_bytes(o->dw);
 	n = dwsym_lookup(o->dw, vaddr, frames, max);
 	/* CUs parsed by this lookup; the budget is enforced at symcache_put(). */
@@ -653,6 +770,19 @@ int symcache_obj_dwarf(struct symcache *c, struct symcache_obj *o, uint64_t vadd
 bool symcache_obj_has_dwarf(const struct symcache_obj *o)
 {
 	return o->dw && dwsym_nr_cus(o->dw) > dwsym_nr_bad_cus(o->dw);
+}
+
+bool symcache_obj_is_too_big(const struct symcache_obj *o)
+{
+	return o->is_too_big;
+}
+
+void symcache_set_max_object(struct symcache *c, size_t max_object)
+{
+	if (!max_object)
+		max_object =
+		    c->max_bytes > SYMCACHE_MIN_OBJECT ? c->max_bytes : SYMCACHE_MIN_OBJECT;
+	c->max_object = max_object;
 }
 
 bool symcache_obj_lost_dwarf(const struct symcache_obj *o)

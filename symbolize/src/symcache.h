@@ -26,6 +26,23 @@
  * one. A cap rather than raising RLIMIT_NOFILE: every held fd pins an open
  * file (and a deleted binary's blocks), and the budget rule applies to fds too.
  *
+ * Memory while parsing: everything one object's parse allocates (symbol
+ * tables, pclntab, DWARF sections, inflated ones by their claimed size) is
+ * charged to a per-object budget (symcache_set_max_object(); the cache's
+ * budget by default, at least 16 MiB: an object bigger than the whole cache
+ * could not be kept anyway) *before* it is allocated. An object whose symbol tables do
+ * not fit is kept without them (segments and build id: its frames stay raw
+ * addresses, module + offset); one whose headers do not fit goes to the
+ * negative cache; DWARF that does not fit is given up for that object. Each
+ * is counted in too_big, and never parsed again while it is remembered.
+ *
+ * Sharing by build id: a build id is only a claim, and any container can
+ * copy another's. Two files share one object only when their content
+ * digests agree too (elfsym_digest(): headers, symbol tables, DWARF, pclntab,
+ * debuglink), and never when the object's debug file was found inside
+ * another process's root; a shared object whose debug file is still to be
+ * searched for is then searched for in the host's debug dirs only.
+ *
  * Not thread-safe, like the symbolizer that owns it.
  */
 #ifndef STACKD_SYMBOLIZE_SYMCACHE_H
@@ -61,6 +78,8 @@ struct symcache_stats {
 	uint64_t neg_hits; /* lookups answered by the negative cache */
 	uint64_t fds;	   /* fds held for DWARF not loaded yet */
 	uint64_t fd_drops; /* held fds closed at the cap (their DWARF lost until restored) */
+	uint64_t too_big;  /* parses that hit the per-object budget (symbols, pclntab or DWARF) */
+	uint64_t too_big_bytes; /* what those parses asked for beyond it (first refused charge) */
 };
 
 int symcache_new(size_t max_bytes, struct symcache **out);
@@ -70,6 +89,8 @@ int symcache_new(size_t max_bytes, struct symcache **out);
  * debug files are looked for. Returns 0 or -ENOMEM.
  */
 int symcache_set_dwarf(struct symcache *c, bool enable, const char *const *debug_dirs);
+/* What parsing one object may allocate; 0 = the cache's budget, at least 16 MiB (the default). */
+void symcache_set_max_object(struct symcache *c, size_t max_object);
 /* Lower (tests) or raise the cap on held fds, closing the coldest ones above it. */
 void symcache_set_max_fds(struct symcache *c, unsigned max_fds);
 /* Frees every object; no reference may be outstanding. NULL-safe. */
@@ -117,7 +138,8 @@ int symcache_obj_symbol(struct symcache *c, struct symcache_obj *o, uint64_t vad
 			const char **name, uint64_t *start);
 /*
  * DWARF call chain at @vaddr (see dwsym_lookup()): the number of frames,
- * 0 when the object has no DWARF for it, -EINVAL when its DWARF is broken.
+ * 0 when the object has no DWARF for it, -EINVAL when its DWARF is broken,
+ * -EFBIG when it was over the per-object budget.
  * The first call loads the object's DWARF; that and every CU parsed on the
  * way are charged to the cache's budget. Strings are borrowed while the
  * reference is held.
@@ -126,6 +148,8 @@ int symcache_obj_dwarf(struct symcache *c, struct symcache_obj *o, uint64_t vadd
 		       struct dwsym_frame *frames, size_t max);
 /* Whether DWARF (loaded so far) gave this object file names, lines and inline frames. */
 bool symcache_obj_has_dwarf(const struct symcache_obj *o);
+/* Whether a part of the object was left out for the per-object budget (frames: raw addresses). */
+bool symcache_obj_is_too_big(const struct symcache_obj *o);
 /* Whether the object's DWARF became unreachable when its fd was closed at the cap. */
 bool symcache_obj_lost_dwarf(const struct symcache_obj *o);
 /*

@@ -35,14 +35,20 @@ static void probe(struct dwsym *d, uint64_t addr)
 	}
 }
 
+/* Small, so a bomb in the corpus is refused; anything unbudgeted trips -malloc_limit_mb. */
+#define FUZZ_BUDGET (8u << 20)
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	struct parse_budget b = parse_budget_make(FUZZ_BUDGET + 2 * (uint64_t)size);
 	struct dwsym *d = NULL;
 	uint64_t lo, hi, addr;
 	size_t i;
 
-	if (dwsym_open_mem(data, size, &d))
+	if (dwsym_open_mem_budget(data, size, &b, &d))
 		return 0;
+	if (b.used > b.limit)
+		__builtin_trap();
 	for (i = 0; i < MAX_RANGES && !dwsym_range(d, i, &lo, &hi); i++) {
 		probe(d, lo);
 		probe(d, lo + (hi - lo) / 2);

@@ -28,11 +28,16 @@ static void probe(const struct gopclntab *t, const uint8_t *data, size_t size)
 	gopclntab_lookup(t, UINT64_MAX, &name, NULL);
 }
 
+#define FUZZ_BUDGET (4u << 20)
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	struct parse_budget b = parse_budget_make(FUZZ_BUDGET + 2 * (uint64_t)size);
 	struct gopclntab *t = NULL;
 
-	if (!gopclntab_open_mem(data, size, 0, &t)) {
+	if (!gopclntab_open_mem_budget(data, size, 0, &b, &t)) {
+		if (b.used > b.limit)
+			__builtin_trap();
 		probe(t, data, size);
 		gopclntab_free(t);
 		t = NULL;

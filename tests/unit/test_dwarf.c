@@ -12,7 +12,11 @@
  *    20210528 that this module works around);
  *  - truncated and corrupt DWARF: counted, the symbol table still answers;
  *  - lazy DWARF in the cache (nothing loaded before the first line lookup,
- *    the fd held until then, the fd cap), and mapped sections.
+ *    the fd held until then, the fd cap), and mapped sections;
+ *  - memory bombs (tests/fixtures/elfbomb.py: a .symtab claiming 256 MiB, zlib
+ *    sections inflating to 256 MiB each) refused by the per-object budget
+ *    before anything is allocated, remembered, counted;
+ *  - two files with one build id and different symbols: each keeps its own.
  * Under CI=true missing tools (clang, llvm-symbolizer, libc6-dbg) fail.
  */
 #include <elf.h>
@@ -27,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,7 +48,7 @@
 
 static char tmpdir[512];
 static const char *fixture = STACKD_DWARF_FIXTURES "/inl.c";
-
+static const char *elfbomb = STACKD_DWARF_FIXTURES "/../../fixtures/elfbomb.py";
 
 static int run_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int run_sh(const char *fmt, ...)
@@ -745,9 +750,147 @@ static void test_mapped(void **state)
 	close(fd);
 }
 
+static long maxrss_kb(void)
+{
+	struct rusage ru;
+
+	assert_int_equal(getrusage(RUSAGE_SELF, &ru), 0);
+	return ru.ru_maxrss;
+}
+
+/*
+ * An ELF whose .symtab claims 256 MiB and whose .debug_info and .debug_line
+ * are zlib bombs of 256 MiB each, under an 8 MiB per-object budget: the
+ * object opens without those symbols, its DWARF is refused before inflating,
+ * both counted once, and the process's peak RSS does not move by anything
+ * near the claims (run first, so the peak is still low).
+ */
+static void test_bombs(void **state)
+{
+	const char *const dirs[] = {tmpdir, NULL};
+	struct dwsym_frame fr[DWSYM_MAX_INLINE];
+	struct parse_budget b = parse_budget_make(8u << 20);
+	char bin[700], bomb[700];
+	struct symcache_stats st;
+	struct symcache *c = NULL;
+	struct symcache_obj *o, *o2;
+	struct dwsym *d = NULL;
+	struct elfsym *e = NULL;
+	uint64_t start, size;
+	const char *name;
+	long rss0;
+	int fd;
+
+	(void)state;
+	if (!need("python3"))
+		return;
+	build(cc(), 5, "bomb_src", bin, sizeof(bin));
+	snprintf(bomb, sizeof(bomb), "%s/bomb", tmpdir);
+	RUN("python3 '%s' '%s' '%s' --symtab-mib 256 --zbomb-mib 256 "
+	    "--zbomb-sections .debug_info,.debug_line",
+	    elfbomb, bin, bomb);
+	nm_sym(bin, "stackd_dw_outer", &start, &size);
+	rss0 = maxrss_kb();
+
+	assert_int_equal(symcache_new(0, &c), 0);
+	assert_int_equal(symcache_set_dwarf(c, true, dirs), 0);
+	symcache_set_max_object(c, 8u << 20);
+	o = cache_open(c, bomb);
+	assert_true(symcache_obj_is_too_big(o));
+	symcache_get_stats(c, &st);
+	assert_int_equal(st.too_big, 1);
+	assert_true(st.too_big_bytes >= (256u << 20) - 24);
+	assert_int_equal(symcache_obj_symbol(c, o, start, &name, NULL), -ENOENT);
+	assert_int_equal(symcache_obj_dwarf(c, o, start, fr, DWSYM_MAX_INLINE), -EFBIG);
+	symcache_get_stats(c, &st);
+	assert_int_equal(st.too_big, 2);
+	assert_true(st.too_big_bytes >= (512u << 20) - 24);
+	/* Remembered: neither the lookup nor the same file again parses anything. */
+	assert_int_equal(symcache_obj_dwarf(c, o, start, fr, DWSYM_MAX_INLINE), -EFBIG);
+	o2 = cache_open(c, bomb);
+	assert_ptr_equal(o2, o);
+	symcache_get_stats(c, &st);
+	assert_int_equal(st.too_big, 2);
+	symcache_put(c, o2);
+	symcache_put(c, o);
+	symcache_free(c);
+
+	/* The parsers alone: refused at the claim, the budget never overdrawn. */
+	fd = open(bomb, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(dwsym_open_fd_budget(fd, &b, &d), -EFBIG);
+	assert_null(d);
+	assert_int_equal(b.refused, 256u << 20);
+	assert_true(b.used <= b.limit);
+	b = parse_budget_make(8u << 20);
+	assert_int_equal(elfsym_open_fd_budget(fd, &b, &e), 0);
+	assert_true(elfsym_is_truncated(e));
+	assert_null(elfsym_digest(e)); /* never shared */
+	assert_true(b.used <= b.limit);
+	elfsym_free(e);
+	close(fd);
+	fprintf(stderr, "peak RSS grew by %ld KiB over 768 MiB of claims\n", maxrss_kb() - rss0);
+	assert_true(maxrss_kb() - rss0 < 32 * 1024);
+}
+
+/*
+ * Two files with the same GNU build id and different symbols (a container
+ * copying another's build id): each is symbolized from its own content; a
+ * byte-identical copy under another name still shares the parsed object.
+ */
+static void test_same_build_id(void **state)
+{
+	static const char src[] = "int FN(volatile int *p)\n"
+				  "{\n\tint s = 0;\n\tfor (int i = 0; i < *p; i++)\n"
+				  "\t\ts += i;\n\treturn s;\n}\n"
+				  "int main(void)\n{\n\tvolatile int n = 3;\n"
+				  "\treturn FN(&n) > 100;\n}\n";
+	const char *id = "0123456789abcdef0123456789abcdef01234567";
+	char c_src[700], a[700], b[700], a2[700];
+	struct symcache_obj *oa, *ob, *oa2;
+	struct symcache *c = NULL;
+	uint64_t sa, sb, size;
+	const char *name;
+	FILE *f;
+
+	(void)state;
+	snprintf(c_src, sizeof(c_src), "%s/same_id.c", tmpdir);
+	snprintf(a, sizeof(a), "%s/same_id_a", tmpdir);
+	snprintf(b, sizeof(b), "%s/same_id_b", tmpdir);
+	snprintf(a2, sizeof(a2), "%s/same_id_a2", tmpdir);
+	f = fopen(c_src, "w");
+	assert_non_null(f);
+	fputs(src, f);
+	fclose(f);
+	RUN("%s -O1 -DFN=alpha_fn -Wl,--build-id=0x%s -o '%s' '%s'", cc(), id, a, c_src);
+	RUN("%s -O1 -DFN=beta_fn -Wl,--build-id=0x%s -o '%s' '%s'", cc(), id, b, c_src);
+	RUN("cp '%s' '%s'", a, a2);
+	nm_sym(a, "alpha_fn", &sa, &size);
+	nm_sym(b, "beta_fn", &sb, &size);
+
+	assert_int_equal(symcache_new(0, &c), 0);
+	oa = cache_open(c, a);
+	ob = cache_open(c, b);
+	assert_string_equal(elfsym_build_id(symcache_obj_elf(oa)), id);
+	assert_string_equal(elfsym_build_id(symcache_obj_elf(ob)), id);
+	assert_ptr_not_equal(oa, ob);
+	assert_int_equal(symcache_obj_symbol(c, oa, sa, &name, NULL), 0);
+	assert_string_equal(name, "alpha_fn");
+	assert_int_equal(symcache_obj_symbol(c, ob, sb, &name, NULL), 0);
+	assert_string_equal(name, "beta_fn");
+	oa2 = cache_open(c, a2);
+	assert_ptr_equal(oa2, oa);
+	symcache_put(c, oa2);
+	symcache_put(c, ob);
+	symcache_put(c, oa);
+	symcache_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_bombs),
+	    cmocka_unit_test(test_same_build_id),
 	    cmocka_unit_test(test_cc_dwarf4),
 	    cmocka_unit_test(test_cc_dwarf5),
 	    cmocka_unit_test(test_clang),

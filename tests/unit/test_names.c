@@ -349,6 +349,41 @@ static void test_perfmap_cache(void **state)
 	perfmap_cache_free(NULL);
 }
 
+/*
+ * A perf map of 800,000 lines (~40 MiB once parsed) is read in chunks and
+ * cut at the per-process budget: the cache never holds more than 8 MiB for
+ * it, the lines that fit answer, and the cut is counted.
+ */
+static void test_perfmap_budget(void **state)
+{
+	char proc[700], map[900];
+	struct perfmap_cache_stats st;
+	struct perfmap_cache *c = NULL;
+	const struct perfmap *pm;
+	const char *name;
+
+	(void)state;
+	snprintf(proc, sizeof(proc), "%s/budgetproc", tmpdir);
+	fake_proc(proc, FAKE_PID, 1000);
+	snprintf(map, sizeof(map), "%s/%d/root/tmp/perf-%d.map", proc, FAKE_PID, FAKE_NSPID);
+	run("awk 'BEGIN { for (i = 0; i < 800000; i++) printf \"%%x 10 jit_fn_%%d\\n\", "
+	    "4096 + 16 * i, i }' > '%s'",
+	    map);
+	assert_int_equal(perfmap_cache_new(proc, 0, &c), 0);
+	pm = perfmap_cache_get(c, FAKE_PID);
+	assert_non_null(pm);
+	assert_true(perfmap_nr(pm) > 1000);
+	assert_true(perfmap_nr(pm) < 800000);
+	assert_true(perfmap_bytes(pm) <= PERFMAP_PROC_BYTES);
+	assert_true(perfmap_cache_bytes(c) <= PERFMAP_PROC_BYTES + 64 * 1024);
+	assert_int_equal(perfmap_lookup(pm, 0x1000, &name, NULL), 0);
+	assert_string_equal(name, "jit_fn_0");
+	perfmap_cache_get_stats(c, &st);
+	assert_int_equal(st.truncated, 1);
+	assert_true(st.refused_bytes > 0);
+	perfmap_cache_free(c);
+}
+
 static const char *fn_name(const struct sym_frame *f)
 {
 	return f->nr_lines ? f->lines[0].function : NULL;
@@ -609,11 +644,16 @@ static void test_vdso(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_demangle_table), cmocka_unit_test(test_demangle_rustc_v0),
+	    cmocka_unit_test(test_demangle_table),
+	    cmocka_unit_test(test_demangle_rustc_v0),
 	    cmocka_unit_test(test_demangle_unbounded_output),
-	    cmocka_unit_test(test_perfmap_parse),  cmocka_unit_test(test_perfmap_cache),
-	    cmocka_unit_test(test_symbolize_jit),  cmocka_unit_test(test_gopclntab_file),
-	    cmocka_unit_test(test_go_process),	   cmocka_unit_test(test_vdso),
+	    cmocka_unit_test(test_perfmap_parse),
+	    cmocka_unit_test(test_perfmap_cache),
+	    cmocka_unit_test(test_perfmap_budget),
+	    cmocka_unit_test(test_symbolize_jit),
+	    cmocka_unit_test(test_gopclntab_file),
+	    cmocka_unit_test(test_go_process),
+	    cmocka_unit_test(test_vdso),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -39,6 +39,13 @@ struct symbolizer;
 
 struct symbolizer_opts {
 	size_t cache_max_bytes; /* budget for cached per-file data; 0 = 64 MiB */
+	/*
+	 * What parsing one object may allocate, checked before each allocation
+	 * (symbol tables, pclntab, DWARF sections, inflated sizes as claimed);
+	 * 0 = cache_max_bytes, at least 16 MiB. Objects over it keep what fit; the rest of their
+	 * frames stay raw addresses (mapping + address), counted as too_big.
+	 */
+	size_t max_object_bytes;
 	const char *proc_root; /* NULL = "/proc" (tests point it elsewhere) */
 	const char *kallsyms_path; /* NULL = "/proc/kallsyms" */
 	/*
@@ -88,11 +95,12 @@ struct sym_result {
 
 enum sym_fail_reason {
 	SYM_FAIL_NO_MAPPING = 0, /* address outside every executable mapping */
-	SYM_FAIL_OPEN, /* object file could not be opened */
-	SYM_FAIL_BAD_ELF, /* malformed or unsupported ELF */
-	SYM_FAIL_NO_SYMBOL, /* ELF fine, no symbol covers the address */
-	SYM_FAIL_KERNEL, /* kernel address not in kallsyms */
-	SYM_FAIL_BAD_DWARF, /* DWARF corrupt or over a cap: symbol-table answer only */
+	SYM_FAIL_OPEN,		 /* object file could not be opened */
+	SYM_FAIL_BAD_ELF,	 /* malformed or unsupported ELF */
+	SYM_FAIL_NO_SYMBOL,	 /* ELF fine, no symbol covers the address */
+	SYM_FAIL_KERNEL,	 /* kernel address not in kallsyms */
+	SYM_FAIL_BAD_DWARF,	 /* DWARF corrupt or over a cap: symbol-table answer only */
+	SYM_FAIL_TOO_BIG,	 /* the object's symbols or DWARF were over the per-object budget */
 	SYM_FAIL__MAX,
 };
 
@@ -104,6 +112,11 @@ struct symbolizer_stats {
 	uint64_t cache_evictions;
 	uint64_t cache_fds;	    /* fds held for DWARF not loaded yet (see symcache.h) */
 	uint64_t cache_fd_drops;    /* of those, closed at the cap: DWARF lost until re-primed */
+	uint64_t objects_too_big;   /* parses over the per-object budget (max_object_bytes) */
+	uint64_t too_big_bytes;	    /* bytes those parses asked for and were refused */
+	uint64_t perfmap_bytes;	    /* JIT perf maps held (all processes) */
+	uint64_t perfmap_truncated; /* perf map reads stopped at their memory budget */
+	uint64_t perfmap_refused_bytes; /* bytes of those files left unparsed */
 	uint64_t frames_total;
 	uint64_t failures[SYM_FAIL__MAX]; /* frames that could not be symbolized */
 };
