@@ -54,7 +54,7 @@ static size_t snap_len;
 
 /* Like the BPF side's copy: raw bytes of the stack, ASan's redzones included. */
 __attribute__((no_sanitize("address"))) static void raw_copy(unsigned char *dst, uint64_t src,
-							    size_t len)
+							     size_t len)
 {
 	const volatile unsigned char *p = (const volatile unsigned char *)(uintptr_t)src;
 
@@ -115,13 +115,14 @@ static void init(void)
 	anon_page = (uint64_t)(uintptr_t)p;
 	if (procmaps_read("/proc", getpid(), PROCMAPS_EXEC_ONLY, &maps) || !maps->nr)
 		abort();
-	if (unwinder_new(&(struct unwinder_opts){ .cache_max_bytes = 0 }, &unw))
+	if (unwinder_new(&(struct unwinder_opts){.cache_max_bytes = 0}, &unw))
 		abort();
 	take_snapshot();
 	n = unwinder_unwind(unw, getpid(), maps, snap_regs, snap_stack, snap_len, ips, MAX_IPS,
 			    &end);
-	fprintf(stderr, "fuzz_unwind: %zu executable mappings, snapshot of %zu bytes unwinds to "
-			"%zu frames (%s)\n",
+	fprintf(stderr,
+		"fuzz_unwind: %zu executable mappings, snapshot of %zu bytes unwinds to "
+		"%zu frames (%s)\n",
 		maps->nr, snap_len, n, unwind_end_name(end));
 }
 
@@ -187,8 +188,8 @@ static void relocate(unsigned char *stack, size_t len, uint64_t rsp)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const int reg_of[3] = { UNWIND_REG_RIP, UNWIND_REG_RSP, UNWIND_REG_RBP };
-	uint64_t regs[UNWIND_NR_REGS] = { 0 }, ips[MAX_IPS];
+	static const int reg_of[3] = {UNWIND_REG_RIP, UNWIND_REG_RSP, UNWIND_REG_RBP};
+	uint64_t regs[UNWIND_NR_REGS] = {0}, ips[MAX_IPS];
 	uint8_t flags = rd8(data, size, 0);
 	size_t max = rd8(data, size, 1), len, patch_at, rest, n, i;
 	bool real = flags & 1;
