@@ -62,6 +62,9 @@ int dwarfagg_add(struct dwarfagg *d, uint32_t tgid, uint32_t pid, uint64_t start
 	struct hnode *n;
 	struct entry *e;
 
+	/* The caller clamps both to what one record can hold; anything more is a bug, not data. */
+	if (unr > STACKD_MAX_STACK_DEPTH || knr > STACKD_MAX_STACK_DEPTH)
+		return -EINVAL;
 	h = hash_bytes(uips, unr * sizeof(*uips), h);
 	h = hash_bytes(kips, knr * sizeof(*kips), h);
 	for (n = hmap_first(&d->map, h); n; n = hmap_next(n)) {

@@ -81,6 +81,13 @@ extern int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t as, unw_word_t ip
 #define ENTRY_ADDR 0x10ull
 /* Processes whose libunwind caches stay warm at once (see as_claim()). */
 #define UNWIND_AS_SLOTS 8
+/*
+ * Where a user stack pointer can be: above the null page (mmap_min_addr is at
+ * least a page) and below the top of a 57-bit (5-level paging) user address
+ * space. Anything else is a process playing with its registers.
+ */
+#define USER_ADDR_MIN 0x1000ull
+#define USER_ADDR_END (1ull << 56)
 
 #define SAME_REG(a, b) ((int)(a) == (int)(b))
 _Static_assert(SAME_REG(UNWIND_REG_RAX, UNW_X86_64_RAX) &&
@@ -169,6 +176,7 @@ static const char *const end_names[UNWIND_END__MAX] = {
     [UNWIND_END_COMPLETE] = "complete",	  [UNWIND_END_STACK_COPY] = "stack_copy",
     [UNWIND_END_NO_CFI] = "no_cfi",	  [UNWIND_END_NO_MAPPING] = "no_mapping",
     [UNWIND_END_MAX_DEPTH] = "max_depth", [UNWIND_END_ERROR] = "error",
+    [UNWIND_END_BAD_REGS] = "bad_regs",
 };
 
 const char *unwind_end_name(enum unwind_end e)
@@ -576,6 +584,21 @@ static int acc_get_dyn_info_list_addr(unw_addr_space_t as, unw_word_t *dilap, vo
 	return -UNW_ENOINFO;
 }
 
+/*
+ * The 8 bytes at @addr from the stack copy, the one place the copy is read.
+ * Written as offsets from the copy's start, so no hostile @addr (or copy at
+ * the end of the address space) can wrap the check.
+ */
+static bool stack_word(const struct uw_ctx *c, uint64_t addr, uint64_t *val)
+{
+	uint64_t len = c->stack_hi - c->stack_lo, off = addr - c->stack_lo;
+
+	if (addr < c->stack_lo || len < 8 || off > len - 8)
+		return false;
+	memcpy(val, c->stack + off, 8);
+	return true;
+}
+
 static int acc_access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int write,
 			  void *arg)
 {
@@ -589,10 +612,8 @@ static int acc_access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val,
 		ctx_fail(c, UNWIND_END_ERROR);
 		return -UNW_EINVAL;
 	}
-	if (addr >= c->stack_lo && addr < c->stack_hi && c->stack_hi - addr >= 8) {
-		memcpy(val, c->stack + (addr - c->stack_lo), 8);
+	if (stack_word(c, addr, val))
 		return 0;
-	}
 	if (addr == ENTRY_ADDR) {
 		memcpy(val, c->entry, 8);
 		return 0;
@@ -760,7 +781,6 @@ void unwinder_free(struct unwinder *u)
 	free(u);
 }
 
-/* Walk from the sampled registers; ips[0] is already written. */
 /*
  * One frame-pointer step for a frame without CFI: JIT code (V8, the JVM,
  * .NET) and runtime stubs such as V8's embedded builtins keep rbp frames
@@ -768,7 +788,11 @@ void unwinder_free(struct unwinder *u)
  * address, and the caller's sp is rbp + 16. Only from the stack copy, only
  * upward, and only to a return address inside executable memory, so a
  * register that is not a frame pointer ends the walk rather than inventing
- * frames. Fills @r (a copy of the frame's registers) for a new cursor.
+ * frames. Fills @r (a copy of the frame's registers) for a new cursor; @r
+ * may be the array c->regs points at (the previous frame-pointer step's).
+ * rbp is hostile: both words are read through stack_word() (an empty copy
+ * or rsp = 8 reads nothing), and rbp + 16 cannot wrap once [rbp + 8] was in
+ * the copy.
  */
 static bool jit_fp_step(const struct uw_ctx *c, unw_cursor_t *cur, uint64_t r[UNWIND_NR_REGS])
 {
@@ -781,19 +805,26 @@ static bool jit_fp_step(const struct uw_ctx *c, unw_cursor_t *cur, uint64_t r[UN
 		return false;
 	if (!procmaps_find(c->maps, ip))
 		return false;
-	if (rbp < sp || rbp < c->stack_lo || rbp > c->stack_hi - 16 || (rbp & 7))
+	if (rbp < sp || (rbp & 7) || rbp > UINT64_MAX - 16)
 		return false;
-	memcpy(&saved_rbp, c->stack + (rbp - c->stack_lo), sizeof(saved_rbp));
-	memcpy(&ra, c->stack + (rbp - c->stack_lo) + 8, sizeof(ra));
+	if (!stack_word(c, rbp, &saved_rbp) || !stack_word(c, rbp + 8, &ra))
+		return false;
 	m = procmaps_find(c->maps, ra);
 	if (!m || !(m->perms & PROCMAP_EXEC))
 		return false;
-	memcpy(r, c->regs, UNWIND_NR_REGS * sizeof(*r));
+	if (r != c->regs)
+		memcpy(r, c->regs, UNWIND_NR_REGS * sizeof(*r));
 	r[UNWIND_REG_RIP] = ra;
 	r[UNWIND_REG_RSP] = rbp + 16;
 	r[UNWIND_REG_RBP] = saved_rbp;
 	return true;
 }
+
+/*
+ * Walk from the sampled registers; ips[0] is already written. Bounded: every
+ * iteration writes a frame or returns, and each frame's sp must be above the
+ * last one's (libunwind's reads are capped by CTX_MAX_READS as well).
+ */
 
 static enum unwind_end walk(struct uw_ctx *c, uint64_t *ips, size_t max, size_t *n)
 {
@@ -871,7 +902,10 @@ size_t unwinder_unwind(struct unwinder *u, pid_t pid, const struct procmaps *map
 		why = UNWIND_END_ERROR;
 	} else {
 		ips[n++] = regs[UNWIND_REG_RIP];
-		why = !maps ? UNWIND_END_NO_MAPPING : walk(&c, ips, max, &n);
+		if (c.stack_lo < USER_ADDR_MIN || c.stack_lo >= USER_ADDR_END)
+			why = UNWIND_END_BAD_REGS; /* the sampled ip alone, counted */
+		else
+			why = !maps ? UNWIND_END_NO_MAPPING : walk(&c, ips, max, &n);
 	}
 	evict(u);
 	u->stats.stacks++;

@@ -457,6 +457,189 @@ static enum unwind_end unwind_with(const struct snapshot *s, const char *bin, si
 	return end;
 }
 
+/* --- Hostile registers and stacks (issue 10) -------------------------------- */
+
+/* Where the tests put an anonymous executable mapping (JIT-like code, no CFI). */
+#define JIT_LO 0x10000000ull
+#define JIT_HI 0x10001000ull
+#define WILD_RBP 0x4141414141414140ull
+/* Beyond the 57-bit user address space: no stack can be there. */
+#define USER_END_PROBE (1ull << 56)
+/* A plausible stack address for hand-made copies (nothing reads it but the unwinder). */
+#define FAKE_SP 0x7ffd00001000ull
+
+/* @s's maps plus an anonymous r-xp mapping at [JIT_LO, JIT_HI), as a process that JITs has. */
+static struct procmaps *maps_with_jit(const struct snapshot *s)
+{
+	struct procmaps *m = calloc(1, sizeof(*m));
+	size_t i, j = 0;
+	bool put = false;
+
+	assert_non_null(m);
+	m->nr = s->maps->nr + 1;
+	m->maps = calloc(m->nr, sizeof(*m->maps));
+	assert_non_null(m->maps);
+	for (i = 0; i < s->maps->nr; i++) {
+		if (!put && s->maps->maps[i].start >= JIT_HI) {
+			m->maps[j++] = (struct procmap){.start = JIT_LO, .end = JIT_HI,
+							.perms = PROCMAP_READ | PROCMAP_EXEC |
+								 PROCMAP_PRIVATE,
+							.path = ""};
+			put = true;
+		}
+		assert_true(s->maps->maps[i].end <= JIT_LO || s->maps->maps[i].start >= JIT_HI);
+		m->maps[j++] = s->maps->maps[i];
+	}
+	assert_true(put);
+	return m;
+}
+
+static void hostile_regs(uint64_t regs[UNWIND_NR_REGS], uint64_t rip, uint64_t rsp, uint64_t rbp)
+{
+	memset(regs, 0, UNWIND_NR_REGS * sizeof(*regs));
+	regs[UNWIND_REG_RIP] = rip;
+	regs[UNWIND_REG_RSP] = rsp;
+	regs[UNWIND_REG_RBP] = rbp;
+}
+
+/*
+ * What crashed the agent: code without CFI in an anonymous mapping, rsp = 8,
+ * a wild rbp and an empty copy (bpf_probe_read_user failed). The frame-pointer
+ * step computed stack_hi - 16 with stack_hi = 8. Now: the sampled ip alone,
+ * counted as bad_regs; likewise at the top of the address space, where
+ * rsp + the copy's length would wrap.
+ */
+static void test_hostile_rsp(void **state)
+{
+	static const uint64_t bad_sp[] = {0, 8, 16, 0xff8, UINT64_MAX - 7, UINT64_MAX - 63,
+					  USER_END_PROBE};
+	const struct snapshot *s = &snaps[CC_GCC][MODE_CHAIN];
+	struct procmaps *m = maps_with_jit(s);
+	struct unwinder *u = new_unwinder(0, proc_root);
+	struct unwinder_stats st;
+	uint64_t regs[UNWIND_NR_REGS], ips[MAX_FRAMES], rbp;
+	unsigned char stack[64];
+	enum unwind_end end;
+	size_t i, k, n, len;
+
+	(void)state;
+	memset(stack, 0x41, sizeof(stack));
+	for (i = 0; i < sizeof(bad_sp) / sizeof(bad_sp[0]); i++) {
+		for (k = 0; k < 4; k++) {
+			rbp = k % 2 ? WILD_RBP : bad_sp[i] + 16;
+			len = k < 2 ? 0 : sizeof(stack);
+			hostile_regs(regs, JIT_LO + 0x10, bad_sp[i], rbp);
+			n = unwinder_unwind(u, 1, m, regs, len ? stack : NULL, len, ips, MAX_FRAMES,
+					    &end);
+			assert_int_equal(n, 1);
+			assert_int_equal(ips[0], JIT_LO + 0x10);
+			assert_int_equal(end, UNWIND_END_BAD_REGS);
+			/* The same from an ip with CFI: libunwind must not read either. */
+			regs[UNWIND_REG_RIP] = s->regs[UNWIND_REG_RIP];
+			n = unwinder_unwind(u, 1, m, regs, len ? stack : NULL, len, ips, MAX_FRAMES,
+					    &end);
+			assert_int_equal(n, 1);
+			assert_int_equal(end, UNWIND_END_BAD_REGS);
+		}
+	}
+	unwinder_get_stats(u, &st);
+	assert_int_equal(st.ends[UNWIND_END_BAD_REGS], st.stacks);
+	assert_string_equal(unwind_end_name(UNWIND_END_BAD_REGS), "bad_regs");
+	unwinder_free(u);
+	maps_for_free(m);
+}
+
+/*
+ * A plausible rsp with an empty or tiny copy and a wild or edge rbp: the
+ * frame-pointer step reads only inside the copy (ASan would see a byte
+ * beyond it: the copies are heap buffers of exactly their length).
+ */
+static void test_hostile_short_copy(void **state)
+{
+	const struct snapshot *s = &snaps[CC_GCC][MODE_CHAIN];
+	struct procmaps *m = maps_with_jit(s);
+	struct unwinder *u = new_unwinder(0, proc_root);
+	uint64_t regs[UNWIND_NR_REGS], ips[MAX_FRAMES], w;
+	static const size_t lens[] = {0, 1, 8, 15, 16, 17, 24};
+	const uint64_t rbps[] = {WILD_RBP, FAKE_SP, FAKE_SP + 8, FAKE_SP + 16, UINT64_MAX - 15,
+				 UINT64_MAX - 7};
+	enum unwind_end end;
+	size_t i, k, n;
+
+	(void)state;
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		unsigned char *stack = malloc(lens[i] ? lens[i] : 1);
+
+		assert_non_null(stack);
+		/* Every word a return address into the JIT code, or the frame itself. */
+		for (k = 0; k + 8 <= lens[i]; k += 8) {
+			w = k % 16 ? JIT_LO + 0x20 : FAKE_SP + k;
+			memcpy(stack + k, &w, 8);
+		}
+		for (k = 0; k < sizeof(rbps) / sizeof(rbps[0]); k++) {
+			hostile_regs(regs, JIT_LO + 0x10, FAKE_SP, rbps[k]);
+			n = unwinder_unwind(u, 1, m, regs, stack, lens[i], ips, MAX_FRAMES, &end);
+			assert_true(n >= 1 && n <= 2);
+			/* Only a whole frame (saved rbp, return address) inside the copy is followed. */
+			if (n == 2) {
+				assert_int_equal(rbps[k], FAKE_SP);
+				assert_true(lens[i] >= 16);
+				assert_int_equal(ips[1], JIT_LO + 0x20);
+			}
+			assert_int_equal(end, UNWIND_END_NO_CFI);
+		}
+		free(stack);
+	}
+	unwinder_free(u);
+	maps_for_free(m);
+}
+
+/*
+ * rbp chains that loop on a real stack: a frame whose saved rbp is itself,
+ * and two frames pointing at each other. Each frame-pointer step must move
+ * up the stack, so the walk ends after the frames it could really take.
+ */
+static void test_hostile_rbp_loop(void **state)
+{
+	const struct snapshot *s = &snaps[CC_GCC][MODE_CHAIN];
+	struct procmaps *m = maps_with_jit(s);
+	struct unwinder *u = new_unwinder(0, proc_root);
+	uint64_t regs[UNWIND_NR_REGS], ips[MAX_FRAMES], stack[64];
+	enum unwind_end end;
+	size_t n;
+
+	(void)state;
+	memset(stack, 0, sizeof(stack));
+	/* Frame at +64: [rbp] = rbp, [rbp + 8] = the JIT code again. */
+	stack[8] = FAKE_SP + 64;
+	stack[9] = JIT_LO + 0x20;
+	hostile_regs(regs, JIT_LO + 0x10, FAKE_SP, FAKE_SP + 64);
+	n = unwinder_unwind(u, 1, m, regs, stack, sizeof(stack), ips, MAX_FRAMES, &end);
+	assert_int_equal(n, 2);
+	assert_int_equal(ips[1], JIT_LO + 0x20);
+	assert_int_equal(end, UNWIND_END_NO_CFI);
+
+	/* Frames at +64 and +128 pointing at each other: two steps, then back down is refused. */
+	stack[8] = FAKE_SP + 128;
+	stack[16] = FAKE_SP + 64;
+	stack[17] = JIT_LO + 0x30;
+	n = unwinder_unwind(u, 1, m, regs, stack, sizeof(stack), ips, MAX_FRAMES, &end);
+	assert_int_equal(n, 3);
+	assert_int_equal(ips[1], JIT_LO + 0x20);
+	assert_int_equal(ips[2], JIT_LO + 0x30);
+	assert_int_equal(end, UNWIND_END_NO_CFI);
+
+	/* rbp below rsp (a frame already popped) or misaligned: not followed. */
+	regs[UNWIND_REG_RBP] = FAKE_SP - 16;
+	n = unwinder_unwind(u, 1, m, regs, stack, sizeof(stack), ips, MAX_FRAMES, &end);
+	assert_int_equal(n, 1);
+	regs[UNWIND_REG_RBP] = FAKE_SP + 65;
+	n = unwinder_unwind(u, 1, m, regs, stack, sizeof(stack), ips, MAX_FRAMES, &end);
+	assert_int_equal(n, 1);
+	unwinder_free(u);
+	maps_for_free(m);
+}
+
 /* Without .eh_frame_hdr there is no table to search: NO_CFI at the leaf. */
 static void test_no_eh_frame_hdr(void **state)
 {
@@ -962,6 +1145,9 @@ int main(void)
 	    cmocka_unit_test(test_truncated_stack),
 	    cmocka_unit_test(test_max_depth),
 	    cmocka_unit_test(test_garbage),
+	    cmocka_unit_test(test_hostile_rsp),
+	    cmocka_unit_test(test_hostile_short_copy),
+	    cmocka_unit_test(test_hostile_rbp_loop),
 	    cmocka_unit_test(test_no_eh_frame_hdr),
 	    cmocka_unit_test(test_hostile_objects),
 	    cmocka_unit_test(test_cache),

@@ -60,6 +60,7 @@ enum unwind_end {
 	UNWIND_END_NO_MAPPING, /* an ip outside every mapping */
 	UNWIND_END_MAX_DEPTH, /* @max frames written */
 	UNWIND_END_ERROR, /* bad CFI, a loop, or any other libunwind error */
+	UNWIND_END_BAD_REGS, /* rsp outside the user address space: a hostile snapshot */
 	UNWIND_END__MAX,
 };
 
@@ -86,6 +87,13 @@ void unwinder_free(struct unwinder *u);
  * are return addresses, as the kernel's own stack walks report them).
  * Returns the number of ips written (>= 1 when rip is non-zero), never
  * negative; *end says why it stopped.
+ *
+ * Everything in @regs and @stack is the sampled process's to choose: any
+ * register value (rsp = 8, rsp = 2^64 - 8, rbp anywhere), any stack bytes,
+ * an empty copy, a copy that would wrap past 2^64 (treated as empty). Only
+ * bytes inside [rsp, rsp + @stack_len) of the copy are ever read, and every
+ * frame must have a higher stack pointer than the one before, so the walk
+ * ends after at most @max frames and @stack_len / 8 frame-pointer steps.
  */
 size_t unwinder_unwind(struct unwinder *u, pid_t pid, const struct procmaps *maps,
 		       const uint64_t regs[UNWIND_NR_REGS], const void *stack, size_t stack_len,
