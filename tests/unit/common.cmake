@@ -1,2 +1,3 @@
 # SPDX-License-Identifier: Apache-2.0
 stackd_unit_test(test_common SOURCES test_common.c LIBS common)
+stackd_unit_test(test_utf8 SOURCES test_utf8.c LIBS common)
