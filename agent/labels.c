@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/utf8.h"
 #include "procmeta.h"
 
 static const char *const key_names[LABEL__MAX] = {
@@ -71,15 +72,22 @@ static bool printable(const char *s)
 	return true;
 }
 
+/*
+ * Label values are repaired to valid UTF-8 when they are built, so a value
+ * asked for with the raw bytes ("comm=%FF%FE-bad") is repaired the same way
+ * and still matches.
+ */
 static const char *set_str(char *dst, size_t sz, const char *value)
 {
+	size_t len = strlen(value);
+
 	if (!*value)
 		return "must not be empty";
-	if (strlen(value) >= sz)
+	if (utf8_sanitized_len(value, len) >= sz)
 		return "is too long";
 	if (!printable(value))
 		return "contains control characters";
-	memcpy(dst, value, strlen(value) + 1);
+	utf8_sanitize(value, len, dst, sz);
 	return NULL;
 }
 
@@ -246,10 +254,15 @@ struct label_set *label_set_build(uint32_t pid, const char *comm, const char *ex
 		vals[LABEL_CONTAINER] = m->container_name;
 		vals[LABEL_UNIT] = m->unit;
 	}
+	/*
+	 * Every value is the process's to choose (comm, exe, cmdline, cgroup names,
+	 * names in runtime state files): repaired to valid UTF-8 here, where they
+	 * become labels, since one invalid byte makes a scrape or a profile unreadable.
+	 */
 	for (int k = 0; k < LABEL__MAX; k++) {
 		if (k == LABEL_PID || !vals[k] || !*vals[k])
 			continue;
-		strs += strlen(vals[k]) + 1;
+		strs += utf8_sanitized_len(vals[k], strlen(vals[k])) + 1;
 		nr++;
 	}
 	ls = malloc(sizeof(*ls) + nr * sizeof(ls->l[0]) + strs);
@@ -264,10 +277,10 @@ struct label_set *label_set_build(uint32_t pid, const char *comm, const char *ex
 
 		if (k == LABEL_PID || !vals[k] || !*vals[k])
 			continue;
-		len = strlen(vals[k]) + 1;
-		memcpy(p, vals[k], len);
+		len = utf8_sanitize(vals[k], strlen(vals[k]), p, strs) + 1;
 		ls->l[ls->nr++] = (struct pprof_label){ .key = key_names[k], .str = p };
 		p += len;
+		strs -= len;
 	}
 	return ls;
 }

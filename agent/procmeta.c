@@ -14,6 +14,7 @@
 #include "common/hmap.h"
 #include "common/log.h"
 #include "common/safefile.h"
+#include "common/utf8.h"
 
 /* /proc/PID/cgroup: about 13 lines of at most PATH_MAX on any real kernel. */
 #define CGROUP_FILE_MAX (64u << 10)
@@ -123,40 +124,13 @@ static bool is_container_id(const char *s, size_t n)
 	return true;
 }
 
-/*
- * Length of the valid UTF-8 sequence at @s (1 for ASCII), or 0. Overlong
- * forms, surrogates and code points past U+10FFFF are invalid (RFC 3629).
- */
+/* Length of the valid UTF-8 character at @s (1 for ASCII), or 0 (common/utf8.h's rules). */
 static size_t utf8_len(const unsigned char *s, size_t n)
 {
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t need, i;
+	uint32_t cp;
+	size_t k = utf8_decode(s, n, &cp);
 
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		need = 2;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		need = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		need = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-	} else {
-		return 0;
-	}
-	if (n < need || s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < need; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return need;
+	return cp == UTF8_INVALID ? 0 : k;
 }
 
 /* U+0080..U+009F: valid UTF-8, but terminal controls all the same. */

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Basic auth with bcrypt through the system's crypt library (libxcrypt on
- * Debian: $2a$/$2b$/$2y$ supported), an HMAC-keyed cache of successes, and a
- * bound on concurrent bcrypt runs.
+ * Debian: $2a$/$2b$/$2y$ supported), an HMAC-keyed cache of successes, a
+ * bound on concurrent bcrypt runs, and failures slowed per client address.
  */
 #include "basicauth.h"
 
@@ -19,6 +19,9 @@
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
+
+#include "common/strbuf.h"
+#include "exporter/promtext.h"
 
 #define MAC_SZ 32 /* HMAC-SHA256 */
 
@@ -43,6 +46,24 @@ static pthread_once_t hmac_key_once = PTHREAD_ONCE_INIT;
 static int hmac_key_err;
 /* bcrypt runs in flight, all configurations together. */
 static sem_t bcrypt_slots;
+
+/*
+ * The failure table: a fixed array scanned under one mutex. Only checks that
+ * would run bcrypt (milliseconds each) look at it, so a scan of 1024 slots is
+ * noise beside them.
+ */
+struct throttle_slot {
+	uint8_t key[16]; /* the address; IPv6 cut to its /64 */
+	uint32_t fails;
+	uint64_t last_ns; /* last failure; 0: free */
+	uint64_t until_ns; /* no bcrypt for this address before */
+};
+
+static struct {
+	pthread_mutex_t lock;
+	struct throttle_slot slot[BASICAUTH_THROTTLE_SLOTS];
+	atomic_uint_fast64_t throttled, evicted;
+} throttle = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static void hmac_key_init(void)
 {
@@ -278,8 +299,143 @@ static void cache_insert(struct basicauth *ba, const uint8_t mac[MAC_SZ])
 	pthread_mutex_unlock(&ba->lock);
 }
 
+/* ::ffff:a.b.c.d stays whole; any other IPv6 address keeps its /64 only. */
+static void throttle_key(const void *client, uint8_t key[16])
+{
+	static const uint8_t v4_mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	memcpy(key, client, 16);
+	if (memcmp(key, v4_mapped, sizeof(v4_mapped)) != 0)
+		memset(key + 8, 0, 8);
+}
+
+static bool slot_is_live(const struct throttle_slot *e, uint64_t now_ns)
+{
+	return e->last_ns && now_ns - e->last_ns < BASICAUTH_THROTTLE_FORGET_S * 1000000000ull;
+}
+
+/* The live slot of @key, or NULL. Called with throttle.lock held. */
+static struct throttle_slot *throttle_find(const uint8_t key[16], uint64_t now_ns)
+{
+	for (size_t i = 0; i < BASICAUTH_THROTTLE_SLOTS; i++) {
+		struct throttle_slot *e = &throttle.slot[i];
+
+		if (slot_is_live(e, now_ns) && !memcmp(e->key, key, 16))
+			return e;
+	}
+	return NULL;
+}
+
+unsigned basicauth_throttle_wait_s(const void *client, uint64_t now_ns)
+{
+	const struct throttle_slot *e;
+	unsigned wait = 0;
+	uint8_t key[16];
+
+	if (!client)
+		return 0;
+	throttle_key(client, key);
+	pthread_mutex_lock(&throttle.lock);
+	e = throttle_find(key, now_ns);
+	if (e && e->until_ns > now_ns)
+		wait = (unsigned)((e->until_ns - now_ns + 999999999ull) / 1000000000ull);
+	pthread_mutex_unlock(&throttle.lock);
+	return wait;
+}
+
+void basicauth_throttle_note(const void *client, bool is_ok, uint64_t now_ns)
+{
+	struct throttle_slot *e, *victim = NULL;
+	uint32_t over, wait_s;
+	uint8_t key[16];
+
+	if (!client)
+		return;
+	throttle_key(client, key);
+	pthread_mutex_lock(&throttle.lock);
+	e = throttle_find(key, now_ns);
+	if (is_ok) {
+		if (e)
+			memset(e, 0, sizeof(*e));
+		goto out;
+	}
+	if (!e) {
+		/* A free or forgotten slot, else the one whose last failure is oldest. */
+		for (size_t i = 0; i < BASICAUTH_THROTTLE_SLOTS && !e; i++) {
+			struct throttle_slot *c = &throttle.slot[i];
+
+			if (!slot_is_live(c, now_ns))
+				e = c;
+			else if (!victim || c->last_ns < victim->last_ns)
+				victim = c;
+		}
+		if (!e) {
+			e = victim;
+			atomic_fetch_add(&throttle.evicted, 1);
+		}
+		memset(e, 0, sizeof(*e));
+		memcpy(e->key, key, 16);
+	}
+	e->fails++;
+	e->last_ns = now_ns;
+	if (e->fails > BASICAUTH_THROTTLE_FREE) {
+		/* 1 s after the first failure past the free ones, doubling up to the cap. */
+		over = e->fails - BASICAUTH_THROTTLE_FREE - 1;
+		wait_s = over < 16 ? 1u << over : BASICAUTH_THROTTLE_MAX_S;
+		if (wait_s > BASICAUTH_THROTTLE_MAX_S)
+			wait_s = BASICAUTH_THROTTLE_MAX_S;
+		e->until_ns = now_ns + wait_s * 1000000000ull;
+	}
+out:
+	pthread_mutex_unlock(&throttle.lock);
+}
+
+void basicauth_throttle_reset(void)
+{
+	pthread_mutex_lock(&throttle.lock);
+	memset(throttle.slot, 0, sizeof(throttle.slot));
+	pthread_mutex_unlock(&throttle.lock);
+	atomic_store(&throttle.throttled, 0);
+	atomic_store(&throttle.evicted, 0);
+}
+
+void basicauth_throttle_stats(struct basicauth_throttle_stats *st)
+{
+	uint64_t now = now_ns(), n = 0;
+
+	pthread_mutex_lock(&throttle.lock);
+	for (size_t i = 0; i < BASICAUTH_THROTTLE_SLOTS; i++)
+		n += slot_is_live(&throttle.slot[i], now);
+	pthread_mutex_unlock(&throttle.lock);
+	st->tracked = n;
+	st->throttled = atomic_load(&throttle.throttled);
+	st->evicted = atomic_load(&throttle.evicted);
+}
+
+int basicauth_write_metrics(struct strbuf *out)
+{
+	struct basicauth_throttle_stats st;
+	int err;
+
+	basicauth_throttle_stats(&st);
+	err = prom_family(out, "stackd_http_auth_throttled_total", "counter",
+			  "Basic-auth checks answered 429 without bcrypt: the client address "
+			  "failed too often (per-address back-off).");
+	err = err ?: prom_sample_u64(out, "stackd_http_auth_throttled_total", NULL, 0,
+				     st.throttled);
+	err = err ?: prom_family(out, "stackd_http_auth_throttle_addresses", "gauge",
+				 "Client addresses with failed logins on record (at most 1024).");
+	err = err ?: prom_sample_u64(out, "stackd_http_auth_throttle_addresses", NULL, 0,
+				     st.tracked);
+	err = err ?: prom_family(out, "stackd_http_auth_throttle_evicted_total", "counter",
+				 "Addresses forgotten by the login back-off because its table "
+				 "was full.");
+	return err ?: prom_sample_u64(out, "stackd_http_auth_throttle_evicted_total", NULL, 0,
+				      st.evicted);
+}
+
 enum basicauth_result basicauth_check(struct basicauth *ba, const char *authorization,
-				      bool *did_bcrypt)
+				      const void *client, struct basicauth_verdict *v)
 {
 	char cred[BASICAUTH_MAX_CRED_LEN + 1];
 	const struct webconfig_user *u;
@@ -289,10 +445,13 @@ enum basicauth_result basicauth_check(struct basicauth *ba, const char *authoriz
 	const char *p;
 	char *colon;
 	size_t len;
+	struct basicauth_verdict dummy;
+	bool is_ok;
 	long n;
 
-	if (did_bcrypt)
-		*did_bcrypt = false;
+	if (!v)
+		v = &dummy;
+	memset(v, 0, sizeof(*v));
 	if (!basicauth_is_enabled(ba))
 		return BASICAUTH_OK;
 	if (!authorization)
@@ -320,12 +479,20 @@ enum basicauth_result basicauth_check(struct basicauth *ba, const char *authoriz
 		res = BASICAUTH_OK;
 		goto cleanup;
 	}
+	/* Only after the cache: a scraper's remembered success is never held up. */
+	v->retry_after_s = basicauth_throttle_wait_s(client, now_ns());
+	if (v->retry_after_s) {
+		atomic_fetch_add(&throttle.throttled, 1);
+		res = BASICAUTH_THROTTLED;
+		goto cleanup;
+	}
 	key.name = cred;
 	u = bsearch(&key, ba->users, ba->user_cnt, sizeof(*ba->users), cmp_user);
-	if (did_bcrypt)
-		*did_bcrypt = true;
+	v->did_bcrypt = true;
 	/* An unknown user still costs a bcrypt run: no timing oracle for user names. */
-	if (bcrypt_matches(colon + 1, u ? u->hash : ba->dummy_hash) && u) {
+	is_ok = bcrypt_matches(colon + 1, u ? u->hash : ba->dummy_hash) && u;
+	basicauth_throttle_note(client, is_ok, now_ns());
+	if (is_ok) {
 		cache_insert(ba, mac);
 		res = BASICAUTH_OK;
 	}

@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <microhttpd.h>
 
 #include "common/log.h"
@@ -550,6 +551,7 @@ int http_server_write_metrics(const struct http_server *s, struct strbuf *out)
 				      "Passwords checked with bcrypt (successes are cached for "
 				      "60 s, so steady scrapes add none).",
 				      st.auth_bcrypt_checks);
+	err = err ?: basicauth_write_metrics(out);
 	err = err ?: write_metric_u64(out, "stackd_http_tls_client_cert_rejected_total",
 				      "counter",
 				      "TLS handshakes refused for a missing or unverifiable client "
@@ -637,17 +639,27 @@ static bool check_auth(struct http_server *s, struct MHD_Connection *conn,
 		       struct http_req_ctx *rc, enum MHD_Result *ret)
 {
 	struct basicauth *a = auth_get(s);
+	struct http_conn *c = conn_of(conn);
+	struct basicauth_verdict v;
 	enum basicauth_result res;
-	bool did_bcrypt = false;
+	char retry[16];
 
 	res = basicauth_check(a, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_AUTHORIZATION),
-			      &did_bcrypt);
+			      c ? &c->ip : NULL, &v);
 	basicauth_put(a);
-	if (did_bcrypt)
+	if (v.did_bcrypt)
 		atomic_fetch_add(&s->auth_bcrypt_checks, 1);
 	if (res == BASICAUTH_OK)
 		return true;
+	if (res == BASICAUTH_THROTTLED) {
+		snprintf(retry, sizeof(retry), "%u", v.retry_after_s);
+		*ret = queue_error(s, conn, rc, MHD_HTTP_TOO_MANY_REQUESTS, "Retry-After", retry,
+				   "429 Too Many Requests: too many failed logins from this "
+				   "address; retry in %u s",
+				   v.retry_after_s);
+		return false;
+	}
 	atomic_fetch_add(res == BASICAUTH_MISSING ? &s->auth_missing : &s->auth_invalid, 1);
 	*ret = queue_error(s, conn, rc, MHD_HTTP_UNAUTHORIZED, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 			   "Basic realm=\"stackd\"", "401 Unauthorized");
@@ -973,6 +985,11 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen
 	return MHD_YES;
 }
 
+static gnutls_typed_vdata_st client_purpose = {
+	.type = GNUTLS_DT_KEY_PURPOSE_OID,
+	.data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT,
+};
+
 /* GnuTLS verify function: <0 fails the handshake. */
 static int tls_verify(gnutls_session_t session, bool is_required)
 {
@@ -985,7 +1002,12 @@ static int tls_verify(gnutls_session_t session, bool is_required)
 		atomic_fetch_add(&tls_client_cert_rejected, 1);
 		return GNUTLS_E_NO_CERTIFICATE_FOUND;
 	}
-	ret = gnutls_certificate_verify_peers2(session, &status);
+	/*
+	 * A certificate with an extendedKeyUsage must list clientAuth (or anyEKU),
+	 * so a server certificate the same CA signed is no client credential;
+	 * one without the extension is unrestricted (RFC 5280 4.2.1.12).
+	 */
+	ret = gnutls_certificate_verify_peers(session, &client_purpose, 1, &status);
 	if (ret < 0 || status) {
 		atomic_fetch_add(&tls_client_cert_rejected, 1);
 		return GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR;

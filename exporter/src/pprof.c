@@ -22,6 +22,7 @@
 #include <zlib.h>
 
 #include "common/hmap.h"
+#include "common/utf8.h"
 #include "pprof_internal.h"
 #include "profile.pb-c.h"
 
@@ -160,6 +161,29 @@ static char *arena_alloc(struct arena *a, size_t sz)
 	return blk->data;
 }
 
+/*
+ * Intern the repaired form of @s (@len bytes, not valid UTF-8): pprof strings
+ * are proto3 strings, and readers may refuse a whole profile over one.
+ */
+static int64_t intern_repaired(struct pprof_builder *b, const char *s, size_t len)
+{
+	size_t sz = utf8_sanitized_len(s, len) + 1;
+	char *fixed = malloc(sz);
+	int64_t idx;
+
+	if (!fixed)
+		return -ENOMEM;
+	utf8_sanitize(s, len, fixed, sz);
+	idx = pprof__intern(b, fixed);
+	free(fixed);
+	return idx;
+}
+
+/*
+ * Every string of a profile enters here: function and file names (from the
+ * process's binaries and perf maps), mapping paths, label keys and values. So
+ * this is where each one is made valid UTF-8, whatever it came from.
+ */
 int64_t pprof__intern(struct pprof_builder *b, const char *s)
 {
 	struct str_ent *e;
@@ -171,8 +195,10 @@ int64_t pprof__intern(struct pprof_builder *b, const char *s)
 	if (!s || !*s)
 		return 0;
 	len = strlen(s);
-	if (len >= UINT32_MAX)
+	if (len >= UINT32_MAX / 3)
 		return -E2BIG;
+	if (!utf8_is_valid(s, len))
+		return intern_repaired(b, s, len);
 	hash = hash_bytes(s, len, HASH_SEED);
 	for (n = hmap_first(&b->str_map, hash); n; n = hmap_next(n)) {
 		e = container_of(n, struct str_ent, node);

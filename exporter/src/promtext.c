@@ -19,6 +19,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "common/utf8.h"
+
 /* Integers up to 2^53 are exact in a double: print those without an exponent. */
 #define PROM_EXACT_INT_MAX 9007199254740992.0
 
@@ -64,28 +66,43 @@ static bool is_label_name(const char *s)
 /*
  * Append @s escaping backslash and newline, and the double quote too when
  * @quote (label values). HELP text leaves quotes alone, as the format says.
+ * Invalid UTF-8 becomes U+FFFD: Prometheus refuses the whole scrape over one
+ * bad label value, and values come from process names a process chooses.
  */
 static int append_escaped(struct strbuf *sb, const char *s, bool quote)
 {
-	const char *run = s, *p;
+	const char *run = s, *p = s;
 	const char *esc;
+	uint32_t cp;
+	size_t k;
 	int err;
 
-	for (p = s; *p; p++) {
-		if (*p == '\\')
+	while (*p) {
+		k = 1;
+		esc = NULL;
+		if (*p == '\\') {
 			esc = "\\\\";
-		else if (*p == '\n')
+		} else if (*p == '\n') {
 			esc = "\\n";
-		else if (*p == '"' && quote)
+		} else if (*p == '"' && quote) {
 			esc = "\\\"";
-		else
+		} else if ((unsigned char)*p >= 0x80) {
+			/* strnlen: a sequence cut by the NUL is a bad one, never read past. */
+			k = utf8_decode(p, strnlen(p, 4), &cp);
+			if (cp == UTF8_INVALID)
+				esc = UTF8_REPLACEMENT;
+		}
+		if (!esc) {
+			p += k;
 			continue;
+		}
 		err = strbuf_append(sb, run, (size_t)(p - run));
 		if (!err)
-			err = strbuf_append(sb, esc, 2);
+			err = strbuf_appends(sb, esc);
 		if (err)
 			return err;
-		run = p + 1;
+		p += k;
+		run = p;
 	}
 	return strbuf_append(sb, run, (size_t)(p - run));
 }

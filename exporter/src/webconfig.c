@@ -375,18 +375,21 @@ static int parse_tls(struct load_ctx *c, struct webconfig *wc, const yaml_node_t
 	return err;
 }
 
-/* "$2a$", "$2b$" or "$2y$", a two-digit cost 04..31, "$", 53 bcrypt-base64 chars. */
-static bool is_bcrypt(const char *h)
+/*
+ * "$2a$", "$2b$" or "$2y$", a two-digit cost 04..31, "$", 53 bcrypt-base64
+ * chars. *@cost gets the cost (-1 when there is none to read).
+ */
+static bool is_bcrypt(const char *h, int *cost)
 {
 	static const char alphabet[] =
 	    "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-	int cost;
 
+	*cost = -1;
 	if (strlen(h) != 60 || h[0] != '$' || h[1] != '2' || !strchr("aby", h[2]) || !h[2] ||
 	    h[3] != '$' || h[4] < '0' || h[4] > '9' || h[5] < '0' || h[5] > '9' || h[6] != '$')
 		return false;
-	cost = (h[4] - '0') * 10 + (h[5] - '0');
-	if (cost < 4 || cost > 31)
+	*cost = (h[4] - '0') * 10 + (h[5] - '0');
+	if (*cost < 4 || *cost > 31)
 		return false;
 	return strspn(h + 7, alphabet) == 53;
 }
@@ -400,8 +403,8 @@ static int cmp_user(const void *a, const void *b)
 static int parse_users(struct load_ctx *c, struct webconfig *wc, const yaml_node_t *map)
 {
 	yaml_node_pair_t *p;
+	int err, cost;
 	size_t n;
-	int err;
 
 	if (is_null(map))
 		return 0;
@@ -436,7 +439,7 @@ static int parse_users(struct load_ctx *c, struct webconfig *wc, const yaml_node
 			u->hash = NULL;
 			return err;
 		}
-		if (!is_bcrypt(u->hash)) {
+		if (!is_bcrypt(u->hash, &cost)) {
 			free(u->hash);
 			u->hash = NULL;
 			return fail(c, v, -EINVAL,
@@ -444,6 +447,16 @@ static int parse_users(struct load_ctx *c, struct webconfig *wc, const yaml_node
 				    "($2y$... from 'htpasswd -nbB USER PASSWORD'); stackd never "
 				    "takes clear-text passwords",
 				    k);
+		}
+		if (cost > WEBCONFIG_BCRYPT_MAX_COST) {
+			free(u->hash);
+			u->hash = NULL;
+			return fail(c, v, -EINVAL,
+				    "basic_auth_users: the bcrypt hash of \"%s\" has cost %d, more "
+				    "than %d: every wrong password would cost ~%g s of CPU; "
+				    "rehash with 'htpasswd -nbB -C 10 USER PASSWORD'",
+				    k, cost, WEBCONFIG_BCRYPT_MAX_COST,
+				    0.25 * (double)(1ull << (cost - WEBCONFIG_BCRYPT_MAX_COST)));
 		}
 		u->name = strdup(k);
 		if (!u->name) {

@@ -5,7 +5,8 @@
 #
 #   checks:  client_auth_type RequireAndVerifyClientCert + client_ca_file + min_version TLS13:
 #            curl without a client certificate fails, with one from another CA fails, with one the
-#            CA signed gets 200; curl --tls-max 1.2 fails (TLS 1.3 only); TLS 1.3 works;
+#            CA signed for serverAuth only (extendedKeyUsage) fails, with one the CA signed without
+#            extendedKeyUsage or with clientAuth gets 200; curl --tls-max 1.2 fails (TLS 1.3 only); TLS 1.3 works;
 #            stackd_http_tls_client_cert_rejected_total counts the refused handshakes.
 #            The client is curl: Go 1.19's cmd/pprof ignores -tls_cert/-tls_key/-tls_ca when it
 #            fetches a profile (see test_web_tls.sh).
@@ -30,6 +31,15 @@ mkdir -p "$T/pki"
 		-extfile client.ext -out client.crt
 	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=rogue \
 		-keyout rogue.key -out rogue.crt
+	# Signed by the right CA, but for the other purpose: a server certificate (serverAuth only).
+	openssl req -newkey rsa:2048 -nodes -subj /CN=some-server -keyout srvonly.key -out srvonly.csr
+	printf 'extendedKeyUsage=serverAuth\n' >srvonly.ext
+	openssl x509 -req -in srvonly.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+		-extfile srvonly.ext -out srvonly.crt
+	# No extendedKeyUsage at all: unrestricted (RFC 5280 4.2.1.12), so it may authenticate.
+	openssl req -newkey rsa:2048 -nodes -subj /CN=no-eku -keyout noeku.key -out noeku.csr
+	openssl x509 -req -in noeku.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+		-out noeku.crt
 ) >"$T/openssl.log" 2>&1 || { cat "$T/openssl.log" >&2; fail "openssl could not make the test certificates"; }
 
 cat >"$T/pki/web.yml" <<YAML
@@ -74,6 +84,10 @@ try no-cert "$AGENT_URL/metrics"
 check "$((R_CODE != 200))" "no client certificate -> no answer (curl exit $R_RC, HTTP $R_CODE)"
 try rogue-cert --cert "$T/pki/rogue.crt" --key "$T/pki/rogue.key" "$AGENT_URL/metrics"
 check "$((R_CODE != 200))" "certificate from another CA -> no answer (curl exit $R_RC, HTTP $R_CODE)"
+try server-only-cert --cert "$T/pki/srvonly.crt" --key "$T/pki/srvonly.key" "$AGENT_URL/metrics"
+check "$((R_CODE != 200))" "certificate from client_ca_file with extendedKeyUsage=serverAuth only -> no answer (curl exit $R_RC, HTTP $R_CODE)"
+try no-eku-cert --cert "$T/pki/noeku.crt" --key "$T/pki/noeku.key" "$AGENT_URL/metrics"
+check "$((R_CODE == 200))" "certificate from client_ca_file without extendedKeyUsage -> HTTP $R_CODE"
 try probe-no-cert "$AGENT_URL/-/healthy"
 check "$((R_CODE != 200))" "even /-/healthy needs the certificate (TLS comes first): HTTP $R_CODE"
 try good-cert "${WITH_CERT[@]}" "$AGENT_URL/metrics"
@@ -85,7 +99,7 @@ check "$((R_RC == 0))" "curl --tlsv1.3 with the certificate works"
 
 "${CURL[@]}" "${WITH_CERT[@]}" -o "$T/metrics.txt" "$AGENT_URL/metrics"
 rej=$(metric_sum "$T/metrics.txt" stackd_http_tls_client_cert_rejected_total)
-check "$((rej >= 3))" "stackd_http_tls_client_cert_rejected_total = $rej (>= 3 refused handshakes)"
+check "$((rej >= 4))" "stackd_http_tls_client_cert_rejected_total = $rej (>= 4 refused handshakes)"
 kill -0 "$AGENT_PID" 2>/dev/null || fail "agent died"
 
 kill -TERM "$AGENT_PID"

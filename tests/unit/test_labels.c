@@ -131,6 +131,36 @@ static void test_label_set(void **state)
 	assert_int_equal(labels_parse_set("pid,bogus", &mask), -EINVAL);
 }
 
+/* Names a process chose are repaired to valid UTF-8 where they become labels; filters too. */
+static void test_label_set_utf8(void **state)
+{
+	struct label_filter f;
+	struct procmeta m;
+	struct label_set *ls;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	strcpy(m.cgroup, "/x\xed\xa0\x80.slice");
+	ls = label_set_build(9, "\xff\xfe-bad", "/tmp/\xc0\x80", &m);
+	assert_non_null(ls);
+	assert_int_equal(ls->nr, 4);
+	assert_string_equal(label_str(ls->l, ls->nr, "comm"), "\xef\xbf\xbd\xef\xbf\xbd-bad");
+	assert_string_equal(label_str(ls->l, ls->nr, "exe"), "/tmp/\xef\xbf\xbd\xef\xbf\xbd");
+	assert_string_equal(label_str(ls->l, ls->nr, "cgroup"),
+			    "/x\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd.slice");
+	/* The raw bytes, the repaired form and a glob all select it. */
+	memset(&f, 0, sizeof(f));
+	assert_null(label_filter_set(&f, "comm", "\xff\xfe-bad"));
+	assert_true(label_filter_match(&f, ls->l, ls->nr));
+	assert_null(label_filter_set(&f, "comm", "\xef\xbf\xbd\xef\xbf\xbd-bad"));
+	assert_true(label_filter_match(&f, ls->l, ls->nr));
+	assert_null(label_filter_set(&f, "comm", "*-bad"));
+	assert_true(label_filter_match(&f, ls->l, ls->nr));
+	assert_null(label_filter_set(&f, "comm", "good"));
+	assert_false(label_filter_match(&f, ls->l, ls->nr));
+	free(ls);
+}
+
 static void test_cpumetrics_cap(void **state)
 {
 	struct cpumetrics_opts o = { .period_ns = 10000000, .cpu_max_series = 2,
@@ -186,6 +216,7 @@ int main(void)
 		cmocka_unit_test(test_filters),
 		cmocka_unit_test(test_times),
 		cmocka_unit_test(test_label_set),
+		cmocka_unit_test(test_label_set_utf8),
 		cmocka_unit_test(test_cpumetrics_cap),
 	};
 

@@ -25,6 +25,7 @@
 #include <zlib.h>
 
 #include "exporter/pprof.h"
+#include "common/utf8.h"
 #include "profile.pb-c.h"
 
 #define PERIOD_NS 10101010ULL /* 99 Hz */
@@ -525,6 +526,56 @@ static char *run_pprof(const char *mode, const char *file, const char *home)
 	return read_file(out);
 }
 
+/*
+ * Names are the process's to choose (comm, binary paths, symbols): every string
+ * of the profile is valid UTF-8 anyway, bad bytes as U+FFFD, through a freeze
+ * and a merge too.
+ */
+static void test_invalid_utf8(void **state)
+{
+	struct pprof_opts opts = { .period_ns = PERIOD_NS, .time_nanos = TIME_NS };
+	struct pprof_mapping pm = {
+		.start = 0x1000, .limit = 0x2000, .filename = "/tmp/\xff\xfe-bad"
+	};
+	struct pprof_line line = { .function = "f\xc0\x80", .filename = "a\xed\xa0\x80.c", .line = 3 };
+	struct pprof_label label = { .key = "comm", .str = "\xff\xfe-bad" };
+	struct pprof_builder *b = NULL, *m = NULL;
+	struct pprof_frozen *f = NULL;
+	uint64_t map, loc;
+	bool seen = false;
+	Profile *p;
+
+	(void)state;
+	assert_int_equal(pprof_builder_new(&opts, &b), 0);
+	assert_int_equal(pprof_add_mapping(b, &pm, &map), 0);
+	assert_int_equal(pprof_add_location(b, map, 0x1100, &line, 1, &loc), 0);
+	assert_int_equal(pprof_add_sample(b, &loc, 1, 5, &label, 1), 0);
+	/* The raw and the repaired name are one string, one label set, one sample. */
+	label.str = "\xef\xbf\xbd\xef\xbf\xbd-bad";
+	assert_int_equal(pprof_add_sample(b, &loc, 1, 2, &label, 1), 0);
+	assert_int_equal(pprof_builder_nr_samples(b), 1);
+	assert_int_equal(pprof_freeze(b, DURATION_NS, &f), 0);
+	assert_int_equal(pprof_builder_new(&opts, &m), 0);
+	assert_int_equal(pprof_merge(m, f, NULL), 0);
+	for (int round = 0; round < 2; round++) {
+		p = encode_decode(round ? m : b, NULL, NULL);
+		check_valid(p);
+		for (size_t i = 0; i < p->n_string_table; i++) {
+			assert_true(utf8_is_valid(p->string_table[i], strlen(p->string_table[i])));
+			seen |= !strcmp(p->string_table[i], "\xef\xbf\xbd\xef\xbf\xbd-bad");
+		}
+		assert_string_equal(str(p, p->function[0]->name), "f\xef\xbf\xbd\xef\xbf\xbd");
+		assert_string_equal(str(p, p->mapping[0]->filename),
+				    "/tmp/\xef\xbf\xbd\xef\xbf\xbd-bad");
+		assert_int_equal(p->sample[0]->value[0], 7);
+		perftools__profiles__profile__free_unpacked(p, NULL);
+	}
+	assert_true(seen);
+	pprof_frozen_free(f);
+	pprof_builder_free(m);
+	pprof_builder_free(b);
+}
+
 static void test_go_tool_pprof(void **state)
 {
 	struct fixture f;
@@ -888,6 +939,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_profile_rules),
 		cmocka_unit_test(test_empty_and_args),
+		cmocka_unit_test(test_invalid_utf8),
 		cmocka_unit_test(test_go_tool_pprof),
 		cmocka_unit_test(test_synthetic_10k),
 		cmocka_unit_test(test_frozen),

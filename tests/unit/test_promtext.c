@@ -88,6 +88,28 @@ static void test_escaping(void **state)
 	strbuf_free(&sb);
 }
 
+/* A process names itself "\xff\xfe-bad": the scrape must stay valid UTF-8 (U+FFFD). */
+static void test_invalid_utf8(void **state)
+{
+	struct prom_label labels[] = { { "comm", "\xff\xfe-bad" }, { "fn", "a\xe2\x82\"\xc3\xa9" } };
+	struct strbuf sb;
+
+	(void)state;
+	strbuf_init(&sb, 1 << 16);
+	assert_int_equal(prom_sample_u64(&sb, "stackd_x_total", labels, 2, 1), 0);
+	assert_string_equal(sb.buf, "stackd_x_total{comm=\"\xef\xbf\xbd\xef\xbf\xbd-bad\","
+				    "fn=\"a\xef\xbf\xbd\\\"\xc3\xa9\"} 1\n");
+	strbuf_reset(&sb);
+	/* Cut by the NUL: the decoder never reads past the end of the value. */
+	assert_int_equal(prom_escape_label_value(&sb, "x\xf0\x9f"), 0);
+	assert_string_equal(sb.buf, "x\xef\xbf\xbd");
+	strbuf_reset(&sb);
+	assert_int_equal(prom_family(&sb, "stackd_y", "gauge", "h\xc0\xaf" "elp"), 0);
+	assert_string_equal(sb.buf, "# HELP stackd_y h\xef\xbf\xbd\xef\xbf\xbd" "elp\n"
+				    "# TYPE stackd_y gauge\n");
+	strbuf_free(&sb);
+}
+
 static void test_invalid_and_enospc(void **state)
 {
 	struct prom_label bad_label = { "0bad", "v" };
@@ -253,6 +275,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_format_value),
 		cmocka_unit_test(test_escaping),
+		cmocka_unit_test(test_invalid_utf8),
 		cmocka_unit_test(test_invalid_and_enospc),
 		cmocka_unit_test(test_histogram),
 		cmocka_unit_test(test_process_metrics),

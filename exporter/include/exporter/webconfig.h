@@ -11,7 +11,7 @@
  *     min_version: TLS12             # TLS12 (default) or TLS13
  *     max_version: TLS13             # TLS12 or TLS13 (default)
  *   basic_auth_users:
- *     alice: $2y$10$...              # bcrypt hashes only
+ *     alice: $2y$10$...              # bcrypt hashes only, cost at most 12
  *
  * Loading is all-or-nothing: every key is known, every file is read and the
  * certificate/key pair checked before webconfig_load() returns 0, so a caller
@@ -43,6 +43,14 @@ enum webconfig_client_auth {
 	WEBCONFIG_VERIFY_CLIENT_CERT_IF_GIVEN, /* none is fine; one given must verify */
 	WEBCONFIG_REQUIRE_AND_VERIFY_CLIENT_CERT,
 };
+
+/*
+ * The dearest bcrypt cost accepted. Every check of a wrong password runs
+ * bcrypt, and each cost step doubles it: cost 12 is ~250 ms of CPU here
+ * (10: 60 ms, 13: 500 ms, 14: 1 s), so a hash with cost 31 would let anyone
+ * who can connect pin a core for days per request.
+ */
+#define WEBCONFIG_BCRYPT_MAX_COST 12
 
 struct webconfig_user {
 	char *name;
