@@ -39,22 +39,96 @@ struct fake {
 	size_t body_sz;	  /* 0: FAKE_BODY */
 	int metrics_err;
 	char last_arg[32]; /* http_req_arg(req, "seconds") of the last call */
+	int start_status; /* profile_start fails with it */
+	atomic_int windows_open; /* started, not yet ended */
+	atomic_int windows_dropped; /* ended with no reply (client gone, stop) */
+	unsigned page_sleep_ms; /* the page handler takes this long */
+	size_t page_sz; /* page body size; 0: a short page */
+	atomic_int page_calls;
 };
 
 static pthread_mutex_t fake_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void fake_profile(void *ctx, const struct http_profile_req *req, struct http_reply *reply)
+/* A fake window: a thread that calls http_profile_ready after req->seconds (do_sleep). */
+struct fake_window {
+	struct fake *f;
+	struct http_waiter *waiter;
+	unsigned seconds;
+	bool is_cancelled;
+	bool has_thread;
+	pthread_t tid;
+	pthread_cond_t cond;
+};
+
+static void *fake_window_main(void *arg)
+{
+	struct fake_window *w = arg;
+	struct timespec ts;
+	int rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += w->seconds;
+	pthread_mutex_lock(&fake_lock);
+	while (!w->is_cancelled && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&w->cond, &fake_lock, &ts);
+	/* Under the lock, as the agent does: once profile_end(NULL) returned, never. */
+	if (!w->is_cancelled)
+		http_profile_ready(w->waiter);
+	pthread_mutex_unlock(&fake_lock);
+	return NULL;
+}
+
+static void *fake_profile_start(void *ctx, const struct http_profile_req *req,
+				struct http_waiter *waiter, struct http_reply *reply)
 {
 	struct fake *f = ctx;
 	const char *arg = http_req_arg(req, "seconds");
+	struct fake_window *w;
 
 	atomic_fetch_add(&f->profile_calls, 1);
 	atomic_store(&f->last_seconds, req->seconds);
 	pthread_mutex_lock(&fake_lock); /* several handlers run at once */
 	snprintf(f->last_arg, sizeof(f->last_arg), "%s", arg ? arg : "(null)");
 	pthread_mutex_unlock(&fake_lock);
-	if (f->do_sleep)
-		sleep(req->seconds);
+	if (f->start_status) {
+		http_reply_errorf(reply, f->start_status, "cannot start");
+		return NULL;
+	}
+	w = calloc(1, sizeof(*w));
+	assert_non_null(w);
+	w->f = f;
+	w->waiter = waiter;
+	w->seconds = req->seconds;
+	pthread_cond_init(&w->cond, NULL);
+	if (f->do_sleep) {
+		assert_int_equal(pthread_create(&w->tid, NULL, fake_window_main, w), 0);
+		w->has_thread = true;
+	} else {
+		/* At once, before profile_start returns: the server must cope. */
+		http_profile_ready(waiter);
+	}
+	atomic_fetch_add(&f->windows_open, 1);
+	return w;
+}
+
+static void fake_profile_end(void *ctx, void *window, struct http_reply *reply)
+{
+	struct fake *f = ctx;
+	struct fake_window *w = window;
+
+	pthread_mutex_lock(&fake_lock);
+	w->is_cancelled = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&fake_lock);
+	if (w->has_thread)
+		pthread_join(w->tid, NULL);
+	pthread_cond_destroy(&w->cond);
+	free(w);
+	atomic_fetch_sub(&f->windows_open, 1);
+	if (!reply) {
+		atomic_fetch_add(&f->windows_dropped, 1);
+		return;
+	}
 	if (f->reply_status < 0)
 		return;
 	if (f->reply_status) {
@@ -264,7 +338,8 @@ static void default_opts(struct http_opts *o, struct fake *f)
 	memset(o, 0, sizeof(*o));
 	o->max_profile_seconds = 60;
 	o->handlers.ctx = f;
-	o->handlers.profile = fake_profile;
+	o->handlers.profile_start = fake_profile_start;
+	o->handlers.profile_end = fake_profile_end;
 	o->handlers.metrics = fake_metrics;
 }
 
