@@ -113,7 +113,7 @@ struct http_daemon {
 	uint64_t stop_by_ns; /* retired: stopped at the latest then */
 	int quiesced_fd; /* its listen fd once quiesced, closed only after MHD_stop_daemon */
 	unsigned jobs_running; /* its requests' jobs a worker runs; under jobs_lock */
-	bool jobs_closed; /* retiring: no new job; under jobs_lock */
+	bool jobs_closed;      /* retiring: no new job; under jobs_lock */
 };
 
 /*
@@ -148,18 +148,18 @@ struct http_conn {
 
 /* What a suspended request waits for; jobs_lock guards the state. */
 enum job_state {
-	JOB_NONE, /* no job: the request is handled on the event thread */
-	JOB_STARTING, /* profile_start running (http_profile_ready may come early) */
-	JOB_WAITING, /* a profile window is open: on s->waiting, watched */
-	JOB_QUEUED, /* on s->queue for a worker */
-	JOB_RUNNING, /* a worker runs it */
-	JOB_DONE, /* the result is in the request; on_request answers */
+	JOB_NONE,      /* no job: the request is handled on the event thread */
+	JOB_STARTING,  /* profile_start running (http_profile_ready may come early) */
+	JOB_WAITING,   /* a profile window is open: on s->waiting, watched */
+	JOB_QUEUED,    /* on s->queue for a worker */
+	JOB_RUNNING,   /* a worker runs it */
+	JOB_DONE,      /* the result is in the request; on_request answers */
 	JOB_CANCELLED, /* the client went away or the server stops: close */
 };
 
 enum job_kind {
-	JOB_AUTH, /* basic auth (may run bcrypt) */
-	JOB_PAGE, /* handlers.page */
+	JOB_AUTH,    /* basic auth (may run bcrypt) */
+	JOB_PAGE,    /* handlers.page */
 	JOB_PROFILE, /* handlers.profile_end, once the window closed */
 };
 
@@ -193,7 +193,7 @@ struct http_server {
 	/* Jobs: guards queue, waiting, every request's job fields, jobs_stopping. */
 	pthread_mutex_t jobs_lock;
 	pthread_cond_t jobs_cond;
-	struct list_head queue; /* JOB_QUEUED requests, oldest first */
+	struct list_head queue;	  /* JOB_QUEUED requests, oldest first */
 	struct list_head waiting; /* JOB_WAITING requests */
 	uint64_t next_job_id;
 	unsigned jobs_running; /* jobs the workers run */
@@ -296,12 +296,12 @@ struct http_req_ctx {
 	/* Job fields, under jobs_lock (the worker owns the result fields while RUNNING). */
 	enum job_state state;
 	enum job_kind kind;
-	bool is_suspended; /* by us, not yet resumed */
+	bool is_suspended;   /* by us, not yet resumed */
 	bool is_ready_early; /* http_profile_ready during profile_start */
 	bool is_watched;
 	bool is_orphan; /* the request ended while RUNNING: the worker frees it */
-	uint64_t id; /* the watcher's key: never a pointer an event could outlive */
-	int fd; /* the connection's socket, for the watcher */
+	uint64_t id;	/* the watcher's key: never a pointer an event could outlive */
+	int fd;		/* the connection's socket, for the watcher */
 	enum http_page page;
 	void *window; /* profile_start's handle until profile_end */
 	enum basicauth_result auth_res;
@@ -540,22 +540,26 @@ int http_server_write_metrics(const struct http_server *s, struct strbuf *out)
 				      "Connections shut down for not delivering a complete request "
 				      "header within --web.read-timeout (slow clients).",
 				      st.connections_timed_out);
-	err = err ?: write_metric_u64(out, "stackd_http_connections_evicted_total", "counter",
+	err = err
+		  ?: write_metric_u64(out, "stackd_http_connections_evicted_total", "counter",
 				      "Connections waiting for a request header shut down to make "
 				      "room for a new one at --web.max-connections.",
 				      st.connections_evicted);
-	err = err ?: write_metric_u64(out, "stackd_http_profile_requests_abandoned_total",
-				      "counter",
-				      "Profile requests whose client went away during the window "
-				      "(window dropped, slot freed at once).",
-				      st.profile_requests_abandoned);
-	err = err ?: write_metric_u64(out, "stackd_http_page_requests_in_flight", "gauge",
+	err =
+	    err
+		?: write_metric_u64(out, "stackd_http_profile_requests_abandoned_total", "counter",
+				    "Profile requests whose client went away during the window "
+				    "(window dropped, slot freed at once).",
+				    st.profile_requests_abandoned);
+	err = err
+		  ?: write_metric_u64(out, "stackd_http_page_requests_in_flight", "gauge",
 				      "Page requests (/, /flamegraph, folded, history) running or "
 				      "queued.",
 				      st.page_requests_in_flight);
 	v[0] = st.page_requests_rejected_busy;
 	v[1] = st.page_requests_rejected_size;
-	err = err ?: write_labeled_u64(out, "stackd_http_page_requests_rejected_total", "counter",
+	err = err
+		  ?: write_labeled_u64(out, "stackd_http_page_requests_rejected_total", "counter",
 				       "Page requests refused: 503 at --web.max-page-requests, 413 "
 				       "for an answer above --web.max-page-bytes.",
 				       "reason", page_reasons, v, 2);
@@ -862,9 +866,11 @@ static void *watcher_main(void *arg)
 				continue;
 			}
 			pthread_mutex_lock(&s->jobs_lock);
-			/* By id: the request of an event read before its EPOLL_CTL_DEL may be gone. */
+			/* By id: the request of an event read before its EPOLL_CTL_DEL may be gone.
+			 */
 			for (pos = s->waiting.next; pos != &s->waiting; pos = pos->next) {
-				struct http_req_ctx *rc = list_entry(pos, struct http_req_ctx, node);
+				struct http_req_ctx *rc =
+				    list_entry(pos, struct http_req_ctx, node);
 
 				if (rc->id != evs[i].data.u64)
 					continue;
@@ -962,10 +968,10 @@ static void run_auth(struct http_server *s, struct http_req_ctx *rc)
 	struct basicauth *a = auth_get(s);
 
 	rc->did_bcrypt = false;
-	rc->auth_res = basicauth_check(a,
-				       MHD_lookup_connection_value(rc->conn, MHD_HEADER_KIND,
-								   MHD_HTTP_HEADER_AUTHORIZATION),
-				       &rc->did_bcrypt);
+	rc->auth_res = basicauth_check(
+	    a,
+	    MHD_lookup_connection_value(rc->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+	    &rc->did_bcrypt);
 	basicauth_put(a);
 }
 
@@ -982,10 +988,11 @@ static void run_page(struct http_server *s, struct http_req_ctx *rc)
 		free(reply->body);
 		reply->body = NULL;
 		reply->body_len = 0;
-		http_reply_errorf(reply, MHD_HTTP_CONTENT_TOO_LARGE,
-				  "the answer is %zu bytes, above --web.max-page-bytes (%zu): narrow "
-				  "it with a filter or a shorter time range",
-				  len, s->max_page_bytes);
+		http_reply_errorf(
+		    reply, MHD_HTTP_CONTENT_TOO_LARGE,
+		    "the answer is %zu bytes, above --web.max-page-bytes (%zu): narrow "
+		    "it with a filter or a shorter time range",
+		    len, s->max_page_bytes);
 	}
 	if (reply->status == MHD_HTTP_CONTENT_TOO_LARGE)
 		atomic_fetch_add(&s->pages_rejected_size, 1);
@@ -1056,8 +1063,8 @@ static enum MHD_Result serve_profile(struct http_server *s, struct MHD_Connectio
 	rc->kind = JOB_PROFILE;
 	rc->id = ++s->next_job_id;
 	pthread_mutex_unlock(&s->jobs_lock);
-	window = s->handlers.profile_start(s->handlers.ctx, &req, (struct http_waiter *)rc,
-					   rc->reply);
+	window =
+	    s->handlers.profile_start(s->handlers.ctx, &req, (struct http_waiter *)rc, rc->reply);
 	pthread_mutex_lock(&s->jobs_lock);
 	if (window && (s->jobs_stopping || rc->d->jobs_closed)) {
 		pthread_mutex_unlock(&s->jobs_lock);
@@ -1135,8 +1142,8 @@ static bool route_refused(struct http_server *s, struct MHD_Connection *conn,
 			  struct http_req_ctx *rc, const char *method, enum MHD_Result *ret)
 {
 	if (rc->route == ROUTE_NONE) {
-		*ret = queue_error(s, conn, rc, MHD_HTTP_NOT_FOUND, NULL, NULL,
-				   "404 page not found");
+		*ret =
+		    queue_error(s, conn, rc, MHD_HTTP_NOT_FOUND, NULL, NULL, "404 page not found");
 		return true;
 	}
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
@@ -1888,7 +1895,7 @@ static void clamp_to_nofile(struct http_server *s)
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
 		return;
 	cap = rl.rlim_cur > 2 * HTTP_NOFILE_RESERVE ? (rl.rlim_cur - HTTP_NOFILE_RESERVE) / 2
-						     : HTTP_NOFILE_RESERVE / 4;
+						    : HTTP_NOFILE_RESERVE / 4;
 	if (s->max_connections > cap) {
 		pr_warn("http: --web.max-connections=%u lowered to %u for RLIMIT_NOFILE %llu",
 			s->max_connections, (unsigned)cap, (unsigned long long)rl.rlim_cur);

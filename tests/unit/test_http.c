@@ -39,11 +39,11 @@ struct fake {
 	size_t body_sz;	  /* 0: FAKE_BODY */
 	int metrics_err;
 	char last_arg[32]; /* http_req_arg(req, "seconds") of the last call */
-	int start_status; /* profile_start fails with it */
-	atomic_int windows_open; /* started, not yet ended */
+	int start_status;  /* profile_start fails with it */
+	atomic_int windows_open;    /* started, not yet ended */
 	atomic_int windows_dropped; /* ended with no reply (client gone, stop) */
-	unsigned page_sleep_ms; /* the page handler takes this long */
-	size_t page_sz; /* page body size; 0: a short page */
+	unsigned page_sleep_ms;	    /* the page handler takes this long */
+	size_t page_sz;		    /* page body size; 0: a short page */
 	atomic_int page_calls;
 };
 
@@ -966,7 +966,6 @@ static void test_keep_alive(void **state)
 	assert_int_equal(st.requests[2], 3);
 	http_server_stop(s);
 }
-
 
 /* At max_connections, a connection waiting for a header is evicted for a new one. */
 static void test_eviction_at_limit(void **state)

@@ -131,7 +131,7 @@ struct http_opts {
 	unsigned idle_timeout_seconds;
 	unsigned max_connections_per_client; /* 0 means 16 */
 	unsigned max_page_requests; /* page requests at once (running or queued); 0 means 4 */
-	size_t max_page_bytes; /* largest page answer; 0 means 64 MiB */
+	size_t max_page_bytes;	    /* largest page answer; 0 means 64 MiB */
 	/*
 	 * TLS and basic auth (NULL: plain HTTP, no auth). On success the
 	 * server owns it; on failure the caller still does.
@@ -147,7 +147,7 @@ struct http_stats {
 	uint64_t connections_rejected_total; /* --web.max-connections */
 	uint64_t connections_rejected_per_client; /* --web.max-connections-per-client */
 	uint64_t connections_timed_out; /* no complete request within read_timeout */
-	uint64_t connections_evicted; /* waiting for a header when the limit was reached */
+	uint64_t connections_evicted;	/* waiting for a header when the limit was reached */
 	uint64_t profile_requests_abandoned; /* the client went away during the window */
 	uint64_t page_requests_in_flight;
 	uint64_t page_requests_rejected_busy; /* 503: max_page_requests running */
