@@ -120,7 +120,7 @@ struct http_opts {
 	const char *listen_address; /* "host:port", "[v6]:port" or ":port" */
 	unsigned max_profile_seconds; /* larger seconds get 400 */
 	unsigned default_profile_seconds; /* when seconds is absent: 30 */
-	unsigned max_connections;
+	unsigned max_connections; /* 0 means 512; at most half of RLIMIT_NOFILE */
 	unsigned max_concurrent_profiles; /* excess gets 503 */
 	struct http_handlers handlers;
 	/*
