@@ -49,6 +49,7 @@ enum window_state {
 	WINDOW_ACTIVE, /* receiving drained samples */
 	WINDOW_DONE, /* closed at a drain; the requester owns the builder */
 	WINDOW_ABORTED, /* shutdown or error before it closed */
+	WINDOW_CANCELLED, /* the client went away while ACTIVE: the next drain frees it */
 };
 
 /* One profile request's window. Fields below `lock` are guarded by agent.lock. */
@@ -63,6 +64,9 @@ struct window {
 	int err;
 	/* Written only by the drain thread while ACTIVE, then by the requester. */
 	struct pprof_builder *b;
+	struct http_waiter *waiter; /* told once DONE or ABORTED */
+	bool is_notified;
+	struct label_filter filter; /* the request's, for the encoding */
 };
 
 /* The history window being filled; drain thread only. */
@@ -130,6 +134,7 @@ static int64_t unix_ns(void)
 }
 
 static void abort_windows(struct agent *a);
+static void windows_notify(struct agent *a);
 
 static void set_stage(struct agent *a, const char *stage)
 {
@@ -653,6 +658,7 @@ static void do_drain(struct agent *a)
 			w->state = w->err ? WINDOW_ABORTED : WINDOW_ACTIVE;
 		}
 	}
+	windows_notify(a);
 	pthread_cond_broadcast(&a->cond);
 	pthread_mutex_unlock(&a->lock);
 
@@ -768,25 +774,56 @@ static int encode_window(struct agent *a, struct window *w, const struct label_f
 	return err;
 }
 
-void agent_http_profile(void *ctx, const struct http_profile_req *req, struct http_reply *reply)
+static void window_free(struct window *w)
+{
+	pprof_builder_free(w->b);
+	free(w);
+}
+
+/*
+ * Under a->lock, where the drain no longer writes any builder: tell the
+ * HTTP server about windows that closed, and free the ones whose client
+ * went away while they were ACTIVE.
+ */
+static void windows_notify(struct agent *a)
+{
+	struct list_head *pos = a->windows.next;
+
+	while (pos != &a->windows) {
+		struct window *w = list_entry(pos, struct window, node);
+
+		pos = pos->next;
+		if (w->state == WINDOW_CANCELLED) {
+			list_del(&w->node);
+			a->nr_windows--;
+			window_free(w);
+		} else if ((w->state == WINDOW_DONE || w->state == WINDOW_ABORTED) &&
+			   !w->is_notified) {
+			w->is_notified = true;
+			http_profile_ready(w->waiter);
+		}
+	}
+}
+
+void *agent_http_profile_start(void *ctx, const struct http_profile_req *req,
+			       struct http_waiter *waiter, struct http_reply *reply)
 {
 	struct agent *a = ctx;
-	struct label_filter filter;
-	enum window_state state;
 	struct window *w;
-	uint64_t t_closed;
-	int err;
 
-	if (!pages_parse_filter(req, &filter, reply))
-		return;
 	w = calloc(1, sizeof(*w));
 	if (!w) {
 		http_reply_errorf(reply, 500, "%s", "out of memory");
-		return;
+		return NULL;
+	}
+	if (!pages_parse_filter(req, &w->filter, reply)) {
+		free(w);
+		return NULL;
 	}
 	w->seconds = req->seconds;
 	w->state = WINDOW_PENDING;
 	w->reg_mono_ns = mono_ns();
+	w->waiter = waiter;
 
 	pthread_mutex_lock(&a->lock);
 	/* Before the drain thread runs, the window simply waits for it to start. */
@@ -796,22 +833,40 @@ void agent_http_profile(void *ctx, const struct http_profile_req *req, struct ht
 		http_reply_errorf(reply, 503, "%s",
 			    atomic_load(&a->stopping) ? "stackd is shutting down"
 						      : "too many concurrent profile requests");
-		return;
+		return NULL;
 	}
 	list_add_tail(&w->node, &a->windows);
 	a->nr_windows++;
 	a->stats.profiles_started++;
 	pthread_mutex_unlock(&a->lock);
-	wake_drain(a);
-
 	/* The drain thread opens the window at its next swap and closes it at the end. */
+	wake_drain(a);
+	return w;
+}
+
+void agent_http_profile_end(void *ctx, void *window, struct http_reply *reply)
+{
+	struct agent *a = ctx;
+	struct window *w = window;
+	enum window_state state;
+	uint64_t t_closed;
+	int err;
+
 	pthread_mutex_lock(&a->lock);
-	while (w->state == WINDOW_PENDING || w->state == WINDOW_ACTIVE)
-		pthread_cond_wait(&a->cond, &a->lock);
 	state = w->state;
+	if (!reply && state == WINDOW_ACTIVE) {
+		/* The drain may be writing its builder right now: it frees it after. */
+		w->state = WINDOW_CANCELLED;
+		pthread_mutex_unlock(&a->lock);
+		return;
+	}
 	list_del(&w->node);
 	a->nr_windows--;
 	pthread_mutex_unlock(&a->lock);
+	if (!reply) {
+		window_free(w);
+		return;
+	}
 	t_closed = mono_ns();
 
 	if (state != WINDOW_DONE) {
@@ -820,7 +875,7 @@ void agent_http_profile(void *ctx, const struct http_profile_req *req, struct ht
 		else
 			http_reply_errorf(reply, 503, "%s", "stackd is shutting down");
 	} else {
-		err = encode_window(a, w, &filter, reply);
+		err = encode_window(a, w, &w->filter, reply);
 		if (err) {
 			http_reply_errorf(reply, 500, "encoding the profile failed: %s", strerror(-err));
 		} else {
@@ -831,8 +886,7 @@ void agent_http_profile(void *ctx, const struct http_profile_req *req, struct ht
 			pthread_mutex_unlock(&a->lock);
 		}
 	}
-	pprof_builder_free(w->b);
-	free(w);
+	window_free(w);
 	/* A large profile's builder and buffers are gone: return the pages. */
 	malloc_trim(0);
 }
@@ -1095,6 +1149,7 @@ static void abort_windows(struct agent *a)
 		if (w->state == WINDOW_PENDING || w->state == WINDOW_ACTIVE)
 			w->state = WINDOW_ABORTED;
 	}
+	windows_notify(a);
 	pthread_cond_broadcast(&a->cond);
 	pthread_mutex_unlock(&a->lock);
 }

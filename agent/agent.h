@@ -42,7 +42,9 @@ void agent_join(struct agent *a);
 void agent_stop(struct agent *a);
 
 /* http_handlers callbacks; ctx is the struct agent. */
-void agent_http_profile(void *ctx, const struct http_profile_req *req, struct http_reply *reply);
+void *agent_http_profile_start(void *ctx, const struct http_profile_req *req,
+			       struct http_waiter *waiter, struct http_reply *reply);
+void agent_http_profile_end(void *ctx, void *window, struct http_reply *reply);
 int agent_http_metrics(void *ctx, struct strbuf *out);
 /* The history pages (/, /debug/pprof/history, /debug/pprof/folded, /flamegraph). */
 void agent_http_page(void *ctx, enum http_page page, const struct http_profile_req *req,

@@ -52,10 +52,16 @@ struct flag {
 static const struct flag flags[] = {
 	{ "web.listen-address", FLAG_STRING, STR(listen_address), 0, 0, "127.0.0.1:6061",
 	  "Address to serve HTTP on (host:port, [v6]:port or :port for all addresses)." },
-	{ "web.max-connections", FLAG_UINT, OFF(max_connections), 1, 100000, "64",
-	  "Maximum simultaneous HTTP connections." },
+	{ "web.max-connections", FLAG_UINT, OFF(max_connections), 1, 100000, "512",
+	  "Maximum simultaneous HTTP connections; at the limit, the one waiting longest for a "
+	  "request header is evicted for a new one (at most half of RLIMIT_NOFILE)." },
 	{ "web.max-connections-per-client", FLAG_UINT, OFF(max_connections_per_client), 1, 100000,
 	  "16", "Maximum simultaneous HTTP connections from one client IP address." },
+	{ "web.max-page-requests", FLAG_UINT, OFF(max_page_requests), 1, 1024, "4",
+	  "Page requests (/, /flamegraph, /debug/pprof/folded, /debug/pprof/history) served at "
+	  "once, running or queued; more get 503 with Retry-After." },
+	{ "web.max-page-bytes", FLAG_SIZE, OFF(max_page_bytes), 64ULL << 10, 4ULL << 30, "64MiB",
+	  "Largest page answer; a larger one is refused with 413 (64KiB..4GiB)." },
 	{ "web.read-timeout", FLAG_DURATION, OFF(read_timeout_ns), 1000000000ULL, 3600000000000ULL,
 	  "30s", "Time a connection has to send a complete request header (and idle keep-alive "
 	  "timeout); slower clients are disconnected (1s..1h, whole seconds)." },
@@ -296,7 +302,9 @@ void config_defaults(struct config *cfg)
 	cfg->drain_interval_ns = 1000000000ULL;
 	cfg->max_profile_seconds = 300;
 	cfg->max_concurrent_profiles = 16;
-	cfg->max_connections = 64;
+	cfg->max_connections = 512;
+	cfg->max_page_requests = 4;
+	cfg->max_page_bytes = 64ULL << 20;
 	cfg->max_connections_per_client = 16;
 	cfg->read_timeout_ns = 30000000000ULL;
 	cfg->symbol_cache_bytes = 64ULL << 20;

@@ -30,6 +30,8 @@ struct config {
 	unsigned max_concurrent_profiles;
 	unsigned max_connections;
 	unsigned max_connections_per_client;
+	unsigned max_page_requests;
+	uint64_t max_page_bytes;
 	uint64_t read_timeout_ns;
 	char web_config_file[1024]; /* "": plain HTTP, no auth */
 	uint32_t stack_map_entries; /* 0: derived from frequency x CPUs x drain interval */

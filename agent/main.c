@@ -202,12 +202,15 @@ int main(int argc, char **argv)
 		.default_profile_seconds = cfg.max_profile_seconds < 30 ? cfg.max_profile_seconds : 30,
 		.max_connections = cfg.max_connections,
 		.max_connections_per_client = cfg.max_connections_per_client,
+		.max_page_requests = cfg.max_page_requests,
+		.max_page_bytes = cfg.max_page_bytes,
 		.idle_timeout_seconds = (unsigned)(cfg.read_timeout_ns / 1000000000ULL),
 		.web_config = wc, /* the server owns it once started */
 		.max_concurrent_profiles = cfg.max_concurrent_profiles,
 		.handlers = {
 			.ctx = agent,
-			.profile = agent_http_profile,
+			.profile_start = agent_http_profile_start,
+			.profile_end = agent_http_profile_end,
 			.metrics = agent_http_metrics,
 			.page = agent_http_page,
 			.is_ready = is_ready,

@@ -16,6 +16,8 @@
 #define DEFAULT_SECONDS 60
 /* Folded and HTML answers larger than this are refused (a filter narrows them). */
 #define PAGE_MAX_BYTES (256u << 20)
+/* The server's cap (--web.max-page-bytes) when it gives one. */
+#define PAGE_CAP(req) ((req)->max_body_sz ? (req)->max_body_sz : PAGE_MAX_BYTES)
 /* Processes listed on the index page. */
 #define INDEX_TOP 50
 
@@ -326,7 +328,7 @@ static void serve_folded(const struct pages_ctx *c, const struct http_profile_re
 		return;
 	hmap_init(&fc.lines);
 	strbuf_init(&fc.line, 1u << 20);
-	strbuf_init(&out, PAGE_MAX_BYTES);
+	strbuf_init(&out, PAGE_CAP(req));
 	err = walk_windows(c, &v, &f, &w);
 	history_release(&v);
 	hmap_for_each_safe(&fc.lines, n, tmp, i)
@@ -418,7 +420,7 @@ static void serve_flamegraph(const struct pages_ctx *c, const struct http_profil
 	}
 	history_release(&v);
 	snprintf(title, sizeof(title), "stackd CPU flame graph%s", fdesc);
-	strbuf_init(&out, PAGE_MAX_BYTES);
+	strbuf_init(&out, PAGE_CAP(req));
 	err = err ?: flamegraph_write_html(fg, &(struct flamegraph_page){ .title = title,
 									  .subtitle = sub,
 									  .period_ns = c->period_ns },

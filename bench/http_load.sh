@@ -37,7 +37,66 @@
 #   loris               slow-loris sockets connected / closed by the server (and when)
 #   threads, rss        agent peak thread count and VmHWM during the run
 # Needs root (the agent loads BPF), wrk (Debian package wrk), python3, curl, promtool.
+#
+# SCENARIO=crowd: issue 10's crowd instead: 200 held + 50 one-byte-a-second connections from
+# 127.0.0.2-9 (tests/e2e/crowd.py, re-opened when closed) and a curl scrape of /metrics from
+# 127.0.0.10 every 200 ms for CROWD_S=15 s; RUNS=3 runs per binary, default flags, printing
+# success rate and p50/p99 (median of the runs). OLD_BIN=path adds the same for another binary.
+#   sudo SCENARIO=crowd OLD_BIN=/path/to/old/stackd bench/http_load.sh
 set -euo pipefail
+
+crowd_run()
+{
+	local bin=$1 port=$2 out=$3 agent crowd t_end pids=()
+	"$bin" --web.listen-address=127.0.0.1:"$port" --unwind.mode=fp >"$out.log" 2>&1 &
+	agent=$!
+	for _ in $(seq 1 100); do
+		curl -fsS -m 1 -o /dev/null "http://127.0.0.1:$port/-/ready" 2>/dev/null && break
+		sleep 0.2
+	done
+	python3 "$SRC/tests/e2e/crowd.py" "$port" $((CROWD_S + 3)) 200 50 2 8 >"$out.crowd" &
+	crowd=$!
+	sleep 2
+	: >"$out"
+	t_end=$(($(date +%s%N) / 1000000 + CROWD_S * 1000))
+	while (($(date +%s%N) / 1000000 < t_end)); do
+		curl -sS -m 2 --interface 127.0.0.10 -o /dev/null -w '%{http_code} %{time_total}\n' \
+			"http://127.0.0.1:$port/metrics" >>"$out" 2>/dev/null &
+		pids+=($!)
+		sleep 0.2
+	done
+	for p in "${pids[@]}"; do wait "$p" || true; done
+	wait "$crowd" || true
+	kill -TERM "$agent" 2>/dev/null || true
+	for _ in $(seq 1 50); do kill -0 "$agent" 2>/dev/null || break; sleep 0.2; done
+	kill -KILL "$agent" 2>/dev/null || true
+	wait "$agent" 2>/dev/null || true
+	# "ok n p50_ms p99_ms"
+	awk '{ n++; ok += ($1 == 200); printf "%d\n", $2 * 1000 > "/dev/stderr" }
+		END { printf "%d %d", ok, n }' "$out" 2>"$out.ms"
+	sort -n "$out.ms" | awk '{ v[NR] = $1 } END { printf " %d %d\n", v[int(NR * 0.5 + 0.999)], v[int(NR * 0.99 + 0.999)] }'
+}
+
+if [[ ${SCENARIO:-} == crowd ]]; then
+	SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+	CROWD_S=${CROWD_S:-15}
+	RUNS=${RUNS:-3}
+	[[ $(id -u) == 0 ]] || { echo "http_load: needs root" >&2; exit 1; }
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+	for bin in ${OLD_BIN:+"$OLD_BIN"} "${STACKD_BIN:-$SRC/build/stackd}"; do
+		: >"$tmp/runs"
+		for r in $(seq 1 "$RUNS"); do
+			crowd_run "$bin" $((26100 + r)) "$tmp/run$r" >>"$tmp/runs"
+		done
+		m=$(((RUNS + 1) / 2))
+		read -r ok n < <(awk '{ ok += $1; n += $2 } END { print ok + 0, n + 0 }' "$tmp/runs")
+		p50=$(cut -d' ' -f3 "$tmp/runs" | sort -n | sed -n "${m}p")
+		p99=$(cut -d' ' -f4 "$tmp/runs" | sort -n | sed -n "${m}p")
+		echo "$bin: $ok/$n scrapes ok ($((n ? 100 * ok / n : 0))%), p50 $p50 ms, p99 $p99 ms (medians of $RUNS runs)"
+	done
+	exit 0
+fi
 
 DURATION=${DURATION:-20}
 CONNS=${CONNS:-200}

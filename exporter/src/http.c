@@ -1,8 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * HTTP server on libmicrohttpd: one thread per connection, so a profile
- * request that blocks for its whole window never stalls /metrics or another
- * profile request.
+ * HTTP server on libmicrohttpd, event-driven: HTTP_EVENT_THREADS epoll
+ * threads serve every connection, so a connection that sends nothing, or a
+ * byte a second, costs a few KB and no thread, and a crowd of them cannot
+ * take the slots a scraper needs (see the accept policy, on_accept).
+ *
+ * Nothing slow runs on those threads. Work that takes time (page handlers,
+ * encoding a profile, bcrypt when basic auth is on) is a job: the connection
+ * is suspended (MHD_suspend_connection), a worker of a small pool runs the
+ * job, fills the request's reply and resumes the connection, and MHD calls
+ * on_request again, which queues the answer. A profile request holds no
+ * thread at all during its window: it waits suspended until the agent calls
+ * http_profile_ready, and a watcher thread notices a client that goes away
+ * meanwhile (EPOLLRDHUP on the socket MHD no longer polls), drops the window
+ * and frees the slot at once.
  *
  * We bind the listen socket ourselves and hand it to MHD: that way a taken
  * port is reported as -EADDRINUSE instead of a NULL daemon, and the socket's
@@ -20,9 +31,15 @@
  * quiesces the old one, so the socket never stops listening and a new daemon
  * that fails to start leaves the old one serving.
  *
- * Connection bookkeeping (per-client limits, slow-client deadlines) is ours,
+ * Connection bookkeeping (limits, eviction, slow-client deadlines) is ours,
  * not MHD's: MHD's limits are per daemon (two run during a reload) and refuse
  * without telling us, so nothing could be counted.
+ *
+ * Locks: s->lock (connections, auth, retired daemons) and s->jobs_lock (jobs)
+ * are never held together. The agent calls http_profile_ready under its own
+ * lock, so jobs_lock is taken after the agent's and the handlers are never
+ * called with jobs_lock held. MHD_suspend/resume_connection are called under
+ * jobs_lock; MHD calls none of our callbacks under the mutex they take.
  */
 #include "exporter/http.h"
 #include "basicauth.h"
@@ -40,6 +57,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,6 +68,7 @@
 #include <gnutls/x509.h>
 #include <microhttpd.h>
 
+#include "common/list.h"
 #include "common/log.h"
 #include "common/strbuf.h"
 #include "exporter/promtext.h"
@@ -56,10 +77,19 @@
 #define HTTP_DEFAULT_PROFILE_SECONDS 30
 /* Generous enough for any scraper; a bound so one request cannot pin a thread for days. */
 #define HTTP_DEFAULT_MAX_PROFILE_SECONDS     300
-#define HTTP_DEFAULT_MAX_CONNECTIONS	     64
+/* An idle connection costs a few KB and no thread: room for a crowd and the scrapers. */
+#define HTTP_DEFAULT_MAX_CONNECTIONS	     512
 #define HTTP_DEFAULT_MAX_CONCURRENT_PROFILES 16
 #define HTTP_DEFAULT_IDLE_TIMEOUT_SECONDS    30
 #define HTTP_DEFAULT_MAX_CONN_PER_CLIENT     16
+#define HTTP_DEFAULT_MAX_PAGE_REQUESTS	     4
+#define HTTP_DEFAULT_MAX_PAGE_BYTES	     (64u << 20)
+/* epoll threads of one MHD daemon: one stalled by a TLS handshake leaves the other. */
+#define HTTP_EVENT_THREADS 2
+/* Worker threads for jobs (pages, profile encoding, bcrypt). */
+#define HTTP_WORKERS 4
+/* File descriptors kept for the rest of the agent when RLIMIT_NOFILE bounds connections. */
+#define HTTP_NOFILE_RESERVE 256
 /* How often the housekeeping thread looks for overdue connections and retired daemons. */
 #define HTTP_HOUSEKEEPING_MS 250
 /* Longest request target (path + query) we look at; longer gets 414. */
@@ -83,6 +113,8 @@ struct http_daemon {
 	struct http_daemon *next; /* on s->retired */
 	uint64_t stop_by_ns; /* retired: stopped at the latest then */
 	int quiesced_fd; /* its listen fd once quiesced, closed only after MHD_stop_daemon */
+	unsigned jobs_running; /* its requests' jobs a worker runs; under jobs_lock */
+	bool jobs_closed;      /* retiring: no new job; under jobs_lock */
 };
 
 /*
@@ -111,6 +143,25 @@ struct http_conn {
 	int fd;
 	/* Shut down when still waiting for a request header then; 0: not waiting. */
 	_Atomic uint64_t deadline_ns;
+	/* Shut down by us (deadline or eviction), closing: no longer counts. Under s->lock. */
+	bool is_closing;
+};
+
+/* What a suspended request waits for; jobs_lock guards the state. */
+enum job_state {
+	JOB_NONE,      /* no job: the request is handled on the event thread */
+	JOB_STARTING,  /* profile_start running (http_profile_ready may come early) */
+	JOB_WAITING,   /* a profile window is open: on s->waiting, watched */
+	JOB_QUEUED,    /* on s->queue for a worker */
+	JOB_RUNNING,   /* a worker runs it */
+	JOB_DONE,      /* the result is in the request; on_request answers */
+	JOB_CANCELLED, /* the client went away or the server stops: close */
+};
+
+enum job_kind {
+	JOB_AUTH,    /* basic auth (may run bcrypt) */
+	JOB_PAGE,    /* handlers.page */
+	JOB_PROFILE, /* handlers.profile_end, once the window closed */
 };
 
 struct http_server {
@@ -123,27 +174,50 @@ struct http_server {
 	unsigned idle_timeout_seconds;
 	unsigned max_connections;
 	unsigned max_connections_per_client;
+	unsigned max_page_requests;
+	size_t max_page_bytes;
 	struct http_handlers handlers;
 	char *listen_address;
 
-	/* Guards auth, retired, conns and conn_cnt, and the housekeeper's wake-ups. */
+	/* Guards auth, retired, conns, conn_cnt, closing_cnt, and the housekeeper's wake-ups. */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	struct basicauth *auth; /* current credentials; requests hold a reference */
 	struct http_daemon *retired; /* quiesced, finishing requests in flight */
 	struct http_conn conns; /* list head */
 	unsigned conn_cnt;
+	unsigned closing_cnt; /* of conn_cnt, shut down by us and about to close */
 	bool is_stopping;
 	bool has_housekeeper;
 	pthread_t housekeeper;
 
+	/* Jobs: guards queue, waiting, every request's job fields, jobs_stopping. */
+	pthread_mutex_t jobs_lock;
+	pthread_cond_t jobs_cond;
+	struct list_head queue;	  /* JOB_QUEUED requests, oldest first */
+	struct list_head waiting; /* JOB_WAITING requests */
+	uint64_t next_job_id;
+	unsigned jobs_running; /* jobs the workers run */
+	bool jobs_stopping;
+	pthread_t workers[HTTP_WORKERS];
+	unsigned nr_workers;
+	/* The watcher: an epoll set of the sockets of JOB_WAITING requests, and its wake-up. */
+	int watch_epfd, watch_evfd;
+	pthread_t watcher;
+	bool has_watcher;
+
 	_Atomic uint64_t requests[6]; /* by status class, [0] unused */
 	_Atomic uint64_t profiles_in_flight;
 	_Atomic uint64_t profiles_rejected;
+	_Atomic uint64_t profiles_abandoned;
+	_Atomic uint64_t pages_in_flight;
+	_Atomic uint64_t pages_rejected_busy;
+	_Atomic uint64_t pages_rejected_size;
 	_Atomic uint64_t requests_active; /* from on_uri to on_completed */
 	_Atomic uint64_t conn_rejected_total;
 	_Atomic uint64_t conn_rejected_per_client;
 	_Atomic uint64_t conn_timed_out;
+	_Atomic uint64_t conn_evicted;
 	_Atomic uint64_t auth_missing;
 	_Atomic uint64_t auth_invalid;
 	_Atomic uint64_t auth_bcrypt_checks;
@@ -205,12 +279,36 @@ enum route {
 	ROUTE_FLAMEGRAPH,
 };
 
-/* Per-request state, created by the URI log callback, freed on completion. */
+/*
+ * Per-request state, created by the URI log callback, freed on completion
+ * (or, if a worker still runs its job then, by the worker). The request is
+ * also the job, and the struct http_waiter the agent is handed.
+ */
 struct http_req_ctx {
+	struct list_head node; /* on s->queue or s->waiting, under jobs_lock */
+	struct http_daemon *d;
+	struct MHD_Connection *conn;
 	enum route route; /* ROUTE_NONE until the first call has checked the request */
 	bool is_answered;
 	bool is_uri_too_long;
-	bool has_long_timeout;
+	bool needs_auth; /* checked on a worker, before anything else is answered */
+	bool is_auth_checked;
+	bool holds_profile_slot, holds_page_slot; /* released exactly once */
+	/* Job fields, under jobs_lock (the worker owns the result fields while RUNNING). */
+	enum job_state state;
+	enum job_kind kind;
+	bool is_suspended;   /* by us, not yet resumed */
+	bool is_ready_early; /* http_profile_ready during profile_start */
+	bool is_watched;
+	bool is_orphan; /* the request ended while RUNNING: the worker frees it */
+	uint64_t id;	/* the watcher's key: never a pointer an event could outlive */
+	int fd;		/* the connection's socket, for the watcher */
+	enum http_page page;
+	void *window; /* profile_start's handle until profile_end */
+	enum basicauth_result auth_res;
+	bool did_bcrypt;
+	unsigned retry_after_s; /* BASICAUTH_THROTTLED */
+	struct http_reply *reply; /* a job's answer */
 	char uri[]; /* raw request target, as sent */
 };
 
@@ -376,104 +474,6 @@ static enum MHD_Result send_reply(struct http_server *s, struct MHD_Connection *
 			   reply->msg[0] ? reply->msg : "request failed");
 }
 
-/* Takes a profile slot unless max_concurrent_profiles are already taken. */
-static bool profile_slot_get(struct http_server *s)
-{
-	uint64_t cur = atomic_load(&s->profiles_in_flight);
-
-	do {
-		if (cur >= s->max_concurrent_profiles)
-			return false;
-	} while (!atomic_compare_exchange_weak(&s->profiles_in_flight, &cur, cur + 1));
-	return true;
-}
-
-static enum MHD_Result serve_profile(struct http_server *s, struct MHD_Connection *conn,
-				     struct http_req_ctx *rc)
-{
-	struct http_profile_req req = {.seconds = s->default_profile_seconds, .conn = conn};
-	struct http_reply *reply = NULL;
-	const char *query = strchr(rc->uri, '?');
-	enum MHD_Result ret;
-
-	switch (parse_seconds(query ? query + 1 : "", s->max_profile_seconds, &req.seconds)) {
-	case SECONDS_OK:
-		break;
-	case SECONDS_DUPLICATE:
-		return queue_error(s, conn, rc, MHD_HTTP_BAD_REQUEST, NULL, NULL,
-				   "duplicate \"seconds\" parameter");
-	case SECONDS_TOO_LARGE:
-		return queue_error(s, conn, rc, MHD_HTTP_BAD_REQUEST, NULL, NULL,
-				   "profile duration exceeds the server's maximum of %u seconds",
-				   s->max_profile_seconds);
-	case SECONDS_INVALID:
-	default:
-		return queue_error(s, conn, rc, MHD_HTTP_BAD_REQUEST, NULL, NULL,
-				   "invalid value for \"seconds\": want an integer from 1 to %u",
-				   s->max_profile_seconds);
-	}
-
-	if (!profile_slot_get(s)) {
-		atomic_fetch_add(&s->profiles_rejected, 1);
-		return queue_error(s, conn, rc, MHD_HTTP_SERVICE_UNAVAILABLE,
-				   MHD_HTTP_HEADER_RETRY_AFTER, HTTP_RETRY_AFTER,
-				   "too many concurrent profile requests (limit %u), retry later",
-				   s->max_concurrent_profiles);
-	}
-
-	/*
-	 * MHD's idle timeout counts from the connection's last socket
-	 * activity, which is before this window. 0.9.75 happens to refresh it
-	 * before its next check (test_profile_outlives_idle_timeout passes
-	 * without this), but that is internal ordering; stretching the
-	 * timeout by the window makes it a non-question. The completion
-	 * callback restores the idle value for keep-alive.
-	 */
-	if (s->idle_timeout_seconds) {
-		MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
-					  s->idle_timeout_seconds + req.seconds);
-		rc->has_long_timeout = true;
-	}
-
-	/* Heap, not stack: the handler may build large things on its own stack. */
-	reply = calloc(1, sizeof(*reply));
-	if (reply)
-		s->handlers.profile(s->handlers.ctx, &req, reply);
-	atomic_fetch_sub(&s->profiles_in_flight, 1);
-	if (!reply)
-		return queue_error(s, conn, rc, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL,
-				   "out of memory");
-	ret = send_reply(s, conn, rc, reply, "profile");
-	free(reply->body);
-	free(reply);
-	return ret;
-}
-
-/* A page handler's answer (below). */
-static enum MHD_Result serve_page(struct http_server *s, struct MHD_Connection *conn,
-				  struct http_req_ctx *rc, enum http_page page)
-{
-	struct http_profile_req req = {.conn = conn};
-	struct http_reply *reply;
-	enum MHD_Result ret;
-
-	if (!s->handlers.page) {
-		if (page == HTTP_PAGE_INDEX)
-			return queue_static(s, conn, rc, MHD_HTTP_OK, CT_HTML, index_html);
-		return queue_error(s, conn, rc, MHD_HTTP_NOT_FOUND, NULL, NULL,
-				   "404 page not found");
-	}
-	reply = calloc(1, sizeof(*reply));
-	if (!reply)
-		return queue_error(s, conn, rc, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL,
-				   "out of memory");
-	s->handlers.page(s->handlers.ctx, page, &req, reply);
-	ret = send_reply(s, conn, rc, reply, page == HTTP_PAGE_HISTORY ? "profile" : NULL);
-	free(reply->body);
-	free(reply);
-	return ret;
-}
-
 static int write_metric_u64(struct strbuf *sb, const char *name, const char *type, const char *help,
 			    uint64_t v)
 {
@@ -502,6 +502,7 @@ int http_server_write_metrics(const struct http_server *s, struct strbuf *out)
 	static const char *const conn_reasons[] = {"max_connections",
 						   "max_connections_per_client"};
 	static const char *const auth_reasons[] = {"missing", "invalid"};
+	static const char *const page_reasons[] = {"max_page_requests", "max_page_bytes"};
 	static const char *const reload_results[] = {"success", "failure"};
 	struct http_stats st;
 	uint64_t v[2];
@@ -541,6 +542,29 @@ int http_server_write_metrics(const struct http_server *s, struct strbuf *out)
 				      "Connections shut down for not delivering a complete request "
 				      "header within --web.read-timeout (slow clients).",
 				      st.connections_timed_out);
+	err = err
+		  ?: write_metric_u64(out, "stackd_http_connections_evicted_total", "counter",
+				      "Connections waiting for a request header shut down to make "
+				      "room for a new one at --web.max-connections.",
+				      st.connections_evicted);
+	err =
+	    err
+		?: write_metric_u64(out, "stackd_http_profile_requests_abandoned_total", "counter",
+				    "Profile requests whose client went away during the window "
+				    "(window dropped, slot freed at once).",
+				    st.profile_requests_abandoned);
+	err = err
+		  ?: write_metric_u64(out, "stackd_http_page_requests_in_flight", "gauge",
+				      "Page requests (/, /flamegraph, folded, history) running or "
+				      "queued.",
+				      st.page_requests_in_flight);
+	v[0] = st.page_requests_rejected_busy;
+	v[1] = st.page_requests_rejected_size;
+	err = err
+		  ?: write_labeled_u64(out, "stackd_http_page_requests_rejected_total", "counter",
+				       "Page requests refused: 503 at --web.max-page-requests, 413 "
+				       "for an answer above --web.max-page-bytes.",
+				       "reason", page_reasons, v, 2);
 	v[0] = st.auth_missing;
 	v[1] = st.auth_invalid;
 	err = err ?: write_labeled_u64(out, "stackd_http_unauthorized_total", "counter",
@@ -634,50 +658,534 @@ static struct basicauth *auth_get(struct http_server *s)
 	return a;
 }
 
-/* true when the request may go on; else the 401 is queued and *ret is its result. */
-static bool check_auth(struct http_server *s, struct MHD_Connection *conn,
-		       struct http_req_ctx *rc, enum MHD_Result *ret)
+/* Takes a slot of @in_flight unless @limit are already taken. */
+static bool slot_get(_Atomic uint64_t *in_flight, unsigned limit)
+{
+	uint64_t cur = atomic_load(in_flight);
+
+	do {
+		if (cur >= limit)
+			return false;
+	} while (!atomic_compare_exchange_weak(in_flight, &cur, cur + 1));
+	return true;
+}
+
+/* Gives back the request's profile and page slots, once. */
+static void slots_put(struct http_server *s, struct http_req_ctx *rc)
+{
+	if (rc->holds_profile_slot)
+		atomic_fetch_sub(&s->profiles_in_flight, 1);
+	if (rc->holds_page_slot)
+		atomic_fetch_sub(&s->pages_in_flight, 1);
+	rc->holds_profile_slot = rc->holds_page_slot = false;
+}
+
+/* ---- jobs: suspended requests, the worker pool and the watcher ---------------------------- */
+
+/* Under jobs_lock: MHD serves the connection again (on_request is called once more). */
+static void job_resume(struct http_req_ctx *rc)
+{
+	if (rc->is_suspended) {
+		rc->is_suspended = false;
+		MHD_resume_connection(rc->conn);
+	}
+}
+
+/* Under jobs_lock: stop watching a waiting request's socket (still open: it is suspended). */
+static void job_unwatch(struct http_server *s, struct http_req_ctx *rc)
+{
+	if (rc->is_watched) {
+		epoll_ctl(s->watch_epfd, EPOLL_CTL_DEL, rc->fd, NULL);
+		rc->is_watched = false;
+	}
+}
+
+/* Under jobs_lock: hand @rc to a worker. */
+static void job_enqueue(struct http_server *s, struct http_req_ctx *rc)
+{
+	rc->state = JOB_QUEUED;
+	list_add_tail(&rc->node, &s->queue);
+	pthread_cond_signal(&s->jobs_cond);
+}
+
+/*
+ * From on_request: suspend the connection and queue @kind for a worker.
+ * MHD_YES: on_request runs again once the job is done. When the server is
+ * stopping, answers 503 at once instead.
+ */
+static enum MHD_Result job_submit(struct http_server *s, struct MHD_Connection *conn,
+				  struct http_req_ctx *rc, enum job_kind kind);
+
+/*
+ * Detached (CANCELLED, on no list, under jobs_lock): drop its window, give
+ * its slots back, resume it so that MHD closes it. Drops and retakes
+ * jobs_lock: the agent's profile_end takes the agent's lock, which is held
+ * around http_profile_ready. A suspended connection is never closed, so @rc
+ * stays valid.
+ */
+static void job_abandon_locked(struct http_server *s, struct http_req_ctx *rc)
+{
+	void *window = rc->window;
+
+	rc->window = NULL;
+	pthread_mutex_unlock(&s->jobs_lock);
+	if (window)
+		s->handlers.profile_end(s->handlers.ctx, window, NULL);
+	slots_put(s, rc);
+	pthread_mutex_lock(&s->jobs_lock);
+	job_resume(rc);
+}
+
+/* Under jobs_lock: take @rc off its list and mark it cancelled; false when a worker runs it. */
+static bool job_detach(struct http_server *s, struct http_req_ctx *rc)
+{
+	switch (rc->state) {
+	case JOB_WAITING:
+		job_unwatch(s, rc);
+		list_del(&rc->node);
+		break;
+	case JOB_QUEUED:
+		list_del(&rc->node);
+		break;
+	case JOB_RUNNING:
+		return false;
+	default:
+		break;
+	}
+	rc->state = JOB_CANCELLED;
+	return true;
+}
+
+void http_profile_ready(struct http_waiter *w)
+{
+	struct http_req_ctx *rc = (struct http_req_ctx *)w;
+	struct http_server *s;
+
+	if (!rc)
+		return;
+	s = rc->d->s;
+	pthread_mutex_lock(&s->jobs_lock);
+	if (rc->state == JOB_STARTING) {
+		rc->is_ready_early = true;
+	} else if (rc->state == JOB_WAITING) {
+		job_unwatch(s, rc);
+		list_del(&rc->node);
+		job_enqueue(s, rc);
+	}
+	/* JOB_CANCELLED: the client left first; profile_end(NULL) is on its way. */
+	pthread_mutex_unlock(&s->jobs_lock);
+}
+
+static void run_auth(struct http_server *s, struct http_req_ctx *rc);
+static void run_page(struct http_server *s, struct http_req_ctx *rc);
+
+static void job_run(struct http_server *s, struct http_req_ctx *rc)
+{
+	void *window;
+
+	switch (rc->kind) {
+	case JOB_AUTH:
+		run_auth(s, rc);
+		break;
+	case JOB_PAGE:
+		run_page(s, rc);
+		break;
+	case JOB_PROFILE:
+		window = rc->window;
+		rc->window = NULL;
+		s->handlers.profile_end(s->handlers.ctx, window, rc->reply);
+		break;
+	}
+	/* Answered or not, the window is over: the next request may have the slot. */
+	slots_put(s, rc);
+}
+
+static void req_free(struct http_req_ctx *rc)
+{
+	if (!rc)
+		return;
+	if (rc->reply)
+		free(rc->reply->body);
+	free(rc->reply);
+	free(rc);
+}
+
+static void *worker_main(void *arg)
+{
+	struct http_server *s = arg;
+
+	pthread_mutex_lock(&s->jobs_lock);
+	for (;;) {
+		struct http_req_ctx *rc;
+
+		while (!s->jobs_stopping && list_empty(&s->queue))
+			pthread_cond_wait(&s->jobs_cond, &s->jobs_lock);
+		if (list_empty(&s->queue))
+			break;
+		rc = list_entry(s->queue.next, struct http_req_ctx, node);
+		list_del(&rc->node);
+		rc->state = JOB_RUNNING;
+		rc->d->jobs_running++;
+		s->jobs_running++;
+		pthread_mutex_unlock(&s->jobs_lock);
+		job_run(s, rc);
+		pthread_mutex_lock(&s->jobs_lock);
+		rc->d->jobs_running--;
+		s->jobs_running--;
+		if (rc->is_orphan) {
+			req_free(rc);
+			continue;
+		}
+		rc->state = JOB_DONE;
+		job_resume(rc);
+	}
+	pthread_mutex_unlock(&s->jobs_lock);
+	return NULL;
+}
+
+/*
+ * Watches the sockets of requests waiting for their profile window: MHD
+ * polls no suspended connection, so without this a client that gave up
+ * would hold its slot (and the agent its window) until the window closed.
+ */
+static void *watcher_main(void *arg)
+{
+	struct http_server *s = arg;
+	struct epoll_event evs[16];
+
+	for (;;) {
+		int n = epoll_wait(s->watch_epfd, evs, 16, -1);
+
+		if (n < 0 && errno != EINTR)
+			break;
+		for (int i = 0; i < n; i++) {
+			struct list_head *pos;
+			uint64_t v;
+
+			if (evs[i].data.u64 == 0) {
+				if (read(s->watch_evfd, &v, sizeof(v)) < 0) {
+					/* Spurious: the flag below is what counts. */
+				}
+				continue;
+			}
+			pthread_mutex_lock(&s->jobs_lock);
+			/* By id: the request of an event read before its EPOLL_CTL_DEL may be gone.
+			 */
+			for (pos = s->waiting.next; pos != &s->waiting; pos = pos->next) {
+				struct http_req_ctx *rc =
+				    list_entry(pos, struct http_req_ctx, node);
+
+				if (rc->id != evs[i].data.u64)
+					continue;
+				job_detach(s, rc);
+				atomic_fetch_add(&s->profiles_abandoned, 1);
+				job_abandon_locked(s, rc);
+				break;
+			}
+			pthread_mutex_unlock(&s->jobs_lock);
+		}
+		pthread_mutex_lock(&s->jobs_lock);
+		if (s->jobs_stopping && list_empty(&s->waiting)) {
+			pthread_mutex_unlock(&s->jobs_lock);
+			break;
+		}
+		pthread_mutex_unlock(&s->jobs_lock);
+	}
+	return NULL;
+}
+
+/* Under jobs_lock: watch a waiting request's socket for the client going away. */
+static void job_watch(struct http_server *s, struct http_req_ctx *rc)
+{
+	struct epoll_event ev = {.events = EPOLLRDHUP, .data.u64 = rc->id};
+
+	/* EPOLLHUP and EPOLLERR are always reported; EPOLLIN (a pipelined request) is not asked. */
+	if (rc->fd >= 0 && epoll_ctl(s->watch_epfd, EPOLL_CTL_ADD, rc->fd, &ev) == 0)
+		rc->is_watched = true;
+}
+
+/*
+ * Cancels the jobs of daemon @d (NULL: all) and resumes their connections,
+ * so that the daemon can be stopped (MHD aborts on a suspended connection).
+ * Returns how many of them a worker is still running.
+ */
+static unsigned jobs_release(struct http_server *s, const struct http_daemon *d)
+{
+	struct list_head *lists[] = {&s->waiting, &s->queue};
+	unsigned running;
+
+	pthread_mutex_lock(&s->jobs_lock);
+	if (d)
+		((struct http_daemon *)d)->jobs_closed = true;
+	for (size_t l = 0; l < 2; l++) {
+		struct list_head *pos = lists[l]->next;
+
+		while (pos != lists[l]) {
+			struct http_req_ctx *rc = list_entry(pos, struct http_req_ctx, node);
+
+			if (d && rc->d != d) {
+				pos = pos->next;
+				continue;
+			}
+			job_detach(s, rc);
+			job_abandon_locked(s, rc);
+			/* The list may have changed while the lock was dropped: start over. */
+			pos = lists[l]->next;
+		}
+	}
+	running = d ? d->jobs_running : s->jobs_running;
+	pthread_mutex_unlock(&s->jobs_lock);
+	return running;
+}
+
+static enum MHD_Result job_submit(struct http_server *s, struct MHD_Connection *conn,
+				  struct http_req_ctx *rc, enum job_kind kind)
+{
+	if (!rc->reply) {
+		rc->reply = calloc(1, sizeof(*rc->reply));
+		if (!rc->reply) {
+			slots_put(s, rc);
+			return queue_error(s, conn, rc, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL,
+					   "out of memory");
+		}
+	}
+	pthread_mutex_lock(&s->jobs_lock);
+	if (s->jobs_stopping || rc->d->jobs_closed) {
+		pthread_mutex_unlock(&s->jobs_lock);
+		slots_put(s, rc);
+		return queue_error(s, conn, rc, MHD_HTTP_SERVICE_UNAVAILABLE,
+				   MHD_HTTP_HEADER_RETRY_AFTER, HTTP_RETRY_AFTER,
+				   "stackd is shutting down");
+	}
+	rc->kind = kind;
+	rc->is_suspended = true;
+	MHD_suspend_connection(conn);
+	job_enqueue(s, rc);
+	pthread_mutex_unlock(&s->jobs_lock);
+	return MHD_YES;
+}
+
+/* Worker: the basic-auth check (bcrypt on a cache miss). */
+static void run_auth(struct http_server *s, struct http_req_ctx *rc)
 {
 	struct basicauth *a = auth_get(s);
-	struct http_conn *c = conn_of(conn);
-	struct basicauth_verdict v;
-	enum basicauth_result res;
-	char retry[16];
+	struct http_conn *c = conn_of(rc->conn);
+	struct basicauth_verdict v = {0};
 
-	res = basicauth_check(a, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-							     MHD_HTTP_HEADER_AUTHORIZATION),
-			      c ? &c->ip : NULL, &v);
+	rc->auth_res = basicauth_check(
+	    a,
+	    MHD_lookup_connection_value(rc->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+	    c ? &c->ip : NULL, &v);
+	rc->did_bcrypt = v.did_bcrypt;
+	rc->retry_after_s = v.retry_after_s;
 	basicauth_put(a);
-	if (v.did_bcrypt)
+}
+
+/* Worker: a page, refused when its answer is above max_page_bytes. */
+static void run_page(struct http_server *s, struct http_req_ctx *rc)
+{
+	struct http_profile_req req = {.conn = rc->conn, .max_body_sz = s->max_page_bytes};
+	struct http_reply *reply = rc->reply;
+
+	s->handlers.page(s->handlers.ctx, rc->page, &req, reply);
+	if (reply->status == MHD_HTTP_OK && reply->body_len > s->max_page_bytes) {
+		size_t len = reply->body_len;
+
+		free(reply->body);
+		reply->body = NULL;
+		reply->body_len = 0;
+		http_reply_errorf(
+		    reply, MHD_HTTP_CONTENT_TOO_LARGE,
+		    "the answer is %zu bytes, above --web.max-page-bytes (%zu): narrow "
+		    "it with a filter or a shorter time range",
+		    len, s->max_page_bytes);
+	}
+	if (reply->status == MHD_HTTP_CONTENT_TOO_LARGE)
+		atomic_fetch_add(&s->pages_rejected_size, 1);
+}
+
+/* A job's answer, once it is DONE (then the request is back to JOB_NONE). */
+static enum MHD_Result send_job_reply(struct http_server *s, struct MHD_Connection *conn,
+				      struct http_req_ctx *rc, const char *filename)
+{
+	enum MHD_Result ret;
+
+	rc->state = JOB_NONE;
+	ret = send_reply(s, conn, rc, rc->reply, filename);
+	free(rc->reply->body);
+	free(rc->reply);
+	rc->reply = NULL;
+	return ret;
+}
+
+/*
+ * A profile request: opens the agent's window and suspends the connection
+ * until http_profile_ready; a worker then has the agent encode the profile.
+ */
+static enum MHD_Result serve_profile(struct http_server *s, struct MHD_Connection *conn,
+				     struct http_req_ctx *rc)
+{
+	struct http_profile_req req = {.seconds = s->default_profile_seconds, .conn = conn};
+	const char *query = strchr(rc->uri, '?');
+	void *window;
+
+	if (rc->state == JOB_DONE)
+		return send_job_reply(s, conn, rc, "profile");
+
+	switch (parse_seconds(query ? query + 1 : "", s->max_profile_seconds, &req.seconds)) {
+	case SECONDS_OK:
+		break;
+	case SECONDS_DUPLICATE:
+		return queue_error(s, conn, rc, MHD_HTTP_BAD_REQUEST, NULL, NULL,
+				   "duplicate \"seconds\" parameter");
+	case SECONDS_TOO_LARGE:
+		return queue_error(s, conn, rc, MHD_HTTP_BAD_REQUEST, NULL, NULL,
+				   "profile duration exceeds the server's maximum of %u seconds",
+				   s->max_profile_seconds);
+	case SECONDS_INVALID:
+	default:
+		return queue_error(s, conn, rc, MHD_HTTP_BAD_REQUEST, NULL, NULL,
+				   "invalid value for \"seconds\": want an integer from 1 to %u",
+				   s->max_profile_seconds);
+	}
+
+	if (!slot_get(&s->profiles_in_flight, s->max_concurrent_profiles)) {
+		atomic_fetch_add(&s->profiles_rejected, 1);
+		return queue_error(s, conn, rc, MHD_HTTP_SERVICE_UNAVAILABLE,
+				   MHD_HTTP_HEADER_RETRY_AFTER, HTTP_RETRY_AFTER,
+				   "too many concurrent profile requests (limit %u), retry later",
+				   s->max_concurrent_profiles);
+	}
+	rc->holds_profile_slot = true;
+	rc->reply = calloc(1, sizeof(*rc->reply));
+	if (!rc->reply) {
+		slots_put(s, rc);
+		return queue_error(s, conn, rc, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL,
+				   "out of memory");
+	}
+
+	pthread_mutex_lock(&s->jobs_lock);
+	rc->state = JOB_STARTING;
+	rc->kind = JOB_PROFILE;
+	rc->id = ++s->next_job_id;
+	pthread_mutex_unlock(&s->jobs_lock);
+	window =
+	    s->handlers.profile_start(s->handlers.ctx, &req, (struct http_waiter *)rc, rc->reply);
+	pthread_mutex_lock(&s->jobs_lock);
+	if (window && (s->jobs_stopping || rc->d->jobs_closed)) {
+		pthread_mutex_unlock(&s->jobs_lock);
+		s->handlers.profile_end(s->handlers.ctx, window, NULL);
+		http_reply_errorf(rc->reply, MHD_HTTP_SERVICE_UNAVAILABLE, "%s",
+				  "stackd is shutting down");
+		rc->reply->retry_after = true;
+		window = NULL;
+		pthread_mutex_lock(&s->jobs_lock);
+	}
+	if (!window) {
+		rc->state = JOB_DONE;
+		pthread_mutex_unlock(&s->jobs_lock);
+		slots_put(s, rc);
+		if (rc->reply->status == MHD_HTTP_OK || !rc->reply->status)
+			http_reply_errorf(rc->reply, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s",
+					  "the profile could not be started");
+		return send_job_reply(s, conn, rc, NULL);
+	}
+	rc->window = window;
+	rc->is_suspended = true;
+	MHD_suspend_connection(conn);
+	if (rc->is_ready_early) {
+		job_enqueue(s, rc);
+	} else {
+		rc->state = JOB_WAITING;
+		list_add_tail(&rc->node, &s->waiting);
+		job_watch(s, rc);
+	}
+	pthread_mutex_unlock(&s->jobs_lock);
+	return MHD_YES;
+}
+
+/* A page: on a worker, at most max_page_requests at once. */
+static enum MHD_Result serve_page(struct http_server *s, struct MHD_Connection *conn,
+				  struct http_req_ctx *rc, enum http_page page)
+{
+	if (rc->state == JOB_DONE)
+		return send_job_reply(s, conn, rc, page == HTTP_PAGE_HISTORY ? "profile" : NULL);
+	if (!s->handlers.page) {
+		if (page == HTTP_PAGE_INDEX)
+			return queue_static(s, conn, rc, MHD_HTTP_OK, CT_HTML, index_html);
+		return queue_error(s, conn, rc, MHD_HTTP_NOT_FOUND, NULL, NULL,
+				   "404 page not found");
+	}
+	if (!slot_get(&s->pages_in_flight, s->max_page_requests)) {
+		atomic_fetch_add(&s->pages_rejected_busy, 1);
+		return queue_error(s, conn, rc, MHD_HTTP_SERVICE_UNAVAILABLE,
+				   MHD_HTTP_HEADER_RETRY_AFTER, HTTP_RETRY_AFTER,
+				   "too many concurrent page requests (limit %u), retry later",
+				   s->max_page_requests);
+	}
+	rc->holds_page_slot = true;
+	rc->page = page;
+	return job_submit(s, conn, rc, JOB_PAGE);
+}
+
+/* After the credentials were checked (on a worker): the 401, or MHD_YES to go on. */
+static bool auth_refused(struct http_server *s, struct MHD_Connection *conn,
+			 struct http_req_ctx *rc, enum MHD_Result *ret)
+{
+	if (rc->did_bcrypt)
 		atomic_fetch_add(&s->auth_bcrypt_checks, 1);
-	if (res == BASICAUTH_OK)
-		return true;
-	if (res == BASICAUTH_THROTTLED) {
-		snprintf(retry, sizeof(retry), "%u", v.retry_after_s);
+	if (rc->auth_res == BASICAUTH_OK)
+		return false;
+	if (rc->auth_res == BASICAUTH_THROTTLED) {
+		char retry[16];
+
+		snprintf(retry, sizeof(retry), "%u", rc->retry_after_s);
 		*ret = queue_error(s, conn, rc, MHD_HTTP_TOO_MANY_REQUESTS, "Retry-After", retry,
 				   "429 Too Many Requests: too many failed logins from this "
 				   "address; retry in %u s",
-				   v.retry_after_s);
-		return false;
+				   rc->retry_after_s);
+		return true;
 	}
-	atomic_fetch_add(res == BASICAUTH_MISSING ? &s->auth_missing : &s->auth_invalid, 1);
+	atomic_fetch_add(rc->auth_res == BASICAUTH_MISSING ? &s->auth_missing : &s->auth_invalid,
+			 1);
 	*ret = queue_error(s, conn, rc, MHD_HTTP_UNAUTHORIZED, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 			   "Basic realm=\"stackd\"", "401 Unauthorized");
+	return true;
+}
+
+/* Unknown paths and methods; true when refused (*ret is the result). */
+static bool route_refused(struct http_server *s, struct MHD_Connection *conn,
+			  struct http_req_ctx *rc, const char *method, enum MHD_Result *ret)
+{
+	if (rc->route == ROUTE_NONE) {
+		*ret =
+		    queue_error(s, conn, rc, MHD_HTTP_NOT_FOUND, NULL, NULL, "404 page not found");
+		return true;
+	}
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+		*ret = queue_error(s, conn, rc, MHD_HTTP_METHOD_NOT_ALLOWED, MHD_HTTP_HEADER_ALLOW,
+				   "GET, HEAD", "method not allowed");
+		return true;
+	}
 	return false;
 }
 
 /*
  * MHD calls this at least twice per request: once the headers are in, then
- * with any body, then once more with none. Refusals (bad URI, unknown path,
- * method) are queued on the first call so that a body is never read; MHD
- * then closes the connection, which is right for them. Answers are queued on
- * the last call only: an answer queued early also costs the keep-alive.
+ * with any body, then once more with none, and again each time a job
+ * resumes the connection. Refusals (bad URI, unknown path, method) are
+ * queued on the first call so that a body is never read; MHD then closes
+ * the connection, which is right for them. With basic auth on, the check
+ * (bcrypt, possibly) runs on a worker at the last call, and the 404s and
+ * 405s wait for it. Answers are queued on the last call only: an answer
+ * queued early also costs the keep-alive.
  */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **req_cls)
 {
-	struct http_server *s = cls;
+	struct http_daemon *d = cls;
+	struct http_server *s = d->s;
 	struct http_req_ctx *rc = *req_cls;
 	enum MHD_Result ret;
 	const char *why;
@@ -685,13 +1193,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (!rc)
 		return queue_error(s, conn, NULL, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL,
 				   "out of memory");
+	if (rc->state == JOB_CANCELLED)
+		return MHD_NO; /* the client went away, or we stop: close */
 	if (rc->is_answered || *upload_data_size) {
 		/* A body nobody asked for: drop it. */
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
 
-	if (rc->route == ROUTE_NONE) {
+	if (rc->route == ROUTE_NONE && !rc->needs_auth) {
+		struct basicauth *a;
+
 		if (rc->is_uri_too_long)
 			return queue_error(s, conn, rc, MHD_HTTP_URI_TOO_LONG, NULL, NULL,
 					   "request URI too long (limit %d bytes)",
@@ -701,23 +1213,31 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return queue_error(s, conn, rc, MHD_HTTP_BAD_REQUEST, NULL, NULL, "%s",
 					   why);
 		rc->route = route_of(url);
+		rc->conn = conn;
 		/* Probes stay open (see http.h); everything else, 404s included, needs auth. */
-		if (rc->route != ROUTE_HEALTHY && rc->route != ROUTE_READY &&
-		    !check_auth(s, conn, rc, &ret))
+		if (rc->route != ROUTE_HEALTHY && rc->route != ROUTE_READY) {
+			a = auth_get(s);
+			rc->needs_auth = basicauth_is_enabled(a);
+			basicauth_put(a);
+		}
+		if (!rc->needs_auth && route_refused(s, conn, rc, method, &ret))
 			return ret;
-		if (rc->route == ROUTE_NONE)
-			return queue_error(s, conn, rc, MHD_HTTP_NOT_FOUND, NULL, NULL,
-					   "404 page not found");
-		if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
-		    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-			return queue_error(s, conn, rc, MHD_HTTP_METHOD_NOT_ALLOWED,
-					   MHD_HTTP_HEADER_ALLOW, "GET, HEAD",
-					   "method not allowed");
+		/* ROUTE_NONE with needs_auth: the 404 waits for the credentials. */
 		return MHD_YES;
 	}
 
 	/* Whole request in: from here only the handler's own time counts. */
 	conn_disarm(conn_of(conn));
+	if (rc->needs_auth && !rc->is_auth_checked) {
+		if (rc->state != JOB_DONE)
+			return job_submit(s, conn, rc, JOB_AUTH);
+		rc->state = JOB_NONE;
+		rc->is_auth_checked = true;
+		free(rc->reply);
+		rc->reply = NULL;
+		if (auth_refused(s, conn, rc, &ret) || route_refused(s, conn, rc, method, &ret))
+			return ret;
+	}
 	switch (rc->route) {
 	case ROUTE_PROFILE:
 		return serve_profile(s, conn, rc);
@@ -745,10 +1265,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 /* Called once per request with the raw target, before MHD unescapes anything. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
+	struct http_daemon *d = cls;
 	size_t len = strlen(uri);
 	struct http_req_ctx *rc;
-
-	struct http_server *s = cls;
+	struct http_conn *c;
 
 	if (len > HTTP_MAX_URI_LEN) {
 		rc = calloc(1, sizeof(*rc) + 1);
@@ -759,27 +1279,43 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 		if (rc)
 			memcpy(rc->uri, uri, len);
 	}
-	if (rc)
-		atomic_fetch_add(&s->requests_active, 1);
+	if (!rc)
+		return NULL;
+	rc->d = d;
+	rc->conn = conn;
+	list_init(&rc->node);
+	c = conn_of(conn);
+	rc->fd = c ? c->fd : -1;
+	atomic_fetch_add(&d->s->requests_active, 1);
 	return rc;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
-	struct http_server *s = cls;
+	struct http_daemon *d = cls;
+	struct http_server *s = d->s;
 	struct http_req_ctx *rc = *req_cls;
 
-	if (rc && rc->has_long_timeout && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
-		MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
-					  s->idle_timeout_seconds);
 	/* Keep-alive: the next request header has the same time to arrive. */
 	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
 		conn_arm(s, conn_of(conn));
-	if (rc)
-		atomic_fetch_sub(&s->requests_active, 1);
-	free(rc);
 	*req_cls = NULL;
+	if (!rc)
+		return;
+	atomic_fetch_sub(&s->requests_active, 1);
+	pthread_mutex_lock(&s->jobs_lock);
+	/* Only at a daemon's stop can a request end with its job in flight. */
+	if (!job_detach(s, rc)) {
+		rc->is_orphan = true; /* the worker frees it */
+		pthread_mutex_unlock(&s->jobs_lock);
+		return;
+	}
+	pthread_mutex_unlock(&s->jobs_lock);
+	if (rc->window)
+		s->handlers.profile_end(s->handlers.ctx, rc->window, NULL);
+	slots_put(s, rc);
+	req_free(rc);
 }
 
 /* MHD's messages are about single clients (resets, timeouts): debug level only. */
@@ -957,31 +1493,75 @@ static void ip_key(const struct sockaddr *sa, struct in6_addr *out)
 }
 
 /*
+ * Under s->lock: the connection to give up for a new one at the limit: the
+ * one that has waited longest for a request header (held open, trickling,
+ * or idle keep-alive, all serving nobody). Busy ones (a request in, an
+ * answer going out, a profile window) are never chosen. NULL: all busy.
+ */
+static struct http_conn *eviction_victim(struct http_server *s)
+{
+	struct http_conn *victim = NULL;
+	uint64_t oldest = UINT64_MAX;
+
+	for (struct http_conn *c = s->conns.next; c != &s->conns; c = c->next) {
+		uint64_t dl = atomic_load(&c->deadline_ns);
+
+		/* Same timeout for all: the earliest deadline is the longest wait. */
+		if (!c->is_closing && dl && dl < oldest && c->fd >= 0) {
+			oldest = dl;
+			victim = c;
+		}
+	}
+	return victim;
+}
+
+/* Under s->lock: shut @c down (MHD owns the fd: its recv() now returns 0 and it closes). */
+static void conn_shut(struct http_server *s, struct http_conn *c)
+{
+	shutdown(c->fd, SHUT_RDWR);
+	atomic_store(&c->deadline_ns, 0);
+	c->is_closing = true;
+	s->closing_cnt++;
+}
+
+/*
  * Accept policy: the connection limits, server-wide (all daemons together)
- * and counted. Runs on a daemon's listening thread before the connection
- * exists; the STARTED notification that follows on the same thread adds it.
+ * and counted. Runs on a daemon's thread before the connection exists; the
+ * STARTED notification that follows on the same thread adds it. A client
+ * at its own limit is refused; at the overall limit a connection waiting for
+ * a header is evicted instead, so that held and trickling connections cannot
+ * keep a scraper out.
  */
 static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
 	struct http_server *s = cls;
+	struct http_conn *victim = NULL;
 	struct in6_addr ip;
 	unsigned same = 0;
 	bool is_full;
 
 	ip_key(addrlen ? addr : NULL, &ip);
 	pthread_mutex_lock(&s->lock);
-	is_full = s->conn_cnt >= s->max_connections;
-	for (struct http_conn *c = s->conns.next; !is_full && c != &s->conns; c = c->next)
-		same += !memcmp(&c->ip, &ip, sizeof(ip));
-	pthread_mutex_unlock(&s->lock);
-	if (is_full) {
-		atomic_fetch_add(&s->conn_rejected_total, 1);
-		return MHD_NO;
-	}
+	for (struct http_conn *c = s->conns.next; c != &s->conns; c = c->next)
+		same += !c->is_closing && !memcmp(&c->ip, &ip, sizeof(ip));
 	if (same >= s->max_connections_per_client) {
+		pthread_mutex_unlock(&s->lock);
 		atomic_fetch_add(&s->conn_rejected_per_client, 1);
 		return MHD_NO;
 	}
+	is_full = s->conn_cnt - s->closing_cnt >= s->max_connections;
+	if (is_full) {
+		victim = eviction_victim(s);
+		if (victim)
+			conn_shut(s, victim);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (is_full && !victim) {
+		atomic_fetch_add(&s->conn_rejected_total, 1);
+		return MHD_NO;
+	}
+	if (victim)
+		atomic_fetch_add(&s->conn_evicted, 1);
 	return MHD_YES;
 }
 
@@ -1115,6 +1695,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 	c->prev->next = c->next;
 	c->next->prev = c->prev;
 	s->conn_cnt--;
+	if (c->is_closing)
+		s->closing_cnt--;
 	pthread_mutex_unlock(&s->lock);
 	free(c);
 	*socket_context = NULL;
@@ -1145,27 +1727,32 @@ static int daemon_start(struct http_server *s, struct webconfig *wc, struct http
 	}
 
 	/*
-	 * poll, not select: the agent holds many fds (perf events, maps, ELF
-	 * files) and select breaks past FD_SETSIZE. ITC lets MHD_quiesce_daemon
-	 * hand the listen socket back.
+	 * epoll threads, not a thread per connection: a connection waiting
+	 * for a header costs its buffers, not a thread (and a crowd of them no
+	 * scheduler time). Suspend/resume carries the jobs; its inter-thread
+	 * channel also lets MHD_quiesce_daemon hand the listen socket back.
 	 */
-	flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC |
+	flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
 		MHD_USE_ERROR_LOG;
 	if (s->family == AF_INET6)
 		flags |= MHD_USE_DUAL_STACK;
 	OPT(MHD_OPTION_EXTERNAL_LOGGER, 0, NULL);
 	ops[n - 1].value = (intptr_t)on_mhd_log;
 	OPT(MHD_OPTION_LISTEN_SOCKET, fd, NULL);
+	OPT(MHD_OPTION_THREAD_POOL_SIZE, HTTP_EVENT_THREADS, NULL);
 	/*
-	 * MHD's own limits are a backstop one above ours: on_accept refuses
-	 * first, server-wide and counted; these only bound a bookkeeping slip.
+	 * MHD's own limits are a backstop above ours: on_accept refuses or
+	 * evicts first, server-wide and counted. Evicted connections linger
+	 * until their thread sees the shutdown, so up to twice ours may be
+	 * open; MHD splits its limit between the pool's threads, which do not
+	 * get equal shares of the connections.
 	 */
-	OPT(MHD_OPTION_CONNECTION_LIMIT, s->max_connections + 1, NULL);
-	OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->max_connections_per_client + 1, NULL);
+	OPT(MHD_OPTION_CONNECTION_LIMIT, (2 * s->max_connections + 8) * HTTP_EVENT_THREADS, NULL);
+	OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, 2 * s->max_connections_per_client + 1, NULL);
 	OPT(MHD_OPTION_CONNECTION_TIMEOUT, s->idle_timeout_seconds, NULL);
-	OPT(MHD_OPTION_URI_LOG_CALLBACK, 0, s);
+	OPT(MHD_OPTION_URI_LOG_CALLBACK, 0, d);
 	ops[n - 1].value = (intptr_t)on_uri;
-	OPT(MHD_OPTION_NOTIFY_COMPLETED, 0, s);
+	OPT(MHD_OPTION_NOTIFY_COMPLETED, 0, d);
 	ops[n - 1].value = (intptr_t)on_completed;
 	OPT(MHD_OPTION_NOTIFY_CONNECTION, 0, d);
 	ops[n - 1].value = (intptr_t)on_connection;
@@ -1190,7 +1777,7 @@ static int daemon_start(struct http_server *s, struct webconfig *wc, struct http
 
 	errno = 0;
 	d->wc = wc; /* on_connection reads it from the first connection on */
-	d->mhd = MHD_start_daemon(flags, 0, on_accept, s, on_request, s, MHD_OPTION_ARRAY, ops,
+	d->mhd = MHD_start_daemon(flags, 0, on_accept, s, on_request, d, MHD_OPTION_ARRAY, ops,
 				  MHD_OPTION_END);
 	if (!d->mhd) {
 		err = errno ? -errno : -EIO;
@@ -1256,10 +1843,8 @@ static void *housekeeper_main(void *arg)
 		for (struct http_conn *c = s->conns.next; c != &s->conns; c = c->next) {
 			uint64_t dl = atomic_load(&c->deadline_ns);
 
-			if (dl && dl < now && c->fd >= 0) {
-				/* Not close(): MHD owns the fd; this makes its recv() return 0. */
-				shutdown(c->fd, SHUT_RDWR);
-				atomic_store(&c->deadline_ns, 0);
+			if (dl && dl < now && c->fd >= 0 && !c->is_closing) {
+				conn_shut(s, c);
 				atomic_fetch_add(&s->conn_timed_out, 1);
 			}
 		}
@@ -1280,11 +1865,24 @@ static void *housekeeper_main(void *arg)
 			while (done) {
 				struct http_daemon *next = done->next;
 
-				daemon_stop(done);
+				/*
+				 * Its jobs are cancelled first (MHD cannot stop with
+				 * suspended connections); one a worker still runs
+				 * makes it wait for the next round.
+				 */
+				if (jobs_release(s, done) == 0) {
+					daemon_stop(done);
+				} else {
+					pthread_mutex_lock(&s->lock);
+					done->next = s->retired;
+					s->retired = done;
+					pthread_mutex_unlock(&s->lock);
+				}
 				done = next;
 			}
 			pthread_mutex_lock(&s->lock);
-			continue;
+			if (s->is_stopping)
+				break;
 		}
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += HTTP_HOUSEKEEPING_MS * 1000000L;
@@ -1311,12 +1909,88 @@ static void log_web_config(const struct webconfig *wc, const char *what)
 		wc->user_cnt == 1 ? "" : "s");
 }
 
+/*
+ * Every connection is a descriptor, and evicted ones linger a moment: keep
+ * twice max_connections under RLIMIT_NOFILE, with room for the agent's own.
+ */
+static void clamp_to_nofile(struct http_server *s)
+{
+	struct rlimit rl;
+	rlim_t cap;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		return;
+	cap = rl.rlim_cur > 2 * HTTP_NOFILE_RESERVE ? (rl.rlim_cur - HTTP_NOFILE_RESERVE) / 2
+						    : HTTP_NOFILE_RESERVE / 4;
+	if (s->max_connections > cap) {
+		pr_warn("http: --web.max-connections=%u lowered to %u for RLIMIT_NOFILE %llu",
+			s->max_connections, (unsigned)cap, (unsigned long long)rl.rlim_cur);
+		s->max_connections = (unsigned)cap;
+	}
+}
+
+/* The worker pool and the watcher. On failure, jobs_stop() undoes what started. */
+static int jobs_start(struct http_server *s)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0};
+	int err;
+
+	s->watch_epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (s->watch_epfd < 0)
+		return -errno;
+	s->watch_evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->watch_evfd < 0)
+		return -errno;
+	if (epoll_ctl(s->watch_epfd, EPOLL_CTL_ADD, s->watch_evfd, &ev) < 0)
+		return -errno;
+	err = -pthread_create(&s->watcher, NULL, watcher_main, s);
+	if (err)
+		return err;
+	s->has_watcher = true;
+	for (; s->nr_workers < HTTP_WORKERS; s->nr_workers++) {
+		err = -pthread_create(&s->workers[s->nr_workers], NULL, worker_main, s);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
+ * Cancels every job still waiting or queued (their connections resume and
+ * close), lets the workers finish the ones they run, and ends the threads.
+ */
+static void jobs_stop(struct http_server *s)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&s->jobs_lock);
+	s->jobs_stopping = true;
+	pthread_cond_broadcast(&s->jobs_cond);
+	pthread_mutex_unlock(&s->jobs_lock);
+	jobs_release(s, NULL);
+	for (unsigned i = 0; i < s->nr_workers; i++)
+		pthread_join(s->workers[i], NULL);
+	s->nr_workers = 0;
+	if (s->has_watcher) {
+		if (write(s->watch_evfd, &one, sizeof(one)) < 0) {
+			/* Saturated: the watcher is awake anyway. */
+		}
+		pthread_join(s->watcher, NULL);
+		s->has_watcher = false;
+	}
+	if (s->watch_evfd >= 0)
+		close(s->watch_evfd);
+	if (s->watch_epfd >= 0)
+		close(s->watch_epfd);
+	s->watch_evfd = s->watch_epfd = -1;
+}
+
 int http_server_start(const struct http_opts *opts, struct http_server **out)
 {
 	struct http_server *s = NULL;
 	int err;
 
-	if (!opts || !out || !opts->handlers.profile)
+	if (!opts || !out || !opts->handlers.profile_start || !opts->handlers.profile_end)
 		return -EINVAL;
 	*out = NULL;
 
@@ -1324,9 +1998,15 @@ int http_server_start(const struct http_opts *opts, struct http_server **out)
 	if (!s)
 		return -ENOMEM;
 	s->listen_fd = -1;
+	s->watch_epfd = -1;
+	s->watch_evfd = -1;
 	s->family = AF_INET;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->wake, NULL);
+	pthread_mutex_init(&s->jobs_lock, NULL);
+	pthread_cond_init(&s->jobs_cond, NULL);
+	list_init(&s->queue);
+	list_init(&s->waiting);
 	s->conns.next = s->conns.prev = &s->conns;
 	s->handlers = opts->handlers;
 	s->max_profile_seconds = opts->max_profile_seconds ?: HTTP_DEFAULT_MAX_PROFILE_SECONDS;
@@ -1337,6 +2017,9 @@ int http_server_start(const struct http_opts *opts, struct http_server **out)
 	s->max_connections = opts->max_connections ?: HTTP_DEFAULT_MAX_CONNECTIONS;
 	s->max_connections_per_client =
 	    opts->max_connections_per_client ?: HTTP_DEFAULT_MAX_CONN_PER_CLIENT;
+	s->max_page_requests = opts->max_page_requests ?: HTTP_DEFAULT_MAX_PAGE_REQUESTS;
+	s->max_page_bytes = opts->max_page_bytes ?: HTTP_DEFAULT_MAX_PAGE_BYTES;
+	clamp_to_nofile(s);
 	atomic_store(&s->last_reload_ok, true);
 	if (s->default_profile_seconds > s->max_profile_seconds) {
 		pr_err("http: default profile duration %us exceeds the maximum %us",
@@ -1364,8 +2047,10 @@ int http_server_start(const struct http_opts *opts, struct http_server **out)
 		       strerror(-err));
 		goto cleanup;
 	}
-	err = -pthread_create(&s->housekeeper, NULL, housekeeper_main, s);
+	err = jobs_start(s);
+	err = err ?: -pthread_create(&s->housekeeper, NULL, housekeeper_main, s);
 	if (err) {
+		jobs_stop(s);
 		s->cur->wc = NULL; /* the caller keeps it on failure */
 		daemon_stop(s->cur);
 		s->cur = NULL;
@@ -1381,6 +2066,8 @@ cleanup:
 		close(s->listen_fd);
 	basicauth_put(s->auth);
 	free(s->listen_address);
+	pthread_cond_destroy(&s->jobs_cond);
+	pthread_mutex_destroy(&s->jobs_lock);
 	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
@@ -1472,6 +2159,8 @@ void http_server_stop(struct http_server *s)
 	 */
 	for (int i = 0; i < HTTP_STOP_GRACE_MS / 10 && atomic_load(&s->requests_active); i++)
 		usleep(10000);
+	/* Jobs end before the daemons: MHD cannot stop with a suspended connection. */
+	jobs_stop(s);
 	daemon_stop(s->cur);
 	while (s->retired) {
 		struct http_daemon *d = s->retired;
@@ -1483,6 +2172,8 @@ void http_server_stop(struct http_server *s)
 		close(s->listen_fd);
 	basicauth_put(s->auth);
 	free(s->listen_address);
+	pthread_cond_destroy(&s->jobs_cond);
+	pthread_mutex_destroy(&s->jobs_lock);
 	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
@@ -1506,6 +2197,11 @@ void http_server_get_stats(const struct http_server *s, struct http_stats *out)
 	out->connections_rejected_total = atomic_load(&s->conn_rejected_total);
 	out->connections_rejected_per_client = atomic_load(&s->conn_rejected_per_client);
 	out->connections_timed_out = atomic_load(&s->conn_timed_out);
+	out->connections_evicted = atomic_load(&s->conn_evicted);
+	out->profile_requests_abandoned = atomic_load(&s->profiles_abandoned);
+	out->page_requests_in_flight = atomic_load(&s->pages_in_flight);
+	out->page_requests_rejected_busy = atomic_load(&s->pages_rejected_busy);
+	out->page_requests_rejected_size = atomic_load(&s->pages_rejected_size);
 	out->auth_missing = atomic_load(&s->auth_missing);
 	out->auth_invalid = atomic_load(&s->auth_invalid);
 	out->auth_bcrypt_checks = atomic_load(&s->auth_bcrypt_checks);

@@ -39,22 +39,96 @@ struct fake {
 	size_t body_sz;	  /* 0: FAKE_BODY */
 	int metrics_err;
 	char last_arg[32]; /* http_req_arg(req, "seconds") of the last call */
+	int start_status;  /* profile_start fails with it */
+	atomic_int windows_open;    /* started, not yet ended */
+	atomic_int windows_dropped; /* ended with no reply (client gone, stop) */
+	unsigned page_sleep_ms;	    /* the page handler takes this long */
+	size_t page_sz;		    /* page body size; 0: a short page */
+	atomic_int page_calls;
 };
 
 static pthread_mutex_t fake_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void fake_profile(void *ctx, const struct http_profile_req *req, struct http_reply *reply)
+/* A fake window: a thread that calls http_profile_ready after req->seconds (do_sleep). */
+struct fake_window {
+	struct fake *f;
+	struct http_waiter *waiter;
+	unsigned seconds;
+	bool is_cancelled;
+	bool has_thread;
+	pthread_t tid;
+	pthread_cond_t cond;
+};
+
+static void *fake_window_main(void *arg)
+{
+	struct fake_window *w = arg;
+	struct timespec ts;
+	int rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += w->seconds;
+	pthread_mutex_lock(&fake_lock);
+	while (!w->is_cancelled && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&w->cond, &fake_lock, &ts);
+	/* Under the lock, as the agent does: once profile_end(NULL) returned, never. */
+	if (!w->is_cancelled)
+		http_profile_ready(w->waiter);
+	pthread_mutex_unlock(&fake_lock);
+	return NULL;
+}
+
+static void *fake_profile_start(void *ctx, const struct http_profile_req *req,
+				struct http_waiter *waiter, struct http_reply *reply)
 {
 	struct fake *f = ctx;
 	const char *arg = http_req_arg(req, "seconds");
+	struct fake_window *w;
 
 	atomic_fetch_add(&f->profile_calls, 1);
 	atomic_store(&f->last_seconds, req->seconds);
 	pthread_mutex_lock(&fake_lock); /* several handlers run at once */
 	snprintf(f->last_arg, sizeof(f->last_arg), "%s", arg ? arg : "(null)");
 	pthread_mutex_unlock(&fake_lock);
-	if (f->do_sleep)
-		sleep(req->seconds);
+	if (f->start_status) {
+		http_reply_errorf(reply, f->start_status, "cannot start");
+		return NULL;
+	}
+	w = calloc(1, sizeof(*w));
+	assert_non_null(w);
+	w->f = f;
+	w->waiter = waiter;
+	w->seconds = req->seconds;
+	pthread_cond_init(&w->cond, NULL);
+	if (f->do_sleep) {
+		assert_int_equal(pthread_create(&w->tid, NULL, fake_window_main, w), 0);
+		w->has_thread = true;
+	} else {
+		/* At once, before profile_start returns: the server must cope. */
+		http_profile_ready(waiter);
+	}
+	atomic_fetch_add(&f->windows_open, 1);
+	return w;
+}
+
+static void fake_profile_end(void *ctx, void *window, struct http_reply *reply)
+{
+	struct fake *f = ctx;
+	struct fake_window *w = window;
+
+	pthread_mutex_lock(&fake_lock);
+	w->is_cancelled = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&fake_lock);
+	if (w->has_thread)
+		pthread_join(w->tid, NULL);
+	pthread_cond_destroy(&w->cond);
+	free(w);
+	atomic_fetch_sub(&f->windows_open, 1);
+	if (!reply) {
+		atomic_fetch_add(&f->windows_dropped, 1);
+		return;
+	}
 	if (f->reply_status < 0)
 		return;
 	if (f->reply_status) {
@@ -70,6 +144,24 @@ static void fake_profile(void *ctx, const struct http_profile_req *req, struct h
 		reply->body = (uint8_t *)strdup(FAKE_BODY);
 		reply->body_len = strlen(FAKE_BODY);
 	}
+}
+
+static void fake_page(void *ctx, enum http_page page, const struct http_profile_req *req,
+		      struct http_reply *reply)
+{
+	struct fake *f = ctx;
+	size_t sz = f->page_sz ? f->page_sz : 5;
+
+	(void)page;
+	atomic_fetch_add(&f->page_calls, 1);
+	assert_true(req->max_body_sz > 0);
+	if (f->page_sleep_ms)
+		usleep(f->page_sleep_ms * 1000);
+	reply->status = 200;
+	reply->content_type = "text/plain; charset=utf-8";
+	reply->body = malloc(sz);
+	memset(reply->body, 'p', sz);
+	reply->body_len = sz;
 }
 
 static int fake_metrics(void *ctx, struct strbuf *out)
@@ -264,7 +356,8 @@ static void default_opts(struct http_opts *o, struct fake *f)
 	memset(o, 0, sizeof(*o));
 	o->max_profile_seconds = 60;
 	o->handlers.ctx = f;
-	o->handlers.profile = fake_profile;
+	o->handlers.profile_start = fake_profile_start;
+	o->handlers.profile_end = fake_profile_end;
 	o->handlers.metrics = fake_metrics;
 }
 
@@ -874,6 +967,202 @@ static void test_keep_alive(void **state)
 	http_server_stop(s);
 }
 
+/* At max_connections, a connection waiting for a header is evicted for a new one. */
+static void test_eviction_at_limit(void **state)
+{
+	struct fake f = {0};
+	struct http_opts o;
+	struct http_server *s;
+	struct http_stats st;
+	struct timeval tv = {.tv_sec = 2};
+	struct resp r;
+	int port, held[4], i;
+	char c;
+
+	default_opts(&o, &f);
+	o.max_connections = 4;
+	s = start(&o, &port);
+	for (i = 0; i < 4; i++) {
+		held[i] = connect_port(port);
+		assert_true(held[i] >= 0);
+		usleep(20 * 1000); /* distinct ages */
+	}
+	/* A partial header on two: still waiting, still evictable. */
+	assert_int_equal(send(held[0], "GET / HTTP/1.1\r\n", 16, MSG_NOSIGNAL), 16);
+	assert_int_equal(send(held[1], "GET / HTTP/1.1\r\n", 16, MSG_NOSIGNAL), 16);
+	usleep(100 * 1000);
+
+	/* The fifth is served: the oldest held one made room. */
+	assert_int_equal(http_get(port, "/metrics", &r), 0);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+	http_server_get_stats(s, &st);
+	assert_true(st.connections_evicted >= 1);
+	assert_int_equal(st.connections_rejected_total, 0);
+	/* The oldest is the one closed. */
+	setsockopt(held[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_int_equal(recv(held[0], &c, 1, 0), 0);
+	for (i = 0; i < 4; i++)
+		close(held[i]);
+	http_server_stop(s);
+}
+
+/* Busy connections are never evicted: with all of them busy, the new one is refused. */
+static void test_no_eviction_of_busy(void **state)
+{
+	static const char req[] = "GET /debug/pprof/profile?seconds=3 HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct fake f = {.do_sleep = true};
+	struct http_opts o;
+	struct http_server *s;
+	struct http_stats st;
+	int port, fds[2], extra, i;
+	char c;
+
+	default_opts(&o, &f);
+	o.max_connections = 2;
+	s = start(&o, &port);
+	for (i = 0; i < 2; i++) {
+		fds[i] = connect_port(port);
+		assert_true(fds[i] >= 0);
+		assert_int_equal(send(fds[i], req, sizeof(req) - 1, MSG_NOSIGNAL),
+				 (ssize_t)sizeof(req) - 1);
+	}
+	wait_in_flight(s, 2);
+	extra = connect_port(port);
+	assert_true(extra >= 0);
+	assert_int_equal(recv(extra, &c, 1, 0), 0); /* closed at accept */
+	close(extra);
+	http_server_get_stats(s, &st);
+	assert_int_equal(st.connections_evicted, 0);
+	assert_int_equal(st.connections_rejected_total, 1);
+	for (i = 0; i < 2; i++)
+		close(fds[i]);
+	http_server_stop(s);
+}
+
+/* A client that leaves during the window: slot freed and window dropped at once. */
+static void test_profile_abandoned(void **state)
+{
+	static const char req[] = "GET /debug/pprof/profile?seconds=30 HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct fake f = {.do_sleep = true};
+	struct http_opts o;
+	struct http_server *s;
+	struct http_stats st;
+	double t0;
+	int port, fd, i;
+
+	default_opts(&o, &f);
+	s = start(&o, &port);
+	fd = connect_port(port);
+	assert_true(fd >= 0);
+	assert_int_equal(send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL), (ssize_t)sizeof(req) - 1);
+	wait_in_flight(s, 1);
+	assert_int_equal(atomic_load(&f.windows_open), 1);
+	close(fd); /* FIN: the scraper gave up */
+	t0 = now_s();
+	wait_in_flight(s, 0);
+	assert_true(now_s() - t0 < 1.0);
+	for (i = 0; i < 100 && atomic_load(&f.windows_open); i++)
+		usleep(10 * 1000);
+	assert_int_equal(atomic_load(&f.windows_open), 0);
+	assert_int_equal(atomic_load(&f.windows_dropped), 1);
+	for (i = 0; i < 100; i++) {
+		http_server_get_stats(s, &st);
+		if (st.connections_open == 0)
+			break;
+		usleep(10 * 1000);
+	}
+	assert_int_equal(st.connections_open, 0);
+	assert_int_equal(st.profile_requests_abandoned, 1);
+	http_server_stop(s);
+}
+
+/* Stopping with a profile window open drops it and answers nothing late. */
+static void test_stop_with_waiting_profile(void **state)
+{
+	struct fake f = {.do_sleep = true};
+	struct http_opts o;
+	struct http_server *s;
+	struct bg_req bg;
+	int port;
+
+	default_opts(&o, &f);
+	s = start(&o, &port);
+	bg = (struct bg_req){.port = port, .target = "/debug/pprof/profile?seconds=30"};
+	assert_int_equal(pthread_create(&bg.tid, NULL, bg_req_main, &bg), 0);
+	wait_in_flight(s, 1);
+	http_server_stop(s); /* waits its 5 s grace, then cancels */
+	pthread_join(bg.tid, NULL);
+	assert_true(bg.elapsed < 10);
+	resp_free(&bg.r);
+	assert_int_equal(atomic_load(&f.windows_open), 0);
+	assert_int_equal(atomic_load(&f.windows_dropped), 1);
+}
+
+/* Pages: at most max_page_requests at once (503 beyond), answers capped (413). */
+static void test_page_limits(void **state)
+{
+	struct fake f = {.page_sleep_ms = 1500};
+	struct bg_req bg[2];
+	struct http_opts o;
+	struct http_server *s;
+	struct http_stats st;
+	struct resp r;
+	double t0;
+	int port, i;
+
+	default_opts(&o, &f);
+	o.handlers.page = fake_page;
+	o.max_page_requests = 2;
+	o.max_page_bytes = 1000;
+	s = start(&o, &port);
+	for (i = 0; i < 2; i++) {
+		bg[i] = (struct bg_req){.port = port, .target = "/flamegraph"};
+		assert_int_equal(pthread_create(&bg[i].tid, NULL, bg_req_main, &bg[i]), 0);
+	}
+	for (i = 0; i < 300; i++) {
+		http_server_get_stats(s, &st);
+		if (st.page_requests_in_flight == 2)
+			break;
+		usleep(10 * 1000);
+	}
+	assert_int_equal(st.page_requests_in_flight, 2);
+	/* /metrics is not held up by slow pages. */
+	t0 = now_s();
+	assert_int_equal(http_get(port, "/metrics", &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_true(now_s() - t0 < 0.5);
+	resp_free(&r);
+	assert_int_equal(http_get(port, "/debug/pprof/folded", &r), 0);
+	assert_pprof_error(&r, 503);
+	assert_header(&r, "Retry-After", "5");
+	assert_non_null(strstr(r.body, "too many concurrent page requests (limit 2)"));
+	resp_free(&r);
+	for (i = 0; i < 2; i++) {
+		pthread_join(bg[i].tid, NULL);
+		assert_int_equal(bg[i].r.status, 200);
+		resp_free(&bg[i].r);
+	}
+
+	f.page_sleep_ms = 0;
+	f.page_sz = 1001;
+	assert_int_equal(http_get(port, "/", &r), 0);
+	assert_pprof_error(&r, 413);
+	assert_non_null(strstr(r.body, "--web.max-page-bytes"));
+	resp_free(&r);
+	f.page_sz = 1000;
+	assert_int_equal(http_get(port, "/", &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.body_len, 1000);
+	resp_free(&r);
+
+	http_server_get_stats(s, &st);
+	assert_int_equal(st.page_requests_rejected_busy, 1);
+	assert_int_equal(st.page_requests_rejected_size, 1);
+	assert_int_equal(st.page_requests_in_flight, 0);
+	http_server_stop(s);
+}
+
 static int count_fds(void)
 {
 	char path[64];
@@ -945,6 +1234,11 @@ int main(void)
 	    cmocka_unit_test(test_hostile_queries),
 	    cmocka_unit_test(test_client_goes_away),
 	    cmocka_unit_test(test_keep_alive),
+	    cmocka_unit_test(test_eviction_at_limit),
+	    cmocka_unit_test(test_no_eviction_of_busy),
+	    cmocka_unit_test(test_profile_abandoned),
+	    cmocka_unit_test(test_stop_with_waiting_profile),
+	    cmocka_unit_test(test_page_limits),
 	    cmocka_unit_test(test_stop_releases),
 	    cmocka_unit_test(test_stop_null),
 	};

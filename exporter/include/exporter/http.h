@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The HTTP server (libmicrohttpd, one thread per connection so a blocking
- * profile request never stalls /metrics).
+ * The HTTP server (libmicrohttpd, event-driven: a couple of epoll threads
+ * serve every connection, so an idle or slow connection costs a few KB and
+ * no thread; work that takes time runs on a small pool of worker threads).
  *
  * Routes:
  *   GET /debug/pprof/profile?seconds=N  Go net/http/pprof semantics
@@ -42,10 +43,11 @@
 struct http_server;
 struct webconfig;
 
-/* A parsed profile request. */
+/* A parsed profile or page request. */
 struct http_profile_req {
 	unsigned seconds;
 	const void *conn; /* opaque; for http_req_arg() */
+	size_t max_body_sz; /* pages: a larger answer is refused (413); 0: no cap */
 };
 
 /* Look up a query argument of the request (NULL when absent). */
@@ -73,13 +75,38 @@ enum http_page {
 	HTTP_PAGE_FLAMEGRAPH, /* GET /flamegraph: an interactive flame graph page */
 };
 
+/* The server's side of a profile window, handed to profile_start. */
+struct http_waiter;
+
+/*
+ * The agent calls this exactly once per window that profile_start returned,
+ * when it closes (or aborts), unless profile_end(..., NULL) dropped it
+ * first. Any thread, any lock held: it only queues work and never calls
+ * back into the agent. It may run before profile_start has returned.
+ */
+void http_profile_ready(struct http_waiter *w);
+
 struct http_handlers {
 	void *ctx;
-	/* Blocks for req->seconds, then fills @reply. Called from many threads at once. */
-	void (*profile)(void *ctx, const struct http_profile_req *req, struct http_reply *reply);
 	/*
-	 * Answers one of the pages (never blocks for long); NULL: / is a static
-	 * list of links and the other pages are 404. Called from many threads.
+	 * Opens a window of req->seconds and returns its handle, or NULL with
+	 * an error in @reply. Must not block. The request's arguments
+	 * (http_req_arg) are readable only during this call.
+	 */
+	void *(*profile_start)(void *ctx, const struct http_profile_req *req,
+			       struct http_waiter *waiter, struct http_reply *reply);
+	/*
+	 * Ends a window: after http_profile_ready, fills @reply with the
+	 * profile (on a worker thread; may take a while). With @reply NULL the
+	 * window is dropped, whatever its state (the client went away, or the
+	 * server stops): once this returns, http_profile_ready must not be
+	 * called for it. Called exactly once per window.
+	 */
+	void (*profile_end)(void *ctx, void *window, struct http_reply *reply);
+	/*
+	 * Answers one of the pages, on a worker thread; NULL: / is a static
+	 * list of links and the other pages are 404. Called from several
+	 * threads at once; req->max_body_sz is the cap on the answer.
 	 */
 	void (*page)(void *ctx, enum http_page page, const struct http_profile_req *req,
 		     struct http_reply *reply);
@@ -93,7 +120,7 @@ struct http_opts {
 	const char *listen_address; /* "host:port", "[v6]:port" or ":port" */
 	unsigned max_profile_seconds; /* larger seconds get 400 */
 	unsigned default_profile_seconds; /* when seconds is absent: 30 */
-	unsigned max_connections;
+	unsigned max_connections; /* 0 means 512; at most half of RLIMIT_NOFILE */
 	unsigned max_concurrent_profiles; /* excess gets 503 */
 	struct http_handlers handlers;
 	/*
@@ -103,6 +130,8 @@ struct http_opts {
 	 */
 	unsigned idle_timeout_seconds;
 	unsigned max_connections_per_client; /* 0 means 16 */
+	unsigned max_page_requests; /* page requests at once (running or queued); 0 means 4 */
+	size_t max_page_bytes;	    /* largest page answer; 0 means 64 MiB */
 	/*
 	 * TLS and basic auth (NULL: plain HTTP, no auth). On success the
 	 * server owns it; on failure the caller still does.
@@ -118,6 +147,11 @@ struct http_stats {
 	uint64_t connections_rejected_total; /* --web.max-connections */
 	uint64_t connections_rejected_per_client; /* --web.max-connections-per-client */
 	uint64_t connections_timed_out; /* no complete request within read_timeout */
+	uint64_t connections_evicted;	/* waiting for a header when the limit was reached */
+	uint64_t profile_requests_abandoned; /* the client went away during the window */
+	uint64_t page_requests_in_flight;
+	uint64_t page_requests_rejected_busy; /* 503: max_page_requests running */
+	uint64_t page_requests_rejected_size; /* 413: answer above max_page_bytes */
 	uint64_t auth_missing; /* 401: no usable Authorization header */
 	uint64_t auth_invalid; /* 401: unknown user or wrong password */
 	uint64_t auth_bcrypt_checks; /* bcrypt runs (cache misses) */
