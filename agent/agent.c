@@ -43,6 +43,8 @@
  */
 #define DRAIN_STALL_INTERVALS 3
 #define DRAIN_STALL_MIN_NS (5 * 1000000000ULL)
+/* Time the drain thread spends on ring-buffer records per loop, before it drains or stops. */
+#define POLL_BUDGET_NS (200 * 1000000ULL)
 
 enum window_state {
 	WINDOW_PENDING, /* registered; starts at the next drain */
@@ -714,7 +716,12 @@ static void *drain_main(void *arg)
 		}
 		/* Process notifications first: a new process's maps before its samples. */
 		set_stage(a, "reading process events");
-		loader_poll_events(a->loader);
+		/*
+		 * Bounded, so that a flood of new processes or copied stacks
+		 * delays neither the next drain nor a shutdown by more than
+		 * this (plus the one record in hand).
+		 */
+		loader_poll_events(a->loader, POLL_BUDGET_NS);
 		if (atomic_load(&a->stopping))
 			break;
 		deadline = next_deadline(a, &pending);

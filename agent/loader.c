@@ -22,6 +22,7 @@
 #define SWAP_WAIT_NS 50000000ULL
 
 struct loader {
+	uint64_t poll_deadline_ns; /* loader_poll_events: stop handling records after it */
 	struct stackd_bpf *skel;
 	struct bpf_link **links; /* one per attached CPU; each owns its perf fd */
 	unsigned nr_links;
@@ -128,6 +129,18 @@ static int read_online_cpus(int **out, unsigned *nr)
 	return 0;
 }
 
+static uint64_t now_ns(void);
+
+/*
+ * After a record is handled: stop consuming once the poll's time budget is
+ * spent. libbpf has already consumed the record just handled, so nothing is
+ * lost; the rest wait in the ring for the next poll.
+ */
+static bool poll_budget_spent(const struct loader *l)
+{
+	return l->poll_deadline_ns && now_ns() >= l->poll_deadline_ns;
+}
+
 static int handle_rb_event(void *ctx, void *data, size_t len)
 {
 	struct loader *l = ctx;
@@ -136,7 +149,7 @@ static int handle_rb_event(void *ctx, void *data, size_t len)
 		return 0;
 	if (l->opts.on_event)
 		l->opts.on_event(l->opts.ctx, data);
-	return 0;
+	return poll_budget_spent(l) ? -EAGAIN : 0;
 }
 
 static int handle_dwarf_sample(void *ctx, void *data, size_t len)
@@ -147,7 +160,7 @@ static int handle_dwarf_sample(void *ctx, void *data, size_t len)
 		return 0;
 	if (l->opts.on_dwarf_sample)
 		l->opts.on_dwarf_sample(l->opts.ctx, data, len);
-	return 0;
+	return poll_budget_spent(l) ? -EAGAIN : 0;
 }
 
 /* Load the filter lists into their maps: after load, before any sample can run. */
@@ -414,9 +427,14 @@ int loader_events_fd(const struct loader *l)
 	return ring_buffer__epoll_fd(l->rb);
 }
 
-int loader_poll_events(struct loader *l)
+int loader_poll_events(struct loader *l, uint64_t budget_ns)
 {
-	return ring_buffer__consume(l->rb);
+	int n;
+
+	l->poll_deadline_ns = budget_ns ? now_ns() + budget_ns : 0;
+	n = ring_buffer__consume(l->rb);
+	l->poll_deadline_ns = 0;
+	return n;
 }
 
 static uint64_t now_ns(void)

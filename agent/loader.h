@@ -72,8 +72,12 @@ uint32_t loader_overflow_map_entries(const struct loader *l);
 
 /* epoll-able fd that becomes readable when events are waiting. */
 int loader_events_fd(const struct loader *l);
-/* Consume pending ring-buffer events (calls opts.on_event). Returns count or -errno. */
-int loader_poll_events(struct loader *l);
+/*
+ * Consume pending ring-buffer records (calls opts.on_event/on_dwarf_sample) for
+ * at most @budget_ns (0: until the rings are empty); records left over wait for
+ * the next call. Returns the count handled, or -errno (-EAGAIN: budget spent).
+ */
+int loader_poll_events(struct loader *l, uint64_t budget_ns);
 
 /*
  * Flip the active set, wait for in-flight programs to leave the old one,

@@ -96,8 +96,12 @@
 #define HTTP_MAX_URI_LEN 4096
 /* Cap on the /metrics body; the agent's families are far below this. */
 #define HTTP_METRICS_MAX_SZ (8u << 20)
-/* How long http_server_stop waits for requests in flight to be answered. */
-#define HTTP_STOP_GRACE_MS 5000
+/*
+ * How long http_server_stop waits for requests in flight to be answered: well
+ * inside the agent's 4 s shutdown deadline, which must also cover the drain
+ * thread and the teardown after it.
+ */
+#define HTTP_STOP_GRACE_MS 1500
 /* Seconds a 503-rejected profile client is told to wait. */
 #define HTTP_RETRY_AFTER	"5"
 
