@@ -23,8 +23,9 @@
  * the two answer nothing but "OK"/"Ready". (With a required client
  * certificate they need one too: TLS is checked before any request.)
  *
- * Abuse bounds: max_connections overall and max_connections_per_client per
- * client IP (excess connections are closed at accept); a connection must
+ * Abuse bounds: max_connections overall (at the limit, the connection that
+ * has waited longest for a request header is evicted for the new one) and
+ * max_connections_per_client per client IP (excess closed at accept); a connection must
  * deliver a complete request header within read_timeout of its start or of
  * its previous response, however slowly it trickles bytes (slow loris), else
  * it is shut down; idle keep-alive connections close after read_timeout.
