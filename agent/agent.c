@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "exporter/pprof.h"
 #include "exporter/promtext.h"
+#include "checks.h"
 #include "cpumetrics.h"
 #include "dwarfagg.h"
 #include "history.h"
@@ -85,11 +86,14 @@ struct agent {
 	uint64_t drain_seq;
 	uint64_t next_drain_ns;
 
-	pthread_mutex_t lock; /* guards windows, window states and stats */
+	/* The drain thread's own counters: it alone writes and reads them, without a lock. */
+	struct agent_stats stats;
+
+	pthread_mutex_t lock; /* guards windows, window states and pub */
 	pthread_cond_t cond; /* signalled when windows change state */
 	struct list_head windows;
 	unsigned nr_windows;
-	struct agent_stats stats; /* published after every drain */
+	struct agent_stats pub; /* what /metrics reads: stats as of the last drain, and req */
 	struct prom_histogram drain_hist;
 	uint64_t period_ns;
 	/* --symbolize.debug-dirs (pointing into cfg.debug_dirs), then /usr/lib/debug, NULL */
@@ -458,7 +462,6 @@ static void publish_stats(struct agent *a, const struct loader_drain_stats *ds,
 		memset(bpf, 0, sizeof(bpf));
 	prom_histogram_observe_ns(&a->drain_hist, drain_ns);
 
-	pthread_mutex_lock(&a->lock);
 	memcpy(a->stats.bpf, bpf, sizeof(bpf));
 	a->stats.sym = ss;
 	a->stats.stacks = sc;
@@ -470,6 +473,8 @@ static void publish_stats(struct agent *a, const struct loader_drain_stats *ds,
 	a->stats.records_drained += ds->records;
 	a->stats.stacks_not_found += ds->stacks_not_found;
 	a->stats.swap_timeouts += ds->swap_timed_out;
+	pthread_mutex_lock(&a->lock);
+	stats_publish(&a->pub, &a->stats);
 	pthread_mutex_unlock(&a->lock);
 }
 
@@ -707,7 +712,7 @@ void agent_http_profile(void *ctx, const struct http_profile_req *req, struct ht
 	}
 	list_add_tail(&w->node, &a->windows);
 	a->nr_windows++;
-	a->stats.profiles_started++;
+	a->pub.req.profiles_started++;
 	pthread_mutex_unlock(&a->lock);
 	wake_drain(a);
 
@@ -733,8 +738,8 @@ void agent_http_profile(void *ctx, const struct http_profile_req *req, struct ht
 		} else {
 			reply->status = 200;
 			pthread_mutex_lock(&a->lock);
-			a->stats.profiles_served++;
-			a->stats.profile_encode_ns_last = mono_ns() - t_closed;
+			a->pub.req.profiles_served++;
+			a->pub.req.profile_encode_ns_last = mono_ns() - t_closed;
 			pthread_mutex_unlock(&a->lock);
 		}
 	}
@@ -788,7 +793,7 @@ int agent_http_metrics(void *ctx, struct strbuf *out)
 	int err;
 
 	pthread_mutex_lock(&a->lock);
-	s = a->stats;
+	s = a->pub;
 	started = a->thread_started;
 	pthread_mutex_unlock(&a->lock);
 	/* The loader is fixed once the drain thread runs; before that, report zeros. */
@@ -905,6 +910,10 @@ int agent_start(struct agent *a)
 	}
 	/* Distinct stacks per drain cannot exceed the samples per drain; 64k is far above. */
 	err = dwarfagg_new(65536, &a->dwarf);
+	if (err)
+		return err;
+	/* Below the kernel DWARF unwinding needs, auto mode samples with frame pointers only. */
+	err = checks_unwind_mode(&a->cfg.unwind_mode);
 	if (err)
 		return err;
 	lopts = (struct loader_opts){
