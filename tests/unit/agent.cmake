@@ -5,3 +5,6 @@ stackd_unit_test(test_history SOURCES test_history.c LIBS agent_core)
 stackd_unit_test(test_cgroupid SOURCES test_cgroupid.c LIBS agent_core)
 stackd_unit_test(test_procmeta SOURCES test_procmeta.c LIBS agent_core)
 stackd_unit_test(test_labels SOURCES test_labels.c LIBS agent_core)
+# checks.c's BPF feature table against the compiled object (helpers, maps, program types).
+stackd_unit_test(test_checks SOURCES test_checks.c LIBS agent_core)
+target_compile_definitions(test_checks PRIVATE STACKD_BPF_OBJECT="${CMAKE_BINARY_DIR}/bpf/stackd.bpf.o")
