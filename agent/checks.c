@@ -205,22 +205,24 @@ int checks_probe(const struct checks_item *it)
 	return -EINVAL;
 }
 
-bool checks_feature_probe(enum checks_feature f, const struct checks_item **missing)
+int checks_feature_probe(enum checks_feature f, const struct checks_item **missing)
 {
 	for (size_t i = 0; i < checks_nr_items; i++) {
 		const struct checks_item *it = &checks_items[i];
+		int r;
 
 		/* libbpf cannot probe tracing programs (they need a BTF target): the load does. */
 		if (it->feature != f ||
 		    (it->kind == CHECKS_PROG_TYPE && it->id != BPF_PROG_TYPE_PERF_EVENT))
 			continue;
-		if (checks_probe(it) != 1) {
+		r = checks_probe(it);
+		if (r != 1) {
 			if (missing)
 				*missing = it;
-			return false;
+			return r;
 		}
 	}
-	return true;
+	return 1;
 }
 
 int checks_unwind_mode_for(unsigned want, bool has_dwarf, unsigned *mode)
@@ -240,7 +242,8 @@ int checks_unwind_mode(unsigned *mode)
 {
 	const struct checks_item *miss = NULL;
 	unsigned want = *mode, min = checks_feature_min_kernel(CHECKS_FEAT_DWARF);
-	bool has = want == STACKD_UNWIND_FP || checks_feature_probe(CHECKS_FEAT_DWARF, &miss);
+	/* A probe that fails (rather than says no) also falls back: fp always works. */
+	bool has = want == STACKD_UNWIND_FP || checks_feature_probe(CHECKS_FEAT_DWARF, &miss) == 1;
 	int err = checks_unwind_mode_for(want, has, mode);
 
 	if (err)
@@ -259,9 +262,16 @@ static int check_sampling_features(void)
 {
 	const struct checks_item *miss = NULL;
 	unsigned min = checks_feature_min_kernel(CHECKS_FEAT_SAMPLING);
+	int r = checks_feature_probe(CHECKS_FEAT_SAMPLING, &miss);
 
-	if (checks_feature_probe(CHECKS_FEAT_SAMPLING, &miss))
+	if (r == 1)
 		return 0;
+	/* The probe itself failed: let the real load decide (and its log say why). */
+	if (r < 0) {
+		pr_warn("cannot probe %s: %s; loading the programs anyway", miss->name,
+			strerror(-r));
+		return 0;
+	}
 	pr_err("the kernel lacks %s (Linux %u.%u+), which stackd's sampling program needs "
 	       "(stackd --check lists every BPF feature). fix: Linux %u.%u or later",
 	       miss->name, miss->since >> 8, miss->since & 0xff, min >> 8, min & 0xff);

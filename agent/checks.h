@@ -59,10 +59,10 @@ unsigned checks_feature_min_kernel(enum checks_feature f);
 /* libbpf's probe for one item: 1 available, 0 not, -errno the probe itself failed. */
 int checks_probe(const struct checks_item *it);
 /*
- * Probes every item of @f; returns true when all are available, else false with the
- * first missing one in *@missing (when not NULL).
+ * Probes every item of @f: 1 when all are available; else the first failing item in
+ * *@missing (when not NULL) and 0 (the kernel lacks it) or -errno (the probe failed).
  */
-bool checks_feature_probe(enum checks_feature f, const struct checks_item **missing);
+int checks_feature_probe(enum checks_feature f, const struct checks_item **missing);
 
 /*
  * The unwind mode to load with (enum stackd_unwind_mode), given whether the kernel has
