@@ -39,7 +39,8 @@ export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1 exitcode=66 second_deadlock_
 # stop, pprof's fetch) stretch by E2E_SLOW; the tests' assertions do not change.
 E2E_SLOW=1
 E2E_PPROF_FLAGS=()
-if [[ -x $STACKD_BIN ]] && ldd "$STACKD_BIN" 2>/dev/null | grep -q libtsan; then
+# gcc links the TSan runtime dynamically, clang statically: both leave __tsan_init's name.
+if [[ -x $STACKD_BIN ]] && grep -aqF __tsan_init "$STACKD_BIN"; then
 	E2E_SLOW=4
 	# pprof's own deadline is 1.5x the profile's seconds, too tight for a TSan agent.
 	E2E_PPROF_FLAGS=(-timeout=120)
