@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "exporter/pprof.h"
 #include "exporter/promtext.h"
+#include "checks.h"
 #include "cpumetrics.h"
 #include "dwarfagg.h"
 #include "history.h"
@@ -108,11 +109,14 @@ struct agent {
 	uint64_t drain_seq;
 	uint64_t next_drain_ns;
 
-	pthread_mutex_t lock; /* guards windows, window states and stats */
+	/* The drain thread's own counters: it alone writes and reads them, without a lock. */
+	struct agent_stats stats;
+
+	pthread_mutex_t lock; /* guards windows, window states and pub */
 	pthread_cond_t cond; /* signalled when windows change state */
 	struct list_head windows;
 	unsigned nr_windows;
-	struct agent_stats stats; /* published after every drain */
+	struct agent_stats pub; /* what /metrics reads: stats as of the last drain, and req */
 	struct prom_histogram drain_hist;
 	uint64_t period_ns;
 	/* --symbolize.debug-dirs (pointing into cfg.debug_dirs), then /usr/lib/debug, NULL */
@@ -550,7 +554,6 @@ static void publish_stats(struct agent *a, const struct loader_drain_stats *ds,
 		memset(bpf, 0, sizeof(bpf));
 	prom_histogram_observe_ns(&a->drain_hist, drain_ns);
 
-	pthread_mutex_lock(&a->lock);
 	memcpy(a->stats.bpf, bpf, sizeof(bpf));
 	a->stats.sym = ss;
 	a->stats.stacks = sc;
@@ -562,6 +565,8 @@ static void publish_stats(struct agent *a, const struct loader_drain_stats *ds,
 	a->stats.records_drained += ds->records;
 	a->stats.stacks_not_found += ds->stacks_not_found;
 	a->stats.swap_timeouts += ds->swap_timed_out;
+	pthread_mutex_lock(&a->lock);
+	stats_publish(&a->pub, &a->stats);
 	pthread_mutex_unlock(&a->lock);
 }
 
@@ -844,7 +849,7 @@ void *agent_http_profile_start(void *ctx, const struct http_profile_req *req,
 	}
 	list_add_tail(&w->node, &a->windows);
 	a->nr_windows++;
-	a->stats.profiles_started++;
+	a->pub.req.profiles_started++;
 	pthread_mutex_unlock(&a->lock);
 	/* The drain thread opens the window at its next swap and closes it at the end. */
 	wake_drain(a);
@@ -888,8 +893,8 @@ void agent_http_profile_end(void *ctx, void *window, struct http_reply *reply)
 		} else {
 			reply->status = 200;
 			pthread_mutex_lock(&a->lock);
-			a->stats.profiles_served++;
-			a->stats.profile_encode_ns_last = mono_ns() - t_closed;
+			a->pub.req.profiles_served++;
+			a->pub.req.profile_encode_ns_last = mono_ns() - t_closed;
 			pthread_mutex_unlock(&a->lock);
 		}
 	}
@@ -957,7 +962,7 @@ int agent_http_metrics(void *ctx, struct strbuf *out)
 	int err;
 
 	pthread_mutex_lock(&a->lock);
-	s = a->stats;
+	s = a->pub;
 	started = a->thread_started;
 	pthread_mutex_unlock(&a->lock);
 	/* The loader is fixed once the drain thread runs; before that, report zeros. */
@@ -1086,6 +1091,10 @@ int agent_start(struct agent *a)
 	}
 	/* Distinct stacks per drain cannot exceed the samples per drain; 64k is far above. */
 	err = dwarfagg_new(65536, &a->dwarf);
+	if (err)
+		return err;
+	/* Below the kernel DWARF unwinding needs, auto mode samples with frame pointers only. */
+	err = checks_unwind_mode(&a->cfg.unwind_mode);
 	if (err)
 		return err;
 	lopts = (struct loader_opts){

@@ -35,7 +35,9 @@ static const char *const status_tags[] = {"ok", "info", "warn", "FAIL"};
 struct findings {
 	struct privs_env env;
 	uint64_t caps;
-	bool btf, perf, prog, maps, stackid, get_stack, pt_regs, ringbuf, loaded;
+	bool btf, perf, prog, loaded;
+	bool feat[CHECKS_FEAT__MAX]; /* every probed item of the feature is available */
+	unsigned unwind_mode;	     /* what the agent would load with (auto falls back to fp) */
 	bool kallsyms, read_procs, init_pidns;
 	unsigned procs_refused; /* other processes whose maps we could not read */
 	unsigned nr_online;
@@ -128,14 +130,16 @@ static void check_kernel(FILE *out, struct findings *f)
 {
 	struct utsname u;
 
+	unsigned min = checks_feature_min_kernel(CHECKS_FEAT_SAMPLING);
+
 	uname(&u);
-	if (kernel_at_least(&f->env, 5, 8))
+	if (kernel_at_least(&f->env, min >> 8, min & 0xff))
 		line(out, ST_OK, "kernel", "%s %s", u.release, u.machine);
 	else
 		line(out, ST_FAIL, "kernel",
-		     "%s %s: older than 5.8 (no ring buffer, no CAP_BPF). "
-		     "fix: Linux 5.8 or later",
-		     u.release, u.machine);
+		     "%s %s: older than %u.%u (no ring buffer, no CAP_BPF). "
+		     "fix: Linux %u.%u or later (README: Requirements)",
+		     u.release, u.machine, min >> 8, min & 0xff, min >> 8, min & 0xff);
 }
 
 static void check_btf_line(FILE *out, struct findings *f)
@@ -210,91 +214,101 @@ static const char *probe_str(int r)
 }
 
 /* --profiling.cgroups needs a cgroup2 mount (paths to ids) and the cgroup id helpers. */
-static void check_cgroup_filter_line(FILE *out, const struct config *cfg)
+static void check_cgroup_filter_line(FILE *out, const struct config *cfg, const struct findings *f)
 {
-	int r = libbpf_probe_bpf_helper(BPF_PROG_TYPE_PERF_EVENT, BPF_FUNC_get_current_cgroup_id,
-					NULL);
-	int r2 = libbpf_probe_bpf_helper(BPF_PROG_TYPE_PERF_EVENT,
-					 BPF_FUNC_get_current_ancestor_cgroup_id, NULL);
 	char mnt[256];
 	int m = cgroup_v2_mount(mnt, sizeof(mnt));
 
-	if (r == 1 && r2 == 1 && !m)
+	if (f->feat[CHECKS_FEAT_CGROUP_FILTER] && !m)
 		line(out, ST_OK, "cgroup filter",
-		     "cgroup2 at %s, bpf_get_current_(ancestor_)cgroup_id: --profiling.cgroups works",
+		     "cgroup2 at %s, bpf_get_current_(ancestor_)cgroup_id: --profiling.cgroups "
+		     "works",
 		     mnt);
 	else
 		line(out, cfg->filter_cgroups[0] ? ST_WARN : ST_INFO, "cgroup filter",
-		     "cgroup2 mount %s, bpf_get_current_cgroup_id %s, "
-		     "bpf_get_current_ancestor_cgroup_id %s: --profiling.cgroups unavailable "
+		     "cgroup2 mount %s, cgroup id helpers %s: --profiling.cgroups unavailable "
 		     "(--profiling.pids works)",
-		     m ? "none" : mnt, probe_str(r), probe_str(r2));
+		     m ? "none" : mnt, f->feat[CHECKS_FEAT_CGROUP_FILTER] ? "yes" : "missing");
 }
 
+/* What a missing item of @feature means for this configuration. */
+static enum status missing_status(const struct config *cfg, enum checks_feature feature,
+				  const char **consequence)
+{
+	switch (feature) {
+	case CHECKS_FEAT_DWARF:
+		*consequence = cfg->unwind_mode == STACKD_UNWIND_DWARF
+				   ? "--unwind.mode=dwarf cannot start"
+				   : "--unwind.mode=auto falls back to frame pointers";
+		return cfg->unwind_mode == STACKD_UNWIND_FP	 ? ST_INFO
+		       : cfg->unwind_mode == STACKD_UNWIND_DWARF ? ST_FAIL
+								 : ST_WARN;
+	case CHECKS_FEAT_CGROUP_FILTER:
+		*consequence = "--profiling.cgroups cannot start";
+		return cfg->filter_cgroups[0] ? ST_FAIL : ST_INFO;
+	default:
+		*consequence = "stackd cannot start";
+		return ST_FAIL;
+	}
+}
+
+/*
+ * One line per program type, map type and helper stackd's programs use (checks.c's
+ * table), probed with libbpf; then one summary line per kind.
+ */
 static void check_bpf_lines(FILE *out, const struct config *cfg, struct findings *f)
 {
-	static const struct {
-		enum bpf_map_type type;
-		const char *name;
-	} maps[] = {
-	    {BPF_MAP_TYPE_HASH, "HASH"},
-	    {BPF_MAP_TYPE_STACK_TRACE, "STACK_TRACE"},
-	    {BPF_MAP_TYPE_RINGBUF, "RINGBUF"},
-	    {BPF_MAP_TYPE_LRU_HASH, "LRU_HASH"},
-	    {BPF_MAP_TYPE_PERCPU_ARRAY, "PERCPU_ARRAY"},
-	};
-	char have[128] = "", missing[256] = "";
-	int r, r2, r3;
+	static const char *const kind_line[] = {"BPF program", "BPF map", "BPF helper"};
+	static const char *const kind_sum[] = {"BPF programs", "BPF maps", "BPF helpers"};
+	unsigned nr[3] = {0}, ok[3] = {0};
+	enum status worst[3] = {ST_OK, ST_OK, ST_OK};
 
+	for (int i = 0; i < CHECKS_FEAT__MAX; i++)
+		f->feat[i] = true;
 	/* Unprivileged, libbpf's probes report "unsupported" for what is only refused. */
 	if (!checks_caps_can_load(f->caps)) {
+		for (int i = 0; i < CHECKS_FEAT__MAX; i++)
+			f->feat[i] = false;
 		line(out, ST_FAIL, "BPF features",
 		     "not probed: loading BPF needs CAP_BPF and "
 		     "CAP_PERFMON (or CAP_SYS_ADMIN). fix: run as root");
 		return;
 	}
-	r = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_PERF_EVENT, NULL);
-	f->prog = r == 1;
-	if (f->prog)
-		line(out, ST_OK, "BPF programs", "BPF_PROG_TYPE_PERF_EVENT");
-	else
-		line(out, ST_FAIL, "BPF programs", "BPF_PROG_TYPE_PERF_EVENT: %s. fix: %s",
-		     probe_str(r),
-		     r < 0 ? "run as root (probing loads a program)"
-			   : "CONFIG_BPF_SYSCALL=y and CONFIG_BPF_EVENTS=y");
+	for (size_t i = 0; i < checks_nr_items; i++) {
+		const struct checks_item *it = &checks_items[i];
+		const char *feat = checks_feature_name(it->feature), *consequence;
+		enum status st;
+		int r;
 
-	f->maps = true;
-	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
-		r = libbpf_probe_bpf_map_type(maps[i].type, NULL);
-		if (r == 1) {
-			snprintf(have + strlen(have), sizeof(have) - strlen(have), "%s%s",
-				 *have ? " " : "", maps[i].name);
+		nr[it->kind]++;
+		/* A tracing program needs a BTF target to load: libbpf cannot probe the type. */
+		if (it->kind == CHECKS_PROG_TYPE && it->id != BPF_PROG_TYPE_PERF_EVENT) {
+			ok[it->kind]++;
+			line(out, ST_INFO, kind_line[it->kind],
+			     "%s: not probed alone (Linux %u.%u+, %s): the BPF load below "
+			     "verifies it",
+			     it->name, it->since >> 8, it->since & 0xff, feat);
 			continue;
 		}
-		f->maps = false;
-		snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing), "%s%s (%s)",
-			 *missing ? ", " : "", maps[i].name, probe_str(r));
+		r = checks_probe(it);
+		if (r == 1) {
+			ok[it->kind]++;
+			line(out, ST_OK, kind_line[it->kind], "%s: yes (Linux %u.%u+, %s)",
+			     it->name, it->since >> 8, it->since & 0xff, feat);
+			continue;
+		}
+		f->feat[it->feature] = false;
+		st = missing_status(cfg, it->feature, &consequence);
+		if (st > worst[it->kind])
+			worst[it->kind] = st;
+		line(out, st, kind_line[it->kind], "%s: %s (Linux %u.%u+, %s): %s", it->name,
+		     probe_str(r), it->since >> 8, it->since & 0xff, feat, consequence);
 	}
-	f->ringbuf = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 1;
-	if (f->maps)
-		line(out, ST_OK, "BPF maps", "%s", have);
-	else
-		line(out, ST_FAIL, "BPF maps", "missing %s. fix: Linux 5.8+ as root", missing);
-
-	r = libbpf_probe_bpf_helper(BPF_PROG_TYPE_PERF_EVENT, BPF_FUNC_get_stackid, NULL);
-	r2 = libbpf_probe_bpf_helper(BPF_PROG_TYPE_PERF_EVENT, BPF_FUNC_get_stack, NULL);
-	r3 = libbpf_probe_bpf_helper(BPF_PROG_TYPE_PERF_EVENT, BPF_FUNC_task_pt_regs, NULL);
-	f->stackid = r == 1;
-	f->get_stack = r2 == 1;
-	f->pt_regs = r3 == 1;
-	if (f->stackid && f->get_stack && f->pt_regs)
-		line(out, ST_OK, "BPF helpers", "bpf_get_stackid bpf_get_stack bpf_task_pt_regs");
-	else
-		line(out, f->stackid && f->get_stack ? ST_WARN : ST_FAIL, "BPF helpers",
-		     "bpf_get_stackid %s, bpf_get_stack %s, bpf_task_pt_regs %s (5.15+, DWARF "
-		     "unwinding only)",
-		     probe_str(r), probe_str(r2), probe_str(r3));
-	check_cgroup_filter_line(out, cfg);
+	f->prog = f->feat[CHECKS_FEAT_SAMPLING];
+	for (int k = 0; k < 3; k++)
+		line(out, worst[k], kind_sum[k],
+		     "%u of the %u that stackd's programs use are available", ok[k], nr[k]);
+	check_cgroup_filter_line(out, cfg, f);
 }
 
 /* The real thing: verify and load stackd's programs as the agent would, then unload. */
@@ -308,14 +322,14 @@ static void check_load(FILE *out, const struct config *cfg, struct findings *f)
 		snprintf(f->load_err, sizeof(f->load_err), "open: %s", strerror(errno));
 		goto fail;
 	}
-	skel->rodata->unwind_mode = cfg->unwind_mode;
+	skel->rodata->unwind_mode = f->unwind_mode;
 	skel->rodata->include_idle = cfg->include_idle;
 	skel->rodata->filter_by_pid = cfg->nr_filter_pids > 0;
 	skel->rodata->filter_by_cgroup = cfg->filter_cgroups[0] != '\0';
 	skel->rodata->filter_enabled = cfg->nr_filter_pids > 0 || cfg->filter_cgroups[0];
 	err = stackd_bpf__load(skel);
 	if (err) {
-		snprintf(f->load_err, sizeof(f->load_err), "%s%s%s", strerror(-err),
+		snprintf(f->load_err, sizeof(f->load_err), "%s%s%.200s", strerror(-err),
 			 *g_libbpf_last ? ": " : "", g_libbpf_last);
 		stackd_bpf__destroy(skel);
 		goto fail;
@@ -325,9 +339,9 @@ static void check_load(FILE *out, const struct config *cfg, struct findings *f)
 	line(out, ST_OK, "BPF load",
 	     "stackd's programs pass the verifier (--unwind.mode=%s) "
 	     "and were unloaded again",
-	     cfg->unwind_mode == STACKD_UNWIND_FP      ? "fp"
-	     : cfg->unwind_mode == STACKD_UNWIND_DWARF ? "dwarf"
-						       : "auto");
+	     f->unwind_mode == STACKD_UNWIND_FP	     ? "fp"
+	     : f->unwind_mode == STACKD_UNWIND_DWARF ? "dwarf"
+						     : "auto");
 	return;
 fail:
 	line(out, ST_FAIL, "BPF load", "%s. fix: see the lines above", f->load_err);
@@ -513,9 +527,10 @@ static void check_process_lines(FILE *out, struct findings *f)
 
 static void verdicts(FILE *out, const struct config *cfg, const struct findings *f)
 {
-	bool sampling = f->btf && f->perf && f->prog && f->maps && f->stackid && f->loaded &&
+	bool sampling = f->btf && f->perf && f->feat[CHECKS_FEAT_SAMPLING] && f->loaded &&
 			checks_caps_can_load(f->caps);
-	bool dwarf = f->pt_regs && f->get_stack && f->ringbuf && f->loaded;
+	bool dwarf = f->feat[CHECKS_FEAT_DWARF] && f->unwind_mode != STACKD_UNWIND_FP && f->loaded;
+	unsigned dwarf_min = checks_feature_min_kernel(CHECKS_FEAT_DWARF);
 	bool mapfiles = has(f->caps, CAP_CHECKPOINT_RESTORE) || has(f->caps, CAP_SYS_ADMIN);
 	bool user =
 	    f->read_procs && has(f->caps, CAP_SYS_PTRACE) && has(f->caps, CAP_DAC_READ_SEARCH);
@@ -548,9 +563,10 @@ static void verdicts(FILE *out, const struct config *cfg, const struct findings 
 	else if (!f->loaded)
 		line(out, ST_FAIL, "=> DWARF unwinding", "the BPF programs do not load here");
 	else
-		line(out, ST_FAIL, "=> DWARF unwinding",
-		     "unavailable (needs bpf_task_pt_regs, "
-		     "5.15+). fix: --unwind.mode=fp, or a newer kernel");
+		line(out, ST_WARN, "=> DWARF unwinding",
+		     "unavailable (needs Linux %u.%u+, see the BPF helper lines): "
+		     "--unwind.mode=auto samples with frame pointers only",
+		     dwarf_min >> 8, dwarf_min & 0xff);
 	if (user && mapfiles && f->init_pidns)
 		line(out, f->procs_refused ? ST_WARN : ST_OK, "=> containers",
 		     "binaries in other mount namespaces and deleted "
@@ -575,6 +591,9 @@ int check_report(const struct config *cfg, FILE *out)
 	check_btf_line(out, &f);
 	check_perf_lines(out, &f);
 	check_bpf_lines(out, cfg, &f);
+	/* Load as the agent would: without DWARF helpers, auto mode falls back to fp. */
+	if (checks_unwind_mode_for(cfg->unwind_mode, f.feat[CHECKS_FEAT_DWARF], &f.unwind_mode))
+		f.unwind_mode = cfg->unwind_mode;
 	check_load(out, cfg, &f);
 	check_bpf_env_lines(out, &f);
 	check_caps_lines(out, &f);
@@ -583,7 +602,7 @@ int check_report(const struct config *cfg, FILE *out)
 	verdicts(out, cfg, &f);
 	fflush(out);
 	libbpf_set_print(old);
-	return f.btf && f.perf && f.prog && f.maps && f.stackid && f.loaded &&
+	return f.btf && f.perf && f.feat[CHECKS_FEAT_SAMPLING] && f.loaded &&
 		       checks_caps_can_load(f.caps)
 		   ? 0
 		   : -ENOTSUP;

@@ -9,7 +9,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <bpf/libbpf.h>
+
 #include "common/log.h"
+#include "stackd.h"
 
 #ifndef CAP_PERFMON
 #define CAP_PERFMON 38
@@ -114,6 +117,167 @@ static int check_perf(void)
 	return err;
 }
 
+#define PROG(t, n, maj, min, f)                                                                    \
+	{                                                                                          \
+		CHECKS_PROG_TYPE, BPF_PROG_TYPE_##t, n, CHECKS_KV(maj, min), f                     \
+	}
+#define MAP(t, n, maj, min, f)                                                                     \
+	{                                                                                          \
+		CHECKS_MAP_TYPE, BPF_MAP_TYPE_##t, n, CHECKS_KV(maj, min), f                       \
+	}
+#define HELPER(h, maj, min, f)                                                                     \
+	{                                                                                          \
+		CHECKS_HELPER, BPF_FUNC_##h, "bpf_" #h, CHECKS_KV(maj, min), f                     \
+	}
+
+/*
+ * Releases from the kernel's history of each helper and map type (bcc's
+ * docs/kernel-versions.md lists them with their commits); a helper older than
+ * perf_event programs (4.9) counts from 4.9. The tp_btf programs call a subset
+ * of the perf_event program's helpers: both program types take them from the
+ * kernel's tracing helper set, so they are probed once, as perf_event.
+ */
+const struct checks_item checks_items[] = {
+    PROG(PERF_EVENT, "perf_event", 4, 9, CHECKS_FEAT_SAMPLING),
+    PROG(TRACING, "tp_btf (exec, exit)", 5, 5, CHECKS_FEAT_SAMPLING),
+    MAP(HASH, "HASH", 4, 9, CHECKS_FEAT_SAMPLING),
+    MAP(ARRAY, "ARRAY (mmap'ed .bss)", 5, 5, CHECKS_FEAT_SAMPLING),
+    MAP(PERCPU_ARRAY, "PERCPU_ARRAY", 4, 9, CHECKS_FEAT_SAMPLING),
+    MAP(STACK_TRACE, "STACK_TRACE", 4, 9, CHECKS_FEAT_SAMPLING),
+    MAP(LRU_HASH, "LRU_HASH", 4, 10, CHECKS_FEAT_SAMPLING),
+    MAP(RINGBUF, "RINGBUF", 5, 8, CHECKS_FEAT_SAMPLING),
+    HELPER(map_lookup_elem, 4, 9, CHECKS_FEAT_SAMPLING),
+    HELPER(map_update_elem, 4, 9, CHECKS_FEAT_SAMPLING),
+    HELPER(map_delete_elem, 4, 9, CHECKS_FEAT_SAMPLING),
+    HELPER(get_smp_processor_id, 4, 9, CHECKS_FEAT_SAMPLING),
+    HELPER(get_current_pid_tgid, 4, 9, CHECKS_FEAT_SAMPLING),
+    HELPER(get_current_comm, 4, 9, CHECKS_FEAT_SAMPLING),
+    HELPER(get_current_task, 4, 9, CHECKS_FEAT_SAMPLING),
+    HELPER(get_stackid, 4, 9, CHECKS_FEAT_SAMPLING),
+    HELPER(get_stack, 4, 18, CHECKS_FEAT_SAMPLING),
+    HELPER(probe_read_kernel, 5, 5, CHECKS_FEAT_SAMPLING),
+    HELPER(ringbuf_reserve, 5, 8, CHECKS_FEAT_SAMPLING),
+    HELPER(ringbuf_submit, 5, 8, CHECKS_FEAT_SAMPLING),
+    HELPER(probe_read_user, 5, 5, CHECKS_FEAT_DWARF),
+    HELPER(ringbuf_query, 5, 8, CHECKS_FEAT_DWARF),
+    HELPER(get_current_task_btf, 5, 11, CHECKS_FEAT_DWARF),
+    HELPER(task_pt_regs, 5, 15, CHECKS_FEAT_DWARF),
+    HELPER(get_current_cgroup_id, 4, 18, CHECKS_FEAT_CGROUP_FILTER),
+    HELPER(get_current_ancestor_cgroup_id, 5, 6, CHECKS_FEAT_CGROUP_FILTER),
+};
+const size_t checks_nr_items = sizeof(checks_items) / sizeof(checks_items[0]);
+
+const char *checks_feature_name(enum checks_feature f)
+{
+	static const char *const names[CHECKS_FEAT__MAX] = {
+	    [CHECKS_FEAT_SAMPLING] = "sampling",
+	    [CHECKS_FEAT_DWARF] = "DWARF unwinding",
+	    [CHECKS_FEAT_CGROUP_FILTER] = "cgroup filter",
+	};
+
+	return f < CHECKS_FEAT__MAX ? names[f] : "?";
+}
+
+unsigned checks_feature_min_kernel(enum checks_feature f)
+{
+	unsigned v = 0;
+
+	/* A feature also needs everything sampling needs: its programs load as one object. */
+	for (size_t i = 0; i < checks_nr_items; i++)
+		if ((checks_items[i].feature == f ||
+		     checks_items[i].feature == CHECKS_FEAT_SAMPLING) &&
+		    checks_items[i].since > v)
+			v = checks_items[i].since;
+	return v;
+}
+
+int checks_probe(const struct checks_item *it)
+{
+	switch (it->kind) {
+	case CHECKS_PROG_TYPE:
+		return libbpf_probe_bpf_prog_type((enum bpf_prog_type)it->id, NULL);
+	case CHECKS_MAP_TYPE:
+		return libbpf_probe_bpf_map_type((enum bpf_map_type)it->id, NULL);
+	case CHECKS_HELPER:
+		return libbpf_probe_bpf_helper(BPF_PROG_TYPE_PERF_EVENT, (enum bpf_func_id)it->id,
+					       NULL);
+	}
+	return -EINVAL;
+}
+
+int checks_feature_probe(enum checks_feature f, const struct checks_item **missing)
+{
+	for (size_t i = 0; i < checks_nr_items; i++) {
+		const struct checks_item *it = &checks_items[i];
+		int r;
+
+		/* libbpf cannot probe tracing programs (they need a BTF target): the load does. */
+		if (it->feature != f ||
+		    (it->kind == CHECKS_PROG_TYPE && it->id != BPF_PROG_TYPE_PERF_EVENT))
+			continue;
+		r = checks_probe(it);
+		if (r != 1) {
+			if (missing)
+				*missing = it;
+			return r;
+		}
+	}
+	return 1;
+}
+
+int checks_unwind_mode_for(unsigned want, bool has_dwarf, unsigned *mode)
+{
+	if (want == STACKD_UNWIND_FP || has_dwarf) {
+		*mode = want;
+		return 0;
+	}
+	if (want == STACKD_UNWIND_AUTO) {
+		*mode = STACKD_UNWIND_FP;
+		return 0;
+	}
+	return -ENOTSUP;
+}
+
+int checks_unwind_mode(unsigned *mode)
+{
+	const struct checks_item *miss = NULL;
+	unsigned want = *mode, min = checks_feature_min_kernel(CHECKS_FEAT_DWARF);
+	/* A probe that fails (rather than says no) also falls back: fp always works. */
+	bool has = want == STACKD_UNWIND_FP || checks_feature_probe(CHECKS_FEAT_DWARF, &miss) == 1;
+	int err = checks_unwind_mode_for(want, has, mode);
+
+	if (err)
+		pr_err("--unwind.mode=dwarf needs %s (Linux %u.%u+), which this kernel lacks. "
+		       "fix: --unwind.mode=auto or fp, or a newer kernel",
+		       miss ? miss->name : "?", min >> 8, min & 0xff);
+	else if (*mode != want)
+		pr_warn("DWARF unwinding needs %s (Linux %u.%u+), which this kernel lacks: "
+			"--unwind.mode=auto falls back to frame pointers only",
+			miss ? miss->name : "?", min >> 8, min & 0xff);
+	return err;
+}
+
+/* Before the verifier says it less clearly: name what sampling needs and the kernel lacks. */
+static int check_sampling_features(void)
+{
+	const struct checks_item *miss = NULL;
+	unsigned min = checks_feature_min_kernel(CHECKS_FEAT_SAMPLING);
+	int r = checks_feature_probe(CHECKS_FEAT_SAMPLING, &miss);
+
+	if (r == 1)
+		return 0;
+	/* The probe itself failed: let the real load decide (and its log say why). */
+	if (r < 0) {
+		pr_warn("cannot probe %s: %s; loading the programs anyway", miss->name,
+			strerror(-r));
+		return 0;
+	}
+	pr_err("the kernel lacks %s (Linux %u.%u+), which stackd's sampling program needs "
+	       "(stackd --check lists every BPF feature). fix: Linux %u.%u or later",
+	       miss->name, miss->since >> 8, miss->since & 0xff, min >> 8, min & 0xff);
+	return -ENOTSUP;
+}
+
 int checks_run(void)
 {
 	int err = check_caps();
@@ -122,5 +286,7 @@ int checks_run(void)
 		err = check_btf();
 	if (!err)
 		err = check_perf();
+	if (!err)
+		err = check_sampling_features();
 	return err;
 }

@@ -35,6 +35,14 @@ static int labelled(struct strbuf *sb, const char *name, const char *type, const
 	return err;
 }
 
+void stats_publish(struct agent_stats *pub, const struct agent_stats *drain)
+{
+	struct agent_req_stats req = pub->req;
+
+	*pub = *drain;
+	pub->req = req;
+}
+
 int stats_write_metrics(struct strbuf *sb, const struct agent_stats *s,
 			const struct agent_info *info, const struct prom_histogram *drain_hist)
 {
@@ -281,14 +289,14 @@ int stats_write_metrics(struct strbuf *sb, const struct agent_stats *s,
 			     s->unw.cache_evictions);
 	err = err ?: counter(sb, "stackd_profiles_requested_total",
 			     "Profile windows opened by /debug/pprof/profile requests.",
-			     s->profiles_started);
+			     s->req.profiles_started);
 	err = err ?: counter(sb, "stackd_profiles_served_total", "Profiles encoded and served.",
-			     s->profiles_served);
+			     s->req.profiles_served);
 	err = err ?: prom_family(sb, "stackd_profile_encode_seconds", "gauge",
 				 "Time from the close of the last served window to its encoded "
 				 "pprof.");
 	err = err ?: prom_sample(sb, "stackd_profile_encode_seconds", NULL, 0,
-				 (double)s->profile_encode_ns_last / 1e9);
+				 (double)s->req.profile_encode_ns_last / 1e9);
 	err = err ?: gauge(sb, "stackd_process_labels_bytes",
 			   "Memory held by the label sets of tracked processes.",
 			   s->procs.labels_bytes);

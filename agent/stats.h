@@ -1,7 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The agent's counters, as published by the drain thread after each drain,
- * and their Prometheus exposition. Every metric is documented in README.md.
+ * The agent's counters and their Prometheus exposition. Every metric is
+ * documented in README.md.
+ *
+ * Ownership (no counter is shared between threads): the drain thread counts
+ * into its own struct agent_stats without a lock, and after each drain copies
+ * it into the published one under the agent's lock (stats_publish); the HTTP
+ * threads count profile requests (struct agent_req_stats) only in the
+ * published struct, under that lock. /metrics copies the published struct
+ * under the lock and writes the copy.
  */
 #ifndef STACKD_AGENT_STATS_H
 #define STACKD_AGENT_STATS_H
@@ -18,6 +25,13 @@
 #include "symbolize/symbolizer.h"
 #include "symbolize/unwinder.h"
 
+/* Counted by the HTTP threads that serve profiles, in the published struct only. */
+struct agent_req_stats {
+	uint64_t profiles_started;
+	uint64_t profiles_served;
+	uint64_t profile_encode_ns_last;
+};
+
 struct agent_stats {
 	uint64_t bpf[STACKD_CNT__MAX]; /* totals of the kernel-side counters */
 	uint64_t drains;
@@ -29,9 +43,7 @@ struct agent_stats {
 	uint64_t samples_not_in_profile; /* a window could not take them (out of memory) */
 	uint64_t events_new;
 	uint64_t events_exit;
-	uint64_t profiles_started;
-	uint64_t profiles_served;
-	uint64_t profile_encode_ns_last;
+	struct agent_req_stats req; /* HTTP threads; stats_publish leaves it alone */
 	struct symbolizer_stats sym;
 	struct stackcache_stats stacks;
 	struct unwinder_stats unw;
@@ -61,6 +73,12 @@ struct agent_info {
 	uint64_t stack_cache_budget;
 	uint64_t history_budget; /* 0: no history */
 };
+
+/*
+ * Publish the drain thread's counters @drain into @pub, keeping @pub's request
+ * counters. The caller holds the lock that guards @pub.
+ */
+void stats_publish(struct agent_stats *pub, const struct agent_stats *drain);
 
 int stats_write_metrics(struct strbuf *out, const struct agent_stats *s,
 			const struct agent_info *info, const struct prom_histogram *drain_hist);

@@ -271,7 +271,6 @@ static __always_inline bool wants_dwarf(__u32 tgid, __u64 start)
  * the sample through frame pointers, so the sample is never lost.
  */
 static __always_inline bool send_dwarf_sample(struct bpf_perf_event_data *ctx,
-					      struct task_struct *task,
 					      const struct stackd_count_key *key)
 {
 	struct stackd_dwarf_sample *rec;
@@ -288,7 +287,11 @@ static __always_inline bool send_dwarf_sample(struct bpf_perf_event_data *ctx,
 	rec->tgid = key->tgid;
 	rec->pid = key->pid;
 	/* User registers: where the thread entered the kernel, or was interrupted in user mode. */
-	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	/*
+	 * bpf_task_pt_regs (5.15+) takes a BTF task pointer (5.11+): only this path needs
+	 * them, and with --unwind.mode=fp the verifier never reaches it.
+	 */
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	rec->regs[0] = BPF_CORE_READ(regs, ax);
 	rec->regs[1] = BPF_CORE_READ(regs, dx);
 	rec->regs[2] = BPF_CORE_READ(regs, cx);
@@ -387,7 +390,8 @@ int stackd_sample(struct bpf_perf_event_data *ctx)
 		return 0;
 	}
 
-	task = bpf_get_current_task_btf();
+	/* Not bpf_get_current_task_btf (5.11+): frame-pointer sampling runs on 5.8. */
+	task = (struct task_struct *)bpf_get_current_task();
 	is_kthread = BPF_CORE_READ(task, flags) & PF_KTHREAD;
 	key.start_boottime = BPF_CORE_READ(task, group_leader, start_boottime);
 
@@ -401,7 +405,7 @@ int stackd_sample(struct bpf_perf_event_data *ctx)
 	}
 
 	if (!is_kthread && key.tgid != 0 && wants_dwarf(key.tgid, key.start_boottime) &&
-	    send_dwarf_sample(ctx, task, &key))
+	    send_dwarf_sample(ctx, &key))
 		return 0;
 
 	if (cpu >= STACKD_MAX_CPUS)

@@ -21,6 +21,9 @@
 #                   instead of skipping: in CI a skipped e2e test hides a broken runner
 #   KEEP_TMP=1      keep the scratch directory of a passing test too
 #   FIXTURE_CC      compiler for the fixtures (default clang; gcc drops leaf frames)
+#   TSAN_OPTIONS    for an agent built with -DSTACKD_TSAN=ON (default below: stop at the
+#                   first report, exit 66, suppress only races inside uninstrumented
+#                   libraries); any ThreadSanitizer report in the scratch files fails the test
 
 set -euo pipefail
 
@@ -30,6 +33,18 @@ STACKD_BIN=${STACKD_BIN:-$STACKD_SRC/build/stackd}
 STACKD_E2E_TMP=${STACKD_E2E_TMP:-${TMPDIR:-/tmp}}
 FIXTURE_CC=${FIXTURE_CC:-clang}
 readonly E2E_SKIP=77
+# Ignored by binaries built without ThreadSanitizer.
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$STACKD_SRC/tests/tsan.supp}
+# An agent built with ThreadSanitizer runs 5-15x slower: the library's own waits (start-up,
+# stop, pprof's fetch) stretch by E2E_SLOW; the tests' assertions do not change.
+E2E_SLOW=1
+E2E_PPROF_FLAGS=()
+# gcc links the TSan runtime dynamically, clang statically: both leave __tsan_init's name.
+if [[ -x $STACKD_BIN ]] && grep -aqF __tsan_init "$STACKD_BIN"; then
+	E2E_SLOW=4
+	# pprof's own deadline is 1.5x the profile's seconds, too tight for a TSan agent.
+	E2E_PPROF_FLAGS=(-timeout=120)
+fi
 
 mkdir -p "$STACKD_E2E_TMP"
 T=$(mktemp -d "$STACKD_E2E_TMP/$E2E_NAME.XXXXXX")
@@ -147,6 +162,19 @@ e2e_reap()
 	return "$rc"
 }
 
+# A ThreadSanitizer report in any agent log or background output (an agent built with
+# -DSTACKD_TSAN=ON): print the first one and return 1. The agent may have died of it
+# (halt_on_error) or, without halt_on_error, passed the test with a race in it.
+e2e_tsan_reports()
+{
+	local f
+	f=$(grep -rlIE '(WARNING|ERROR|FATAL): ThreadSanitizer' "$T" 2>/dev/null | head -n 1) || true
+	[[ -n $f ]] || return 0
+	printf '[%s] FAIL: ThreadSanitizer report in %s:\n' "$E2E_NAME" "$f" >&2
+	sed -n '/ThreadSanitizer/,/^SUMMARY: ThreadSanitizer/p' "$f" | head -n 60 >&2
+	return 1
+}
+
 e2e_cleanup()
 {
 	local rc=$? p
@@ -156,12 +184,19 @@ e2e_cleanup()
 		kill -TERM "$p" 2>/dev/null
 	done
 	for p in "${E2E_PIDS[@]}"; do
-		if ! e2e_wait_exit "$p" 5; then
-			printf '[%s] cleanup: pid %s ignored SIGTERM for 5 s, SIGKILL\n' "$E2E_NAME" "$p" >&2
+		if ! e2e_wait_exit "$p" $((5 * E2E_SLOW)); then
+			printf '[%s] cleanup: pid %s ignored SIGTERM for %s s, SIGKILL\n' "$E2E_NAME" "$p" \
+				$((5 * E2E_SLOW)) >&2
 			kill -KILL "$p" 2>/dev/null
 		fi
 	done
 	e2e_cgroup_cleanup
+	# Checked after every process is gone, so reports printed at exit count too.
+	if ((rc == 0 || rc == E2E_SKIP)) && ! e2e_tsan_reports; then
+		rc=1
+	elif ((rc != 0)); then
+		e2e_tsan_reports || true
+	fi
 	if ((rc != 0 && rc != E2E_SKIP)) && [[ -n $AGENT_LOG ]]; then
 		agent_dump_log
 	fi
@@ -248,7 +283,7 @@ agent_start()
 	"$STACKD_BIN" "${args[@]}" "$@" >"$AGENT_LOG" 2>&1 &
 	AGENT_PID=$!
 	e2e_track "$AGENT_PID"
-	agent_wait_healthy 20
+	agent_wait_healthy $((20 * E2E_SLOW))
 }
 
 # agent_wait_healthy TIMEOUT_S
@@ -283,9 +318,9 @@ agent_stop()
 	[[ -n $pid ]] || fail "agent_stop: no agent running"
 	t0=$(now_ms)
 	kill -"$sig" "$pid" 2>/dev/null || fail "agent pid $pid already gone before SIG$sig"
-	if ! e2e_wait_exit "$pid" 15; then
+	if ! e2e_wait_exit "$pid" $((15 * E2E_SLOW)); then
 		agent_dump_log
-		fail "agent pid $pid did not exit within 15 s of SIG$sig"
+		fail "agent pid $pid did not exit within $((15 * E2E_SLOW)) s of SIG$sig"
 	fi
 	wait "$pid" || rc=$?
 	e2e_untrack "$pid"
@@ -315,7 +350,8 @@ e2e_build_fixture()
 # go tool pprof, with its side files kept out of $HOME and bounded in time.
 e2e_pprof()
 {
-	PPROF_TMPDIR=$T/pprof-tmp HOME=$T/home timeout 90 go tool pprof "$@"
+	PPROF_TMPDIR=$T/pprof-tmp HOME=$T/home timeout $((90 * E2E_SLOW)) go tool pprof \
+		"${E2E_PPROF_FLAGS[@]}" "$@"
 }
 
 # e2e_pprof_bg NAME ARGS...: e2e_pprof in the background, stdout to $T/NAME.txt,
@@ -327,7 +363,8 @@ e2e_pprof_bg()
 	shift
 	(
 		export PPROF_TMPDIR=$T/pprof-tmp HOME=$T/home
-		exec timeout 90 go tool pprof "$@" >"$T/$name.txt" 2>"$T/$name.err"
+		exec timeout $((90 * E2E_SLOW)) go tool pprof "${E2E_PPROF_FLAGS[@]}" "$@" \
+			>"$T/$name.txt" 2>"$T/$name.err"
 	) &
 	BG_PID=$!
 	e2e_track "$BG_PID"

@@ -14,7 +14,8 @@
 #            fixture in a 0700 root directory, plus symbolized kernel frames; /metrics still works;
 #            --run-as-user=no-such-user: start-up fails with exit 1 (fail closed);
 #            a world-writable --web.config.file is refused at start-up (exit 1) and on SIGHUP;
-#            stackd --check exits 0 and prints BTF, perf events and BPF lines.
+#            stackd --check exits 0 and prints BTF, perf events and one probe line per BPF
+#            program type, map type and helper the programs use.
 # shellcheck source-path=SCRIPTDIR disable=SC2119 # agent_start and friends take optional arguments
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -198,7 +199,24 @@ done
 grep -Eq '^(ok|info) +perf_event_paranoid +[-0-9]+: ' "$T/check.out" ||
 	fail "stackd --check does not report perf_event_paranoid"
 grep -Eq "^info +after start-up +keeps " "$T/check.out" || fail "stackd --check does not say which capabilities stay"
+# One probe line per helper the programs call (checks.c's table; test_checks keeps it equal to
+# the object's calls), each with the kernel release it needs and the feature that uses it.
+for h in map_lookup_elem map_update_elem map_delete_elem get_smp_processor_id \
+	get_current_pid_tgid get_current_comm get_current_task get_stackid get_stack \
+	probe_read_kernel ringbuf_reserve ringbuf_submit probe_read_user ringbuf_query \
+	get_current_task_btf task_pt_regs get_current_cgroup_id get_current_ancestor_cgroup_id; do
+	grep -Eq "^ok +BPF helper +bpf_$h: yes \(Linux [0-9]+\.[0-9]+\+, (sampling|DWARF unwinding|cgroup filter)\)$" \
+		"$T/check.out" || fail "stackd --check has no 'ok BPF helper bpf_$h: yes (Linux X.Y+, feature)' line"
+done
+nhelpers=$(grep -Ec '^ok +BPF helper ' "$T/check.out")
+if [[ -n ${STACKD_BUILD_DIR:-} && -f $STACKD_BUILD_DIR/bpf/stackd.bpf.o ]] && command -v llvm-objdump >/dev/null; then
+	ncalled=$(llvm-objdump -d "$STACKD_BUILD_DIR/bpf/stackd.bpf.o" | grep -oE 'call [0-9]+$' | sort -u | wc -l)
+	check "$((nhelpers == ncalled))" "--check probes $nhelpers helpers; stackd.bpf.o calls $ncalled distinct ones"
+fi
+for kind in 'BPF program +perf_event' 'BPF map +RINGBUF' 'BPF map +STACK_TRACE'; do
+	grep -Eq "^ok +$kind: yes \(Linux " "$T/check.out" || fail "stackd --check has no ok line for '$kind'"
+done
 if grep -Eq '^FAIL' "$T/check.out"; then fail "stackd --check exits 0 but has FAIL lines"; fi
-info "ok: --check reports ok for BTF, perf events, BPF programs/maps/helpers/load, capabilities, sampling"
+info "ok: --check reports ok for BTF, perf events, each BPF program type, map type and helper ($nhelpers), the load, capabilities, sampling"
 
 pass "capabilities dropped in every thread, NoNewPrivs, --run-as-user, SIGUSR1/SIGUSR2, --check"
