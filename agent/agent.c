@@ -254,6 +254,7 @@ static void on_dwarf_sample(void *ctx, const struct stackd_dwarf_sample *rec, si
 		uips[unr++] = rec->regs[UNWIND_REG_RIP]; /* no maps: the sampled ip at least */
 	}
 	a->stats.dwarf_samples++;
+	a->stats.samples_drained++; /* one record, one sample: read back like a counts entry */
 	if (end != UNWIND_END_COMPLETE)
 		a->stats.dwarf_ended_early++;
 	if (dwarfagg_add(a->dwarf, rec->tgid, rec->pid, rec->start_boottime, uips, (uint32_t)unr,
