@@ -928,15 +928,36 @@ void agent_http_page(void *ctx, enum http_page page, const struct http_profile_r
 		malloc_trim(0);
 }
 
-bool agent_is_ready(void *ctx)
+bool agent_ready_why(void *ctx, char *why, size_t why_sz)
 {
 	struct agent *a = ctx;
+	uint64_t idle = 0;
 	bool started;
 
 	pthread_mutex_lock(&a->lock);
 	started = a->thread_started;
 	pthread_mutex_unlock(&a->lock);
-	return started && !atomic_load(&a->stopping) && !drain_is_stalled(a, NULL);
+	if (!started) {
+		snprintf(why, why_sz, "starting: the drain loop is not running yet");
+		return false;
+	}
+	if (atomic_load(&a->stopping)) {
+		snprintf(why, why_sz, "shutting down");
+		return false;
+	}
+	if (drain_is_stalled(a, &idle)) {
+		snprintf(why, why_sz, "the drain is stalled: no drain for %.1f s (drain thread in %s)",
+			 (double)idle / 1e9, atomic_load(&a->stage));
+		return false;
+	}
+	return true;
+}
+
+bool agent_is_ready(void *ctx)
+{
+	char why[8];
+
+	return agent_ready_why(ctx, why, sizeof(why));
 }
 
 bool agent_shutdown_report(struct agent *a, char *buf, size_t len)

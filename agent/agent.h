@@ -55,6 +55,8 @@ void agent_http_page(void *ctx, enum http_page page, const struct http_profile_r
  * 5 s) makes it false (logged once, and stackd_drain_stalled says so).
  */
 bool agent_is_ready(void *ctx);
+/* agent_is_ready(), and when false, why (into @why, at most @why_sz bytes). */
+bool agent_ready_why(void *ctx, char *why, size_t why_sz);
 /*
  * For the shutdown watchdog (any thread, even with the drain thread stuck):
  * writes what the drain thread is doing and since when into @buf; returns

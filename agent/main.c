@@ -99,9 +99,13 @@ static void arm_shutdown_deadline(struct shutdown_watch *w)
 	}
 }
 
-static bool is_ready(void *ctx)
+static bool is_ready(void *ctx, char *why, size_t why_sz)
 {
-	return atomic_load(&g_privs_dropped) && agent_is_ready(ctx);
+	if (!atomic_load(&g_privs_dropped)) {
+		snprintf(why, why_sz, "starting: BPF programs not attached yet");
+		return false;
+	}
+	return agent_ready_why(ctx, why, why_sz);
 }
 
 /* SIGUSR1 (+1, towards debug) and SIGUSR2 (-1, towards error). */

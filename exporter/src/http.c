@@ -1250,9 +1250,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	case ROUTE_HEALTHY:
 		return queue_static(s, conn, rc, MHD_HTTP_OK, CT_TEXT, "OK\n");
 	case ROUTE_READY:
-		if (s->handlers.is_ready && !s->handlers.is_ready(s->handlers.ctx))
-			return queue_static(s, conn, rc, MHD_HTTP_SERVICE_UNAVAILABLE, CT_TEXT,
-					    "Not ready: BPF programs not attached yet\n");
+		if (s->handlers.is_ready) {
+			char reason[160] = "";
+
+			if (!s->handlers.is_ready(s->handlers.ctx, reason, sizeof(reason)))
+				return queue_error(s, conn, rc, MHD_HTTP_SERVICE_UNAVAILABLE, NULL,
+						   NULL, "Not ready: %s",
+						   reason[0] ? reason : "starting");
+		}
 		return queue_static(s, conn, rc, MHD_HTTP_OK, CT_TEXT, "Ready\n");
 	case ROUTE_HISTORY:
 		return serve_page(s, conn, rc, HTTP_PAGE_HISTORY);

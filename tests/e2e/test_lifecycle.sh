@@ -167,6 +167,10 @@ mkfifo "$FIFO"
 ms=$(wait_ready 503 15)
 info "drain stuck: /-/ready 503 after $ms ms"
 check "$(($(stalled_metric) == 1))" "stackd_drain_stalled 1 with the drain stuck"
+body=$(curl -s -m 2 "$AGENT_URL/-/ready" || true)
+[[ $body == "Not ready: the drain is stalled: no drain for "* ]] ||
+	fail "/-/ready's 503 does not say the drain is stalled: '$body'"
+info "/-/ready: $body"
 grep -q 'drain thread made no progress for .* (stuck in [a-z]' "$AGENT_LOG" ||
 	fail "no log line saying where the drain thread is stuck"
 info "log: $(grep -m1 -o 'drain thread made no progress[^"]*' "$AGENT_LOG")"

@@ -113,8 +113,11 @@ struct http_handlers {
 		     struct http_reply *reply);
 	/* Appends the agent's metrics; called from many threads at once. */
 	int (*metrics)(void *ctx, struct strbuf *out);
-	/* /-/ready answers 200 when this returns true (NULL: always ready). */
-	bool (*is_ready)(void *ctx);
+	/*
+	 * /-/ready answers 200 when this returns true (NULL: always ready); when
+	 * false, @why (NUL-terminated, at most @why_sz) says why, for the 503's body.
+	 */
+	bool (*is_ready)(void *ctx, char *why, size_t why_sz);
 };
 
 struct http_opts {
