@@ -982,6 +982,7 @@ void symbolizer_get_stats(const struct symbolizer *s, struct symbolizer_stats *o
 	out->cache_evictions = cs.evictions;
 	out->cache_fds = cs.fds;
 	out->cache_fd_drops = cs.fd_drops;
+	out->cache_alias_drops = cs.alias_drops;
 	out->objects_too_big = cs.too_big;
 	perfmap_cache_get_stats(s->perfmaps, &ps);
 	out->perfmap_bytes = perfmap_cache_bytes(s->perfmaps);

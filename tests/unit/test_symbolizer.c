@@ -545,6 +545,41 @@ static void test_range_remapped(void **state)
 	symbolizer_free(s);
 }
 
+/*
+ * One binary touched over and over: every ctime is a new identity, all
+ * bound to the one object (same build id and content), at most 64 of them.
+ */
+static void test_alias_cap(void **state)
+{
+	struct symbolizer_opts opts = {.no_dwarf = true};
+	struct symbolizer *s = NULL;
+	struct procmaps *maps = NULL;
+	struct symbolizer_stats st;
+	struct stat was;
+	char root[700], fx[760];
+	static const char text[] = "555500000000-555500001000 r-xp 00000000 00:2a 2 /bin/fx\n";
+	int i;
+
+	(void)state;
+	snprintf(root, sizeof(root), "%s/proc_cap", tmpdir);
+	snprintf(fx, sizeof(fx), "%s/%d/root/bin/fx", root, FAKE_PID);
+	run("mkdir -p '%s/%d/root/bin' && cp '%s' '%s'", root, FAKE_PID, pie_path, fx);
+	opts.proc_root = root;
+	assert_int_equal(symbolizer_new(&opts, &s), 0);
+	for (i = 0; i < 70; i++) {
+		assert_int_equal(stat(fx, &was), 0);
+		bump_ctime(fx, &was);
+		assert_int_equal(procmaps_parse(text, sizeof(text) - 1, 0, &maps), 0);
+		assert_int_equal(symbolizer_prime(s, FAKE_PID, maps), 0);
+		procmaps_free(maps);
+	}
+	symbolizer_get_stats(s, &st);
+	assert_int_equal(st.cache_objects, 1);
+	assert_int_equal(st.cache_misses, 70);
+	assert_int_equal(st.cache_alias_drops, 70 - 64);
+	symbolizer_free(s);
+}
+
 static void test_kernel(void **state)
 {
 	static const char ksyms[] = "ffffffff81000000 T _stext\n"
@@ -671,6 +706,7 @@ int main(void)
 	    cmocka_unit_test(test_fake_proc),	cmocka_unit_test(test_kernel),
 	    cmocka_unit_test(test_kernel_real), cmocka_unit_test(test_budget),
 	    cmocka_unit_test(test_inode_reuse), cmocka_unit_test(test_range_remapped),
+	    cmocka_unit_test(test_alias_cap),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -113,6 +113,7 @@ struct symbolizer_stats {
 	uint64_t cache_evictions;
 	uint64_t cache_fds;	    /* fds held for DWARF not loaded yet (see symcache.h) */
 	uint64_t cache_fd_drops;    /* of those, closed at the cap: DWARF lost until re-primed */
+	uint64_t cache_alias_drops; /* file identities an object forgot at its cap (64) */
 	uint64_t objects_too_big;   /* parses over the per-object budget (max_object_bytes) */
 	uint64_t too_big_bytes;	    /* bytes those parses asked for and were refused */
 	uint64_t perfmap_bytes;	    /* JIT perf maps held (all processes) */
