@@ -199,6 +199,12 @@ int stats_write_metrics(struct strbuf *sb, const struct agent_stats *s,
 			     "Held files closed at the cap: their DWARF is unavailable until a "
 			     "process mapping them is seen again.",
 			     s->sym.cache_fd_drops);
+	err = err
+		  ?: counter(
+			 sb, "stackd_symbol_cache_alias_drops_total",
+			 "File identities a cached object forgot at its cap of 64 (each costs that "
+			 "file a re-parse).",
+			 s->sym.cache_alias_drops);
 	err = err ?: counter(sb, "stackd_symbol_cache_hits_total", "Symbol cache lookups that hit.",
 			     s->sym.cache_hits);
 	err = err ?: counter(sb, "stackd_symbol_cache_misses_total",

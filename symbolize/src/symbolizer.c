@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -165,11 +166,55 @@ static bool is_file_backed(const struct procmap *m)
 	return m->inode && m->path[0] == '/';
 }
 
-static void map_key_of(const struct procmap *m, struct symcache_mapkey *k)
+/*
+ * The identity of the file mapped at @m's range now, from stat() of
+ * map_files (no open: the file is not touched, only its inode). Following
+ * that link takes CAP_CHECKPOINT_RESTORE (CAP_SYS_ADMIN before 5.9), which
+ * the agent keeps; without it (or in a fake /proc) callers open the file.
+ */
+static int map_file_id(const struct symbolizer *s, pid_t pid, const struct procmap *m,
+		       struct procmap_file *id)
 {
-	k->dev_major = m->dev_major;
-	k->dev_minor = m->dev_minor;
-	k->inode = m->inode;
+	char path[PATH_MAX];
+	struct stat st;
+	int n;
+
+	n = snprintf(path, sizeof(path), "%s/%d/map_files/%" PRIx64 "-%" PRIx64, s->proc_root,
+		     (int)pid, m->start, m->end);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	if (stat(path, &st))
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -ENODEV;
+	symcache_file_id(&st, id);
+	return 0;
+}
+
+static int fd_file_id(int fd, struct procmap_file *id)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return -errno;
+	symcache_file_id(&st, id);
+	return 0;
+}
+
+static bool same_file(const struct procmap_file *a, const struct procmap_file *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	       a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns;
+}
+
+/*
+ * Whether @id may stand for the file of @m: a primed mapping names one file
+ * for good; any other file now at its range (the range remapped, or the pid
+ * reused by another process) is not the one the snapshot's samples ran.
+ */
+static bool map_accepts(const struct procmap *m, const struct procmap_file *id)
+{
+	return !m->has_file || same_file(&m->file, id);
 }
 
 /*
@@ -179,6 +224,7 @@ static void map_key_of(const struct procmap *m, struct symcache_mapkey *k)
 static void restore_lost_fd(struct symbolizer *s, pid_t pid, const struct procmap *m,
 			    struct symcache_obj *o)
 {
+	struct procmap_file id;
 	int fd;
 
 	if (!symcache_obj_lost_dwarf(o))
@@ -186,16 +232,21 @@ static void restore_lost_fd(struct symbolizer *s, pid_t pid, const struct procma
 	fd = procmaps_open_object(s->proc_root, pid, m);
 	if (fd < 0)
 		return;
-	symcache_obj_restore_fd(s->cache, o, fd);
+	if (!fd_file_id(fd, &id) && map_accepts(m, &id))
+		symcache_obj_restore_fd(s->cache, o, fd);
 	close(fd);
 }
 
-/* A referenced object for @m, or NULL with *fail set. */
+/*
+ * A referenced object for @m, or NULL with *fail set. A primed mapping is
+ * found by the identity recorded then, so an exited process still resolves
+ * and a later file with the same (device, inode) is never mistaken for it.
+ */
 static struct symcache_obj *obj_for_map(struct symbolizer *s, pid_t pid, const struct procmap *m,
 					int *fail)
 {
-	struct symcache_mapkey key;
 	struct symcache_obj *o;
+	struct procmap_file id;
 	char root[PATH_MAX];
 	struct symcache_src src = {.path = m->path, .root = root};
 	int fd, err;
@@ -204,8 +255,7 @@ static struct symcache_obj *obj_for_map(struct symbolizer *s, pid_t pid, const s
 		*fail = SYM_FAIL_NO_SYMBOL; /* [vdso], JIT memory: nothing to read symbols from */
 		return NULL;
 	}
-	map_key_of(m, &key);
-	o = symcache_get_mapped(s->cache, &key);
+	o = m->has_file ? symcache_get_file(s->cache, &m->file) : NULL;
 	if (o) {
 		restore_lost_fd(s, pid, m, o);
 		return o;
@@ -215,9 +265,14 @@ static struct symcache_obj *obj_for_map(struct symbolizer *s, pid_t pid, const s
 		*fail = SYM_FAIL_OPEN;
 		return NULL;
 	}
+	if (fd_file_id(fd, &id) || !map_accepts(m, &id)) {
+		close(fd);
+		*fail = SYM_FAIL_OPEN;
+		return NULL;
+	}
 	if (snprintf(root, sizeof(root), "%s/%d/root", s->proc_root, (int)pid) >= (int)sizeof(root))
 		src.root = NULL;
-	err = symcache_get_fd_src(s->cache, fd, &key, &src, &o);
+	err = symcache_get_fd_src(s->cache, fd, &id, &src, &o);
 	close(fd);
 	if (err) {
 		*fail = err == -EFBIG ? SYM_FAIL_TOO_BIG : SYM_FAIL_BAD_ELF;
@@ -716,7 +771,49 @@ cleanup:
 	return err;
 }
 
-int symbolizer_prime(struct symbolizer *s, pid_t pid, const struct procmaps *maps)
+/*
+ * Record which file @m maps (once: see map_accepts()) and load its object:
+ * a stat() of map_files and a cache hit when it was parsed already, else an
+ * open and a parse. Returns -ESRCH when the process is gone.
+ */
+static int prime_map(struct symbolizer *s, pid_t pid, struct procmap *m, const char *pid_dir,
+		     const char *root)
+{
+	struct symcache_src src = {.path = m->path, .root = root};
+	struct symcache_obj *o = NULL;
+	struct procmap_file id;
+	int fd;
+
+	if (!map_file_id(s, pid, m, &id)) {
+		if (!map_accepts(m, &id))
+			return 0;
+		m->file = id;
+		m->has_file = true;
+		o = symcache_get_file(s->cache, &id);
+	}
+	if (o) {
+		restore_lost_fd(s, pid, m, o);
+		symcache_put(s->cache, o);
+		return 0;
+	}
+	fd = procmaps_open_object(s->proc_root, pid, m);
+	if (fd < 0) {
+		/* One mapping gone is a munmap; the whole pid gone is an exit. */
+		return access(pid_dir, F_OK) ? -ESRCH : 0;
+	}
+	/* Not the file stat() saw (the range remapped since): not this snapshot's. */
+	if (!fd_file_id(fd, &id) && map_accepts(m, &id)) {
+		m->file = id;
+		m->has_file = true;
+		/* A parse failure is remembered by the cache; frames count it. */
+		symcache_get_fd_src(s->cache, fd, &id, &src, &o);
+		symcache_put(s->cache, o);
+	}
+	close(fd);
+	return 0;
+}
+
+int symbolizer_prime(struct symbolizer *s, pid_t pid, struct procmaps *maps)
 {
 	char path[PATH_MAX], root[PATH_MAX];
 	size_t i;
@@ -729,31 +826,12 @@ int symbolizer_prime(struct symbolizer *s, pid_t pid, const struct procmaps *map
 	if (n < 0 || (size_t)n >= sizeof(root))
 		return -ENAMETOOLONG;
 	for (i = 0; maps && i < maps->nr; i++) {
-		const struct procmap *m = &maps->maps[i];
-		struct symcache_mapkey key;
-		struct symcache_obj *o;
-		int fd;
+		struct procmap *m = &maps->maps[i];
 
 		if (!(m->perms & PROCMAP_EXEC) || !is_file_backed(m))
 			continue;
-		map_key_of(m, &key);
-		o = symcache_get_mapped(s->cache, &key);
-		if (o) {
-			restore_lost_fd(s, pid, m, o);
-		} else {
-			fd = procmaps_open_object(s->proc_root, pid, m);
-			if (fd < 0) {
-				/* One mapping gone is a munmap; the whole pid gone is an exit. */
-				if (access(path, F_OK))
-					return -ESRCH;
-				continue;
-			}
-			/* A parse failure is remembered by the cache; frames count it. */
-			symcache_get_fd_src(s->cache, fd, &key,
-					    &(struct symcache_src){.path = m->path, .root = root}, &o);
-			close(fd);
-		}
-		symcache_put(s->cache, o);
+		if (prime_map(s, pid, m, path, root) == -ESRCH)
+			return -ESRCH;
 	}
 	return 0;
 }
@@ -904,6 +982,7 @@ void symbolizer_get_stats(const struct symbolizer *s, struct symbolizer_stats *o
 	out->cache_evictions = cs.evictions;
 	out->cache_fds = cs.fds;
 	out->cache_fd_drops = cs.fd_drops;
+	out->cache_alias_drops = cs.alias_drops;
 	out->objects_too_big = cs.too_big;
 	perfmap_cache_get_stats(s->perfmaps, &ps);
 	out->perfmap_bytes = perfmap_cache_bytes(s->perfmaps);

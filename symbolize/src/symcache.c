@@ -56,23 +56,24 @@ struct symcache_obj {
 	int fd;			   /* O_RDONLY file holding the DWARF while DW_PENDING, or -1 */
 	size_t bytes; /* elf + this + aliases + DWARF once loaded: what the budget is charged */
 	unsigned refs;
+	unsigned nr_aliases;
 	uint8_t dw_state;   /* enum obj_dw_state */
 	bool is_fd_trusted; /* fd may be mapped (see dwsym_open_fd_map()) */
 	bool has_id;
 	bool is_too_big; /* a part of it (symbols, pclntab, DWARF) did not fit max_object */
 };
 
-enum alias_kind {
-	ALIAS_FILE = 1, /* (st_dev, st_ino, st_size, mtime ns) from fstat */
-	ALIAS_MAP,	/* (major, minor, inode) from a maps line */
-};
-
-/* One key pointing to an object; several keys may share an object. */
+/*
+ * One file identity (struct procmap_file: device, inode, size, mtime, ctime)
+ * pointing to an object; several files may share an object. Never (device,
+ * inode) alone: both are reused, and a new file must not get a gone one's
+ * names (nor one process change what is said about another).
+ */
 struct alias {
 	struct hnode node;
 	struct list_head obj_link;
 	struct symcache_obj *obj;
-	uint64_t key[5]; /* kind, then the key fields */
+	uint64_t key[5];
 };
 
 struct neg_entry {
@@ -119,6 +120,7 @@ static void alias_del(struct symcache *c, struct alias *a)
 {
 	hmap_remove(&c->by_alias, &a->node);
 	list_del(&a->obj_link);
+	a->obj->nr_aliases--;
 	a->obj->bytes -= sizeof(*a);
 	c->stats.bytes -= sizeof(*a);
 	free(a);
@@ -133,24 +135,39 @@ static void alias_set(struct symcache *c, const uint64_t key[5], struct symcache
 		return;
 	if (a)
 		alias_del(c, a);
+	if (o->nr_aliases >= SYMCACHE_MAX_ALIASES) {
+		/* Hits move an identity to the head: the tail's file was seen the longest ago. */
+		alias_del(c, list_entry(o->aliases.prev, struct alias, obj_link));
+		c->stats.alias_drops++;
+	}
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return;
 	memcpy(a->key, key, sizeof(a->key));
 	a->obj = o;
 	list_add(&a->obj_link, &o->aliases);
+	o->nr_aliases++;
 	hmap_insert(&c->by_alias, &a->node, key_hash(key));
 	o->bytes += sizeof(*a);
 	c->stats.bytes += sizeof(*a);
 }
 
-static void map_key(const struct symcache_mapkey *k, uint64_t key[5])
+static void file_key(const struct procmap_file *id, uint64_t key[5])
 {
-	key[0] = ALIAS_MAP;
-	key[1] = k->dev_major;
-	key[2] = k->dev_minor;
-	key[3] = k->inode;
-	key[4] = 0;
+	key[0] = id->dev;
+	key[1] = id->ino;
+	key[2] = id->size;
+	key[3] = id->mtime_ns;
+	key[4] = id->ctime_ns;
+}
+
+void symcache_file_id(const struct stat *st, struct procmap_file *id)
+{
+	id->dev = (uint64_t)st->st_dev;
+	id->ino = (uint64_t)st->st_ino;
+	id->size = (uint64_t)st->st_size;
+	id->mtime_ns = (uint64_t)st->st_mtim.tv_sec * 1000000000ull + (uint64_t)st->st_mtim.tv_nsec;
+	id->ctime_ns = (uint64_t)st->st_ctim.tv_sec * 1000000000ull + (uint64_t)st->st_ctim.tv_nsec;
 }
 
 static void search_free(struct obj_search *q)
@@ -515,16 +532,17 @@ void symcache_free(struct symcache *c)
 	free(c);
 }
 
-struct symcache_obj *symcache_get_mapped(struct symcache *c, const struct symcache_mapkey *key)
+struct symcache_obj *symcache_get_file(struct symcache *c, const struct procmap_file *id)
 {
 	uint64_t k[5];
 	struct alias *a;
 
-	map_key(key, k);
+	file_key(id, k);
 	a = alias_find(c, k);
 	if (!a)
 		return NULL;
 	c->stats.hits++;
+	list_move(&a->obj_link, &a->obj->aliases);
 	obj_touch(c, a->obj);
 	return a->obj;
 }
@@ -622,13 +640,13 @@ static void obj_share_root(struct symcache *c, struct symcache_obj *o, uint64_t 
 	o->root_ino = 0;
 }
 
-int symcache_get_fd(struct symcache *c, int fd, const struct symcache_mapkey *key,
+int symcache_get_fd(struct symcache *c, int fd, const struct procmap_file *id,
 		    struct symcache_obj **out)
 {
-	return symcache_get_fd_src(c, fd, key, NULL, out);
+	return symcache_get_fd_src(c, fd, id, NULL, out);
 }
 
-int symcache_get_fd_src(struct symcache *c, int fd, const struct symcache_mapkey *key,
+int symcache_get_fd_src(struct symcache *c, int fd, const struct procmap_file *id,
 			const struct symcache_src *src, struct symcache_obj **out)
 {
 	struct symcache_obj *o = NULL;
@@ -637,24 +655,26 @@ int symcache_get_fd_src(struct symcache *c, int fd, const struct symcache_mapkey
 	struct alias *a;
 	struct stat st;
 	struct parse_budget b = parse_budget_make(c->max_object);
-	uint64_t fkey[5], mkey[5], root_dev, root_ino;
-	const char *id;
+	struct procmap_file fid;
+	uint64_t fkey[5], root_dev, root_ino;
+	const char *bid;
 	int err = 0;
 
 	*out = NULL;
-	if (fstat(fd, &st))
-		return -errno;
-	fkey[0] = ALIAS_FILE;
-	fkey[1] = (uint64_t)st.st_dev;
-	fkey[2] = (uint64_t)st.st_ino;
-	fkey[3] = (uint64_t)st.st_size;
-	fkey[4] = (uint64_t)st.st_mtim.tv_sec * 1000000000ull + (uint64_t)st.st_mtim.tv_nsec;
+	if (!id) {
+		if (fstat(fd, &st))
+			return -errno;
+		symcache_file_id(&st, &fid);
+		id = &fid;
+	}
+	file_key(id, fkey);
 	a = alias_find(c, fkey);
 	if (a) {
 		c->stats.hits++;
+		list_move(&a->obj_link, &a->obj->aliases);
 		o = a->obj;
 		obj_touch(c, o);
-		goto bind;
+		goto done;
 	}
 	neg = neg_find(c, fkey);
 	if (neg) {
@@ -669,7 +689,7 @@ int symcache_get_fd_src(struct symcache *c, int fd, const struct symcache_mapkey
 		neg_add(c, fkey, err);
 		return err;
 	}
-	id = elfsym_build_id(elf);
+	bid = elfsym_build_id(elf);
 	root_identity(src, &root_dev, &root_ino);
 	o = find_shared(c, elf, root_dev, root_ino);
 	if (o) {
@@ -699,8 +719,8 @@ int symcache_get_fd_src(struct symcache *c, int fd, const struct symcache_mapkey
 		list_add(&o->lru, &c->lru);
 		if (c->dwarf)
 			obj_note_dwarf(c, o, fd, src);
-		if (*id) {
-			hmap_insert(&c->by_id, &o->id_node, hash_bytes(id, strlen(id), 0));
+		if (*bid) {
+			hmap_insert(&c->by_id, &o->id_node, hash_bytes(bid, strlen(bid), 0));
 			o->has_id = true;
 		}
 		c->stats.bytes += o->bytes;
@@ -708,11 +728,7 @@ int symcache_get_fd_src(struct symcache *c, int fd, const struct symcache_mapkey
 		o->refs = 1;
 	}
 	alias_set(c, fkey, o);
-bind:
-	if (key) {
-		map_key(key, mkey);
-		alias_set(c, mkey, o);
-	}
+done:
 	evict(c);
 	*out = o;
 	return 0;

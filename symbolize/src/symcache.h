@@ -2,15 +2,19 @@
 /*
  * Cache of parsed ELF objects (private to the symbolizer).
  *
- * An object is found by its file identity (st_dev, st_ino, st_size,
- * st_mtime) and deduplicated by GNU build id, so one libc copied into many
- * containers is parsed once. A second index maps the (device, inode) a maps
- * snapshot recorded to the object, so samples of an exited process still
- * resolve. Objects are refcounted: symcache_get_*() returns a reference the
- * caller must drop with symcache_put(); an object is only evicted (least
- * recently used first, when the byte budget is exceeded) while nobody holds
- * it. Files that fail to parse are remembered in a small fixed-size negative
- * cache so a broken binary is not re-parsed on every sample.
+ * An object is found by its file identity (struct procmap_file: device,
+ * inode, size, mtime, ctime) and deduplicated by GNU build id, so one libc
+ * copied into many containers is parsed once. A maps snapshot records each
+ * mapping's identity while its process lives (symbolizer_prime()), so
+ * samples of an exited process still resolve through symcache_get_file().
+ * Never by (device, inode) alone: both are reused (a fresh tmpfs gets a
+ * freed device number, its first file a freed inode number), and a new file
+ * must not get a gone one's symbols. Objects are refcounted:
+ * symcache_get_*() returns a reference the caller must drop with
+ * symcache_put(); an object is only evicted (least recently used first, when
+ * the byte budget is exceeded) while nobody holds it. Files that fail to
+ * parse are remembered in a small fixed-size negative cache so a broken
+ * binary is not re-parsed on every sample.
  *
  * Lazy DWARF: creating an object (priming) reads its ELF symbols and its
  * section headers only. DWARF is loaded by the first symcache_obj_dwarf()
@@ -55,19 +59,21 @@
 #include "dwarf.h"
 #include "elfsym.h"
 #include "gopclntab.h"
+#include "symbolize/procmaps.h"
 
 #define SYMCACHE_NEG_MAX 256
 #define SYMCACHE_MAX_FDS 256 /* fds held for DWARF not loaded yet */
+/*
+ * File identities one object is found by (copies of one file, and the same
+ * file after a touch or chmod): past it the oldest is forgotten (counted in
+ * alias_drops), which costs that file one re-parse.
+ */
+#define SYMCACHE_MAX_ALIASES 64
 
 struct symcache;
 struct symcache_obj;
 
-/* The identity of a file as a /proc/PID/maps line shows it. */
-struct symcache_mapkey {
-	uint32_t dev_major;
-	uint32_t dev_minor;
-	uint64_t inode;
-};
+struct stat;
 
 struct symcache_stats {
 	uint64_t bytes;
@@ -80,6 +86,7 @@ struct symcache_stats {
 	uint64_t fd_drops; /* held fds closed at the cap (their DWARF lost until restored) */
 	uint64_t too_big;  /* parses that hit the per-object budget (symbols, pclntab or DWARF) */
 	uint64_t too_big_bytes; /* what those parses asked for beyond it (first refused charge) */
+	uint64_t alias_drops;	/* identities forgotten at SYMCACHE_MAX_ALIASES */
 };
 
 int symcache_new(size_t max_bytes, struct symcache **out);
@@ -96,14 +103,20 @@ void symcache_set_max_fds(struct symcache *c, unsigned max_fds);
 /* Frees every object; no reference may be outstanding. NULL-safe. */
 void symcache_free(struct symcache *c);
 
-/* A referenced object previously bound to @key, or NULL. Counts a hit when found. */
-struct symcache_obj *symcache_get_mapped(struct symcache *c, const struct symcache_mapkey *key);
+/* The identity stat(2) gives a file (see struct procmap_file). */
+void symcache_file_id(const struct stat *st, struct procmap_file *id);
 /*
- * A referenced object for the file behind @fd, parsing it on a miss, and
- * bound to @key when @key is not NULL. Returns 0, or the parse error
+ * A referenced object parsed from the file of identity @id, or NULL (never
+ * parsed, or evicted). Counts a hit when found. No file is touched.
+ */
+struct symcache_obj *symcache_get_file(struct symcache *c, const struct procmap_file *id);
+/*
+ * A referenced object for the file behind @fd, parsing it on a miss, found
+ * and bound by the file's identity: @id when the caller has fstat()ed @fd
+ * already, else (@id NULL) @fd's own fstat. Returns 0, or the parse error
  * (-ENOEXEC, -EINVAL, -E2BIG, -ENOMEM...), or -errno of fstat.
  */
-int symcache_get_fd(struct symcache *c, int fd, const struct symcache_mapkey *key,
+int symcache_get_fd(struct symcache *c, int fd, const struct procmap_file *id,
 		    struct symcache_obj **out);
 /*
  * Where the file behind an fd lives, for finding its debug file through
@@ -116,7 +129,7 @@ struct symcache_src {
 };
 
 /* symcache_get_fd(), with the file's location (@src may be NULL). */
-int symcache_get_fd_src(struct symcache *c, int fd, const struct symcache_mapkey *key,
+int symcache_get_fd_src(struct symcache *c, int fd, const struct procmap_file *id,
 			const struct symcache_src *src, struct symcache_obj **out);
 /* Drop a reference; evicts down to the budget. NULL-safe. */
 void symcache_put(struct symcache *c, struct symcache_obj *o);

@@ -30,9 +30,11 @@
  * served here like any .eh_frame.
  *
  * Objects are cached by build id (else by file identity) and found by the
- * (device, inode) of the maps line, so a process that has exited still
- * unwinds. Eviction (LRU, byte budget) only runs between unwinds, so the
- * pointers a context holds stay valid for the whole unwind.
+ * file identity (device, inode, size, mtime, ctime) priming recorded in the
+ * maps snapshot, so a process that has exited still unwinds; never by the
+ * (device, inode) of the maps line alone, which a later file can reuse.
+ * Eviction (LRU, byte budget) only runs between unwinds, so the pointers a
+ * context holds stay valid for the whole unwind.
  */
 #include "symbolize/unwinder.h"
 
@@ -55,6 +57,7 @@
 #include "common/hmap.h"
 #include "common/list.h"
 #include "debuginfo.h"
+#include "symcache.h"
 #include "unwtab.h"
 
 /* Exported by libunwind-x86_64 but missing from its headers. */
@@ -108,11 +111,7 @@ struct uw_obj {
 	bool has_id;
 };
 
-enum alias_kind {
-	ALIAS_FILE = 1, /* (st_dev, st_ino, st_size, mtime ns) from fstat */
-	ALIAS_MAP,	/* (major, minor, inode) from a maps line */
-};
-
+/* A file identity (struct procmap_file) pointing to an object: never (device, inode) alone. */
 struct uw_alias {
 	struct hnode node;
 	struct list_head obj_link;
@@ -301,24 +300,22 @@ static struct uw_obj *obj_insert(struct unwinder *u, struct unwtab *t)
 	return o;
 }
 
-static void map_key(const struct procmap *m, uint64_t key[5])
+static void file_key(const struct procmap_file *id, uint64_t key[5])
 {
-	key[0] = ALIAS_MAP;
-	key[1] = m->dev_major;
-	key[2] = m->dev_minor;
-	key[3] = m->inode;
-	key[4] = 0;
+	key[0] = id->dev;
+	key[1] = id->ino;
+	key[2] = id->size;
+	key[3] = id->mtime_ns;
+	key[4] = id->ctime_ns;
 }
 
-static void file_key(const struct stat *st, uint64_t key[5])
+static void stat_key(const struct stat *st, uint64_t key[5])
 {
-	key[0] = ALIAS_FILE;
-	key[1] = st->st_dev;
-	key[2] = st->st_ino;
-	key[3] = (uint64_t)st->st_size;
-	key[4] = (uint64_t)st->st_mtim.tv_sec * 1000000000ull + (uint64_t)st->st_mtim.tv_nsec;
-}
+	struct procmap_file id;
 
+	symcache_file_id(st, &id);
+	file_key(&id, key);
+}
 /*
  * An object without any CFI of its own may have a .debug_frame in its
  * separate debug file (build id, else .gnu_debuglink), found the way the
@@ -350,7 +347,12 @@ static void add_debug_file(const struct unwinder *u, pid_t pid, const struct pro
 	close(dfd);
 }
 
-/* The cached object for file-backed mapping @m, reading it on a miss; NULL if unopenable. */
+/*
+ * The cached object for file-backed mapping @m, reading it on a miss; NULL
+ * if unopenable. A primed snapshot (symbolizer_prime()) names the file of
+ * each mapping by its identity: found by it without an open, and no other
+ * file (the range remapped, the pid reused) stands in for it.
+ */
 static struct uw_obj *obj_for_map(struct unwinder *u, pid_t pid, const struct procmap *m)
 {
 	uint64_t mkey[5], fkey[5];
@@ -360,12 +362,14 @@ static struct uw_obj *obj_for_map(struct unwinder *u, pid_t pid, const struct pr
 	struct stat st;
 	int fd, err;
 
-	map_key(m, mkey);
-	a = alias_find(u, mkey);
-	if (a) {
-		u->stats.cache_hits++;
-		list_move(&a->obj->lru, &u->lru);
-		return a->obj;
+	if (m->has_file) {
+		file_key(&m->file, mkey);
+		a = alias_find(u, mkey);
+		if (a) {
+			u->stats.cache_hits++;
+			list_move(&a->obj->lru, &u->lru);
+			return a->obj;
+		}
 	}
 	u->stats.cache_misses++;
 	fd = procmaps_open_object(u->proc_root, pid, m);
@@ -373,7 +377,9 @@ static struct uw_obj *obj_for_map(struct unwinder *u, pid_t pid, const struct pr
 		return NULL; /* gone, or denied: not cached, a live process may open it later */
 	if (fstat(fd, &st))
 		goto cleanup;
-	file_key(&st, fkey);
+	stat_key(&st, fkey);
+	if (m->has_file && memcmp(fkey, mkey, sizeof(fkey)))
+		goto cleanup;
 	a = alias_find(u, fkey);
 	if (a) {
 		o = a->obj;
@@ -395,7 +401,6 @@ static struct uw_obj *obj_for_map(struct unwinder *u, pid_t pid, const struct pr
 	}
 	alias_set(u, fkey, o);
 bind:
-	alias_set(u, mkey, o);
 	list_move(&o->lru, &u->lru);
 cleanup:
 	close(fd);

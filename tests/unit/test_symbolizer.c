@@ -28,6 +28,7 @@
 static char tmpdir[512];
 static char so_path[600];
 static char pie_path[600];
+static char pie_b_path[600]; /* pie_path with other names of the same lengths: same layout */
 
 __attribute__((noinline)) int stackd_test_marker(int x);
 __attribute__((noinline)) int stackd_test_marker(int x)
@@ -66,6 +67,10 @@ static int setup(void **state)
 	    so_path, STACKD_SYM_FIXTURES);
 	run("%s -O0 -fPIE -pie -Wl,--build-id=sha1 -o '%s' '%s/funcs.c'", cc, pie_path,
 	    STACKD_SYM_FIXTURES);
+	snprintf(pie_b_path, sizeof(pie_b_path), "%s/fx_pie_b", tmpdir);
+	run("%s -O0 -fPIE -pie -Wl,--build-id=sha1 -Dstackd_fx_alpha=stackd_fx_omega "
+	    "-Dstackd_fx_local=stackd_fx_lokal -o '%s' '%s/funcs.c'",
+	    cc, pie_b_path, STACKD_SYM_FIXTURES);
 	return 0;
 }
 
@@ -134,6 +139,7 @@ static void test_self(void **state)
 	void *libc_getpid = dlsym(RTLD_DEFAULT, "getpid");
 	uint64_t ips[4];
 	const char *n;
+	size_t i;
 
 	(void)state;
 	assert_non_null(libc_getpid);
@@ -186,7 +192,7 @@ static void test_self(void **state)
 	assert_int_equal(st.cache_objects, 2);
 	assert_int_equal(st.cache_misses, 2);
 
-	/* Second time round: all from the cache, via the maps (dev, inode) index. */
+	/* Second time round: all from the cache (each file opened, found by its fstat). */
 	assert_int_equal(symbolizer_user(s, getpid(), maps, ips, 2, &r), 0);
 	assert_string_equal(fn_name(&r->frames[0]), "stackd_test_marker");
 	sym_result_free(r);
@@ -207,6 +213,15 @@ static void test_self(void **state)
 	symbolizer_get_stats(s, &st);
 	assert_true(st.cache_objects >= 3); /* exe, libc, ld.so at least */
 	assert_true(st.cache_bytes > 0);
+	/* ...and records which file each maps (map_files here, as root). */
+	for (i = 0; i < maps->nr; i++) {
+		const struct procmap *m = &maps->maps[i];
+
+		if (m->inode && m->path[0] == '/') {
+			assert_true(m->has_file);
+			assert_int_equal(m->file.ino, m->inode);
+		}
+	}
 
 	/* An empty batch is fine too. */
 	assert_int_equal(symbolizer_user(s, getpid(), maps, ips, 0, &r), 0);
@@ -351,6 +366,220 @@ static void test_fake_proc(void **state)
 	procmaps_free(maps);
 }
 
+/* A new ctime for @path (same content, size and mtime): what any rewrite costs a file. */
+static void bump_ctime(const char *path, const struct stat *was)
+{
+	struct timespec times[2];
+	struct stat now;
+	int tries;
+
+	times[0] = was->st_atim;
+	times[1] = was->st_mtim;
+	/* ctime has the clock's coarse granularity: retry until it has moved. */
+	for (tries = 0; tries < 500; tries++) {
+		assert_int_equal(utimensat(AT_FDCWD, path, times, 0), 0);
+		assert_int_equal(stat(path, &now), 0);
+		if (now.st_ctim.tv_sec != was->st_ctim.tv_sec ||
+		    now.st_ctim.tv_nsec != was->st_ctim.tv_nsec)
+			return;
+		usleep(2000);
+	}
+	fail_msg("ctime of %s did not move", path);
+}
+
+static void copy_over(const char *from, const char *to)
+{
+	char buf[65536];
+	ssize_t n;
+	int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_TRUNC);
+
+	assert_true(in >= 0 && out >= 0);
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		assert_int_equal(write(out, buf, (size_t)n), n);
+	close(in);
+	close(out);
+}
+
+/*
+ * Inode reuse: two different binaries shown by maps with the same (device,
+ * inode), as a fresh tmpfs shows a new file after a gone one. Each snapshot
+ * gets its own file's names: the second is not given the first's cached
+ * symbols, and the first (its process exited) keeps its own. Here B is
+ * written over A in place (same inode, same size, mtime set back to A's):
+ * only ctime, which no process can set back, tells them apart. An
+ * unchanged file is never parsed twice.
+ */
+static void test_inode_reuse(void **state)
+{
+	struct symbolizer_opts opts = {0};
+	struct symbolizer *s = NULL;
+	struct procmaps *maps_a = NULL, *maps_b = NULL, *maps_b2 = NULL;
+	struct sym_result *r = NULL;
+	struct symbolizer_stats st;
+	struct stat sa, sb;
+	char root[700], fx[760], gone[720], maps_text[512];
+	uint64_t alpha = nm_addr(pie_path, "stackd_fx_alpha");
+	uint64_t off = 0, va = 0, filesz = 0, base = 0x555500000000ull, ips[2];
+	int n;
+
+	(void)state;
+	/* The fixture builds B with names of the same lengths: one layout, one maps line. */
+	assert_int_equal(nm_addr(pie_b_path, "stackd_fx_omega"), alpha);
+	assert_int_equal(nm_addr(pie_b_path, "stackd_fx_lokal"),
+			 nm_addr(pie_path, "stackd_fx_local"));
+	readelf_load(pie_path, alpha, &off, &va, &filesz);
+	snprintf(root, sizeof(root), "%s/proc_reuse", tmpdir);
+	snprintf(fx, sizeof(fx), "%s/%d/root/bin/fx", root, FAKE_PID);
+	run("mkdir -p '%s/%d/root/bin' && cp '%s' '%s'", root, FAKE_PID, pie_path, fx);
+	n = snprintf(maps_text, sizeof(maps_text),
+		     "%" PRIx64 "-%" PRIx64 " r-xp %08" PRIx64 " 00:2a 2 /bin/fx\n",
+		     base + (va & ~(uint64_t)0xfff),
+		     base + ((va + filesz + 0xfff) & ~(uint64_t)0xfff), off & ~(uint64_t)0xfff);
+	ips[0] = base + alpha + 1;
+	ips[1] = base + nm_addr(pie_path, "stackd_fx_local") + 1;
+
+	opts.proc_root = root;
+	opts.no_dwarf = true;
+	assert_int_equal(symbolizer_new(&opts, &s), 0);
+	assert_int_equal(procmaps_parse(maps_text, (size_t)n, 0, &maps_a), 0);
+	assert_int_equal(symbolizer_prime(s, FAKE_PID, maps_a), 0);
+	assert_true(maps_a->maps[0].has_file);
+	assert_int_equal(symbolizer_user(s, FAKE_PID, maps_a, ips, 2, &r), 0);
+	assert_string_equal(fn_name(&r->frames[0]), "stackd_fx_alpha");
+	assert_string_equal(fn_name(&r->frames[1]), "stackd_fx_local");
+	sym_result_free(r);
+
+	/* A is gone; B takes its place with the same (device, inode), size and mtime. */
+	assert_int_equal(stat(fx, &sa), 0);
+	copy_over(pie_b_path, fx);
+	bump_ctime(fx, &sa);
+	assert_int_equal(stat(fx, &sb), 0);
+	assert_int_equal(sb.st_ino, sa.st_ino);
+	assert_int_equal(sb.st_mtim.tv_nsec, sa.st_mtim.tv_nsec);
+	if (sb.st_size != sa.st_size)
+		print_message("note: B's size %lld differs from A's %lld\n", (long long)sb.st_size,
+			      (long long)sa.st_size);
+
+	assert_int_equal(procmaps_parse(maps_text, (size_t)n, 0, &maps_b), 0);
+	assert_int_equal(symbolizer_prime(s, FAKE_PID, maps_b), 0);
+	assert_int_equal(symbolizer_user(s, FAKE_PID, maps_b, ips, 2, &r), 0);
+	assert_string_equal(fn_name(&r->frames[0]), "stackd_fx_omega");
+	assert_string_equal(fn_name(&r->frames[1]), "stackd_fx_lokal");
+	sym_result_free(r);
+	symbolizer_get_stats(s, &st);
+	assert_int_equal(st.cache_misses, 2);
+	assert_int_equal(st.cache_objects, 2);
+
+	/* A new snapshot of the unchanged B: a hit, no parse. */
+	assert_int_equal(procmaps_parse(maps_text, (size_t)n, 0, &maps_b2), 0);
+	assert_int_equal(symbolizer_prime(s, FAKE_PID, maps_b2), 0);
+	symbolizer_get_stats(s, &st);
+	assert_int_equal(st.cache_misses, 2);
+
+	/* Both processes exit: each snapshot keeps naming its own file. */
+	snprintf(gone, sizeof(gone), "%s.gone", root);
+	assert_int_equal(rename(root, gone), 0);
+	assert_int_equal(symbolizer_user(s, FAKE_PID, maps_a, ips, 2, &r), 0);
+	assert_string_equal(fn_name(&r->frames[0]), "stackd_fx_alpha");
+	sym_result_free(r);
+	assert_int_equal(symbolizer_user(s, FAKE_PID, maps_b2, ips, 2, &r), 0);
+	assert_string_equal(fn_name(&r->frames[0]), "stackd_fx_omega");
+	sym_result_free(r);
+	symbolizer_get_stats(s, &st);
+	assert_int_equal(st.cache_misses, 2);
+	assert_int_equal(st.failures[SYM_FAIL_OPEN], 0);
+	assert_int_equal(rename(gone, root), 0);
+	procmaps_free(maps_a);
+	procmaps_free(maps_b);
+	procmaps_free(maps_b2);
+	symbolizer_free(s);
+}
+
+/*
+ * The same pid, later, maps another file at the same range (pid reuse, or
+ * a remap): a snapshot primed on the first file never takes the second's
+ * names, even when its object was evicted and the file is opened again.
+ */
+static void test_range_remapped(void **state)
+{
+	struct symbolizer_opts opts = {0};
+	struct symbolizer *s = NULL;
+	struct procmaps *maps = NULL;
+	struct sym_result *r = NULL;
+	struct symbolizer_stats st;
+	char root[700], fx[760], maps_text[512];
+	uint64_t alpha = nm_addr(pie_path, "stackd_fx_alpha");
+	uint64_t off = 0, va = 0, filesz = 0, base = 0x555500000000ull, ip;
+	int n;
+
+	(void)state;
+	readelf_load(pie_path, alpha, &off, &va, &filesz);
+	snprintf(root, sizeof(root), "%s/proc_remap", tmpdir);
+	snprintf(fx, sizeof(fx), "%s/%d/root/bin/fx", root, FAKE_PID);
+	run("mkdir -p '%s/%d/root/bin' && cp '%s' '%s'", root, FAKE_PID, pie_path, fx);
+	n = snprintf(maps_text, sizeof(maps_text),
+		     "%" PRIx64 "-%" PRIx64 " r-xp %08" PRIx64 " 00:2a 2 /bin/fx\n",
+		     base + (va & ~(uint64_t)0xfff),
+		     base + ((va + filesz + 0xfff) & ~(uint64_t)0xfff), off & ~(uint64_t)0xfff);
+	ip = base + alpha + 1;
+	/* A budget too small to keep anything: every lookup opens the file again. */
+	opts.proc_root = root;
+	opts.cache_max_bytes = 1;
+	opts.no_dwarf = true;
+	assert_int_equal(symbolizer_new(&opts, &s), 0);
+	assert_int_equal(procmaps_parse(maps_text, (size_t)n, 0, &maps), 0);
+	assert_int_equal(symbolizer_prime(s, FAKE_PID, maps), 0);
+	assert_true(maps->maps[0].has_file);
+	run("cp '%s' '%s.new' && mv '%s.new' '%s'", pie_b_path, fx, fx, fx);
+	assert_int_equal(symbolizer_user(s, FAKE_PID, maps, &ip, 1, &r), 0);
+	assert_int_equal(r->frames[0].nr_lines, 0);
+	sym_result_free(r);
+	symbolizer_get_stats(s, &st);
+	assert_int_equal(st.failures[SYM_FAIL_OPEN], 1);
+	/* Priming the old snapshot again does not rebind it to the new file either. */
+	assert_int_equal(symbolizer_prime(s, FAKE_PID, maps), 0);
+	assert_int_equal(symbolizer_user(s, FAKE_PID, maps, &ip, 1, &r), 0);
+	assert_int_equal(r->frames[0].nr_lines, 0);
+	sym_result_free(r);
+	procmaps_free(maps);
+	symbolizer_free(s);
+}
+
+/*
+ * One binary touched over and over: every ctime is a new identity, all
+ * bound to the one object (same build id and content), at most 64 of them.
+ */
+static void test_alias_cap(void **state)
+{
+	struct symbolizer_opts opts = {.no_dwarf = true};
+	struct symbolizer *s = NULL;
+	struct procmaps *maps = NULL;
+	struct symbolizer_stats st;
+	struct stat was;
+	char root[700], fx[760];
+	static const char text[] = "555500000000-555500001000 r-xp 00000000 00:2a 2 /bin/fx\n";
+	int i;
+
+	(void)state;
+	snprintf(root, sizeof(root), "%s/proc_cap", tmpdir);
+	snprintf(fx, sizeof(fx), "%s/%d/root/bin/fx", root, FAKE_PID);
+	run("mkdir -p '%s/%d/root/bin' && cp '%s' '%s'", root, FAKE_PID, pie_path, fx);
+	opts.proc_root = root;
+	assert_int_equal(symbolizer_new(&opts, &s), 0);
+	for (i = 0; i < 70; i++) {
+		assert_int_equal(stat(fx, &was), 0);
+		bump_ctime(fx, &was);
+		assert_int_equal(procmaps_parse(text, sizeof(text) - 1, 0, &maps), 0);
+		assert_int_equal(symbolizer_prime(s, FAKE_PID, maps), 0);
+		procmaps_free(maps);
+	}
+	symbolizer_get_stats(s, &st);
+	assert_int_equal(st.cache_objects, 1);
+	assert_int_equal(st.cache_misses, 70);
+	assert_int_equal(st.cache_alias_drops, 70 - 64);
+	symbolizer_free(s);
+}
+
 static void test_kernel(void **state)
 {
 	static const char ksyms[] = "ffffffff81000000 T _stext\n"
@@ -476,6 +705,8 @@ int main(void)
 	    cmocka_unit_test(test_self),	cmocka_unit_test(test_dlopen),
 	    cmocka_unit_test(test_fake_proc),	cmocka_unit_test(test_kernel),
 	    cmocka_unit_test(test_kernel_real), cmocka_unit_test(test_budget),
+	    cmocka_unit_test(test_inode_reuse), cmocka_unit_test(test_range_remapped),
+	    cmocka_unit_test(test_alias_cap),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

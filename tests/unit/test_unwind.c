@@ -31,6 +31,7 @@
 
 #include "elfsym.h"
 #include "symbolize/procmaps.h"
+#include "symbolize/symbolizer.h"
 #include "symbolize/unwinder.h"
 #include "unwtab.h"
 
@@ -92,6 +93,24 @@ out:
 	return buf;
 }
 
+/*
+ * As the agent does with every snapshot while its process lives: record the
+ * file each mapping names (pid 1 of the fake /proc), which is how an exited
+ * process's objects are found later.
+ */
+static int prime(struct procmaps *maps)
+{
+	struct symbolizer_opts opts = {.proc_root = proc_root, .no_dwarf = true};
+	struct symbolizer *sym = NULL;
+	int err;
+
+	err = symbolizer_new(&opts, &sym);
+	if (!err)
+		err = symbolizer_prime(sym, 1, maps);
+	symbolizer_free(sym);
+	return err;
+}
+
 static int load_snapshot(struct snapshot *s, const char *prefix)
 {
 	char path[600];
@@ -113,7 +132,7 @@ static int load_snapshot(struct snapshot *s, const char *prefix)
 		return -1;
 	err = procmaps_parse(maps, len, PROCMAPS_EXEC_ONLY, &s->maps);
 	free(maps);
-	return err;
+	return err ? err : prime(s->maps);
 }
 
 static int setup(void **state)
@@ -433,6 +452,7 @@ static struct procmaps *maps_for(const struct snapshot *s, const char *path)
 		m->maps[i].inode = st.st_ino;
 		m->maps[i].dev_major = major(st.st_dev);
 		m->maps[i].dev_minor = minor(st.st_dev);
+		m->maps[i].has_file = false; /* another file than the one primed: unprimed */
 	}
 	return m;
 }
@@ -742,7 +762,7 @@ static void test_hostile_objects(void **state)
 
 /*
  * The cache: a second unwind hits; an exited process (no proc entry at all)
- * still unwinds through the (device, inode) of its maps; a small budget
+ * still unwinds through the file identities priming recorded; a small budget
  * evicts and stays correct.
  */
 static void test_cache(void **state)

@@ -23,6 +23,20 @@ enum {
 	PROCMAP_PRIVATE = 1 << 3,
 };
 
+/*
+ * The mapped file's identity as stat(2) gave it. (device, inode) alone is
+ * not one: both are reused (a new tmpfs gets a freed device number, a new
+ * file a freed inode); size, mtime and ctime (which no process can set back)
+ * tell two files apart that share them over time.
+ */
+struct procmap_file {
+	uint64_t dev;
+	uint64_t ino;
+	uint64_t size;
+	uint64_t mtime_ns;
+	uint64_t ctime_ns;
+};
+
 struct procmap {
 	uint64_t start;
 	uint64_t end; /* exclusive */
@@ -32,6 +46,9 @@ struct procmap {
 	uint32_t dev_minor;
 	uint32_t perms; /* PROCMAP_* */
 	bool is_deleted; /* the kernel appended " (deleted)"; stripped from path */
+	/* @file is set: filled by symbolizer_prime() while the process lives, never parsed. */
+	bool has_file;
+	struct procmap_file file;
 	const char *path; /* "" for anonymous memory, "[vdso]", "[stack]", ... */
 };
 

@@ -15,7 +15,8 @@
  * deleted binaries work. Because a process may exit before its samples are
  * symbolized, symbolizer_prime() loads every executable object of a maps
  * snapshot while the process is alive; later lookups find those objects by
- * the (device, inode) the snapshot recorded, without touching /proc.
+ * the file identity (device, inode, size, mtime, ctime) priming recorded in
+ * the snapshot, without touching /proc.
  * Priming reads symbol tables only: DWARF is loaded by the first lookup
  * that needs lines in an object, from an fd kept since priming when the
  * DWARF is in the object itself, or from its separate debug file.
@@ -112,6 +113,7 @@ struct symbolizer_stats {
 	uint64_t cache_evictions;
 	uint64_t cache_fds;	    /* fds held for DWARF not loaded yet (see symcache.h) */
 	uint64_t cache_fd_drops;    /* of those, closed at the cap: DWARF lost until re-primed */
+	uint64_t cache_alias_drops; /* file identities an object forgot at its cap (64) */
 	uint64_t objects_too_big;   /* parses over the per-object budget (max_object_bytes) */
 	uint64_t too_big_bytes;	    /* bytes those parses asked for and were refused */
 	uint64_t perfmap_bytes;	    /* JIT perf maps held (all processes) */
@@ -128,10 +130,15 @@ void symbolizer_free(struct symbolizer *s);
 
 /*
  * Load (into the cache) every executable file-backed object of @maps for
- * process @pid, opening it through /proc while the process is alive.
+ * process @pid, opening it through /proc while the process is alive, and
+ * record in each mapping the identity of its file (procmap.file: one stat()
+ * of /proc/PID/map_files/RANGE; a file already cached is not opened again).
+ * Later lookups with this snapshot find objects by that identity, never by
+ * the (device, inode) of the maps line, which a later file can reuse; a
+ * mapping's identity, once recorded, is never replaced by another file's.
  * Returns 0, or -ESRCH when the process vanished (objects loaded so far stay).
  */
-int symbolizer_prime(struct symbolizer *s, pid_t pid, const struct procmaps *maps);
+int symbolizer_prime(struct symbolizer *s, pid_t pid, struct procmaps *maps);
 
 /*
  * Symbolize user-space ips of process @pid (leaf first, as the kernel
