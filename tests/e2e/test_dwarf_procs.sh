@@ -22,6 +22,8 @@
 #                 forced through /proc/sys/kernel/ns_last_pid): none of Z's samples is
 #                 unwound with DWARF over 5 s and no process is switched: the entry's value
 #                 (the leader start time) is not Z's.
+#             (d) dwarf_procs filled up with bpftool: a new deep fixture cannot be switched
+#                 and stackd_unwind_processes_refused_total says so within 10 s.
 #   prints:   every entry seen, the counters that moved.
 # Every check runs (a failed one is reported and the test goes on), so one run shows which
 # of (a), (b), (c) an agent gets wrong; the test fails if any did.
@@ -240,7 +242,38 @@ done
 check "$((fp + dw >= HZ * 5 / 4))" "(c) chain_z was sampled: +$((fp + dw)) samples (want >= 25% of $HZ Hz x 5 s)"
 part_check "$((dw == 0))" \
 	"(c) the stale entry (deep_x's start time) did not switch chain_z, which reused its pid: +$dw samples unwound with DWARF (want 0)"
+
+# ---- (d) a full dwarf_procs refuses a switch, and says so
+# Fill the map with keys no pid can have (above pid_max's 2^22 limit), in one bpftool run.
+maxe=$(bpftool map show id "$MAP_ID" -j | grep -o '"max_entries":[0-9]*' | cut -d: -f2)
+# map_count: entries in the agent's dwarf_procs.
+map_count() { bpftool map dump id "$MAP_ID" -j | awk '{ n += gsub(/"formatted"/, "") } END { print n + 0 }'; }
+used=$(map_count)
+awk -v id="$MAP_ID" -v n=$((maxe - used)) -v vsz="$vsz" 'BEGIN {
+	for (i = 0; i < n; i++) {
+		k = 2130706432 + i # 0x7f000000 + i, little-endian
+		printf "map update id %d key 0x%02x 0x%02x 0x%02x 0x%02x value", id,
+			k % 256, int(k / 256) % 256, int(k / 65536) % 256, int(k / 16777216)
+		for (j = 0; j < vsz; j++) printf " 0x00"
+		print " noexist"
+	} }' >"$T/fill.batch"
+bpftool batch file "$T/fill.batch" >"$T/fill.out" 2>&1 || fail "filling dwarf_procs failed: $(tail -n 2 "$T/fill.out")"
+info "(d) dwarf_procs filled: $(map_count) of $maxe entries"
+metrics d.m0
+in_cg deep_w "$deep" 60
+W=$BG_PID
+deadline=$(($(now_ms) + 10000))
+while :; do
+	metrics d.m1
+	ref=$(delta d.m0 d.m1 stackd_unwind_processes_refused_total)
+	((ref < 1 && $(now_ms) < deadline)) || break
+	sleep 0.25
+done
+info "(d) deep_w (pid $W) started with dwarf_procs full: refused +$ref, dwarf_procs[$W] = $(entry "$W")"
+part_check "$((ref >= 1))" "(d) the refused switch is counted: stackd_unwind_processes_refused_total +$ref (want >= 1)"
+kill -TERM "$W"
+e2e_reap "$W" 10 || true
 agent_stop
 
 ((${#FAILED[@]} == 0)) || fail "${#FAILED[@]} check(s) failed: $(printf '%s; ' "${FAILED[@]}")"
-pass "dwarf_procs lost the evicted, the exited, and never applied to a reused pid"
+pass "dwarf_procs lost the evicted, the exited, never applied to a reused pid; full, it is counted"
