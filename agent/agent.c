@@ -331,6 +331,22 @@ static void auto_unwind_check(struct agent *a, struct proc *p, const struct load
 	}
 }
 
+/*
+ * The process table evicts a process: if it was switched to DWARF and is still
+ * alive (evicted by --process.max or the maps budget; an exit already cleared
+ * it in the kernel), drop its dwarf_procs entry, or such entries pile up until
+ * the map is full and no process can be switched any more. If it is sampled
+ * again it comes back undecided and earns the switch afresh.
+ */
+static void auto_unwind_evicted(void *ctx, const struct proc *p)
+{
+	struct agent *a = ctx;
+
+	if (p->unwind == PROC_UNWIND_DWARF &&
+	    loader_set_dwarf_proc(a->loader, p->tgid, p->start_boottime, false) == 1)
+		a->stats.dwarf_procs_released++;
+}
+
 /* Fake addresses for pseudo frames, so each kind dedups to one Location. */
 enum pseudo_frame {
 	PSEUDO_USTACK_COLLISION = 1,
@@ -1073,6 +1089,7 @@ int agent_start(struct agent *a)
 	err = proctable_new(a->cfg.max_processes, "/proc", a->sym, a->meta, &a->procs);
 	if (err)
 		return err;
+	proctable_on_evict(a->procs, auto_unwind_evicted, a);
 	if (labels_parse_set(a->cfg.labels, &a->label_mask)) {
 		pr_err("--profiling.labels=%s: unknown label key", a->cfg.labels);
 		return -EINVAL;

@@ -610,9 +610,22 @@ int loader_set_dwarf_proc(struct loader *l, uint32_t tgid, uint64_t start_bootti
 {
 	int fd = bpf_map__fd(l->skel->maps.dwarf_procs);
 
+	uint64_t cur;
+
 	if (on)
 		return bpf_map_update_elem(fd, &tgid, &start_boottime, BPF_ANY) ? -errno : 0;
-	return bpf_map_delete_elem(fd, &tgid) && errno != ENOENT ? -errno : 0;
+	/*
+	 * Only user space adds entries, from the thread calling this; the kernel
+	 * only deletes them (exec, exit). So the entry cannot change owner
+	 * between the lookup and the delete.
+	 */
+	if (bpf_map_lookup_elem(fd, &tgid, &cur))
+		return errno == ENOENT ? 0 : -errno;
+	if (cur != start_boottime)
+		return 0;
+	if (bpf_map_delete_elem(fd, &tgid))
+		return errno == ENOENT ? 0 : -errno;
+	return 1;
 }
 
 int loader_read_counters(struct loader *l, uint64_t out[STACKD_CNT__MAX])

@@ -88,7 +88,9 @@ int loader_drain(struct loader *l, void (*cb)(void *ctx, const struct loader_rec
 
 /*
  * Auto mode: copy (or stop copying) the stacks of process (@tgid, @start_boottime); a
- * later process with the same tgid is not copied. Returns 0 or -errno.
+ * later process with the same tgid is not copied. Returns 0 or -errno (-E2BIG: the
+ * map is full). Stopping removes the entry only while it is this process's (a later
+ * process given the pid keeps its own); it returns 1 when it removed one, else 0.
  */
 int loader_set_dwarf_proc(struct loader *l, uint32_t tgid, uint64_t start_boottime, bool on);
 

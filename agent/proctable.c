@@ -36,6 +36,8 @@ struct proctable {
 	struct procmeta_reader *meta;
 	uint64_t ns_per_tick;
 	bool maps_pressure; /* a snapshot was refused for the total budget since the last sweep */
+	void (*on_evict)(void *ctx, const struct proc *p);
+	void *on_evict_ctx;
 	struct proctable_stats stats;
 };
 
@@ -82,6 +84,8 @@ static void proc_free(struct proc *p)
 
 static void proc_evict(struct proctable *t, struct proc *p)
 {
+	if (t->on_evict)
+		t->on_evict(t->on_evict_ctx, p);
 	hmap_remove(&t->procs, &p->node);
 	list_del(&p->lru);
 	if (p->maps)
@@ -374,6 +378,12 @@ void proctable_sweep(struct proctable *t, uint64_t drain_seq)
 		t->stats.evicted_maps_budget++;
 	}
 	t->maps_pressure = false;
+}
+
+void proctable_on_evict(struct proctable *t, void (*cb)(void *ctx, const struct proc *p), void *ctx)
+{
+	t->on_evict = cb;
+	t->on_evict_ctx = ctx;
 }
 
 void proctable_get_stats(const struct proctable *t, struct proctable_stats *out)

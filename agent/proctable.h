@@ -89,5 +89,13 @@ void proctable_touch(struct proctable *t, struct proc *p, uint64_t drain_seq);
 /* Evict processes that exited before the previous drain, and the LRU tail beyond the cap. */
 void proctable_sweep(struct proctable *t, uint64_t drain_seq);
 void proctable_get_stats(const struct proctable *t, struct proctable_stats *out);
+/*
+ * @cb(@ctx, p) runs for every process as proctable_sweep() evicts it (exited,
+ * over max_entries or over the maps budget), just before it is freed; not at
+ * proctable_free(). What the owner keeps per process elsewhere (the kernel's
+ * dwarf_procs entry) must go with it: an evicted live process is forgotten.
+ */
+void proctable_on_evict(struct proctable *t, void (*cb)(void *ctx, const struct proc *p),
+			void *ctx);
 
 #endif

@@ -282,6 +282,10 @@ int stats_write_metrics(struct strbuf *sb, const struct agent_stats *s,
 			     "Processes auto mode could not switch because the kernel's table of "
 			     "DWARF processes was full.",
 			     s->dwarf_procs_full);
+	err = err ?: counter(sb, "stackd_unwind_processes_released_total",
+			     "Processes taken out of DWARF unwinding because the process table "
+			     "evicted them while they ran (--process.max or the maps budget).",
+			     s->dwarf_procs_released);
 	err = err ?: gauge(sb, "stackd_unwind_cache_bytes", "Memory held by cached unwind tables.",
 			   s->unw.cache_bytes);
 	err = err ?: gauge(sb, "stackd_unwind_cache_objects", "Objects with cached unwind tables.",

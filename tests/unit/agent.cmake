@@ -13,3 +13,4 @@ target_compile_definitions(test_checks PRIVATE STACKD_BPF_OBJECT="${CMAKE_BINARY
 add_test(NAME unit.test_deploy_manifest
 	COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_deploy_manifest.sh ${PROJECT_SOURCE_DIR})
 set_tests_properties(unit.test_deploy_manifest PROPERTIES LABELS unit ${STACKD_SKIP_PROPERTY})
+stackd_unit_test(test_proctable SOURCES test_proctable.c LIBS agent_core)
