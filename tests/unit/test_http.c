@@ -774,7 +774,6 @@ static void test_concurrent_profiles(void **state)
 	struct http_server *s;
 	struct http_stats st;
 	struct resp r;
-	double t0;
 	int port, i;
 
 	default_opts(&o, &f);
@@ -786,10 +785,8 @@ static void test_concurrent_profiles(void **state)
 	}
 	wait_in_flight(s, 2);
 
-	/* /metrics answers at once while both profiles block. */
-	t0 = now_s();
+	/* /metrics answers while both profiles block: its body still counts both in flight. */
 	assert_int_equal(http_get(port, "/metrics", &r), 0);
-	assert_true(now_s() - t0 < 0.5);
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(r.body, "stackd_http_profile_requests_in_flight 2\n"));
 	resp_free(&r);
@@ -1061,7 +1058,8 @@ static void test_profile_abandoned(void **state)
 	close(fd); /* FIN: the scraper gave up */
 	t0 = now_s();
 	wait_in_flight(s, 0);
-	assert_true(now_s() - t0 < 1.0);
+	/* Freed long before the 30 s window ends (a generous bound: the machine may be busy). */
+	assert_true(now_s() - t0 < 10.0);
 	for (i = 0; i < 100 && atomic_load(&f.windows_open); i++)
 		usleep(10 * 1000);
 	assert_int_equal(atomic_load(&f.windows_open), 0);
@@ -1108,7 +1106,6 @@ static void test_page_limits(void **state)
 	struct http_server *s;
 	struct http_stats st;
 	struct resp r;
-	double t0;
 	int port, i;
 
 	default_opts(&o, &f);
@@ -1127,11 +1124,10 @@ static void test_page_limits(void **state)
 		usleep(10 * 1000);
 	}
 	assert_int_equal(st.page_requests_in_flight, 2);
-	/* /metrics is not held up by slow pages. */
-	t0 = now_s();
+	/* /metrics is not held up by slow pages: it answers while both are still running. */
 	assert_int_equal(http_get(port, "/metrics", &r), 0);
 	assert_int_equal(r.status, 200);
-	assert_true(now_s() - t0 < 0.5);
+	assert_non_null(strstr(r.body, "stackd_http_page_requests_in_flight 2\n"));
 	resp_free(&r);
 	assert_int_equal(http_get(port, "/debug/pprof/folded", &r), 0);
 	assert_pprof_error(&r, 503);
