@@ -35,12 +35,13 @@ cmake --build build-tsan -j"$jobs"
 export TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp"
 ctest --test-dir build-tsan -L unit --output-on-failure
 # The e2e tests whose agents serve HTTP while the drain thread runs (metrics, profiles,
-# TLS/auth reloads, abuse, history pages, privilege drop in every thread).
+# TLS/auth reloads, abuse, the crowd of held connections with suspended profiles and gone
+# clients, the login throttle, history pages, privilege drop in every thread).
 # Left out: tests whose bounds a 5-15x slower agent cannot meet and that add no thread
 # (sampling ratios of the sym_*/unwind_*/cpu_chain/filter_bpf fixtures, web_load's latency,
 # web_tls's 1 s scrape timeout, cpu_seconds' 5% accuracy, history_churn's RSS, which TSan's
-# shadow doubles, the .deb).
-tsan_e2e='e2e\.(metrics|concurrent|http_errors|cli|privs|web_mtls|web_reload|web_abuse|labels_filters|history_exit)$'
+# shadow doubles, lifecycle's 5 s exit bound, the .deb).
+tsan_e2e='e2e\.(metrics|concurrent|http_errors|cli|privs|web_mtls|web_reload|web_abuse|web_crowd|web_login_throttle|labels_filters|history_exit|hostile_names)$'
 ctest --test-dir build-tsan -L e2e -R "$tsan_e2e" --output-on-failure
 unset TSAN_OPTIONS
 
