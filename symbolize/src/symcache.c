@@ -152,15 +152,6 @@ static void alias_set(struct symcache *c, const uint64_t key[5], struct symcache
 	c->stats.bytes += sizeof(*a);
 }
 
-static void file_key(const struct procmap_file *id, uint64_t key[5])
-{
-	key[0] = id->dev;
-	key[1] = id->ino;
-	key[2] = id->size;
-	key[3] = id->mtime_ns;
-	key[4] = id->ctime_ns;
-}
-
 void symcache_file_id(const struct stat *st, struct procmap_file *id)
 {
 	id->dev = (uint64_t)st->st_dev;
@@ -537,7 +528,7 @@ struct symcache_obj *symcache_get_file(struct symcache *c, const struct procmap_
 	uint64_t k[5];
 	struct alias *a;
 
-	file_key(id, k);
+	procmap_file_key(id, k);
 	a = alias_find(c, k);
 	if (!a)
 		return NULL;
@@ -667,7 +658,7 @@ int symcache_get_fd_src(struct symcache *c, int fd, const struct procmap_file *i
 		symcache_file_id(&st, &fid);
 		id = &fid;
 	}
-	file_key(id, fkey);
+	procmap_file_key(id, fkey);
 	a = alias_find(c, fkey);
 	if (a) {
 		c->stats.hits++;

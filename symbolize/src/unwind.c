@@ -300,21 +300,12 @@ static struct uw_obj *obj_insert(struct unwinder *u, struct unwtab *t)
 	return o;
 }
 
-static void file_key(const struct procmap_file *id, uint64_t key[5])
-{
-	key[0] = id->dev;
-	key[1] = id->ino;
-	key[2] = id->size;
-	key[3] = id->mtime_ns;
-	key[4] = id->ctime_ns;
-}
-
 static void stat_key(const struct stat *st, uint64_t key[5])
 {
 	struct procmap_file id;
 
 	symcache_file_id(st, &id);
-	file_key(&id, key);
+	procmap_file_key(&id, key);
 }
 /*
  * An object without any CFI of its own may have a .debug_frame in its
@@ -363,7 +354,7 @@ static struct uw_obj *obj_for_map(struct unwinder *u, pid_t pid, const struct pr
 	int fd, err;
 
 	if (m->has_file) {
-		file_key(&m->file, mkey);
+		procmap_file_key(&m->file, mkey);
 		a = alias_find(u, mkey);
 		if (a) {
 			u->stats.cache_hits++;

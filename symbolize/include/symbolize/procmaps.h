@@ -37,6 +37,16 @@ struct procmap_file {
 	uint64_t ctime_ns;
 };
 
+/* The identity as a cache key: every field, so a reused (dev, inode) never matches. */
+static inline void procmap_file_key(const struct procmap_file *id, uint64_t key[5])
+{
+	key[0] = id->dev;
+	key[1] = id->ino;
+	key[2] = id->size;
+	key[3] = id->mtime_ns;
+	key[4] = id->ctime_ns;
+}
+
 struct procmap {
 	uint64_t start;
 	uint64_t end; /* exclusive */
