@@ -187,7 +187,7 @@ static int map_file_id(const struct symbolizer *s, pid_t pid, const struct procm
 		return -errno;
 	if (!S_ISREG(st.st_mode))
 		return -ENODEV;
-	symcache_file_id(&st, id);
+	procmap_file_of_stat(&st, id);
 	return 0;
 }
 
@@ -197,7 +197,7 @@ static int fd_file_id(int fd, struct procmap_file *id)
 
 	if (fstat(fd, &st))
 		return -errno;
-	symcache_file_id(&st, id);
+	procmap_file_of_stat(&st, id);
 	return 0;
 }
 

@@ -152,15 +152,6 @@ static void alias_set(struct symcache *c, const uint64_t key[5], struct symcache
 	c->stats.bytes += sizeof(*a);
 }
 
-void symcache_file_id(const struct stat *st, struct procmap_file *id)
-{
-	id->dev = (uint64_t)st->st_dev;
-	id->ino = (uint64_t)st->st_ino;
-	id->size = (uint64_t)st->st_size;
-	id->mtime_ns = (uint64_t)st->st_mtim.tv_sec * 1000000000ull + (uint64_t)st->st_mtim.tv_nsec;
-	id->ctime_ns = (uint64_t)st->st_ctim.tv_sec * 1000000000ull + (uint64_t)st->st_ctim.tv_nsec;
-}
-
 static void search_free(struct obj_search *q)
 {
 	if (!q)
@@ -655,7 +646,7 @@ int symcache_get_fd_src(struct symcache *c, int fd, const struct procmap_file *i
 	if (!id) {
 		if (fstat(fd, &st))
 			return -errno;
-		symcache_file_id(&st, &fid);
+		procmap_file_of_stat(&st, &fid);
 		id = &fid;
 	}
 	procmap_file_key(id, fkey);

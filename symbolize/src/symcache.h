@@ -103,8 +103,6 @@ void symcache_set_max_fds(struct symcache *c, unsigned max_fds);
 /* Frees every object; no reference may be outstanding. NULL-safe. */
 void symcache_free(struct symcache *c);
 
-/* The identity stat(2) gives a file (see struct procmap_file). */
-void symcache_file_id(const struct stat *st, struct procmap_file *id);
 /*
  * A referenced object parsed from the file of identity @id, or NULL (never
  * parsed, or evicted). Counts a hit when found. No file is touched.

@@ -57,7 +57,6 @@
 #include "common/hmap.h"
 #include "common/list.h"
 #include "debuginfo.h"
-#include "symcache.h"
 #include "unwtab.h"
 
 /* Exported by libunwind-x86_64 but missing from its headers. */
@@ -304,7 +303,7 @@ static void stat_key(const struct stat *st, uint64_t key[5])
 {
 	struct procmap_file id;
 
-	symcache_file_id(st, &id);
+	procmap_file_of_stat(st, &id);
 	procmap_file_key(&id, key);
 }
 /*

@@ -230,11 +230,11 @@ static void test_bad_values(void **state)
 	write_file("clear.yml", 0600, "basic_auth_users:\n  alice: hunter2\n");
 	expect_error("clear.yml", -EINVAL, "not a bcrypt hash", "alice");
 	/* A cost past WEBCONFIG_BCRYPT_MAX_COST: each wrong password would pin a core. */
-	write_file("dear.yml", 0600, "basic_auth_users:\n  bob: '$2b$13$%s'\n", HASH + 7);
+	write_file("dear.yml", 0600, "basic_auth_users:\n  bob: '$2b$13$%s'\n", &HASH[7]);
 	expect_error("dear.yml", -EINVAL, "has cost 13, more than 12", "bob");
-	write_file("dearest.yml", 0600, "basic_auth_users:\n  bob: '$2y$31$%s'\n", HASH + 7);
+	write_file("dearest.yml", 0600, "basic_auth_users:\n  bob: '$2y$31$%s'\n", &HASH[7]);
 	expect_error("dearest.yml", -EINVAL, "has cost 31", "htpasswd -nbB -C 10");
-	write_file("cost12.yml", 0600, "basic_auth_users:\n  bob: '$2b$12$%s'\n", HASH + 7);
+	write_file("cost12.yml", 0600, "basic_auth_users:\n  bob: '$2b$12$%s'\n", &HASH[7]);
 	{
 		struct webconfig *wc = NULL;
 		char err[256];

@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct stat;
+
 enum {
 	PROCMAP_READ = 1 << 0,
 	PROCMAP_WRITE = 1 << 1,
@@ -36,6 +38,9 @@ struct procmap_file {
 	uint64_t mtime_ns;
 	uint64_t ctime_ns;
 };
+
+/* The identity stat(2) gives a file. */
+void procmap_file_of_stat(const struct stat *st, struct procmap_file *id);
 
 /* The identity as a cache key: every field, so a reused (dev, inode) never matches. */
 static inline void procmap_file_key(const struct procmap_file *id, uint64_t key[5])
