@@ -43,15 +43,15 @@
  * (and at least DRAIN_STALL_MIN_NS): /-/ready then answers 503.
  */
 #define DRAIN_STALL_INTERVALS 3
-#define DRAIN_STALL_MIN_NS (5 * 1000000000ULL)
+#define DRAIN_STALL_MIN_NS    (5 * 1000000000ULL)
 /* Time the drain thread spends on ring-buffer records per loop, before it drains or stops. */
 #define POLL_BUDGET_NS (200 * 1000000ULL)
 
 enum window_state {
-	WINDOW_PENDING, /* registered; starts at the next drain */
-	WINDOW_ACTIVE, /* receiving drained samples */
-	WINDOW_DONE, /* closed at a drain; the requester owns the builder */
-	WINDOW_ABORTED, /* shutdown or error before it closed */
+	WINDOW_PENDING,	  /* registered; starts at the next drain */
+	WINDOW_ACTIVE,	  /* receiving drained samples */
+	WINDOW_DONE,	  /* closed at a drain; the requester owns the builder */
+	WINDOW_ABORTED,	  /* shutdown or error before it closed */
 	WINDOW_CANCELLED, /* the client went away while ACTIVE: the next drain frees it */
 };
 
@@ -92,11 +92,11 @@ struct agent {
 	struct hist_fill fill;
 	struct cpumetrics *cpu;
 	uint32_t label_mask; /* --profiling.labels */
-	uint64_t drain_t0; /* CLOCK_MONOTONIC of the running drain's swap */
+	uint64_t drain_t0;   /* CLOCK_MONOTONIC of the running drain's swap */
 	pthread_t thread;
 	bool thread_started;
 	bool thread_joined; /* main thread only */
-	int wake_fd; /* eventfd: new window or stop */
+	int wake_fd;	    /* eventfd: new window or stop */
 	int epoll_fd;
 	atomic_bool stopping;
 	/* Drain liveness, read by HTTP threads and the shutdown watchdog without the lock. */
@@ -113,7 +113,7 @@ struct agent {
 	struct agent_stats stats;
 
 	pthread_mutex_t lock; /* guards windows, window states and pub */
-	pthread_cond_t cond; /* signalled when windows change state */
+	pthread_cond_t cond;  /* signalled when windows change state */
 	struct list_head windows;
 	unsigned nr_windows;
 	struct agent_stats pub; /* what /metrics reads: stats as of the last drain, and req */
@@ -155,8 +155,7 @@ static void mark_progress(struct agent *a)
 	atomic_store(&a->progress_mono_ns, now);
 	atomic_store(&a->progress_unix_ns, unix_ns());
 	if (atomic_exchange(&a->stall_logged, false))
-		pr_info("drain resumed after %.1f s without progress",
-			(double)(now - last) / 1e9);
+		pr_info("drain resumed after %.1f s without progress", (double)(now - last) / 1e9);
 }
 
 /*
@@ -247,9 +246,9 @@ static void on_dwarf_sample(void *ctx, const struct stackd_dwarf_sample *rec, si
 	p = proctable_get(a->procs, rec->tgid, rec->start_boottime, NULL, false);
 	if (p && p->maps) {
 		/* __u64 and uint64_t differ in type (long long vs long), not in layout. */
-		unr = unwinder_unwind(a->unw, (pid_t)rec->tgid, p->maps,
-				      (const uint64_t *)rec->regs, rec->stack,
-				      rec->stack_len, uips, STACKD_MAX_STACK_DEPTH, &end);
+		unr =
+		    unwinder_unwind(a->unw, (pid_t)rec->tgid, p->maps, (const uint64_t *)rec->regs,
+				    rec->stack, rec->stack_len, uips, STACKD_MAX_STACK_DEPTH, &end);
 	} else if (rec->regs[UNWIND_REG_RIP]) {
 		uips[unr++] = rec->regs[UNWIND_REG_RIP]; /* no maps: the sampled ip at least */
 	}
@@ -266,10 +265,20 @@ static void on_dwarf_sample(void *ctx, const struct stackd_dwarf_sample *rec, si
 static bool is_stack_root(const char *name)
 {
 	static const char *const roots[] = {
-		"_start",	   "__libc_start_main", "__libc_start_call_main", "start_thread",
-		"clone",	   "clone3",		"__clone",		  "__clone3",
-		"__clone_internal", "thread_start",	"_dl_start_user",	  "runtime.goexit",
-		"runtime.rt0_go", "runtime.mstart",
+	    "_start",
+	    "__libc_start_main",
+	    "__libc_start_call_main",
+	    "start_thread",
+	    "clone",
+	    "clone3",
+	    "__clone",
+	    "__clone3",
+	    "__clone_internal",
+	    "thread_start",
+	    "_dl_start_user",
+	    "runtime.goexit",
+	    "runtime.rt0_go",
+	    "runtime.mstart",
 	};
 
 	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++)
@@ -357,16 +366,16 @@ enum pseudo_frame {
 };
 
 static const char *const pseudo_names[] = {
-	[PSEUDO_USTACK_COLLISION] = "[user stack lost: stack map collision]",
-	[PSEUDO_KSTACK_COLLISION] = "[kernel stack lost: stack map collision]",
-	[PSEUDO_USTACK_MISSING] = "[user stack unavailable]",
-	[PSEUDO_KSTACK_MISSING] = "[kernel stack unavailable]",
-	[PSEUDO_NO_STACK] = "[no stack]",
+    [PSEUDO_USTACK_COLLISION] = "[user stack lost: stack map collision]",
+    [PSEUDO_KSTACK_COLLISION] = "[kernel stack lost: stack map collision]",
+    [PSEUDO_USTACK_MISSING] = "[user stack unavailable]",
+    [PSEUDO_KSTACK_MISSING] = "[kernel stack unavailable]",
+    [PSEUDO_NO_STACK] = "[no stack]",
 };
 
 static int add_pseudo(struct pprof_builder *b, enum pseudo_frame kind, uint64_t *id)
 {
-	struct pprof_line line = { .function = pseudo_names[kind] };
+	struct pprof_line line = {.function = pseudo_names[kind]};
 
 	return pprof_add_location(b, 0, kind, &line, 1, id);
 }
@@ -385,15 +394,15 @@ static int add_frames(struct pprof_builder *b, const struct sym_result *r, uint6
 
 		if (f->mapping) {
 			struct pprof_mapping m = {
-				.start = f->mapping->start,
-				.limit = f->mapping->limit,
-				.offset = f->mapping->offset,
-				.filename = f->mapping->path,
-				.build_id = f->mapping->build_id,
-				.has_functions = f->mapping->has_functions,
-				.has_filenames = f->mapping->has_filenames,
-				.has_line_numbers = f->mapping->has_line_numbers,
-				.has_inline_frames = f->mapping->has_inline_frames,
+			    .start = f->mapping->start,
+			    .limit = f->mapping->limit,
+			    .offset = f->mapping->offset,
+			    .filename = f->mapping->path,
+			    .build_id = f->mapping->build_id,
+			    .has_functions = f->mapping->has_functions,
+			    .has_filenames = f->mapping->has_filenames,
+			    .has_line_numbers = f->mapping->has_line_numbers,
+			    .has_inline_frames = f->mapping->has_inline_frames,
 			};
 
 			err = pprof_add_mapping(b, &m, &map_id);
@@ -402,11 +411,11 @@ static int add_frames(struct pprof_builder *b, const struct sym_result *r, uint6
 		}
 		for (size_t j = 0; j < nl; j++) {
 			lines[j] = (struct pprof_line){
-				.function = f->lines[j].function,
-				.system_name = f->lines[j].system_name,
-				.filename = f->lines[j].file,
-				.start_line = f->lines[j].start_line,
-				.line = f->lines[j].line,
+			    .function = f->lines[j].function,
+			    .system_name = f->lines[j].system_name,
+			    .filename = f->lines[j].file,
+			    .start_line = f->lines[j].start_line,
+			    .line = f->lines[j].line,
 			};
 		}
 		err = pprof_add_location(b, map_id, f->addr, lines, nl, &ids[*nr]);
@@ -438,8 +447,8 @@ static struct sym_result *symbolize_user(struct agent *a, struct proc *p,
 			stackcache_forget(a->stacks, p->tgid, p->start_boottime);
 		sym_result_free(res);
 		res = NULL;
-		if (p->maps && symbolizer_user(a->sym, (pid_t)p->tgid, p->maps, r->ustack,
-					       r->ustack_nr, &res))
+		if (p->maps &&
+		    symbolizer_user(a->sym, (pid_t)p->tgid, p->maps, r->ustack, r->ustack_nr, &res))
 			return NULL;
 	}
 	return res;
@@ -488,8 +497,9 @@ static void feed_record(void *ctx, const struct loader_record *r)
 		nr_labels = p->labels->nr;
 	} else {
 		/* Out of memory when the process was read: the two labels that need none. */
-		fallback[0] = (struct pprof_label){ .key = "pid", .num = (int64_t)k->tgid };
-		fallback[1] = (struct pprof_label){ .key = "comm", .str = p->comm[0] ? p->comm : "?" };
+		fallback[0] = (struct pprof_label){.key = "pid", .num = (int64_t)k->tgid};
+		fallback[1] =
+		    (struct pprof_label){.key = "comm", .str = p->comm[0] ? p->comm : "?"};
 		labels = fallback;
 		nr_labels = 2;
 	}
@@ -505,14 +515,14 @@ static void feed_record(void *ctx, const struct loader_record *r)
 			kres = knew;
 	}
 	if (r->ustack && p->maps) {
-		ures = stackcache_get(a->stacks, p->tgid, p->start_boottime, r->ustack,
-				      r->ustack_nr);
+		ures =
+		    stackcache_get(a->stacks, p->tgid, p->start_boottime, r->ustack, r->ustack_nr);
 		if (!ures)
 			ures = unew = symbolize_user(a, p, r);
 	}
 
 	if (cpumetrics_wants_stacks(a->cpu)) {
-		const struct sym_result *parts[2] = { kres, ures };
+		const struct sym_result *parts[2] = {kres, ures};
 
 		cpumetrics_add_stack(a->cpu, parts, 2, r->count, a->drain_t0);
 	}
@@ -546,14 +556,13 @@ static void feed_record(void *ctx, const struct loader_record *r)
 		stackcache_put(a->stacks, 0, 0, r->kstack, r->kstack_nr, knew, false);
 	/* JIT code can change under the same address: such stacks serve this drain only. */
 	if (unew && fully_mapped(unew))
-		stackcache_put(a->stacks, p->tgid, p->start_boottime, r->ustack, r->ustack_nr,
-			       unew, stackcache_is_jit(unew));
+		stackcache_put(a->stacks, p->tgid, p->start_boottime, r->ustack, r->ustack_nr, unew,
+			       stackcache_is_jit(unew));
 	else
 		sym_result_free(unew);
 }
 
-static void publish_stats(struct agent *a, const struct loader_drain_stats *ds,
-			  uint64_t drain_ns)
+static void publish_stats(struct agent *a, const struct loader_drain_stats *ds, uint64_t drain_ns)
 {
 	struct symbolizer_stats ss;
 	struct stackcache_stats sc;
@@ -593,7 +602,7 @@ static void publish_stats(struct agent *a, const struct loader_drain_stats *ds,
  */
 static void history_rotate(struct agent *a, uint64_t t0, int64_t t0_unix)
 {
-	struct pprof_opts popts = { .period_ns = a->period_ns, .time_nanos = t0_unix };
+	struct pprof_opts popts = {.period_ns = a->period_ns, .time_nanos = t0_unix};
 	struct pprof_frozen *f = NULL;
 	int err;
 
@@ -620,7 +629,7 @@ static void history_rotate(struct agent *a, uint64_t t0, int64_t t0_unix)
 
 static void do_drain(struct agent *a)
 {
-	struct drain_ctx dc = { .a = a };
+	struct drain_ctx dc = {.a = a};
 	struct loader_drain_stats ds;
 	struct list_head *pos;
 	uint64_t t0, now;
@@ -672,8 +681,8 @@ static void do_drain(struct agent *a)
 			 * once), else it would hold samples from before its request.
 			 */
 			struct pprof_opts popts = {
-				.period_ns = a->period_ns,
-				.time_nanos = now_unix - (int64_t)(now - t0),
+			    .period_ns = a->period_ns,
+			    .time_nanos = now_unix - (int64_t)(now - t0),
 			};
 
 			w->start_mono_ns = t0;
@@ -770,7 +779,6 @@ static void wake_drain(struct agent *a)
 
 /* ---- HTTP side ---------------------------------------------------------------------------- */
 
-
 /*
  * A closed window as served: only the samples @f keeps, with only the
  * --profiling.labels keys, gzip-compressed pprof.
@@ -778,8 +786,7 @@ static void wake_drain(struct agent *a)
 static int encode_window(struct agent *a, struct window *w, const struct label_filter *f,
 			 struct http_reply *reply)
 {
-	struct pprof_opts popts = { .period_ns = a->period_ns,
-				    .time_nanos = 0 };
+	struct pprof_opts popts = {.period_ns = a->period_ns, .time_nanos = 0};
 	struct pprof_builder *out = NULL;
 	struct pprof_frozen *fz = NULL;
 	struct label_select ls;
@@ -797,8 +804,8 @@ static int encode_window(struct agent *a, struct window *w, const struct label_f
 	err = pprof_builder_new(&popts, &out);
 	err = err ?: pprof_merge(out, fz, &sel);
 	pprof_frozen_free(fz);
-	err = err ?: pprof_encode(out, (int64_t)w->duration_ns, true, &reply->body,
-				  &reply->body_len);
+	err =
+	    err ?: pprof_encode(out, (int64_t)w->duration_ns, true, &reply->body, &reply->body_len);
 	pprof_builder_free(out);
 	return err;
 }
@@ -860,8 +867,9 @@ void *agent_http_profile_start(void *ctx, const struct http_profile_req *req,
 		pthread_mutex_unlock(&a->lock);
 		free(w);
 		http_reply_errorf(reply, 503, "%s",
-			    atomic_load(&a->stopping) ? "stackd is shutting down"
-						      : "too many concurrent profile requests");
+				  atomic_load(&a->stopping)
+				      ? "stackd is shutting down"
+				      : "too many concurrent profile requests");
 		return NULL;
 	}
 	list_add_tail(&w->node, &a->windows);
@@ -900,13 +908,15 @@ void agent_http_profile_end(void *ctx, void *window, struct http_reply *reply)
 
 	if (state != WINDOW_DONE) {
 		if (w->err)
-			http_reply_errorf(reply, 500, "cannot build the profile: %s", strerror(-w->err));
+			http_reply_errorf(reply, 500, "cannot build the profile: %s",
+					  strerror(-w->err));
 		else
 			http_reply_errorf(reply, 503, "%s", "stackd is shutting down");
 	} else {
 		err = encode_window(a, w, &w->filter, reply);
 		if (err) {
-			http_reply_errorf(reply, 500, "encoding the profile failed: %s", strerror(-err));
+			http_reply_errorf(reply, 500, "encoding the profile failed: %s",
+					  strerror(-err));
 		} else {
 			reply->status = 200;
 			pthread_mutex_lock(&a->lock);
@@ -925,10 +935,10 @@ void agent_http_page(void *ctx, enum http_page page, const struct http_profile_r
 {
 	struct agent *a = ctx;
 	struct pages_ctx pc = {
-		.label_mask = a->label_mask,
-		.period_ns = a->period_ns,
-		.window_ns = a->cfg.history_window_ns,
-		.retention_ns = a->cfg.history_retention_ns,
+	    .label_mask = a->label_mask,
+	    .period_ns = a->period_ns,
+	    .window_ns = a->cfg.history_window_ns,
+	    .retention_ns = a->cfg.history_retention_ns,
 	};
 
 	/* The history exists once the agent started; before, the pages say it is empty. */
@@ -962,7 +972,8 @@ bool agent_ready_why(void *ctx, char *why, size_t why_sz)
 		return false;
 	}
 	if (drain_is_stalled(a, &idle)) {
-		snprintf(why, why_sz, "the drain is stalled: no drain for %.1f s (drain thread in %s)",
+		snprintf(why, why_sz,
+			 "the drain is stalled: no drain for %.1f s (drain thread in %s)",
 			 (double)idle / 1e9, atomic_load(&a->stage));
 		return false;
 	}
@@ -1032,8 +1043,8 @@ int agent_http_metrics(void *ctx, struct strbuf *out)
 
 int agent_new(const struct config *cfg, struct agent **out)
 {
-	static const double drain_bounds[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
-					       0.01,   0.025,   0.05,	0.1,   0.25,   1 };
+	static const double drain_bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+					      0.01,   0.025,   0.05,   0.1,   0.25,   1};
 	struct agent *a = calloc(1, sizeof(*a));
 
 	if (!a)
@@ -1059,10 +1070,10 @@ int agent_new(const struct config *cfg, struct agent **out)
 
 int agent_start(struct agent *a)
 {
-	struct symbolizer_opts sopts = { .cache_max_bytes = a->cfg.symbol_cache_bytes,
-					 .max_object_bytes = a->cfg.symbol_max_object_bytes };
+	struct symbolizer_opts sopts = {.cache_max_bytes = a->cfg.symbol_cache_bytes,
+					.max_object_bytes = a->cfg.symbol_max_object_bytes};
 	struct loader_opts lopts;
-	struct epoll_event ev = { .events = EPOLLIN };
+	struct epoll_event ev = {.events = EPOLLIN};
 	char *save = NULL, *dir;
 	size_t nr_dirs = 0;
 	int err;
@@ -1081,7 +1092,7 @@ int agent_start(struct agent *a)
 		pr_err("creating the symbolizer failed: %s", strerror(-err));
 		return err;
 	}
-	err = procmeta_reader_new(&(struct procmeta_opts){ .proc_root = "/proc" }, &a->meta);
+	err = procmeta_reader_new(&(struct procmeta_opts){.proc_root = "/proc"}, &a->meta);
 	if (err) {
 		pr_err("creating the process metadata reader failed: %s", strerror(-err));
 		return err;
@@ -1096,9 +1107,9 @@ int agent_start(struct agent *a)
 	}
 	if (a->cfg.history_retention_ns) {
 		struct history_opts ho = {
-			.window_ns = a->cfg.history_window_ns,
-			.retention_ns = a->cfg.history_retention_ns,
-			.max_bytes = a->cfg.history_max_bytes,
+		    .window_ns = a->cfg.history_window_ns,
+		    .retention_ns = a->cfg.history_retention_ns,
+		    .max_bytes = a->cfg.history_max_bytes,
 		};
 
 		err = history_new(&ho, &a->hist);
@@ -1107,14 +1118,15 @@ int agent_start(struct agent *a)
 			return err;
 		}
 	}
-	err = cpumetrics_new(&(struct cpumetrics_opts){
-				     .period_ns = a->period_ns,
-				     .cpu_max_series = a->cfg.metrics_cpu_max_series,
-				     .cpu_labels = a->cfg.metrics_cpu_labels,
-				     .functions = a->cfg.metrics_functions,
-				     .functions_max_series = a->cfg.metrics_functions_max_series,
-			     },
-			     &a->cpu);
+	err = cpumetrics_new(
+	    &(struct cpumetrics_opts){
+		.period_ns = a->period_ns,
+		.cpu_max_series = a->cfg.metrics_cpu_max_series,
+		.cpu_labels = a->cfg.metrics_cpu_labels,
+		.functions = a->cfg.metrics_functions,
+		.functions_max_series = a->cfg.metrics_functions_max_series,
+	    },
+	    &a->cpu);
 	if (err) {
 		pr_err("--metrics.cpu.labels or --metrics.functions: %s", strerror(-err));
 		return err;
@@ -1122,7 +1134,7 @@ int agent_start(struct agent *a)
 	err = stackcache_new(a->cfg.stack_cache_bytes, &a->stacks);
 	if (err)
 		return err;
-	err = unwinder_new(&(struct unwinder_opts){ .cache_max_bytes = a->cfg.unwind_cache_bytes },
+	err = unwinder_new(&(struct unwinder_opts){.cache_max_bytes = a->cfg.unwind_cache_bytes},
 			   &a->unw);
 	if (err) {
 		pr_err("creating the unwinder failed: %s", strerror(-err));
@@ -1137,21 +1149,21 @@ int agent_start(struct agent *a)
 	if (err)
 		return err;
 	lopts = (struct loader_opts){
-		.frequency_hz = a->cfg.frequency_hz,
-		.include_idle = a->cfg.include_idle,
-		.drain_interval_ns = a->cfg.drain_interval_ns,
-		.stack_map_entries = a->cfg.stack_map_entries,
-		.counts_map_entries = a->cfg.counts_map_entries,
-		.on_event = on_event,
-		.on_dwarf_sample = on_dwarf_sample,
-		.ctx = a,
-		.unwind_mode = a->cfg.unwind_mode,
-		.stack_copy_bytes = a->cfg.unwind_stack_bytes,
-		.dwarf_ring_bytes = a->cfg.unwind_ring_bytes,
-		.filter_pids = a->cfg.filter_pids,
-		.nr_filter_pids = a->cfg.nr_filter_pids,
-		.filter_cgroup_ids = a->cfg.filter_cgroup_ids,
-		.nr_filter_cgroups = a->cfg.nr_filter_cgroup_ids,
+	    .frequency_hz = a->cfg.frequency_hz,
+	    .include_idle = a->cfg.include_idle,
+	    .drain_interval_ns = a->cfg.drain_interval_ns,
+	    .stack_map_entries = a->cfg.stack_map_entries,
+	    .counts_map_entries = a->cfg.counts_map_entries,
+	    .on_event = on_event,
+	    .on_dwarf_sample = on_dwarf_sample,
+	    .ctx = a,
+	    .unwind_mode = a->cfg.unwind_mode,
+	    .stack_copy_bytes = a->cfg.unwind_stack_bytes,
+	    .dwarf_ring_bytes = a->cfg.unwind_ring_bytes,
+	    .filter_pids = a->cfg.filter_pids,
+	    .nr_filter_pids = a->cfg.nr_filter_pids,
+	    .filter_cgroup_ids = a->cfg.filter_cgroup_ids,
+	    .nr_filter_cgroups = a->cfg.nr_filter_cgroup_ids,
 	};
 	err = loader_open(&lopts, &a->loader);
 	if (err)

@@ -18,21 +18,21 @@ enum flag_kind {
 	FLAG_SIZE,
 	FLAG_LOGLEVEL,
 	FLAG_UNWIND_MODE,
-	FLAG_PIDLIST, /* comma-separated pids into filter_pids/nr_filter_pids */
-	FLAG_KEYLIST, /* comma-separated keys, each from flag_keys(); "" allowed */
+	FLAG_PIDLIST,	 /* comma-separated pids into filter_pids/nr_filter_pids */
+	FLAG_KEYLIST,	 /* comma-separated keys, each from flag_keys(); "" allowed */
 	FLAG_CGROUPLIST, /* comma-separated cgroup paths; "" allowed */
-	FLAG_GLOBLIST, /* comma-separated shell globs; "" allowed */
+	FLAG_GLOBLIST,	 /* comma-separated shell globs; "" allowed */
 };
 
 /* The keys --profiling.labels and --metrics.cpu.labels accept. */
 static const char *const sample_label_keys[] = {
-	"pid", "comm", "exe", "cmdline", "cgroup", "container_id", "container_runtime",
-	"pod_uid", "pod", "namespace", "container", "unit", NULL,
+    "pid",     "comm", "exe",	    "cmdline",	 "cgroup", "container_id", "container_runtime",
+    "pod_uid", "pod",  "namespace", "container", "unit",   NULL,
 };
 /* No pid or cmdline: a series per process would make the cardinality unbounded. */
 static const char *const cpu_metric_label_keys[] = {
-	"comm", "exe", "container", "container_id", "pod_uid", "pod", "namespace", "unit",
-	"cgroup", NULL,
+    "comm", "exe",	 "container", "container_id", "pod_uid",
+    "pod",  "namespace", "unit",      "cgroup",	      NULL,
 };
 
 struct flag {
@@ -50,99 +50,97 @@ struct flag {
 #define STR(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
 
 static const struct flag flags[] = {
-	{ "web.listen-address", FLAG_STRING, STR(listen_address), 0, 0, "127.0.0.1:6061",
-	  "Address to serve HTTP on (host:port, [v6]:port or :port for all addresses)." },
-	{ "web.max-connections", FLAG_UINT, OFF(max_connections), 1, 100000, "512",
-	  "Maximum simultaneous HTTP connections; at the limit, the one waiting longest for a "
-	  "request header is evicted for a new one (at most half of RLIMIT_NOFILE)." },
-	{ "web.max-connections-per-client", FLAG_UINT, OFF(max_connections_per_client), 1, 100000,
-	  "16", "Maximum simultaneous HTTP connections from one client IP address." },
-	{ "web.max-page-requests", FLAG_UINT, OFF(max_page_requests), 1, 1024, "4",
-	  "Page requests (/, /flamegraph, /debug/pprof/folded, /debug/pprof/history) served at "
-	  "once, running or queued; more get 503 with Retry-After." },
-	{ "web.max-page-bytes", FLAG_SIZE, OFF(max_page_bytes), 64ULL << 10, 4ULL << 30, "64MiB",
-	  "Largest page answer; a larger one is refused with 413 (64KiB..4GiB)." },
-	{ "web.read-timeout", FLAG_DURATION, OFF(read_timeout_ns), 1000000000ULL, 3600000000000ULL,
-	  "30s", "Time a connection has to send a complete request header (and idle keep-alive "
-	  "timeout); slower clients are disconnected (1s..1h, whole seconds)." },
-	{ "web.config.file", FLAG_STRING, STR(web_config_file), 0, 0, "none",
-	  "Web config (exporter-toolkit format) enabling TLS and basic auth; re-read on SIGHUP." },
-	{ "profiling.frequency", FLAG_UINT, OFF(frequency_hz), 1, 10000, "19",
-	  "Sampling frequency per CPU, in Hz (software cpu-clock event)." },
-	{ "profiling.include-idle", FLAG_BOOL, OFF(include_idle), 0, 0, "false",
-	  "Keep samples of the idle task (pid 0) instead of dropping them in the kernel." },
-	{ "profiling.pids", FLAG_PIDLIST, OFF(filter_pids), 1, CONFIG_MAX_PID, "none",
-	  "Sample only these processes (comma-separated pids, at most 1024); with "
-	  "--profiling.cgroups, a process in either is sampled. Others are dropped in the "
-	  "kernel before any stack walk." },
-	{ "profiling.cgroups", FLAG_CGROUPLIST, STR(filter_cgroups), 0, CONFIG_MAX_FILTER_CGROUPS,
-	  "none",
-	  "Sample only tasks in these cgroups or below them: comma-separated cgroup v2 paths, "
-	  "/sys/fs/cgroup/... or as in /proc/PID/cgroup (/system.slice/foo.service)." },
-	{ "profiling.labels", FLAG_KEYLIST, STR(labels), 0, 0,
-	  "pid,comm,exe,container_id,pod_uid,container,unit",
-	  "Labels of each profile sample, comma-separated: pid, comm, exe, cmdline, cgroup, "
-	  "container_id, container_runtime, pod_uid, pod, namespace, container, unit." },
-	{ "profiling.drain-interval", FLAG_DURATION, OFF(drain_interval_ns), 10000000ULL,
-	  60000000000ULL, "1s", "How often the agent drains the kernel maps (10ms..60s)." },
-	{ "profiling.max-profile-seconds", FLAG_UINT, OFF(max_profile_seconds), 1, 86400, "300",
-	  "Largest ?seconds= accepted by /debug/pprof/profile; larger requests get 400." },
-	{ "profiling.max-concurrent-profiles", FLAG_UINT, OFF(max_concurrent_profiles), 1, 1024,
-	  "16", "Profile requests served at once; more get 503." },
-	{ "bpf.stack-map-entries", FLAG_UINT, OFF(stack_map_entries), 0, 1u << 24, "0",
-	  "Entries of each stack-trace map (0: derived from frequency x CPUs x drain interval)." },
-	{ "bpf.counts-map-entries", FLAG_UINT, OFF(counts_map_entries), 0, 1u << 24, "0",
-	  "Entries of each counts map (0: derived from frequency x CPUs x drain interval)." },
-	{ "symbolize.cache-size", FLAG_SIZE, OFF(symbol_cache_bytes), 1ULL << 20, 1ULL << 40,
-	  "64MiB", "Memory budget for cached symbol tables (LRU beyond it)." },
-	{ "symbolize.max-object-size", FLAG_SIZE, OFF(symbol_max_object_bytes), 0, 1ULL << 40,
-	  "0", "What parsing one object file may allocate, checked before allocating (0: the "
-	  "symbol cache size, at least 16MiB); bigger objects keep what fits, raw addresses "
-	  "for the rest." },
-	{ "symbolize.stack-cache-size", FLAG_SIZE, OFF(stack_cache_bytes), 1ULL << 16,
-	  1ULL << 40, "16MiB",
-	  "Memory budget for symbolized stacks, so a stack seen before costs no work." },
-	{ "symbolize.debug-dirs", FLAG_STRING, STR(debug_dirs), 0, 0, "none",
-	  "Extra comma-separated directories searched for separate debug files (by build "
-	  "id and .gnu_debuglink) before /usr/lib/debug." },
-	{ "process.max", FLAG_UINT, OFF(max_processes), 16, 1u << 22, "16384",
-	  "Most processes tracked at once; the least recently sampled are evicted." },
-	{ "history.window", FLAG_DURATION, OFF(history_window_ns), 1000000000ULL,
-	  600000000000ULL, "10s", "Length of one window of the profile history (1s..10m)." },
-	{ "history.retention", FLAG_DURATION, OFF(history_retention_ns), 0, 86400000000000ULL,
-	  "15m",
-	  "How far back the profile history reaches (at least --history.window, at most 24h; "
-	  "0 disables the history)." },
-	{ "history.max-bytes", FLAG_SIZE, OFF(history_max_bytes), 64ULL << 10, 16ULL << 30,
-	  "32MiB",
-	  "Hard byte budget of the profile history; the oldest windows are evicted beyond it "
-	  "(64KiB..16GiB)." },
-	{ "metrics.cpu.max-series", FLAG_UINT, OFF(metrics_cpu_max_series), 0, 100000, "100",
-	  "Most series of stackd_cpu_seconds_total (0 disables the metric)." },
-	{ "metrics.cpu.labels", FLAG_KEYLIST, STR(metrics_cpu_labels), 0, 0, "comm,container",
-	  "Labels of stackd_cpu_seconds_total, comma-separated: comm, exe, container, "
-	  "container_id, pod_uid, pod, namespace, unit, cgroup." },
-	{ "metrics.functions", FLAG_GLOBLIST, STR(metrics_functions), 0,
-	  CONFIG_MAX_FUNCTION_PATTERNS, "none",
-	  "Functions whose CPU time is exported as metrics: comma-separated shell globs matched "
-	  "against function names (e.g. malloc,std::vector*,*::Parse*), at most 64." },
-	{ "metrics.functions.max-series", FLAG_UINT, OFF(metrics_functions_max_series), 1, 100000,
-	  "100", "Most series of the --metrics.functions metrics." },
-	{ "unwind.mode", FLAG_UNWIND_MODE, OFF(unwind_mode), 0, 0, "auto",
-	  "User stacks: fp (frame pointers), dwarf (copy every stack, unwind with CFI) or "
-	  "auto (DWARF only for processes whose frame-pointer stacks end early)." },
-	{ "unwind.stack-size", FLAG_SIZE, OFF(unwind_stack_bytes), 1024, 32768, "16KiB",
-	  "User stack bytes copied per DWARF-unwound sample (a multiple of 1KiB)." },
-	{ "unwind.ring-buffer-size", FLAG_SIZE, OFF(unwind_ring_bytes), 65536, 1ULL << 30, "4MiB",
-	  "Ring buffer for stack copies (a power of two); a full ring falls back to frame "
-	  "pointers and is counted." },
-	{ "unwind.cache-size", FLAG_SIZE, OFF(unwind_cache_bytes), 1ULL << 20, 1ULL << 40,
-	  "32MiB", "Memory budget for cached unwind tables (LRU beyond it)." },
-	{ "log.level", FLAG_LOGLEVEL, OFF(log_level), 0, 0, "info",
-	  "Log level: error, warn, info or debug (SIGUSR1 raises it, SIGUSR2 lowers it)." },
-	{ "run-as-user", FLAG_STRING, STR(run_as_user), 0, 0, "none",
-	  "Once attached, switch to this user (e.g. nobody), keeping only the capabilities "
-	  "needed to read other processes." },
+    {"web.listen-address", FLAG_STRING, STR(listen_address), 0, 0, "127.0.0.1:6061",
+     "Address to serve HTTP on (host:port, [v6]:port or :port for all addresses)."},
+    {"web.max-connections", FLAG_UINT, OFF(max_connections), 1, 100000, "512",
+     "Maximum simultaneous HTTP connections; at the limit, the one waiting longest for a "
+     "request header is evicted for a new one (at most half of RLIMIT_NOFILE)."},
+    {"web.max-connections-per-client", FLAG_UINT, OFF(max_connections_per_client), 1, 100000, "16",
+     "Maximum simultaneous HTTP connections from one client IP address."},
+    {"web.max-page-requests", FLAG_UINT, OFF(max_page_requests), 1, 1024, "4",
+     "Page requests (/, /flamegraph, /debug/pprof/folded, /debug/pprof/history) served at "
+     "once, running or queued; more get 503 with Retry-After."},
+    {"web.max-page-bytes", FLAG_SIZE, OFF(max_page_bytes), 64ULL << 10, 4ULL << 30, "64MiB",
+     "Largest page answer; a larger one is refused with 413 (64KiB..4GiB)."},
+    {"web.read-timeout", FLAG_DURATION, OFF(read_timeout_ns), 1000000000ULL, 3600000000000ULL,
+     "30s",
+     "Time a connection has to send a complete request header (and idle keep-alive "
+     "timeout); slower clients are disconnected (1s..1h, whole seconds)."},
+    {"web.config.file", FLAG_STRING, STR(web_config_file), 0, 0, "none",
+     "Web config (exporter-toolkit format) enabling TLS and basic auth; re-read on SIGHUP."},
+    {"profiling.frequency", FLAG_UINT, OFF(frequency_hz), 1, 10000, "19",
+     "Sampling frequency per CPU, in Hz (software cpu-clock event)."},
+    {"profiling.include-idle", FLAG_BOOL, OFF(include_idle), 0, 0, "false",
+     "Keep samples of the idle task (pid 0) instead of dropping them in the kernel."},
+    {"profiling.pids", FLAG_PIDLIST, OFF(filter_pids), 1, CONFIG_MAX_PID, "none",
+     "Sample only these processes (comma-separated pids, at most 1024); with "
+     "--profiling.cgroups, a process in either is sampled. Others are dropped in the "
+     "kernel before any stack walk."},
+    {"profiling.cgroups", FLAG_CGROUPLIST, STR(filter_cgroups), 0, CONFIG_MAX_FILTER_CGROUPS,
+     "none",
+     "Sample only tasks in these cgroups or below them: comma-separated cgroup v2 paths, "
+     "/sys/fs/cgroup/... or as in /proc/PID/cgroup (/system.slice/foo.service)."},
+    {"profiling.labels", FLAG_KEYLIST, STR(labels), 0, 0,
+     "pid,comm,exe,container_id,pod_uid,container,unit",
+     "Labels of each profile sample, comma-separated: pid, comm, exe, cmdline, cgroup, "
+     "container_id, container_runtime, pod_uid, pod, namespace, container, unit."},
+    {"profiling.drain-interval", FLAG_DURATION, OFF(drain_interval_ns), 10000000ULL, 60000000000ULL,
+     "1s", "How often the agent drains the kernel maps (10ms..60s)."},
+    {"profiling.max-profile-seconds", FLAG_UINT, OFF(max_profile_seconds), 1, 86400, "300",
+     "Largest ?seconds= accepted by /debug/pprof/profile; larger requests get 400."},
+    {"profiling.max-concurrent-profiles", FLAG_UINT, OFF(max_concurrent_profiles), 1, 1024, "16",
+     "Profile requests served at once; more get 503."},
+    {"bpf.stack-map-entries", FLAG_UINT, OFF(stack_map_entries), 0, 1u << 24, "0",
+     "Entries of each stack-trace map (0: derived from frequency x CPUs x drain interval)."},
+    {"bpf.counts-map-entries", FLAG_UINT, OFF(counts_map_entries), 0, 1u << 24, "0",
+     "Entries of each counts map (0: derived from frequency x CPUs x drain interval)."},
+    {"symbolize.cache-size", FLAG_SIZE, OFF(symbol_cache_bytes), 1ULL << 20, 1ULL << 40, "64MiB",
+     "Memory budget for cached symbol tables (LRU beyond it)."},
+    {"symbolize.max-object-size", FLAG_SIZE, OFF(symbol_max_object_bytes), 0, 1ULL << 40, "0",
+     "What parsing one object file may allocate, checked before allocating (0: the "
+     "symbol cache size, at least 16MiB); bigger objects keep what fits, raw addresses "
+     "for the rest."},
+    {"symbolize.stack-cache-size", FLAG_SIZE, OFF(stack_cache_bytes), 1ULL << 16, 1ULL << 40,
+     "16MiB", "Memory budget for symbolized stacks, so a stack seen before costs no work."},
+    {"symbolize.debug-dirs", FLAG_STRING, STR(debug_dirs), 0, 0, "none",
+     "Extra comma-separated directories searched for separate debug files (by build "
+     "id and .gnu_debuglink) before /usr/lib/debug."},
+    {"process.max", FLAG_UINT, OFF(max_processes), 16, 1u << 22, "16384",
+     "Most processes tracked at once; the least recently sampled are evicted."},
+    {"history.window", FLAG_DURATION, OFF(history_window_ns), 1000000000ULL, 600000000000ULL, "10s",
+     "Length of one window of the profile history (1s..10m)."},
+    {"history.retention", FLAG_DURATION, OFF(history_retention_ns), 0, 86400000000000ULL, "15m",
+     "How far back the profile history reaches (at least --history.window, at most 24h; "
+     "0 disables the history)."},
+    {"history.max-bytes", FLAG_SIZE, OFF(history_max_bytes), 64ULL << 10, 16ULL << 30, "32MiB",
+     "Hard byte budget of the profile history; the oldest windows are evicted beyond it "
+     "(64KiB..16GiB)."},
+    {"metrics.cpu.max-series", FLAG_UINT, OFF(metrics_cpu_max_series), 0, 100000, "100",
+     "Most series of stackd_cpu_seconds_total (0 disables the metric)."},
+    {"metrics.cpu.labels", FLAG_KEYLIST, STR(metrics_cpu_labels), 0, 0, "comm,container",
+     "Labels of stackd_cpu_seconds_total, comma-separated: comm, exe, container, "
+     "container_id, pod_uid, pod, namespace, unit, cgroup."},
+    {"metrics.functions", FLAG_GLOBLIST, STR(metrics_functions), 0, CONFIG_MAX_FUNCTION_PATTERNS,
+     "none",
+     "Functions whose CPU time is exported as metrics: comma-separated shell globs matched "
+     "against function names (e.g. malloc,std::vector*,*::Parse*), at most 64."},
+    {"metrics.functions.max-series", FLAG_UINT, OFF(metrics_functions_max_series), 1, 100000, "100",
+     "Most series of the --metrics.functions metrics."},
+    {"unwind.mode", FLAG_UNWIND_MODE, OFF(unwind_mode), 0, 0, "auto",
+     "User stacks: fp (frame pointers), dwarf (copy every stack, unwind with CFI) or "
+     "auto (DWARF only for processes whose frame-pointer stacks end early)."},
+    {"unwind.stack-size", FLAG_SIZE, OFF(unwind_stack_bytes), 1024, 32768, "16KiB",
+     "User stack bytes copied per DWARF-unwound sample (a multiple of 1KiB)."},
+    {"unwind.ring-buffer-size", FLAG_SIZE, OFF(unwind_ring_bytes), 65536, 1ULL << 30, "4MiB",
+     "Ring buffer for stack copies (a power of two); a full ring falls back to frame "
+     "pointers and is counted."},
+    {"unwind.cache-size", FLAG_SIZE, OFF(unwind_cache_bytes), 1ULL << 20, 1ULL << 40, "32MiB",
+     "Memory budget for cached unwind tables (LRU beyond it)."},
+    {"log.level", FLAG_LOGLEVEL, OFF(log_level), 0, 0, "info",
+     "Log level: error, warn, info or debug (SIGUSR1 raises it, SIGUSR2 lowers it)."},
+    {"run-as-user", FLAG_STRING, STR(run_as_user), 0, 0, "none",
+     "Once attached, switch to this user (e.g. nobody), keeping only the capabilities "
+     "needed to read other processes."},
 };
 
 /* What --help shows after the flag name: the kind of value it takes. */
@@ -172,7 +170,7 @@ static const char *placeholder(enum flag_kind kind)
 }
 
 #define USAGE_NAME_WIDTH 37
-#define USAGE_WIDTH 100
+#define USAGE_WIDTH	 100
 
 /*
  * "  NAME  help (default X)", wrapped at word boundaries under the help column;
@@ -212,10 +210,11 @@ static void usage_line(FILE *out, const char *name, const char *help, const char
 
 void config_usage(FILE *out)
 {
-	fprintf(out, "Usage: stackd [FLAGS]\n\n"
-		     "stackd samples kernel and user stacks of every CPU with eBPF, symbolizes them\n"
-		     "on the node and serves pprof at /debug/pprof/profile and metrics at /metrics.\n\n"
-		     "Flags (--flag=value or --flag value):\n");
+	fprintf(out,
+		"Usage: stackd [FLAGS]\n\n"
+		"stackd samples kernel and user stacks of every CPU with eBPF, symbolizes them\n"
+		"on the node and serves pprof at /debug/pprof/profile and metrics at /metrics.\n\n"
+		"Flags (--flag=value or --flag value):\n");
 	usage_line(out, "-h, --help", "Show this help and exit.", NULL);
 	usage_line(out, "--version", "Print the version and exit.", NULL);
 	usage_line(out, "--check",
@@ -276,8 +275,8 @@ static int parse_with_units(const char *s, const struct unit *units, size_t nr, 
 int config_parse_duration(const char *s, uint64_t *ns)
 {
 	static const struct unit units[] = {
-		{ "ns", 1ULL },	       { "us", 1000ULL },	  { "ms", 1000000ULL },
-		{ "s", 1000000000ULL }, { "m", 60000000000ULL }, { "h", 3600000000000ULL },
+	    {"ns", 1ULL},	  {"us", 1000ULL},	 {"ms", 1000000ULL},
+	    {"s", 1000000000ULL}, {"m", 60000000000ULL}, {"h", 3600000000000ULL},
 	};
 
 	return parse_with_units(s, units, sizeof(units) / sizeof(units[0]), ns);
@@ -286,9 +285,8 @@ int config_parse_duration(const char *s, uint64_t *ns)
 int config_parse_size(const char *s, uint64_t *bytes)
 {
 	static const struct unit units[] = {
-		{ "", 1ULL },	     { "B", 1ULL },	       { "KiB", 1ULL << 10 }, { "MiB", 1ULL << 20 },
-		{ "GiB", 1ULL << 30 }, { "KB", 1000ULL },	 { "MB", 1000000ULL },
-		{ "GB", 1000000000ULL },
+	    {"", 1ULL},		 {"B", 1ULL},	  {"KiB", 1ULL << 10}, {"MiB", 1ULL << 20},
+	    {"GiB", 1ULL << 30}, {"KB", 1000ULL}, {"MB", 1000000ULL},  {"GB", 1000000000ULL},
 	};
 
 	return parse_with_units(s, units, sizeof(units) / sizeof(units[0]), bytes);
@@ -413,8 +411,8 @@ static int check_key_list(const struct flag *f, const char *val, FILE *err)
 		}
 		for (p2 = pos; (len2 = next_elem(val, &p2, &e2)) >= 0;) {
 			if (len2 == len && strncmp(e, e2, (size_t)len) == 0) {
-				fprintf(err, "stackd: --%s: \"%.*s\" is listed twice\n",
-					f->name, len, e);
+				fprintf(err, "stackd: --%s: \"%.*s\" is listed twice\n", f->name,
+					len, e);
 				return -EINVAL;
 			}
 		}
@@ -430,9 +428,11 @@ static int check_cgroup_list(const struct flag *f, const char *val, FILE *err)
 
 	while ((len = next_elem(val, &pos, &e)) >= 0) {
 		if (!len || e[0] != '/') {
-			fprintf(err, "stackd: --%s: \"%.*s\" is not a cgroup path: give "
+			fprintf(err,
+				"stackd: --%s: \"%.*s\" is not a cgroup path: give "
 				"/sys/fs/cgroup/... or a path as /proc/PID/cgroup shows it "
-				"(/system.slice/foo.service)\n", f->name, len, e);
+				"(/system.slice/foo.service)\n",
+				f->name, len, e);
 			return -EINVAL;
 		}
 		if (++nr > f->max) {
@@ -579,7 +579,9 @@ bad:
 	if (f->kind == FLAG_UINT || f->kind == FLAG_DURATION || f->kind == FLAG_SIZE)
 		fprintf(err, " (range %llu..%llu%s)", (unsigned long long)f->min,
 			(unsigned long long)f->max,
-			f->kind == FLAG_DURATION ? " ns" : f->kind == FLAG_SIZE ? " bytes" : "");
+			f->kind == FLAG_DURATION ? " ns"
+			: f->kind == FLAG_SIZE	 ? " bytes"
+						 : "");
 	fprintf(err, "\n");
 	return -EINVAL;
 }
@@ -588,8 +590,8 @@ bad:
 static void fmt_duration(uint64_t ns, char *buf, size_t size)
 {
 	static const struct unit units[] = {
-		{ "h", 3600000000000ULL }, { "m", 60000000000ULL }, { "s", 1000000000ULL },
-		{ "ms", 1000000ULL },	   { "us", 1000ULL },	     { "ns", 1ULL },
+	    {"h", 3600000000000ULL}, {"m", 60000000000ULL}, {"s", 1000000000ULL},
+	    {"ms", 1000000ULL},	     {"us", 1000ULL},	    {"ns", 1ULL},
 	};
 	size_t n = 0;
 
@@ -616,9 +618,11 @@ static int check_combinations(const struct config *cfg, FILE *err)
 	fmt_duration(cfg->history_retention_ns, a, sizeof(a));
 	fmt_duration(cfg->history_window_ns, b, sizeof(b));
 	if (cfg->history_retention_ns < cfg->history_window_ns) {
-		fprintf(err, "stackd: --history.retention=%s is shorter than --history.window=%s: "
+		fprintf(err,
+			"stackd: --history.retention=%s is shorter than --history.window=%s: "
 			"keep at least one window, or set --history.retention=0 to disable the "
-			"history\n", a, b);
+			"history\n",
+			a, b);
 		return -EINVAL;
 	}
 	fmt_duration(cfg->drain_interval_ns, a, sizeof(a));
@@ -646,7 +650,8 @@ int config_parse(struct config *cfg, int argc, char **argv, FILE *out, FILE *err
 			return CONFIG_EXIT_OK;
 		}
 		if (strcmp(arg, "--version") == 0) {
-			fprintf(out, "stackd %s (libbpf %s)\n", STACKD_VERSION, STACKD_LIBBPF_VERSION);
+			fprintf(out, "stackd %s (libbpf %s)\n", STACKD_VERSION,
+				STACKD_LIBBPF_VERSION);
 			return CONFIG_EXIT_OK;
 		}
 		/* Noted, not acted on: later flags (--unwind.mode) shape what is checked. */

@@ -15,7 +15,7 @@
 
 /* --profiling.pids: most pids listed, and the largest pid Linux hands out (PID_MAX_LIMIT). */
 #define CONFIG_MAX_FILTER_PIDS 1024
-#define CONFIG_MAX_PID 4194304
+#define CONFIG_MAX_PID	       4194304
 /* --profiling.cgroups: most cgroups listed. */
 #define CONFIG_MAX_FILTER_CGROUPS 256
 /* --metrics.functions: most patterns (each drained function name is matched against all). */
@@ -33,8 +33,8 @@ struct config {
 	unsigned max_page_requests;
 	uint64_t max_page_bytes;
 	uint64_t read_timeout_ns;
-	char web_config_file[1024]; /* "": plain HTTP, no auth */
-	uint32_t stack_map_entries; /* 0: derived from frequency x CPUs x drain interval */
+	char web_config_file[1024];  /* "": plain HTTP, no auth */
+	uint32_t stack_map_entries;  /* 0: derived from frequency x CPUs x drain interval */
 	uint32_t counts_map_entries; /* 0: derived */
 	uint64_t symbol_cache_bytes;
 	uint64_t symbol_max_object_bytes; /* 0: derived from symbol_cache_bytes */
@@ -59,15 +59,15 @@ struct config {
 	uint64_t history_retention_ns; /* 0: no history */
 	uint64_t history_max_bytes;
 	unsigned metrics_cpu_max_series; /* 0: no stackd_cpu_seconds_total */
-	char metrics_cpu_labels[128]; /* comma-separated keys */
-	char metrics_functions[4096]; /* comma-separated shell globs; "" = off */
+	char metrics_cpu_labels[128];	 /* comma-separated keys */
+	char metrics_functions[4096];	 /* comma-separated shell globs; "" = off */
 	unsigned metrics_functions_max_series;
 };
 
 enum config_result {
-	CONFIG_RUN = 0, /* flags parsed: run the agent */
+	CONFIG_RUN = 0,	    /* flags parsed: run the agent */
 	CONFIG_EXIT_OK = 1, /* --help or --version was printed */
-	CONFIG_CHECK = 2, /* --check: report what this machine supports, then exit */
+	CONFIG_CHECK = 2,   /* --check: report what this machine supports, then exit */
 };
 
 void config_defaults(struct config *cfg);

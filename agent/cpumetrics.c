@@ -32,7 +32,7 @@ struct family {
 	struct list_head lru;
 	unsigned max, nr;
 	uint64_t cut_samples; /* samples of groups that found no free place */
-	uint64_t evicted; /* idle series removed to make room */
+	uint64_t evicted;     /* idle series removed to make room */
 };
 
 /* --metrics.cpu.labels: the metric's label name and where its value comes from. */
@@ -65,7 +65,7 @@ static void family_fini(struct family *f)
 	struct hnode *n, *tmp;
 	size_t i;
 
-	hmap_for_each_safe(&f->map, n, tmp, i)
+	hmap_for_each_safe (&f->map, n, tmp, i)
 		free(container_of(n, struct series, node));
 	hmap_fini(&f->map);
 }
@@ -88,9 +88,8 @@ static void family_add(struct family *f, const char *key, size_t len, uint64_t s
 		}
 	}
 	if (f->nr >= f->max) {
-		struct series *old = f->lru.prev != &f->lru
-					     ? list_entry(f->lru.prev, struct series, lru)
-					     : NULL;
+		struct series *old =
+		    f->lru.prev != &f->lru ? list_entry(f->lru.prev, struct series, lru) : NULL;
 
 		if (!old || now - old->last_ns < IDLE_NS) {
 			f->cut_samples += samples;
@@ -161,8 +160,7 @@ int cpumetrics_new(const struct cpumetrics_opts *o, struct cpumetrics **out)
 		if (k == LABEL__MAX || k == LABEL_PID || k == LABEL_CMDLINE)
 			goto fail; /* unbounded: one series per process */
 		m->labels[m->nr_labels++] = (struct cpu_label){
-			.name = label_key_name(k), .key = k, .short_id_fallback = k == LABEL_CONTAINER
-		};
+		    .name = label_key_name(k), .key = k, .short_id_fallback = k == LABEL_CONTAINER};
 		p += len + (p[len] == ',');
 	}
 
@@ -297,7 +295,8 @@ static int put_seconds(struct strbuf *sb, const char *name, const struct prom_la
 	len = snprintf(frac, sizeof(frac), "%09llu", (unsigned long long)(ns % 1000000000u));
 	while (len > 1 && frac[len - 1] == '0')
 		frac[--len] = '\0';
-	return err ?: strbuf_appendf(sb, " %llu.%s\n", (unsigned long long)(ns / 1000000000u),
+	return err
+		   ?: strbuf_appendf(sb, " %llu.%s\n", (unsigned long long)(ns / 1000000000u),
 				     frac);
 }
 
@@ -311,57 +310,67 @@ int cpumetrics_write(struct cpumetrics *m, struct strbuf *out)
 		return 0;
 	pthread_mutex_lock(&m->lock);
 	if (m->cpu.max) {
-		err = prom_family(out, "stackd_cpu_seconds_total", "counter",
-				  "CPU time counted from samples, per process group "
-				  "(--metrics.cpu.labels; at most --metrics.cpu.max-series series).");
+		err =
+		    prom_family(out, "stackd_cpu_seconds_total", "counter",
+				"CPU time counted from samples, per process group "
+				"(--metrics.cpu.labels; at most --metrics.cpu.max-series series).");
 		for (pos = m->cpu.lru.next; !err && pos != &m->cpu.lru; pos = pos->next) {
 			struct series *s = list_entry(pos, struct series, lru);
 			const char *v = s->key;
 
 			for (size_t i = 0; i < m->nr_labels; i++) {
-				pl[i] = (struct prom_label){ .name = m->labels[i].name, .value = v };
+				pl[i] = (struct prom_label){.name = m->labels[i].name, .value = v};
 				v += strlen(v) + 1;
 			}
 			err = put_seconds(out, "stackd_cpu_seconds_total", pl, m->nr_labels, m,
 					  s->samples);
 		}
-		err = err ?: prom_family(out, "stackd_cpu_seconds_cut_total", "counter",
+		err = err
+			  ?: prom_family(out, "stackd_cpu_seconds_cut_total", "counter",
 					 "CPU time of process groups that found all "
 					 "--metrics.cpu.max-series series busy.");
-		err = err ?: put_seconds(out, "stackd_cpu_seconds_cut_total", NULL, 0, m,
+		err = err
+			  ?: put_seconds(out, "stackd_cpu_seconds_cut_total", NULL, 0, m,
 					 m->cpu.cut_samples);
 	}
 	if (m->nr_patterns) {
-		err = err ?: prom_family(out, "stackd_function_cpu_seconds_total", "counter",
+		err = err
+			  ?: prom_family(out, "stackd_function_cpu_seconds_total", "counter",
 					 "CPU time of samples with a function matching "
 					 "--metrics.functions anywhere on the stack.");
 		for (pos = m->fn.lru.next; !err && pos != &m->fn.lru; pos = pos->next) {
 			struct series *s = list_entry(pos, struct series, lru);
 
-			pl[0] = (struct prom_label){ .name = "function", .value = s->key };
+			pl[0] = (struct prom_label){.name = "function", .value = s->key};
 			err = put_seconds(out, "stackd_function_cpu_seconds_total", pl, 1, m,
 					  s->samples);
 		}
-		err = err ?: prom_family(out, "stackd_function_cpu_seconds_cut_total", "counter",
+		err = err
+			  ?: prom_family(out, "stackd_function_cpu_seconds_cut_total", "counter",
 					 "CPU time of matching functions that found all "
 					 "--metrics.functions.max-series series busy.");
-		err = err ?: put_seconds(out, "stackd_function_cpu_seconds_cut_total", NULL, 0, m,
+		err = err
+			  ?: put_seconds(out, "stackd_function_cpu_seconds_cut_total", NULL, 0, m,
 					 m->fn.cut_samples);
 	}
-	err = err ?: prom_family(out, "stackd_metrics_series", "gauge",
+	err = err
+		  ?: prom_family(out, "stackd_metrics_series", "gauge",
 				 "Series held by each profile-derived metric family.");
-	pl[0] = (struct prom_label){ .name = "family", .value = "stackd_cpu_seconds_total" };
+	pl[0] = (struct prom_label){.name = "family", .value = "stackd_cpu_seconds_total"};
 	err = err ?: prom_sample_u64(out, "stackd_metrics_series", pl, 1, m->cpu.nr);
 	pl[0].value = "stackd_function_cpu_seconds_total";
 	err = err ?: prom_sample_u64(out, "stackd_metrics_series", pl, 1, m->fn.nr);
-	err = err ?: prom_family(out, "stackd_metrics_series_evicted_total", "counter",
+	err = err
+		  ?: prom_family(out, "stackd_metrics_series_evicted_total", "counter",
 				 "Series removed after 5 minutes without samples to make room for "
 				 "a new one.");
 	pl[0].value = "stackd_cpu_seconds_total";
-	err = err ?: prom_sample_u64(out, "stackd_metrics_series_evicted_total", pl, 1,
+	err = err
+		  ?: prom_sample_u64(out, "stackd_metrics_series_evicted_total", pl, 1,
 				     m->cpu.evicted);
 	pl[0].value = "stackd_function_cpu_seconds_total";
-	err = err ?: prom_sample_u64(out, "stackd_metrics_series_evicted_total", pl, 1,
+	err = err
+		  ?: prom_sample_u64(out, "stackd_metrics_series_evicted_total", pl, 1,
 				     m->fn.evicted);
 	pthread_mutex_unlock(&m->lock);
 	return err;

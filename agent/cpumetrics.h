@@ -33,15 +33,15 @@
 
 #define CPUMETRICS_IDLE_SECONDS 300
 #define CPUMETRICS_MAX_PATTERNS 64
-#define CPUMETRICS_MAX_LABELS 8
+#define CPUMETRICS_MAX_LABELS	8
 /* Longest label value kept (longer C++ names are cut, marked with "..."). */
 #define CPUMETRICS_VALUE_MAX 256
 
 struct cpumetrics_opts {
-	uint64_t period_ns; /* CPU time one sample stands for */
+	uint64_t period_ns;	 /* CPU time one sample stands for */
 	unsigned cpu_max_series; /* 0: no stackd_cpu_seconds_total */
-	const char *cpu_labels; /* comma-separated: comm, exe, container, container_id, ... */
-	const char *functions; /* comma-separated shell globs; NULL or "": none */
+	const char *cpu_labels;	 /* comma-separated: comm, exe, container, container_id, ... */
+	const char *functions;	 /* comma-separated shell globs; NULL or "": none */
 	unsigned functions_max_series;
 };
 

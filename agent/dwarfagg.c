@@ -104,13 +104,13 @@ void dwarfagg_flush(struct dwarfagg *d, void (*cb)(void *ctx, const struct loade
 {
 	for (struct entry *e = d->all; e; e = e->next_all) {
 		struct loader_record r = {
-			.key = &e->key,
-			.count = e->count,
-			.ustack = e->unr ? e->ips : NULL,
-			.ustack_nr = e->unr,
-			.kstack = e->knr ? e->ips + e->unr : NULL,
-			.kstack_nr = e->knr,
-			.is_dwarf = true,
+		    .key = &e->key,
+		    .count = e->count,
+		    .ustack = e->unr ? e->ips : NULL,
+		    .ustack_nr = e->unr,
+		    .kstack = e->knr ? e->ips + e->unr : NULL,
+		    .kstack_nr = e->knr,
+		    .is_dwarf = true,
 		};
 
 		cb(ctx, &r);

@@ -23,7 +23,8 @@ int dwarfagg_new(size_t max_entries, struct dwarfagg **out);
 void dwarfagg_free(struct dwarfagg *d);
 int dwarfagg_add(struct dwarfagg *d, uint32_t tgid, uint32_t pid, uint64_t start_boottime,
 		 const uint64_t *uips, uint32_t unr, const uint64_t *kips, uint32_t knr);
-/* Calls @cb once per aggregated stack (ustack/kstack ids in the key are 0 or STACKD_STACK_NONE), then empties. */
+/* Calls @cb once per aggregated stack (ustack/kstack ids in the key are 0 or STACKD_STACK_NONE),
+ * then empties. */
 void dwarfagg_flush(struct dwarfagg *d, void (*cb)(void *ctx, const struct loader_record *r),
 		    void *ctx);
 

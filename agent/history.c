@@ -14,7 +14,7 @@ struct history_win {
 	size_t bytes;
 	int64_t samples;
 	unsigned refs; /* queries reading it */
-	bool evicted; /* out of the ring: freed by the last query to release it */
+	bool evicted;  /* out of the ring: freed by the last query to release it */
 };
 
 struct history {

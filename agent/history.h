@@ -27,22 +27,22 @@
 struct history;
 
 struct history_opts {
-	uint64_t window_ns; /* length of one window */
+	uint64_t window_ns;    /* length of one window */
 	uint64_t retention_ns; /* windows older than this are evicted */
-	size_t max_bytes; /* hard budget of the frozen windows held */
+	size_t max_bytes;      /* hard budget of the frozen windows held */
 };
 
 struct history_stats {
-	uint64_t windows; /* held now */
-	uint64_t bytes; /* of the windows held and of evicted ones still being read */
+	uint64_t windows;      /* held now */
+	uint64_t bytes;	       /* of the windows held and of evicted ones still being read */
 	uint64_t pinned_bytes; /* of evicted windows still being read (part of bytes) */
-	uint64_t samples; /* sample counts held */
+	uint64_t samples;      /* sample counts held */
 	int64_t oldest_ns, newest_end_ns; /* Unix ns; 0 when empty */
 	uint64_t pushed;
 	uint64_t evicted_retention, evicted_budget; /* windows */
-	uint64_t evicted_samples; /* sample counts in the evicted windows */
+	uint64_t evicted_samples;		    /* sample counts in the evicted windows */
 	uint64_t rejected_too_big; /* windows larger than the whole budget, never held */
-	uint64_t rejected_pinned; /* windows that found no room: queries held the rest */
+	uint64_t rejected_pinned;  /* windows that found no room: queries held the rest */
 	uint64_t queries;
 };
 

@@ -11,21 +11,21 @@
 #include "procmeta.h"
 
 static const char *const key_names[LABEL__MAX] = {
-	[LABEL_PID] = "pid",
-	[LABEL_COMM] = "comm",
-	[LABEL_EXE] = "exe",
-	[LABEL_CMDLINE] = "cmdline",
-	[LABEL_CGROUP] = "cgroup",
-	[LABEL_CONTAINER_ID] = "container_id",
-	[LABEL_CONTAINER_RUNTIME] = "container_runtime",
-	[LABEL_POD_UID] = "pod_uid",
-	[LABEL_POD] = "pod",
-	[LABEL_NAMESPACE] = "namespace",
-	[LABEL_CONTAINER] = "container",
-	[LABEL_UNIT] = "unit",
+    [LABEL_PID] = "pid",
+    [LABEL_COMM] = "comm",
+    [LABEL_EXE] = "exe",
+    [LABEL_CMDLINE] = "cmdline",
+    [LABEL_CGROUP] = "cgroup",
+    [LABEL_CONTAINER_ID] = "container_id",
+    [LABEL_CONTAINER_RUNTIME] = "container_runtime",
+    [LABEL_POD_UID] = "pod_uid",
+    [LABEL_POD] = "pod",
+    [LABEL_NAMESPACE] = "namespace",
+    [LABEL_CONTAINER] = "container",
+    [LABEL_UNIT] = "unit",
 };
 
-const char *const label_filter_args[5] = { "pid", "comm", "container", "cgroup", "unit" };
+const char *const label_filter_args[5] = {"pid", "comm", "container", "cgroup", "unit"};
 
 const char *label_key_name(enum label_key k)
 {
@@ -182,8 +182,7 @@ static bool cgroup_match(const char *want, const char *path)
 	return strncmp(path, want, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
-bool label_filter_match(const struct label_filter *f, const struct pprof_label *labels,
-			size_t nr)
+bool label_filter_match(const struct label_filter *f, const struct pprof_label *labels, size_t nr)
 {
 	if (f->nr_pids) {
 		bool hit = false;
@@ -236,7 +235,7 @@ void label_select_init(struct pprof_select *sel, struct label_select *ls,
 struct label_set *label_set_build(uint32_t pid, const char *comm, const char *exe,
 				  const struct procmeta *m)
 {
-	const char *vals[LABEL__MAX] = { 0 };
+	const char *vals[LABEL__MAX] = {0};
 	size_t strs = 0, nr = 1;
 	struct label_set *ls;
 	char *p;
@@ -271,14 +270,14 @@ struct label_set *label_set_build(uint32_t pid, const char *comm, const char *ex
 	ls->bytes = sizeof(*ls) + nr * sizeof(ls->l[0]) + strs;
 	ls->nr = 0;
 	p = (char *)&ls->l[nr];
-	ls->l[ls->nr++] = (struct pprof_label){ .key = key_names[LABEL_PID], .num = pid };
+	ls->l[ls->nr++] = (struct pprof_label){.key = key_names[LABEL_PID], .num = pid};
 	for (int k = 0; k < LABEL__MAX; k++) {
 		size_t len;
 
 		if (k == LABEL_PID || !vals[k] || !*vals[k])
 			continue;
 		len = utf8_sanitize(vals[k], strlen(vals[k]), p, strs) + 1;
-		ls->l[ls->nr++] = (struct pprof_label){ .key = key_names[k], .str = p };
+		ls->l[ls->nr++] = (struct pprof_label){.key = key_names[k], .str = p};
 		p += len;
 		strs -= len;
 	}
@@ -370,9 +369,9 @@ int query_parse_time(const char *s, int64_t *ns)
 					frac += (*p - '0') * scale;
 				}
 		}
-		if (*p || __builtin_mul_overflow(v, NS, ns) || __builtin_add_overflow(*ns, frac, ns))
+		if (*p || __builtin_mul_overflow(v, NS, ns) ||
+		    __builtin_add_overflow(*ns, frac, ns))
 			return -EINVAL;
 		return 0;
 	}
 }
-

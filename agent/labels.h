@@ -68,10 +68,10 @@ struct label_set *label_set_build(uint32_t pid, const char *comm, const char *ex
 struct label_filter {
 	uint32_t pids[FILTER_MAX_PIDS]; /* any of them */
 	size_t nr_pids;
-	char comm[64]; /* shell glob on comm */
+	char comm[64];	     /* shell glob on comm */
 	char container[128]; /* container id prefix, or container name */
-	char cgroup[512]; /* cgroup path, or an ancestor of it */
-	char unit[128]; /* shell glob on the systemd unit */
+	char cgroup[512];    /* cgroup path, or an ancestor of it */
+	char unit[128];	     /* shell glob on the systemd unit */
 };
 
 /* Filter query arguments, in the order they are documented. */
@@ -84,8 +84,7 @@ extern const char *const label_filter_args[5]; /* pid, comm, container, cgroup, 
 const char *label_filter_set(struct label_filter *f, const char *arg, const char *value);
 bool label_filter_active(const struct label_filter *f);
 /* Does a sample with these labels pass? */
-bool label_filter_match(const struct label_filter *f, const struct pprof_label *labels,
-			size_t nr);
+bool label_filter_match(const struct label_filter *f, const struct pprof_label *labels, size_t nr);
 
 /*
  * A time argument (start=, end=): Unix seconds with an optional fraction

@@ -196,11 +196,11 @@ static int fill_filter(struct loader *l)
 static int attach_perf_events(struct loader *l)
 {
 	struct perf_event_attr attr = {
-		.type = PERF_TYPE_SOFTWARE,
-		.size = sizeof(attr),
-		.config = PERF_COUNT_SW_CPU_CLOCK,
-		/* cpu-clock counts nanoseconds: a fixed period gives exactly F Hz per CPU. */
-		.sample_period = 1000000000ULL / l->opts.frequency_hz,
+	    .type = PERF_TYPE_SOFTWARE,
+	    .size = sizeof(attr),
+	    .config = PERF_COUNT_SW_CPU_CLOCK,
+	    /* cpu-clock counts nanoseconds: a fixed period gives exactly F Hz per CPU. */
+	    .sample_period = 1000000000ULL / l->opts.frequency_hz,
 	};
 	int first_err = 0;
 
@@ -219,7 +219,8 @@ static int attach_perf_events(struct loader *l)
 				continue;
 			if (!first_err)
 				first_err = err;
-			pr_err("perf_event_open(cpu-clock, cpu %d) failed: %s", cpu, strerror(-err));
+			pr_err("perf_event_open(cpu-clock, cpu %d) failed: %s", cpu,
+			       strerror(-err));
 			continue;
 		}
 		link = bpf_program__attach_perf_event(l->skel->progs.stackd_sample, fd);
@@ -281,11 +282,11 @@ int loader_open(const struct loader_opts *opts, struct loader **out)
 	per_interval = (uint64_t)opts->frequency_hz * l->nr_online *
 		       ((opts->drain_interval_ns + 999999999ULL) / 1000000000ULL);
 	l->counts_entries = opts->counts_map_entries
-				    ? opts->counts_map_entries
-				    : roundup_pow2(per_interval * 2 < 4096 ? 4096 : per_interval * 2);
+				? opts->counts_map_entries
+				: roundup_pow2(per_interval * 2 < 4096 ? 4096 : per_interval * 2);
 	l->stack_entries = opts->stack_map_entries
-				   ? opts->stack_map_entries
-				   : roundup_pow2(per_interval * 4 < 4096 ? 4096 : per_interval * 4);
+			       ? opts->stack_map_entries
+			       : roundup_pow2(per_interval * 4 < 4096 ? 4096 : per_interval * 4);
 	l->overflow_entries = per_interval < 1024 ? 1024 : (uint32_t)per_interval;
 	if (opts->stack_map_entries && opts->stack_map_entries / 4 > l->overflow_entries)
 		l->overflow_entries = opts->stack_map_entries / 4;
@@ -299,7 +300,8 @@ int loader_open(const struct loader_opts *opts, struct loader **out)
 	l->skel->rodata->include_idle = opts->include_idle;
 	l->skel->rodata->unwind_mode = opts->unwind_mode;
 	l->skel->rodata->stack_copy_bytes = opts->stack_copy_bytes;
-	/* Wake the drain thread once a quarter of the ring is waiting; it drains each tick anyway. */
+	/* Wake the drain thread once a quarter of the ring is waiting; it drains each tick anyway.
+	 */
 	l->skel->rodata->dwarf_wakeup_bytes = opts->dwarf_ring_bytes / 4;
 	bpf_map__set_max_entries(l->skel->maps.dwarf_samples, opts->dwarf_ring_bytes);
 	bpf_map__set_max_entries(l->skel->maps.counts_0, l->counts_entries);
@@ -352,8 +354,8 @@ int loader_open(const struct loader_opts *opts, struct loader **out)
 		pr_err("creating the ring buffer reader failed: %s", strerror(-err));
 		goto cleanup;
 	}
-	err = ring_buffer__add(l->rb, bpf_map__fd(l->skel->maps.dwarf_samples),
-			       handle_dwarf_sample, l);
+	err = ring_buffer__add(l->rb, bpf_map__fd(l->skel->maps.dwarf_samples), handle_dwarf_sample,
+			       l);
 	if (err) {
 		pr_err("adding the stack-copy ring buffer failed: %s", strerror(-err));
 		goto cleanup;
@@ -518,8 +520,8 @@ static void map_clear(int fd)
 	}
 }
 
-int loader_drain(struct loader *l, void (*cb)(void *ctx, const struct loader_record *r),
-		 void *ctx, struct loader_drain_stats *stats)
+int loader_drain(struct loader *l, void (*cb)(void *ctx, const struct loader_record *r), void *ctx,
+		 struct loader_drain_stats *stats)
 {
 	int counts_fd, stack_fd, overflow_fd, err;
 	unsigned set;
@@ -567,7 +569,7 @@ int loader_drain(struct loader *l, void (*cb)(void *ctx, const struct loader_rec
 	l->nr_slots = 0;
 	for (uint32_t i = 0; i < total; i++) {
 		struct stackd_count_key *k = &l->keys[i];
-		struct loader_record r = { .key = k, .count = l->vals[i] };
+		struct loader_record r = {.key = k, .count = l->vals[i]};
 		bool not_found = false;
 		struct stack_slot *s;
 

@@ -21,7 +21,7 @@ struct loader_opts {
 	unsigned frequency_hz;
 	bool include_idle;
 	uint64_t drain_interval_ns;
-	uint32_t stack_map_entries; /* 0 = derived */
+	uint32_t stack_map_entries;  /* 0 = derived */
 	uint32_t counts_map_entries; /* 0 = derived */
 	/* Called for each ring-buffer event (from loader_poll_events). */
 	void (*on_event)(void *ctx, const struct stackd_event *ev);
@@ -83,8 +83,8 @@ int loader_poll_events(struct loader *l, uint64_t budget_ns);
  * Flip the active set, wait for in-flight programs to leave the old one,
  * then read and clear it, calling @cb for every counts entry.
  */
-int loader_drain(struct loader *l, void (*cb)(void *ctx, const struct loader_record *r),
-		 void *ctx, struct loader_drain_stats *stats);
+int loader_drain(struct loader *l, void (*cb)(void *ctx, const struct loader_record *r), void *ctx,
+		 struct loader_drain_stats *stats);
 
 /*
  * Auto mode: copy (or stop copying) the stacks of process (@tgid, @start_boottime); a

@@ -45,7 +45,7 @@ static _Atomic(const char *) g_shutdown_stage = "starting the shutdown";
 struct shutdown_watch {
 	pthread_mutex_t lock; /* guards agent: NULL once it is being freed */
 	struct agent *agent;
-	sigset_t sigs; /* SIGINT, SIGTERM: blocked in every thread */
+	sigset_t sigs;	    /* SIGINT, SIGTERM: blocked in every thread */
 	struct timespec t0; /* CLOCK_MONOTONIC of the first signal */
 };
 
@@ -57,7 +57,7 @@ struct shutdown_watch {
 static void *shutdown_watchdog(void *arg)
 {
 	struct shutdown_watch *w = arg;
-	struct timespec left = { .tv_sec = SHUTDOWN_DEADLINE_S }, now;
+	struct timespec left = {.tv_sec = SHUTDOWN_DEADLINE_S}, now;
 	char what[160];
 	int sig;
 
@@ -200,24 +200,25 @@ int main(int argc, char **argv)
 
 	/* Bind before the slow BPF load, so a busy port fails at once. */
 	hopts = (struct http_opts){
-		.listen_address = cfg.listen_address,
-		.max_profile_seconds = cfg.max_profile_seconds,
-		/* Go's default is 30 s; a smaller maximum lowers it. */
-		.default_profile_seconds = cfg.max_profile_seconds < 30 ? cfg.max_profile_seconds : 30,
-		.max_connections = cfg.max_connections,
-		.max_connections_per_client = cfg.max_connections_per_client,
-		.max_page_requests = cfg.max_page_requests,
-		.max_page_bytes = cfg.max_page_bytes,
-		.idle_timeout_seconds = (unsigned)(cfg.read_timeout_ns / 1000000000ULL),
-		.web_config = wc, /* the server owns it once started */
-		.max_concurrent_profiles = cfg.max_concurrent_profiles,
-		.handlers = {
-			.ctx = agent,
-			.profile_start = agent_http_profile_start,
-			.profile_end = agent_http_profile_end,
-			.metrics = agent_http_metrics,
-			.page = agent_http_page,
-			.is_ready = is_ready,
+	    .listen_address = cfg.listen_address,
+	    .max_profile_seconds = cfg.max_profile_seconds,
+	    /* Go's default is 30 s; a smaller maximum lowers it. */
+	    .default_profile_seconds = cfg.max_profile_seconds < 30 ? cfg.max_profile_seconds : 30,
+	    .max_connections = cfg.max_connections,
+	    .max_connections_per_client = cfg.max_connections_per_client,
+	    .max_page_requests = cfg.max_page_requests,
+	    .max_page_bytes = cfg.max_page_bytes,
+	    .idle_timeout_seconds = (unsigned)(cfg.read_timeout_ns / 1000000000ULL),
+	    .web_config = wc, /* the server owns it once started */
+	    .max_concurrent_profiles = cfg.max_concurrent_profiles,
+	    .handlers =
+		{
+		    .ctx = agent,
+		    .profile_start = agent_http_profile_start,
+		    .profile_end = agent_http_profile_end,
+		    .metrics = agent_http_metrics,
+		    .page = agent_http_page,
+		    .is_ready = is_ready,
 		},
 	};
 	err = http_server_start(&hopts, &http);
@@ -241,7 +242,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* Attached: from here on only /proc reads need privileges (privs.c says which). */
-	err = privs_drop(&(struct privs_opts){ .run_as_user = cfg.run_as_user });
+	err = privs_drop(&(struct privs_opts){.run_as_user = cfg.run_as_user});
 	if (err) {
 		agent_begin_shutdown(agent);
 		http_server_stop(http);

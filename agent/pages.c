@@ -12,7 +12,7 @@
 #include "exporter/flamegraph.h"
 #include "exporter/pprof.h"
 
-#define NS 1000000000LL
+#define NS		1000000000LL
 #define DEFAULT_SECONDS 60
 /* Folded and HTML answers larger than this are refused (a filter narrows them). */
 #define PAGE_MAX_BYTES (256u << 20)
@@ -20,7 +20,6 @@
 #define PAGE_CAP(req) ((req)->max_body_sz ? (req)->max_body_sz : PAGE_MAX_BYTES)
 /* Processes listed on the index page. */
 #define INDEX_TOP 50
-
 
 static int64_t now_unix_ns(void)
 {
@@ -42,8 +41,8 @@ bool pages_parse_filter(const struct http_profile_req *req, struct label_filter 
 			continue;
 		why = label_filter_set(f, label_filter_args[i], v);
 		if (why) {
-			http_reply_errorf(reply, 400, "invalid value for \"%s\": %s", label_filter_args[i],
-				  why);
+			http_reply_errorf(reply, 400, "invalid value for \"%s\": %s",
+					  label_filter_args[i], why);
 			return false;
 		}
 	}
@@ -51,8 +50,8 @@ bool pages_parse_filter(const struct http_profile_req *req, struct label_filter 
 }
 
 /* The range of a request: [*from, *to) in Unix ns. False with a 400 in @reply. */
-static bool parse_range(const struct pages_ctx *c, const struct http_profile_req *req,
-			int64_t now, int64_t *from, int64_t *to, struct http_reply *reply)
+static bool parse_range(const struct pages_ctx *c, const struct http_profile_req *req, int64_t now,
+			int64_t *from, int64_t *to, struct http_reply *reply)
 {
 	const char *sec = http_req_arg(req, "seconds"), *start = http_req_arg(req, "start");
 	const char *end = http_req_arg(req, "end");
@@ -61,7 +60,8 @@ static bool parse_range(const struct pages_ctx *c, const struct http_profile_req
 	char *e;
 
 	if (sec && (start || end)) {
-		http_reply_errorf(reply, 400, "%s", "give either \"seconds\" or \"start\"/\"end\", not both");
+		http_reply_errorf(reply, 400, "%s",
+				  "give either \"seconds\" or \"start\"/\"end\", not both");
 		return false;
 	}
 	if (sec) {
@@ -74,15 +74,15 @@ static bool parse_range(const struct pages_ctx *c, const struct http_profile_req
 	*to = now;
 	if (end && query_parse_time(end, to)) {
 		http_reply_errorf(reply, 400, "%s",
-			  "invalid value for \"end\": want Unix seconds or RFC 3339 UTC "
-			  "(2026-11-22T03:00:00Z)");
+				  "invalid value for \"end\": want Unix seconds or RFC 3339 UTC "
+				  "(2026-11-22T03:00:00Z)");
 		return false;
 	}
 	*from = *to - (int64_t)n * NS;
 	if (start && query_parse_time(start, from)) {
 		http_reply_errorf(reply, 400, "%s",
-			  "invalid value for \"start\": want Unix seconds or RFC 3339 UTC "
-			  "(2026-11-22T03:00:00Z)");
+				  "invalid value for \"start\": want Unix seconds or RFC 3339 UTC "
+				  "(2026-11-22T03:00:00Z)");
 		return false;
 	}
 	if (*from >= *to) {
@@ -91,8 +91,9 @@ static bool parse_range(const struct pages_ctx *c, const struct http_profile_req
 	}
 	return true;
 bad_seconds:
-	http_reply_errorf(reply, 400, "invalid value for \"seconds\": want an integer from 1 to %llu",
-		  (unsigned long long)max_s);
+	http_reply_errorf(reply, 400,
+			  "invalid value for \"seconds\": want an integer from 1 to %llu",
+			  (unsigned long long)max_s);
 	return false;
 }
 
@@ -103,8 +104,8 @@ static bool acquire(const struct pages_ctx *c, const struct http_profile_req *re
 {
 	if (!c->hist) {
 		http_reply_errorf(reply, 404, "%s",
-			  "the profile history is off (--history.retention=0); use "
-			  "/debug/pprof/profile?seconds=N");
+				  "the profile history is off (--history.retention=0); use "
+				  "/debug/pprof/profile?seconds=N");
 		return false;
 	}
 	if (!pages_parse_filter(req, f, reply) ||
@@ -134,20 +135,22 @@ static void serve_history(const struct pages_ctx *c, const struct http_profile_r
 		return;
 	if (!v.nr) {
 		if (!v.held_from_ns)
-			http_reply_errorf(reply, 404, "%s",
-				  "no history yet: the first window closes one --history.window "
-				  "after start-up");
+			http_reply_errorf(
+			    reply, 404, "%s",
+			    "no history yet: the first window closes one --history.window "
+			    "after start-up");
 		else
-			http_reply_errorf(reply, 404,
-				  "no history in that range; held: %.3f to %.3f (Unix seconds)",
-				  (double)v.held_from_ns / 1e9, (double)v.held_to_ns / 1e9);
+			http_reply_errorf(
+			    reply, 404,
+			    "no history in that range; held: %.3f to %.3f (Unix seconds)",
+			    (double)v.held_from_ns / 1e9, (double)v.held_to_ns / 1e9);
 		history_release(&v);
 		return;
 	}
 	t0 = pprof_frozen_time(v.w[0]);
 	t1 = pprof_frozen_time(v.w[v.nr - 1]) + pprof_frozen_duration(v.w[v.nr - 1]);
 	label_select_init(&sel, &ls, &f, c->label_mask);
-	err = pprof_builder_new(&(struct pprof_opts){ .period_ns = c->period_ns, .time_nanos = t0 },
+	err = pprof_builder_new(&(struct pprof_opts){.period_ns = c->period_ns, .time_nanos = t0},
 				&b);
 	for (size_t i = 0; !err && i < v.nr; i++)
 		err = pprof_merge(b, v.w[i], &sel);
@@ -164,10 +167,10 @@ static void serve_history(const struct pages_ctx *c, const struct http_profile_r
 /* ---- stacks by name (folded, flame graph) -------------------------------------------------- */
 
 static const char *const kind_suffix[] = {
-	[PPROF_FRAME_USER] = "",
-	[PPROF_FRAME_KERNEL] = "_[k]",
-	[PPROF_FRAME_JIT] = "_[j]",
-	[PPROF_FRAME_INLINED] = "_[i]",
+    [PPROF_FRAME_USER] = "",
+    [PPROF_FRAME_KERNEL] = "_[k]",
+    [PPROF_FRAME_JIT] = "_[j]",
+    [PPROF_FRAME_INLINED] = "_[i]",
 };
 
 static bool keep_comm_only(void *ctx, const char *key)
@@ -250,7 +253,7 @@ static int walk_windows(const struct pages_ctx *c, const struct history_view *v,
 
 	label_select_init(&sel, &ls, f, 0);
 	sel.keep_label = keep_comm_only;
-	err = pprof_builder_new(&(struct pprof_opts){ .period_ns = c->period_ns }, &b);
+	err = pprof_builder_new(&(struct pprof_opts){.period_ns = c->period_ns}, &b);
 	for (size_t i = 0; !err && i < v->nr; i++)
 		err = pprof_merge(b, v->w[i], &sel);
 	err = err ?: pprof_freeze(b, 0, &fz);
@@ -315,7 +318,7 @@ static void serve_folded(const struct pages_ctx *c, const struct http_profile_re
 			 struct http_reply *reply)
 {
 	struct folded_ctx fc;
-	struct stack_walk w = { .fn = folded_add, .ctx = &fc };
+	struct stack_walk w = {.fn = folded_add, .ctx = &fc};
 	struct label_filter f;
 	struct history_view v;
 	struct strbuf out;
@@ -331,8 +334,7 @@ static void serve_folded(const struct pages_ctx *c, const struct http_profile_re
 	strbuf_init(&out, PAGE_CAP(req));
 	err = walk_windows(c, &v, &f, &w);
 	history_release(&v);
-	hmap_for_each_safe(&fc.lines, n, tmp, i)
-	{
+	hmap_for_each_safe (&fc.lines, n, tmp, i) {
 		struct folded_line *l = container_of(n, struct folded_line, node);
 
 		if (!err) {
@@ -346,8 +348,9 @@ static void serve_folded(const struct pages_ctx *c, const struct http_profile_re
 	if (err) {
 		strbuf_free(&out);
 		http_reply_errorf(reply, err == -ENOSPC ? 413 : 500, "%s",
-			  err == -ENOSPC ? "the answer is too large: narrow it with a filter"
-					 : "out of memory");
+				  err == -ENOSPC
+				      ? "the answer is too large: narrow it with a filter"
+				      : "out of memory");
 		return;
 	}
 	reply->status = 200;
@@ -393,7 +396,7 @@ static void serve_flamegraph(const struct pages_ctx *c, const struct http_profil
 			     struct http_reply *reply)
 {
 	struct flamegraph *fg = NULL;
-	struct stack_walk w = { .fn = flame_add };
+	struct stack_walk w = {.fn = flame_add};
 	struct label_filter f;
 	struct history_view v;
 	struct strbuf out;
@@ -421,16 +424,18 @@ static void serve_flamegraph(const struct pages_ctx *c, const struct http_profil
 	history_release(&v);
 	snprintf(title, sizeof(title), "stackd CPU flame graph%s", fdesc);
 	strbuf_init(&out, PAGE_CAP(req));
-	err = err ?: flamegraph_write_html(fg, &(struct flamegraph_page){ .title = title,
-									  .subtitle = sub,
-									  .period_ns = c->period_ns },
+	err = err
+		  ?: flamegraph_write_html(fg,
+					   &(struct flamegraph_page){.title = title,
+								     .subtitle = sub,
+								     .period_ns = c->period_ns},
 					   &out);
 	flamegraph_free(fg);
 	if (err) {
 		strbuf_free(&out);
 		http_reply_errorf(reply, err == -ENOSPC ? 413 : 500, "%s",
-			  err == -ENOSPC ? "the page is too large: narrow it with a filter"
-					 : "building the flame graph failed");
+				  err == -ENOSPC ? "the page is too large: narrow it with a filter"
+						 : "building the flame graph failed");
 		return;
 	}
 	reply->status = 200;
@@ -483,8 +488,8 @@ static int index_add(void *ctx, const struct pprof_label *labels, size_t nr, int
 		cont = label_str(labels, nr, "container_id");
 	snprintf(r->container, sizeof(r->container), "%.12s", cont);
 	if (*label_str(labels, nr, "pod"))
-		snprintf(r->container, sizeof(r->container), "%.40s/%.30s", label_str(labels, nr, "pod"),
-			 cont);
+		snprintf(r->container, sizeof(r->container), "%.40s/%.30s",
+			 label_str(labels, nr, "pod"), cont);
 	snprintf(r->unit, sizeof(r->unit), "%s", label_str(labels, nr, "unit"));
 	hmap_insert(&ic->rows, &r->node, hash_u64((uint64_t)pid));
 	ic->nr++;
@@ -499,18 +504,18 @@ static int cmp_rows(const void *a, const void *b)
 }
 
 static const char index_head[] =
-	"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>stackd</title>\n"
-	"<style>body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}"
-	"table{border-collapse:collapse}td,th{padding:.25em .8em;text-align:left;"
-	"border-bottom:1px solid #ddd}td.n{text-align:right;font-variant-numeric:tabular-nums}"
-	"code{background:#f4f4f4;padding:0 .3em}</style></head>\n<body><h1>stackd</h1>\n";
+    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>stackd</title>\n"
+    "<style>body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}"
+    "table{border-collapse:collapse}td,th{padding:.25em .8em;text-align:left;"
+    "border-bottom:1px solid #ddd}td.n{text-align:right;font-variant-numeric:tabular-nums}"
+    "code{background:#f4f4f4;padding:0 .3em}</style></head>\n<body><h1>stackd</h1>\n";
 
 static void serve_index(const struct pages_ctx *c, const struct http_profile_req *req,
 			struct http_reply *reply)
 {
-	struct index_ctx ic = { 0 };
+	struct index_ctx ic = {0};
 	struct proc_row **rows = NULL;
-	struct history_view v = { 0 };
+	struct history_view v = {0};
 	struct hnode *n, *tmp;
 	struct strbuf sb;
 	double span = 0;
@@ -533,8 +538,7 @@ static void serve_index(const struct pages_ctx *c, const struct http_profile_req
 		rows = calloc(ic.nr + 1, sizeof(*rows));
 		if (!rows)
 			err = err ?: -ENOMEM;
-		hmap_for_each_safe(&ic.rows, n, tmp, i)
-		{
+		hmap_for_each_safe (&ic.rows, n, tmp, i) {
 			if (rows)
 				rows[k++] = container_of(n, struct proc_row, node);
 			else
@@ -542,39 +546,49 @@ static void serve_index(const struct pages_ctx *c, const struct http_profile_req
 		}
 		if (rows)
 			qsort(rows, k, sizeof(*rows), cmp_rows);
-		err = err ?: strbuf_appendf(&sb,
-					    "<h2>CPU over the last %d s of history</h2>\n"
-					    "<p>Share of one CPU, from %.0f s of closed windows. "
-					    "<a href=\"/flamegraph\">Flame graph of everything</a>.</p>\n",
-					    DEFAULT_SECONDS, span);
+		err = err
+			  ?: strbuf_appendf(
+				 &sb,
+				 "<h2>CPU over the last %d s of history</h2>\n"
+				 "<p>Share of one CPU, from %.0f s of closed windows. "
+				 "<a href=\"/flamegraph\">Flame graph of everything</a>.</p>\n",
+				 DEFAULT_SECONDS, span);
 		if (!k)
-			err = err ?: strbuf_appends(&sb, "<p>No samples yet: the first history window "
-							 "closes one --history.window after "
-							 "start-up.</p>\n");
+			err = err
+				  ?: strbuf_appends(&sb,
+						    "<p>No samples yet: the first history window "
+						    "closes one --history.window after "
+						    "start-up.</p>\n");
 		else
-			err = err ?: strbuf_appends(&sb, "<table><tr><th>CPU</th><th>pid</th>"
+			err = err
+				  ?: strbuf_appends(&sb, "<table><tr><th>CPU</th><th>pid</th>"
 							 "<th>comm</th><th>container</th>"
 							 "<th>unit</th><th>profiles</th></tr>\n");
 		for (i = 0; !err && i < k && i < INDEX_TOP; i++) {
 			const struct proc_row *r = rows[i];
 			double pct = span > 0 ? (double)r->samples * (double)c->period_ns / 1e9 /
-							span * 100.0
+						    span * 100.0
 					      : 0;
 
-			err = strbuf_appendf(&sb, "<tr><td class=\"n\">%.1f%%</td><td class=\"n\">"
-						  "%lld</td><td>",
+			err = strbuf_appendf(&sb,
+					     "<tr><td class=\"n\">%.1f%%</td><td class=\"n\">"
+					     "%lld</td><td>",
 					     pct, (long long)r->pid);
 			err = err ?: html_escape(&sb, r->comm, strlen(r->comm));
 			err = err ?: strbuf_appends(&sb, "</td><td>");
 			err = err ?: html_escape(&sb, r->container, strlen(r->container));
 			err = err ?: strbuf_appends(&sb, "</td><td>");
 			err = err ?: html_escape(&sb, r->unit, strlen(r->unit));
-			err = err ?: strbuf_appendf(
-				&sb,
-				"</td><td><a href=\"/flamegraph?pid=%lld\">flame graph</a> "
-				"<a href=\"/debug/pprof/history?pid=%lld\">pprof</a> "
-				"<a href=\"/debug/pprof/folded?pid=%lld\">folded</a></td></tr>\n",
-				(long long)r->pid, (long long)r->pid, (long long)r->pid);
+			err =
+			    err
+				?: strbuf_appendf(
+				       &sb,
+				       "</td><td><a href=\"/flamegraph?pid=%lld\">flame graph</a> "
+				       "<a href=\"/debug/pprof/history?pid=%lld\">pprof</a> "
+				       "<a "
+				       "href=\"/debug/pprof/folded?pid=%lld\">folded</a></td></"
+				       "tr>\n",
+				       (long long)r->pid, (long long)r->pid, (long long)r->pid);
 		}
 		if (k)
 			err = err ?: strbuf_appends(&sb, "</table>\n");
@@ -582,25 +596,33 @@ static void serve_index(const struct pages_ctx *c, const struct http_profile_req
 			free(rows[i]);
 		free(rows);
 	} else {
-		err = err ?: strbuf_appends(&sb, "<p>The profile history is off "
+		err = err
+			  ?: strbuf_appends(&sb, "<p>The profile history is off "
 						 "(--history.retention=0).</p>\n");
 	}
 	hmap_fini(&ic.rows);
-	err = err ?: strbuf_appends(
-		&sb,
-		"<h2>Endpoints</h2><ul>\n"
-		"<li><a href=\"/debug/pprof/profile?seconds=10\">/debug/pprof/profile?seconds=10</a>"
-		" CPU profile of the next 10 s (pprof)</li>\n"
-		"<li><a href=\"/debug/pprof/history?seconds=300\">/debug/pprof/history?seconds=300"
-		"</a> the last 5 minutes from history (pprof)</li>\n"
-		"<li><a href=\"/debug/pprof/folded\">/debug/pprof/folded</a> collapsed stacks</li>\n"
-		"<li><a href=\"/flamegraph\">/flamegraph</a> flame graph</li>\n"
-		"<li><a href=\"/metrics\">/metrics</a> Prometheus metrics</li>\n"
-		"<li><a href=\"/-/healthy\">/-/healthy</a>, <a href=\"/-/ready\">/-/ready</a></li>\n"
-		"</ul>\n<p>Every profile endpoint takes the filters <code>pid</code>, "
-		"<code>comm</code>, <code>container</code>, <code>cgroup</code> and "
-		"<code>unit</code>; the history ones take <code>seconds</code> or "
-		"<code>start</code>/<code>end</code>.</p>\n</body></html>\n");
+	err =
+	    err
+		?: strbuf_appends(
+		       &sb,
+		       "<h2>Endpoints</h2><ul>\n"
+		       "<li><a "
+		       "href=\"/debug/pprof/profile?seconds=10\">/debug/pprof/profile?seconds=10</"
+		       "a>"
+		       " CPU profile of the next 10 s (pprof)</li>\n"
+		       "<li><a "
+		       "href=\"/debug/pprof/history?seconds=300\">/debug/pprof/history?seconds=300"
+		       "</a> the last 5 minutes from history (pprof)</li>\n"
+		       "<li><a href=\"/debug/pprof/folded\">/debug/pprof/folded</a> collapsed "
+		       "stacks</li>\n"
+		       "<li><a href=\"/flamegraph\">/flamegraph</a> flame graph</li>\n"
+		       "<li><a href=\"/metrics\">/metrics</a> Prometheus metrics</li>\n"
+		       "<li><a href=\"/-/healthy\">/-/healthy</a>, <a "
+		       "href=\"/-/ready\">/-/ready</a></li>\n"
+		       "</ul>\n<p>Every profile endpoint takes the filters <code>pid</code>, "
+		       "<code>comm</code>, <code>container</code>, <code>cgroup</code> and "
+		       "<code>unit</code>; the history ones take <code>seconds</code> or "
+		       "<code>start</code>/<code>end</code>.</p>\n</body></html>\n");
 	if (err) {
 		strbuf_free(&sb);
 		http_reply_errorf(reply, 500, "%s", "building the page failed");
@@ -611,8 +633,8 @@ static void serve_index(const struct pages_ctx *c, const struct http_profile_req
 	reply->body = (uint8_t *)strbuf_detach(&sb, &reply->body_len);
 }
 
-void pages_serve(const struct pages_ctx *c, enum http_page page,
-		 const struct http_profile_req *req, struct http_reply *reply)
+void pages_serve(const struct pages_ctx *c, enum http_page page, const struct http_profile_req *req,
+		 struct http_reply *reply)
 {
 	switch (page) {
 	case HTTP_PAGE_HISTORY:

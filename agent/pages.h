@@ -26,13 +26,13 @@
 
 struct pages_ctx {
 	struct history *hist; /* NULL: --history.retention=0 */
-	uint32_t label_mask; /* --profiling.labels */
+	uint32_t label_mask;  /* --profiling.labels */
 	uint64_t period_ns;
 	uint64_t window_ns, retention_ns;
 };
 
-void pages_serve(const struct pages_ctx *c, enum http_page page,
-		 const struct http_profile_req *req, struct http_reply *reply);
+void pages_serve(const struct pages_ctx *c, enum http_page page, const struct http_profile_req *req,
+		 struct http_reply *reply);
 
 /* The filter arguments of a request; false with a 400 in @reply when one is bad. */
 bool pages_parse_filter(const struct http_profile_req *req, struct label_filter *f,

@@ -515,8 +515,9 @@ int privs_drop(const struct privs_opts *opts)
 	atomic_store(&g_dropped, true);
 	privs_caps_str(g_plan.keep, names, sizeof(names));
 	if (!g_plan.drop_bounding)
-		pr_info("no CAP_SETPCAP: the bounding set stays as it was given (no_new_privs keeps "
-			"execve from raising anything)");
+		pr_info(
+		    "no CAP_SETPCAP: the bounding set stays as it was given (no_new_privs keeps "
+		    "execve from raising anything)");
 	if (g_plan.change_ids)
 		pr_info("privileges dropped in all %u threads: user %s (uid %u, gid %u), "
 			"capabilities %s, no_new_privs",
@@ -540,7 +541,9 @@ const char *privs_config_mode_problem(mode_t mode, uid_t uid, gid_t gid, uid_t e
 	if (uid != 0 && uid != euid)
 		return "owned by a user other than root, who could change what stackd reads";
 	if (mode & S_IWOTH)
-		return S_ISDIR(mode) && (mode & S_ISVTX) ? NULL : "world-writable (writable by every user)";
+		return S_ISDIR(mode) && (mode & S_ISVTX)
+			   ? NULL
+			   : "world-writable (writable by every user)";
 	if ((mode & S_IWGRP) && gid != 0)
 		return S_ISDIR(mode) && (mode & S_ISVTX) ? NULL
 							 : "writable by a group other than root";

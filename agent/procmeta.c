@@ -1074,7 +1074,8 @@ int procmeta_reader_new(const struct procmeta_opts *o, struct procmeta_reader **
 	if (!o || !o->cgroup2_mount) {
 		snprintf(path, sizeof(path), "%s/self/mountinfo", r->proc_root);
 		if (read_bounded(path, MOUNTINFO_MAX, &buf, &len, &is_full) ||
-		    !procmeta_find_cgroup2_mount(buf, len, r->cgroup2_mount, sizeof(r->cgroup2_mount)))
+		    !procmeta_find_cgroup2_mount(buf, len, r->cgroup2_mount,
+						 sizeof(r->cgroup2_mount)))
 			pr_info("procmeta: no cgroup2 mount in %s: cgroup ids are not resolved",
 				path);
 		free(buf);

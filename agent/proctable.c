@@ -102,7 +102,7 @@ void proctable_free(struct proctable *t)
 
 	if (!t)
 		return;
-	hmap_for_each_safe(&t->procs, n, tmp, i)
+	hmap_for_each_safe (&t->procs, n, tmp, i)
 		proc_free(container_of(n, struct proc, node));
 	hmap_fini(&t->procs);
 	free(t);
@@ -243,8 +243,7 @@ static void proc_snapshot(struct proctable *t, struct proc *p, const char *comm_
 		procmeta_read(t->meta, (pid_t)p->tgid, &meta);
 		have_meta = true;
 	}
-	ls = label_set_build(p->tgid, p->comm[0] ? p->comm : "?", p->exe,
-			     have_meta ? &meta : NULL);
+	ls = label_set_build(p->tgid, p->comm[0] ? p->comm : "?", p->exe, have_meta ? &meta : NULL);
 	if (!ls && p->labels)
 		return; /* out of memory: keep the old labels */
 	if (p->labels)
@@ -267,7 +266,8 @@ struct proc *proctable_get(struct proctable *t, uint32_t tgid, uint64_t start_bo
 		if (p->tgid == tgid && p->start_boottime == start_boottime) {
 			if (refresh && !p->has_exited) {
 				proc_snapshot(t, p, comm_hint);
-				/* An exec: the new image decides afresh (the BPF side forgot it too). */
+				/* An exec: the new image decides afresh (the BPF side forgot it
+				 * too). */
 				p->unwind = PROC_UNWIND_UNDECIDED;
 				p->fp_checked = p->fp_early = 0;
 			}
@@ -337,8 +337,7 @@ void proctable_sweep(struct proctable *t, uint64_t drain_seq)
 	 * An exit noticed at drain k may leave samples in the set drained at
 	 * k + 1 (they were written to the then-active set): keep it through that.
 	 */
-	hmap_for_each_safe(&t->procs, n, tmp, i)
-	{
+	hmap_for_each_safe (&t->procs, n, tmp, i) {
 		struct proc *p = container_of(n, struct proc, node);
 
 		if (p->has_exited && drain_seq > p->exit_drain + 1) {
@@ -352,13 +351,13 @@ void proctable_sweep(struct proctable *t, uint64_t drain_seq)
 	 * processes that have not been sampled for that long.
 	 */
 	if (drain_seq % LIVENESS_EVERY == 0) {
-		hmap_for_each_safe(&t->procs, n, tmp, i)
-		{
+		hmap_for_each_safe (&t->procs, n, tmp, i) {
 			struct proc *p = container_of(n, struct proc, node);
 			uint64_t ticks;
 			bool kthread;
 
-			if (p->has_exited || p->tgid == 0 || p->last_drain + LIVENESS_EVERY > drain_seq)
+			if (p->has_exited || p->tgid == 0 ||
+			    p->last_drain + LIVENESS_EVERY > drain_seq)
 				continue;
 			if (read_stat(t, p->tgid, &ticks, &kthread) != 0 ||
 			    ticks != p->start_boottime / t->ns_per_tick) {

@@ -28,7 +28,7 @@
 
 enum proc_unwind {
 	PROC_UNWIND_UNDECIDED = 0,
-	PROC_UNWIND_FP, /* frame-pointer stacks reach main/_start/the thread start */
+	PROC_UNWIND_FP,	   /* frame-pointer stacks reach main/_start/the thread start */
 	PROC_UNWIND_DWARF, /* they end early: its stacks are copied and unwound with CFI */
 };
 
@@ -39,12 +39,12 @@ struct proc {
 	uint64_t start_boottime; /* ns since boot, as the BPF side reports it */
 	char comm[16];
 	char exe[256];
-	struct procmaps *maps; /* NULL for kernel threads and vanished processes */
+	struct procmaps *maps;	  /* NULL for kernel threads and vanished processes */
 	struct label_set *labels; /* pid, comm, exe, cgroup, container...: never NULL once got */
 	bool is_kthread;
 	bool has_exited;
-	uint64_t exit_drain; /* drain sequence at which the exit was noticed */
-	uint64_t last_drain; /* last drain that saw samples */
+	uint64_t exit_drain;   /* drain sequence at which the exit was noticed */
+	uint64_t last_drain;   /* last drain that saw samples */
 	uint64_t maps_read_ns; /* CLOCK_MONOTONIC of the last maps snapshot */
 	/* --unwind.mode=auto: what this process's frame-pointer stacks showed (agent.c). */
 	enum proc_unwind unwind;
@@ -61,8 +61,8 @@ struct proctable_stats {
 	uint64_t evicted_capacity;
 	uint64_t maps_bytes;
 	uint64_t labels_bytes;
-	uint64_t maps_refused;	     /* snapshots over 1 MiB, or over the 64 MiB of all of them */
-	uint64_t maps_refused_bytes; /* their sizes */
+	uint64_t maps_refused;	      /* snapshots over 1 MiB, or over the 64 MiB of all of them */
+	uint64_t maps_refused_bytes;  /* their sizes */
 	uint64_t evicted_maps_budget; /* least recently sampled evicted to make room */
 };
 

@@ -18,9 +18,9 @@ struct group {
 
 struct entry {
 	struct hnode node;
-	struct list_head lru; /* most recently used first */
+	struct list_head lru;	  /* most recently used first */
 	struct list_head sibling; /* in group->entries */
-	struct list_head drain; /* in stackcache.this_drain, or empty */
+	struct list_head drain;	  /* in stackcache.this_drain, or empty */
 	struct group *g;
 	uint32_t tgid;
 	uint32_t nr;

@@ -39,7 +39,7 @@ struct agent_stats {
 	uint64_t samples_drained;
 	uint64_t records_drained;
 	uint64_t stacks_not_found;
-	uint64_t samples_unattributed; /* no process entry could be made (out of memory) */
+	uint64_t samples_unattributed;	 /* no process entry could be made (out of memory) */
 	uint64_t samples_not_in_profile; /* a window could not take them (out of memory) */
 	uint64_t events_new;
 	uint64_t events_exit;
@@ -47,7 +47,7 @@ struct agent_stats {
 	struct symbolizer_stats sym;
 	struct stackcache_stats stacks;
 	struct unwinder_stats unw;
-	uint64_t dwarf_samples; /* samples unwound from stack copies */
+	uint64_t dwarf_samples;	    /* samples unwound from stack copies */
 	uint64_t dwarf_ended_early; /* ...whose unwind did not reach the outermost frame */
 	uint64_t dwarf_dropped; /* ...not aggregated (more distinct stacks than the table holds) */
 	uint64_t dwarf_bad_records;
@@ -57,10 +57,10 @@ struct agent_stats {
 	uint64_t dwarf_procs_released; /* entries of live processes the table evicted */
 	struct proctable_stats procs;
 	struct procmeta_stats meta;
-	struct history_stats hist; /* read at scrape time */
+	struct history_stats hist;	/* read at scrape time */
 	uint64_t history_freeze_failed; /* windows lost: freezing ran out of memory */
-	uint64_t drain_stalled; /* 0/1, read at scrape time */
-	int64_t drain_last_unix_ns; /* when the last drain completed, read at scrape time */
+	uint64_t drain_stalled;		/* 0/1, read at scrape time */
+	int64_t drain_last_unix_ns;	/* when the last drain completed, read at scrape time */
 };
 
 /* Static facts about this run, for gauges. */

@@ -7,8 +7,8 @@
  * [kernel.kallsyms] mapping with names only; user frames in per-process file mappings with
  * build ids, functions, file:line and inline chains; the full label set of each process made
  * by label_set_build()), frozen with pprof_freeze() and pushed into a struct history with the
- * default budget (or --max-bytes). Then times the query exactly as serve_history() in pages.c runs it:
- * history_acquire() of the range, a new builder, pprof_merge() of every window through
+ * default budget (or --max-bytes). Then times the query exactly as serve_history() in pages.c runs
+ * it: history_acquire() of the range, a new builder, pprof_merge() of every window through
  * label_select_init() with the default --profiling.labels, pprof_encode() with gzip, release.
  *
  * The node model (deterministic, seed --seed): NR_PROCS processes on --cpus CPUs that are
@@ -43,9 +43,9 @@
 
 #define NS 1000000000LL
 /* What stackd's config.c sets by default. */
-#define DEFAULT_LABELS	   "pid,comm,exe,container_id,pod_uid,container,unit"
-#define DEFAULT_BUDGET	   (32ull << 20)
-#define DEFAULT_RETENTION  (15 * 60 * NS)
+#define DEFAULT_LABELS	  "pid,comm,exe,container_id,pod_uid,container,unit"
+#define DEFAULT_BUDGET	  (32ull << 20)
+#define DEFAULT_RETENTION (15 * 60 * NS)
 /* 2026-11-22T00:00:00Z: a fixed clock keeps every run identical. */
 #define BASE_UNIX_S 1795305600LL
 #define MAX_FRAMES  48
@@ -282,18 +282,18 @@ static const char *const words[] = {
 #define NR_WORDS (sizeof(words) / sizeof(words[0]))
 
 static const char *const cxx_params[][2] = {
-	{ "", "v" },
-	{ "int", "i" },
-	{ "std::string const&", "RKNSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEEE" },
-	{ "Buffer::Instance&, bool", "RN6Buffer8InstanceEb" },
-	{ "absl::string_view", "N4absl11string_viewE" },
-	{ "unsigned long", "m" },
+    {"", "v"},
+    {"int", "i"},
+    {"std::string const&", "RKNSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEEE"},
+    {"Buffer::Instance&, bool", "RN6Buffer8InstanceEb"},
+    {"absl::string_view", "N4absl11string_viewE"},
+    {"unsigned long", "m"},
 };
 
 struct func {
 	char *name;
 	char *system_name; /* NULL: the same as name */
-	char *file; /* NULL for the kernel */
+	char *file;	   /* NULL for the kernel */
 	int64_t start_line;
 	uint64_t off, size; /* in the object's text */
 	uint8_t nr_sites;
@@ -373,8 +373,7 @@ static void name_func(const struct obj *o, uint32_t i, struct rng *r, struct fun
 		if (i < fixed)
 			snprintf(name, sizeof(name), "%s", s->fixed[i]);
 		else if (i % 3)
-			snprintf(name, sizeof(name), "%s/%s.(*%s%s).%s", s->prefix, w1, w2, w3,
-				 w4);
+			snprintf(name, sizeof(name), "%s/%s.(*%s%s).%s", s->prefix, w1, w2, w3, w4);
 		else
 			snprintf(name, sizeof(name), "%s/%s.%s%s", s->prefix, w1, w2, w3);
 		if (i < fixed && i == 0)
@@ -389,7 +388,7 @@ static void name_func(const struct obj *o, uint32_t i, struct rng *r, struct fun
 
 static void obj_init(struct obj *o, enum obj_id id)
 {
-	struct rng r = { .s = hash3(0x6f626a, id, 0) };
+	struct rng r = {.s = hash3(0x6f626a, id, 0)};
 	uint64_t off = 0x1000;
 
 	o->spec = &obj_specs[id];
@@ -436,12 +435,12 @@ static void obj_release(struct obj *o)
 struct proc_spec {
 	const char *comm;
 	enum obj_id exe;
-	enum obj_id code; /* where its hot code is: the executable, or a library (libjvm) */
+	enum obj_id code;    /* where its hot code is: the executable, or a library (libjvm) */
 	enum obj_id libs[6]; /* O_KERNEL (0) ends the list */
-	const char *unit; /* a host service: its systemd unit; NULL for a pod's container */
+	const char *unit;    /* a host service: its systemd unit; NULL for a pod's container */
 	const char *pod, *ns, *container;
 	unsigned copies; /* processes of this spec (workers) */
-	bool churns; /* short-lived: a new pid every window */
+	bool churns;	 /* short-lived: a new pid every window */
 	const char *cmdline;
 };
 
@@ -561,7 +560,7 @@ struct proc {
 #define FRAME(slot, site, fn) (((uint32_t)(slot) << 28) | ((uint32_t)(site) << 25) | (fn))
 #define FRAME_SLOT(f)	      ((f) >> 28)
 #define FRAME_SITE(f)	      (((f) >> 25) & 7)
-#define FRAME_FUNC(f)	      ((f) & 0x1ffffff)
+#define FRAME_FUNC(f)	      ((f)&0x1ffffff)
 
 static void pod_paths(const struct proc_spec *s, char *cgroup, size_t sz)
 {
@@ -633,8 +632,8 @@ static void proc_init(struct proc *p, const struct proc_spec *s, uint32_t pid, u
 	/* Where ASLR put each object in this process (Go executables are not PIE). */
 	p->base[0] = 0xffffffff81000000ULL;
 	p->base[1] = obj_specs[s->exe].fl == FL_GO
-			     ? 0x400000
-			     : 0x555555554000ULL + ((hash3(pid, 1, 0) & 0xfffffff) << 12);
+			 ? 0x400000
+			 : 0x555555554000ULL + ((hash3(pid, 1, 0) & 0xfffffff) << 12);
 	for (unsigned i = 2; i < p->nr_slots; i++)
 		p->base[i] = 0x7f0000000000ULL + ((hash3(pid, i, 1) & 0xfffff) << 20);
 	p->weight = s->churns ? 0.004 : 1.0 / pow(rank + 1, 0.9);
@@ -651,8 +650,7 @@ static void proc_release(struct proc *p)
 /* ---- stacks ---------------------------------------------------------------------------------- */
 
 /* The callee number @k of function @f of @o, any function past the first @skip. */
-static uint32_t callee(const struct obj *o, enum obj_id id, uint32_t f, uint32_t k,
-		       uint32_t skip)
+static uint32_t callee(const struct obj *o, enum obj_id id, uint32_t f, uint32_t k, uint32_t skip)
 {
 	return skip + (uint32_t)(hash3(id, f, k) % (o->nr_funcs - skip));
 }
@@ -707,23 +705,23 @@ static size_t gen_kernel(const struct obj *k, struct rng *r, struct gen_frame *o
 	uint32_t sys = kernel_index("__x64_sys_read"), cur;
 
 	if (u < 0.6) { /* a system call */
-		out[n++] = (struct gen_frame){ 0, 0 };
-		out[n++] = (struct gen_frame){ 0, 1 };
+		out[n++] = (struct gen_frame){0, 0};
+		out[n++] = (struct gen_frame){0, 1};
 		cur = sys + rng_below(r, 12); /* the __x64_sys_* */
-	} else if (u < 0.85) { /* the timer interrupt */
-		out[n++] = (struct gen_frame){ 0, 2 };
-		out[n++] = (struct gen_frame){ 0, 3 };
+	} else if (u < 0.85) {		      /* the timer interrupt */
+		out[n++] = (struct gen_frame){0, 2};
+		out[n++] = (struct gen_frame){0, 3};
 		cur = kernel_index("__sysvec_apic_timer_interrupt");
 	} else { /* a page fault */
-		out[n++] = (struct gen_frame){ 0, 4 };
-		out[n++] = (struct gen_frame){ 0, 5 };
+		out[n++] = (struct gen_frame){0, 4};
+		out[n++] = (struct gen_frame){0, 5};
 		cur = kernel_index("do_user_addr_fault");
 	}
-	out[n++] = (struct gen_frame){ 0, cur };
+	out[n++] = (struct gen_frame){0, cur};
 	while (n < depth) {
 		/* Never back into an entry chain. */
 		cur = callee(k, O_KERNEL, cur, rng_below(r, 3), sys);
-		out[n++] = (struct gen_frame){ 0, cur };
+		out[n++] = (struct gen_frame){0, cur};
 	}
 	return n;
 }
@@ -746,18 +744,18 @@ static size_t gen_user(const struct proc *p, const struct obj *objs, struct rng 
 			libs[nr_libs++] = s;
 	}
 	code = &objs[p->obj[code_slot]];
-	out[n++] = (struct gen_frame){ 1, 0 }; /* _start, runtime.goexit */
+	out[n++] = (struct gen_frame){1, 0}; /* _start, runtime.goexit */
 	for (unsigned s = 2; !is_go && s < p->nr_slots; s++)
 		if (p->obj[s] == O_LIBC)
-			out[n++] = (struct gen_frame){ s, 0 }; /* __libc_start_call_main */
-	out[n++] = (struct gen_frame){ 1, 1 }; /* main, main.main */
+			out[n++] = (struct gen_frame){s, 0}; /* __libc_start_call_main */
+	out[n++] = (struct gen_frame){1, 1};		     /* main, main.main */
 	if (nr_libs && rng_unit(r) < 0.6)
 		tail = 1 + rng_below(r, 4);
 	while (n < depth - tail) {
 		/* Narrow near the root (an event loop), wider further down. */
 		cur = callee_hot(code, p->obj[code_slot], cur, rng_below(r, n < 6 ? 2 : 4), n,
 				 nr_fixed(code));
-		out[n++] = (struct gen_frame){ code_slot, cur };
+		out[n++] = (struct gen_frame){code_slot, cur};
 	}
 	if (tail) {
 		unsigned slot = libs[rng_below(r, nr_libs)];
@@ -766,10 +764,10 @@ static size_t gen_user(const struct proc *p, const struct obj *objs, struct rng 
 		uint32_t hot = lib->nr_funcs < LIB_HOT ? lib->nr_funcs : LIB_HOT;
 
 		cur = (uint32_t)(hash3(p->obj[slot], cur, 0) % hot);
-		out[n++] = (struct gen_frame){ slot, cur };
+		out[n++] = (struct gen_frame){slot, cur};
 		while (--tail) {
 			cur = (uint32_t)(hash3(p->obj[slot], cur, rng_below(r, 3)) % hot);
-			out[n++] = (struct gen_frame){ slot, cur };
+			out[n++] = (struct gen_frame){slot, cur};
 		}
 	}
 	return n;
@@ -799,17 +797,17 @@ static int gen_stacks(struct proc *p, const struct obj *objs, uint32_t nr, doubl
 		 * the call site of its callee; the leaf's is wherever the sample hit it. */
 		for (size_t i = nk; i-- > 0;) {
 			const struct func *fn = &objs[O_KERNEL].funcs[k[i].fn];
-			uint32_t site = i + 1 < nk ? (uint32_t)(hash3(k[i].fn, k[i + 1].fn, 0) %
-								fn->nr_sites)
-						   : rng_below(r, fn->nr_sites);
+			uint32_t site =
+			    i + 1 < nk ? (uint32_t)(hash3(k[i].fn, k[i + 1].fn, 0) % fn->nr_sites)
+				       : rng_below(r, fn->nr_sites);
 
 			p->frames[n++] = FRAME(0, site, k[i].fn);
 		}
 		for (size_t i = nu; i-- > 0;) {
 			const struct func *fn = &objs[p->obj[u[i].slot]].funcs[u[i].fn];
-			uint32_t site = i + 1 < nu ? (uint32_t)(hash3(u[i].fn, u[i + 1].fn, 1) %
-								fn->nr_sites)
-						   : rng_below(r, fn->nr_sites);
+			uint32_t site =
+			    i + 1 < nu ? (uint32_t)(hash3(u[i].fn, u[i + 1].fn, 1) % fn->nr_sites)
+				       : rng_below(r, fn->nr_sites);
 
 			p->frames[n++] = FRAME(u[i].slot, site, u[i].fn);
 		}
@@ -850,7 +848,7 @@ static size_t frame_lines(const struct obj *o, enum obj_id id, uint32_t fr,
 	size_t n = 0;
 
 	if (o->spec->fl == FL_KERNEL) {
-		lines[0] = (struct pprof_line){ .function = fn->name, .system_name = fn->name };
+		lines[0] = (struct pprof_line){.function = fn->name, .system_name = fn->name};
 		return 1;
 	}
 	/* One call site in five is inside code inlined from one or two other functions. */
@@ -861,20 +859,20 @@ static size_t frame_lines(const struct obj *o, enum obj_id id, uint32_t fr,
 			const struct func *g = &o->funcs[(h >> (16 + 8 * i)) % o->nr_funcs];
 
 			lines[n++] = (struct pprof_line){
-				.function = g->name,
-				.system_name = g->system_name,
-				.filename = g->file,
-				.start_line = g->start_line,
-				.line = g->start_line + 1 + (int64_t)((h >> (32 + 4 * i)) % 40),
+			    .function = g->name,
+			    .system_name = g->system_name,
+			    .filename = g->file,
+			    .start_line = g->start_line,
+			    .line = g->start_line + 1 + (int64_t)((h >> (32 + 4 * i)) % 40),
 			};
 		}
 	}
 	lines[n++] = (struct pprof_line){
-		.function = fn->name,
-		.system_name = fn->system_name,
-		.filename = fn->file,
-		.start_line = fn->start_line,
-		.line = fn->start_line + 2 + site * 5 + (int64_t)(h % 5),
+	    .function = fn->name,
+	    .system_name = fn->system_name,
+	    .filename = fn->file,
+	    .start_line = fn->start_line,
+	    .line = fn->start_line + 2 + site * 5 + (int64_t)(h % 5),
 	};
 	return n;
 }
@@ -894,15 +892,15 @@ static int add_stack(struct pprof_builder *b, const struct proc *p, const struct
 		const struct func *fn = &o->funcs[FRAME_FUNC(fr)];
 		bool is_kernel = id == O_KERNEL;
 		struct pprof_mapping m = {
-			.start = p->base[slot],
-			.limit = is_kernel ? UINT64_MAX : p->base[slot] + o->text_size,
-			.offset = 0,
-			.filename = o->spec->path,
-			.build_id = is_kernel ? "" : o->build_id,
-			.has_functions = true,
-			.has_filenames = !is_kernel,
-			.has_line_numbers = !is_kernel,
-			.has_inline_frames = !is_kernel,
+		    .start = p->base[slot],
+		    .limit = is_kernel ? UINT64_MAX : p->base[slot] + o->text_size,
+		    .offset = 0,
+		    .filename = o->spec->path,
+		    .build_id = is_kernel ? "" : o->build_id,
+		    .has_functions = true,
+		    .has_filenames = !is_kernel,
+		    .has_line_numbers = !is_kernel,
+		    .has_inline_frames = !is_kernel,
 		};
 		uint64_t map_id, addr;
 		size_t nl = frame_lines(o, id, fr, lines);
@@ -926,7 +924,7 @@ static int64_t mono_ns(void)
 
 struct query_result {
 	double ms;
-	size_t windows; /* merged */
+	size_t windows;	   /* merged */
 	size_t nr_samples; /* distinct samples (stack + kept labels) in the answer */
 	uint8_t *body;
 	size_t body_len;
@@ -953,8 +951,7 @@ static int query(struct history *h, int64_t from, int64_t to, uint64_t period_ns
 	t0 = pprof_frozen_time(v.w[0]);
 	t1 = pprof_frozen_time(v.w[v.nr - 1]) + pprof_frozen_duration(v.w[v.nr - 1]);
 	label_select_init(&sel, &ls, f, mask);
-	err = pprof_builder_new(&(struct pprof_opts){ .period_ns = period_ns, .time_nanos = t0 },
-				&b);
+	err = pprof_builder_new(&(struct pprof_opts){.period_ns = period_ns, .time_nanos = t0}, &b);
 	for (size_t i = 0; !err && i < v.nr; i++)
 		err = pprof_merge(b, v.w[i], &sel);
 	res->windows = v.nr;
@@ -997,8 +994,7 @@ static int write_file(const char *path, const uint8_t *buf, size_t len)
 }
 
 /* Window @w as the agent serves it on its own (default labels), into DIR/wNNN.pb.gz. */
-static int write_window(const char *dir, unsigned w, const struct pprof_frozen *f,
-			uint32_t mask)
+static int write_window(const char *dir, unsigned w, const struct pprof_frozen *f, uint32_t mask)
 {
 	struct label_select ls;
 	struct pprof_select sel;
@@ -1009,8 +1005,8 @@ static int write_window(const char *dir, unsigned w, const struct pprof_frozen *
 	int err;
 
 	label_select_init(&sel, &ls, NULL, mask);
-	err = pprof_builder_new(&(struct pprof_opts){ .period_ns = pprof_frozen_period(f),
-						      .time_nanos = pprof_frozen_time(f) },
+	err = pprof_builder_new(&(struct pprof_opts){.period_ns = pprof_frozen_period(f),
+						     .time_nanos = pprof_frozen_time(f)},
 				&b);
 	err = err ?: pprof_merge(b, f, &sel);
 	err = err ?: pprof_encode(b, pprof_frozen_duration(f), true, &buf, &len);
@@ -1034,40 +1030,40 @@ struct opts {
 
 static void usage(FILE *fp)
 {
-	fprintf(fp,
-		"Usage: history_query [options]\n"
-		"  --hz N         sampling frequency of the node model (99)\n"
-		"  --cpus N       busy CPUs (2)\n"
-		"  --stacks N     distinct call stacks the node's processes run (4000)\n"
-		"  --skew S       Zipf exponent of stack popularity within a process (1.0)\n"
-		"  --windows N    windows pushed (90)\n"
-		"  --window S     seconds per window (10)\n"
-		"  --runs N       timed queries of each kind (7)\n"
-		"  --max-bytes N  history budget in MiB (32, the agent's default)\n"
-		"  --seed N       generator seed (1)\n"
-		"  --out DIR      write DIR/wNNN.pb.gz per window and DIR/query.pb.gz\n");
+	fprintf(fp, "Usage: history_query [options]\n"
+		    "  --hz N         sampling frequency of the node model (99)\n"
+		    "  --cpus N       busy CPUs (2)\n"
+		    "  --stacks N     distinct call stacks the node's processes run (4000)\n"
+		    "  --skew S       Zipf exponent of stack popularity within a process (1.0)\n"
+		    "  --windows N    windows pushed (90)\n"
+		    "  --window S     seconds per window (10)\n"
+		    "  --runs N       timed queries of each kind (7)\n"
+		    "  --max-bytes N  history budget in MiB (32, the agent's default)\n"
+		    "  --seed N       generator seed (1)\n"
+		    "  --out DIR      write DIR/wNNN.pb.gz per window and DIR/query.pb.gz\n");
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
-		{ "hz", required_argument, NULL, 'f' },
-		{ "cpus", required_argument, NULL, 'c' },
-		{ "stacks", required_argument, NULL, 's' },
-		{ "skew", required_argument, NULL, 'z' },
-		{ "windows", required_argument, NULL, 'n' },
-		{ "window", required_argument, NULL, 'w' },
-		{ "runs", required_argument, NULL, 'r' },
-		{ "max-bytes", required_argument, NULL, 'b' },
-		{ "seed", required_argument, NULL, 'S' },
-		{ "out", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"hz", required_argument, NULL, 'f'},      {"cpus", required_argument, NULL, 'c'},
+	    {"stacks", required_argument, NULL, 's'},  {"skew", required_argument, NULL, 'z'},
+	    {"windows", required_argument, NULL, 'n'}, {"window", required_argument, NULL, 'w'},
+	    {"runs", required_argument, NULL, 'r'},    {"max-bytes", required_argument, NULL, 'b'},
+	    {"seed", required_argument, NULL, 'S'},    {"out", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},	       {0},
 	};
 	int c;
 
-	*o = (struct opts){ .hz = 99, .cpus = 2, .windows = 90, .window_s = 10, .runs = 7,
-			    .stacks = 4000, .skew = 1.0, .seed = 1, .max_bytes = DEFAULT_BUDGET };
+	*o = (struct opts){.hz = 99,
+			   .cpus = 2,
+			   .windows = 90,
+			   .window_s = 10,
+			   .runs = 7,
+			   .stacks = 4000,
+			   .skew = 1.0,
+			   .seed = 1,
+			   .max_bytes = DEFAULT_BUDGET};
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'f':
@@ -1120,9 +1116,9 @@ struct node {
 	struct obj objs[O__MAX];
 	struct proc procs[MAX_PROCS];
 	size_t nr_procs, nr_churn, nr_stacks;
-	size_t busiest; /* the process the pid filter asks for */
-	double *pcdf; /* cumulative CPU shares of the processes */
-	uint32_t *counts; /* of one window, per stack (node-wide index) */
+	size_t busiest;	   /* the process the pid filter asks for */
+	double *pcdf;	   /* cumulative CPU shares of the processes */
+	uint32_t *counts;  /* of one window, per stack (node-wide index) */
 	uint32_t next_pid; /* of the next short-lived process */
 	struct rng r;
 };
@@ -1208,8 +1204,8 @@ static int node_window(struct node *n, uint64_t nr_samples, const struct pprof_o
 	}
 	memset(n->counts, 0, n->nr_stacks * sizeof(*n->counts));
 	for (uint64_t s = 0; s < nr_samples; s++) {
-		const struct proc *p = &n->procs[pick(n->pcdf, (uint32_t)n->nr_procs,
-						      rng_unit(&n->r))];
+		const struct proc *p =
+		    &n->procs[pick(n->pcdf, (uint32_t)n->nr_procs, rng_unit(&n->r))];
 
 		n->counts[p->first + pick(p->cdf, p->nr_stacks, rng_unit(&n->r))]++;
 	}
@@ -1235,15 +1231,15 @@ struct figures {
 	struct history_stats hs;
 	double gen_s;
 	double distinct_window; /* mean distinct samples per window */
-	size_t fit; /* windows the default budget holds */
+	size_t fit;		/* windows the default budget holds */
 	size_t fit_bytes;
 	double ms[3], pid_ms[3]; /* median, min, max */
 	struct query_result all, pid;
 };
 
 /* Push @o->windows windows into @h; what the default budget would hold into @fg. */
-static int build_history(struct node *n, const struct opts *o, uint32_t mask,
-			 struct history *h, struct figures *fg)
+static int build_history(struct node *n, const struct opts *o, uint32_t mask, struct history *h,
+			 struct figures *fg)
 {
 	uint64_t per_window = (uint64_t)o->hz * o->cpus * o->window_s, distinct = 0;
 	int64_t win_ns = (int64_t)o->window_s * NS;
@@ -1251,8 +1247,8 @@ static int build_history(struct node *n, const struct opts *o, uint32_t mask,
 	int err = win_bytes ? 0 : -ENOMEM;
 
 	for (unsigned w = 0; !err && w < o->windows; w++) {
-		struct pprof_opts po = { .period_ns = NS / o->hz,
-					 .time_nanos = BASE_UNIX_S * NS + w * win_ns };
+		struct pprof_opts po = {.period_ns = NS / o->hz,
+					.time_nanos = BASE_UNIX_S * NS + w * win_ns};
 		struct pprof_builder *b = NULL;
 		struct pprof_frozen *f = NULL;
 
@@ -1305,13 +1301,13 @@ static void report(const struct node *n, const struct opts *o, const struct figu
 
 	printf("model            %u Hz x %u CPUs, %u s windows: %u samples/window; %zu processes "
 	       "(%zu new every window), %zu stacks in all (Zipf %.2f)\n",
-	       o->hz, o->cpus, o->window_s, o->hz * o->cpus * o->window_s, n->nr_procs,
-	       n->nr_churn, n->nr_stacks, o->skew);
+	       o->hz, o->cpus, o->window_s, o->hz * o->cpus * o->window_s, n->nr_procs, n->nr_churn,
+	       n->nr_stacks, o->skew);
 	printf("built in         %.1f s (generating, building, freezing; not timed below)\n",
 	       fg->gen_s);
 	printf("windows held     %llu of %u (evicted: %llu by budget, %llu by retention)\n",
-	       (unsigned long long)hs->windows, o->windows,
-	       (unsigned long long)hs->evicted_budget, (unsigned long long)hs->evicted_retention);
+	       (unsigned long long)hs->windows, o->windows, (unsigned long long)hs->evicted_budget,
+	       (unsigned long long)hs->evicted_retention);
 	printf("history bytes    %llu (%.1f MiB of the %llu MiB budget)\n",
 	       (unsigned long long)hs->bytes, (double)hs->bytes / (1 << 20),
 	       (unsigned long long)(o->max_bytes >> 20));
@@ -1336,16 +1332,16 @@ static void report(const struct node *n, const struct opts *o, const struct figu
 	       "default_fit=%zu\n",
 	       o->hz, (unsigned long long)(o->max_bytes >> 20), n->nr_stacks,
 	       (unsigned long long)hs->windows, (unsigned long long)hs->bytes,
-	       (unsigned long long)hs->samples, fg->distinct_window, fg->all.nr_samples,
-	       fg->ms[0], fg->ms[1], fg->ms[2], fg->pid_ms[0], fg->pid_ms[1], fg->pid_ms[2],
-	       fg->all.body_len, fg->pid.body_len, fg->fit);
+	       (unsigned long long)hs->samples, fg->distinct_window, fg->all.nr_samples, fg->ms[0],
+	       fg->ms[1], fg->ms[2], fg->pid_ms[0], fg->pid_ms[1], fg->pid_ms[2], fg->all.body_len,
+	       fg->pid.body_len, fg->fit);
 }
 
 int main(int argc, char **argv)
 {
-	struct figures fg = { 0 };
+	struct figures fg = {0};
 	struct history *h = NULL;
-	struct label_filter pidf = { 0 };
+	struct label_filter pidf = {0};
 	struct node *n = NULL;
 	struct opts o;
 	uint32_t mask = 0;
@@ -1361,9 +1357,10 @@ int main(int argc, char **argv)
 	start = mono_ns();
 	n = malloc(sizeof(*n));
 	err = n ? node_init(n, &o) : -ENOMEM;
-	err = err ?: history_new(&(struct history_opts){ .window_ns = o.window_s * (uint64_t)NS,
-							 .retention_ns = DEFAULT_RETENTION,
-							 .max_bytes = o.max_bytes },
+	err = err
+		  ?: history_new(&(struct history_opts){.window_ns = o.window_s * (uint64_t)NS,
+							.retention_ns = DEFAULT_RETENTION,
+							.max_bytes = o.max_bytes},
 				 &h);
 	err = err ?: build_history(n, &o, mask, h, &fg);
 	if (err) {

@@ -16,15 +16,15 @@
 
 #include "stackd.h"
 
-#define EEXIST 17
-#define EFAULT 14
-#define E2BIG 7
+#define EEXIST	   17
+#define EFAULT	   14
+#define E2BIG	   7
 #define PF_KTHREAD 0x00200000
 
 /* Set before load from flags; never written at run time. */
 const volatile bool include_idle = false;
 const volatile __u32 unwind_mode = STACKD_UNWIND_FP;
-const volatile __u32 stack_copy_bytes = 16 * 1024; /* multiple of STACKD_STACK_CHUNK */
+const volatile __u32 stack_copy_bytes = 16 * 1024;     /* multiple of STACKD_STACK_CHUNK */
 const volatile __u64 dwarf_wakeup_bytes = 1024 * 1024; /* wake user space past this backlog */
 /*
  * --profiling.pids/--profiling.cgroups: sample only the listed processes and
@@ -223,8 +223,8 @@ static __always_inline void record(struct bpf_perf_event_data *ctx, void *counts
 		key->ustack_id = bpf_get_stackid(ctx, stacks, BPF_F_USER_STACK);
 		if (key->ustack_id == -EEXIST) {
 			count(STACKD_CNT_USTACK_COLLISION);
-			key->ustack_id = overflow_stack(ctx, overflow, BPF_F_USER_STACK,
-							&key->ustack_hash);
+			key->ustack_id =
+			    overflow_stack(ctx, overflow, BPF_F_USER_STACK, &key->ustack_hash);
 			if (key->ustack_id == -EEXIST)
 				count(STACKD_CNT_USTACK_LOST);
 		} else if (key->ustack_id < 0) {

@@ -55,17 +55,17 @@ struct stackd_count_key {
 /* Per-CPU counters (index of the `counters` per-CPU array). */
 enum stackd_counter {
 	STACKD_CNT_SAMPLES = 0, /* every invocation of the sampling program */
-	STACKD_CNT_IDLE, /* idle (pid 0) samples skipped (--profiling.include-idle off) */
-	STACKD_CNT_RECORDED, /* samples counted into a counts map */
+	STACKD_CNT_IDLE,	/* idle (pid 0) samples skipped (--profiling.include-idle off) */
+	STACKD_CNT_RECORDED,	/* samples counted into a counts map */
 	STACKD_CNT_COUNTS_FULL, /* dropped: the counts map had no room */
 	STACKD_CNT_USTACK_COLLISION, /* user stack collided in the stack map (-EEXIST) */
 	STACKD_CNT_KSTACK_COLLISION, /* kernel stack collided in the stack map */
-	STACKD_CNT_USTACK_LOST, /* a collided user stack the overflow map could not take */
-	STACKD_CNT_KSTACK_LOST, /* a collided kernel stack the overflow map could not take */
-	STACKD_CNT_USTACK_MISSING, /* user task, user stack unavailable (other errors) */
-	STACKD_CNT_KSTACK_MISSING, /* kernel-mode sample, kernel stack unavailable */
-	STACKD_CNT_EVENTS_LOST, /* process notifications lost: ring buffer full */
-	STACKD_CNT_DWARF_SAMPLES, /* samples sent to user space for DWARF unwinding */
+	STACKD_CNT_USTACK_LOST,	     /* a collided user stack the overflow map could not take */
+	STACKD_CNT_KSTACK_LOST,	     /* a collided kernel stack the overflow map could not take */
+	STACKD_CNT_USTACK_MISSING,   /* user task, user stack unavailable (other errors) */
+	STACKD_CNT_KSTACK_MISSING,   /* kernel-mode sample, kernel stack unavailable */
+	STACKD_CNT_EVENTS_LOST,	     /* process notifications lost: ring buffer full */
+	STACKD_CNT_DWARF_SAMPLES,    /* samples sent to user space for DWARF unwinding */
 	STACKD_CNT_DWARF_RB_FULL, /* ...that found the ring buffer full (counted by FP instead) */
 	STACKD_CNT_FILTERED, /* outside --profiling.pids/--profiling.cgroups: dropped unwalked */
 	STACKD_CNT__MAX,
@@ -80,9 +80,9 @@ enum stackd_counter {
 
 /* --unwind.mode, as the BPF program sees it. */
 enum stackd_unwind_mode {
-	STACKD_UNWIND_FP = 0, /* frame pointers only (bpf_get_stackid) */
+	STACKD_UNWIND_FP = 0,	 /* frame pointers only (bpf_get_stackid) */
 	STACKD_UNWIND_DWARF = 1, /* copy stacks of every user process for DWARF unwinding */
-	STACKD_UNWIND_AUTO = 2, /* copy stacks only of the processes in dwarf_procs */
+	STACKD_UNWIND_AUTO = 2,	 /* copy stacks only of the processes in dwarf_procs */
 };
 
 /* Largest user stack copy per sample (--unwind.stack-size). */
@@ -103,7 +103,7 @@ struct stackd_dwarf_sample {
 	__u32 tgid;
 	__u32 pid;
 	__u32 kstack_len; /* bytes of kstack, 0 when the sample was in user mode */
-	__u32 stack_len; /* bytes of stack actually copied */
+	__u32 stack_len;  /* bytes of stack actually copied */
 	__u64 regs[STACKD_NR_REGS];
 	__u64 kstack[STACKD_MAX_STACK_DEPTH];
 	__u8 stack[]; /* stack_len bytes from regs[7] (rsp) upward */
@@ -111,7 +111,7 @@ struct stackd_dwarf_sample {
 
 enum stackd_event_type {
 	STACKD_EVENT_NEW_PROCESS = 1, /* first sample of a (tgid, start) since exec */
-	STACKD_EVENT_EXIT = 2, /* a sampled process's leader exited */
+	STACKD_EVENT_EXIT = 2,	      /* a sampled process's leader exited */
 };
 
 /* Ring-buffer record: at most one per process lifetime and exec, not per sample. */

@@ -10,6 +10,9 @@ scripts/deps.sh --test
 jobs=$(nproc)
 fuzz_seconds=${STACKD_FUZZ_SECONDS:-20}
 
+echo "== format (.clang-format)"
+scripts/format.sh
+
 echo "== build (gcc, -Werror)"
 cmake -S . -B build -DSTACKD_WERROR=ON >/dev/null
 cmake --build build -j"$jobs"

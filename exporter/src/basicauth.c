@@ -55,7 +55,7 @@ static sem_t bcrypt_slots;
 struct throttle_slot {
 	uint8_t key[16]; /* the address; IPv6 cut to its /64 */
 	uint32_t fails;
-	uint64_t last_ns; /* last failure; 0: free */
+	uint64_t last_ns;  /* last failure; 0: free */
 	uint64_t until_ns; /* no bcrypt for this address before */
 };
 
@@ -63,7 +63,7 @@ static struct {
 	pthread_mutex_t lock;
 	struct throttle_slot slot[BASICAUTH_THROTTLE_SLOTS];
 	atomic_uint_fast64_t throttled, evicted;
-} throttle = { .lock = PTHREAD_MUTEX_INITIALIZER };
+} throttle = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static void hmac_key_init(void)
 {
@@ -302,7 +302,7 @@ static void cache_insert(struct basicauth *ba, const uint8_t mac[MAC_SZ])
 /* ::ffff:a.b.c.d stays whole; any other IPv6 address keeps its /64 only. */
 static void throttle_key(const void *client, uint8_t key[16])
 {
-	static const uint8_t v4_mapped[12] = { [10] = 0xff, [11] = 0xff };
+	static const uint8_t v4_mapped[12] = {[10] = 0xff, [11] = 0xff};
 
 	memcpy(key, client, 16);
 	if (memcmp(key, v4_mapped, sizeof(v4_mapped)) != 0)
@@ -421,16 +421,19 @@ int basicauth_write_metrics(struct strbuf *out)
 	err = prom_family(out, "stackd_http_auth_throttled_total", "counter",
 			  "Basic-auth checks answered 429 without bcrypt: the client address "
 			  "failed too often (per-address back-off).");
-	err = err ?: prom_sample_u64(out, "stackd_http_auth_throttled_total", NULL, 0,
-				     st.throttled);
-	err = err ?: prom_family(out, "stackd_http_auth_throttle_addresses", "gauge",
+	err =
+	    err ?: prom_sample_u64(out, "stackd_http_auth_throttled_total", NULL, 0, st.throttled);
+	err = err
+		  ?: prom_family(out, "stackd_http_auth_throttle_addresses", "gauge",
 				 "Client addresses with failed logins on record (at most 1024).");
-	err = err ?: prom_sample_u64(out, "stackd_http_auth_throttle_addresses", NULL, 0,
-				     st.tracked);
-	err = err ?: prom_family(out, "stackd_http_auth_throttle_evicted_total", "counter",
+	err =
+	    err ?: prom_sample_u64(out, "stackd_http_auth_throttle_addresses", NULL, 0, st.tracked);
+	err = err
+		  ?: prom_family(out, "stackd_http_auth_throttle_evicted_total", "counter",
 				 "Addresses forgotten by the login back-off because its table "
 				 "was full.");
-	return err ?: prom_sample_u64(out, "stackd_http_auth_throttle_evicted_total", NULL, 0,
+	return err
+		   ?: prom_sample_u64(out, "stackd_http_auth_throttle_evicted_total", NULL, 0,
 				      st.evicted);
 }
 

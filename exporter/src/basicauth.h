@@ -39,7 +39,7 @@
 /* bcrypt runs at once; more wait, so wrong passwords cannot take every CPU. */
 #define BASICAUTH_MAX_PARALLEL 2
 /* Longest "user:password" we decode; longer is refused unchecked. */
-#define BASICAUTH_MAX_CRED_LEN 512
+#define BASICAUTH_MAX_CRED_LEN	    512
 #define BASICAUTH_THROTTLE_SLOTS    1024 /* addresses tracked: 40 KiB */
 #define BASICAUTH_THROTTLE_FREE	    5	 /* failures an address has before any wait */
 #define BASICAUTH_THROTTLE_MAX_S    60
@@ -49,8 +49,8 @@ struct basicauth;
 
 enum basicauth_result {
 	BASICAUTH_OK = 0,
-	BASICAUTH_MISSING, /* no or malformed Authorization: Basic header */
-	BASICAUTH_INVALID, /* unknown user or wrong password */
+	BASICAUTH_MISSING,   /* no or malformed Authorization: Basic header */
+	BASICAUTH_INVALID,   /* unknown user or wrong password */
 	BASICAUTH_THROTTLED, /* this address failed too often: retry later, unchecked */
 };
 

@@ -76,7 +76,7 @@
 
 #define HTTP_DEFAULT_PROFILE_SECONDS 30
 /* Generous enough for any scraper; a bound so one request cannot pin a thread for days. */
-#define HTTP_DEFAULT_MAX_PROFILE_SECONDS     300
+#define HTTP_DEFAULT_MAX_PROFILE_SECONDS 300
 /* An idle connection costs a few KB and no thread: room for a crowd and the scrapers. */
 #define HTTP_DEFAULT_MAX_CONNECTIONS	     512
 #define HTTP_DEFAULT_MAX_CONCURRENT_PROFILES 16
@@ -103,7 +103,7 @@
  */
 #define HTTP_STOP_GRACE_MS 1500
 /* Seconds a 503-rejected profile client is told to wait. */
-#define HTTP_RETRY_AFTER	"5"
+#define HTTP_RETRY_AFTER "5"
 
 #define CT_TEXT	 "text/plain; charset=utf-8"
 #define CT_HTML	 "text/html; charset=utf-8"
@@ -113,10 +113,10 @@
 struct http_daemon {
 	struct http_server *s;
 	struct MHD_Daemon *mhd;
-	struct webconfig *wc; /* owned; NULL: plain HTTP, no auth */
+	struct webconfig *wc;	  /* owned; NULL: plain HTTP, no auth */
 	struct http_daemon *next; /* on s->retired */
-	uint64_t stop_by_ns; /* retired: stopped at the latest then */
-	int quiesced_fd; /* its listen fd once quiesced, closed only after MHD_stop_daemon */
+	uint64_t stop_by_ns;	  /* retired: stopped at the latest then */
+	int quiesced_fd;       /* its listen fd once quiesced, closed only after MHD_stop_daemon */
 	unsigned jobs_running; /* its requests' jobs a worker runs; under jobs_lock */
 	bool jobs_closed;      /* retiring: no new job; under jobs_lock */
 };
@@ -136,14 +136,14 @@ static bool same_socket(int fd, int listen_fd)
 {
 	struct stat a, b;
 
-	return fd >= 0 && fstat(fd, &a) == 0 && fstat(listen_fd, &b) == 0 &&
-	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+	return fd >= 0 && fstat(fd, &a) == 0 && fstat(listen_fd, &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
 }
 
 /* One accepted connection, from MHD's STARTED notification to CLOSED. */
 struct http_conn {
 	struct http_conn *prev, *next; /* on s->conns, under s->lock */
-	struct in6_addr ip; /* IPv4 as v4-mapped */
+	struct in6_addr ip;	       /* IPv4 as v4-mapped */
 	int fd;
 	/* Shut down when still waiting for a request header then; 0: not waiting. */
 	_Atomic uint64_t deadline_ns;
@@ -170,7 +170,7 @@ enum job_kind {
 
 struct http_server {
 	struct http_daemon *cur; /* serving; only the owner's thread changes it */
-	int listen_fd; /* ours; each daemon listens on a dup() */
+	int listen_fd;		 /* ours; each daemon listens on a dup() */
 	int family;
 	unsigned max_profile_seconds;
 	unsigned default_profile_seconds;
@@ -186,9 +186,9 @@ struct http_server {
 	/* Guards auth, retired, conns, conn_cnt, closing_cnt, and the housekeeper's wake-ups. */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
-	struct basicauth *auth; /* current credentials; requests hold a reference */
+	struct basicauth *auth;	     /* current credentials; requests hold a reference */
 	struct http_daemon *retired; /* quiesced, finishing requests in flight */
-	struct http_conn conns; /* list head */
+	struct http_conn conns;	     /* list head */
 	unsigned conn_cnt;
 	unsigned closing_cnt; /* of conn_cnt, shut down by us and about to close */
 	bool is_stopping;
@@ -311,9 +311,9 @@ struct http_req_ctx {
 	void *window; /* profile_start's handle until profile_end */
 	enum basicauth_result auth_res;
 	bool did_bcrypt;
-	unsigned retry_after_s; /* BASICAUTH_THROTTLED */
+	unsigned retry_after_s;	  /* BASICAUTH_THROTTLED */
 	struct http_reply *reply; /* a job's answer */
-	char uri[]; /* raw request target, as sent */
+	char uri[];		  /* raw request target, as sent */
 };
 
 static const char index_html[] =
@@ -473,7 +473,8 @@ static enum MHD_Result send_reply(struct http_server *s, struct MHD_Connection *
 	}
 	if (status == MHD_HTTP_SERVICE_UNAVAILABLE && reply->retry_after)
 		return queue_error(s, conn, rc, status, MHD_HTTP_HEADER_RETRY_AFTER,
-				   HTTP_RETRY_AFTER, "%s", reply->msg[0] ? reply->msg : "unavailable");
+				   HTTP_RETRY_AFTER, "%s",
+				   reply->msg[0] ? reply->msg : "unavailable");
 	return queue_error(s, conn, rc, status, NULL, NULL, "%s",
 			   reply->msg[0] ? reply->msg : "request failed");
 }
@@ -503,8 +504,7 @@ static int write_labeled_u64(struct strbuf *sb, const char *name, const char *ty
 int http_server_write_metrics(const struct http_server *s, struct strbuf *out)
 {
 	static const char *const classes[] = {NULL, "1xx", "2xx", "3xx", "4xx", "5xx"};
-	static const char *const conn_reasons[] = {"max_connections",
-						   "max_connections_per_client"};
+	static const char *const conn_reasons[] = {"max_connections", "max_connections_per_client"};
 	static const char *const auth_reasons[] = {"missing", "invalid"};
 	static const char *const page_reasons[] = {"max_page_requests", "max_page_bytes"};
 	static const char *const reload_results[] = {"success", "failure"};
@@ -530,19 +530,23 @@ int http_server_write_metrics(const struct http_server *s, struct strbuf *out)
 	err = write_metric_u64(out, "stackd_http_profile_requests_in_flight", "gauge",
 			       "Profile requests currently blocking for their window.",
 			       st.profile_requests_in_flight);
-	err = err ?: write_metric_u64(out, "stackd_http_profile_requests_rejected_total", "counter",
+	err = err
+		  ?: write_metric_u64(out, "stackd_http_profile_requests_rejected_total", "counter",
 				      "Profile requests answered 503 because "
 				      "max_concurrent_profiles were in flight.",
 				      st.profile_requests_rejected);
-	err = err ?: write_metric_u64(out, "stackd_http_connections_open", "gauge",
+	err = err
+		  ?: write_metric_u64(out, "stackd_http_connections_open", "gauge",
 				      "HTTP connections currently open.", st.connections_open);
 	v[0] = st.connections_rejected_total;
 	v[1] = st.connections_rejected_per_client;
-	err = err ?: write_labeled_u64(out, "stackd_http_connections_rejected_total", "counter",
+	err = err
+		  ?: write_labeled_u64(out, "stackd_http_connections_rejected_total", "counter",
 				       "Connections closed at accept: --web.max-connections or "
 				       "--web.max-connections-per-client reached.",
 				       "reason", conn_reasons, v, 2);
-	err = err ?: write_metric_u64(out, "stackd_http_connections_timed_out_total", "counter",
+	err = err
+		  ?: write_metric_u64(out, "stackd_http_connections_timed_out_total", "counter",
 				      "Connections shut down for not delivering a complete request "
 				      "header within --web.read-timeout (slow clients).",
 				      st.connections_timed_out);
@@ -571,28 +575,33 @@ int http_server_write_metrics(const struct http_server *s, struct strbuf *out)
 				       "reason", page_reasons, v, 2);
 	v[0] = st.auth_missing;
 	v[1] = st.auth_invalid;
-	err = err ?: write_labeled_u64(out, "stackd_http_unauthorized_total", "counter",
+	err = err
+		  ?: write_labeled_u64(out, "stackd_http_unauthorized_total", "counter",
 				       "Requests answered 401: no usable basic-auth credentials "
 				       "(missing) or a wrong user or password (invalid).",
 				       "reason", auth_reasons, v, 2);
-	err = err ?: write_metric_u64(out, "stackd_http_auth_bcrypt_checks_total", "counter",
+	err = err
+		  ?: write_metric_u64(out, "stackd_http_auth_bcrypt_checks_total", "counter",
 				      "Passwords checked with bcrypt (successes are cached for "
 				      "60 s, so steady scrapes add none).",
 				      st.auth_bcrypt_checks);
 	err = err ?: basicauth_write_metrics(out);
-	err = err ?: write_metric_u64(out, "stackd_http_tls_client_cert_rejected_total",
-				      "counter",
+	err = err
+		  ?: write_metric_u64(out, "stackd_http_tls_client_cert_rejected_total", "counter",
 				      "TLS handshakes refused for a missing or unverifiable client "
 				      "certificate.",
 				      st.tls_client_cert_rejected);
 	v[0] = st.reloads_ok;
 	v[1] = st.reloads_failed;
-	err = err ?: write_labeled_u64(out, "stackd_http_config_reloads_total", "counter",
+	err = err
+		  ?: write_labeled_u64(out, "stackd_http_config_reloads_total", "counter",
 				       "Web config reloads (SIGHUP), by result.", "result",
 				       reload_results, v, 2);
-	return err ?: write_metric_u64(out, "stackd_http_config_last_reload_successful", "gauge",
-				       "1 when the last web config reload (or the start) succeeded.",
-				       st.last_reload_ok ? 1 : 0);
+	return err
+		   ?: write_metric_u64(
+			  out, "stackd_http_config_last_reload_successful", "gauge",
+			  "1 when the last web config reload (or the start) succeeded.",
+			  st.last_reload_ok ? 1 : 0);
 }
 
 static enum MHD_Result serve_metrics(struct http_server *s, struct MHD_Connection *conn,
@@ -1575,8 +1584,8 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen
 }
 
 static gnutls_typed_vdata_st client_purpose = {
-	.type = GNUTLS_DT_KEY_PURPOSE_OID,
-	.data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT,
+    .type = GNUTLS_DT_KEY_PURPOSE_OID,
+    .data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT,
 };
 
 /* GnuTLS verify function: <0 fails the handshake. */
@@ -1869,7 +1878,8 @@ static void *housekeeper_main(void *arg)
 			}
 		}
 		if (done) {
-			/* Unlocked: stopping joins threads whose CLOSED notification takes the lock. */
+			/* Unlocked: stopping joins threads whose CLOSED notification takes the
+			 * lock. */
 			pthread_mutex_unlock(&s->lock);
 			while (done) {
 				struct http_daemon *next = done->next;
@@ -2130,8 +2140,8 @@ int http_server_reload(struct http_server *s, const char *web_config_file)
 	/* The old daemon stops accepting; its requests in flight finish. */
 	daemon_quiesce(old);
 	pthread_mutex_lock(&s->lock);
-	old->stop_by_ns = now_ns() + (s->max_profile_seconds + s->idle_timeout_seconds + 10ull) *
-					 1000000000ull;
+	old->stop_by_ns =
+	    now_ns() + (s->max_profile_seconds + s->idle_timeout_seconds + 10ull) * 1000000000ull;
 	old->next = s->retired;
 	s->retired = old;
 	pthread_cond_signal(&s->wake);

@@ -313,7 +313,7 @@ cleanup:
 
 int pprof_add_mapping(struct pprof_builder *b, const struct pprof_mapping *m, uint64_t *id)
 {
-	struct map_ent key = { 0 }, *e;
+	struct map_ent key = {0}, *e;
 	int64_t filename, build_id;
 	struct hnode *n;
 	uint64_t hash;
@@ -513,7 +513,7 @@ static int64_t canon_labels(struct pprof_builder *b, const struct pprof_label *l
 	ls = b->scratch.data;
 	for (size_t i = 0; i < nr_labels; i++) {
 		const struct pprof_label *l = &labels[i];
-		struct label_ent le = { 0 };
+		struct label_ent le = {0};
 
 		if (!l->key || !*l->key)
 			return -EINVAL;
@@ -559,8 +559,8 @@ int64_t pprof__labelset(struct pprof_builder *b, const struct pprof_label *label
 	return add_labelset(b, (size_t)cnt);
 }
 
-int pprof__add_sample_ls(struct pprof_builder *b, const uint64_t *location_ids,
-			 size_t nr_locations, int64_t count, uint32_t labelset)
+int pprof__add_sample_ls(struct pprof_builder *b, const uint64_t *location_ids, size_t nr_locations,
+			 int64_t count, uint32_t labelset)
 {
 	struct sample_ent *e;
 	struct hnode *n;
@@ -650,7 +650,7 @@ size_t pprof_builder_bytes(const struct pprof_builder *b)
 /* gzip (RFC 1952) @in into a malloc'd buffer sized to fit. */
 static int gzip_buf(const uint8_t *in, size_t in_len, uint8_t **out, size_t *out_len)
 {
-	z_stream zs = { 0 };
+	z_stream zs = {0};
 	uint8_t *buf = NULL, *shrunk;
 	size_t bound;
 	int err, zerr;
@@ -736,12 +736,12 @@ int pprof_encode(const struct pprof_builder *b, int64_t duration_ns, bool gzip, 
 {
 	Perftools__Profiles__Profile prof = PERFTOOLS__PROFILES__PROFILE__INIT;
 	Perftools__Profiles__ValueType vt[3] = {
-		PERFTOOLS__PROFILES__VALUE_TYPE__INIT,
-		PERFTOOLS__PROFILES__VALUE_TYPE__INIT,
-		PERFTOOLS__PROFILES__VALUE_TYPE__INIT,
+	    PERFTOOLS__PROFILES__VALUE_TYPE__INIT,
+	    PERFTOOLS__PROFILES__VALUE_TYPE__INIT,
+	    PERFTOOLS__PROFILES__VALUE_TYPE__INIT,
 	};
-	Perftools__Profiles__ValueType *vtp[2] = { &vt[0], &vt[1] };
-	struct enc_arrays a = { 0 };
+	Perftools__Profiles__ValueType *vtp[2] = {&vt[0], &vt[1]};
+	struct enc_arrays a = {0};
 	size_t nstr, nfn, nmp, nlc, nln, nlb, nsm, packed_len;
 	uint8_t *packed = NULL;
 	int64_t period;

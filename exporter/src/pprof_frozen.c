@@ -66,7 +66,7 @@ struct pprof_frozen {
 	int64_t total;
 	uint32_t nr_strs, nr_funcs, nr_maps, nr_locs, nr_lines, nr_labels, nr_labelsets;
 	uint32_t nr_samples, nr_loc_ids;
-	uint32_t max_locs; /* longest sample, for scratch arrays */
+	uint32_t max_locs;   /* longest sample, for scratch arrays */
 	uint32_t max_labels; /* largest label set */
 	const struct fz_func *funcs;
 	const struct fz_map *maps;
@@ -165,9 +165,10 @@ int pprof_freeze(const struct pprof_builder *b, int64_t duration_ns, struct ppro
 		for (size_t i = 0; i < b->funcs.cnt; i++) {
 			const struct func_ent *e = segvec_at(&b->funcs, i);
 
-			fn[i] = (struct fz_func){ .start_line = e->start_line, .name = e->name,
-						  .system_name = e->system_name,
-						  .filename = e->filename };
+			fn[i] = (struct fz_func){.start_line = e->start_line,
+						 .name = e->name,
+						 .system_name = e->system_name,
+						 .filename = e->filename};
 		}
 		f->funcs = fn;
 		off += b->funcs.cnt * sizeof(*fn);
@@ -178,9 +179,12 @@ int pprof_freeze(const struct pprof_builder *b, int64_t duration_ns, struct ppro
 		for (size_t i = 0; i < b->maps.cnt; i++) {
 			const struct map_ent *e = segvec_at(&b->maps, i);
 
-			mp[i] = (struct fz_map){ .start = e->start, .limit = e->limit,
-						 .offset = e->offset, .filename = e->filename,
-						 .build_id = e->build_id, .flags = e->flags };
+			mp[i] = (struct fz_map){.start = e->start,
+						.limit = e->limit,
+						.offset = e->offset,
+						.filename = e->filename,
+						.build_id = e->build_id,
+						.flags = e->flags};
 			mp[i].kind = mapping_kind(f->chars + f->str_off[e->filename]);
 		}
 		f->maps = mp;
@@ -192,8 +196,10 @@ int pprof_freeze(const struct pprof_builder *b, int64_t duration_ns, struct ppro
 		for (size_t i = 0; i < b->locs.cnt; i++) {
 			const struct loc_ent *e = segvec_at(&b->locs, i);
 
-			lc[i] = (struct fz_loc){ .address = e->address, .mapping_id = e->mapping_id,
-						 .line_off = e->line_off, .nr_lines = e->nr_lines };
+			lc[i] = (struct fz_loc){.address = e->address,
+						.mapping_id = e->mapping_id,
+						.line_off = e->line_off,
+						.nr_lines = e->nr_lines};
 		}
 		f->locs = lc;
 		off += b->locs.cnt * sizeof(*lc);
@@ -212,9 +218,10 @@ int pprof_freeze(const struct pprof_builder *b, int64_t duration_ns, struct ppro
 		for (size_t i = 0; i < b->samples.cnt; i++) {
 			const struct sample_ent *e = segvec_at(&b->samples, i);
 
-			sm[i] = (struct fz_sample){ .count = e->count, .loc_off = (uint32_t)e->loc_off,
-						    .nr_locs = e->nr_locs,
-						    .labelset = e->labelset };
+			sm[i] = (struct fz_sample){.count = e->count,
+						   .loc_off = (uint32_t)e->loc_off,
+						   .nr_locs = e->nr_locs,
+						   .labelset = e->labelset};
 			if (e->nr_locs > f->max_locs)
 				f->max_locs = e->nr_locs;
 			if (__builtin_add_overflow(f->total, e->count, &f->total))
@@ -229,7 +236,7 @@ int pprof_freeze(const struct pprof_builder *b, int64_t duration_ns, struct ppro
 		for (size_t i = 0; i < b->labelsets.cnt; i++) {
 			const struct labelset_ent *e = segvec_at(&b->labelsets, i);
 
-			ls[i] = (struct fz_labelset){ .off = e->off, .cnt = e->cnt };
+			ls[i] = (struct fz_labelset){.off = e->off, .cnt = e->cnt};
 			if (e->cnt > f->max_labels)
 				f->max_labels = e->cnt;
 		}
@@ -297,10 +304,10 @@ static size_t fz_labels(const struct pprof_frozen *f, uint32_t idx, struct pprof
 		const struct label_ent *le = &f->labels[ls->off + i];
 
 		out[i] = (struct pprof_label){
-			.key = fz_str(f, le->key),
-			.str = le->str ? fz_str(f, le->str) : NULL,
-			.num = le->num,
-			.num_unit = le->num_unit ? fz_str(f, le->num_unit) : NULL,
+		    .key = fz_str(f, le->key),
+		    .str = le->str ? fz_str(f, le->str) : NULL,
+		    .num = le->num,
+		    .num_unit = le->num_unit ? fz_str(f, le->num_unit) : NULL,
 		};
 	}
 	return ls->cnt;
@@ -346,8 +353,8 @@ out:
 }
 
 /* The location @src_id of @f in @dst (added on first use); its id in *id. */
-static int merge_location(struct pprof_builder *dst, const struct pprof_frozen *f,
-			  uint32_t src_id, uint64_t *loc_map, uint64_t *map_map, uint64_t *id)
+static int merge_location(struct pprof_builder *dst, const struct pprof_frozen *f, uint32_t src_id,
+			  uint64_t *loc_map, uint64_t *map_map, uint64_t *id)
 {
 	const struct fz_loc *l = &f->locs[src_id - 1];
 	struct pprof_line lines[32];
@@ -363,15 +370,15 @@ static int merge_location(struct pprof_builder *dst, const struct pprof_frozen *
 		if (!map_map[l->mapping_id - 1]) {
 			const struct fz_map *m = &f->maps[l->mapping_id - 1];
 			struct pprof_mapping pm = {
-				.start = m->start,
-				.limit = m->limit,
-				.offset = m->offset,
-				.filename = fz_str(f, m->filename),
-				.build_id = fz_str(f, m->build_id),
-				.has_functions = !!(m->flags & MAP_HAS_FUNCTIONS),
-				.has_filenames = !!(m->flags & MAP_HAS_FILENAMES),
-				.has_line_numbers = !!(m->flags & MAP_HAS_LINE_NUMBERS),
-				.has_inline_frames = !!(m->flags & MAP_HAS_INLINE_FRAMES),
+			    .start = m->start,
+			    .limit = m->limit,
+			    .offset = m->offset,
+			    .filename = fz_str(f, m->filename),
+			    .build_id = fz_str(f, m->build_id),
+			    .has_functions = !!(m->flags & MAP_HAS_FUNCTIONS),
+			    .has_filenames = !!(m->flags & MAP_HAS_FILENAMES),
+			    .has_line_numbers = !!(m->flags & MAP_HAS_LINE_NUMBERS),
+			    .has_inline_frames = !!(m->flags & MAP_HAS_INLINE_FRAMES),
 			};
 
 			err = pprof_add_mapping(dst, &pm, &map_map[l->mapping_id - 1]);
@@ -385,11 +392,11 @@ static int merge_location(struct pprof_builder *dst, const struct pprof_frozen *
 		const struct fz_func *fn = &f->funcs[le->function_id - 1];
 
 		lines[nl++] = (struct pprof_line){
-			.function = fz_str(f, fn->name),
-			.system_name = fz_str(f, fn->system_name),
-			.filename = fz_str(f, fn->filename),
-			.start_line = fn->start_line,
-			.line = le->line,
+		    .function = fz_str(f, fn->name),
+		    .system_name = fz_str(f, fn->system_name),
+		    .filename = fz_str(f, fn->filename),
+		    .start_line = fn->start_line,
+		    .line = le->line,
 		};
 	}
 	err = pprof_add_location(dst, map_id, l->address, lines, nl, &loc_map[src_id - 1]);
@@ -430,7 +437,8 @@ int pprof_merge(struct pprof_builder *dst, const struct pprof_frozen *src,
 			err = merge_location(dst, src, src->loc_ids[s->loc_off + j], loc_map,
 					     map_map, &ids[j]);
 		if (!err)
-			err = pprof__add_sample_ls(dst, ids, s->nr_locs, s->count, dst_ls[s->labelset]);
+			err = pprof__add_sample_ls(dst, ids, s->nr_locs, s->count,
+						   dst_ls[s->labelset]);
 	}
 out:
 	free(loc_map);
@@ -473,15 +481,15 @@ int pprof_frozen_foreach(const struct pprof_frozen *f, const struct pprof_select
 		for (uint32_t j = 0; j < s->nr_locs; j++) {
 			const struct fz_loc *l = &f->locs[f->loc_ids[s->loc_off + j] - 1];
 			const struct fz_map *m = l->mapping_id ? &f->maps[l->mapping_id - 1] : NULL;
-			enum pprof_frame_kind kind = m ? (enum pprof_frame_kind)m->kind
-						       : PPROF_FRAME_USER;
+			enum pprof_frame_kind kind =
+			    m ? (enum pprof_frame_kind)m->kind : PPROF_FRAME_USER;
 			uint32_t n = l->nr_lines < MAX_INLINE ? l->nr_lines : MAX_INLINE;
 
 			if (!n) {
 				/* Not symbolized: name the file, as perf does with [libfoo.so]. */
 				frames[nr++] = (struct pprof_frame_name){
-					.name = m ? fz_str(f, m->filename) : "[unknown]",
-					.kind = kind,
+				    .name = m ? fz_str(f, m->filename) : "[unknown]",
+				    .kind = kind,
 				};
 				if (!m || !*frames[nr - 1].name)
 					frames[nr - 1].name = "[unknown]";
@@ -492,8 +500,8 @@ int pprof_frozen_foreach(const struct pprof_frozen *f, const struct pprof_select
 				const struct line_ent *le = &f->lines[l->line_off + k];
 
 				frames[nr++] = (struct pprof_frame_name){
-					.name = fz_str(f, f->funcs[le->function_id - 1].name),
-					.kind = k + 1 < l->nr_lines ? PPROF_FRAME_INLINED : kind,
+				    .name = fz_str(f, f->funcs[le->function_id - 1].name),
+				    .kind = k + 1 < l->nr_lines ? PPROF_FRAME_INLINED : kind,
 				};
 			}
 		}

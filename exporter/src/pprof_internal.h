@@ -13,10 +13,10 @@
 #include "common/hmap.h"
 #include "exporter/pprof.h"
 
-#define SEG_SHIFT 10 /* 1024 entries per segment */
-#define SEG_ENTRIES (1u << SEG_SHIFT)
+#define SEG_SHIFT      10 /* 1024 entries per segment */
+#define SEG_ENTRIES    (1u << SEG_SHIFT)
 #define ARENA_BLOCK_SZ (64 * 1024)
-#define HASH_SEED 0x70726f66696c65ULL
+#define HASH_SEED      0x70726f66696c65ULL
 
 /* Segmented array: stable element addresses, growth without copying. */
 struct segvec {
@@ -71,19 +71,19 @@ struct map_ent {
 	uint32_t filename;
 	uint32_t build_id;
 	uint32_t flags; /* MAP_HAS_* */
-	uint32_t id; /* pprof id = index + 1 */
+	uint32_t id;	/* pprof id = index + 1 */
 };
 
-#define MAP_HAS_FUNCTIONS (1u << 0)
-#define MAP_HAS_FILENAMES (1u << 1)
-#define MAP_HAS_LINE_NUMBERS (1u << 2)
+#define MAP_HAS_FUNCTIONS     (1u << 0)
+#define MAP_HAS_FILENAMES     (1u << 1)
+#define MAP_HAS_LINE_NUMBERS  (1u << 2)
 #define MAP_HAS_INLINE_FRAMES (1u << 3)
 
 struct loc_ent {
 	struct hnode node;
 	uint64_t address;
 	uint32_t mapping_id;
-	uint32_t id; /* pprof id = index + 1 */
+	uint32_t id;	   /* pprof id = index + 1 */
 	uint32_t line_off; /* into b->lines */
 	uint32_t nr_lines;
 };
@@ -134,9 +134,9 @@ struct pprof_builder {
 	struct segvec samples;
 	struct hmap sample_map;
 
-	struct vec lines; /* struct line_ent */
+	struct vec lines;   /* struct line_ent */
 	struct vec loc_ids; /* uint64_t, leaf first per sample */
-	struct vec labels; /* struct label_ent */
+	struct vec labels;  /* struct label_ent */
 	struct vec scratch; /* struct label_ent, canonicalizing one sample's labels */
 
 	uint32_t s_samples, s_count, s_cpu, s_nanoseconds;

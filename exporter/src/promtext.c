@@ -123,8 +123,7 @@ int prom_escape_label_value(struct strbuf *sb, const char *value)
 
 int prom_family(struct strbuf *sb, const char *name, const char *type, const char *help)
 {
-	static const char *const types[] = { "counter", "gauge", "histogram", "summary",
-					     "untyped" };
+	static const char *const types[] = {"counter", "gauge", "histogram", "summary", "untyped"};
 	bool type_ok = false;
 	size_t start;
 	int err = 0;
@@ -285,7 +284,7 @@ int prom_histogram_write(struct strbuf *sb, const char *name, const char *help,
 {
 	/* Room for name + "_bucket"; metric names longer than this are not ours. */
 	char series[256], le[64];
-	struct prom_label label = { .name = "le", .value = le };
+	struct prom_label label = {.name = "le", .value = le};
 	struct prom_histogram *mh = (struct prom_histogram *)h;
 	uint64_t cum = 0, sum_ns;
 	size_t start;
@@ -354,9 +353,9 @@ static int read_proc(const char *path, char *buf, size_t len)
 
 struct proc_stat {
 	uint64_t utime, stime; /* clock ticks */
-	uint64_t starttime; /* clock ticks since boot */
-	uint64_t vsize; /* bytes */
-	int64_t rss; /* pages */
+	uint64_t starttime;    /* clock ticks since boot */
+	uint64_t vsize;	       /* bytes */
+	int64_t rss;	       /* pages */
 };
 
 /* /proc/self/stat, per proc(5): fields counted from 1; comm (2) may hold spaces and ')'. */
@@ -439,7 +438,7 @@ static int count_open_fds(uint64_t *cnt)
 int prom_write_process_metrics(struct strbuf *sb)
 {
 	char buf[1024];
-	struct proc_stat st = { 0 };
+	struct proc_stat st = {0};
 	struct rlimit rl;
 	uint64_t btime = 0, fds = 0;
 	long tck, page;

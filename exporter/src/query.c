@@ -56,7 +56,6 @@ int form_decode(const char *s, size_t n, char *out, size_t out_sz)
 	return (int)o;
 }
 
-
 /*
  * Finds "seconds" in the raw query (strictly: only decimal digits, 1 to 10 of
  * them, no sign or space, at most once). Absent leaves *seconds untouched.

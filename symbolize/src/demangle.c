@@ -108,7 +108,7 @@ static bool has_huge_binder(const char *name)
 			continue;
 
 		for (; *q && *q != '_'; q++) {
-			int d = *q >= '0' && *q <= '9'   ? *q - '0'
+			int d = *q >= '0' && *q <= '9'	 ? *q - '0'
 				: *q >= 'a' && *q <= 'z' ? *q - 'a' + 10
 				: *q >= 'A' && *q <= 'Z' ? *q - 'A' + 36
 							 : -1;

@@ -135,7 +135,7 @@ struct dwsym {
 	size_t bytes;
 	void *map; /* the whole file, read-only, when opened by dwsym_open_fd_map() */
 	size_t map_sz;
-	size_t mapped_bytes; /* sections used in place from the mapping */
+	size_t mapped_bytes;	/* sections used in place from the mapping */
 	struct parse_budget *b; /* while opening: what the open may allocate; NULL after */
 };
 
@@ -538,7 +538,7 @@ struct rvec {
 	size_t nr;
 	size_t cap;
 	size_t max;
-	uint32_t depth; /* given to the ranges pushed */
+	uint32_t depth;		/* given to the ranges pushed */
 	struct parse_budget *b; /* charged for growth while opening, or NULL */
 };
 

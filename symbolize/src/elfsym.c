@@ -296,7 +296,8 @@ static int collect_syms(struct parse_ctx *ctx, Elf *elf, Elf_Scn *scn, const GEl
 		 * function is "memcpy". A leading '@' is part of no version.
 		 */
 		{
-			const char *at = memchr(rs.name + 1, '@', rs.name_len ? rs.name_len - 1 : 0);
+			const char *at =
+			    memchr(rs.name + 1, '@', rs.name_len ? rs.name_len - 1 : 0);
 
 			if (at)
 				rs.name_len = (size_t)(at - rs.name);

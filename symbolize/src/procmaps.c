@@ -93,10 +93,11 @@ static bool parse_line(const char *p, const char *end, struct map_line *out)
 	    (perms[0] == 'r' ? PROCMAP_READ : 0) | (perms[1] == 'w' ? PROCMAP_WRITE : 0) |
 	    (perms[2] == 'x' ? PROCMAP_EXEC : 0) | (perms[3] == 'p' ? PROCMAP_PRIVATE : 0);
 	p += 4;
-	if (!expect(&p, end, ' ') || !hex_parse_u64(&p, end, &out->m.offset) || !expect(&p, end, ' '))
-		return false;
-	if (!hex_parse_u64(&p, end, &major) || !expect(&p, end, ':') || !hex_parse_u64(&p, end, &minor) ||
+	if (!expect(&p, end, ' ') || !hex_parse_u64(&p, end, &out->m.offset) ||
 	    !expect(&p, end, ' '))
+		return false;
+	if (!hex_parse_u64(&p, end, &major) || !expect(&p, end, ':') ||
+	    !hex_parse_u64(&p, end, &minor) || !expect(&p, end, ' '))
 		return false;
 	/* Linux dev_t: 12-bit major, 20-bit minor. */
 	if (major > 0xfff || minor > 0xfffff)

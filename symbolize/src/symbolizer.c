@@ -72,10 +72,10 @@ struct map_tmp {
 };
 
 struct frame_tmp {
-	int map_idx;	  /* into map_tmp[], -1 when no mapping covers the address */
-	const char *name; /* borrowed from the object; NULL when unsymbolized */
-	char *demangled;  /* owned; NULL when name is not mangled */
-	int fail;	  /* enum sym_fail_reason, or -1 */
+	int map_idx;	   /* into map_tmp[], -1 when no mapping covers the address */
+	const char *name;  /* borrowed from the object; NULL when unsymbolized */
+	char *demangled;   /* owned; NULL when name is not mangled */
+	int fail;	   /* enum sym_fail_reason, or -1 */
 	uint32_t dw_first; /* DWARF lines: dw_acc.v[dw_first .. dw_first + dw_nr) */
 	uint32_t dw_nr;
 };
@@ -135,7 +135,8 @@ int symbolizer_new(const struct symbolizer_opts *opts, struct symbolizer **out)
 	if (err)
 		goto cleanup;
 	s->no_demangle = opts && opts->no_demangle;
-	err = symcache_set_dwarf(s->cache, !(opts && opts->no_dwarf), opts ? opts->debug_dirs : NULL);
+	err =
+	    symcache_set_dwarf(s->cache, !(opts && opts->no_dwarf), opts ? opts->debug_dirs : NULL);
 	if (err)
 		goto cleanup;
 	*out = s;

@@ -52,8 +52,8 @@ struct symcache_obj {
 	int dw_err;		   /* why DWARF that exists could not be opened, or 0 */
 	uint64_t root_dev;	   /* the root its debug file may be searched in (0: host) */
 	uint64_t root_ino;
-	bool is_dbg_from_root;	   /* its debug file came from a container's root */
-	int fd;			   /* O_RDONLY file holding the DWARF while DW_PENDING, or -1 */
+	bool is_dbg_from_root; /* its debug file came from a container's root */
+	int fd;		       /* O_RDONLY file holding the DWARF while DW_PENDING, or -1 */
 	size_t bytes; /* elf + this + aliases + DWARF once loaded: what the budget is charged */
 	unsigned refs;
 	unsigned nr_aliases;

@@ -17,11 +17,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct pprof_label labels[] = {
-		{ .key = "pid", .num = 4242 },
-		{ .key = "comm", .str = "nginx" },
-		{ .key = "cgroup", .str = "/system.slice/docker-0123.scope" },
-		{ .key = "container_id", .str = "0123456789abcdef" },
-		{ .key = "unit", .str = "nginx.service" },
+	    {.key = "pid", .num = 4242},
+	    {.key = "comm", .str = "nginx"},
+	    {.key = "cgroup", .str = "/system.slice/docker-0123.scope"},
+	    {.key = "container_id", .str = "0123456789abcdef"},
+	    {.key = "unit", .str = "nginx.service"},
 	};
 	struct label_filter f;
 	const char *arg;

@@ -71,7 +71,7 @@ static void test_backoff(void **state)
 /* IPv6: one /64 is one client (a host can rotate through its whole /64). */
 static void test_ipv6_prefix(void **state)
 {
-	uint8_t a[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1 };
+	uint8_t a[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1};
 	uint8_t same64[16], other64[16];
 	uint64_t t = 5000 * S;
 
@@ -115,8 +115,8 @@ static void test_check(void **state)
 {
 	struct crypt_data cd;
 	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
-	struct webconfig_user user = { .name = "alice" };
-	struct webconfig wc = { .users = &user, .user_cnt = 1 };
+	struct webconfig_user user = {.name = "alice"};
+	struct webconfig wc = {.users = &user, .user_cnt = 1};
 	struct basicauth_verdict v;
 	struct basicauth *ba = NULL;
 	struct strbuf sb;
@@ -163,10 +163,10 @@ static void test_check(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_backoff),
-		cmocka_unit_test(test_ipv6_prefix),
-		cmocka_unit_test(test_bounded),
-		cmocka_unit_test(test_check),
+	    cmocka_unit_test(test_backoff),
+	    cmocka_unit_test(test_ipv6_prefix),
+	    cmocka_unit_test(test_bounded),
+	    cmocka_unit_test(test_check),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

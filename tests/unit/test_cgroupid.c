@@ -29,13 +29,12 @@ static void test_mountinfo(void **state)
 {
 	/* Debian's hybrid layout: v1 controllers, cgroup2 at .../unified, optional fields. */
 	static const char hybrid[] =
-		"31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
-		"32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime shared:9 - cgroup cgroup rw,cpu\n"
-		"41 31 0:38 / /sys/fs/cgroup/unified rw,relatime shared:4 master:1 - cgroup2 "
-		"cgroup2 rw,nsdelegate\n";
-	static const char pure[] =
-		"22 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
-		"25 22 0:22 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw\n";
+	    "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
+	    "32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime shared:9 - cgroup cgroup rw,cpu\n"
+	    "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime shared:4 master:1 - cgroup2 "
+	    "cgroup2 rw,nsdelegate\n";
+	static const char pure[] = "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
+				   "25 22 0:22 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw\n";
 	static const char escaped[] = "25 22 0:22 / /mnt/my\\040cg\\134x rw - cgroup2 none rw\n";
 	static const char v1_only[] = "32 31 0:29 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n";
 	char buf[256];
@@ -91,8 +90,8 @@ static void test_resolve(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_mountinfo),
-		cmocka_unit_test(test_resolve),
+	    cmocka_unit_test(test_mountinfo),
+	    cmocka_unit_test(test_resolve),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -116,7 +116,7 @@ static void test_hmap(void **state)
 
 	assert_non_null(items);
 	hmap_init(&h);
-	assert_null(hmap_first(&h, 1)); /* empty, no buckets yet */
+	assert_null(hmap_first(&h, 1));	 /* empty, no buckets yet */
 	hmap_remove(&h, &items[0].node); /* harmless on an empty map */
 
 	for (i = 0; i < NR_ITEMS; i++) {
@@ -152,8 +152,7 @@ static void test_hmap(void **state)
 
 	/* Iterate everything once, removing as we go. */
 	cnt = 0;
-	hmap_for_each_safe(&h, pos, tmp, i)
-	{
+	hmap_for_each_safe (&h, pos, tmp, i) {
 		container_of(pos, struct item, node)->seen++;
 		hmap_remove(&h, pos);
 		cnt++;
@@ -202,7 +201,7 @@ static void test_hash_bytes(void **state)
 
 static void test_log_level(void **state)
 {
-	static const char *const names[] = { "error", "warn", "info", "debug" };
+	static const char *const names[] = {"error", "warn", "info", "debug"};
 	enum log_level lvl = LOG_LEVEL_INFO, saved = log_get_level();
 
 	for (size_t i = 0; i < 4; i++) {
@@ -228,11 +227,9 @@ static void test_log_level(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_strbuf_basic),
-		cmocka_unit_test(test_strbuf_cap),
-		cmocka_unit_test(test_hmap),
-		cmocka_unit_test(test_hash_bytes),
-		cmocka_unit_test(test_log_level),
+	    cmocka_unit_test(test_strbuf_basic), cmocka_unit_test(test_strbuf_cap),
+	    cmocka_unit_test(test_hmap),	 cmocka_unit_test(test_hash_bytes),
+	    cmocka_unit_test(test_log_level),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -33,7 +33,7 @@ static void parse(struct config *cfg, struct run *r, int argc, const char **argv
 
 static void test_defaults(void **state)
 {
-	const char *argv[] = { "stackd" };
+	const char *argv[] = {"stackd"};
 	struct config cfg;
 	struct run r;
 
@@ -49,15 +49,15 @@ static void test_defaults(void **state)
 
 static void test_values(void **state)
 {
-	const char *argv[] = { "stackd",
-			       "--web.listen-address=:7070",
-			       "--profiling.frequency",
-			       "99",
-			       "--profiling.include-idle",
-			       "--profiling.drain-interval=500ms",
-			       "--symbolize.cache-size=1GiB",
-			       "--bpf.stack-map-entries=65536",
-			       "--log.level=debug" };
+	const char *argv[] = {"stackd",
+			      "--web.listen-address=:7070",
+			      "--profiling.frequency",
+			      "99",
+			      "--profiling.include-idle",
+			      "--profiling.drain-interval=500ms",
+			      "--symbolize.cache-size=1GiB",
+			      "--bpf.stack-map-entries=65536",
+			      "--log.level=debug"};
 	struct config cfg;
 	struct run r;
 
@@ -75,7 +75,7 @@ static void test_values(void **state)
 
 static void expect_error(const char *arg, const char *needle)
 {
-	const char *argv[] = { "stackd", arg };
+	const char *argv[] = {"stackd", arg};
 	struct config cfg;
 	struct run r;
 
@@ -109,8 +109,8 @@ static void test_errors(void **state)
 
 static void test_unwind_flags(void **state)
 {
-	const char *argv[] = { "stackd", "--unwind.mode=dwarf", "--unwind.stack-size=8KiB",
-			       "--unwind.ring-buffer-size=1MiB", "--unwind.cache-size=8MiB" };
+	const char *argv[] = {"stackd", "--unwind.mode=dwarf", "--unwind.stack-size=8KiB",
+			      "--unwind.ring-buffer-size=1MiB", "--unwind.cache-size=8MiB"};
 	struct config cfg;
 	struct run r;
 
@@ -127,36 +127,36 @@ static void test_unwind_flags(void **state)
 
 static void test_help_lists_every_flag(void **state)
 {
-	const char *argv[] = { "stackd", "--help" };
-	const char *flags[] = { "--web.listen-address",
-				"--web.max-connections",
-				"--profiling.frequency",
-				"--profiling.include-idle",
-				"--profiling.drain-interval",
-				"--profiling.max-profile-seconds",
-				"--profiling.max-concurrent-profiles",
-				"--bpf.stack-map-entries",
-				"--bpf.counts-map-entries",
-				"--symbolize.cache-size",
-				"--symbolize.debug-dirs",
-				"--symbolize.stack-cache-size",
-				"--process.max",
-				"--log.level",
-				"--unwind.mode",
-				"--unwind.stack-size",
-				"--unwind.ring-buffer-size",
-				"--unwind.cache-size",
-				"--profiling.pids",
-				"--profiling.cgroups",
-				"--profiling.labels",
-				"--history.window",
-				"--history.retention",
-				"--history.max-bytes",
-				"--metrics.cpu.max-series",
-				"--metrics.cpu.labels",
-				"--metrics.functions",
-				"--metrics.functions.max-series",
-				"--version" };
+	const char *argv[] = {"stackd", "--help"};
+	const char *flags[] = {"--web.listen-address",
+			       "--web.max-connections",
+			       "--profiling.frequency",
+			       "--profiling.include-idle",
+			       "--profiling.drain-interval",
+			       "--profiling.max-profile-seconds",
+			       "--profiling.max-concurrent-profiles",
+			       "--bpf.stack-map-entries",
+			       "--bpf.counts-map-entries",
+			       "--symbolize.cache-size",
+			       "--symbolize.debug-dirs",
+			       "--symbolize.stack-cache-size",
+			       "--process.max",
+			       "--log.level",
+			       "--unwind.mode",
+			       "--unwind.stack-size",
+			       "--unwind.ring-buffer-size",
+			       "--unwind.cache-size",
+			       "--profiling.pids",
+			       "--profiling.cgroups",
+			       "--profiling.labels",
+			       "--history.window",
+			       "--history.retention",
+			       "--history.max-bytes",
+			       "--metrics.cpu.max-series",
+			       "--metrics.cpu.labels",
+			       "--metrics.functions",
+			       "--metrics.functions.max-series",
+			       "--version"};
 	struct config cfg;
 	struct run r;
 
@@ -175,7 +175,8 @@ static void test_help_lists_every_flag(void **state)
 			fail_msg("--help line longer than 100 columns: %.*s", (int)len, line);
 		line += len + (line[len] == '\n');
 	}
-	assert_non_null(strstr(r.out, "(default pid,comm,exe,container_id,pod_uid,container,unit)"));
+	assert_non_null(
+	    strstr(r.out, "(default pid,comm,exe,container_id,pod_uid,container,unit)"));
 	assert_non_null(strstr(r.out, "--history.window=DUR"));
 	assert_non_null(strstr(r.out, "--profiling.pids=LIST"));
 }
@@ -200,7 +201,7 @@ static void test_units(void **state)
 
 static void test_filter_defaults(void **state)
 {
-	const char *argv[] = { "stackd" };
+	const char *argv[] = {"stackd"};
 	struct config cfg;
 	struct run r;
 
@@ -223,17 +224,17 @@ static void test_filter_defaults(void **state)
 
 static void test_filter_values(void **state)
 {
-	const char *argv[] = { "stackd",
-			       "--profiling.pids=1,4194304,377",
-			       "--profiling.cgroups=/system.slice/a.service,/sys/fs/cgroup/k8s",
-			       "--profiling.labels=pid,cmdline,pod,namespace,container_runtime",
-			       "--history.window=30s",
-			       "--history.retention=1h",
-			       "--history.max-bytes=1GiB",
-			       "--metrics.cpu.max-series=0",
-			       "--metrics.cpu.labels=unit,cgroup",
-			       "--metrics.functions=malloc,std::vector*,*::Parse*,[a-c]x,[!]]y",
-			       "--metrics.functions.max-series=100000" };
+	const char *argv[] = {"stackd",
+			      "--profiling.pids=1,4194304,377",
+			      "--profiling.cgroups=/system.slice/a.service,/sys/fs/cgroup/k8s",
+			      "--profiling.labels=pid,cmdline,pod,namespace,container_runtime",
+			      "--history.window=30s",
+			      "--history.retention=1h",
+			      "--history.max-bytes=1GiB",
+			      "--metrics.cpu.max-series=0",
+			      "--metrics.cpu.labels=unit,cgroup",
+			      "--metrics.functions=malloc,std::vector*,*::Parse*,[a-c]x,[!]]y",
+			      "--metrics.functions.max-series=100000"};
 	struct config cfg;
 	struct run r;
 
@@ -258,14 +259,14 @@ static void test_filter_values(void **state)
 /* Empty lists switch a feature off; a bare 0 disables the history, whatever the window. */
 static void test_filter_empty_and_zero(void **state)
 {
-	const char *argv[] = { "stackd",
-			       "--profiling.pids=5",
-			       "--profiling.pids=",
-			       "--profiling.labels=",
-			       "--metrics.cpu.labels=",
-			       "--metrics.functions=",
-			       "--history.window=10m",
-			       "--history.retention=0" };
+	const char *argv[] = {"stackd",
+			      "--profiling.pids=5",
+			      "--profiling.pids=",
+			      "--profiling.labels=",
+			      "--metrics.cpu.labels=",
+			      "--metrics.functions=",
+			      "--history.window=10m",
+			      "--history.retention=0"};
 	struct config cfg;
 	struct run r;
 
@@ -282,7 +283,7 @@ static void test_filter_empty_and_zero(void **state)
 static void test_pid_list_limit(void **state)
 {
 	static char arg[16 * 1100];
-	const char *argv[] = { "stackd", arg };
+	const char *argv[] = {"stackd", arg};
 	struct config cfg;
 	struct run r;
 	size_t n = (size_t)snprintf(arg, sizeof(arg), "--profiling.pids=");
@@ -301,15 +302,15 @@ static void test_pid_list_limit(void **state)
 
 static void expect_error2(const char *a1, const char *a2, const char *needle)
 {
-	const char *argv[] = { "stackd", a1, a2 };
+	const char *argv[] = {"stackd", a1, a2};
 	struct config cfg;
 	struct run r;
 
 	parse(&cfg, &r, 3, argv);
 	assert_int_equal(r.ret, -EINVAL);
 	if (!strstr(r.err, needle))
-		fail_msg("error for %s %s was \"%s\", expected it to mention \"%s\"", a1, a2,
-			 r.err, needle);
+		fail_msg("error for %s %s was \"%s\", expected it to mention \"%s\"", a1, a2, r.err,
+			 needle);
 }
 
 static void test_filter_errors(void **state)
@@ -355,7 +356,7 @@ static void test_filter_errors(void **state)
 static void test_too_many_patterns(void **state)
 {
 	static char arg[64 * 8];
-	const char *argv[] = { "stackd", arg };
+	const char *argv[] = {"stackd", arg};
 	struct config cfg;
 	struct run r;
 	size_t n = (size_t)snprintf(arg, sizeof(arg), "--metrics.functions=");
@@ -370,18 +371,18 @@ static void test_too_many_patterns(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_values),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_help_lists_every_flag),
-		cmocka_unit_test(test_units),
-		cmocka_unit_test(test_unwind_flags),
-		cmocka_unit_test(test_filter_defaults),
-		cmocka_unit_test(test_filter_values),
-		cmocka_unit_test(test_filter_empty_and_zero),
-		cmocka_unit_test(test_pid_list_limit),
-		cmocka_unit_test(test_filter_errors),
-		cmocka_unit_test(test_too_many_patterns),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_values),
+	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_help_lists_every_flag),
+	    cmocka_unit_test(test_units),
+	    cmocka_unit_test(test_unwind_flags),
+	    cmocka_unit_test(test_filter_defaults),
+	    cmocka_unit_test(test_filter_values),
+	    cmocka_unit_test(test_filter_empty_and_zero),
+	    cmocka_unit_test(test_pid_list_limit),
+	    cmocka_unit_test(test_filter_errors),
+	    cmocka_unit_test(test_too_many_patterns),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

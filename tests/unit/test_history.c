@@ -17,14 +17,14 @@
 #include "history.h"
 
 #define SEC 1000000000LL
-#define T0 (1700000000LL * SEC)
+#define T0  (1700000000LL * SEC)
 
 /* A frozen window [start, start + 10 s) holding @count samples of @nstacks stacks. */
 static struct pprof_frozen *window(int64_t start, int64_t count, unsigned nstacks)
 {
-	struct pprof_opts o = { .period_ns = 10101010, .time_nanos = start };
-	struct pprof_line line = { .function = "f" };
-	struct pprof_label l = { .key = "pid", .num = 1 };
+	struct pprof_opts o = {.period_ns = 10101010, .time_nanos = start};
+	struct pprof_line line = {.function = "f"};
+	struct pprof_label l = {.key = "pid", .num = 1};
 	struct pprof_builder *b;
 	struct pprof_frozen *f;
 	uint64_t id;
@@ -32,8 +32,8 @@ static struct pprof_frozen *window(int64_t start, int64_t count, unsigned nstack
 	assert_int_equal(pprof_builder_new(&o, &b), 0);
 	for (unsigned i = 0; i < nstacks; i++) {
 		assert_int_equal(pprof_add_location(b, 0, 0x1000 + i, &line, 1, &id), 0);
-		assert_int_equal(pprof_add_sample(b, &id, 1, i == 0 ? count - (nstacks - 1) : 1,
-						  &l, 1), 0);
+		assert_int_equal(
+		    pprof_add_sample(b, &id, 1, i == 0 ? count - (nstacks - 1) : 1, &l, 1), 0);
 	}
 	assert_int_equal(pprof_freeze(b, 10 * SEC, &f), 0);
 	pprof_builder_free(b);
@@ -42,8 +42,8 @@ static struct pprof_frozen *window(int64_t start, int64_t count, unsigned nstack
 
 static void test_retention(void **state)
 {
-	struct history_opts o = { .window_ns = 10 * SEC, .retention_ns = 60 * SEC,
-				  .max_bytes = 1 << 20 };
+	struct history_opts o = {
+	    .window_ns = 10 * SEC, .retention_ns = 60 * SEC, .max_bytes = 1 << 20};
 	struct history_stats st;
 	struct history_view v;
 	struct history *h;
@@ -81,7 +81,7 @@ static void test_retention(void **state)
 
 static void test_budget_and_readers(void **state)
 {
-	struct history_opts o = { .window_ns = 10 * SEC, .retention_ns = 3600 * SEC };
+	struct history_opts o = {.window_ns = 10 * SEC, .retention_ns = 3600 * SEC};
 	struct pprof_frozen *probe = window(T0, 200, 200);
 	size_t one = pprof_frozen_bytes(probe);
 	struct history_stats st;
@@ -130,7 +130,7 @@ static void test_budget_and_readers(void **state)
  */
 static void test_query_across_push_at_budget(void **state)
 {
-	struct history_opts o = { .window_ns = 10 * SEC, .retention_ns = 3600 * SEC };
+	struct history_opts o = {.window_ns = 10 * SEC, .retention_ns = 3600 * SEC};
 	struct pprof_frozen *probe = window(T0, 200, 200);
 	size_t one = pprof_frozen_bytes(probe);
 	struct history_view all, first;
@@ -182,9 +182,9 @@ static void test_query_across_push_at_budget(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_retention),
-		cmocka_unit_test(test_budget_and_readers),
-		cmocka_unit_test(test_query_across_push_at_budget),
+	    cmocka_unit_test(test_retention),
+	    cmocka_unit_test(test_budget_and_readers),
+	    cmocka_unit_test(test_query_across_push_at_budget),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -38,8 +38,8 @@ struct fake {
 	int reply_status; /* 0: 200 with a body; -1: leave the reply untouched */
 	size_t body_sz;	  /* 0: FAKE_BODY */
 	int metrics_err;
-	char last_arg[32]; /* http_req_arg(req, "seconds") of the last call */
-	int start_status;  /* profile_start fails with it */
+	char last_arg[32];	    /* http_req_arg(req, "seconds") of the last call */
+	int start_status;	    /* profile_start fails with it */
 	atomic_int windows_open;    /* started, not yet ended */
 	atomic_int windows_dropped; /* ended with no reply (client gone, stop) */
 	unsigned page_sleep_ms;	    /* the page handler takes this long */

@@ -19,12 +19,12 @@
 #include "procmeta.h"
 
 static const struct pprof_label sample[] = {
-	{ .key = "pid", .num = 4242 },
-	{ .key = "comm", .str = "nginx" },
-	{ .key = "cgroup", .str = "/kubepods.slice/pod1/cri-containerd-abc.scope" },
-	{ .key = "container_id", .str = "abcdef0123456789" },
-	{ .key = "container", .str = "web" },
-	{ .key = "unit", .str = "nginx.service" },
+    {.key = "pid", .num = 4242},
+    {.key = "comm", .str = "nginx"},
+    {.key = "cgroup", .str = "/kubepods.slice/pod1/cri-containerd-abc.scope"},
+    {.key = "container_id", .str = "abcdef0123456789"},
+    {.key = "container", .str = "web"},
+    {.key = "unit", .str = "nginx.service"},
 };
 #define NR (sizeof(sample) / sizeof(sample[0]))
 
@@ -50,7 +50,7 @@ static void test_filters(void **state)
 	assert_true(match("comm", "ng*"));
 	assert_false(match("comm", "ngin"));
 	assert_true(match("container", "abcdef")); /* id prefix */
-	assert_true(match("container", "web")); /* name */
+	assert_true(match("container", "web"));	   /* name */
 	assert_false(match("container", "bcdef"));
 	assert_true(match("cgroup", "/kubepods.slice"));
 	assert_true(match("cgroup", "/kubepods.slice/")); /* trailing slash: the same cgroup */
@@ -163,16 +163,18 @@ static void test_label_set_utf8(void **state)
 
 static void test_cpumetrics_cap(void **state)
 {
-	struct cpumetrics_opts o = { .period_ns = 10000000, .cpu_max_series = 2,
-				     .cpu_labels = "comm,container", .functions = "hot*",
-				     .functions_max_series = 1 };
+	struct cpumetrics_opts o = {.period_ns = 10000000,
+				    .cpu_max_series = 2,
+				    .cpu_labels = "comm,container",
+				    .functions = "hot*",
+				    .functions_max_series = 1};
 	const uint64_t sec = 1000000000ULL;
-	struct pprof_label l[2] = { { .key = "pid", .num = 1 }, { .key = "comm" } };
-	struct sym_line lines[2] = { { .function = "hot_a" }, { .function = "main" } };
-	struct sym_frame fr[2] = { { .nr_lines = 1, .lines = &lines[0] },
-				   { .nr_lines = 1, .lines = &lines[1] } };
-	struct sym_result r = { .nr = 2, .frames = fr };
-	const struct sym_result *parts[1] = { &r };
+	struct pprof_label l[2] = {{.key = "pid", .num = 1}, {.key = "comm"}};
+	struct sym_line lines[2] = {{.function = "hot_a"}, {.function = "main"}};
+	struct sym_frame fr[2] = {{.nr_lines = 1, .lines = &lines[0]},
+				  {.nr_lines = 1, .lines = &lines[1]}};
+	struct sym_result r = {.nr = 2, .frames = fr};
+	const struct sym_result *parts[1] = {&r};
 	struct cpumetrics *m;
 	struct strbuf sb;
 
@@ -195,14 +197,18 @@ static void test_cpumetrics_cap(void **state)
 
 	strbuf_init(&sb, 1 << 20);
 	assert_int_equal(cpumetrics_write(m, &sb), 0);
-	assert_non_null(strstr(sb.buf, "stackd_cpu_seconds_total{comm=\"c\",container=\"\"} 0.03\n"));
-	assert_non_null(strstr(sb.buf, "stackd_cpu_seconds_total{comm=\"b\",container=\"\"} 0.51\n"));
+	assert_non_null(
+	    strstr(sb.buf, "stackd_cpu_seconds_total{comm=\"c\",container=\"\"} 0.03\n"));
+	assert_non_null(
+	    strstr(sb.buf, "stackd_cpu_seconds_total{comm=\"b\",container=\"\"} 0.51\n"));
 	assert_null(strstr(sb.buf, "comm=\"a\""));
 	assert_non_null(strstr(sb.buf, "stackd_cpu_seconds_cut_total 0.07\n"));
-	assert_non_null(strstr(sb.buf, "stackd_function_cpu_seconds_total{function=\"hot_a\"} 0.2\n"));
+	assert_non_null(
+	    strstr(sb.buf, "stackd_function_cpu_seconds_total{function=\"hot_a\"} 0.2\n"));
 	assert_non_null(strstr(sb.buf, "stackd_function_cpu_seconds_cut_total 0.05\n"));
-	assert_non_null(strstr(sb.buf,
-			       "stackd_metrics_series_evicted_total{family=\"stackd_cpu_seconds_total\"} 1\n"));
+	assert_non_null(
+	    strstr(sb.buf,
+		   "stackd_metrics_series_evicted_total{family=\"stackd_cpu_seconds_total\"} 1\n"));
 	strbuf_free(&sb);
 	cpumetrics_free(m);
 
@@ -213,11 +219,9 @@ static void test_cpumetrics_cap(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_filters),
-		cmocka_unit_test(test_times),
-		cmocka_unit_test(test_label_set),
-		cmocka_unit_test(test_label_set_utf8),
-		cmocka_unit_test(test_cpumetrics_cap),
+	    cmocka_unit_test(test_filters),	   cmocka_unit_test(test_times),
+	    cmocka_unit_test(test_label_set),	   cmocka_unit_test(test_label_set_utf8),
+	    cmocka_unit_test(test_cpumetrics_cap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

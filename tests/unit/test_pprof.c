@@ -28,15 +28,15 @@
 #include "common/utf8.h"
 #include "profile.pb-c.h"
 
-#define PERIOD_NS 10101010ULL /* 99 Hz */
-#define TIME_NS 1700000000123456789LL
+#define PERIOD_NS   10101010ULL /* 99 Hz */
+#define TIME_NS	    1700000000123456789LL
 #define DURATION_NS 10000000000LL
 
 typedef Perftools__Profiles__Profile Profile;
 
 static int gunzip(const uint8_t *in, size_t in_len, uint8_t **out, size_t *out_len)
 {
-	z_stream zs = { 0 };
+	z_stream zs = {0};
 	size_t cap = in_len * 4 + 1024;
 	uint8_t *buf = malloc(cap), *p;
 	int zerr;
@@ -201,9 +201,8 @@ static void check_valid(const Profile *p)
 	}
 }
 
-static const Perftools__Profiles__Label *find_label(const Profile *p,
-						     const Perftools__Profiles__Sample *s,
-						     const char *key)
+static const Perftools__Profiles__Label *
+find_label(const Profile *p, const Perftools__Profiles__Sample *s, const char *key)
 {
 	for (size_t i = 0; i < s->n_label; i++)
 		if (strcmp(str(p, s->label[i]->key), key) == 0)
@@ -235,34 +234,34 @@ struct fixture {
 
 static void build_fixture(struct fixture *f)
 {
-	struct pprof_opts opts = { .period_ns = PERIOD_NS, .time_nanos = TIME_NS };
+	struct pprof_opts opts = {.period_ns = PERIOD_NS, .time_nanos = TIME_NS};
 	struct pprof_mapping user = {
-		.start = 0x400000,
-		.limit = 0x500000,
-		.offset = 0x1000,
-		.filename = "/usr/bin/app",
-		.build_id = "0123456789abcdef0123456789abcdef01234567",
-		.has_functions = true,
-		.has_filenames = true,
-		.has_line_numbers = true,
-		.has_inline_frames = true,
+	    .start = 0x400000,
+	    .limit = 0x500000,
+	    .offset = 0x1000,
+	    .filename = "/usr/bin/app",
+	    .build_id = "0123456789abcdef0123456789abcdef01234567",
+	    .has_functions = true,
+	    .has_filenames = true,
+	    .has_line_numbers = true,
+	    .has_inline_frames = true,
 	};
 	struct pprof_mapping kernel = {
-		.start = 0xffffffff81000000ULL,
-		.limit = 0xffffffffc0000000ULL,
-		.filename = "[kernel.kallsyms]",
-		.has_functions = true,
+	    .start = 0xffffffff81000000ULL,
+	    .limit = 0xffffffffc0000000ULL,
+	    .filename = "[kernel.kallsyms]",
+	    .has_functions = true,
 	};
 	/* Innermost first: inner_helper was inlined into compute. */
 	struct pprof_line inl[] = {
-		{ "inner_helper", "_Z12inner_helperv", "app.c", 10, 12 },
-		{ "compute", NULL, "app.c", 20, 25 },
+	    {"inner_helper", "_Z12inner_helperv", "app.c", 10, 12},
+	    {"compute", NULL, "app.c", 20, 25},
 	};
-	struct pprof_line other[] = { { "other", NULL, "other.c", 1, 2 } };
-	struct pprof_line mainl[] = { { "main", NULL, "app.c", 30, 35 } };
-	struct pprof_line kern[] = { { "do_syscall_64", NULL, NULL, 0, 0 } };
-	struct pprof_line unknown[] = { { NULL, NULL, NULL, 0, 0 } };
-	struct pprof_line compute2[] = { { "compute", NULL, "app.c", 20, 27 } };
+	struct pprof_line other[] = {{"other", NULL, "other.c", 1, 2}};
+	struct pprof_line mainl[] = {{"main", NULL, "app.c", 30, 35}};
+	struct pprof_line kern[] = {{"do_syscall_64", NULL, NULL, 0, 0}};
+	struct pprof_line unknown[] = {{NULL, NULL, NULL, 0, 0}};
+	struct pprof_line compute2[] = {{"compute", NULL, "app.c", 20, 27}};
 	uint64_t id;
 
 	memset(f, 0, sizeof(*f));
@@ -280,34 +279,34 @@ static void build_fixture(struct fixture *f)
 
 	assert_int_equal(pprof_add_location(f->b, f->m_user, 0x401234, inl, 2, &f->l_inline), 0);
 	assert_int_equal(pprof_add_location(f->b, f->m_user, 0x402000, mainl, 1, &f->l_main), 0);
-	assert_int_equal(pprof_add_location(f->b, f->m_kernel, 0xffffffff81100010ULL, kern, 1,
-					    &f->l_kernel), 0);
+	assert_int_equal(
+	    pprof_add_location(f->b, f->m_kernel, 0xffffffff81100010ULL, kern, 1, &f->l_kernel), 0);
 	assert_int_equal(pprof_add_location(f->b, f->m_user, 0x403000, unknown, 1, &f->l_unknown),
 			 0);
 	/* Same (mapping, address): the lines of the first call win. */
 	assert_int_equal(pprof_add_location(f->b, f->m_user, 0x401234, other, 1, &id), 0);
 	assert_int_equal(id, f->l_inline);
 	/* Same function key as the physical frame of l_inline: one Function. */
-	assert_int_equal(pprof_add_location(f->b, f->m_user, 0x404000, compute2, 1,
-					    &f->l_compute2), 0);
+	assert_int_equal(pprof_add_location(f->b, f->m_user, 0x404000, compute2, 1, &f->l_compute2),
+			 0);
 }
 
 static void test_profile_rules(void **state)
 {
 	struct pprof_label lab_a[] = {
-		{ .key = "pid", .num = 42 },
-		{ .key = "comm", .str = "app" },
+	    {.key = "pid", .num = 42},
+	    {.key = "comm", .str = "app"},
 	};
 	/* Same set, other order: must merge with lab_a. */
 	struct pprof_label lab_a_rev[] = {
-		{ .key = "comm", .str = "app" },
-		{ .key = "pid", .num = 42 },
+	    {.key = "comm", .str = "app"},
+	    {.key = "pid", .num = 42},
 	};
 	struct pprof_label lab_b[] = {
-		{ .key = "pid", .num = 43 },
-		{ .key = "comm", .str = "app" },
+	    {.key = "pid", .num = 43},
+	    {.key = "comm", .str = "app"},
 	};
-	struct pprof_label dup[] = { { .key = "pid", .num = 1 }, { .key = "pid", .num = 2 } };
+	struct pprof_label dup[] = {{.key = "pid", .num = 1}, {.key = "pid", .num = 2}};
 	const Perftools__Profiles__Sample *s;
 	const Perftools__Profiles__Location *l;
 	const Perftools__Profiles__Label *lab;
@@ -423,10 +422,10 @@ static void test_profile_rules(void **state)
 
 static void test_empty_and_args(void **state)
 {
-	struct pprof_opts opts = { .period_ns = PERIOD_NS, .time_nanos = TIME_NS };
-	struct pprof_opts zero = { 0 };
+	struct pprof_opts opts = {.period_ns = PERIOD_NS, .time_nanos = TIME_NS};
+	struct pprof_opts zero = {0};
 	struct pprof_builder *b = NULL;
-	struct pprof_label num_unit = { .key = "alloc", .num = 4096, .num_unit = "bytes" };
+	struct pprof_label num_unit = {.key = "alloc", .num = 4096, .num_unit = "bytes"};
 	uint64_t id, loc;
 	Profile *p;
 
@@ -533,12 +532,12 @@ static char *run_pprof(const char *mode, const char *file, const char *home)
  */
 static void test_invalid_utf8(void **state)
 {
-	struct pprof_opts opts = { .period_ns = PERIOD_NS, .time_nanos = TIME_NS };
+	struct pprof_opts opts = {.period_ns = PERIOD_NS, .time_nanos = TIME_NS};
 	struct pprof_mapping pm = {
-		.start = 0x1000, .limit = 0x2000, .filename = "/tmp/\xff\xfe-bad"
-	};
-	struct pprof_line line = { .function = "f\xc0\x80", .filename = "a\xed\xa0\x80.c", .line = 3 };
-	struct pprof_label label = { .key = "comm", .str = "\xff\xfe-bad" };
+	    .start = 0x1000, .limit = 0x2000, .filename = "/tmp/\xff\xfe-bad"};
+	struct pprof_line line = {
+	    .function = "f\xc0\x80", .filename = "a\xed\xa0\x80.c", .line = 3};
+	struct pprof_label label = {.key = "comm", .str = "\xff\xfe-bad"};
 	struct pprof_builder *b = NULL, *m = NULL;
 	struct pprof_frozen *f = NULL;
 	uint64_t map, loc;
@@ -580,8 +579,8 @@ static void test_go_tool_pprof(void **state)
 {
 	struct fixture f;
 	struct pprof_label labels[] = {
-		{ .key = "pid", .num = 42 },
-		{ .key = "comm", .str = "app" },
+	    {.key = "pid", .num = 42},
+	    {.key = "comm", .str = "app"},
 	};
 	uint64_t stack[3];
 	char path[1024], home[1024], cmd[1100], *text, *a, *c, *k, *mn;
@@ -670,10 +669,10 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-#define SYN_FUNCS 5000
-#define SYN_LOCS 20000
+#define SYN_FUNCS  5000
+#define SYN_LOCS   20000
 #define SYN_STACKS 10000
-#define SYN_RUNS 7
+#define SYN_RUNS   7
 
 /*
  * A synthetic 10,000-distinct-stack profile at a realistic shape: C++-ish names,
@@ -682,8 +681,8 @@ static int cmp_double(const void *a, const void *b)
  */
 static void test_synthetic_10k(void **state)
 {
-	struct pprof_opts opts = { .period_ns = PERIOD_NS, .time_nanos = TIME_NS };
-	struct pprof_mapping m = { .start = 0x400000, .limit = 0x7fffffff, .has_functions = true };
+	struct pprof_opts opts = {.period_ns = PERIOD_NS, .time_nanos = TIME_NS};
+	struct pprof_mapping m = {.start = 0x400000, .limit = 0x7fffffff, .has_functions = true};
 	char names[2][128], sys[2][128], file[2][64], comm[16];
 	struct pprof_label labels[2];
 	struct pprof_line lines[2];
@@ -721,12 +720,12 @@ static void test_synthetic_10k(void **state)
 			snprintf(sys[j], sizeof(sys[j]),
 				 "_ZN6stackd5bench11Component%u8method_%uEiPKc", fn % 97, fn);
 			snprintf(file[j], sizeof(file[j]), "/src/bench/component_%u.cc", fn % 97);
-			lines[j] = (struct pprof_line){ names[j], sys[j], file[j], fn,
-							fn + 7 + (i % 50) };
+			lines[j] =
+			    (struct pprof_line){names[j], sys[j], file[j], fn, fn + 7 + (i % 50)};
 		}
 		/* Every tenth location is a kernel frame. */
-		err = pprof_add_location(b, mid[i % 10 == 0], 0x400000 + i * 16, lines, nl,
-					 &locs[i]);
+		err =
+		    pprof_add_location(b, mid[i % 10 == 0], 0x400000 + i * 16, lines, nl, &locs[i]);
 		assert_int_equal(err, 0);
 	}
 	for (size_t s = 0; s < SYN_STACKS; s++) {
@@ -736,8 +735,8 @@ static void test_synthetic_10k(void **state)
 		for (size_t d = 0; d < depth; d++)
 			stack[d] = locs[rng() % SYN_LOCS];
 		snprintf(comm, sizeof(comm), "worker-%u", pid);
-		labels[0] = (struct pprof_label){ .key = "pid", .num = 1000 + pid };
-		labels[1] = (struct pprof_label){ .key = "comm", .str = comm };
+		labels[0] = (struct pprof_label){.key = "pid", .num = 1000 + pid};
+		labels[1] = (struct pprof_label){.key = "comm", .str = comm};
 		err = pprof_add_sample(b, stack, depth, 1 + (int64_t)(rng() % 100), labels, 2);
 		assert_int_equal(err, 0);
 	}
@@ -784,7 +783,7 @@ static void test_synthetic_10k(void **state)
 
 		snprintf(names[0], sizeof(names[0]), "stackd::bench::Component%u::method_%u()",
 			 fn % 97, fn);
-		lines[0] = (struct pprof_line){ names[0], NULL, "/src/bench/x.cc", fn, fn + 1 };
+		lines[0] = (struct pprof_line){names[0], NULL, "/src/bench/x.cc", fn, fn + 1};
 		assert_int_equal(pprof_add_location(b, mid[0], i * 4, lines, 1, &id), 0);
 	}
 	print_message("[ INFO     ] 100000 locations / 50000 functions: builder %zu KiB\n",
@@ -819,7 +818,7 @@ struct walk {
 static int walk_cb(void *ctx, const struct pprof_frame_name *frames, size_t nr, int64_t count,
 		   const struct pprof_label *labels, size_t nr_labels)
 {
-	static const char *const sfx[] = { "", "_[k]", "_[j]", "_[i]" };
+	static const char *const sfx[] = {"", "_[k]", "_[j]", "_[i]"};
 	struct walk *w = ctx;
 	size_t len = 0;
 
@@ -845,22 +844,22 @@ static int64_t total_of(const Profile *p)
 
 static void test_frozen(void **state)
 {
-	struct pprof_opts opts = { .period_ns = PERIOD_NS, .time_nanos = TIME_NS };
-	struct pprof_label l7[] = { { .key = "pid", .num = 7 }, { .key = "comm", .str = "app" } };
-	struct pprof_label l8[] = { { .key = "pid", .num = 8 }, { .key = "comm", .str = "app" } };
-	struct pprof_select only7 = { .keep_sample = keep_pid7 };
-	struct pprof_select nopid = { .keep_label = drop_pid_key };
+	struct pprof_opts opts = {.period_ns = PERIOD_NS, .time_nanos = TIME_NS};
+	struct pprof_label l7[] = {{.key = "pid", .num = 7}, {.key = "comm", .str = "app"}};
+	struct pprof_label l8[] = {{.key = "pid", .num = 8}, {.key = "comm", .str = "app"}};
+	struct pprof_select only7 = {.keep_sample = keep_pid7};
+	struct pprof_select nopid = {.keep_label = drop_pid_key};
 	struct pprof_frozen *fz = NULL, *fz2 = NULL;
 	struct pprof_builder *m = NULL;
 	struct fixture f;
-	struct walk w = { 0 };
+	struct walk w = {0};
 	Profile *p;
 
 	(void)state;
 	build_fixture(&f);
 	/* kernel on top of an inlined frame on top of main */
-	uint64_t s1[] = { f.l_kernel, f.l_inline, f.l_main };
-	uint64_t s2[] = { f.l_unknown, f.l_main };
+	uint64_t s1[] = {f.l_kernel, f.l_inline, f.l_main};
+	uint64_t s2[] = {f.l_unknown, f.l_main};
 
 	assert_int_equal(pprof_add_sample(f.b, s1, 3, 5, l7, 2), 0);
 	assert_int_equal(pprof_add_sample(f.b, s1, 3, 3, l8, 2), 0);
@@ -937,12 +936,9 @@ static void test_frozen(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_profile_rules),
-		cmocka_unit_test(test_empty_and_args),
-		cmocka_unit_test(test_invalid_utf8),
-		cmocka_unit_test(test_go_tool_pprof),
-		cmocka_unit_test(test_synthetic_10k),
-		cmocka_unit_test(test_frozen),
+	    cmocka_unit_test(test_profile_rules), cmocka_unit_test(test_empty_and_args),
+	    cmocka_unit_test(test_invalid_utf8),  cmocka_unit_test(test_go_tool_pprof),
+	    cmocka_unit_test(test_synthetic_10k), cmocka_unit_test(test_frozen),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

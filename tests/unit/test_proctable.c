@@ -49,7 +49,7 @@ static struct proctable *table(char *dir, struct evicted *e)
 static void test_capacity_eviction_calls_hook(void **state)
 {
 	char dir[] = "/tmp/test_proctable.XXXXXX";
-	struct evicted e = { 0 };
+	struct evicted e = {0};
 	struct proctable *t = table(dir, &e);
 	struct proctable_stats st;
 	uint64_t seq = 1;
@@ -79,7 +79,7 @@ static void test_capacity_eviction_calls_hook(void **state)
 static void test_exit_eviction_calls_hook(void **state)
 {
 	char dir[] = "/tmp/test_proctable.XXXXXX";
-	struct evicted e = { 0 };
+	struct evicted e = {0};
 	struct proctable *t = table(dir, &e);
 
 	(void)state;
@@ -98,8 +98,8 @@ static void test_exit_eviction_calls_hook(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_capacity_eviction_calls_hook),
-		cmocka_unit_test(test_exit_eviction_calls_hook),
+	    cmocka_unit_test(test_capacity_eviction_calls_hook),
+	    cmocka_unit_test(test_exit_eviction_calls_hook),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

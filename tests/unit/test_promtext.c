@@ -60,8 +60,8 @@ static void test_escaping(void **state)
 {
 	struct strbuf sb;
 	struct prom_label labels[] = {
-		{ "path", "C:\\dir\\\"x\"\nend" },
-		{ "mode", "" },
+	    {"path", "C:\\dir\\\"x\"\nend"},
+	    {"mode", ""},
 	};
 
 	strbuf_init(&sb, 1 << 16);
@@ -91,7 +91,7 @@ static void test_escaping(void **state)
 /* A process names itself "\xff\xfe-bad": the scrape must stay valid UTF-8 (U+FFFD). */
 static void test_invalid_utf8(void **state)
 {
-	struct prom_label labels[] = { { "comm", "\xff\xfe-bad" }, { "fn", "a\xe2\x82\"\xc3\xa9" } };
+	struct prom_label labels[] = {{"comm", "\xff\xfe-bad"}, {"fn", "a\xe2\x82\"\xc3\xa9"}};
 	struct strbuf sb;
 
 	(void)state;
@@ -104,15 +104,19 @@ static void test_invalid_utf8(void **state)
 	assert_int_equal(prom_escape_label_value(&sb, "x\xf0\x9f"), 0);
 	assert_string_equal(sb.buf, "x\xef\xbf\xbd");
 	strbuf_reset(&sb);
-	assert_int_equal(prom_family(&sb, "stackd_y", "gauge", "h\xc0\xaf" "elp"), 0);
-	assert_string_equal(sb.buf, "# HELP stackd_y h\xef\xbf\xbd\xef\xbf\xbd" "elp\n"
+	assert_int_equal(prom_family(&sb, "stackd_y", "gauge",
+				     "h\xc0\xaf"
+				     "elp"),
+			 0);
+	assert_string_equal(sb.buf, "# HELP stackd_y h\xef\xbf\xbd\xef\xbf\xbd"
+				    "elp\n"
 				    "# TYPE stackd_y gauge\n");
 	strbuf_free(&sb);
 }
 
 static void test_invalid_and_enospc(void **state)
 {
-	struct prom_label bad_label = { "0bad", "v" };
+	struct prom_label bad_label = {"0bad", "v"};
 	struct strbuf sb;
 	size_t len;
 
@@ -136,15 +140,15 @@ static void test_invalid_and_enospc(void **state)
 
 static void test_histogram(void **state)
 {
-	static const double bounds[] = { 0.1, 0.005, 1 }; /* unsorted on purpose */
+	static const double bounds[] = {0.1, 0.005, 1}; /* unsorted on purpose */
 	struct prom_histogram h;
 	struct strbuf sb;
 
 	prom_histogram_init(&h, bounds, 3);
 	assert_int_equal(h.nr_bounds, 3);
-	prom_histogram_observe_ns(&h, 1000000); /* 1 ms -> le 0.005 */
-	prom_histogram_observe_ns(&h, 5000000); /* exactly on a bound: le is inclusive */
-	prom_histogram_observe_ns(&h, 50000000); /* 50 ms -> le 0.1 */
+	prom_histogram_observe_ns(&h, 1000000);	   /* 1 ms -> le 0.005 */
+	prom_histogram_observe_ns(&h, 5000000);	   /* exactly on a bound: le is inclusive */
+	prom_histogram_observe_ns(&h, 50000000);   /* 50 ms -> le 0.1 */
 	prom_histogram_observe_ns(&h, 2000000000); /* 2 s -> +Inf only */
 
 	strbuf_init(&sb, 1 << 16);
@@ -185,14 +189,14 @@ static double metric_value(const char *text, const char *name)
 static void test_process_metrics(void **state)
 {
 	static const char *const families[] = {
-		"# TYPE process_cpu_seconds_total counter\n",
-		"# TYPE process_open_fds gauge\n",
-		"# TYPE process_max_fds gauge\n",
-		"# TYPE process_virtual_memory_bytes gauge\n",
-		"# TYPE process_resident_memory_bytes gauge\n",
-		"# TYPE process_start_time_seconds gauge\n",
-		"# HELP process_cpu_seconds_total Total user and system CPU time spent in "
-		"seconds.\n",
+	    "# TYPE process_cpu_seconds_total counter\n",
+	    "# TYPE process_open_fds gauge\n",
+	    "# TYPE process_max_fds gauge\n",
+	    "# TYPE process_virtual_memory_bytes gauge\n",
+	    "# TYPE process_resident_memory_bytes gauge\n",
+	    "# TYPE process_start_time_seconds gauge\n",
+	    "# HELP process_cpu_seconds_total Total user and system CPU time spent in "
+	    "seconds.\n",
 	};
 	struct strbuf sb;
 
@@ -201,8 +205,8 @@ static void test_process_metrics(void **state)
 	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++)
 		assert_non_null(strstr(sb.buf, families[i]));
 	assert_true(metric_value(sb.buf, "process_open_fds") >= 3);
-	assert_true(metric_value(sb.buf, "process_max_fds") >= metric_value(sb.buf,
-									       "process_open_fds"));
+	assert_true(metric_value(sb.buf, "process_max_fds") >=
+		    metric_value(sb.buf, "process_open_fds"));
 	assert_true(metric_value(sb.buf, "process_resident_memory_bytes") > 0);
 	assert_true(metric_value(sb.buf, "process_virtual_memory_bytes") >
 		    metric_value(sb.buf, "process_resident_memory_bytes"));
@@ -223,9 +227,9 @@ static bool have_tool(const char *tool)
 
 static void test_promtool(void **state)
 {
-	static const double bounds[] = { 0.001, 0.01, 0.1, 1, 10 };
-	struct prom_label build[] = { { "version", "0.1.0" }, { "revision", "a\"b\\c\nd" } };
-	struct prom_label cpu[] = { { "cpu", "0" } };
+	static const double bounds[] = {0.001, 0.01, 0.1, 1, 10};
+	struct prom_label build[] = {{"version", "0.1.0"}, {"revision", "a\"b\\c\nd"}};
+	struct prom_label cpu[] = {{"cpu", "0"}};
 	struct prom_histogram h;
 	const char *tmp = getenv("STACKD_TEST_TMP");
 	char out[1024], cmd[2048];
@@ -273,13 +277,10 @@ static void test_promtool(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_format_value),
-		cmocka_unit_test(test_escaping),
-		cmocka_unit_test(test_invalid_utf8),
-		cmocka_unit_test(test_invalid_and_enospc),
-		cmocka_unit_test(test_histogram),
-		cmocka_unit_test(test_process_metrics),
-		cmocka_unit_test(test_promtool),
+	    cmocka_unit_test(test_format_value), cmocka_unit_test(test_escaping),
+	    cmocka_unit_test(test_invalid_utf8), cmocka_unit_test(test_invalid_and_enospc),
+	    cmocka_unit_test(test_histogram),	 cmocka_unit_test(test_process_metrics),
+	    cmocka_unit_test(test_promtool),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

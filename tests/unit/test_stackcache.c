@@ -31,12 +31,11 @@ static struct sym_result *result(const char *path, const char *fn)
 	assert_non_null(b);
 	snprintf(b->path, sizeof(b->path), "%s", path);
 	snprintf(b->fn, sizeof(b->fn), "%s", fn);
-	b->m = (struct sym_mapping){ .start = 0x1000, .limit = 0x2000, .path = b->path,
-				     .build_id = "" };
-	b->l = (struct sym_line){ .function = b->fn };
-	b->f = (struct sym_frame){ .addr = 0x1234, .mapping = &b->m, .nr_lines = 1,
-				   .lines = &b->l };
-	b->r = (struct sym_result){ .nr = 1, .frames = &b->f };
+	b->m =
+	    (struct sym_mapping){.start = 0x1000, .limit = 0x2000, .path = b->path, .build_id = ""};
+	b->l = (struct sym_line){.function = b->fn};
+	b->f = (struct sym_frame){.addr = 0x1234, .mapping = &b->m, .nr_lines = 1, .lines = &b->l};
+	b->r = (struct sym_result){.nr = 1, .frames = &b->f};
 	return &b->r;
 }
 
@@ -47,7 +46,7 @@ static const char *name_of(const struct sym_result *r)
 
 static void test_exec_forgets(void **state)
 {
-	const uint64_t ips[2] = { 0x1234, 0x1300 };
+	const uint64_t ips[2] = {0x1234, 0x1300};
 	const struct sym_result *got;
 	struct stackcache_stats st;
 	struct stackcache *c;
@@ -85,7 +84,7 @@ static void test_exec_forgets(void **state)
 
 static void test_jit_one_drain(void **state)
 {
-	const uint64_t ips[1] = { 0x1234 };
+	const uint64_t ips[1] = {0x1234};
 	struct sym_result *jit = result("", "LazyCompile:*hot"), *file = result("/bin/x", "f");
 	struct stackcache_stats st;
 	struct stackcache *c;
@@ -137,9 +136,9 @@ static void test_budget(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_exec_forgets),
-		cmocka_unit_test(test_jit_one_drain),
-		cmocka_unit_test(test_budget),
+	    cmocka_unit_test(test_exec_forgets),
+	    cmocka_unit_test(test_jit_one_drain),
+	    cmocka_unit_test(test_budget),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

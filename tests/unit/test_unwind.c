@@ -480,8 +480,8 @@ static enum unwind_end unwind_with(const struct snapshot *s, const char *bin, si
 /* --- Hostile registers and stacks (issue 10) -------------------------------- */
 
 /* Where the tests put an anonymous executable mapping (JIT-like code, no CFI). */
-#define JIT_LO 0x10000000ull
-#define JIT_HI 0x10001000ull
+#define JIT_LO	 0x10000000ull
+#define JIT_HI	 0x10001000ull
 #define WILD_RBP 0x4141414141414140ull
 /* Beyond the 57-bit user address space: no stack can be there. */
 #define USER_END_PROBE (1ull << 56)
@@ -501,10 +501,11 @@ static struct procmaps *maps_with_jit(const struct snapshot *s)
 	assert_non_null(m->maps);
 	for (i = 0; i < s->maps->nr; i++) {
 		if (!put && s->maps->maps[i].start >= JIT_HI) {
-			m->maps[j++] = (struct procmap){.start = JIT_LO, .end = JIT_HI,
-							.perms = PROCMAP_READ | PROCMAP_EXEC |
-								 PROCMAP_PRIVATE,
-							.path = ""};
+			m->maps[j++] =
+			    (struct procmap){.start = JIT_LO,
+					     .end = JIT_HI,
+					     .perms = PROCMAP_READ | PROCMAP_EXEC | PROCMAP_PRIVATE,
+					     .path = ""};
 			put = true;
 		}
 		assert_true(s->maps->maps[i].end <= JIT_LO || s->maps->maps[i].start >= JIT_HI);
@@ -531,8 +532,8 @@ static void hostile_regs(uint64_t regs[UNWIND_NR_REGS], uint64_t rip, uint64_t r
  */
 static void test_hostile_rsp(void **state)
 {
-	static const uint64_t bad_sp[] = {0, 8, 16, 0xff8, UINT64_MAX - 7, UINT64_MAX - 63,
-					  USER_END_PROBE};
+	static const uint64_t bad_sp[] = {
+	    0, 8, 16, 0xff8, UINT64_MAX - 7, UINT64_MAX - 63, USER_END_PROBE};
 	const struct snapshot *s = &snaps[CC_GCC][MODE_CHAIN];
 	struct procmaps *m = maps_with_jit(s);
 	struct unwinder *u = new_unwinder(0, proc_root);
@@ -581,8 +582,8 @@ static void test_hostile_short_copy(void **state)
 	struct unwinder *u = new_unwinder(0, proc_root);
 	uint64_t regs[UNWIND_NR_REGS], ips[MAX_FRAMES], w;
 	static const size_t lens[] = {0, 1, 8, 15, 16, 17, 24};
-	const uint64_t rbps[] = {WILD_RBP, FAKE_SP, FAKE_SP + 8, FAKE_SP + 16, UINT64_MAX - 15,
-				 UINT64_MAX - 7};
+	const uint64_t rbps[] = {WILD_RBP,     FAKE_SP,		FAKE_SP + 8,
+				 FAKE_SP + 16, UINT64_MAX - 15, UINT64_MAX - 7};
 	enum unwind_end end;
 	size_t i, k, n;
 
@@ -600,7 +601,8 @@ static void test_hostile_short_copy(void **state)
 			hostile_regs(regs, JIT_LO + 0x10, FAKE_SP, rbps[k]);
 			n = unwinder_unwind(u, 1, m, regs, stack, lens[i], ips, MAX_FRAMES, &end);
 			assert_true(n >= 1 && n <= 2);
-			/* Only a whole frame (saved rbp, return address) inside the copy is followed. */
+			/* Only a whole frame (saved rbp, return address) inside the copy is
+			 * followed. */
 			if (n == 2) {
 				assert_int_equal(rbps[k], FAKE_SP);
 				assert_true(lens[i] >= 16);

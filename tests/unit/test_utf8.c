@@ -40,7 +40,7 @@ static const struct vec vecs[] = {
     V("\xf4\x90\x80\x80", R R R R),	  /* U+110000 */
     V("\xf8\x88\x80\x80\x80", R R R R R), /* old 5-byte form */
     V("\xf0\x9f\x98", R),		  /* truncated at the end */
-    V("\xe2\x82!", R "!"), /* truncated, then ASCII */
+    V("\xe2\x82!", R "!"),		  /* truncated, then ASCII */
     V("\xc2", R),
     V("\x80\xbf", R R), /* lone continuations */
     V("a\xe0\xa0", "a" R),

@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #ifndef container_of
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 #endif
 
 struct hnode {
@@ -45,7 +45,7 @@ struct hnode *hmap_next(const struct hnode *n);
 /* Iterate every entry; safe against removing the current one. */
 #define hmap_for_each_safe(h, pos, tmp, i)                                                         \
 	for ((i) = 0; (i) < (h)->nbuckets; (i)++)                                                  \
-		for ((pos) = (h)->buckets[i], (tmp) = (pos) ? (pos)->next : NULL; (pos);          \
+		for ((pos) = (h)->buckets[i], (tmp) = (pos) ? (pos)->next : NULL; (pos);           \
 		     (pos) = (tmp), (tmp) = (pos) ? (pos)->next : NULL)
 
 /* A fast, well-mixed 64-bit hash of a byte string (not cryptographic). */

@@ -53,6 +53,6 @@ static inline void list_move(struct list_head *n, struct list_head *h)
 	list_add(n, h);
 }
 
-#define list_entry(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define list_entry(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 #endif

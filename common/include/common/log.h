@@ -26,7 +26,7 @@ bool log_enabled(enum log_level level);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define pr_err(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
+#define pr_err(...)  log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
 #define pr_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
 #define pr_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
 #define pr_debug(...)                                                                              \

@@ -47,7 +47,7 @@ struct webconfig;
 /* A parsed profile or page request. */
 struct http_profile_req {
 	unsigned seconds;
-	const void *conn; /* opaque; for http_req_arg() */
+	const void *conn;   /* opaque; for http_req_arg() */
 	size_t max_body_sz; /* pages: a larger answer is refused (413); 0: no cap */
 };
 
@@ -56,23 +56,23 @@ const char *http_req_arg(const struct http_profile_req *req, const char *key);
 
 /* What a profile callback returns: either a body (status 200) or an error. */
 struct http_reply {
-	int status; /* 200, or 4xx/5xx with msg */
+	int status;    /* 200, or 4xx/5xx with msg */
 	uint8_t *body; /* malloc'd; the server frees it */
 	size_t body_len;
-	char msg[256]; /* plain-text error message when status != 200 */
+	char msg[256];		  /* plain-text error message when status != 200 */
 	const char *content_type; /* static string; NULL: a pprof profile (octet-stream) */
-	bool retry_after; /* a 503 the client should retry: adds Retry-After */
+	bool retry_after;	  /* a 503 the client should retry: adds Retry-After */
 };
 
 /* Fill @reply with an error: @status (4xx/5xx) and a plain-text message. */
 void http_reply_errorf(struct http_reply *reply, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* The non-blocking pages, answered from what the agent holds. */
 enum http_page {
-	HTTP_PAGE_INDEX, /* GET /: what burns CPU, with links */
-	HTTP_PAGE_HISTORY, /* GET /debug/pprof/history: pprof of a past time range */
-	HTTP_PAGE_FOLDED, /* GET /debug/pprof/folded: collapsed stacks */
+	HTTP_PAGE_INDEX,      /* GET /: what burns CPU, with links */
+	HTTP_PAGE_HISTORY,    /* GET /debug/pprof/history: pprof of a past time range */
+	HTTP_PAGE_FOLDED,     /* GET /debug/pprof/folded: collapsed stacks */
 	HTTP_PAGE_FLAMEGRAPH, /* GET /flamegraph: an interactive flame graph page */
 };
 
@@ -121,10 +121,10 @@ struct http_handlers {
 };
 
 struct http_opts {
-	const char *listen_address; /* "host:port", "[v6]:port" or ":port" */
-	unsigned max_profile_seconds; /* larger seconds get 400 */
+	const char *listen_address;	  /* "host:port", "[v6]:port" or ":port" */
+	unsigned max_profile_seconds;	  /* larger seconds get 400 */
 	unsigned default_profile_seconds; /* when seconds is absent: 30 */
-	unsigned max_connections; /* 0 means 512; at most half of RLIMIT_NOFILE */
+	unsigned max_connections;	  /* 0 means 512; at most half of RLIMIT_NOFILE */
 	unsigned max_concurrent_profiles; /* excess gets 503 */
 	struct http_handlers handlers;
 	/*
@@ -148,18 +148,18 @@ struct http_stats {
 	uint64_t profile_requests_in_flight;
 	uint64_t profile_requests_rejected;
 	uint64_t connections_open;
-	uint64_t connections_rejected_total; /* --web.max-connections */
+	uint64_t connections_rejected_total;	  /* --web.max-connections */
 	uint64_t connections_rejected_per_client; /* --web.max-connections-per-client */
-	uint64_t connections_timed_out; /* no complete request within read_timeout */
-	uint64_t connections_evicted;	/* waiting for a header when the limit was reached */
+	uint64_t connections_timed_out;		  /* no complete request within read_timeout */
+	uint64_t connections_evicted;	     /* waiting for a header when the limit was reached */
 	uint64_t profile_requests_abandoned; /* the client went away during the window */
 	uint64_t page_requests_in_flight;
 	uint64_t page_requests_rejected_busy; /* 503: max_page_requests running */
 	uint64_t page_requests_rejected_size; /* 413: answer above max_page_bytes */
-	uint64_t auth_missing; /* 401: no usable Authorization header */
-	uint64_t auth_invalid; /* 401: unknown user or wrong password */
-	uint64_t auth_bcrypt_checks; /* bcrypt runs (cache misses) */
-	uint64_t tls_client_cert_rejected; /* handshakes refused for the client certificate */
+	uint64_t auth_missing;		      /* 401: no usable Authorization header */
+	uint64_t auth_invalid;		      /* 401: unknown user or wrong password */
+	uint64_t auth_bcrypt_checks;	      /* bcrypt runs (cache misses) */
+	uint64_t tls_client_cert_rejected;    /* handshakes refused for the client certificate */
 	uint64_t reloads_ok, reloads_failed;
 	bool last_reload_ok;
 };

@@ -38,9 +38,9 @@ struct pprof_mapping {
 
 /* One Line of a Location; for inlined calls, innermost first. */
 struct pprof_line {
-	const char *function; /* Function.name (demangled); NULL = unknown */
+	const char *function;	 /* Function.name (demangled); NULL = unknown */
 	const char *system_name; /* Function.system_name; NULL = same as function */
-	const char *filename; /* NULL = unknown */
+	const char *filename;	 /* NULL = unknown */
 	int64_t start_line;
 	int64_t line;
 };
@@ -125,9 +125,9 @@ int pprof_merge(struct pprof_builder *dst, const struct pprof_frozen *src,
 
 /* How a frame is drawn; the folded format marks all but user frames with a suffix. */
 enum pprof_frame_kind {
-	PPROF_FRAME_USER, /* native code of a file-backed mapping */
-	PPROF_FRAME_KERNEL, /* "_[k]" */
-	PPROF_FRAME_JIT, /* code of an anonymous mapping, named by a perf map: "_[j]" */
+	PPROF_FRAME_USER,    /* native code of a file-backed mapping */
+	PPROF_FRAME_KERNEL,  /* "_[k]" */
+	PPROF_FRAME_JIT,     /* code of an anonymous mapping, named by a perf map: "_[j]" */
 	PPROF_FRAME_INLINED, /* inlined into its caller (same address): "_[i]" */
 };
 

@@ -54,12 +54,12 @@ static inline void procmap_file_key(const struct procmap_file *id, uint64_t key[
 
 struct procmap {
 	uint64_t start;
-	uint64_t end; /* exclusive */
+	uint64_t end;	 /* exclusive */
 	uint64_t offset; /* file offset of start */
 	uint64_t inode;
 	uint32_t dev_major;
 	uint32_t dev_minor;
-	uint32_t perms; /* PROCMAP_* */
+	uint32_t perms;	 /* PROCMAP_* */
 	bool is_deleted; /* the kernel appended " (deleted)"; stripped from path */
 	/* @file is set: filled by symbolizer_prime() while the process lives, never parsed. */
 	bool has_file;

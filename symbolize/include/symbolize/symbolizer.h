@@ -47,7 +47,7 @@ struct symbolizer_opts {
 	 * frames stay raw addresses (mapping + address), counted as too_big.
 	 */
 	size_t max_object_bytes;
-	const char *proc_root; /* NULL = "/proc" (tests point it elsewhere) */
+	const char *proc_root;	   /* NULL = "/proc" (tests point it elsewhere) */
 	const char *kallsyms_path; /* NULL = "/proc/kallsyms" */
 	/*
 	 * Where separate debug files are looked for, in order, besides the
@@ -56,25 +56,25 @@ struct symbolizer_opts {
 	 * DIR/.build-id/xx/yyyy.debug and DIR/<binary's dir>/<debuglink>.
 	 */
 	const char *const *debug_dirs;
-	bool no_dwarf; /* symbol tables only (no DWARF lines or inline frames) */
+	bool no_dwarf;	  /* symbol tables only (no DWARF lines or inline frames) */
 	bool no_demangle; /* leave names mangled (function == system_name) */
 };
 
 /* One source line of a frame. For inlined calls, lines[0] is the innermost. */
 struct sym_line {
-	const char *function; /* demangled name, or NULL when unknown */
+	const char *function;	 /* demangled name, or NULL when unknown */
 	const char *system_name; /* raw (mangled) name, or NULL */
-	const char *file; /* source file, or NULL */
-	uint32_t line; /* 0 when unknown */
-	uint32_t start_line; /* first line of the function, 0 when unknown */
+	const char *file;	 /* source file, or NULL */
+	uint32_t line;		 /* 0 when unknown */
+	uint32_t start_line;	 /* first line of the function, 0 when unknown */
 };
 
 /* The object a frame's address lies in, as pprof's Mapping wants it. */
 struct sym_mapping {
-	uint64_t start; /* runtime start of the mapping */
-	uint64_t limit; /* runtime end, exclusive */
-	uint64_t offset; /* file offset of start */
-	const char *path; /* as the process sees it, or "[kernel.kallsyms]" */
+	uint64_t start;	      /* runtime start of the mapping */
+	uint64_t limit;	      /* runtime end, exclusive */
+	uint64_t offset;      /* file offset of start */
+	const char *path;     /* as the process sees it, or "[kernel.kallsyms]" */
 	const char *build_id; /* lowercase hex, "" when none */
 	bool has_functions;
 	bool has_filenames;
@@ -83,9 +83,9 @@ struct sym_mapping {
 };
 
 struct sym_frame {
-	uint64_t addr; /* the runtime address as sampled (not adjusted) */
+	uint64_t addr;			   /* the runtime address as sampled (not adjusted) */
 	const struct sym_mapping *mapping; /* NULL when no mapping covers addr */
-	uint32_t nr_lines; /* 0 when the address could not be symbolized */
+	uint32_t nr_lines;		   /* 0 when the address could not be symbolized */
 	const struct sym_line *lines;
 };
 

@@ -27,7 +27,7 @@ struct unwinder;
 
 struct unwinder_opts {
 	size_t cache_max_bytes; /* unwind tables; 0 = 32 MiB */
-	const char *proc_root; /* NULL = "/proc" */
+	const char *proc_root;	/* NULL = "/proc" */
 };
 
 /* x86_64 user registers at the sample, in DWARF register order. */
@@ -55,12 +55,12 @@ enum unwind_reg {
 /* Why an unwind stopped. */
 enum unwind_end {
 	UNWIND_END_COMPLETE = 0, /* reached the outermost frame (no return address / CFI says so) */
-	UNWIND_END_STACK_COPY, /* needed memory beyond the copied stack */
-	UNWIND_END_NO_CFI, /* no unwind info for an ip (JIT, stripped .eh_frame...) */
-	UNWIND_END_NO_MAPPING, /* an ip outside every mapping */
-	UNWIND_END_MAX_DEPTH, /* @max frames written */
-	UNWIND_END_ERROR, /* bad CFI, a loop, or any other libunwind error */
-	UNWIND_END_BAD_REGS, /* rsp outside the user address space: a hostile snapshot */
+	UNWIND_END_STACK_COPY,	 /* needed memory beyond the copied stack */
+	UNWIND_END_NO_CFI,	 /* no unwind info for an ip (JIT, stripped .eh_frame...) */
+	UNWIND_END_NO_MAPPING,	 /* an ip outside every mapping */
+	UNWIND_END_MAX_DEPTH,	 /* @max frames written */
+	UNWIND_END_ERROR,	 /* bad CFI, a loop, or any other libunwind error */
+	UNWIND_END_BAD_REGS,	 /* rsp outside the user address space: a hostile snapshot */
 	UNWIND_END__MAX,
 };
 
