@@ -366,6 +366,12 @@ int stats_write_metrics(struct strbuf *sb, const struct agent_stats *s,
 			     "Objects evicted from the unwind cache to stay within budget.",
 			     s->unw.cache_evictions);
 	err = err
+		  ?: counter(
+			 sb, "stackd_unwind_cache_build_id_conflicts_total",
+			 "Objects whose build id matched a cached object's but whose unwind tables "
+			 "did not: cached apart, never shared.",
+			 s->unw.cache_id_conflicts);
+	err = err
 		  ?: counter(sb, "stackd_profiles_requested_total",
 			     "Profile windows opened by /debug/pprof/profile requests.",
 			     s->req.profiles_started);

@@ -10,6 +10,7 @@
 #include "symbolize/procmaps.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <inttypes.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -147,6 +148,8 @@ static bool next_line(const char **pos, const char *end, const char **ls, const 
 	return true;
 }
 
+static _Atomic uint64_t next_serial = 1;
+
 int procmaps_parse(const char *text, size_t len, unsigned flags, struct procmaps **out)
 {
 	const char *pos, *p, *eol, *end;
@@ -183,6 +186,7 @@ int procmaps_parse(const char *text, size_t len, unsigned flags, struct procmaps
 		return -ENOMEM;
 	m->maps = (struct procmap *)(m + 1);
 	m->bytes = bytes;
+	m->serial = atomic_fetch_add(&next_serial, 1);
 	m->nr_bad_lines = nr_bad;
 	pool = (char *)(m->maps + nr);
 	for (pos = text; next_line(&pos, end, &p, &eol);) {

@@ -122,6 +122,7 @@ struct uw_alias {
 struct as_id {
 	pid_t pid;
 	const struct procmaps *maps;
+	uint64_t serial; /* the snapshot's: its address alone may be a freed one's */
 	size_t nr, bytes;
 	uint64_t lo, hi;
 };
@@ -238,16 +239,46 @@ static void alias_set(struct unwinder *u, const uint64_t key[5], struct uw_obj *
 	u->stats.cache_bytes += sizeof(*a);
 }
 
-static struct uw_obj *obj_by_id(const struct unwinder *u, const struct unwtab *t)
+static bool sect_equal(const struct unwtab_sect *a, const struct unwtab_sect *b)
+{
+	if (a->vaddr != b->vaddr || a->size != b->size || !a->data != !b->data)
+		return false;
+	return !a->data || !memcmp(a->data, b->data, a->size);
+}
+
+/*
+ * Whether @a and @b unwind alike: the same load layout and byte-identical
+ * tables. A build id is only a claim the file makes; a process may present
+ * another object's id with tables of its own, and must not change how any
+ * other process's stacks are walked.
+ */
+static bool tab_equal(const struct unwtab *a, const struct unwtab *b)
+{
+	if (a->e_type != b->e_type || a->nr_loads != b->nr_loads ||
+	    memcmp(a->loads, b->loads, a->nr_loads * sizeof(a->loads[0])) ||
+	    a->has_table != b->has_table)
+		return false;
+	if (!a->has_table)
+		return a->table_err == b->table_err;
+	return a->hdr_vaddr == b->hdr_vaddr && a->table_vaddr == b->table_vaddr &&
+	       a->fde_count == b->fde_count && sect_equal(&a->hdr, &b->hdr) &&
+	       sect_equal(&a->eh, &b->eh) && sect_equal(&a->dbg, &b->dbg);
+}
+
+/* The cached object with @t's build id and the same tables, or NULL. */
+static struct uw_obj *obj_by_id(struct unwinder *u, const struct unwtab *t)
 {
 	struct hnode *n;
 
 	for (n = hmap_first(&u->by_id, id_hash(t)); n; n = hmap_next(n)) {
 		struct uw_obj *o = container_of(n, struct uw_obj, id_node);
 
-		if (o->tab->build_id_len == t->build_id_len &&
-		    !memcmp(o->tab->build_id, t->build_id, t->build_id_len))
+		if (o->tab->build_id_len != t->build_id_len ||
+		    memcmp(o->tab->build_id, t->build_id, t->build_id_len))
+			continue;
+		if (tab_equal(o->tab, t))
 			return o;
+		u->stats.cache_id_conflicts++;
 	}
 	return NULL;
 }
@@ -703,6 +734,7 @@ static unw_addr_space_t as_claim(struct unwinder *u, const struct uw_ctx *c)
 	memset(&id, 0, sizeof(id)); /* padding too: compared with memcmp */
 	id.pid = c->pid;
 	id.maps = c->maps;
+	id.serial = c->maps->serial;
 	id.nr = c->maps->nr;
 	id.bytes = c->maps->bytes;
 	id.lo = c->maps->nr ? c->maps->maps[0].start : 0;

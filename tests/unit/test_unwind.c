@@ -432,6 +432,9 @@ static void test_garbage(void **state)
 }
 
 /* A copy of the maps with the fixture's lines pointing at @path (stat'ed). */
+/* Serials of hand-made snapshots: far from those procmaps_parse() hands out. */
+static uint64_t hand_made_serial = 1ull << 62;
+
 static struct procmaps *maps_for(const struct snapshot *s, const char *path)
 {
 	struct procmaps *m = NULL;
@@ -442,6 +445,7 @@ static struct procmaps *maps_for(const struct snapshot *s, const char *path)
 	m = calloc(1, sizeof(*m));
 	assert_non_null(m);
 	m->nr = s->maps->nr;
+	m->serial = ++hand_made_serial;
 	m->maps = calloc(m->nr, sizeof(*m->maps));
 	assert_non_null(m->maps);
 	memcpy(m->maps, s->maps->maps, m->nr * sizeof(*m->maps));
@@ -497,6 +501,7 @@ static struct procmaps *maps_with_jit(const struct snapshot *s)
 
 	assert_non_null(m);
 	m->nr = s->maps->nr + 1;
+	m->serial = ++hand_made_serial;
 	m->maps = calloc(m->nr, sizeof(*m->maps));
 	assert_non_null(m->maps);
 	for (i = 0; i < s->maps->nr; i++) {
@@ -760,6 +765,72 @@ static void test_hostile_objects(void **state)
 	    0);
 	assert_int_equal(unwind_with(s, bin, &n), UNWIND_END_NO_CFI);
 	assert_int_equal(n, 1);
+}
+
+/* One unwind of @s with its binary replaced by @bin, through the shared unwinder @u. */
+static enum unwind_end unwind_in(struct unwinder *u, const struct snapshot *s, const char *bin,
+				 size_t *n)
+{
+	struct procmaps *m = maps_for(s, bin);
+	uint64_t ips[MAX_FRAMES];
+	enum unwind_end end;
+
+	*n = unwinder_unwind(u, 1, m, s->regs, s->stack, s->stack_len, ips, MAX_FRAMES, &end);
+	maps_for_free(m);
+	return end;
+}
+
+/*
+ * A build id is a claim: a file with the fixture's id but other unwind tables
+ * (here an .eh_frame_hdr of an unknown version, so no table at all) must not
+ * lend them to the real fixture, nor borrow the fixture's. Byte-identical
+ * copies share one cached object.
+ */
+static void test_same_build_id_other_cfi(void **state)
+{
+	const struct snapshot *s = &snaps[CC_GCC][MODE_CHAIN];
+	char real[700], copy[700], fake[700];
+	struct unwinder_stats st0, st;
+	uint64_t hoff, hsz;
+	unsigned char b = 2;
+	struct unwinder *u;
+	size_t n;
+
+	(void)state;
+	snprintf(real, sizeof(real), "%s/same_id_real", tmpdir);
+	snprintf(copy, sizeof(copy), "%s/same_id_copy", tmpdir);
+	snprintf(fake, sizeof(fake), "%s/same_id_fake", tmpdir);
+	assert_int_equal(section_of(s->bin, ".eh_frame_hdr", &hoff, &hsz), 0);
+	assert_int_equal(run("cp '%s' '%s' && cp '%s' '%s' && cp '%s' '%s'", s->bin, real, s->bin,
+			     copy, s->bin, fake),
+			 0);
+	patch(fake, hoff, &b, 1);
+
+	/* The impostor first: its lack of tables must not stick to the id. */
+	u = new_unwinder(0, proc_root);
+	assert_int_equal(unwind_in(u, s, fake, &n), UNWIND_END_NO_CFI);
+	assert_int_equal(n, 1);
+	unwinder_get_stats(u, &st0);
+	assert_int_equal(unwind_in(u, s, real, &n), UNWIND_END_COMPLETE);
+	assert_true(n > 8);
+	unwinder_get_stats(u, &st);
+	assert_int_equal(st.cache_id_conflicts, st0.cache_id_conflicts + 1);
+	assert_int_equal(st.cache_objects, st0.cache_objects + 2); /* the real one, and libc */
+	/* A byte-identical copy shares the real object: no new object, no conflict. */
+	assert_int_equal(unwind_in(u, s, copy, &n), UNWIND_END_COMPLETE);
+	unwinder_get_stats(u, &st0);
+	assert_int_equal(st0.cache_objects, st.cache_objects);
+	assert_int_equal(st0.cache_id_conflicts, st.cache_id_conflicts);
+	unwinder_free(u);
+
+	/* The real one first: the impostor does not get its tables. */
+	u = new_unwinder(0, proc_root);
+	assert_int_equal(unwind_in(u, s, real, &n), UNWIND_END_COMPLETE);
+	assert_int_equal(unwind_in(u, s, fake, &n), UNWIND_END_NO_CFI);
+	assert_int_equal(n, 1);
+	unwinder_get_stats(u, &st);
+	assert_int_equal(st.cache_id_conflicts, 1);
+	unwinder_free(u);
 }
 
 /*
@@ -1172,6 +1243,7 @@ int main(void)
 	    cmocka_unit_test(test_hostile_rbp_loop),
 	    cmocka_unit_test(test_no_eh_frame_hdr),
 	    cmocka_unit_test(test_hostile_objects),
+	    cmocka_unit_test(test_same_build_id_other_cfi),
 	    cmocka_unit_test(test_cache),
 	    cmocka_unit_test(test_unwtab),
 	    cmocka_unit_test(test_speed),

@@ -72,6 +72,11 @@ struct procmaps {
 	struct procmap *maps;
 	size_t nr_bad_lines;
 	size_t bytes; /* memory held by this snapshot */
+	/*
+	 * Unique per parsed snapshot (a process-wide counter, never 0): a cache keyed by a
+	 * snapshot cannot take a new one, allocated where a freed one was, for the old one.
+	 */
+	uint64_t serial;
 };
 
 /* Keep only executable mappings (what stacks can point into). */

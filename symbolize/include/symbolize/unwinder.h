@@ -73,6 +73,8 @@ struct unwinder_stats {
 	uint64_t cache_hits;
 	uint64_t cache_misses;
 	uint64_t cache_evictions;
+	/* objects with a cached object's build id but other tables: cached apart, not shared */
+	uint64_t cache_id_conflicts;
 };
 
 const char *unwind_end_name(enum unwind_end e);
