@@ -477,11 +477,17 @@ static size_t parse_file(struct perfmap *pm, int fd, size_t from, size_t size, c
 			break;
 		}
 		if (!consumed) {
-			if ((size_t)got < PERFMAP_READ_CHUNK)
-				break; /* an incomplete last line: parsed when it is finished */
-			/* A chunk without a newline is no line of a perf map: skip it. */
-			pm->nr_bad++;
-			consumed = (size_t)got;
+			if ((size_t)got == PERFMAP_READ_CHUNK) {
+				/*
+				 * A chunk without a newline is no perf map (a line is at most
+				 * a name and two numbers): a sparse file or junk. Reading on
+				 * would cost up to PERFMAP_MAX_FILE for nothing: stop, and the
+				 * rest counts as refused.
+				 */
+				pm->nr_bad++;
+				pm->is_truncated = true;
+			}
+			break; /* else an incomplete last line: parsed when it is finished */
 		}
 		from += consumed;
 	}
@@ -527,9 +533,16 @@ static void proc_refresh(struct perfmap_cache *c, struct perfmap_proc *p)
 	if (!buf)
 		goto fail;
 	to = parse_file(pm, fd, from, (size_t)st.st_size, buf);
-	if (pm->is_truncated) {
-		c->stats.truncated++;
-		c->stats.refused_bytes += (size_t)st.st_size - to;
+	/* Stopped short of the end by the budget, junk, or the cap on bytes parsed. */
+	if (pm->is_truncated || (to >= PERFMAP_MAX_FILE && to < (size_t)st.st_size)) {
+		/* Of a file that only grew, the bytes refused before were counted then. */
+		size_t before =
+		    is_append && (size_t)p->size > p->consumed ? (size_t)p->size - p->consumed : 0;
+
+		if ((size_t)st.st_size - to > before) {
+			c->stats.truncated++;
+			c->stats.refused_bytes += (size_t)st.st_size - to - before;
+		}
 		pm->is_truncated = false;
 	}
 	finish(pm);
