@@ -951,17 +951,22 @@ static unsigned jobs_release(struct http_server *s, const struct http_daemon *d)
 	return running;
 }
 
+/* Give @rc its reply; false when out of memory (its slots are then given back). */
+static bool reply_alloc(struct http_server *s, struct http_req_ctx *rc)
+{
+	if (!rc->reply)
+		rc->reply = calloc(1, sizeof(*rc->reply));
+	if (!rc->reply)
+		slots_put(s, rc);
+	return rc->reply;
+}
+
 static enum MHD_Result job_submit(struct http_server *s, struct MHD_Connection *conn,
 				  struct http_req_ctx *rc, enum job_kind kind)
 {
-	if (!rc->reply) {
-		rc->reply = calloc(1, sizeof(*rc->reply));
-		if (!rc->reply) {
-			slots_put(s, rc);
-			return queue_error(s, conn, rc, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL,
-					   "out of memory");
-		}
-	}
+	if (!reply_alloc(s, rc))
+		return queue_error(s, conn, rc, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL,
+				   "out of memory");
 	pthread_mutex_lock(&s->jobs_lock);
 	if (s->jobs_stopping || rc->d->jobs_closed) {
 		pthread_mutex_unlock(&s->jobs_lock);
@@ -1070,12 +1075,9 @@ static enum MHD_Result serve_profile(struct http_server *s, struct MHD_Connectio
 				   s->max_concurrent_profiles);
 	}
 	rc->holds_profile_slot = true;
-	rc->reply = calloc(1, sizeof(*rc->reply));
-	if (!rc->reply) {
-		slots_put(s, rc);
+	if (!reply_alloc(s, rc))
 		return queue_error(s, conn, rc, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL,
 				   "out of memory");
-	}
 
 	pthread_mutex_lock(&s->jobs_lock);
 	rc->state = JOB_STARTING;
