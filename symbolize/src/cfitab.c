@@ -811,7 +811,8 @@ int cfitab_build(const struct cfitab_sect *sects, size_t nr, const struct cfitab
 		err = b.err;
 		goto cleanup;
 	}
-	qsort(b.fdes, b.nr_fdes, sizeof(*b.fdes), fde_cmp);
+	if (b.nr_fdes)
+		qsort(b.fdes, b.nr_fdes, sizeof(*b.fdes), fde_cmp);
 	for (i = 0; i < b.nr_fdes && !b.err; i++)
 		compile_fde(&b, &b.fdes[i]);
 	if (!b.err && b.nr_rows)
