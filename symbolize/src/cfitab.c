@@ -858,8 +858,12 @@ int cfitab_from_unwtab(const struct unwtab *t, uint32_t max_rows, struct cfitab 
 	*out = NULL;
 	if (!t->has_table)
 		return -ENOENT;
-	if (t->eh.data)
-		s[n++] = (struct cfitab_sect){t->eh.data, t->eh.size, t->eh.vaddr};
+	/* The copy starts up to 7 bytes early (libunwind reads aligned words). */
+	if (t->eh.data && t->eh_start >= t->eh.vaddr && t->eh_start - t->eh.vaddr < t->eh.size) {
+		size_t skip = (size_t)(t->eh_start - t->eh.vaddr);
+
+		s[n++] = (struct cfitab_sect){t->eh.data + skip, t->eh.size - skip, t->eh_start};
+	}
 	if (t->dbg.data)
 		s[n++] = (struct cfitab_sect){t->dbg.data, t->dbg.size, t->dbg.vaddr};
 	return cfitab_build(s, n, &o, out);

@@ -324,11 +324,12 @@ static struct cfitab *build_of(const char *path, struct unwtab **ut_out)
 	return ct;
 }
 
-/* Our table of @path against readelf's; prints the figures. */
-static void check_object(const char *name, const char *path)
+/* Our table of @path against readelf's; prints the figures, returns the stats. */
+static struct cfitab_stats check_object(const char *name, const char *path)
 {
 	struct unwtab *ut = NULL;
 	struct cfitab *ct = build_of(path, &ut);
+	struct cfitab_stats st = ct->stats;
 	struct re_table re;
 	size_t i, checked = 0, bad = 0, kinds[8] = {0};
 	char why[128];
@@ -388,6 +389,7 @@ static void check_object(const char *name, const char *path)
 	cfitab_free(ct);
 	unwtab_free(ut);
 	assert_int_equal(bad, 0);
+	return st;
 }
 
 static bool have_readelf(void)
@@ -397,10 +399,16 @@ static bool have_readelf(void)
 
 static void test_libc(void **state)
 {
+	struct cfitab_stats st;
+
 	(void)state;
 	if (!have_readelf())
 		skip_or_fail("readelf (binutils) is not installed");
-	check_object("libc", "/lib/x86_64-linux-gnu/libc.so.6");
+	st = check_object("libc", "/lib/x86_64-linux-gnu/libc.so.6");
+	/* __restore_rt, its PLT, clone/clone3's child with rip undefined */
+	assert_true(st.rows_by_cfa[CFITAB_CFA_SIGNAL] >= 1);
+	assert_true(st.rows_by_cfa[CFITAB_CFA_PLT] >= 1);
+	assert_true(st.rows_by_cfa[CFITAB_CFA_STOP] >= 1);
 }
 
 static void test_agent(void **state)
@@ -408,7 +416,8 @@ static void test_agent(void **state)
 	(void)state;
 	if (!have_readelf())
 		skip_or_fail("readelf (binutils) is not installed");
-	check_object("stackd", STACKD_AGENT_BIN);
+	/* _start: rip undefined */
+	assert_true(check_object("stackd", STACKD_AGENT_BIN).rows_by_cfa[CFITAB_CFA_STOP] >= 1);
 }
 
 static void test_python(void **state)
@@ -434,14 +443,17 @@ static bool build_fixture(const char *cc, const char *tag, const char *flags, ch
 
 static void check_fixture(const char *cc, const char *tag, const char *flags)
 {
+	struct cfitab_stats st;
 	char path[512];
 
 	if (!have_readelf())
 		skip_or_fail("readelf (binutils) is not installed");
 	if (!build_fixture(cc, tag, flags, path, sizeof(path)))
 		skip_or_fail("cannot build the fixture with %s", cc);
-	check_object(tag, path);
+	st = check_object(tag, path);
 	unlink(path);
+	assert_true(st.rows_by_cfa[CFITAB_CFA_STOP] >= 1); /* crt1's _start */
+	assert_true(st.rows_by_cfa[CFITAB_CFA_RSP] >= 30); /* f1..f30 and main */
 }
 
 #define FX_FLAGS "-O2 -fomit-frame-pointer -g"
@@ -576,6 +588,36 @@ static void test_programs(void **state)
 	assert_int_equal(CFITAB_RULE_CFA(r->rule), CFITAB_CFA_GAP);
 	assert_int_equal(t->nr_rows, 6);
 	cfitab_free(t);
+
+	/*
+	 * Through an unwtab whose .eh_frame copy starts 4 bytes early (the copy is
+	 * 8-aligned): the same rows as the section at its own address.
+	 */
+	{
+		struct unwtab *ut = calloc(1, sizeof(*ut));
+		struct cfitab *t2 = NULL;
+
+		assert_non_null(ut);
+		ut->eh.data = calloc(1, n + 8);
+		assert_non_null(ut->eh.data);
+		memset(ut->eh.data, 0xff, 4); /* a length no walk may read */
+		memcpy(ut->eh.data + 4, sect, n);
+		ut->eh.vaddr = 0x1000;
+		ut->eh.size = n + 8;
+		ut->eh_start = 0x1004;
+		ut->has_table = true;
+		ut->image_lo = 0x1000;
+		ut->image_hi = 0x100000;
+		s.vaddr = 0x1004;
+		assert_int_equal(cfitab_build(&s, 1, &o, &t), 0);
+		assert_int_equal(cfitab_from_unwtab(ut, 0, &t2), 0);
+		assert_int_equal(t->nr_rows, t2->nr_rows);
+		assert_memory_equal(t->rows, t2->rows, t->nr_rows * sizeof(t->rows[0]));
+		cfitab_free(t);
+		cfitab_free(t2);
+		unwtab_free(ut);
+		s.vaddr = 0x1000;
+	}
 
 	/* restore_state with nothing remembered: the FDE is dropped, its range a gap. */
 	sect[sizeof(cie) + 17 + 5] = 0x00; /* remember -> nop */
