@@ -798,6 +798,10 @@ int cfitab_build(const struct cfitab_sect *sects, size_t nr, const struct cfitab
 	if (!opts || nr > CFITAB_MAX_SECTS || opts->hi <= opts->lo ||
 	    opts->hi - opts->lo > UINT32_MAX)
 		return -EINVAL;
+	for (i = 0; i < nr; i++) {
+		if (sects[i].len > CFITAB_MAX_SECT_BYTES)
+			return -E2BIG;
+	}
 	b.lo = opts->lo;
 	b.hi = opts->hi;
 	b.cursor = b.lo;

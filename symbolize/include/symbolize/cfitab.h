@@ -34,6 +34,7 @@
 #define CFITAB_MAX_FDES	       (1u << 20) /* per table */
 #define CFITAB_MAX_STATE_DEPTH 16u	  /* DW_CFA_remember_state nesting */
 #define CFITAB_MAX_SECTS       4u
+#define CFITAB_MAX_SECT_BYTES  (64u << 20) /* per section, as unwtab's copies */
 
 /* One section in .eh_frame form: data[0] is the byte at ELF address @vaddr. */
 struct cfitab_sect {
@@ -68,7 +69,9 @@ struct cfitab {
 /*
  * Compile the CFI of @nr sections (at most CFITAB_MAX_SECTS; earlier ones win
  * on equal FDE starts). 0, -EINVAL (bad arguments, or a span of 4 GiB or more),
- * -ENOMEM, -E2BIG (beyond a cap), -ENOENT (no usable FDE).
+ * -ENOMEM, -E2BIG (beyond a cap: a section over CFITAB_MAX_SECT_BYTES, more
+ * CIEs, FDEs or rows than allowed; never a truncated table), -ENOENT (no
+ * usable FDE).
  */
 int cfitab_build(const struct cfitab_sect *sects, size_t nr, const struct cfitab_opts *opts,
 		 struct cfitab **out);
