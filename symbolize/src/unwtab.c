@@ -961,6 +961,7 @@ static int load_eh(const struct src *s, struct unwtab *t, struct sect_loc hdr, s
 	err = read_sect(s, ehf.vaddr, ehf.size, ehf.off, &t->eh);
 	if (err)
 		goto bad;
+	t->eh_start = ehf.vaddr;
 	t->has_table = true;
 	t->bytes += t->hdr.size + t->eh.size;
 	return 0;
@@ -968,7 +969,7 @@ bad:
 	free(t->hdr.data);
 	free(t->eh.data);
 	t->hdr = t->eh = (struct unwtab_sect){0};
-	t->hdr_vaddr = t->table_vaddr = t->fde_count = 0;
+	t->hdr_vaddr = t->table_vaddr = t->fde_count = t->eh_start = 0;
 	return err;
 }
 
@@ -1136,7 +1137,7 @@ void unwtab_drop_table(struct unwtab *t, int err)
 		*sect[i] = (struct unwtab_sect){0};
 	}
 	t->has_table = false;
-	t->hdr_vaddr = t->table_vaddr = t->fde_count = 0;
+	t->hdr_vaddr = t->table_vaddr = t->fde_count = t->eh_start = 0;
 	t->table_err = err;
 }
 

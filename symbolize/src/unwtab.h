@@ -72,6 +72,7 @@ struct unwtab {
 	uint64_t fde_count;
 	struct unwtab_sect hdr; /* .eh_frame_hdr */
 	struct unwtab_sect eh;	/* .eh_frame */
+	uint64_t eh_start;	/* ELF address of .eh_frame's first entry (eh.vaddr is 8-aligned) */
 	struct unwtab_sect dbg; /* converted .debug_frame (synthetic address); data NULL if none */
 	size_t bytes;		/* memory held, for the cache budget */
 };

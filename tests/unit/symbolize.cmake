@@ -39,3 +39,13 @@ stackd_unit_test(test_unwind SOURCES test_unwind.c LIBS symbolize)
 target_include_directories(test_unwind PRIVATE ${STACKD_SYM_SRC})
 target_compile_definitions(test_unwind PRIVATE
 	STACKD_UNW_FIXTURES="${CMAKE_CURRENT_SOURCE_DIR}/fixtures_unwind")
+
+# The unwind table compiler against `readelf --debug-dump=frames-interp` on libc, the agent,
+# CPython and tests/fixtures/unwind_deep.c built by the test (gcc/clang -O2 -fomit-frame-pointer,
+# and .debug_frame only).
+stackd_unit_test(test_cfitab SOURCES test_cfitab.c LIBS symbolize)
+target_include_directories(test_cfitab PRIVATE ${STACKD_SYM_SRC})
+target_compile_definitions(test_cfitab PRIVATE STACKD_AGENT_BIN="$<TARGET_FILE:stackd>"
+	STACKD_FIXTURES="${PROJECT_SOURCE_DIR}/tests/fixtures")
+add_dependencies(test_cfitab stackd)
+set_tests_properties(unit.test_cfitab PROPERTIES TIMEOUT 300)
