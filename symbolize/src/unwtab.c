@@ -311,7 +311,9 @@ static int find_sections(const struct src *s, struct unwtab *t, const Elf64_Ehdr
 
 		if (sh[i].sh_type == SHT_NOTE)
 			read_notes(s, t, sh[i].sh_offset, sh[i].sh_size, sh[i].sh_addralign);
-		if (sh[i].sh_type != SHT_PROGBITS || sh[i].sh_name >= sh[stridx].sh_size)
+		/* gold (and so Debian's LLVM) types the unwind sections SHT_X86_64_UNWIND. */
+		if ((sh[i].sh_type != SHT_PROGBITS && sh[i].sh_type != SHT_X86_64_UNWIND) ||
+		    sh[i].sh_name >= sh[stridx].sh_size)
 			continue;
 		name = str + sh[i].sh_name;
 		if ((!strcmp(name, ".debug_frame") || !strcmp(name, ".zdebug_frame")) &&

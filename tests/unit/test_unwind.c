@@ -29,6 +29,8 @@
 
 #include <cmocka.h>
 
+#include "ci.h"
+
 #include "elfsym.h"
 #include "symbolize/procmaps.h"
 #include "symbolize/symbolizer.h"
@@ -929,6 +931,34 @@ static void test_unwtab(void **state)
 	test_vdso_table();
 }
 
+/*
+ * gold keeps the SHT_X86_64_UNWIND type clang gives .eh_frame, and types
+ * .eh_frame_hdr so too (Debian's libLLVM, clang and LLVM tools are such
+ * objects), not SHT_PROGBITS: such an object must still have its table.
+ */
+static void test_unwtab_unwind_type(void **state)
+{
+	char bin[700];
+	struct unwtab *t = NULL;
+	int fd;
+
+	(void)state;
+	if (run("command -v ld.gold >/dev/null"))
+		skip_or_fail("ld.gold (Debian package binutils) not found");
+	snprintf(bin, sizeof(bin), "%s/unw_snap_gold", tmpdir);
+	assert_int_equal(run("clang -O2 -fomit-frame-pointer -fuse-ld=gold -o '%s' '%s/unw_snap.c'",
+			     bin, STACKD_UNW_FIXTURES),
+			 0);
+	assert_int_equal(run("readelf -SW '%s' | grep -q 'eh_frame_hdr *X86_64_UNWIND'", bin), 0);
+	fd = open(bin, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(unwtab_open_fd(fd, &t), 0);
+	close(fd);
+	assert_true(t->has_table);
+	assert_true(t->fde_count > 8);
+	unwtab_free(t);
+}
+
 static double now_us(void)
 {
 	struct timespec ts;
@@ -1246,6 +1276,7 @@ int main(void)
 	    cmocka_unit_test(test_same_build_id_other_cfi),
 	    cmocka_unit_test(test_cache),
 	    cmocka_unit_test(test_unwtab),
+	    cmocka_unit_test(test_unwtab_unwind_type),
 	    cmocka_unit_test(test_speed),
 	    cmocka_unit_test(test_debug_frame_gcc),
 	    cmocka_unit_test(test_debug_frame_clang),
