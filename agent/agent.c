@@ -53,7 +53,6 @@ struct agent {
 	struct windows *windows;
 	struct drain *drain;
 	uint32_t label_mask; /* --profiling.labels */
-	bool thread_joined;  /* main thread only */
 	atomic_bool stopping;
 
 	pthread_mutex_t lock; /* guards thread_started and req */
@@ -504,10 +503,7 @@ void agent_join(struct agent *a)
 	if (!a)
 		return;
 	agent_begin_shutdown(a);
-	if (a->thread_started && !a->thread_joined) {
-		drain_join(a->drain);
-		a->thread_joined = true;
-	}
+	drain_join(a->drain);
 }
 
 void agent_stop(struct agent *a)
