@@ -6,11 +6,13 @@
 #include <string.h>
 
 #include "common/hmap.h"
+#include "stackd.h"
 
 struct entry {
 	struct hnode node;
 	struct entry *next_all; /* every entry, for flushing */
-	struct stackd_count_key key;
+	uint32_t tgid, pid;
+	uint64_t start_boottime;
 	uint64_t count;
 	uint32_t unr, knr;
 	uint64_t ips[]; /* unr user ips, then knr kernel ips */
@@ -69,9 +71,8 @@ int dwarfagg_add(struct dwarfagg *d, uint32_t tgid, uint32_t pid, uint64_t start
 	h = hash_bytes(kips, knr * sizeof(*kips), h);
 	for (n = hmap_first(&d->map, h); n; n = hmap_next(n)) {
 		e = container_of(n, struct entry, node);
-		if (e->key.tgid == tgid && e->key.pid == pid &&
-		    e->key.start_boottime == start_boottime && e->unr == unr && e->knr == knr &&
-		    !memcmp(e->ips, uips, unr * sizeof(*uips)) &&
+		if (e->tgid == tgid && e->pid == pid && e->start_boottime == start_boottime &&
+		    e->unr == unr && e->knr == knr && !memcmp(e->ips, uips, unr * sizeof(*uips)) &&
 		    !memcmp(e->ips + unr, kips, knr * sizeof(*kips))) {
 			e->count++;
 			return 0;
@@ -82,11 +83,9 @@ int dwarfagg_add(struct dwarfagg *d, uint32_t tgid, uint32_t pid, uint64_t start
 	e = calloc(1, sizeof(*e) + (unr + knr) * sizeof(uint64_t));
 	if (!e)
 		return -ENOMEM;
-	e->key.tgid = tgid;
-	e->key.pid = pid;
-	e->key.start_boottime = start_boottime;
-	e->key.ustack_id = unr ? 0 : STACKD_STACK_NONE;
-	e->key.kstack_id = knr ? 0 : STACKD_STACK_NONE;
+	e->tgid = tgid;
+	e->pid = pid;
+	e->start_boottime = start_boottime;
 	e->count = 1;
 	e->unr = unr;
 	e->knr = knr;
@@ -99,21 +98,24 @@ int dwarfagg_add(struct dwarfagg *d, uint32_t tgid, uint32_t pid, uint64_t start
 	return 0;
 }
 
-void dwarfagg_flush(struct dwarfagg *d, void (*cb)(void *ctx, const struct loader_record *r),
-		    void *ctx)
+void dwarfagg_flush(struct dwarfagg *d, void (*cb)(void *ctx, const struct sample *s), void *ctx)
 {
 	for (struct entry *e = d->all; e; e = e->next_all) {
-		struct loader_record r = {
-		    .key = &e->key,
+		struct sample s = {
+		    .tgid = e->tgid,
+		    .pid = e->pid,
+		    .start_boottime = e->start_boottime,
 		    .count = e->count,
-		    .ustack = e->unr ? e->ips : NULL,
-		    .ustack_nr = e->unr,
-		    .kstack = e->knr ? e->ips + e->unr : NULL,
-		    .kstack_nr = e->knr,
+		    .ustate = e->unr ? SAMPLE_STACK_OK : SAMPLE_STACK_NONE,
+		    .uips = e->unr ? e->ips : NULL,
+		    .nr_uips = e->unr,
+		    .kstate = e->knr ? SAMPLE_STACK_OK : SAMPLE_STACK_NONE,
+		    .kips = e->knr ? e->ips + e->unr : NULL,
+		    .nr_kips = e->knr,
 		    .is_dwarf = true,
 		};
 
-		cb(ctx, &r);
+		cb(ctx, &s);
 	}
 	clear(d);
 }

@@ -3,8 +3,8 @@
  * How long /debug/pprof/history takes to answer for 15 minutes of a busy node.
  *
  * Synthesises the history the agent would hold: --history.window (10 s) windows built with
- * the real pprof builder the way agent.c's feed_record() builds them (kernel frames in one
- * [kernel.kallsyms] mapping with names only; user frames in per-process file mappings with
+ * the real pprof builder the way sample.c's sample_add_to_profile() builds them (kernel frames in
+ * one [kernel.kallsyms] mapping with names only; user frames in per-process file mappings with
  * build ids, functions, file:line and inline chains; the full label set of each process made
  * by label_set_build()), frozen with pprof_freeze() and pushed into a struct history with the
  * default budget (or --max-bytes). Then times the query exactly as serve_history() in pages.c runs

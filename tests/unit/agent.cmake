@@ -14,3 +14,5 @@ add_test(NAME unit.test_deploy_manifest
 	COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_deploy_manifest.sh ${PROJECT_SOURCE_DIR})
 set_tests_properties(unit.test_deploy_manifest PROPERTIES LABELS unit ${STACKD_SKIP_PROPERTY})
 stackd_unit_test(test_proctable SOURCES test_proctable.c LIBS agent_core)
+# Profile windows driven by neutral samples, no BPF (windows.c, sample.c).
+stackd_unit_test(test_windows SOURCES test_windows.c LIBS agent_core)

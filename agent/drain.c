@@ -1,0 +1,674 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "drain.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+
+/*
+ * The drain is stalled when no drain completed for this many drain intervals
+ * (and at least DRAIN_STALL_MIN_NS): /-/ready then answers 503.
+ */
+#define DRAIN_STALL_INTERVALS 3
+#define DRAIN_STALL_MIN_NS    (5 * 1000000000ULL)
+/* Time the drain thread spends on ring-buffer records per loop, before it drains or stops. */
+#define POLL_BUDGET_NS (200 * 1000000ULL)
+
+struct drain {
+	struct drain_opts o;
+	struct drain_parts p;
+	pthread_t thread;
+	bool thread_started, thread_joined; /* main thread only */
+	int wake_fd;			    /* eventfd: new window or stop */
+	int epoll_fd;
+	atomic_bool stopping;
+	/* Liveness, read by HTTP threads and the shutdown watchdog without the lock. */
+	_Atomic uint64_t progress_mono_ns; /* when the last drain completed (or the thread began) */
+	_Atomic int64_t progress_unix_ns;
+	_Atomic(const char *) stage; /* what the drain thread is doing now */
+	atomic_bool stall_logged;
+	uint64_t stall_after_ns;
+	uint64_t t0; /* CLOCK_MONOTONIC of the running drain's swap */
+	uint64_t seq;
+	uint64_t next_drain_ns;
+
+	/* The drain thread's own counters: it alone writes and reads them, without a lock. */
+	struct agent_stats stats;
+
+	pthread_mutex_t lock;	/* guards pub */
+	struct agent_stats pub; /* stats as of the last drain */
+	struct prom_histogram hist;
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static int64_t unix_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* ---- liveness ----------------------------------------------------------------------------- */
+
+static void set_stage(struct drain *d, const char *stage)
+{
+	atomic_store_explicit(&d->stage, stage, memory_order_relaxed);
+}
+
+const char *drain_stage(struct drain *d)
+{
+	return atomic_load(&d->stage);
+}
+
+/* A drain completed: the agent is live again if it was stalled. */
+static void mark_progress(struct drain *d)
+{
+	uint64_t last = atomic_load(&d->progress_mono_ns), now = mono_ns();
+
+	atomic_store(&d->progress_mono_ns, now);
+	atomic_store(&d->progress_unix_ns, unix_ns());
+	if (atomic_exchange(&d->stall_logged, false))
+		pr_info("drain resumed after %.1f s without progress", (double)(now - last) / 1e9);
+}
+
+/* Called from any thread; the first caller to see a stall logs it, once. */
+bool drain_is_stalled(struct drain *d, uint64_t *idle_ns)
+{
+	uint64_t last = atomic_load(&d->progress_mono_ns), now = mono_ns();
+	uint64_t idle = now > last ? now - last : 0;
+
+	if (idle_ns)
+		*idle_ns = idle;
+	if (!last || idle < d->stall_after_ns)
+		return false;
+	if (!atomic_exchange(&d->stall_logged, true))
+		pr_warn("drain thread made no progress for %.1f s (stuck in %s): not ready",
+			(double)idle / 1e9, atomic_load(&d->stage));
+	return true;
+}
+
+/*
+ * Test builds only (the path is NULL otherwise): while the FIFO exists, each
+ * drain blocks opening it (as an open of a hostile FIFO would) until a
+ * writer comes. Lets e2e tests stall the drain thread alone.
+ */
+static void test_stall_hook(struct drain *d)
+{
+	int fd;
+
+	if (!d->o.test_stall_path || access(d->o.test_stall_path, F_OK) != 0)
+		return;
+	set_stage(d, "test hook (STACKD_TEST_STALL_DRAIN)");
+	fd = open(d->o.test_stall_path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* ---- ring-buffer records (loader_poll_events) ---------------------------------------------- */
+
+void drain_on_event(void *ctx, const struct stackd_event *ev)
+{
+	struct drain *d = ctx;
+	char comm[STACKD_COMM_LEN + 1];
+
+	memcpy(comm, ev->comm, STACKD_COMM_LEN);
+	comm[STACKD_COMM_LEN] = '\0';
+	switch (ev->type) {
+	case STACKD_EVENT_NEW_PROCESS:
+		/* First sample since start or exec: snapshot now, while it is alive. */
+		proctable_get(d->p.procs, ev->tgid, ev->start_boottime, comm, true);
+		/* An exec keeps (tgid, start time): the old image's names must go. */
+		stackcache_forget(d->p.stacks, ev->tgid, ev->start_boottime);
+		d->stats.events_new++;
+		break;
+	case STACKD_EVENT_EXIT:
+		proctable_mark_exited(d->p.procs, ev->tgid, ev->start_boottime, d->seq);
+		d->stats.events_exit++;
+		break;
+	default:
+		break;
+	}
+}
+
+/* A sample whose user stack was copied: unwind it with CFI and count it until the next drain. */
+void drain_on_dwarf_sample(void *ctx, const struct stackd_dwarf_sample *rec, size_t len)
+{
+	struct drain *d = ctx;
+	uint64_t uips[STACKD_MAX_STACK_DEPTH];
+	enum unwind_end end = UNWIND_END_NO_MAPPING;
+	size_t unr = 0, knr;
+	struct proc *p;
+
+	if (rec->stack_len > STACKD_MAX_STACK_COPY || len < sizeof(*rec) + rec->stack_len) {
+		d->stats.dwarf_bad_records++;
+		return;
+	}
+	knr = rec->kstack_len / sizeof(uint64_t);
+	if (knr > STACKD_MAX_STACK_DEPTH)
+		knr = STACKD_MAX_STACK_DEPTH;
+	p = proctable_get(d->p.procs, rec->tgid, rec->start_boottime, NULL, false);
+	if (p && p->maps) {
+		/* __u64 and uint64_t differ in type (long long vs long), not in layout. */
+		unr = unwinder_unwind(d->p.unw, (pid_t)rec->tgid, p->maps,
+				      (const uint64_t *)rec->regs, rec->stack, rec->stack_len, uips,
+				      STACKD_MAX_STACK_DEPTH, &end);
+	} else if (rec->regs[UNWIND_REG_RIP]) {
+		uips[unr++] = rec->regs[UNWIND_REG_RIP]; /* no maps: the sampled ip at least */
+	}
+	d->stats.dwarf_samples++;
+	d->stats.samples_drained++; /* one record, one sample: read back like a counts entry */
+	if (end != UNWIND_END_COMPLETE)
+		d->stats.dwarf_ended_early++;
+	if (dwarfagg_add(d->p.dwarf, rec->tgid, rec->pid, rec->start_boottime, uips, (uint32_t)unr,
+			 (const uint64_t *)rec->kstack, (uint32_t)knr))
+		d->stats.dwarf_dropped++;
+}
+
+/* ---- --unwind.mode=auto --------------------------------------------------------------------- */
+
+/* Where a complete user stack ends: process and thread entry points. */
+static bool is_stack_root(const char *name)
+{
+	static const char *const roots[] = {
+	    "_start",
+	    "__libc_start_main",
+	    "__libc_start_call_main",
+	    "start_thread",
+	    "clone",
+	    "clone3",
+	    "__clone",
+	    "__clone3",
+	    "__clone_internal",
+	    "thread_start",
+	    "_dl_start_user",
+	    "runtime.goexit",
+	    "runtime.rt0_go",
+	    "runtime.mstart",
+	};
+
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++)
+		if (strcmp(name, roots[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Does this frame-pointer stack reach a root, or main (whose caller, in a
+ * libc without symbols, may have no name)? Only the two outermost frames are
+ * symbolized.
+ */
+static bool fp_stack_complete(struct drain *d, struct proc *p, const uint64_t *ips, uint32_t nr)
+{
+	struct sym_result *res = NULL;
+	bool complete = false;
+	uint32_t first = nr > 2 ? nr - 2 : 0;
+
+	/* Names only: deciding must not load DWARF (megabytes per object) on every node. */
+	if (symbolizer_user_names(d->p.sym, (pid_t)p->tgid, p->maps, ips + first, nr - first, &res))
+		return true; /* cannot tell: do not pay for DWARF on a guess */
+	for (size_t i = 0; i < res->nr && !complete; i++) {
+		const struct sym_frame *f = &res->frames[i];
+		const char *fn = f->nr_lines ? f->lines[f->nr_lines - 1].function : NULL;
+
+		if (!fn)
+			continue;
+		if (is_stack_root(fn) || strcmp(fn, "main") == 0)
+			complete = true;
+	}
+	sym_result_free(res);
+	return complete;
+}
+
+/* Decide, from a process's first frame-pointer stacks, whether it needs DWARF unwinding. */
+static void auto_unwind_check(struct drain *d, struct proc *p, const struct sample *s)
+{
+	/* At least this many stacks, of which this share ended early, switch a process. */
+	enum { MIN_CHECKED = 4, DECIDE_AFTER = 32, EARLY_PCT = 25 };
+
+	if (p->unwind != PROC_UNWIND_UNDECIDED || !s->uips || !p->maps || p->has_exited)
+		return;
+	p->fp_checked++;
+	if (!fp_stack_complete(d, p, s->uips, s->nr_uips)) {
+		p->fp_early++;
+		d->stats.fp_ended_early += s->count;
+	}
+	if (p->fp_checked >= MIN_CHECKED && p->fp_early * 100 >= p->fp_checked * EARLY_PCT) {
+		if (loader_set_dwarf_proc(d->p.loader, p->tgid, p->start_boottime, true) == 0) {
+			p->unwind = PROC_UNWIND_DWARF;
+			d->stats.procs_switched_dwarf++;
+		} else {
+			p->unwind = PROC_UNWIND_FP; /* dwarf_procs is full: stay cheap */
+			d->stats.dwarf_procs_full++;
+		}
+	} else if (p->fp_checked >= DECIDE_AFTER) {
+		p->unwind = PROC_UNWIND_FP;
+	}
+}
+
+/*
+ * The process table evicts a process: if it was switched to DWARF and is still
+ * alive (evicted by --process.max or the maps budget; an exit already cleared
+ * it in the kernel), drop its dwarf_procs entry, or such entries pile up until
+ * the map is full and no process can be switched any more. If it is sampled
+ * again it comes back undecided and earns the switch afresh.
+ */
+static void auto_unwind_evicted(void *ctx, const struct proc *p)
+{
+	struct drain *d = ctx;
+
+	if (p->unwind == PROC_UNWIND_DWARF &&
+	    loader_set_dwarf_proc(d->p.loader, p->tgid, p->start_boottime, false) == 1)
+		d->stats.dwarf_procs_released++;
+}
+
+/* ---- one sample: attribute, label, symbolize, hand to the sinks ---------------------------- */
+
+/*
+ * A user stack through the process's maps snapshot. A leaf outside every
+ * mapping may be code mapped after the snapshot (dlopen): re-read the maps
+ * (rate-limited) and try once more.
+ */
+static struct sym_result *symbolize_user(struct drain *d, struct proc *p, const struct sample *s)
+{
+	struct sym_result *res = NULL;
+	const struct procmaps *old;
+
+	if (symbolizer_user(d->p.sym, (pid_t)p->tgid, p->maps, s->uips, s->nr_uips, &res))
+		return NULL;
+	if (res->nr && !res->frames[0].mapping && !p->has_exited) {
+		old = p->maps;
+		proctable_refresh_maps(d->p.procs, p);
+		/* A new snapshot may show other code at addresses cached stacks went through. */
+		if (p->maps != old)
+			stackcache_forget(d->p.stacks, p->tgid, p->start_boottime);
+		sym_result_free(res);
+		res = NULL;
+		if (p->maps &&
+		    symbolizer_user(d->p.sym, (pid_t)p->tgid, p->maps, s->uips, s->nr_uips, &res))
+			return NULL;
+	}
+	return res;
+}
+
+/* Results with an unmapped frame are not cached: a later maps refresh may resolve them. */
+static bool fully_mapped(const struct sym_result *res)
+{
+	for (size_t i = 0; i < res->nr; i++)
+		if (!res->frames[i].mapping)
+			return false;
+	return true;
+}
+
+/* The process's labels, or when reading it ran out of memory the two that need none. */
+static void label_sample(struct proc *p, struct sample *s, struct pprof_label fallback[2])
+{
+	if (p->labels) {
+		s->labels = p->labels->l;
+		s->nr_labels = p->labels->nr;
+		return;
+	}
+	fallback[0] = (struct pprof_label){.key = "pid", .num = (int64_t)s->tgid};
+	fallback[1] = (struct pprof_label){.key = "comm", .str = p->comm[0] ? p->comm : "?"};
+	s->labels = fallback;
+	s->nr_labels = 2;
+}
+
+/*
+ * Symbolized frames of @s: a stack seen before maps straight to its frames
+ * (borrowed from the stack cache); a new one is symbolized into *@knew /
+ * *@unew, which the caller caches after the sinks had it.
+ */
+static void symbolize_sample(struct drain *d, struct proc *p, struct sample *s,
+			     struct sym_result **knew, struct sym_result **unew)
+{
+	if (s->kips) {
+		s->kframes = stackcache_get(d->p.stacks, 0, 0, s->kips, s->nr_kips);
+		if (!s->kframes && symbolizer_kernel(d->p.sym, s->kips, s->nr_kips, knew) == 0)
+			s->kframes = *knew;
+	}
+	if (s->uips && p->maps) {
+		s->uframes =
+		    stackcache_get(d->p.stacks, p->tgid, p->start_boottime, s->uips, s->nr_uips);
+		if (!s->uframes)
+			s->uframes = *unew = symbolize_user(d, p, s);
+	}
+}
+
+/* Cache only after the sinks: a put may evict the borrowed results they used. */
+static void cache_frames(struct drain *d, struct proc *p, const struct sample *s,
+			 struct sym_result *knew, struct sym_result *unew)
+{
+	if (knew)
+		stackcache_put(d->p.stacks, 0, 0, s->kips, s->nr_kips, knew, false);
+	/* JIT code can change under the same address: such stacks serve this drain only. */
+	if (unew && fully_mapped(unew))
+		stackcache_put(d->p.stacks, p->tgid, p->start_boottime, s->uips, s->nr_uips, unew,
+			       stackcache_is_jit(unew));
+	else
+		sym_result_free(unew);
+}
+
+static bool sinks_want_frames(struct drain *d)
+{
+	return windows_want_samples(d->o.windows) ||
+	       (d->p.fill && histfill_wants_samples(d->p.fill)) ||
+	       cpumetrics_wants_stacks(d->p.cpu);
+}
+
+/* The sinks that need frames: the CPU metrics by function, the profile windows, the history. */
+static void deliver(struct drain *d, const struct sample *s)
+{
+	unsigned lost = 0;
+
+	if (cpumetrics_wants_stacks(d->p.cpu)) {
+		const struct sym_result *parts[2] = {s->kframes, s->uframes};
+
+		cpumetrics_add_stack(d->p.cpu, parts, 2, s->count, d->t0);
+	}
+	lost += windows_add(d->o.windows, s);
+	if (d->p.fill && histfill_wants_samples(d->p.fill) && histfill_add(d->p.fill, s))
+		lost++;
+	d->stats.samples_not_in_profile += lost * s->count;
+}
+
+static void feed_sample(void *ctx, const struct sample *raw)
+{
+	struct drain *d = ctx;
+	struct sym_result *knew = NULL, *unew = NULL;
+	struct pprof_label fallback[2];
+	struct sample s = *raw;
+	struct proc *p;
+
+	p = proctable_get(d->p.procs, s.tgid, s.start_boottime, NULL, false);
+	if (!p) {
+		d->stats.samples_unattributed += s.count;
+		return;
+	}
+	proctable_touch(d->p.procs, p, d->seq);
+	if (d->p.unwind_mode == STACKD_UNWIND_AUTO && !s.is_dwarf)
+		auto_unwind_check(d, p, &s);
+	label_sample(p, &s, fallback);
+	cpumetrics_add_process(d->p.cpu, s.labels, s.nr_labels, s.count, d->t0);
+	/* Symbolization is only paid for when something reads the stacks. */
+	if (!sinks_want_frames(d))
+		return;
+	symbolize_sample(d, p, &s, &knew, &unew);
+	deliver(d, &s);
+	cache_frames(d, p, &s, knew, unew);
+}
+
+/* What a stack id of a counts key says, in neutral terms. */
+static enum sample_stack stack_state(int32_t id, const uint64_t *ips)
+{
+	if (id == STACKD_STACK_NONE)
+		return SAMPLE_STACK_NONE;
+	if (id == -EEXIST)
+		return SAMPLE_STACK_LOST;
+	if (id >= 0 || (id == STACKD_STACK_OVERFLOW && ips))
+		return SAMPLE_STACK_OK;
+	return SAMPLE_STACK_FAILED;
+}
+
+/* A counts entry from loader_drain: the only place a BPF key becomes a sample. */
+static void feed_record(void *ctx, const struct loader_record *r)
+{
+	const struct stackd_count_key *k = r->key;
+	struct sample s = {
+	    .tgid = k->tgid,
+	    .pid = k->pid,
+	    .start_boottime = k->start_boottime,
+	    .count = r->count,
+	    .kstate = stack_state(k->kstack_id, r->kstack),
+	    .ustate = stack_state(k->ustack_id, r->ustack),
+	    .kips = r->kstack,
+	    .nr_kips = r->kstack ? r->kstack_nr : 0,
+	    .uips = r->ustack,
+	    .nr_uips = r->ustack ? r->ustack_nr : 0,
+	    .is_dwarf = r->is_dwarf,
+	};
+
+	feed_sample(ctx, &s);
+}
+
+/* ---- the drain ------------------------------------------------------------------------------ */
+
+static void publish_stats(struct drain *d, const struct loader_drain_stats *ds, uint64_t drain_ns)
+{
+	struct symbolizer_stats ss;
+	struct stackcache_stats sc;
+	struct unwinder_stats us;
+	struct proctable_stats ps;
+	struct procmeta_stats ms;
+	uint64_t bpf[STACKD_CNT__MAX];
+
+	symbolizer_get_stats(d->p.sym, &ss);
+	stackcache_get_stats(d->p.stacks, &sc);
+	unwinder_get_stats(d->p.unw, &us);
+	proctable_get_stats(d->p.procs, &ps);
+	procmeta_get_stats(d->p.meta, &ms);
+	if (loader_read_counters(d->p.loader, bpf) != 0)
+		memset(bpf, 0, sizeof(bpf));
+	prom_histogram_observe_ns(&d->hist, drain_ns);
+
+	memcpy(d->stats.bpf, bpf, sizeof(bpf));
+	d->stats.sym = ss;
+	d->stats.stacks = sc;
+	d->stats.unw = us;
+	d->stats.procs = ps;
+	d->stats.meta = ms;
+	d->stats.drains++;
+	d->stats.samples_drained += ds->samples;
+	d->stats.records_drained += ds->records;
+	d->stats.stacks_not_found += ds->stacks_not_found;
+	d->stats.swap_timeouts += ds->swap_timed_out;
+	pthread_mutex_lock(&d->lock);
+	stats_publish(&d->pub, &d->stats);
+	pthread_mutex_unlock(&d->lock);
+}
+
+static void rotate_history(struct drain *d, uint64_t t0, int64_t t0_unix)
+{
+	if (d->p.fill && histfill_rotate(d->p.fill, t0, t0_unix))
+		d->stats.history_freeze_failed++;
+}
+
+static void do_drain(struct drain *d)
+{
+	struct loader_drain_stats ds;
+	uint64_t t0, now;
+	int64_t t0_unix;
+
+	test_stall_hook(d);
+	set_stage(d, "draining the maps");
+	t0 = mono_ns();
+	windows_drain_begin(d->o.windows);
+	d->t0 = t0;
+
+	d->seq++;
+	if (loader_drain(d->p.loader, feed_record, d, &ds) != 0)
+		memset(&ds, 0, sizeof(ds));
+	/* Samples unwound from stack copies since the last drain join the same path. */
+	dwarfagg_flush(d->p.dwarf, feed_sample, d);
+	stackcache_end_drain(d->p.stacks);
+	proctable_sweep(d->p.procs, d->seq);
+
+	now = mono_ns();
+	t0_unix = unix_ns() - (int64_t)(now - t0);
+	rotate_history(d, t0, t0_unix);
+	windows_drain_end(d->o.windows, t0, t0_unix);
+
+	publish_stats(d, &ds, mono_ns() - t0);
+	mark_progress(d);
+}
+
+static void *drain_main(void *arg)
+{
+	struct drain *d = arg;
+	struct epoll_event evs[4];
+
+	mark_progress(d);
+	d->next_drain_ns = mono_ns() + d->o.interval_ns;
+	/* The first history window opens now: the first drain's samples belong to it. */
+	rotate_history(d, mono_ns(), unix_ns());
+	while (!atomic_load(&d->stopping)) {
+		bool pending;
+		uint64_t deadline = windows_next_deadline(d->o.windows, d->next_drain_ns, &pending);
+		uint64_t now = mono_ns();
+		int timeout_ms = 0, n;
+
+		if (!pending && deadline > now)
+			timeout_ms = (int)((deadline - now + 999999) / 1000000);
+		set_stage(d, "waiting for the next drain");
+		n = epoll_wait(d->epoll_fd, evs, 4, timeout_ms);
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.fd == d->wake_fd) {
+				uint64_t v;
+
+				if (read(d->wake_fd, &v, sizeof(v)) < 0)
+					continue;
+			}
+		}
+		/* Process notifications first: a new process's maps before its samples. */
+		set_stage(d, "reading process events");
+		/*
+		 * Bounded, so that a flood of new processes or copied stacks
+		 * delays neither the next drain nor a shutdown by more than
+		 * this (plus the one record in hand).
+		 */
+		loader_poll_events(d->p.loader, POLL_BUDGET_NS);
+		if (atomic_load(&d->stopping))
+			break;
+		deadline = windows_next_deadline(d->o.windows, d->next_drain_ns, &pending);
+		now = mono_ns();
+		if (pending || now >= deadline) {
+			do_drain(d);
+			if (now >= d->next_drain_ns)
+				d->next_drain_ns = now + d->o.interval_ns;
+		}
+	}
+	/* The builders of active windows are ours until here: now hand them back. */
+	windows_abort(d->o.windows);
+	return NULL;
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------------ */
+
+int drain_new(const struct drain_opts *o, struct drain **out)
+{
+	static const double drain_bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+					      0.01,   0.025,   0.05,   0.1,   0.25,   1};
+	struct epoll_event ev = {.events = EPOLLIN};
+	struct drain *d = calloc(1, sizeof(*d));
+	int err;
+
+	if (!d)
+		return -ENOMEM;
+	d->o = *o;
+	d->stall_after_ns = DRAIN_STALL_INTERVALS * o->interval_ns;
+	if (d->stall_after_ns < DRAIN_STALL_MIN_NS)
+		d->stall_after_ns = DRAIN_STALL_MIN_NS;
+	d->stage = "starting";
+	pthread_mutex_init(&d->lock, NULL);
+	prom_histogram_init(&d->hist, drain_bounds, sizeof(drain_bounds) / sizeof(drain_bounds[0]));
+	d->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->wake_fd < 0 || d->epoll_fd < 0)
+		goto fail;
+	ev.data.fd = d->wake_fd;
+	if (epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, d->wake_fd, &ev))
+		goto fail;
+	*out = d;
+	return 0;
+fail:
+	err = -errno;
+	drain_free(d);
+	return err;
+}
+
+void drain_free(struct drain *d)
+{
+	if (!d)
+		return;
+	if (d->epoll_fd >= 0)
+		close(d->epoll_fd);
+	if (d->wake_fd >= 0)
+		close(d->wake_fd);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+}
+
+int drain_attach(struct drain *d, const struct drain_parts *p)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+
+	d->p = *p;
+	proctable_on_evict(p->procs, auto_unwind_evicted, d);
+	ev.data.fd = loader_events_fd(p->loader);
+	if (epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, ev.data.fd, &ev))
+		return -errno;
+	return 0;
+}
+
+int drain_run(struct drain *d)
+{
+	int err = -pthread_create(&d->thread, NULL, drain_main, d);
+
+	if (!err)
+		d->thread_started = true;
+	return err;
+}
+
+void drain_wake(struct drain *d)
+{
+	uint64_t one = 1;
+
+	if (write(d->wake_fd, &one, sizeof(one)) < 0) {
+		/* The counter is saturated: the drain thread is awake anyway. */
+	}
+}
+
+void drain_stop(struct drain *d)
+{
+	atomic_store(&d->stopping, true);
+	drain_wake(d);
+}
+
+void drain_join(struct drain *d)
+{
+	if (d->thread_started && !d->thread_joined) {
+		pthread_join(d->thread, NULL);
+		d->thread_joined = true;
+	}
+}
+
+void drain_read_stats(struct drain *d, struct agent_stats *out)
+{
+	pthread_mutex_lock(&d->lock);
+	*out = d->pub;
+	pthread_mutex_unlock(&d->lock);
+	out->drain_stalled = drain_is_stalled(d, NULL);
+	out->drain_last_unix_ns = atomic_load(&d->progress_unix_ns);
+}
+
+const struct prom_histogram *drain_histogram(const struct drain *d)
+{
+	return &d->hist;
+}
