@@ -7,9 +7,10 @@
  * [kernel.kallsyms] mapping with names only; user frames in per-process file mappings with
  * build ids, functions, file:line and inline chains; the full label set of each process made
  * by label_set_build()), frozen with pprof_freeze() and pushed into a struct history with the
- * default budget (or --max-bytes). Then times the query exactly as serve_history() in pages.c runs
- * it: history_acquire() of the range, a new builder, pprof_merge() of every window through
- * label_select_init() with the default --profiling.labels, pprof_encode() with gzip, release.
+ * default budget (or --max-bytes). Then times the query exactly as serve_history() in
+ * exporter/src/pages.c runs it: history_acquire() of the range, a new builder, pprof_merge() of
+ * every window through label_select_init() with the default --profiling.labels, pprof_encode() with
+ * gzip, release.
  *
  * The node model (deterministic, seed --seed): NR_PROCS processes on --cpus CPUs that are
  * always busy, sampled at --hz, so a window holds hz * cpus * window samples. Processes are
@@ -37,8 +38,9 @@
 #include <time.h>
 
 #include "exporter/pprof.h"
-#include "history.h"
-#include "labels.h"
+#include "exporter/history.h"
+#include "exporter/labels.h"
+#include "labelset.h"
 #include "procmeta.h"
 
 #define NS 1000000000LL

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "labels.h"
+#include "exporter/labels.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -15,7 +15,8 @@
 
 #include "common/strbuf.h"
 #include "cpumetrics.h"
-#include "labels.h"
+#include "exporter/labels.h"
+#include "labelset.h"
 #include "procmeta.h"
 
 static const struct pprof_label sample[] = {

@@ -4,16 +4,18 @@
  *
  * Every sample the agent aggregates carries the full label set of its
  * process (pid, comm, exe, cmdline, cgroup, container and Kubernetes
- * metadata, systemd unit), so any window can be filtered on any of them
- * later. What a served profile shows is --profiling.labels: the other keys
- * are dropped when the profile is built and samples that become equal are
+ * metadata, systemd unit; built by agent/labelset.c under the keys named
+ * here), so any window can be filtered on any of them later.
+ *
+ * What a served profile shows is --profiling.labels: the other keys are
+ * dropped when the profile is built and samples that become equal are
  * summed, so the default output stays bounded (no cmdline, no cgroup path).
  *
  * Filters come from query arguments of the profile endpoints (untrusted
  * input: bounded, validated, clear errors).
  */
-#ifndef STACKD_AGENT_LABELS_H
-#define STACKD_AGENT_LABELS_H
+#ifndef STACKD_EXPORTER_LABELS_H
+#define STACKD_EXPORTER_LABELS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -47,21 +49,6 @@ const char *label_str(const struct pprof_label *labels, size_t nr, const char *k
 
 /* Comma-separated keys to a bit mask (1u << enum label_key); -EINVAL on an unknown key. */
 int labels_parse_set(const char *list, uint32_t *mask);
-
-/*
- * The full label set of one process, in one allocation (the strings follow
- * the array). Empty values are left out.
- */
-struct label_set {
-	size_t bytes;
-	size_t nr;
-	struct pprof_label l[];
-};
-
-struct procmeta;
-/* @m may be NULL (a process that vanished before it could be read): pid, comm and exe only. */
-struct label_set *label_set_build(uint32_t pid, const char *comm, const char *exe,
-				  const struct procmeta *m);
 
 /* Where a profile endpoint's samples may come from: all set criteria must hold. */
 #define FILTER_MAX_PIDS 64

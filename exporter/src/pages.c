@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "pages.h"
+#include "exporter/pages.h"
 
 #include <errno.h>
 #include <stdio.h>

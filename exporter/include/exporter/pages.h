@@ -14,15 +14,15 @@
  * not in any answer yet. Filters: pid, comm, container, cgroup, unit (see
  * labels.h), as on /debug/pprof/profile.
  */
-#ifndef STACKD_AGENT_PAGES_H
-#define STACKD_AGENT_PAGES_H
+#ifndef STACKD_EXPORTER_PAGES_H
+#define STACKD_EXPORTER_PAGES_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "exporter/http.h"
-#include "history.h"
-#include "labels.h"
+#include "exporter/history.h"
+#include "exporter/labels.h"
 
 struct pages_ctx {
 	struct history *hist; /* NULL: --history.retention=0 */
