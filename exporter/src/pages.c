@@ -11,6 +11,7 @@
 #include "common/strbuf.h"
 #include "exporter/flamegraph.h"
 #include "exporter/pprof.h"
+#include "exporter/profile.h"
 
 #define NS		1000000000LL
 #define DEFAULT_SECONDS 60
@@ -123,12 +124,11 @@ static bool acquire(const struct pages_ctx *c, const struct http_profile_req *re
 static void serve_history(const struct pages_ctx *c, const struct http_profile_req *req,
 			  struct http_reply *reply)
 {
+	struct profile_query q = {.label_mask = c->label_mask, .period_ns = c->period_ns};
 	struct label_filter f;
-	struct label_select ls;
-	struct pprof_select sel;
 	struct pprof_builder *b = NULL;
 	struct history_view v;
-	int64_t from, to, t0, t1;
+	int64_t from, to, duration;
 	int err = 0;
 
 	if (!acquire(c, req, &v, &f, &from, &to, reply))
@@ -147,15 +147,10 @@ static void serve_history(const struct pages_ctx *c, const struct http_profile_r
 		history_release(&v);
 		return;
 	}
-	t0 = pprof_frozen_time(v.w[0]);
-	t1 = pprof_frozen_time(v.w[v.nr - 1]) + pprof_frozen_duration(v.w[v.nr - 1]);
-	label_select_init(&sel, &ls, &f, c->label_mask);
-	err = pprof_builder_new(&(struct pprof_opts){.period_ns = c->period_ns, .time_nanos = t0},
-				&b);
-	for (size_t i = 0; !err && i < v.nr; i++)
-		err = pprof_merge(b, v.w[i], &sel);
+	q.filter = &f;
+	err = profile_merge(&q, v.w, v.nr, &b, &duration);
 	history_release(&v);
-	err = err ?: pprof_encode(b, t1 - t0, true, &reply->body, &reply->body_len);
+	err = err ?: pprof_encode(b, duration, true, &reply->body, &reply->body_len);
 	pprof_builder_free(b);
 	if (err) {
 		http_reply_errorf(reply, 500, "building the profile failed: %s", strerror(-err));
@@ -172,12 +167,6 @@ static const char *const kind_suffix[] = {
     [PPROF_FRAME_JIT] = "_[j]",
     [PPROF_FRAME_INLINED] = "_[i]",
 };
-
-static bool keep_comm_only(void *ctx, const char *key)
-{
-	(void)ctx;
-	return strcmp(key, "comm") == 0;
-}
 
 struct stack_walk {
 	/* For every stack: frames root first, the process's comm as the root. */
@@ -245,17 +234,14 @@ static int walk_cb(void *ctx, const struct pprof_frame_name *frames, size_t nr, 
 static int walk_windows(const struct pages_ctx *c, const struct history_view *v,
 			const struct label_filter *f, struct stack_walk *w)
 {
-	struct label_select ls;
-	struct pprof_select sel;
+	const struct profile_query q = {
+	    .filter = f, .label_mask = 1u << LABEL_COMM, .period_ns = c->period_ns};
 	struct pprof_builder *b = NULL;
 	struct pprof_frozen *fz = NULL;
+	int64_t duration;
 	int err;
 
-	label_select_init(&sel, &ls, f, 0);
-	sel.keep_label = keep_comm_only;
-	err = pprof_builder_new(&(struct pprof_opts){.period_ns = c->period_ns}, &b);
-	for (size_t i = 0; !err && i < v->nr; i++)
-		err = pprof_merge(b, v->w[i], &sel);
+	err = profile_merge(&q, v->w, v->nr, &b, &duration);
 	err = err ?: pprof_freeze(b, 0, &fz);
 	pprof_builder_free(b);
 	strbuf_init(&w->names, 1u << 20);
