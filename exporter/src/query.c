@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Request-target checks and the strict ?seconds= parser (fuzzed: tests/fuzz/fuzz_query.c). */
-#include "query.h"
+#include "exporter/query.h"
 
 #include <stdbool.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Parsing of untrusted request targets (private to exporter/). Pure functions
+ * Parsing of untrusted request targets. Pure functions
  * over NUL-terminated strings: no allocation, no MHD.
  */
 #ifndef STACKD_EXPORTER_QUERY_H
