@@ -40,6 +40,7 @@
 #include "exporter/labels.h"
 #include "exporter/pprof.h"
 #include "exporter/profile.h"
+#include "exporter/query.h"
 #include "labelset.h"
 #include "procmeta.h"
 

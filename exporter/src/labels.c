@@ -5,9 +5,6 @@
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#include "common/utf8.h"
 
 static const char *const key_names[LABEL__MAX] = {
     [LABEL_PID] = "pid",
@@ -23,8 +20,6 @@ static const char *const key_names[LABEL__MAX] = {
     [LABEL_CONTAINER] = "container",
     [LABEL_UNIT] = "unit",
 };
-
-const char *const label_filter_args[5] = {"pid", "comm", "container", "cgroup", "unit"};
 
 const char *label_key_name(enum label_key k)
 {
@@ -61,83 +56,6 @@ int labels_parse_set(const char *list, uint32_t *mask)
 		p = end ? end + 1 : NULL;
 	}
 	return 0;
-}
-
-static bool printable(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return false;
-	return true;
-}
-
-/*
- * Label values are repaired to valid UTF-8 when they are built, so a value
- * asked for with the raw bytes ("comm=%FF%FE-bad") is repaired the same way
- * and still matches.
- */
-static const char *set_str(char *dst, size_t sz, const char *value)
-{
-	size_t len = strlen(value);
-
-	if (!*value)
-		return "must not be empty";
-	if (utf8_sanitized_len(value, len) >= sz)
-		return "is too long";
-	if (!printable(value))
-		return "contains control characters";
-	utf8_sanitize(value, len, dst, sz);
-	return NULL;
-}
-
-const char *label_filter_set(struct label_filter *f, const char *arg, const char *value)
-{
-	if (strcmp(arg, "pid") == 0) {
-		const char *p = value;
-
-		if (!*value)
-			return "must not be empty";
-		f->nr_pids = 0;
-		while (*p) {
-			unsigned long v = 0;
-			int digits = 0;
-
-			while (*p >= '0' && *p <= '9') {
-				v = v * 10 + (unsigned long)(*p++ - '0');
-				if (++digits > 7)
-					return "must be comma-separated process ids (1..4194304)";
-			}
-			if (!digits || v == 0 || v > 4194304 || (*p && *p != ','))
-				return "must be comma-separated process ids (1..4194304)";
-			if (f->nr_pids == FILTER_MAX_PIDS)
-				return "lists more than 64 process ids";
-			f->pids[f->nr_pids++] = (uint32_t)v;
-			if (*p == ',' && !*++p)
-				return "must be comma-separated process ids (1..4194304)";
-		}
-		return NULL;
-	}
-	if (strcmp(arg, "comm") == 0)
-		return set_str(f->comm, sizeof(f->comm), value);
-	if (strcmp(arg, "container") == 0)
-		return set_str(f->container, sizeof(f->container), value);
-	if (strcmp(arg, "cgroup") == 0) {
-		const char *err = set_str(f->cgroup, sizeof(f->cgroup), value);
-		size_t len;
-
-		if (err)
-			return err;
-		if (f->cgroup[0] != '/')
-			return "must be an absolute cgroup path (as in /proc/PID/cgroup)";
-		/* "/a/b/" and "/a/b" name the same cgroup. */
-		len = strlen(f->cgroup);
-		while (len > 1 && f->cgroup[len - 1] == '/')
-			f->cgroup[--len] = '\0';
-		return NULL;
-	}
-	if (strcmp(arg, "unit") == 0)
-		return set_str(f->unit, sizeof(f->unit), value);
-	return "is not a filter";
 }
 
 bool label_filter_active(const struct label_filter *f)
@@ -229,96 +147,4 @@ void label_select_init(struct pprof_select *sel, struct label_select *ls,
 	sel->keep_sample = ls->filter ? sel_keep_sample : NULL;
 	sel->keep_label = sel_keep_label;
 	sel->ctx = ls;
-}
-
-#define NS 1000000000LL
-
-/* Exactly @n digits at @s into *v. */
-static bool digits(const char *s, int n, int *v)
-{
-	*v = 0;
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		*v = *v * 10 + (s[i] - '0');
-	}
-	return true;
-}
-
-int query_parse_time(const char *s, int64_t *ns)
-{
-	int y, mo, d, h, mi, sec, oh = 0, om = 0;
-	int64_t frac = 0, scale = NS;
-	const char *p = s;
-	struct tm tm;
-	time_t t;
-
-	if (!s || !*s || strlen(s) > 40)
-		return -EINVAL;
-	if (strchr(s, 'T') || strchr(s, 't')) {
-		if (strlen(s) < 20 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
-		    s[7] != '-' || !digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') ||
-		    !digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) ||
-		    s[16] != ':' || !digits(s + 17, 2, &sec))
-			return -EINVAL;
-		p = s + 19;
-		if (*p == '.') {
-			for (p++; *p >= '0' && *p <= '9'; p++)
-				if (scale > 1) {
-					scale /= 10;
-					frac += (*p - '0') * scale;
-				}
-		}
-		if (*p == 'Z' || *p == 'z') {
-			p++;
-		} else if ((*p == '+' || *p == '-') && digits(p + 1, 2, &oh) && p[3] == ':' &&
-			   digits(p + 4, 2, &om)) {
-			if (*p == '-') {
-				oh = -oh;
-				om = -om;
-			}
-			p += 6;
-		} else {
-			return -EINVAL;
-		}
-		if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 ||
-		    y < 1970 || y > 2261 || oh > 23 || oh < -23 || om > 59 || om < -59)
-			return -EINVAL;
-		memset(&tm, 0, sizeof(tm));
-		tm.tm_year = y - 1900;
-		tm.tm_mon = mo - 1;
-		tm.tm_mday = d;
-		tm.tm_hour = h;
-		tm.tm_min = mi;
-		tm.tm_sec = sec;
-		t = timegm(&tm);
-		if (t == (time_t)-1)
-			return -EINVAL;
-		*ns = ((int64_t)t - oh * 3600 - om * 60) * NS + frac;
-		return 0;
-	}
-	/* Unix seconds, with an optional fraction; in ns, int64 ends in 2262: 10 digits. */
-	{
-		int64_t v = 0;
-		int n = 0;
-
-		for (; *p >= '0' && *p <= '9'; p++) {
-			if (++n > 10)
-				return -EINVAL;
-			v = v * 10 + (*p - '0');
-		}
-		if (!n)
-			return -EINVAL;
-		if (*p == '.') {
-			for (p++; *p >= '0' && *p <= '9'; p++)
-				if (scale > 1) {
-					scale /= 10;
-					frac += (*p - '0') * scale;
-				}
-		}
-		if (*p || __builtin_mul_overflow(v, NS, ns) ||
-		    __builtin_add_overflow(*ns, frac, ns))
-			return -EINVAL;
-		return 0;
-	}
 }

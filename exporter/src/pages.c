@@ -12,9 +12,10 @@
 #include "exporter/flamegraph.h"
 #include "exporter/pprof.h"
 #include "exporter/profile.h"
+#include "exporter/query.h"
 
 #define NS		1000000000LL
-#define DEFAULT_SECONDS 60
+#define DEFAULT_SECONDS QUERY_DEFAULT_SECONDS
 /* Folded and HTML answers larger than this are refused (a filter narrows them). */
 #define PAGE_MAX_BYTES (256u << 20)
 /* The server's cap (--web.max-page-bytes) when it gives one. */
@@ -30,22 +31,20 @@ static int64_t now_unix_ns(void)
 	return (int64_t)ts.tv_sec * NS + ts.tv_nsec;
 }
 
+static const char *req_arg(const void *ctx, const char *name)
+{
+	return http_req_arg(ctx, name);
+}
+
 bool pages_parse_filter(const struct http_profile_req *req, struct label_filter *f,
 			struct http_reply *reply)
 {
-	memset(f, 0, sizeof(*f));
-	for (size_t i = 0; i < sizeof(label_filter_args) / sizeof(label_filter_args[0]); i++) {
-		const char *v = http_req_arg(req, label_filter_args[i]);
-		const char *why;
+	const struct query_args args = {.get = req_arg, .ctx = req};
+	char why[256];
 
-		if (!v)
-			continue;
-		why = label_filter_set(f, label_filter_args[i], v);
-		if (why) {
-			http_reply_errorf(reply, 400, "invalid value for \"%s\": %s",
-					  label_filter_args[i], why);
-			return false;
-		}
+	if (query_parse_filter(&args, f, why, sizeof(why))) {
+		http_reply_errorf(reply, 400, "%s", why);
+		return false;
 	}
 	return true;
 }
@@ -54,48 +53,15 @@ bool pages_parse_filter(const struct http_profile_req *req, struct label_filter 
 static bool parse_range(const struct pages_ctx *c, const struct http_profile_req *req, int64_t now,
 			int64_t *from, int64_t *to, struct http_reply *reply)
 {
-	const char *sec = http_req_arg(req, "seconds"), *start = http_req_arg(req, "start");
-	const char *end = http_req_arg(req, "end");
-	uint64_t max_s = c->retention_ns / NS + c->window_ns / NS;
-	unsigned long long n = DEFAULT_SECONDS;
-	char *e;
+	const struct query_args args = {.get = req_arg, .ctx = req};
+	char why[256];
 
-	if (sec && (start || end)) {
-		http_reply_errorf(reply, 400, "%s",
-				  "give either \"seconds\" or \"start\"/\"end\", not both");
-		return false;
-	}
-	if (sec) {
-		if (!*sec || strlen(sec) > 10 || *sec < '0' || *sec > '9')
-			goto bad_seconds;
-		n = strtoull(sec, &e, 10);
-		if (*e || n == 0 || n > max_s)
-			goto bad_seconds;
-	}
-	*to = now;
-	if (end && query_parse_time(end, to)) {
-		http_reply_errorf(reply, 400, "%s",
-				  "invalid value for \"end\": want Unix seconds or RFC 3339 UTC "
-				  "(2026-11-22T03:00:00Z)");
-		return false;
-	}
-	*from = *to - (int64_t)n * NS;
-	if (start && query_parse_time(start, from)) {
-		http_reply_errorf(reply, 400, "%s",
-				  "invalid value for \"start\": want Unix seconds or RFC 3339 UTC "
-				  "(2026-11-22T03:00:00Z)");
-		return false;
-	}
-	if (*from >= *to) {
-		http_reply_errorf(reply, 400, "%s", "\"start\" must be before \"end\"");
+	if (query_parse_range(&args, now, c->retention_ns / NS + c->window_ns / NS, from, to, why,
+			      sizeof(why))) {
+		http_reply_errorf(reply, 400, "%s", why);
 		return false;
 	}
 	return true;
-bad_seconds:
-	http_reply_errorf(reply, 400,
-			  "invalid value for \"seconds\": want an integer from 1 to %llu",
-			  (unsigned long long)max_s);
-	return false;
 }
 
 /* The windows of the request's range, or false with the reason in @reply. */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "exporter/labels.h"
+#include "exporter/query.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -15,6 +15,7 @@
 #include "exporter/labels.h"
 #include "exporter/pprof.h"
 #include "exporter/profile.h"
+#include "exporter/query.h"
 
 #define SEC    1000000000LL
 #define T0     (1700000000LL * SEC)

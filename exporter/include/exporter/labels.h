@@ -12,7 +12,7 @@
  * summed, so the default output stays bounded (no cmdline, no cgroup path).
  *
  * Filters come from query arguments of the profile endpoints (untrusted
- * input: bounded, validated, clear errors).
+ * input: bounded, validated, clear errors), parsed by exporter/query.h.
  */
 #ifndef STACKD_EXPORTER_LABELS_H
 #define STACKD_EXPORTER_LABELS_H
@@ -50,7 +50,10 @@ const char *label_str(const struct pprof_label *labels, size_t nr, const char *k
 /* Comma-separated keys to a bit mask (1u << enum label_key); -EINVAL on an unknown key. */
 int labels_parse_set(const char *list, uint32_t *mask);
 
-/* Where a profile endpoint's samples may come from: all set criteria must hold. */
+/*
+ * Where a profile endpoint's samples may come from: all set criteria must
+ * hold. Set from query arguments by exporter/query.h.
+ */
 #define FILTER_MAX_PIDS 64
 struct label_filter {
 	uint32_t pids[FILTER_MAX_PIDS]; /* any of them */
@@ -61,24 +64,9 @@ struct label_filter {
 	char unit[128];	     /* shell glob on the systemd unit */
 };
 
-/* Filter query arguments, in the order they are documented. */
-extern const char *const label_filter_args[5]; /* pid, comm, container, cgroup, unit */
-
-/*
- * Apply query argument @arg (one of label_filter_args) with @value to @f.
- * Returns NULL, or a message saying what is wrong with the value.
- */
-const char *label_filter_set(struct label_filter *f, const char *arg, const char *value);
 bool label_filter_active(const struct label_filter *f);
 /* Does a sample with these labels pass? */
 bool label_filter_match(const struct label_filter *f, const struct pprof_label *labels, size_t nr);
-
-/*
- * A time argument (start=, end=): Unix seconds with an optional fraction
- * ("1700000000", "1700000000.25") or RFC 3339 with Z or an offset
- * ("2026-11-22T03:00:00Z") -> Unix ns. -EINVAL for anything else.
- */
-int query_parse_time(const char *s, int64_t *ns);
 
 /*
  * A pprof_select over @f (NULL or inactive: every sample) that keeps the

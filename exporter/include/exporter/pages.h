@@ -12,7 +12,7 @@
  * (2026-11-22T03:00:00Z). A window is in the range when it overlaps it, so
  * answers are in whole --history.window steps; the window being filled is
  * not in any answer yet. Filters: pid, comm, container, cgroup, unit (see
- * labels.h), as on /debug/pprof/profile.
+ * exporter/labels.h; parsed by exporter/query.h), as on /debug/pprof/profile.
  */
 #ifndef STACKD_EXPORTER_PAGES_H
 #define STACKD_EXPORTER_PAGES_H
