@@ -11,17 +11,18 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "exporter/history.h"
+#include "exporter/labels.h"
+#include "exporter/pages.h"
 #include "exporter/pprof.h"
+#include "exporter/profile.h"
 #include "exporter/promtext.h"
 #include "checks.h"
 #include "cpumetrics.h"
 #include "drain.h"
 #include "dwarfagg.h"
 #include "histfill.h"
-#include "history.h"
-#include "labels.h"
 #include "loader.h"
-#include "pages.h"
 #include "privs.h"
 #include "procmeta.h"
 #include "proctable.h"
@@ -86,11 +87,12 @@ static uint64_t mono_ns(void)
 static int encode_window(struct agent *a, struct window_result *w, const struct label_filter *f,
 			 struct http_reply *reply)
 {
-	struct pprof_opts popts = {.period_ns = a->period_ns, .time_nanos = 0};
+	const struct profile_query q = {
+	    .filter = f, .label_mask = a->label_mask, .period_ns = a->period_ns};
 	struct pprof_builder *out = NULL;
+	const struct pprof_frozen *fw;
 	struct pprof_frozen *fz = NULL;
-	struct label_select ls;
-	struct pprof_select sel;
+	int64_t duration;
 	int err;
 
 	err = pprof_freeze(w->b, (int64_t)w->duration_ns, &fz);
@@ -99,13 +101,10 @@ static int encode_window(struct agent *a, struct window_result *w, const struct 
 	w->b = NULL;
 	if (err)
 		return err;
-	popts.time_nanos = pprof_frozen_time(fz);
-	label_select_init(&sel, &ls, f, a->label_mask);
-	err = pprof_builder_new(&popts, &out);
-	err = err ?: pprof_merge(out, fz, &sel);
+	fw = fz;
+	err = profile_merge(&q, &fw, 1, &out, &duration);
 	pprof_frozen_free(fz);
-	err =
-	    err ?: pprof_encode(out, (int64_t)w->duration_ns, true, &reply->body, &reply->body_len);
+	err = err ?: pprof_encode(out, duration, true, &reply->body, &reply->body_len);
 	pprof_builder_free(out);
 	return err;
 }

@@ -11,7 +11,7 @@
 #include "common/hmap.h"
 #include "common/list.h"
 #include "exporter/promtext.h"
-#include "labels.h"
+#include "exporter/labels.h"
 
 #define IDLE_NS ((uint64_t)CPUMETRICS_IDLE_SECONDS * 1000000000ULL)
 #define KEY_MAX (CPUMETRICS_MAX_LABELS * (CPUMETRICS_VALUE_MAX + 1))

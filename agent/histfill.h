@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "history.h"
+#include "exporter/history.h"
 #include "sample.h"
 
 struct histfill;

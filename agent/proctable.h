@@ -22,7 +22,7 @@
 
 #include "common/hmap.h"
 #include "common/list.h"
-#include "labels.h"
+#include "labelset.h"
 #include "symbolize/procmaps.h"
 #include "symbolize/symbolizer.h"
 

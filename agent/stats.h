@@ -17,7 +17,7 @@
 
 #include "common/strbuf.h"
 #include "exporter/promtext.h"
-#include "history.h"
+#include "exporter/history.h"
 #include "procmeta.h"
 #include "proctable.h"
 #include "stackcache.h"

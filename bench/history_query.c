@@ -7,9 +7,9 @@
  * one [kernel.kallsyms] mapping with names only; user frames in per-process file mappings with
  * build ids, functions, file:line and inline chains; the full label set of each process made
  * by label_set_build()), frozen with pprof_freeze() and pushed into a struct history with the
- * default budget (or --max-bytes). Then times the query exactly as serve_history() in pages.c runs
- * it: history_acquire() of the range, a new builder, pprof_merge() of every window through
- * label_select_init() with the default --profiling.labels, pprof_encode() with gzip, release.
+ * default budget (or --max-bytes). Then times the query exactly as serve_history() in
+ * exporter/src/pages.c runs it: history_acquire() of the range, profile_merge() of every window
+ * with the default --profiling.labels, release, pprof_encode() with gzip.
  *
  * The node model (deterministic, seed --seed): NR_PROCS processes on --cpus CPUs that are
  * always busy, sampled at --hz, so a window holds hz * cpus * window samples. Processes are
@@ -36,9 +36,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "exporter/history.h"
+#include "exporter/labels.h"
 #include "exporter/pprof.h"
-#include "history.h"
-#include "labels.h"
+#include "exporter/profile.h"
+#include "exporter/query.h"
+#include "labelset.h"
 #include "procmeta.h"
 
 #define NS 1000000000LL
@@ -933,11 +936,10 @@ struct query_result {
 static int query(struct history *h, int64_t from, int64_t to, uint64_t period_ns,
 		 const struct label_filter *f, uint32_t mask, struct query_result *res)
 {
-	struct label_select ls;
-	struct pprof_select sel;
+	const struct profile_query q = {.filter = f, .label_mask = mask, .period_ns = period_ns};
 	struct pprof_builder *b = NULL;
 	struct history_view v;
-	int64_t start = mono_ns(), t0, t1;
+	int64_t start = mono_ns(), duration;
 	int err;
 
 	memset(res, 0, sizeof(*res));
@@ -948,15 +950,10 @@ static int query(struct history *h, int64_t from, int64_t to, uint64_t period_ns
 		history_release(&v);
 		return -ENOENT;
 	}
-	t0 = pprof_frozen_time(v.w[0]);
-	t1 = pprof_frozen_time(v.w[v.nr - 1]) + pprof_frozen_duration(v.w[v.nr - 1]);
-	label_select_init(&sel, &ls, f, mask);
-	err = pprof_builder_new(&(struct pprof_opts){.period_ns = period_ns, .time_nanos = t0}, &b);
-	for (size_t i = 0; !err && i < v.nr; i++)
-		err = pprof_merge(b, v.w[i], &sel);
+	err = profile_merge(&q, v.w, v.nr, &b, &duration);
 	res->windows = v.nr;
 	history_release(&v);
-	err = err ?: pprof_encode(b, t1 - t0, true, &res->body, &res->body_len);
+	err = err ?: pprof_encode(b, duration, true, &res->body, &res->body_len);
 	res->nr_samples = b ? pprof_builder_nr_samples(b) : 0;
 	pprof_builder_free(b);
 	res->ms = (double)(mono_ns() - start) / 1e6;
@@ -996,20 +993,16 @@ static int write_file(const char *path, const uint8_t *buf, size_t len)
 /* Window @w as the agent serves it on its own (default labels), into DIR/wNNN.pb.gz. */
 static int write_window(const char *dir, unsigned w, const struct pprof_frozen *f, uint32_t mask)
 {
-	struct label_select ls;
-	struct pprof_select sel;
+	const struct profile_query q = {.label_mask = mask, .period_ns = pprof_frozen_period(f)};
 	struct pprof_builder *b = NULL;
 	uint8_t *buf = NULL;
 	size_t len = 0;
+	int64_t duration;
 	char path[4096];
 	int err;
 
-	label_select_init(&sel, &ls, NULL, mask);
-	err = pprof_builder_new(&(struct pprof_opts){.period_ns = pprof_frozen_period(f),
-						     .time_nanos = pprof_frozen_time(f)},
-				&b);
-	err = err ?: pprof_merge(b, f, &sel);
-	err = err ?: pprof_encode(b, pprof_frozen_duration(f), true, &buf, &len);
+	err = profile_merge(&q, &f, 1, &b, &duration);
+	err = err ?: pprof_encode(b, duration, true, &buf, &len);
 	snprintf(path, sizeof(path), "%s/w%03u.pb.gz", dir, w);
 	err = err ?: write_file(path, buf, len);
 	free(buf);

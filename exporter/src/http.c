@@ -43,7 +43,7 @@
  */
 #include "exporter/http.h"
 #include "basicauth.h"
-#include "query.h"
+#include "exporter/query.h"
 
 #include <errno.h>
 #include <sys/stat.h>

@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "labels.h"
+#include "exporter/labels.h"
+#include "exporter/query.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 
 #include "exporter/pprof.h"
-#include "history.h"
+#include "exporter/history.h"
 
 #define SEC 1000000000LL
 #define T0  (1700000000LL * SEC)

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Labels, filters and time arguments of the profile endpoints, and the
- * profile-derived CPU metrics with their cardinality cap.
+ * Label sets of processes (and filters over their repaired values), and the
+ * profile-derived CPU metrics with their cardinality cap. The filter and
+ * time arguments themselves: test_query.c.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,92 +16,10 @@
 
 #include "common/strbuf.h"
 #include "cpumetrics.h"
-#include "labels.h"
+#include "exporter/labels.h"
+#include "exporter/query.h"
+#include "labelset.h"
 #include "procmeta.h"
-
-static const struct pprof_label sample[] = {
-    {.key = "pid", .num = 4242},
-    {.key = "comm", .str = "nginx"},
-    {.key = "cgroup", .str = "/kubepods.slice/pod1/cri-containerd-abc.scope"},
-    {.key = "container_id", .str = "abcdef0123456789"},
-    {.key = "container", .str = "web"},
-    {.key = "unit", .str = "nginx.service"},
-};
-#define NR (sizeof(sample) / sizeof(sample[0]))
-
-static bool match(const char *arg, const char *value)
-{
-	struct label_filter f;
-
-	memset(&f, 0, sizeof(f));
-	assert_null(label_filter_set(&f, arg, value));
-	assert_true(label_filter_active(&f));
-	return label_filter_match(&f, sample, NR);
-}
-
-static void test_filters(void **state)
-{
-	struct label_filter f;
-
-	(void)state;
-	assert_true(match("pid", "4242"));
-	assert_true(match("pid", "1,4242,7"));
-	assert_false(match("pid", "4243"));
-	assert_true(match("comm", "nginx"));
-	assert_true(match("comm", "ng*"));
-	assert_false(match("comm", "ngin"));
-	assert_true(match("container", "abcdef")); /* id prefix */
-	assert_true(match("container", "web"));	   /* name */
-	assert_false(match("container", "bcdef"));
-	assert_true(match("cgroup", "/kubepods.slice"));
-	assert_true(match("cgroup", "/kubepods.slice/")); /* trailing slash: the same cgroup */
-	assert_true(match("cgroup", "/"));
-	assert_false(match("cgroup", "/kubepods.sl")); /* not at a component boundary */
-	assert_true(match("unit", "*.service"));
-	assert_false(match("unit", "nginx"));
-
-	memset(&f, 0, sizeof(f));
-	assert_false(label_filter_active(&f));
-	assert_non_null(label_filter_set(&f, "pid", ""));
-	assert_non_null(label_filter_set(&f, "pid", "0"));
-	assert_non_null(label_filter_set(&f, "pid", "-1"));
-	assert_non_null(label_filter_set(&f, "pid", "4194305"));
-	assert_non_null(label_filter_set(&f, "pid", "12345678"));
-	assert_non_null(label_filter_set(&f, "pid", "1,"));
-	assert_non_null(label_filter_set(&f, "pid", "1 2"));
-	assert_non_null(label_filter_set(&f, "cgroup", "system.slice"));
-	assert_non_null(label_filter_set(&f, "comm", "a\nb"));
-	assert_non_null(label_filter_set(&f, "nope", "x"));
-	{
-		char many[64 * 3 + 8] = "";
-
-		for (int i = 0; i < 65; i++)
-			strcat(many, i ? ",1" : "1");
-		assert_non_null(label_filter_set(&f, "pid", many));
-	}
-}
-
-static void test_times(void **state)
-{
-	int64_t ns;
-
-	(void)state;
-	assert_int_equal(query_parse_time("1700000000", &ns), 0);
-	assert_int_equal(ns, 1700000000LL * 1000000000LL);
-	assert_int_equal(query_parse_time("1700000000.25", &ns), 0);
-	assert_int_equal(ns, 1700000000250000000LL);
-	assert_int_equal(query_parse_time("2023-11-14T22:13:20Z", &ns), 0);
-	assert_int_equal(ns, 1700000000LL * 1000000000LL);
-	assert_int_equal(query_parse_time("2023-11-14T23:13:20.5+01:00", &ns), 0);
-	assert_int_equal(ns, 1700000000500000000LL);
-	assert_int_equal(query_parse_time("", &ns), -EINVAL);
-	assert_int_equal(query_parse_time("-5", &ns), -EINVAL);
-	assert_int_equal(query_parse_time("yesterday", &ns), -EINVAL);
-	assert_int_equal(query_parse_time("2023-11-14T22:13:20", &ns), -EINVAL); /* no zone */
-	assert_int_equal(query_parse_time("2023-13-14T22:13:20Z", &ns), -EINVAL);
-	assert_int_equal(query_parse_time("99999999999", &ns), -EINVAL); /* past 2262 in ns */
-	assert_int_equal(query_parse_time("9999-01-01T00:00:00Z", &ns), -EINVAL);
-}
 
 static void test_label_set(void **state)
 {
@@ -219,8 +138,8 @@ static void test_cpumetrics_cap(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_filters),	   cmocka_unit_test(test_times),
-	    cmocka_unit_test(test_label_set),	   cmocka_unit_test(test_label_set_utf8),
+	    cmocka_unit_test(test_label_set),
+	    cmocka_unit_test(test_label_set_utf8),
 	    cmocka_unit_test(test_cpumetrics_cap),
 	};
 

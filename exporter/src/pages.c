@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "pages.h"
+#include "exporter/pages.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -11,9 +11,11 @@
 #include "common/strbuf.h"
 #include "exporter/flamegraph.h"
 #include "exporter/pprof.h"
+#include "exporter/profile.h"
+#include "exporter/query.h"
 
 #define NS		1000000000LL
-#define DEFAULT_SECONDS 60
+#define DEFAULT_SECONDS QUERY_DEFAULT_SECONDS
 /* Folded and HTML answers larger than this are refused (a filter narrows them). */
 #define PAGE_MAX_BYTES (256u << 20)
 /* The server's cap (--web.max-page-bytes) when it gives one. */
@@ -29,22 +31,20 @@ static int64_t now_unix_ns(void)
 	return (int64_t)ts.tv_sec * NS + ts.tv_nsec;
 }
 
+static const char *req_arg(const void *ctx, const char *name)
+{
+	return http_req_arg(ctx, name);
+}
+
 bool pages_parse_filter(const struct http_profile_req *req, struct label_filter *f,
 			struct http_reply *reply)
 {
-	memset(f, 0, sizeof(*f));
-	for (size_t i = 0; i < sizeof(label_filter_args) / sizeof(label_filter_args[0]); i++) {
-		const char *v = http_req_arg(req, label_filter_args[i]);
-		const char *why;
+	const struct query_args args = {.get = req_arg, .ctx = req};
+	char why[256];
 
-		if (!v)
-			continue;
-		why = label_filter_set(f, label_filter_args[i], v);
-		if (why) {
-			http_reply_errorf(reply, 400, "invalid value for \"%s\": %s",
-					  label_filter_args[i], why);
-			return false;
-		}
+	if (query_parse_filter(&args, f, why, sizeof(why))) {
+		http_reply_errorf(reply, 400, "%s", why);
+		return false;
 	}
 	return true;
 }
@@ -53,48 +53,15 @@ bool pages_parse_filter(const struct http_profile_req *req, struct label_filter 
 static bool parse_range(const struct pages_ctx *c, const struct http_profile_req *req, int64_t now,
 			int64_t *from, int64_t *to, struct http_reply *reply)
 {
-	const char *sec = http_req_arg(req, "seconds"), *start = http_req_arg(req, "start");
-	const char *end = http_req_arg(req, "end");
-	uint64_t max_s = c->retention_ns / NS + c->window_ns / NS;
-	unsigned long long n = DEFAULT_SECONDS;
-	char *e;
+	const struct query_args args = {.get = req_arg, .ctx = req};
+	char why[256];
 
-	if (sec && (start || end)) {
-		http_reply_errorf(reply, 400, "%s",
-				  "give either \"seconds\" or \"start\"/\"end\", not both");
-		return false;
-	}
-	if (sec) {
-		if (!*sec || strlen(sec) > 10 || *sec < '0' || *sec > '9')
-			goto bad_seconds;
-		n = strtoull(sec, &e, 10);
-		if (*e || n == 0 || n > max_s)
-			goto bad_seconds;
-	}
-	*to = now;
-	if (end && query_parse_time(end, to)) {
-		http_reply_errorf(reply, 400, "%s",
-				  "invalid value for \"end\": want Unix seconds or RFC 3339 UTC "
-				  "(2026-11-22T03:00:00Z)");
-		return false;
-	}
-	*from = *to - (int64_t)n * NS;
-	if (start && query_parse_time(start, from)) {
-		http_reply_errorf(reply, 400, "%s",
-				  "invalid value for \"start\": want Unix seconds or RFC 3339 UTC "
-				  "(2026-11-22T03:00:00Z)");
-		return false;
-	}
-	if (*from >= *to) {
-		http_reply_errorf(reply, 400, "%s", "\"start\" must be before \"end\"");
+	if (query_parse_range(&args, now, c->retention_ns / NS + c->window_ns / NS, from, to, why,
+			      sizeof(why))) {
+		http_reply_errorf(reply, 400, "%s", why);
 		return false;
 	}
 	return true;
-bad_seconds:
-	http_reply_errorf(reply, 400,
-			  "invalid value for \"seconds\": want an integer from 1 to %llu",
-			  (unsigned long long)max_s);
-	return false;
 }
 
 /* The windows of the request's range, or false with the reason in @reply. */
@@ -123,12 +90,11 @@ static bool acquire(const struct pages_ctx *c, const struct http_profile_req *re
 static void serve_history(const struct pages_ctx *c, const struct http_profile_req *req,
 			  struct http_reply *reply)
 {
+	struct profile_query q = {.label_mask = c->label_mask, .period_ns = c->period_ns};
 	struct label_filter f;
-	struct label_select ls;
-	struct pprof_select sel;
 	struct pprof_builder *b = NULL;
 	struct history_view v;
-	int64_t from, to, t0, t1;
+	int64_t from, to, duration;
 	int err = 0;
 
 	if (!acquire(c, req, &v, &f, &from, &to, reply))
@@ -147,15 +113,10 @@ static void serve_history(const struct pages_ctx *c, const struct http_profile_r
 		history_release(&v);
 		return;
 	}
-	t0 = pprof_frozen_time(v.w[0]);
-	t1 = pprof_frozen_time(v.w[v.nr - 1]) + pprof_frozen_duration(v.w[v.nr - 1]);
-	label_select_init(&sel, &ls, &f, c->label_mask);
-	err = pprof_builder_new(&(struct pprof_opts){.period_ns = c->period_ns, .time_nanos = t0},
-				&b);
-	for (size_t i = 0; !err && i < v.nr; i++)
-		err = pprof_merge(b, v.w[i], &sel);
+	q.filter = &f;
+	err = profile_merge(&q, v.w, v.nr, &b, &duration);
 	history_release(&v);
-	err = err ?: pprof_encode(b, t1 - t0, true, &reply->body, &reply->body_len);
+	err = err ?: pprof_encode(b, duration, true, &reply->body, &reply->body_len);
 	pprof_builder_free(b);
 	if (err) {
 		http_reply_errorf(reply, 500, "building the profile failed: %s", strerror(-err));
@@ -172,12 +133,6 @@ static const char *const kind_suffix[] = {
     [PPROF_FRAME_JIT] = "_[j]",
     [PPROF_FRAME_INLINED] = "_[i]",
 };
-
-static bool keep_comm_only(void *ctx, const char *key)
-{
-	(void)ctx;
-	return strcmp(key, "comm") == 0;
-}
 
 struct stack_walk {
 	/* For every stack: frames root first, the process's comm as the root. */
@@ -245,17 +200,14 @@ static int walk_cb(void *ctx, const struct pprof_frame_name *frames, size_t nr, 
 static int walk_windows(const struct pages_ctx *c, const struct history_view *v,
 			const struct label_filter *f, struct stack_walk *w)
 {
-	struct label_select ls;
-	struct pprof_select sel;
+	const struct profile_query q = {
+	    .filter = f, .label_mask = 1u << LABEL_COMM, .period_ns = c->period_ns};
 	struct pprof_builder *b = NULL;
 	struct pprof_frozen *fz = NULL;
+	int64_t duration;
 	int err;
 
-	label_select_init(&sel, &ls, f, 0);
-	sel.keep_label = keep_comm_only;
-	err = pprof_builder_new(&(struct pprof_opts){.period_ns = c->period_ns}, &b);
-	for (size_t i = 0; !err && i < v->nr; i++)
-		err = pprof_merge(b, v->w[i], &sel);
+	err = profile_merge(&q, v->w, v->nr, &b, &duration);
 	err = err ?: pprof_freeze(b, 0, &fz);
 	pprof_builder_free(b);
 	strbuf_init(&w->names, 1u << 20);

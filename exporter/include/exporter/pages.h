@@ -12,17 +12,17 @@
  * (2026-11-22T03:00:00Z). A window is in the range when it overlaps it, so
  * answers are in whole --history.window steps; the window being filled is
  * not in any answer yet. Filters: pid, comm, container, cgroup, unit (see
- * labels.h), as on /debug/pprof/profile.
+ * exporter/labels.h; parsed by exporter/query.h), as on /debug/pprof/profile.
  */
-#ifndef STACKD_AGENT_PAGES_H
-#define STACKD_AGENT_PAGES_H
+#ifndef STACKD_EXPORTER_PAGES_H
+#define STACKD_EXPORTER_PAGES_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "exporter/http.h"
-#include "history.h"
-#include "labels.h"
+#include "exporter/history.h"
+#include "exporter/labels.h"
 
 struct pages_ctx {
 	struct history *hist; /* NULL: --history.retention=0 */

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "history.h"
+#include "exporter/history.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -16,8 +16,8 @@
  * whose removal makes room; when the windows queries hold leave too little
  * room, the new window is dropped (counted), never the whole ring.
  */
-#ifndef STACKD_AGENT_HISTORY_H
-#define STACKD_AGENT_HISTORY_H
+#ifndef STACKD_EXPORTER_HISTORY_H
+#define STACKD_EXPORTER_HISTORY_H
 
 #include <stddef.h>
 #include <stdint.h>

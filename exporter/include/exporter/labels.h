@@ -4,16 +4,18 @@
  *
  * Every sample the agent aggregates carries the full label set of its
  * process (pid, comm, exe, cmdline, cgroup, container and Kubernetes
- * metadata, systemd unit), so any window can be filtered on any of them
- * later. What a served profile shows is --profiling.labels: the other keys
- * are dropped when the profile is built and samples that become equal are
+ * metadata, systemd unit; built by agent/labelset.c under the keys named
+ * here), so any window can be filtered on any of them later.
+ *
+ * What a served profile shows is --profiling.labels: the other keys are
+ * dropped when the profile is built and samples that become equal are
  * summed, so the default output stays bounded (no cmdline, no cgroup path).
  *
  * Filters come from query arguments of the profile endpoints (untrusted
- * input: bounded, validated, clear errors).
+ * input: bounded, validated, clear errors), parsed by exporter/query.h.
  */
-#ifndef STACKD_AGENT_LABELS_H
-#define STACKD_AGENT_LABELS_H
+#ifndef STACKD_EXPORTER_LABELS_H
+#define STACKD_EXPORTER_LABELS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -49,21 +51,9 @@ const char *label_str(const struct pprof_label *labels, size_t nr, const char *k
 int labels_parse_set(const char *list, uint32_t *mask);
 
 /*
- * The full label set of one process, in one allocation (the strings follow
- * the array). Empty values are left out.
+ * Where a profile endpoint's samples may come from: all set criteria must
+ * hold. Set from query arguments by exporter/query.h.
  */
-struct label_set {
-	size_t bytes;
-	size_t nr;
-	struct pprof_label l[];
-};
-
-struct procmeta;
-/* @m may be NULL (a process that vanished before it could be read): pid, comm and exe only. */
-struct label_set *label_set_build(uint32_t pid, const char *comm, const char *exe,
-				  const struct procmeta *m);
-
-/* Where a profile endpoint's samples may come from: all set criteria must hold. */
 #define FILTER_MAX_PIDS 64
 struct label_filter {
 	uint32_t pids[FILTER_MAX_PIDS]; /* any of them */
@@ -74,24 +64,9 @@ struct label_filter {
 	char unit[128];	     /* shell glob on the systemd unit */
 };
 
-/* Filter query arguments, in the order they are documented. */
-extern const char *const label_filter_args[5]; /* pid, comm, container, cgroup, unit */
-
-/*
- * Apply query argument @arg (one of label_filter_args) with @value to @f.
- * Returns NULL, or a message saying what is wrong with the value.
- */
-const char *label_filter_set(struct label_filter *f, const char *arg, const char *value);
 bool label_filter_active(const struct label_filter *f);
 /* Does a sample with these labels pass? */
 bool label_filter_match(const struct label_filter *f, const struct pprof_label *labels, size_t nr);
-
-/*
- * A time argument (start=, end=): Unix seconds with an optional fraction
- * ("1700000000", "1700000000.25") or RFC 3339 with Z or an offset
- * ("2026-11-22T03:00:00Z") -> Unix ns. -EINVAL for anything else.
- */
-int query_parse_time(const char *s, int64_t *ns);
 
 /*
  * A pprof_select over @f (NULL or inactive: every sample) that keeps the
