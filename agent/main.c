@@ -23,6 +23,7 @@
 #include "agent.h"
 #include "check.h"
 #include "checks.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "config.h"
 #include "exporter/http.h"
@@ -45,8 +46,8 @@ static _Atomic(const char *) g_shutdown_stage = "starting the shutdown";
 struct shutdown_watch {
 	pthread_mutex_t lock; /* guards agent: NULL once it is being freed */
 	struct agent *agent;
-	sigset_t sigs;	    /* SIGINT, SIGTERM: blocked in every thread */
-	struct timespec t0; /* CLOCK_MONOTONIC of the first signal */
+	sigset_t sigs;	/* SIGINT, SIGTERM: blocked in every thread */
+	uint64_t t0_ns; /* mono_ns() of the first signal */
 };
 
 /*
@@ -57,12 +58,13 @@ struct shutdown_watch {
 static void *shutdown_watchdog(void *arg)
 {
 	struct shutdown_watch *w = arg;
-	struct timespec left = {.tv_sec = SHUTDOWN_DEADLINE_S}, now;
+	struct timespec left = {.tv_sec = SHUTDOWN_DEADLINE_S};
 	char what[160];
+	uint64_t now;
 	int sig;
 
 	sig = sigtimedwait(&w->sigs, NULL, &left);
-	clock_gettime(CLOCK_MONOTONIC, &now);
+	now = mono_ns();
 	pthread_mutex_lock(&w->lock);
 	if (w->agent)
 		agent_shutdown_report(w->agent, what, sizeof(what));
@@ -70,8 +72,7 @@ static void *shutdown_watchdog(void *arg)
 		snprintf(what, sizeof(what), "drain thread ended");
 	if (sig > 0)
 		pr_err("second %s after %.1f s while %s (%s): exiting now",
-		       sig == SIGINT ? "SIGINT" : "SIGTERM",
-		       (double)(now.tv_sec - w->t0.tv_sec) + (now.tv_nsec - w->t0.tv_nsec) / 1e9,
+		       sig == SIGINT ? "SIGINT" : "SIGTERM", (double)(now - w->t0_ns) / 1e9,
 		       atomic_load(&g_shutdown_stage), what);
 	else
 		pr_err("shutdown did not finish within %d s, stuck %s (%s): exiting now",
@@ -87,7 +88,7 @@ static void arm_shutdown_deadline(struct shutdown_watch *w)
 	pthread_t t;
 	int err;
 
-	clock_gettime(CLOCK_MONOTONIC, &w->t0);
+	w->t0_ns = mono_ns();
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	err = pthread_create(&t, &attr, shutdown_watchdog, w);

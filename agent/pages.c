@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/hmap.h"
 #include "common/strbuf.h"
 #include "exporter/flamegraph.h"
@@ -20,14 +21,6 @@
 #define PAGE_CAP(req) ((req)->max_body_sz ? (req)->max_body_sz : PAGE_MAX_BYTES)
 /* Processes listed on the index page. */
 #define INDEX_TOP 50
-
-static int64_t now_unix_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * NS + ts.tv_nsec;
-}
 
 bool pages_parse_filter(const struct http_profile_req *req, struct label_filter *f,
 			struct http_reply *reply)
@@ -108,8 +101,7 @@ static bool acquire(const struct pages_ctx *c, const struct http_profile_req *re
 				  "/debug/pprof/profile?seconds=N");
 		return false;
 	}
-	if (!pages_parse_filter(req, f, reply) ||
-	    !parse_range(c, req, now_unix_ns(), from, to, reply))
+	if (!pages_parse_filter(req, f, reply) || !parse_range(c, req, unix_ns(), from, to, reply))
 		return false;
 	if (history_acquire(c->hist, *from, *to, v)) {
 		http_reply_errorf(reply, 500, "%s", "out of memory");
@@ -527,7 +519,7 @@ static void serve_index(const struct pages_ctx *c, const struct http_profile_req
 	err = strbuf_appends(&sb, index_head);
 	hmap_init(&ic.rows);
 	if (c->hist) {
-		int64_t now = now_unix_ns();
+		int64_t now = unix_ns();
 
 		err = err ?: history_acquire(c->hist, now - DEFAULT_SECONDS * NS, now, &v);
 		for (i = 0; !err && i < v.nr; i++) {

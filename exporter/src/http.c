@@ -68,6 +68,7 @@
 #include <gnutls/x509.h>
 #include <microhttpd.h>
 
+#include "common/clock.h"
 #include "common/list.h"
 #include "common/log.h"
 #include "common/strbuf.h"
@@ -236,14 +237,6 @@ struct http_server {
  */
 static _Atomic uint64_t tls_client_cert_rejected;
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Our per-connection state (NULL if its allocation failed). */
 static struct http_conn *conn_of(struct MHD_Connection *conn)
 {
@@ -262,7 +255,7 @@ static void conn_arm(struct http_server *s, struct http_conn *c)
 	 */
 	if (c)
 		atomic_store(&c->deadline_ns,
-			     now_ns() + (s->idle_timeout_seconds + 1ull) * 1000000000ull);
+			     mono_ns() + (s->idle_timeout_seconds + 1ull) * 1000000000ull);
 }
 
 static void conn_disarm(struct http_conn *c)
@@ -1856,7 +1849,7 @@ static void *housekeeper_main(void *arg)
 	pthread_mutex_lock(&s->lock);
 	while (!s->is_stopping) {
 		struct http_daemon **pd = &s->retired, *done = NULL;
-		uint64_t now = now_ns();
+		uint64_t now = mono_ns();
 
 		for (struct http_conn *c = s->conns.next; c != &s->conns; c = c->next) {
 			uint64_t dl = atomic_load(&c->deadline_ns);
@@ -2141,7 +2134,7 @@ int http_server_reload(struct http_server *s, const char *web_config_file)
 	daemon_quiesce(old);
 	pthread_mutex_lock(&s->lock);
 	old->stop_by_ns =
-	    now_ns() + (s->max_profile_seconds + s->idle_timeout_seconds + 10ull) * 1000000000ull;
+	    mono_ns() + (s->max_profile_seconds + s->idle_timeout_seconds + 10ull) * 1000000000ull;
 	old->next = s->retired;
 	s->retired = old;
 	pthread_cond_signal(&s->wake);
