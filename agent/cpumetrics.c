@@ -110,7 +110,11 @@ static void family_add(struct family *f, const char *key, size_t len, uint64_t s
 	s->last_ns = now;
 	s->key_len = (uint32_t)len;
 	memcpy(s->key, key, len);
-	hmap_insert(&f->map, &s->node, h);
+	if (hmap_insert(&f->map, &s->node, h)) {
+		free(s);
+		f->cut_samples += samples;
+		return;
+	}
 	list_add(&s->lru, &f->lru);
 	f->nr++;
 }

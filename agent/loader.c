@@ -492,7 +492,8 @@ static struct stack_slot *stack_get(struct loader *l, int stack_fd, int overflow
 	} else {
 		*not_found = true;
 	}
-	hmap_insert(&l->ids, &s->node, h);
+	/* Unindexed (no memory for a bucket) only costs a second lookup of this id. */
+	(void)hmap_insert(&l->ids, &s->node, h);
 	return s->nr ? s : NULL;
 }
 

@@ -302,8 +302,10 @@ static int folded_add(struct stack_walk *w, const char *const *frames, size_t nr
 	l->count = count;
 	l->len = fc->line.len;
 	memcpy(l->s, fc->line.buf, l->len);
-	hmap_insert(&fc->lines, &l->node, h);
-	return 0;
+	err = hmap_insert(&fc->lines, &l->node, h);
+	if (err)
+		free(l);
+	return err;
 }
 
 static void serve_folded(const struct pages_ctx *c, const struct http_profile_req *req,
@@ -483,7 +485,10 @@ static int index_add(void *ctx, const struct pprof_label *labels, size_t nr, int
 		snprintf(r->container, sizeof(r->container), "%.40s/%.30s",
 			 label_str(labels, nr, "pod"), cont);
 	snprintf(r->unit, sizeof(r->unit), "%s", label_str(labels, nr, "unit"));
-	hmap_insert(&ic->rows, &r->node, hash_u64((uint64_t)pid));
+	if (hmap_insert(&ic->rows, &r->node, hash_u64((uint64_t)pid))) {
+		free(r);
+		return -ENOMEM;
+	}
 	ic->nr++;
 	return 0;
 }

@@ -282,7 +282,14 @@ struct proc *proctable_get(struct proctable *t, uint32_t tgid, uint64_t start_bo
 	} else {
 		proc_snapshot(t, p, comm_hint);
 	}
-	hmap_insert(&t->procs, &p->node, h);
+	if (hmap_insert(&t->procs, &p->node, h)) {
+		if (p->maps)
+			t->stats.maps_bytes -= p->maps->bytes;
+		if (p->labels)
+			t->stats.labels_bytes -= p->labels->bytes;
+		proc_free(p);
+		return NULL;
+	}
 	list_add(&p->lru, &t->lru);
 	return p;
 }
