@@ -10,34 +10,6 @@
 		.name = (n), .value = (v)                                                          \
 	}
 
-static int counter(struct strbuf *sb, const char *name, const char *help, uint64_t v)
-{
-	int err = prom_family(sb, name, "counter", help);
-
-	return err ? err : prom_sample_u64(sb, name, NULL, 0, v);
-}
-
-static int gauge(struct strbuf *sb, const char *name, const char *help, uint64_t v)
-{
-	int err = prom_family(sb, name, "gauge", help);
-
-	return err ? err : prom_sample_u64(sb, name, NULL, 0, v);
-}
-
-/* A counter family with one label and one sample per (label value, value) pair. */
-static int labelled(struct strbuf *sb, const char *name, const char *type, const char *help,
-		    const char *label, const char *const *values, const uint64_t *v, size_t nr)
-{
-	int err = prom_family(sb, name, type, help);
-
-	for (size_t i = 0; i < nr && !err; i++) {
-		struct prom_label l = L(label, values[i]);
-
-		err = prom_sample_u64(sb, name, &l, 1, v[i]);
-	}
-	return err;
-}
-
 void stats_publish(struct agent_stats *pub, const struct agent_stats *drain)
 {
 	struct agent_req_stats req = pub->req;
@@ -73,331 +45,356 @@ int stats_write_metrics(struct strbuf *sb, const struct agent_stats *s,
 	err = err ?: prom_sample_u64(sb, "stackd_build_info", build, 3, 1);
 
 	err = err
-		  ?: gauge(sb, "stackd_sampling_frequency_hertz",
-			   "Configured sampling frequency per CPU.", info->frequency_hz);
+		  ?: prom_metric_u64(sb, "stackd_sampling_frequency_hertz", "gauge",
+				     "Configured sampling frequency per CPU.", info->frequency_hz);
 	err = err
-		  ?: gauge(sb, "stackd_sampled_cpus", "CPUs with an attached sampling event.",
-			   info->nr_cpus);
+		  ?: prom_metric_u64(sb, "stackd_sampled_cpus", "gauge",
+				     "CPUs with an attached sampling event.", info->nr_cpus);
 	v[0] = info->counts_map_entries;
 	v[1] = info->stack_map_entries;
 	v[2] = info->overflow_map_entries;
 	err = err
-		  ?: labelled(sb, "stackd_bpf_map_entries", "gauge",
-			      "Capacity of each of the two double-buffered BPF map sets.", "map",
-			      map_names, v, 3);
+		  ?: prom_metric_labelled_u64(
+			 sb, "stackd_bpf_map_entries", "gauge",
+			 "Capacity of each of the two double-buffered BPF map sets.", "map",
+			 map_names, v, 3);
 
 	err = err
-		  ?: counter(sb, "stackd_bpf_samples_total",
-			     "Perf samples the BPF program was invoked for, idle included.",
-			     s->bpf[STACKD_CNT_SAMPLES]);
+		  ?: prom_metric_u64(sb, "stackd_bpf_samples_total", "counter",
+				     "Perf samples the BPF program was invoked for, idle included.",
+				     s->bpf[STACKD_CNT_SAMPLES]);
 	err = err
-		  ?: counter(sb, "stackd_samples_idle_total",
-			     "Idle-task samples skipped in the kernel (--profiling.include-idle "
-			     "is off).",
-			     s->bpf[STACKD_CNT_IDLE]);
+		  ?: prom_metric_u64(
+			 sb, "stackd_samples_idle_total", "counter",
+			 "Idle-task samples skipped in the kernel (--profiling.include-idle "
+			 "is off).",
+			 s->bpf[STACKD_CNT_IDLE]);
 	err = err
-		  ?: counter(sb, "stackd_bpf_samples_filtered_total",
-			     "Samples of processes outside --profiling.pids/--profiling.cgroups, "
-			     "dropped in the kernel before any stack walk.",
-			     s->bpf[STACKD_CNT_FILTERED]);
+		  ?: prom_metric_u64(
+			 sb, "stackd_bpf_samples_filtered_total", "counter",
+			 "Samples of processes outside --profiling.pids/--profiling.cgroups, "
+			 "dropped in the kernel before any stack walk.",
+			 s->bpf[STACKD_CNT_FILTERED]);
 	err = err
-		  ?: counter(sb, "stackd_samples_recorded_total",
-			     "Samples counted into a BPF counts map.", s->bpf[STACKD_CNT_RECORDED]);
+		  ?: prom_metric_u64(sb, "stackd_samples_recorded_total", "counter",
+				     "Samples counted into a BPF counts map.",
+				     s->bpf[STACKD_CNT_RECORDED]);
 	err = err
-		  ?: counter(sb, "stackd_samples_drained_total",
-			     "Samples read from the BPF counts maps by the agent.",
-			     s->samples_drained);
+		  ?: prom_metric_u64(sb, "stackd_samples_drained_total", "counter",
+				     "Samples read from the BPF counts maps by the agent.",
+				     s->samples_drained);
 	v[0] = s->bpf[STACKD_CNT_COUNTS_FULL];
 	v[1] = s->samples_unattributed;
 	v[2] = s->samples_not_in_profile;
 	err = err
-		  ?: labelled(sb, "stackd_samples_dropped_total", "counter",
-			      "Samples lost, by reason.", "reason", drop_reasons, v, 3);
+		  ?: prom_metric_labelled_u64(sb, "stackd_samples_dropped_total", "counter",
+					      "Samples lost, by reason.", "reason", drop_reasons, v,
+					      3);
 	v[0] = s->bpf[STACKD_CNT_USTACK_COLLISION];
 	v[1] = s->bpf[STACKD_CNT_KSTACK_COLLISION];
 	err = err
-		  ?: labelled(sb, "stackd_stack_collisions_total", "counter",
-			      "Stacks that collided in a stack-trace map (-EEXIST) and were "
-			      "walked again into the overflow map.",
-			      "stack", stack_kinds, v, 2);
+		  ?: prom_metric_labelled_u64(
+			 sb, "stackd_stack_collisions_total", "counter",
+			 "Stacks that collided in a stack-trace map (-EEXIST) and were "
+			 "walked again into the overflow map.",
+			 "stack", stack_kinds, v, 2);
 	v[0] = s->bpf[STACKD_CNT_USTACK_LOST];
 	v[1] = s->bpf[STACKD_CNT_KSTACK_LOST];
 	err = err
-		  ?: labelled(sb, "stackd_stacks_lost_total", "counter",
-			      "Collided stacks the overflow map could not take either; the sample "
-			      "is kept with a placeholder frame.",
-			      "stack", stack_kinds, v, 2);
+		  ?: prom_metric_labelled_u64(
+			 sb, "stackd_stacks_lost_total", "counter",
+			 "Collided stacks the overflow map could not take either; the sample "
+			 "is kept with a placeholder frame.",
+			 "stack", stack_kinds, v, 2);
 	v[0] = s->bpf[STACKD_CNT_USTACK_MISSING];
 	v[1] = s->bpf[STACKD_CNT_KSTACK_MISSING];
 	err = err
-		  ?: labelled(sb, "stackd_stacks_unavailable_total", "counter",
-			      "Samples whose stack could not be walked (other than collisions).",
-			      "stack", stack_kinds, v, 2);
+		  ?: prom_metric_labelled_u64(
+			 sb, "stackd_stacks_unavailable_total", "counter",
+			 "Samples whose stack could not be walked (other than collisions).",
+			 "stack", stack_kinds, v, 2);
 	err = err
-		  ?: counter(sb, "stackd_stacks_not_found_total",
-			     "Stack ids in a counts entry that were missing from the stack map.",
-			     s->stacks_not_found);
+		  ?: prom_metric_u64(
+			 sb, "stackd_stacks_not_found_total", "counter",
+			 "Stack ids in a counts entry that were missing from the stack map.",
+			 s->stacks_not_found);
 
 	v[0] = s->events_new;
 	v[1] = s->events_exit;
 	err = err
-		  ?: labelled(sb, "stackd_process_events_total", "counter",
-			      "Process notifications received from the BPF side.", "type",
-			      event_types, v, 2);
+		  ?: prom_metric_labelled_u64(sb, "stackd_process_events_total", "counter",
+					      "Process notifications received from the BPF side.",
+					      "type", event_types, v, 2);
 	err = err
-		  ?: counter(sb, "stackd_process_events_lost_total",
-			     "Process notifications lost because the ring buffer was full.",
-			     s->bpf[STACKD_CNT_EVENTS_LOST]);
+		  ?: prom_metric_u64(sb, "stackd_process_events_lost_total", "counter",
+				     "Process notifications lost because the ring buffer was full.",
+				     s->bpf[STACKD_CNT_EVENTS_LOST]);
 
-	err = err ?: counter(sb, "stackd_drains_total", "Drains of the BPF maps.", s->drains);
 	err = err
-		  ?: counter(sb, "stackd_drain_swap_timeouts_total",
-			     "Drains that did not see every CPU leave the old map set within "
-			     "50 ms.",
-			     s->swap_timeouts);
+		  ?: prom_metric_u64(sb, "stackd_drains_total", "counter",
+				     "Drains of the BPF maps.", s->drains);
+	err =
+	    err
+		?: prom_metric_u64(sb, "stackd_drain_swap_timeouts_total", "counter",
+				   "Drains that did not see every CPU leave the old map set within "
+				   "50 ms.",
+				   s->swap_timeouts);
 	err = err
 		  ?: prom_histogram_write(sb, "stackd_drain_duration_seconds",
 					  "Time to drain, symbolize and aggregate one map set.",
 					  drain_hist);
 	err = err
-		  ?: gauge(sb, "stackd_drain_stalled",
-			   "1 while no drain completed for 3 drain intervals (at least 5 s): "
-			   "/-/ready answers 503 then.",
-			   s->drain_stalled);
+		  ?: prom_metric_u64(
+			 sb, "stackd_drain_stalled", "gauge",
+			 "1 while no drain completed for 3 drain intervals (at least 5 s): "
+			 "/-/ready answers 503 then.",
+			 s->drain_stalled);
 	err = err
-		  ?: prom_family(sb, "stackd_drain_last_success_timestamp_seconds", "gauge",
-				 "When the last drain completed (Unix time; 0: none yet).");
-	err = err
-		  ?: prom_sample(sb, "stackd_drain_last_success_timestamp_seconds", NULL, 0,
+		  ?: prom_metric(sb, "stackd_drain_last_success_timestamp_seconds", "gauge",
+				 "When the last drain completed (Unix time; 0: none yet).",
 				 (double)s->drain_last_unix_ns / 1e9);
 
 	err = err
-		  ?: gauge(sb, "stackd_processes_tracked", "Processes in the process table.",
-			   s->procs.tracked);
+		  ?: prom_metric_u64(sb, "stackd_processes_tracked", "gauge",
+				     "Processes in the process table.", s->procs.tracked);
 	err = err
-		  ?: gauge(sb, "stackd_process_maps_bytes",
-			   "Memory held by process maps snapshots.", s->procs.maps_bytes);
+		  ?: prom_metric_u64(sb, "stackd_process_maps_bytes", "gauge",
+				     "Memory held by process maps snapshots.", s->procs.maps_bytes);
 	err = err
-		  ?: counter(sb, "stackd_process_snapshots_total",
-			     "Snapshots of /proc/PID (comm, exe, maps) taken.", s->procs.snapshots);
+		  ?: prom_metric_u64(sb, "stackd_process_snapshots_total", "counter",
+				     "Snapshots of /proc/PID (comm, exe, maps) taken.",
+				     s->procs.snapshots);
 	v[0] = s->procs.snapshot_vanished;
 	v[1] = s->procs.snapshot_errors;
 	err = err
-		  ?: labelled(sb, "stackd_process_snapshot_failures_total", "counter",
-			      "Snapshots that failed: the process was gone (or its pid reused) "
-			      "or /proc could not be read.",
-			      "reason", snap_reasons, v, 2);
+		  ?: prom_metric_labelled_u64(
+			 sb, "stackd_process_snapshot_failures_total", "counter",
+			 "Snapshots that failed: the process was gone (or its pid reused) "
+			 "or /proc could not be read.",
+			 "reason", snap_reasons, v, 2);
 	v[0] = s->procs.evicted_exited;
 	v[1] = s->procs.evicted_capacity;
 	err = err
-		  ?: labelled(sb, "stackd_processes_evicted_total", "counter",
-			      "Processes removed from the process table.", "reason", evict_reasons,
-			      v, 2);
+		  ?: prom_metric_labelled_u64(sb, "stackd_processes_evicted_total", "counter",
+					      "Processes removed from the process table.", "reason",
+					      evict_reasons, v, 2);
 
-	err =
-	    err
-		?: counter(sb, "stackd_process_maps_refused_total",
-			   "Maps snapshots refused: over 1 MiB for one process or 64 MiB for all.",
-			   s->procs.maps_refused);
 	err = err
-		  ?: counter(sb, "stackd_process_maps_refused_bytes_total",
-			     "Bytes of the maps snapshots refused.", s->procs.maps_refused_bytes);
+		  ?: prom_metric_u64(
+			 sb, "stackd_process_maps_refused_total", "counter",
+			 "Maps snapshots refused: over 1 MiB for one process or 64 MiB for all.",
+			 s->procs.maps_refused);
 	err = err
-		  ?: counter(sb, "stackd_process_maps_budget_evictions_total",
-			     "Least recently sampled processes evicted to bring maps snapshots "
-			     "back under their budget.",
-			     s->procs.evicted_maps_budget);
+		  ?: prom_metric_u64(sb, "stackd_process_maps_refused_bytes_total", "counter",
+				     "Bytes of the maps snapshots refused.",
+				     s->procs.maps_refused_bytes);
 	err = err
-		  ?: counter(sb, "stackd_symbolize_frames_total", "Frames symbolized.",
-			     s->sym.frames_total);
+		  ?: prom_metric_u64(
+			 sb, "stackd_process_maps_budget_evictions_total", "counter",
+			 "Least recently sampled processes evicted to bring maps snapshots "
+			 "back under their budget.",
+			 s->procs.evicted_maps_budget);
+	err = err
+		  ?: prom_metric_u64(sb, "stackd_symbolize_frames_total", "counter",
+				     "Frames symbolized.", s->sym.frames_total);
 	for (int i = 0; i < SYM_FAIL__MAX; i++) {
 		sym_reasons[i] = sym_fail_reason_name((enum sym_fail_reason)i);
 		v[i] = s->sym.failures[i];
 	}
 	err = err
-		  ?: labelled(sb, "stackd_symbolize_failures_total", "counter",
-			      "Frames left unsymbolized, by reason.", "reason", sym_reasons, v,
-			      SYM_FAIL__MAX);
+		  ?: prom_metric_labelled_u64(sb, "stackd_symbolize_failures_total", "counter",
+					      "Frames left unsymbolized, by reason.", "reason",
+					      sym_reasons, v, SYM_FAIL__MAX);
 	err = err
-		  ?: gauge(sb, "stackd_symbol_cache_bytes", "Memory held by cached symbol tables.",
-			   s->sym.cache_bytes);
+		  ?: prom_metric_u64(sb, "stackd_symbol_cache_bytes", "gauge",
+				     "Memory held by cached symbol tables.", s->sym.cache_bytes);
 	err = err
-		  ?: gauge(sb, "stackd_symbol_cache_budget_bytes",
-			   "Budget of the symbol cache (--symbolize.cache-size).",
-			   info->symbol_cache_budget);
+		  ?: prom_metric_u64(sb, "stackd_symbol_cache_budget_bytes", "gauge",
+				     "Budget of the symbol cache (--symbolize.cache-size).",
+				     info->symbol_cache_budget);
 	err = err
-		  ?: gauge(sb, "stackd_symbol_cache_objects", "Object files in the symbol cache.",
-			   s->sym.cache_objects);
+		  ?: prom_metric_u64(sb, "stackd_symbol_cache_objects", "gauge",
+				     "Object files in the symbol cache.", s->sym.cache_objects);
+	err =
+	    err
+		?: prom_metric_u64(sb, "stackd_symbol_cache_fds", "gauge",
+				   "Object files held open for DWARF not loaded yet (at most 256).",
+				   s->sym.cache_fds);
 	err = err
-		  ?: gauge(sb, "stackd_symbol_cache_fds",
-			   "Object files held open for DWARF not loaded yet (at most 256).",
-			   s->sym.cache_fds);
+		  ?: prom_metric_u64(
+			 sb, "stackd_symbol_cache_fd_drops_total", "counter",
+			 "Held files closed at the cap: their DWARF is unavailable until a "
+			 "process mapping them is seen again.",
+			 s->sym.cache_fd_drops);
 	err = err
-		  ?: counter(sb, "stackd_symbol_cache_fd_drops_total",
-			     "Held files closed at the cap: their DWARF is unavailable until a "
-			     "process mapping them is seen again.",
-			     s->sym.cache_fd_drops);
-	err = err
-		  ?: counter(
-			 sb, "stackd_symbol_cache_alias_drops_total",
+		  ?: prom_metric_u64(
+			 sb, "stackd_symbol_cache_alias_drops_total", "counter",
 			 "File identities a cached object forgot at its cap of 64 (each costs that "
 			 "file a re-parse).",
 			 s->sym.cache_alias_drops);
 	err = err
-		  ?: counter(sb, "stackd_symbol_cache_hits_total", "Symbol cache lookups that hit.",
-			     s->sym.cache_hits);
-	err = err
-		  ?: counter(sb, "stackd_symbol_cache_misses_total",
-			     "Symbol cache lookups that loaded a file.", s->sym.cache_misses);
-	err = err
-		  ?: counter(sb, "stackd_symbol_cache_evictions_total",
-			     "Objects evicted from the symbol cache to stay within budget.",
-			     s->sym.cache_evictions);
-	err = err
-		  ?: counter(sb, "stackd_symbolize_objects_too_big_total",
-			     "Object parses stopped at the per-object budget "
-			     "(--symbolize.max-object-size): their frames stay raw addresses.",
-			     s->sym.objects_too_big);
-	err = err
-		  ?: counter(sb, "stackd_symbolize_too_big_refused_bytes_total",
-			     "Bytes those parses asked for beyond the per-object budget.",
-			     s->sym.too_big_bytes);
-	err = err
-		  ?: gauge(sb, "stackd_perfmap_bytes",
-			   "Memory held by JIT perf maps (at most 32 MiB, 8 MiB per process).",
-			   s->sym.perfmap_bytes);
-	err = err
-		  ?: counter(sb, "stackd_perfmap_truncated_total",
-			     "Perf map reads stopped at their memory budget.",
-			     s->sym.perfmap_truncated);
-	err = err
-		  ?: counter(sb, "stackd_perfmap_refused_bytes_total",
-			     "Bytes of perf map files left unparsed at that budget.",
-			     s->sym.perfmap_refused_bytes);
-
-	err = err
-		  ?: gauge(sb, "stackd_stack_cache_bytes", "Memory held by symbolized stacks.",
-			   s->stacks.bytes);
-	err = err
-		  ?: gauge(sb, "stackd_stack_cache_budget_bytes",
-			   "Budget of the stack cache (--symbolize.stack-cache-size).",
-			   info->stack_cache_budget);
-	err = err
-		  ?: gauge(sb, "stackd_stack_cache_entries", "Symbolized stacks cached.",
-			   s->stacks.entries);
-	err = err
-		  ?: counter(sb, "stackd_stack_cache_hits_total",
-			     "Stacks served from the cache with no symbolization work.",
-			     s->stacks.hits);
-	err = err
-		  ?: counter(sb, "stackd_stack_cache_misses_total", "Stacks symbolized afresh.",
-			     s->stacks.misses);
+		  ?: prom_metric_u64(sb, "stackd_symbol_cache_hits_total", "counter",
+				     "Symbol cache lookups that hit.", s->sym.cache_hits);
 	err =
 	    err
-		?: counter(sb, "stackd_stack_cache_invalidated_total",
-			   "Cached stacks dropped because the process exec'd or its maps changed, "
-			   "or because they went through JIT code (kept for one drain only).",
-			   s->stacks.invalidated);
+		?: prom_metric_u64(sb, "stackd_symbol_cache_misses_total", "counter",
+				   "Symbol cache lookups that loaded a file.", s->sym.cache_misses);
 	err = err
-		  ?: counter(sb, "stackd_stack_cache_evictions_total",
-			     "Stacks evicted from the cache to stay within budget.",
-			     s->stacks.evictions);
+		  ?: prom_metric_u64(sb, "stackd_symbol_cache_evictions_total", "counter",
+				     "Objects evicted from the symbol cache to stay within budget.",
+				     s->sym.cache_evictions);
+	err = err
+		  ?: prom_metric_u64(
+			 sb, "stackd_symbolize_objects_too_big_total", "counter",
+			 "Object parses stopped at the per-object budget "
+			 "(--symbolize.max-object-size): their frames stay raw addresses.",
+			 s->sym.objects_too_big);
+	err = err
+		  ?: prom_metric_u64(sb, "stackd_symbolize_too_big_refused_bytes_total", "counter",
+				     "Bytes those parses asked for beyond the per-object budget.",
+				     s->sym.too_big_bytes);
+	err = err
+		  ?: prom_metric_u64(
+			 sb, "stackd_perfmap_bytes", "gauge",
+			 "Memory held by JIT perf maps (at most 32 MiB, 8 MiB per process).",
+			 s->sym.perfmap_bytes);
+	err = err
+		  ?: prom_metric_u64(sb, "stackd_perfmap_truncated_total", "counter",
+				     "Perf map reads stopped at their memory budget.",
+				     s->sym.perfmap_truncated);
+	err = err
+		  ?: prom_metric_u64(sb, "stackd_perfmap_refused_bytes_total", "counter",
+				     "Bytes of perf map files left unparsed at that budget.",
+				     s->sym.perfmap_refused_bytes);
+
+	err = err
+		  ?: prom_metric_u64(sb, "stackd_stack_cache_bytes", "gauge",
+				     "Memory held by symbolized stacks.", s->stacks.bytes);
+	err = err
+		  ?: prom_metric_u64(sb, "stackd_stack_cache_budget_bytes", "gauge",
+				     "Budget of the stack cache (--symbolize.stack-cache-size).",
+				     info->stack_cache_budget);
+	err = err
+		  ?: prom_metric_u64(sb, "stackd_stack_cache_entries", "gauge",
+				     "Symbolized stacks cached.", s->stacks.entries);
+	err = err
+		  ?: prom_metric_u64(sb, "stackd_stack_cache_hits_total", "counter",
+				     "Stacks served from the cache with no symbolization work.",
+				     s->stacks.hits);
+	err = err
+		  ?: prom_metric_u64(sb, "stackd_stack_cache_misses_total", "counter",
+				     "Stacks symbolized afresh.", s->stacks.misses);
+	err = err
+		  ?: prom_metric_u64(
+			 sb, "stackd_stack_cache_invalidated_total", "counter",
+			 "Cached stacks dropped because the process exec'd or its maps changed, "
+			 "or because they went through JIT code (kept for one drain only).",
+			 s->stacks.invalidated);
+	err = err
+		  ?: prom_metric_u64(sb, "stackd_stack_cache_evictions_total", "counter",
+				     "Stacks evicted from the cache to stay within budget.",
+				     s->stacks.evictions);
 	v[0] = s->bpf[STACKD_CNT_RECORDED];
 	v[1] = s->dwarf_samples;
 	err = err
-		  ?: labelled(sb, "stackd_unwind_samples_total", "counter",
-			      "Samples by how their user stack was walked: frame pointers in the "
-			      "kernel, or DWARF CFI over a stack copy in user space.",
-			      "path", unwind_paths, v, 2);
+		  ?: prom_metric_labelled_u64(
+			 sb, "stackd_unwind_samples_total", "counter",
+			 "Samples by how their user stack was walked: frame pointers in the "
+			 "kernel, or DWARF CFI over a stack copy in user space.",
+			 "path", unwind_paths, v, 2);
 	v[0] = s->fp_ended_early;
 	v[1] = s->dwarf_ended_early;
 	err = err
-		  ?: labelled(sb, "stackd_unwind_stacks_ended_early_total", "counter",
-			      "Stacks that did not reach main, _start or a thread start: fp counts "
-			      "the stacks --unwind.mode=auto checked, dwarf every unwound sample.",
-			      "path", unwind_paths, v, 2);
+		  ?: prom_metric_labelled_u64(
+			 sb, "stackd_unwind_stacks_ended_early_total", "counter",
+			 "Stacks that did not reach main, _start or a thread start: fp counts "
+			 "the stacks --unwind.mode=auto checked, dwarf every unwound sample.",
+			 "path", unwind_paths, v, 2);
 	for (int i = 0; i < UNWIND_END__MAX; i++) {
 		unwind_ends[i] = unwind_end_name((enum unwind_end)i);
 		v[i] = s->unw.ends[i];
 	}
 	err = err
-		  ?: labelled(sb, "stackd_unwind_dwarf_ends_total", "counter",
-			      "Why each DWARF unwind stopped.", "reason", unwind_ends, v,
-			      UNWIND_END__MAX);
+		  ?: prom_metric_labelled_u64(sb, "stackd_unwind_dwarf_ends_total", "counter",
+					      "Why each DWARF unwind stopped.", "reason",
+					      unwind_ends, v, UNWIND_END__MAX);
 	err = err
-		  ?: counter(sb, "stackd_unwind_ring_full_total",
-			     "Stack copies that found the ring buffer full; those samples were "
-			     "counted with frame pointers instead.",
-			     s->bpf[STACKD_CNT_DWARF_RB_FULL]);
-	err =
-	    err
-		?: counter(sb, "stackd_unwind_samples_dropped_total",
-			   "Unwound samples lost: more distinct stacks in one drain interval than "
-			   "the aggregation table holds, or malformed records.",
-			   s->dwarf_dropped + s->dwarf_bad_records);
+		  ?: prom_metric_u64(
+			 sb, "stackd_unwind_ring_full_total", "counter",
+			 "Stack copies that found the ring buffer full; those samples were "
+			 "counted with frame pointers instead.",
+			 s->bpf[STACKD_CNT_DWARF_RB_FULL]);
 	err = err
-		  ?: counter(sb, "stackd_unwind_processes_switched_total",
-			     "Processes --unwind.mode=auto switched to DWARF unwinding.",
-			     s->procs_switched_dwarf);
+		  ?: prom_metric_u64(
+			 sb, "stackd_unwind_samples_dropped_total", "counter",
+			 "Unwound samples lost: more distinct stacks in one drain interval than "
+			 "the aggregation table holds, or malformed records.",
+			 s->dwarf_dropped + s->dwarf_bad_records);
 	err = err
-		  ?: counter(sb, "stackd_unwind_processes_refused_total",
-			     "Processes auto mode could not switch because the kernel's table of "
-			     "DWARF processes was full.",
-			     s->dwarf_procs_full);
+		  ?: prom_metric_u64(sb, "stackd_unwind_processes_switched_total", "counter",
+				     "Processes --unwind.mode=auto switched to DWARF unwinding.",
+				     s->procs_switched_dwarf);
 	err = err
-		  ?: counter(sb, "stackd_unwind_processes_released_total",
-			     "Processes taken out of DWARF unwinding because the process table "
-			     "evicted them while they ran (--process.max or the maps budget).",
-			     s->dwarf_procs_released);
+		  ?: prom_metric_u64(
+			 sb, "stackd_unwind_processes_refused_total", "counter",
+			 "Processes auto mode could not switch because the kernel's table of "
+			 "DWARF processes was full.",
+			 s->dwarf_procs_full);
 	err = err
-		  ?: gauge(sb, "stackd_unwind_cache_bytes", "Memory held by cached unwind tables.",
-			   s->unw.cache_bytes);
+		  ?: prom_metric_u64(
+			 sb, "stackd_unwind_processes_released_total", "counter",
+			 "Processes taken out of DWARF unwinding because the process table "
+			 "evicted them while they ran (--process.max or the maps budget).",
+			 s->dwarf_procs_released);
 	err = err
-		  ?: gauge(sb, "stackd_unwind_cache_objects", "Objects with cached unwind tables.",
-			   s->unw.cache_objects);
+		  ?: prom_metric_u64(sb, "stackd_unwind_cache_bytes", "gauge",
+				     "Memory held by cached unwind tables.", s->unw.cache_bytes);
 	err = err
-		  ?: counter(sb, "stackd_unwind_cache_hits_total",
-			     "Unwind table lookups that hit the cache.", s->unw.cache_hits);
+		  ?: prom_metric_u64(sb, "stackd_unwind_cache_objects", "gauge",
+				     "Objects with cached unwind tables.", s->unw.cache_objects);
 	err = err
-		  ?: counter(sb, "stackd_unwind_cache_misses_total",
-			     "Unwind table lookups that loaded an object.", s->unw.cache_misses);
+		  ?: prom_metric_u64(sb, "stackd_unwind_cache_hits_total", "counter",
+				     "Unwind table lookups that hit the cache.", s->unw.cache_hits);
 	err = err
-		  ?: counter(sb, "stackd_unwind_cache_evictions_total",
-			     "Objects evicted from the unwind cache to stay within budget.",
-			     s->unw.cache_evictions);
+		  ?: prom_metric_u64(sb, "stackd_unwind_cache_misses_total", "counter",
+				     "Unwind table lookups that loaded an object.",
+				     s->unw.cache_misses);
 	err = err
-		  ?: counter(sb, "stackd_profiles_requested_total",
-			     "Profile windows opened by /debug/pprof/profile requests.",
-			     s->req.profiles_started);
+		  ?: prom_metric_u64(sb, "stackd_unwind_cache_evictions_total", "counter",
+				     "Objects evicted from the unwind cache to stay within budget.",
+				     s->unw.cache_evictions);
 	err = err
-		  ?: counter(sb, "stackd_profiles_served_total", "Profiles encoded and served.",
-			     s->req.profiles_served);
+		  ?: prom_metric_u64(sb, "stackd_profiles_requested_total", "counter",
+				     "Profile windows opened by /debug/pprof/profile requests.",
+				     s->req.profiles_started);
 	err = err
-		  ?: prom_family(sb, "stackd_profile_encode_seconds", "gauge",
+		  ?: prom_metric_u64(sb, "stackd_profiles_served_total", "counter",
+				     "Profiles encoded and served.", s->req.profiles_served);
+	err = err
+		  ?: prom_metric(sb, "stackd_profile_encode_seconds", "gauge",
 				 "Time from the close of the last served window to its encoded "
-				 "pprof.");
-	err = err
-		  ?: prom_sample(sb, "stackd_profile_encode_seconds", NULL, 0,
+				 "pprof.",
 				 (double)s->req.profile_encode_ns_last / 1e9);
 	err = err
-		  ?: gauge(sb, "stackd_process_labels_bytes",
-			   "Memory held by the label sets of tracked processes.",
-			   s->procs.labels_bytes);
+		  ?: prom_metric_u64(sb, "stackd_process_labels_bytes", "gauge",
+				     "Memory held by the label sets of tracked processes.",
+				     s->procs.labels_bytes);
 	err = err
-		  ?: counter(sb, "stackd_process_metadata_reads_total",
-			     "Processes whose cgroup and command line were read.", s->meta.reads);
+		  ?: prom_metric_u64(sb, "stackd_process_metadata_reads_total", "counter",
+				     "Processes whose cgroup and command line were read.",
+				     s->meta.reads);
 	err = err
-		  ?: counter(sb, "stackd_process_metadata_vanished_total",
-			     "Processes gone before their metadata could be read in full.",
-			     s->meta.vanished);
+		  ?: prom_metric_u64(sb, "stackd_process_metadata_vanished_total", "counter",
+				     "Processes gone before their metadata could be read in full.",
+				     s->meta.vanished);
 	err = err
-		  ?: counter(sb, "stackd_container_name_lookups_total",
-			     "Container runtime state files read to name a container.",
-			     s->meta.name_lookups);
+		  ?: prom_metric_u64(sb, "stackd_container_name_lookups_total", "counter",
+				     "Container runtime state files read to name a container.",
+				     s->meta.name_lookups);
 	err = err
-		  ?: counter(sb, "stackd_container_name_cache_evictions_total",
-			     "Container names evicted from their bounded cache.",
-			     s->meta.name_cache_evictions);
+		  ?: prom_metric_u64(sb, "stackd_container_name_cache_evictions_total", "counter",
+				     "Container names evicted from their bounded cache.",
+				     s->meta.name_cache_evictions);
 	if (info->history_budget) {
 		const char *const reasons[] = {"retention", "budget", "too_big", "out_of_memory",
 					       "pinned_by_queries"};
@@ -406,38 +403,39 @@ int stats_write_metrics(struct strbuf *sb, const struct agent_stats *s,
 				  s->hist.rejected_pinned};
 
 		err = err
-			  ?: gauge(sb, "stackd_history_windows", "Profile windows held in history.",
-				   s->hist.windows);
+			  ?: prom_metric_u64(sb, "stackd_history_windows", "gauge",
+					     "Profile windows held in history.", s->hist.windows);
 		err = err
-			  ?: gauge(sb, "stackd_history_bytes",
-				   "Memory held by the profile history (frozen windows).",
-				   s->hist.bytes);
-		err = err
-			  ?: gauge(sb, "stackd_history_budget_bytes",
-				   "The history's hard byte budget (--history.max-bytes).",
-				   info->history_budget);
-		err = err
-			  ?: gauge(sb, "stackd_history_samples",
-				   "Samples held in the profile history.", s->hist.samples);
-		err = err
-			  ?: prom_family(sb, "stackd_history_oldest_timestamp_seconds", "gauge",
-					 "Start of the oldest window held (Unix time; 0: none).");
-		err = err
-			  ?: prom_sample(sb, "stackd_history_oldest_timestamp_seconds", NULL, 0,
-					 (double)s->hist.oldest_ns / 1e9);
+			  ?: prom_metric_u64(sb, "stackd_history_bytes", "gauge",
+					     "Memory held by the profile history (frozen windows).",
+					     s->hist.bytes);
 		err =
 		    err
-			?: labelled(sb, "stackd_history_windows_evicted_total", "counter",
-				    "Windows that left the history (or never entered it), by why.",
-				    "reason", reasons, ev, 5);
+			?: prom_metric_u64(sb, "stackd_history_budget_bytes", "gauge",
+					   "The history's hard byte budget (--history.max-bytes).",
+					   info->history_budget);
+		err =
+		    err
+			?: prom_metric_u64(sb, "stackd_history_samples", "gauge",
+					   "Samples held in the profile history.", s->hist.samples);
 		err = err
-			  ?: counter(sb, "stackd_history_samples_evicted_total",
-				     "Samples in the windows that left the history (or never "
-				     "entered it).",
-				     s->hist.evicted_samples);
+			  ?: prom_metric(sb, "stackd_history_oldest_timestamp_seconds", "gauge",
+					 "Start of the oldest window held (Unix time; 0: none).",
+					 (double)s->hist.oldest_ns / 1e9);
 		err = err
-			  ?: counter(sb, "stackd_history_queries_total",
-				     "Queries answered from the history.", s->hist.queries);
+			  ?: prom_metric_labelled_u64(
+				 sb, "stackd_history_windows_evicted_total", "counter",
+				 "Windows that left the history (or never entered it), by why.",
+				 "reason", reasons, ev, 5);
+		err =
+		    err
+			?: prom_metric_u64(sb, "stackd_history_samples_evicted_total", "counter",
+					   "Samples in the windows that left the history (or never "
+					   "entered it).",
+					   s->hist.evicted_samples);
+		err = err
+			  ?: prom_metric_u64(sb, "stackd_history_queries_total", "counter",
+					     "Queries answered from the history.", s->hist.queries);
 	}
 
 	{
@@ -450,7 +448,7 @@ int stats_write_metrics(struct strbuf *sb, const struct agent_stats *s,
 		for (int i = 0; i < SAFEFILE__NR; i++)
 			why[i] = safefile_refusal_name((enum safefile_refusal)i);
 		err = err
-			  ?: labelled(
+			  ?: prom_metric_labelled_u64(
 				 sb, "stackd_files_refused_total", "counter",
 				 "Files under a process's control refused at open or read "
 				 "(debug links, mapped objects, perf maps, runtime state files), "

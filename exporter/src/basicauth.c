@@ -411,22 +411,19 @@ int basicauth_write_metrics(struct strbuf *out)
 	int err;
 
 	basicauth_throttle_stats(&st);
-	err = prom_family(out, "stackd_http_auth_throttled_total", "counter",
-			  "Basic-auth checks answered 429 without bcrypt: the client address "
-			  "failed too often (per-address back-off).");
+	err = prom_metric_u64(out, "stackd_http_auth_throttled_total", "counter",
+			      "Basic-auth checks answered 429 without bcrypt: the client address "
+			      "failed too often (per-address back-off).",
+			      st.throttled);
 	err =
-	    err ?: prom_sample_u64(out, "stackd_http_auth_throttled_total", NULL, 0, st.throttled);
-	err = err
-		  ?: prom_family(out, "stackd_http_auth_throttle_addresses", "gauge",
-				 "Client addresses with failed logins on record (at most 1024).");
-	err =
-	    err ?: prom_sample_u64(out, "stackd_http_auth_throttle_addresses", NULL, 0, st.tracked);
-	err = err
-		  ?: prom_family(out, "stackd_http_auth_throttle_evicted_total", "counter",
-				 "Addresses forgotten by the login back-off because its table "
-				 "was full.");
+	    err
+		?: prom_metric_u64(out, "stackd_http_auth_throttle_addresses", "gauge",
+				   "Client addresses with failed logins on record (at most 1024).",
+				   st.tracked);
 	return err
-		   ?: prom_sample_u64(out, "stackd_http_auth_throttle_evicted_total", NULL, 0,
+		   ?: prom_metric_u64(out, "stackd_http_auth_throttle_evicted_total", "counter",
+				      "Addresses forgotten by the login back-off because its table "
+				      "was full.",
 				      st.evicted);
 }
 

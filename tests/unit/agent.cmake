@@ -14,3 +14,6 @@ add_test(NAME unit.test_deploy_manifest
 	COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_deploy_manifest.sh ${PROJECT_SOURCE_DIR})
 set_tests_properties(unit.test_deploy_manifest PROPERTIES LABELS unit ${STACKD_SKIP_PROPERTY})
 stackd_unit_test(test_proctable SOURCES test_proctable.c LIBS agent_core)
+# agent/stats.c's /metrics exposition against golden files (tests/unit/golden).
+stackd_unit_test(test_stats SOURCES test_stats.c LIBS agent_core)
+target_compile_definitions(test_stats PRIVATE STACKD_GOLDEN_DIR="${CMAKE_CURRENT_SOURCE_DIR}/golden")
