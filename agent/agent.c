@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "exporter/history.h"
 #include "exporter/labels.h"
@@ -69,14 +70,6 @@ struct profile_req {
 	struct window *w;
 	struct label_filter filter;
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- HTTP side ---------------------------------------------------------------------------- */
 

@@ -110,7 +110,11 @@ static void family_add(struct family *f, const char *key, size_t len, uint64_t s
 	s->last_ns = now;
 	s->key_len = (uint32_t)len;
 	memcpy(s->key, key, len);
-	hmap_insert(&f->map, &s->node, h);
+	if (hmap_insert(&f->map, &s->node, h)) {
+		free(s);
+		f->cut_samples += samples;
+		return;
+	}
 	list_add(&s->lru, &f->lru);
 	f->nr++;
 }
@@ -281,23 +285,14 @@ static int put_seconds(struct strbuf *sb, const char *name, const struct prom_la
 		       const struct cpumetrics *m, uint64_t samples)
 {
 	unsigned __int128 ns = (unsigned __int128)samples * m->period_ns;
-	char frac[16];
-	int err, len;
+	char frac[16], value[48];
+	int len;
 
-	err = strbuf_appends(sb, name);
-	for (size_t i = 0; !err && i < n; i++) {
-		err = strbuf_appendf(sb, "%s%s=\"", i ? "," : "{", l[i].name);
-		err = err ?: prom_escape_label_value(sb, l[i].value);
-		err = err ?: strbuf_append(sb, "\"", 1);
-	}
-	if (!err && n)
-		err = strbuf_append(sb, "}", 1);
 	len = snprintf(frac, sizeof(frac), "%09llu", (unsigned long long)(ns % 1000000000u));
 	while (len > 1 && frac[len - 1] == '0')
 		frac[--len] = '\0';
-	return err
-		   ?: strbuf_appendf(sb, " %llu.%s\n", (unsigned long long)(ns / 1000000000u),
-				     frac);
+	snprintf(value, sizeof(value), "%llu.%s", (unsigned long long)(ns / 1000000000u), frac);
+	return prom_sample_text(sb, name, l, n, value);
 }
 
 int cpumetrics_write(struct cpumetrics *m, struct strbuf *out)

@@ -91,7 +91,10 @@ int dwarfagg_add(struct dwarfagg *d, uint32_t tgid, uint32_t pid, uint64_t start
 	e->knr = knr;
 	memcpy(e->ips, uips, unr * sizeof(*uips));
 	memcpy(e->ips + unr, kips, knr * sizeof(*kips));
-	hmap_insert(&d->map, &e->node, h);
+	if (hmap_insert(&d->map, &e->node, h)) {
+		free(e);
+		return -ENOMEM;
+	}
 	e->next_all = d->all;
 	d->all = e;
 	d->nr++;

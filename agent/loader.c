@@ -14,6 +14,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "common/clock.h"
 #include "common/hmap.h"
 #include "common/log.h"
 #include "stackd.skel.h"
@@ -129,8 +130,6 @@ static int read_online_cpus(int **out, unsigned *nr)
 	return 0;
 }
 
-static uint64_t now_ns(void);
-
 /*
  * After a record is handled: stop consuming once the poll's time budget is
  * spent. libbpf has already consumed the record just handled, so nothing is
@@ -138,7 +137,7 @@ static uint64_t now_ns(void);
  */
 static bool poll_budget_spent(const struct loader *l)
 {
-	return l->poll_deadline_ns && now_ns() >= l->poll_deadline_ns;
+	return l->poll_deadline_ns && mono_ns() >= l->poll_deadline_ns;
 }
 
 static int handle_rb_event(void *ctx, void *data, size_t len)
@@ -433,18 +432,10 @@ int loader_poll_events(struct loader *l, uint64_t budget_ns)
 {
 	int n;
 
-	l->poll_deadline_ns = budget_ns ? now_ns() + budget_ns : 0;
+	l->poll_deadline_ns = budget_ns ? mono_ns() + budget_ns : 0;
 	n = ring_buffer__consume(l->rb);
 	l->poll_deadline_ns = 0;
 	return n;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 /* Flip active_set and wait until no program can still be writing the old set. */
@@ -457,12 +448,12 @@ static int swap_sets(struct loader *l, unsigned *old_set)
 	/* seq_cst store: ordered before the loads of the in-flight slots below. */
 	__atomic_store_n(&bss->active_set, old ? 0 : 1, __ATOMIC_SEQ_CST);
 	*old_set = old;
-	deadline = now_ns() + SWAP_WAIT_NS;
+	deadline = mono_ns() + SWAP_WAIT_NS;
 	for (unsigned i = 0; i < l->nr_online; i++) {
 		unsigned cpu = (unsigned)l->online[i];
 
 		while (__atomic_load_n(&bss->inflight[cpu].busy, __ATOMIC_SEQ_CST) != 0) {
-			if (now_ns() > deadline)
+			if (mono_ns() > deadline)
 				return -ETIMEDOUT;
 			sched_yield();
 		}
@@ -501,7 +492,8 @@ static struct stack_slot *stack_get(struct loader *l, int stack_fd, int overflow
 	} else {
 		*not_found = true;
 	}
-	hmap_insert(&l->ids, &s->node, h);
+	/* Unindexed (no memory for a bucket) only costs a second lookup of this id. */
+	(void)hmap_insert(&l->ids, &s->node, h);
 	return s->nr ? s : NULL;
 }
 

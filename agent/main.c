@@ -23,6 +23,7 @@
 #include "agent.h"
 #include "check.h"
 #include "checks.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "config.h"
 #include "exporter/http.h"
@@ -45,8 +46,8 @@ static _Atomic(const char *) g_shutdown_stage = "starting the shutdown";
 struct shutdown_watch {
 	pthread_mutex_t lock; /* guards agent: NULL once it is being freed */
 	struct agent *agent;
-	sigset_t sigs;	    /* SIGINT, SIGTERM: blocked in every thread */
-	struct timespec t0; /* CLOCK_MONOTONIC of the first signal */
+	sigset_t sigs;	/* SIGINT, SIGTERM: blocked in every thread */
+	uint64_t t0_ns; /* mono_ns() of the first signal */
 };
 
 /*
@@ -57,12 +58,13 @@ struct shutdown_watch {
 static void *shutdown_watchdog(void *arg)
 {
 	struct shutdown_watch *w = arg;
-	struct timespec left = {.tv_sec = SHUTDOWN_DEADLINE_S}, now;
+	struct timespec left = {.tv_sec = SHUTDOWN_DEADLINE_S};
 	char what[160];
+	uint64_t now;
 	int sig;
 
 	sig = sigtimedwait(&w->sigs, NULL, &left);
-	clock_gettime(CLOCK_MONOTONIC, &now);
+	now = mono_ns();
 	pthread_mutex_lock(&w->lock);
 	if (w->agent)
 		agent_shutdown_report(w->agent, what, sizeof(what));
@@ -70,8 +72,7 @@ static void *shutdown_watchdog(void *arg)
 		snprintf(what, sizeof(what), "drain thread ended");
 	if (sig > 0)
 		pr_err("second %s after %.1f s while %s (%s): exiting now",
-		       sig == SIGINT ? "SIGINT" : "SIGTERM",
-		       (double)(now.tv_sec - w->t0.tv_sec) + (now.tv_nsec - w->t0.tv_nsec) / 1e9,
+		       sig == SIGINT ? "SIGINT" : "SIGTERM", (double)(now - w->t0_ns) / 1e9,
 		       atomic_load(&g_shutdown_stage), what);
 	else
 		pr_err("shutdown did not finish within %d s, stuck %s (%s): exiting now",
@@ -87,7 +88,7 @@ static void arm_shutdown_deadline(struct shutdown_watch *w)
 	pthread_t t;
 	int err;
 
-	clock_gettime(CLOCK_MONOTONIC, &w->t0);
+	w->t0_ns = mono_ns();
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	err = pthread_create(&t, &attr, shutdown_watchdog, w);
@@ -130,11 +131,11 @@ int main(int argc, char **argv)
 	struct agent *agent = NULL;
 	struct http_opts hopts;
 	struct webconfig *wc = NULL;
-	bool is_tls = false;
+	bool is_tls = false, is_watched = false;
 	struct shutdown_watch watch;
 	struct config cfg;
 	sigset_t sigs;
-	int sig = 0, err;
+	int sig = 0, err, ret = 1;
 
 	/*
 	 * Other processes' stack bytes and symbol data pass through this memory:
@@ -145,15 +146,15 @@ int main(int argc, char **argv)
 		pr_warn("PR_SET_DUMPABLE 0 failed: %s", strerror(errno));
 	config_defaults(&cfg);
 	err = config_parse(&cfg, argc, argv, stdout, stderr);
-	if (err == CONFIG_EXIT_OK)
-		return 0;
-	if (err == CONFIG_CHECK)
-		return check_report(&cfg, stdout) ? 1 : 0;
-	if (err)
-		return 2;
+	if (err == CONFIG_EXIT_OK || err == CONFIG_CHECK) {
+		ret = err == CONFIG_CHECK && check_report(&cfg, stdout) ? 1 : 0;
+		goto cleanup;
+	}
 	/* A cgroup that does not exist is a bad flag value: refuse it before the slow start. */
-	if (config_resolve_cgroups(&cfg, stderr))
-		return 2;
+	if (err || config_resolve_cgroups(&cfg, stderr)) {
+		ret = 2;
+		goto cleanup;
+	}
 
 	/*
 	 * Block the shutdown and log-level signals before any thread starts, so they
@@ -181,22 +182,18 @@ int main(int argc, char **argv)
 
 		/* It names keys and passwords a root process will use: only root may write it. */
 		if (privs_check_config_file(cfg.web_config_file))
-			return 1;
+			goto cleanup;
 		if (webconfig_load(cfg.web_config_file, &wc, msg, sizeof(msg))) {
 			pr_err("--web.config.file: %s", msg);
-			return 1;
+			goto cleanup;
 		}
 		is_tls = wc->has_tls;
 	}
-	if (checks_run()) {
-		webconfig_free(wc);
-		return 1;
-	}
+	if (checks_run())
+		goto cleanup;
 	err = agent_new(&cfg, &agent);
-	if (err) {
-		webconfig_free(wc);
-		return 1;
-	}
+	if (err)
+		goto cleanup;
 
 	/* Bind before the slow BPF load, so a busy port fails at once. */
 	hopts = (struct http_opts){
@@ -230,33 +227,20 @@ int main(int argc, char **argv)
 		else
 			pr_err("cannot start the HTTP server on %s: %s", cfg.listen_address,
 			       strerror(-err));
-		webconfig_free(wc);
-		agent_stop(agent);
-		return 1;
+		goto cleanup;
 	}
+	wc = NULL; /* the server owns it now */
 	err = agent_start(agent);
-	if (err) {
-		agent_begin_shutdown(agent);
-		http_server_stop(http);
-		agent_stop(agent);
-		return 1;
-	}
+	if (err)
+		goto cleanup;
 	/* Attached: from here on only /proc reads need privileges (privs.c says which). */
 	err = privs_drop(&(struct privs_opts){.run_as_user = cfg.run_as_user});
-	if (err) {
-		agent_begin_shutdown(agent);
-		http_server_stop(http);
-		agent_stop(agent);
-		return 1;
-	}
+	if (err)
+		goto cleanup;
 	/* Only now: the drain thread reads what processes control (maps, ELF, cgroups). */
 	err = agent_run(agent);
-	if (err) {
-		agent_begin_shutdown(agent);
-		http_server_stop(http);
-		agent_stop(agent);
-		return 1;
-	}
+	if (err)
+		goto cleanup;
 	atomic_store(&g_privs_dropped, true);
 	/* Loading parsed the kernel's BTF (several MB): give that memory back. */
 	malloc_trim(0);
@@ -285,17 +269,30 @@ int main(int argc, char **argv)
 	sigaddset(&watch.sigs, SIGINT);
 	sigaddset(&watch.sigs, SIGTERM);
 	arm_shutdown_deadline(&watch);
-	/* Wake waiting profile requests first so the HTTP threads can finish. */
-	agent_begin_shutdown(agent);
-	atomic_store(&g_shutdown_stage, "stopping the HTTP server");
-	http_server_stop(http);
-	atomic_store(&g_shutdown_stage, "stopping the drain thread");
-	agent_join(agent);
-	pthread_mutex_lock(&watch.lock);
-	watch.agent = NULL;
-	pthread_mutex_unlock(&watch.lock);
-	atomic_store(&g_shutdown_stage, "detaching and freeing");
+	is_watched = true;
+	ret = 0;
+cleanup:
+	/*
+	 * Every exit comes here: the steps undo the start in reverse order, and
+	 * each is a no-op for what was never made.
+	 */
+	if (http) {
+		/* Wake waiting profile requests first so the HTTP threads can finish. */
+		agent_begin_shutdown(agent);
+		atomic_store(&g_shutdown_stage, "stopping the HTTP server");
+		http_server_stop(http);
+	}
+	webconfig_free(wc);
+	if (is_watched) {
+		atomic_store(&g_shutdown_stage, "stopping the drain thread");
+		agent_join(agent);
+		pthread_mutex_lock(&watch.lock);
+		watch.agent = NULL;
+		pthread_mutex_unlock(&watch.lock);
+		atomic_store(&g_shutdown_stage, "detaching and freeing");
+	}
 	agent_stop(agent);
-	pr_info("stopped");
-	return 0;
+	if (is_watched)
+		pr_info("stopped");
+	return ret;
 }

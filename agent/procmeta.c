@@ -1020,7 +1020,8 @@ static const struct name_entry *names_get(struct procmeta_reader *r, const char 
 			break;
 		}
 	}
-	hmap_insert(&r->names, &e->node, h);
+	/* Unindexed (no memory for a bucket): the names are right, only not found next time. */
+	(void)hmap_insert(&r->names, &e->node, h);
 	return e;
 }
 

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "procmeta.h"
 
@@ -40,14 +41,6 @@ struct proctable {
 	void *on_evict_ctx;
 	struct proctable_stats stats;
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static uint64_t key_hash(uint32_t tgid, uint64_t start)
 {
@@ -289,7 +282,14 @@ struct proc *proctable_get(struct proctable *t, uint32_t tgid, uint64_t start_bo
 	} else {
 		proc_snapshot(t, p, comm_hint);
 	}
-	hmap_insert(&t->procs, &p->node, h);
+	if (hmap_insert(&t->procs, &p->node, h)) {
+		if (p->maps)
+			t->stats.maps_bytes -= p->maps->bytes;
+		if (p->labels)
+			t->stats.labels_bytes -= p->labels->bytes;
+		proc_free(p);
+		return NULL;
+	}
 	list_add(&p->lru, &t->lru);
 	return p;
 }

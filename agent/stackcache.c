@@ -143,18 +143,15 @@ void stackcache_put(struct stackcache *c, uint32_t tgid, uint64_t start, const u
 		g->tgid = tgid;
 		g->start = start;
 		list_init(&g->entries);
-		hmap_insert(&c->groups, &g->node, group_hash(tgid, start));
+		if (hmap_insert(&c->groups, &g->node, group_hash(tgid, start))) {
+			free(g);
+			goto drop;
+		}
 		c->stats.bytes += sizeof(*g);
 	}
 	e = malloc(sizeof(*e) + nr * sizeof(*ips));
-	if (!e) {
-		if (list_empty(&g->entries)) {
-			hmap_remove(&c->groups, &g->node);
-			c->stats.bytes -= sizeof(*g);
-			free(g);
-		}
-		goto drop;
-	}
+	if (!e)
+		goto drop_group;
 	e->g = g;
 	e->tgid = tgid;
 	e->start = start;
@@ -162,7 +159,10 @@ void stackcache_put(struct stackcache *c, uint32_t tgid, uint64_t start, const u
 	e->bytes = bytes;
 	e->res = res;
 	memcpy(e->ips, ips, nr * sizeof(*ips));
-	hmap_insert(&c->map, &e->node, key_hash(tgid, start, ips, nr));
+	if (hmap_insert(&c->map, &e->node, key_hash(tgid, start, ips, nr))) {
+		free(e);
+		goto drop_group;
+	}
 	list_add(&e->lru, &c->lru);
 	list_add(&e->sibling, &g->entries);
 	if (this_drain)
@@ -176,6 +176,12 @@ void stackcache_put(struct stackcache *c, uint32_t tgid, uint64_t start, const u
 		c->stats.evictions++;
 	}
 	return;
+drop_group:
+	if (list_empty(&g->entries)) {
+		hmap_remove(&c->groups, &g->node);
+		c->stats.bytes -= sizeof(*g);
+		free(g);
+	}
 drop:
 	sym_result_free(res);
 }

@@ -1,41 +1,430 @@
 // SPDX-License-Identifier: Apache-2.0
+/*
+ * /metrics of the agent as a table: one row per family, in exposition order, and one loop that
+ * writes them through promtext. A row reads its values from struct agent_stats by offset, or
+ * through a getter when they come from struct agent_info or are computed; the families with
+ * history only appear when history is on.
+ */
 #include "stats.h"
+
+#include <stdbool.h>
+#include <stddef.h>
 
 #include "version.h"
 
 #include "common/safefile.h"
 
-#define L(n, v)                                                                                    \
-	{                                                                                          \
-		.name = (n), .value = (v)                                                          \
-	}
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-static int counter(struct strbuf *sb, const char *name, const char *help, uint64_t v)
+/* The most samples one row writes (the reasons of the largest labelled family). */
+#define METRIC_MAX_SAMPLES 16
+_Static_assert(SYM_FAIL__MAX <= METRIC_MAX_SAMPLES, "sym failure reasons fit a row");
+_Static_assert(UNWIND_END__MAX <= METRIC_MAX_SAMPLES, "unwind end reasons fit a row");
+_Static_assert(SAFEFILE__NR <= METRIC_MAX_SAMPLES, "file refusal reasons fit a row");
+
+/* Offset of a uint64_t counter in struct agent_stats; any other type is a compile error. */
+#define S(field)                                                                                   \
+	(offsetof(struct agent_stats, field) +                                                     \
+	 0 * sizeof(char[__builtin_types_compatible_p(                                             \
+			     __typeof__(((struct agent_stats *)0)->field), uint64_t)               \
+			     ? 1                                                                   \
+			     : -1]))
+/* One label with a fixed set of values, one sample each. */
+#define LABELS(name, arr) .label = (name), .values = (arr), .nr = ARRAY_SIZE(arr)
+
+struct metric_src {
+	const struct agent_stats *s;
+	const struct agent_info *info;
+	const struct prom_histogram *drain_hist;
+};
+
+enum metric_kind {
+	METRIC_U64,	  /* integer samples */
+	METRIC_SECONDS,	  /* one sample, ns written as seconds */
+	METRIC_HISTOGRAM, /* the drain duration histogram */
+};
+
+struct metric_row {
+	const char *name;
+	const char *type;
+	const char *help;
+	enum metric_kind kind;
+	const char *label;	   /* NULL: one sample without labels */
+	const char *const *values; /* label values (NULL: get() names them) */
+	size_t nr;		   /* samples with a label (get() may say otherwise) */
+	size_t stat[5];		   /* without get(): offsets of the values in agent_stats */
+	/* Values that are not plain agent_stats counters; returns how many it wrote. */
+	size_t (*get)(const struct metric_src *m, uint64_t *v, const char **values);
+	double (*seconds)(const struct agent_stats *s); /* METRIC_SECONDS */
+	bool needs_history;				/* only with --history on */
+};
+
+static const char *const stack_kinds[] = {"user", "kernel"};
+static const char *const drop_reasons[] = {"counts_map_full", "unattributed",
+					   "profile_build_failed"};
+static const char *const snap_reasons[] = {"vanished", "error"};
+static const char *const evict_reasons[] = {"exited", "capacity"};
+static const char *const event_types[] = {"new_process", "exit"};
+static const char *const map_names[] = {"counts", "stacks", "overflow"};
+static const char *const unwind_paths[] = {"fp", "dwarf"};
+static const char *const history_evict_reasons[] = {"retention", "budget", "too_big",
+						    "out_of_memory", "pinned_by_queries"};
+
+static size_t get_frequency(const struct metric_src *m, uint64_t *v, const char **values)
 {
-	int err = prom_family(sb, name, "counter", help);
-
-	return err ? err : prom_sample_u64(sb, name, NULL, 0, v);
+	(void)values;
+	v[0] = m->info->frequency_hz;
+	return 1;
 }
 
-static int gauge(struct strbuf *sb, const char *name, const char *help, uint64_t v)
+static size_t get_cpus(const struct metric_src *m, uint64_t *v, const char **values)
 {
-	int err = prom_family(sb, name, "gauge", help);
-
-	return err ? err : prom_sample_u64(sb, name, NULL, 0, v);
+	(void)values;
+	v[0] = m->info->nr_cpus;
+	return 1;
 }
 
-/* A counter family with one label and one sample per (label value, value) pair. */
-static int labelled(struct strbuf *sb, const char *name, const char *type, const char *help,
-		    const char *label, const char *const *values, const uint64_t *v, size_t nr)
+static size_t get_map_entries(const struct metric_src *m, uint64_t *v, const char **values)
 {
-	int err = prom_family(sb, name, type, help);
+	(void)values;
+	v[0] = m->info->counts_map_entries;
+	v[1] = m->info->stack_map_entries;
+	v[2] = m->info->overflow_map_entries;
+	return 3;
+}
 
-	for (size_t i = 0; i < nr && !err; i++) {
-		struct prom_label l = L(label, values[i]);
+static size_t get_symbol_cache_budget(const struct metric_src *m, uint64_t *v, const char **values)
+{
+	(void)values;
+	v[0] = m->info->symbol_cache_budget;
+	return 1;
+}
 
-		err = prom_sample_u64(sb, name, &l, 1, v[i]);
+static size_t get_stack_cache_budget(const struct metric_src *m, uint64_t *v, const char **values)
+{
+	(void)values;
+	v[0] = m->info->stack_cache_budget;
+	return 1;
+}
+
+static size_t get_history_budget(const struct metric_src *m, uint64_t *v, const char **values)
+{
+	(void)values;
+	v[0] = m->info->history_budget;
+	return 1;
+}
+
+static size_t get_sym_failures(const struct metric_src *m, uint64_t *v, const char **values)
+{
+	for (int i = 0; i < SYM_FAIL__MAX; i++) {
+		values[i] = sym_fail_reason_name((enum sym_fail_reason)i);
+		v[i] = m->s->sym.failures[i];
 	}
-	return err;
+	return SYM_FAIL__MAX;
+}
+
+static size_t get_unwind_ends(const struct metric_src *m, uint64_t *v, const char **values)
+{
+	for (int i = 0; i < UNWIND_END__MAX; i++) {
+		values[i] = unwind_end_name((enum unwind_end)i);
+		v[i] = m->s->unw.ends[i];
+	}
+	return UNWIND_END__MAX;
+}
+
+static size_t get_unwind_dropped(const struct metric_src *m, uint64_t *v, const char **values)
+{
+	(void)values;
+	v[0] = m->s->dwarf_dropped + m->s->dwarf_bad_records;
+	return 1;
+}
+
+/* Process-wide atomics (common/safefile.c): any thread's refusals, snapshotted now. */
+static size_t get_files_refused(const struct metric_src *m, uint64_t *v, const char **values)
+{
+	(void)m;
+	safefile_refused(v);
+	for (int i = 0; i < SAFEFILE__NR; i++)
+		values[i] = safefile_refusal_name((enum safefile_refusal)i);
+	return SAFEFILE__NR;
+}
+
+static double drain_last_seconds(const struct agent_stats *s)
+{
+	return (double)s->drain_last_unix_ns / 1e9;
+}
+
+static double encode_seconds(const struct agent_stats *s)
+{
+	return (double)s->req.profile_encode_ns_last / 1e9;
+}
+
+static double history_oldest_seconds(const struct agent_stats *s)
+{
+	return (double)s->hist.oldest_ns / 1e9;
+}
+
+/* In exposition order; stackd_build_info comes first and process_* last (see below). */
+static const struct metric_row metric_rows[] = {
+    {"stackd_sampling_frequency_hertz", "gauge", "Configured sampling frequency per CPU.",
+     .get = get_frequency},
+    {"stackd_sampled_cpus", "gauge", "CPUs with an attached sampling event.", .get = get_cpus},
+    {"stackd_bpf_map_entries", "gauge", "Capacity of each of the two double-buffered BPF map sets.",
+     LABELS("map", map_names), .get = get_map_entries},
+    {"stackd_bpf_samples_total", "counter",
+     "Perf samples the BPF program was invoked for, idle included.",
+     .stat = {S(bpf[STACKD_CNT_SAMPLES])}},
+    {"stackd_samples_idle_total", "counter",
+     "Idle-task samples skipped in the kernel (--profiling.include-idle "
+     "is off).",
+     .stat = {S(bpf[STACKD_CNT_IDLE])}},
+    {"stackd_bpf_samples_filtered_total", "counter",
+     "Samples of processes outside --profiling.pids/--profiling.cgroups, "
+     "dropped in the kernel before any stack walk.",
+     .stat = {S(bpf[STACKD_CNT_FILTERED])}},
+    {"stackd_samples_recorded_total", "counter", "Samples counted into a BPF counts map.",
+     .stat = {S(bpf[STACKD_CNT_RECORDED])}},
+    {"stackd_samples_drained_total", "counter",
+     "Samples read from the BPF counts maps by the agent.", .stat = {S(samples_drained)}},
+    {"stackd_samples_dropped_total", "counter", "Samples lost, by reason.",
+     LABELS("reason", drop_reasons),
+     .stat = {S(bpf[STACKD_CNT_COUNTS_FULL]), S(samples_unattributed), S(samples_not_in_profile)}},
+    {"stackd_stack_collisions_total", "counter",
+     "Stacks that collided in a stack-trace map (-EEXIST) and were "
+     "walked again into the overflow map.",
+     LABELS("stack", stack_kinds),
+     .stat = {S(bpf[STACKD_CNT_USTACK_COLLISION]), S(bpf[STACKD_CNT_KSTACK_COLLISION])}},
+    {"stackd_stacks_lost_total", "counter",
+     "Collided stacks the overflow map could not take either; the sample "
+     "is kept with a placeholder frame.",
+     LABELS("stack", stack_kinds),
+     .stat = {S(bpf[STACKD_CNT_USTACK_LOST]), S(bpf[STACKD_CNT_KSTACK_LOST])}},
+    {"stackd_stacks_unavailable_total", "counter",
+     "Samples whose stack could not be walked (other than collisions).",
+     LABELS("stack", stack_kinds),
+     .stat = {S(bpf[STACKD_CNT_USTACK_MISSING]), S(bpf[STACKD_CNT_KSTACK_MISSING])}},
+    {"stackd_stacks_not_found_total", "counter",
+     "Stack ids in a counts entry that were missing from the stack map.",
+     .stat = {S(stacks_not_found)}},
+    {"stackd_process_events_total", "counter", "Process notifications received from the BPF side.",
+     LABELS("type", event_types), .stat = {S(events_new), S(events_exit)}},
+    {"stackd_process_events_lost_total", "counter",
+     "Process notifications lost because the ring buffer was full.",
+     .stat = {S(bpf[STACKD_CNT_EVENTS_LOST])}},
+    {"stackd_drains_total", "counter", "Drains of the BPF maps.", .stat = {S(drains)}},
+    {"stackd_drain_swap_timeouts_total", "counter",
+     "Drains that did not see every CPU leave the old map set within "
+     "50 ms.",
+     .stat = {S(swap_timeouts)}},
+    {"stackd_drain_duration_seconds", "histogram",
+     "Time to drain, symbolize and aggregate one map set.", .kind = METRIC_HISTOGRAM},
+    {"stackd_drain_stalled", "gauge",
+     "1 while no drain completed for 3 drain intervals (at least 5 s): "
+     "/-/ready answers 503 then.",
+     .stat = {S(drain_stalled)}},
+    {"stackd_drain_last_success_timestamp_seconds", "gauge",
+     "When the last drain completed (Unix time; 0: none yet).", .kind = METRIC_SECONDS,
+     .seconds = drain_last_seconds},
+    {"stackd_processes_tracked", "gauge", "Processes in the process table.",
+     .stat = {S(procs.tracked)}},
+    {"stackd_process_maps_bytes", "gauge", "Memory held by process maps snapshots.",
+     .stat = {S(procs.maps_bytes)}},
+    {"stackd_process_snapshots_total", "counter", "Snapshots of /proc/PID (comm, exe, maps) taken.",
+     .stat = {S(procs.snapshots)}},
+    {"stackd_process_snapshot_failures_total", "counter",
+     "Snapshots that failed: the process was gone (or its pid reused) "
+     "or /proc could not be read.",
+     LABELS("reason", snap_reasons),
+     .stat = {S(procs.snapshot_vanished), S(procs.snapshot_errors)}},
+    {"stackd_processes_evicted_total", "counter", "Processes removed from the process table.",
+     LABELS("reason", evict_reasons), .stat = {S(procs.evicted_exited), S(procs.evicted_capacity)}},
+    {"stackd_process_maps_refused_total", "counter",
+     "Maps snapshots refused: over 1 MiB for one process or 64 MiB for all.",
+     .stat = {S(procs.maps_refused)}},
+    {"stackd_process_maps_refused_bytes_total", "counter", "Bytes of the maps snapshots refused.",
+     .stat = {S(procs.maps_refused_bytes)}},
+    {"stackd_process_maps_budget_evictions_total", "counter",
+     "Least recently sampled processes evicted to bring maps snapshots "
+     "back under their budget.",
+     .stat = {S(procs.evicted_maps_budget)}},
+    {"stackd_symbolize_frames_total", "counter", "Frames symbolized.",
+     .stat = {S(sym.frames_total)}},
+    {"stackd_symbolize_failures_total", "counter", "Frames left unsymbolized, by reason.",
+     .label = "reason", .get = get_sym_failures},
+    {"stackd_symbol_cache_bytes", "gauge", "Memory held by cached symbol tables.",
+     .stat = {S(sym.cache_bytes)}},
+    {"stackd_symbol_cache_budget_bytes", "gauge",
+     "Budget of the symbol cache (--symbolize.cache-size).", .get = get_symbol_cache_budget},
+    {"stackd_symbol_cache_objects", "gauge", "Object files in the symbol cache.",
+     .stat = {S(sym.cache_objects)}},
+    {"stackd_symbol_cache_fds", "gauge",
+     "Object files held open for DWARF not loaded yet (at most 256).", .stat = {S(sym.cache_fds)}},
+    {"stackd_symbol_cache_fd_drops_total", "counter",
+     "Held files closed at the cap: their DWARF is unavailable until a "
+     "process mapping them is seen again.",
+     .stat = {S(sym.cache_fd_drops)}},
+    {"stackd_symbol_cache_alias_drops_total", "counter",
+     "File identities a cached object forgot at its cap of 64 (each costs that "
+     "file a re-parse).",
+     .stat = {S(sym.cache_alias_drops)}},
+    {"stackd_symbol_cache_hits_total", "counter", "Symbol cache lookups that hit.",
+     .stat = {S(sym.cache_hits)}},
+    {"stackd_symbol_cache_misses_total", "counter", "Symbol cache lookups that loaded a file.",
+     .stat = {S(sym.cache_misses)}},
+    {"stackd_symbol_cache_evictions_total", "counter",
+     "Objects evicted from the symbol cache to stay within budget.",
+     .stat = {S(sym.cache_evictions)}},
+    {"stackd_symbolize_objects_too_big_total", "counter",
+     "Object parses stopped at the per-object budget "
+     "(--symbolize.max-object-size): their frames stay raw addresses.",
+     .stat = {S(sym.objects_too_big)}},
+    {"stackd_symbolize_too_big_refused_bytes_total", "counter",
+     "Bytes those parses asked for beyond the per-object budget.", .stat = {S(sym.too_big_bytes)}},
+    {"stackd_perfmap_bytes", "gauge",
+     "Memory held by JIT perf maps (at most 32 MiB, 8 MiB per process).",
+     .stat = {S(sym.perfmap_bytes)}},
+    {"stackd_perfmap_truncated_total", "counter", "Perf map reads stopped at their memory budget.",
+     .stat = {S(sym.perfmap_truncated)}},
+    {"stackd_perfmap_refused_bytes_total", "counter",
+     "Bytes of perf map files left unparsed at that budget.",
+     .stat = {S(sym.perfmap_refused_bytes)}},
+    {"stackd_stack_cache_bytes", "gauge", "Memory held by symbolized stacks.",
+     .stat = {S(stacks.bytes)}},
+    {"stackd_stack_cache_budget_bytes", "gauge",
+     "Budget of the stack cache (--symbolize.stack-cache-size).", .get = get_stack_cache_budget},
+    {"stackd_stack_cache_entries", "gauge", "Symbolized stacks cached.",
+     .stat = {S(stacks.entries)}},
+    {"stackd_stack_cache_hits_total", "counter",
+     "Stacks served from the cache with no symbolization work.", .stat = {S(stacks.hits)}},
+    {"stackd_stack_cache_misses_total", "counter", "Stacks symbolized afresh.",
+     .stat = {S(stacks.misses)}},
+    {"stackd_stack_cache_invalidated_total", "counter",
+     "Cached stacks dropped because the process exec'd or its maps changed, "
+     "or because they went through JIT code (kept for one drain only).",
+     .stat = {S(stacks.invalidated)}},
+    {"stackd_stack_cache_evictions_total", "counter",
+     "Stacks evicted from the cache to stay within budget.", .stat = {S(stacks.evictions)}},
+    {"stackd_unwind_samples_total", "counter",
+     "Samples by how their user stack was walked: frame pointers in the "
+     "kernel, or DWARF CFI over a stack copy in user space.",
+     LABELS("path", unwind_paths), .stat = {S(bpf[STACKD_CNT_RECORDED]), S(dwarf_samples)}},
+    {"stackd_unwind_stacks_ended_early_total", "counter",
+     "Stacks that did not reach main, _start or a thread start: fp counts "
+     "the stacks --unwind.mode=auto checked, dwarf every unwound sample.",
+     LABELS("path", unwind_paths), .stat = {S(fp_ended_early), S(dwarf_ended_early)}},
+    {"stackd_unwind_dwarf_ends_total", "counter", "Why each DWARF unwind stopped.",
+     .label = "reason", .get = get_unwind_ends},
+    {"stackd_unwind_ring_full_total", "counter",
+     "Stack copies that found the ring buffer full; those samples were "
+     "counted with frame pointers instead.",
+     .stat = {S(bpf[STACKD_CNT_DWARF_RB_FULL])}},
+    {"stackd_unwind_samples_dropped_total", "counter",
+     "Unwound samples lost: more distinct stacks in one drain interval than "
+     "the aggregation table holds, or malformed records.",
+     .get = get_unwind_dropped},
+    {"stackd_unwind_processes_switched_total", "counter",
+     "Processes --unwind.mode=auto switched to DWARF unwinding.",
+     .stat = {S(procs_switched_dwarf)}},
+    {"stackd_unwind_processes_refused_total", "counter",
+     "Processes auto mode could not switch because the kernel's table of "
+     "DWARF processes was full.",
+     .stat = {S(dwarf_procs_full)}},
+    {"stackd_unwind_processes_released_total", "counter",
+     "Processes taken out of DWARF unwinding because the process table "
+     "evicted them while they ran (--process.max or the maps budget).",
+     .stat = {S(dwarf_procs_released)}},
+    {"stackd_unwind_cache_bytes", "gauge", "Memory held by cached unwind tables.",
+     .stat = {S(unw.cache_bytes)}},
+    {"stackd_unwind_cache_objects", "gauge", "Objects with cached unwind tables.",
+     .stat = {S(unw.cache_objects)}},
+    {"stackd_unwind_cache_hits_total", "counter", "Unwind table lookups that hit the cache.",
+     .stat = {S(unw.cache_hits)}},
+    {"stackd_unwind_cache_misses_total", "counter", "Unwind table lookups that loaded an object.",
+     .stat = {S(unw.cache_misses)}},
+    {"stackd_unwind_cache_evictions_total", "counter",
+     "Objects evicted from the unwind cache to stay within budget.",
+     .stat = {S(unw.cache_evictions)}},
+    {"stackd_unwind_cache_build_id_conflicts_total", "counter",
+     "Objects whose build id matched a cached object's but whose unwind tables did not: cached "
+     "apart, never shared.",
+     .stat = {S(unw.cache_id_conflicts)}},
+    {"stackd_profiles_requested_total", "counter",
+     "Profile windows opened by /debug/pprof/profile requests.", .stat = {S(req.profiles_started)}},
+    {"stackd_profiles_served_total", "counter", "Profiles encoded and served.",
+     .stat = {S(req.profiles_served)}},
+    {"stackd_profile_encode_seconds", "gauge",
+     "Time from the close of the last served window to its encoded "
+     "pprof.",
+     .kind = METRIC_SECONDS, .seconds = encode_seconds},
+    {"stackd_process_labels_bytes", "gauge", "Memory held by the label sets of tracked processes.",
+     .stat = {S(procs.labels_bytes)}},
+    {"stackd_process_metadata_reads_total", "counter",
+     "Processes whose cgroup and command line were read.", .stat = {S(meta.reads)}},
+    {"stackd_process_metadata_vanished_total", "counter",
+     "Processes gone before their metadata could be read in full.", .stat = {S(meta.vanished)}},
+    {"stackd_container_name_lookups_total", "counter",
+     "Container runtime state files read to name a container.", .stat = {S(meta.name_lookups)}},
+    {"stackd_container_name_cache_evictions_total", "counter",
+     "Container names evicted from their bounded cache.", .stat = {S(meta.name_cache_evictions)}},
+    {"stackd_history_windows", "gauge", "Profile windows held in history.",
+     .stat = {S(hist.windows)}, .needs_history = true},
+    {"stackd_history_bytes", "gauge", "Memory held by the profile history (frozen windows).",
+     .stat = {S(hist.bytes)}, .needs_history = true},
+    {"stackd_history_budget_bytes", "gauge",
+     "The history's hard byte budget (--history.max-bytes).", .get = get_history_budget,
+     .needs_history = true},
+    {"stackd_history_samples", "gauge", "Samples held in the profile history.",
+     .stat = {S(hist.samples)}, .needs_history = true},
+    {"stackd_history_oldest_timestamp_seconds", "gauge",
+     "Start of the oldest window held (Unix time; 0: none).", .kind = METRIC_SECONDS,
+     .seconds = history_oldest_seconds, .needs_history = true},
+    {"stackd_history_windows_evicted_total", "counter",
+     "Windows that left the history (or never entered it), by why.",
+     LABELS("reason", history_evict_reasons),
+     .stat = {S(hist.evicted_retention), S(hist.evicted_budget), S(hist.rejected_too_big),
+	      S(history_freeze_failed), S(hist.rejected_pinned)},
+     .needs_history = true},
+    {"stackd_history_samples_evicted_total", "counter",
+     "Samples in the windows that left the history (or never "
+     "entered it).",
+     .stat = {S(hist.evicted_samples)}, .needs_history = true},
+    {"stackd_history_queries_total", "counter", "Queries answered from the history.",
+     .stat = {S(hist.queries)}, .needs_history = true},
+    {"stackd_files_refused_total", "counter",
+     "Files under a process's control refused at open or read "
+     "(debug links, mapped objects, perf maps, runtime state files), "
+     "by reason.",
+     .label = "reason", .get = get_files_refused},
+};
+
+static int write_row(struct strbuf *sb, const struct metric_row *r, const struct metric_src *m)
+{
+	const char *names[METRIC_MAX_SAMPLES];
+	uint64_t v[METRIC_MAX_SAMPLES];
+	const char *const *values = r->values;
+	size_t nr = r->label ? r->nr : 1;
+
+	if (r->needs_history && !m->info->history_budget)
+		return 0;
+	switch (r->kind) {
+	case METRIC_HISTOGRAM:
+		return prom_histogram_write(sb, r->name, r->help, m->drain_hist);
+	case METRIC_SECONDS:
+		return prom_metric(sb, r->name, r->type, r->help, r->seconds(m->s));
+	case METRIC_U64:
+		break;
+	}
+	if (r->get) {
+		nr = r->get(m, v, names);
+		if (!values)
+			values = names;
+	} else {
+		for (size_t i = 0; i < nr; i++)
+			v[i] = *(const uint64_t *)((const char *)m->s + r->stat[i]);
+	}
+	if (!r->label)
+		return prom_metric_u64(sb, r->name, r->type, r->help, v[0]);
+	return prom_metric_labelled_u64(sb, r->name, r->type, r->help, r->label, values, v, nr);
 }
 
 void stats_publish(struct agent_stats *pub, const struct agent_stats *drain)
@@ -49,421 +438,19 @@ void stats_publish(struct agent_stats *pub, const struct agent_stats *drain)
 int stats_write_metrics(struct strbuf *sb, const struct agent_stats *s,
 			const struct agent_info *info, const struct prom_histogram *drain_hist)
 {
-	static const char *const stack_kinds[] = {"user", "kernel"};
-	static const char *const drop_reasons[] = {"counts_map_full", "unattributed",
-						   "profile_build_failed"};
-	static const char *const snap_reasons[] = {"vanished", "error"};
-	static const char *const evict_reasons[] = {"exited", "capacity"};
-	static const char *const event_types[] = {"new_process", "exit"};
-	static const char *const map_names[] = {"counts", "stacks", "overflow"};
-	static const char *const unwind_paths[] = {"fp", "dwarf"};
-	const char *sym_reasons[SYM_FAIL__MAX];
-	const char *unwind_ends[UNWIND_END__MAX];
-	struct prom_label build[3] = {
-	    L("version", STACKD_VERSION),
-	    L("commit", STACKD_GIT_COMMIT),
-	    L("libbpf", STACKD_LIBBPF_VERSION),
+	const struct prom_label build[] = {
+	    {.name = "version", .value = STACKD_VERSION},
+	    {.name = "commit", .value = STACKD_GIT_COMMIT},
+	    {.name = "libbpf", .value = STACKD_LIBBPF_VERSION},
 	};
-	uint64_t v[16];
-	int err = 0;
+	const struct metric_src m = {.s = s, .info = info, .drain_hist = drain_hist};
+	int err;
 
 	err = prom_family(sb, "stackd_build_info", "gauge",
 			  "A metric with a constant '1' value labelled by version, commit and "
 			  "libbpf version from which stackd was built.");
-	err = err ?: prom_sample_u64(sb, "stackd_build_info", build, 3, 1);
-
-	err = err
-		  ?: gauge(sb, "stackd_sampling_frequency_hertz",
-			   "Configured sampling frequency per CPU.", info->frequency_hz);
-	err = err
-		  ?: gauge(sb, "stackd_sampled_cpus", "CPUs with an attached sampling event.",
-			   info->nr_cpus);
-	v[0] = info->counts_map_entries;
-	v[1] = info->stack_map_entries;
-	v[2] = info->overflow_map_entries;
-	err = err
-		  ?: labelled(sb, "stackd_bpf_map_entries", "gauge",
-			      "Capacity of each of the two double-buffered BPF map sets.", "map",
-			      map_names, v, 3);
-
-	err = err
-		  ?: counter(sb, "stackd_bpf_samples_total",
-			     "Perf samples the BPF program was invoked for, idle included.",
-			     s->bpf[STACKD_CNT_SAMPLES]);
-	err = err
-		  ?: counter(sb, "stackd_samples_idle_total",
-			     "Idle-task samples skipped in the kernel (--profiling.include-idle "
-			     "is off).",
-			     s->bpf[STACKD_CNT_IDLE]);
-	err = err
-		  ?: counter(sb, "stackd_bpf_samples_filtered_total",
-			     "Samples of processes outside --profiling.pids/--profiling.cgroups, "
-			     "dropped in the kernel before any stack walk.",
-			     s->bpf[STACKD_CNT_FILTERED]);
-	err = err
-		  ?: counter(sb, "stackd_samples_recorded_total",
-			     "Samples counted into a BPF counts map.", s->bpf[STACKD_CNT_RECORDED]);
-	err = err
-		  ?: counter(sb, "stackd_samples_drained_total",
-			     "Samples read from the BPF counts maps by the agent.",
-			     s->samples_drained);
-	v[0] = s->bpf[STACKD_CNT_COUNTS_FULL];
-	v[1] = s->samples_unattributed;
-	v[2] = s->samples_not_in_profile;
-	err = err
-		  ?: labelled(sb, "stackd_samples_dropped_total", "counter",
-			      "Samples lost, by reason.", "reason", drop_reasons, v, 3);
-	v[0] = s->bpf[STACKD_CNT_USTACK_COLLISION];
-	v[1] = s->bpf[STACKD_CNT_KSTACK_COLLISION];
-	err = err
-		  ?: labelled(sb, "stackd_stack_collisions_total", "counter",
-			      "Stacks that collided in a stack-trace map (-EEXIST) and were "
-			      "walked again into the overflow map.",
-			      "stack", stack_kinds, v, 2);
-	v[0] = s->bpf[STACKD_CNT_USTACK_LOST];
-	v[1] = s->bpf[STACKD_CNT_KSTACK_LOST];
-	err = err
-		  ?: labelled(sb, "stackd_stacks_lost_total", "counter",
-			      "Collided stacks the overflow map could not take either; the sample "
-			      "is kept with a placeholder frame.",
-			      "stack", stack_kinds, v, 2);
-	v[0] = s->bpf[STACKD_CNT_USTACK_MISSING];
-	v[1] = s->bpf[STACKD_CNT_KSTACK_MISSING];
-	err = err
-		  ?: labelled(sb, "stackd_stacks_unavailable_total", "counter",
-			      "Samples whose stack could not be walked (other than collisions).",
-			      "stack", stack_kinds, v, 2);
-	err = err
-		  ?: counter(sb, "stackd_stacks_not_found_total",
-			     "Stack ids in a counts entry that were missing from the stack map.",
-			     s->stacks_not_found);
-
-	v[0] = s->events_new;
-	v[1] = s->events_exit;
-	err = err
-		  ?: labelled(sb, "stackd_process_events_total", "counter",
-			      "Process notifications received from the BPF side.", "type",
-			      event_types, v, 2);
-	err = err
-		  ?: counter(sb, "stackd_process_events_lost_total",
-			     "Process notifications lost because the ring buffer was full.",
-			     s->bpf[STACKD_CNT_EVENTS_LOST]);
-
-	err = err ?: counter(sb, "stackd_drains_total", "Drains of the BPF maps.", s->drains);
-	err = err
-		  ?: counter(sb, "stackd_drain_swap_timeouts_total",
-			     "Drains that did not see every CPU leave the old map set within "
-			     "50 ms.",
-			     s->swap_timeouts);
-	err = err
-		  ?: prom_histogram_write(sb, "stackd_drain_duration_seconds",
-					  "Time to drain, symbolize and aggregate one map set.",
-					  drain_hist);
-	err = err
-		  ?: gauge(sb, "stackd_drain_stalled",
-			   "1 while no drain completed for 3 drain intervals (at least 5 s): "
-			   "/-/ready answers 503 then.",
-			   s->drain_stalled);
-	err = err
-		  ?: prom_family(sb, "stackd_drain_last_success_timestamp_seconds", "gauge",
-				 "When the last drain completed (Unix time; 0: none yet).");
-	err = err
-		  ?: prom_sample(sb, "stackd_drain_last_success_timestamp_seconds", NULL, 0,
-				 (double)s->drain_last_unix_ns / 1e9);
-
-	err = err
-		  ?: gauge(sb, "stackd_processes_tracked", "Processes in the process table.",
-			   s->procs.tracked);
-	err = err
-		  ?: gauge(sb, "stackd_process_maps_bytes",
-			   "Memory held by process maps snapshots.", s->procs.maps_bytes);
-	err = err
-		  ?: counter(sb, "stackd_process_snapshots_total",
-			     "Snapshots of /proc/PID (comm, exe, maps) taken.", s->procs.snapshots);
-	v[0] = s->procs.snapshot_vanished;
-	v[1] = s->procs.snapshot_errors;
-	err = err
-		  ?: labelled(sb, "stackd_process_snapshot_failures_total", "counter",
-			      "Snapshots that failed: the process was gone (or its pid reused) "
-			      "or /proc could not be read.",
-			      "reason", snap_reasons, v, 2);
-	v[0] = s->procs.evicted_exited;
-	v[1] = s->procs.evicted_capacity;
-	err = err
-		  ?: labelled(sb, "stackd_processes_evicted_total", "counter",
-			      "Processes removed from the process table.", "reason", evict_reasons,
-			      v, 2);
-
-	err =
-	    err
-		?: counter(sb, "stackd_process_maps_refused_total",
-			   "Maps snapshots refused: over 1 MiB for one process or 64 MiB for all.",
-			   s->procs.maps_refused);
-	err = err
-		  ?: counter(sb, "stackd_process_maps_refused_bytes_total",
-			     "Bytes of the maps snapshots refused.", s->procs.maps_refused_bytes);
-	err = err
-		  ?: counter(sb, "stackd_process_maps_budget_evictions_total",
-			     "Least recently sampled processes evicted to bring maps snapshots "
-			     "back under their budget.",
-			     s->procs.evicted_maps_budget);
-	err = err
-		  ?: counter(sb, "stackd_symbolize_frames_total", "Frames symbolized.",
-			     s->sym.frames_total);
-	for (int i = 0; i < SYM_FAIL__MAX; i++) {
-		sym_reasons[i] = sym_fail_reason_name((enum sym_fail_reason)i);
-		v[i] = s->sym.failures[i];
-	}
-	err = err
-		  ?: labelled(sb, "stackd_symbolize_failures_total", "counter",
-			      "Frames left unsymbolized, by reason.", "reason", sym_reasons, v,
-			      SYM_FAIL__MAX);
-	err = err
-		  ?: gauge(sb, "stackd_symbol_cache_bytes", "Memory held by cached symbol tables.",
-			   s->sym.cache_bytes);
-	err = err
-		  ?: gauge(sb, "stackd_symbol_cache_budget_bytes",
-			   "Budget of the symbol cache (--symbolize.cache-size).",
-			   info->symbol_cache_budget);
-	err = err
-		  ?: gauge(sb, "stackd_symbol_cache_objects", "Object files in the symbol cache.",
-			   s->sym.cache_objects);
-	err = err
-		  ?: gauge(sb, "stackd_symbol_cache_fds",
-			   "Object files held open for DWARF not loaded yet (at most 256).",
-			   s->sym.cache_fds);
-	err = err
-		  ?: counter(sb, "stackd_symbol_cache_fd_drops_total",
-			     "Held files closed at the cap: their DWARF is unavailable until a "
-			     "process mapping them is seen again.",
-			     s->sym.cache_fd_drops);
-	err = err
-		  ?: counter(
-			 sb, "stackd_symbol_cache_alias_drops_total",
-			 "File identities a cached object forgot at its cap of 64 (each costs that "
-			 "file a re-parse).",
-			 s->sym.cache_alias_drops);
-	err = err
-		  ?: counter(sb, "stackd_symbol_cache_hits_total", "Symbol cache lookups that hit.",
-			     s->sym.cache_hits);
-	err = err
-		  ?: counter(sb, "stackd_symbol_cache_misses_total",
-			     "Symbol cache lookups that loaded a file.", s->sym.cache_misses);
-	err = err
-		  ?: counter(sb, "stackd_symbol_cache_evictions_total",
-			     "Objects evicted from the symbol cache to stay within budget.",
-			     s->sym.cache_evictions);
-	err = err
-		  ?: counter(sb, "stackd_symbolize_objects_too_big_total",
-			     "Object parses stopped at the per-object budget "
-			     "(--symbolize.max-object-size): their frames stay raw addresses.",
-			     s->sym.objects_too_big);
-	err = err
-		  ?: counter(sb, "stackd_symbolize_too_big_refused_bytes_total",
-			     "Bytes those parses asked for beyond the per-object budget.",
-			     s->sym.too_big_bytes);
-	err = err
-		  ?: gauge(sb, "stackd_perfmap_bytes",
-			   "Memory held by JIT perf maps (at most 32 MiB, 8 MiB per process).",
-			   s->sym.perfmap_bytes);
-	err = err
-		  ?: counter(sb, "stackd_perfmap_truncated_total",
-			     "Perf map reads stopped at their memory budget.",
-			     s->sym.perfmap_truncated);
-	err = err
-		  ?: counter(sb, "stackd_perfmap_refused_bytes_total",
-			     "Bytes of perf map files left unparsed at that budget.",
-			     s->sym.perfmap_refused_bytes);
-
-	err = err
-		  ?: gauge(sb, "stackd_stack_cache_bytes", "Memory held by symbolized stacks.",
-			   s->stacks.bytes);
-	err = err
-		  ?: gauge(sb, "stackd_stack_cache_budget_bytes",
-			   "Budget of the stack cache (--symbolize.stack-cache-size).",
-			   info->stack_cache_budget);
-	err = err
-		  ?: gauge(sb, "stackd_stack_cache_entries", "Symbolized stacks cached.",
-			   s->stacks.entries);
-	err = err
-		  ?: counter(sb, "stackd_stack_cache_hits_total",
-			     "Stacks served from the cache with no symbolization work.",
-			     s->stacks.hits);
-	err = err
-		  ?: counter(sb, "stackd_stack_cache_misses_total", "Stacks symbolized afresh.",
-			     s->stacks.misses);
-	err =
-	    err
-		?: counter(sb, "stackd_stack_cache_invalidated_total",
-			   "Cached stacks dropped because the process exec'd or its maps changed, "
-			   "or because they went through JIT code (kept for one drain only).",
-			   s->stacks.invalidated);
-	err = err
-		  ?: counter(sb, "stackd_stack_cache_evictions_total",
-			     "Stacks evicted from the cache to stay within budget.",
-			     s->stacks.evictions);
-	v[0] = s->bpf[STACKD_CNT_RECORDED];
-	v[1] = s->dwarf_samples;
-	err = err
-		  ?: labelled(sb, "stackd_unwind_samples_total", "counter",
-			      "Samples by how their user stack was walked: frame pointers in the "
-			      "kernel, or DWARF CFI over a stack copy in user space.",
-			      "path", unwind_paths, v, 2);
-	v[0] = s->fp_ended_early;
-	v[1] = s->dwarf_ended_early;
-	err = err
-		  ?: labelled(sb, "stackd_unwind_stacks_ended_early_total", "counter",
-			      "Stacks that did not reach main, _start or a thread start: fp counts "
-			      "the stacks --unwind.mode=auto checked, dwarf every unwound sample.",
-			      "path", unwind_paths, v, 2);
-	for (int i = 0; i < UNWIND_END__MAX; i++) {
-		unwind_ends[i] = unwind_end_name((enum unwind_end)i);
-		v[i] = s->unw.ends[i];
-	}
-	err = err
-		  ?: labelled(sb, "stackd_unwind_dwarf_ends_total", "counter",
-			      "Why each DWARF unwind stopped.", "reason", unwind_ends, v,
-			      UNWIND_END__MAX);
-	err = err
-		  ?: counter(sb, "stackd_unwind_ring_full_total",
-			     "Stack copies that found the ring buffer full; those samples were "
-			     "counted with frame pointers instead.",
-			     s->bpf[STACKD_CNT_DWARF_RB_FULL]);
-	err =
-	    err
-		?: counter(sb, "stackd_unwind_samples_dropped_total",
-			   "Unwound samples lost: more distinct stacks in one drain interval than "
-			   "the aggregation table holds, or malformed records.",
-			   s->dwarf_dropped + s->dwarf_bad_records);
-	err = err
-		  ?: counter(sb, "stackd_unwind_processes_switched_total",
-			     "Processes --unwind.mode=auto switched to DWARF unwinding.",
-			     s->procs_switched_dwarf);
-	err = err
-		  ?: counter(sb, "stackd_unwind_processes_refused_total",
-			     "Processes auto mode could not switch because the kernel's table of "
-			     "DWARF processes was full.",
-			     s->dwarf_procs_full);
-	err = err
-		  ?: counter(sb, "stackd_unwind_processes_released_total",
-			     "Processes taken out of DWARF unwinding because the process table "
-			     "evicted them while they ran (--process.max or the maps budget).",
-			     s->dwarf_procs_released);
-	err = err
-		  ?: gauge(sb, "stackd_unwind_cache_bytes", "Memory held by cached unwind tables.",
-			   s->unw.cache_bytes);
-	err = err
-		  ?: gauge(sb, "stackd_unwind_cache_objects", "Objects with cached unwind tables.",
-			   s->unw.cache_objects);
-	err = err
-		  ?: counter(sb, "stackd_unwind_cache_hits_total",
-			     "Unwind table lookups that hit the cache.", s->unw.cache_hits);
-	err = err
-		  ?: counter(sb, "stackd_unwind_cache_misses_total",
-			     "Unwind table lookups that loaded an object.", s->unw.cache_misses);
-	err = err
-		  ?: counter(sb, "stackd_unwind_cache_evictions_total",
-			     "Objects evicted from the unwind cache to stay within budget.",
-			     s->unw.cache_evictions);
-	err = err
-		  ?: counter(
-			 sb, "stackd_unwind_cache_build_id_conflicts_total",
-			 "Objects whose build id matched a cached object's but whose unwind tables "
-			 "did not: cached apart, never shared.",
-			 s->unw.cache_id_conflicts);
-	err = err
-		  ?: counter(sb, "stackd_profiles_requested_total",
-			     "Profile windows opened by /debug/pprof/profile requests.",
-			     s->req.profiles_started);
-	err = err
-		  ?: counter(sb, "stackd_profiles_served_total", "Profiles encoded and served.",
-			     s->req.profiles_served);
-	err = err
-		  ?: prom_family(sb, "stackd_profile_encode_seconds", "gauge",
-				 "Time from the close of the last served window to its encoded "
-				 "pprof.");
-	err = err
-		  ?: prom_sample(sb, "stackd_profile_encode_seconds", NULL, 0,
-				 (double)s->req.profile_encode_ns_last / 1e9);
-	err = err
-		  ?: gauge(sb, "stackd_process_labels_bytes",
-			   "Memory held by the label sets of tracked processes.",
-			   s->procs.labels_bytes);
-	err = err
-		  ?: counter(sb, "stackd_process_metadata_reads_total",
-			     "Processes whose cgroup and command line were read.", s->meta.reads);
-	err = err
-		  ?: counter(sb, "stackd_process_metadata_vanished_total",
-			     "Processes gone before their metadata could be read in full.",
-			     s->meta.vanished);
-	err = err
-		  ?: counter(sb, "stackd_container_name_lookups_total",
-			     "Container runtime state files read to name a container.",
-			     s->meta.name_lookups);
-	err = err
-		  ?: counter(sb, "stackd_container_name_cache_evictions_total",
-			     "Container names evicted from their bounded cache.",
-			     s->meta.name_cache_evictions);
-	if (info->history_budget) {
-		const char *const reasons[] = {"retention", "budget", "too_big", "out_of_memory",
-					       "pinned_by_queries"};
-		uint64_t ev[5] = {s->hist.evicted_retention, s->hist.evicted_budget,
-				  s->hist.rejected_too_big, s->history_freeze_failed,
-				  s->hist.rejected_pinned};
-
-		err = err
-			  ?: gauge(sb, "stackd_history_windows", "Profile windows held in history.",
-				   s->hist.windows);
-		err = err
-			  ?: gauge(sb, "stackd_history_bytes",
-				   "Memory held by the profile history (frozen windows).",
-				   s->hist.bytes);
-		err = err
-			  ?: gauge(sb, "stackd_history_budget_bytes",
-				   "The history's hard byte budget (--history.max-bytes).",
-				   info->history_budget);
-		err = err
-			  ?: gauge(sb, "stackd_history_samples",
-				   "Samples held in the profile history.", s->hist.samples);
-		err = err
-			  ?: prom_family(sb, "stackd_history_oldest_timestamp_seconds", "gauge",
-					 "Start of the oldest window held (Unix time; 0: none).");
-		err = err
-			  ?: prom_sample(sb, "stackd_history_oldest_timestamp_seconds", NULL, 0,
-					 (double)s->hist.oldest_ns / 1e9);
-		err =
-		    err
-			?: labelled(sb, "stackd_history_windows_evicted_total", "counter",
-				    "Windows that left the history (or never entered it), by why.",
-				    "reason", reasons, ev, 5);
-		err = err
-			  ?: counter(sb, "stackd_history_samples_evicted_total",
-				     "Samples in the windows that left the history (or never "
-				     "entered it).",
-				     s->hist.evicted_samples);
-		err = err
-			  ?: counter(sb, "stackd_history_queries_total",
-				     "Queries answered from the history.", s->hist.queries);
-	}
-
-	{
-		/* Process-wide atomics (common/safefile.c): any thread's refusals, snapshotted now.
-		 */
-		const char *why[SAFEFILE__NR];
-		uint64_t nr[SAFEFILE__NR];
-
-		safefile_refused(nr);
-		for (int i = 0; i < SAFEFILE__NR; i++)
-			why[i] = safefile_refusal_name((enum safefile_refusal)i);
-		err = err
-			  ?: labelled(
-				 sb, "stackd_files_refused_total", "counter",
-				 "Files under a process's control refused at open or read "
-				 "(debug links, mapped objects, perf maps, runtime state files), "
-				 "by reason.",
-				 "reason", why, nr, SAFEFILE__NR);
-	}
-
-	err = err ?: prom_write_process_metrics(sb);
-	return err;
+	err = err ?: prom_sample_u64(sb, "stackd_build_info", build, ARRAY_SIZE(build), 1);
+	for (size_t i = 0; i < ARRAY_SIZE(metric_rows) && !err; i++)
+		err = write_row(sb, &metric_rows[i], &m);
+	return err ?: prom_write_process_metrics(sb);
 }

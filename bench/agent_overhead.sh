@@ -41,8 +41,8 @@ STACKD_BIN=${STACKD_BIN:-$SRC/build/stackd}
 NCPU=$(nproc)
 CLK_TCK=$(getconf CLK_TCK)
 
-die() { echo "agent_overhead: $*" >&2; exit 1; }
-log() { echo "# $*" >&2; }
+# die, log, bench_cleanup, bpf_stats, free_port, the medians table...
+. "$SRC/bench/lib.sh"
 
 [[ $(id -u) == 0 ]] || die "run as root (BPF, perf -a, sysctl)"
 [[ $RUNS =~ ^[1-9][0-9]*$ && $DURATION =~ ^[1-9][0-9]*$ && $WARMUP =~ ^[0-9]+$ ]] ||
@@ -62,64 +62,7 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/agent_overhead.XXXXXX")
 PIDS=()
 OLD_BPF_STATS=$(sysctl -n kernel.bpf_stats_enabled)
 
-cleanup()
-{
-	local rc=$? p
-	trap - EXIT INT TERM
-	set +e
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null
-	done
-	sysctl -qw kernel.bpf_stats_enabled="$OLD_BPF_STATS"
-	if [[ ${KEEP_TMP:-0} == 1 || $rc != 0 ]]; then
-		echo "# raw results and logs kept in $T" >&2
-	else
-		rm -rf "$T"
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-untrack()
-{
-	local p keep=()
-	for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
-	PIDS=("${keep[@]}")
-}
-
-now_ms() { local t=${EPOCHREALTIME/./}; echo $((10#$t / 1000)); }
-
-# utime+stime of the whole process, in clock ticks
-proc_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
-vm_hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
-
-# perf_event BPF programs held by PID: "run_time_ns run_cnt nprogs", summed. Read from
-# /proc/PID/fdinfo of its bpf-prog fds: the same kernel counters `bpftool prog show`
-# prints as run_time_ns/run_cnt (with kernel.bpf_stats_enabled=1), without a fork per read.
-bpf_stats()
-{
-	local pid=$1 files=()
-	mapfile -t files < <(find "/proc/$pid/fd" -lname 'anon_inode:bpf-prog' -printf "/proc/$pid/fdinfo/%f\n" 2>/dev/null)
-	((${#files[@]})) || { echo "0 0 0"; return; }
-	awk 'function flush() { if (t == 7 && id != "" && !(id in seen)) { seen[id] = 1; RT += rt; RC += rc; n++ } t = id = rt = rc = "" }
-		FNR == 1 && NR > 1 { flush() }
-		/^prog_type:/ { t = $2 } /^prog_id:/ { id = $2 } /^run_time_ns:/ { rt = $2 } /^run_cnt:/ { rc = $2 }
-		END { flush(); printf "%d %d %d\n", RT, RC, n }' "${files[@]}" 2>/dev/null
-}
-
-free_port()
-{
-	local p
-	for _ in $(seq 200); do
-		p=$((20000 + RANDOM % 12000))
-		ss -Htan "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
-	done
-	die "no free port"
-}
+bench_traps
 
 metric_sum()
 {
@@ -132,14 +75,7 @@ metric_sum()
 # ------------------------------------------------------------- the load
 clang -O1 -g -fno-omit-frame-pointer -o "$T/cpu_chain" "$SRC/tests/fixtures/cpu_chain.c"
 total_s=$((RUNS * $(wc -w <<<"$FREQS") * $(wc -w <<<"$TOOLS") * (DURATION + WARMUP + 15) + 60))
-for ((i = 0; i < BUSY; i++)); do
-	if command -v taskset >/dev/null; then
-		taskset -c $((i % NCPU)) "$T/cpu_chain" "$total_s" >/dev/null &
-	else
-		"$T/cpu_chain" "$total_s" >/dev/null &
-	fi
-	PIDS+=($!)
-done
+bench_start_busy "$BUSY" "$T/cpu_chain" "$total_s"
 sysctl -qw kernel.bpf_stats_enabled=1
 
 log "agent_overhead: $(uname -r), $NCPU CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $BUSY busy loops pinned round-robin"
@@ -165,12 +101,7 @@ measure()
 			--log.level=warn >"$log" 2>&1 &
 		pid=$!
 		PIDS+=("$pid")
-		deadline=$(($(now_ms) + 20000))
-		until curl -fs -m 1 -o /dev/null "$url/-/healthy"; do
-			kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; die "stackd exited"; }
-			(($(now_ms) < deadline)) || { cat "$log" >&2; die "stackd not healthy in 20 s"; }
-			sleep 0.2
-		done
+		bench_wait_http "$url/-/healthy" "$pid" "$log" healthy
 		;;
 	bpftrace)
 		bpftrace -e "profile:hz:$hz { @[kstack, ustack, comm] = count(); }" >"$log" 2>&1 &
@@ -235,11 +166,7 @@ measure()
 	fi
 
 	# stop the tool
-	if [[ $tool == stackd ]]; then kill -TERM "$pid"; else kill -INT "$pid"; fi
-	for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-	untrack "$pid"
+	if [[ $tool == stackd ]]; then bench_stop "$pid" TERM 300; else bench_stop "$pid" INT 300; fi
 
 	win_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1000 }')
 	cpu=$(awk -v k=$((k1 - k0)) -v hz="$CLK_TCK" -v w="$win_s" 'BEGIN { printf "%.2f", 100 * k / hz / w }')
@@ -277,23 +204,7 @@ echo "agent overhead: $BUSY busy CPUs of $NCPU, ${DURATION}s window, median of $
 echo "cpu%: user+sys of the tool process, % of one CPU; bpf: BPF program time in the kernel"
 echo "(charged to the sampled tasks, not to the tool); exp = Hz x $NCPU CPUs x window"
 echo
-awk -F'\t' '
-	function median(key, col,    n, i, j, v, a, tmp) {
-		n = cnt[key]
-		for (i = 1; i <= n; i++) a[i] = val[key, i, col]
-		for (i = 1; i <= n; i++) if (a[i] == "-") return "-"
-		for (i = 2; i <= n; i++) { tmp = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > tmp + 0; j--) a[j + 1] = a[j]; a[j + 1] = tmp }
-		if (n % 2) return a[(n + 1) / 2]
-		v = (a[n / 2] + a[n / 2 + 1]) / 2
-		return (v == int(v)) ? v : sprintf("%.2f", v)
-	}
-	{
-		key = $1 SUBSEP $2
-		if (!(key in cnt)) order[++nk] = key
-		c = ++cnt[key]
-		for (i = 4; i <= NF; i++) val[key, c, i] = $i
-		hz[key] = $1; tool[key] = $2
-	}
+awk -F'\t' "$BENCH_AWK_MEDIANS"'
 	END {
 		fmt = "%4s  %-9s %6s %9s %8s %6s %7s %8s %8s %6s %8s %8s %9s\n"
 		printf fmt, "Hz", "tool", "cpu%", "ns/sample", "bpf ms", "bpf%", "rss MiB", "recv", "exp", "recv%", "ctr", "prof", "serve ms"

@@ -31,10 +31,8 @@ RUNS=${RUNS:-5}
 SEED=${SEED:-1}
 BUILD_DIR=${BUILD_DIR:-build-bench}
 
-die() {
-	echo "flamegraph_render: $*" >&2
-	exit 1
-}
+# die, median
+. "$ROOT/bench/lib.sh"
 command -v python3 >/dev/null || die "python3 not found: apt-get install python3"
 [ -x /usr/bin/chromium ] || die "chromium not found: apt-get install chromium"
 command -v chromedriver >/dev/null || die "chromedriver not found: apt-get install chromium-driver"
@@ -87,8 +85,6 @@ while len(stacks) < n:
 for s in stacks:
     print("%s %d" % (";".join(s), 1 + int(50 * rnd.paretovariate(1.2)) % 20000))
 EOF
-
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 gen_ms=()
 for ((i = 0; i < RUNS; i++)); do

@@ -36,6 +36,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "exporter/history.h"
 #include "exporter/labels.h"
 #include "exporter/pprof.h"
@@ -916,14 +917,6 @@ static int add_stack(struct pprof_builder *b, const struct proc *p, const struct
 }
 
 /* ---- the query, as serve_history() runs it --------------------------------------------------- */
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * NS + ts.tv_nsec;
-}
 
 struct query_result {
 	double ms;

@@ -40,10 +40,8 @@ case $BUILD_DIR in
 *) build=$ROOT/$BUILD_DIR ;;
 esac
 
-die() {
-	echo "history_query: $*" >&2
-	exit 1
-}
+# die, median, now_ms
+. "$ROOT/bench/lib.sh"
 command -v go >/dev/null 2>&1 || die "go not found: apt-get install golang-go (for go tool pprof)"
 
 keep_workdir=${WORKDIR:+1}
@@ -98,16 +96,6 @@ res() {
 	tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"
 }
 
-# median of the numbers given (one per argument)
-median() {
-	printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {
-		if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
-now_ms() {
-	echo $(($(date +%s%N) / 1000000))
-}
-
 # samples (distinct) and total count of a profile, as go tool pprof reads it
 pprof_totals() {
 	go tool pprof -raw "$1" 2>/dev/null | awk '
@@ -150,7 +138,7 @@ for c in $CASES; do
 				die "go tool pprof failed: $(tail -1 "$dir/go.err")"
 			ts+=($(($(now_ms) - t0)))
 		done
-		go_floor=$(median "${ts[@]}")
+		go_floor=$(printf '%s\n' "${ts[@]}" | median)
 	fi
 	n=$GO_RUNS
 	[ "$hz" -ge 999 ] && n=$GO_RUNS_HEAVY
@@ -161,7 +149,7 @@ for c in $CASES; do
 			die "go tool pprof failed: $(tail -1 "$dir/go.err")"
 		ts+=($(($(now_ms) - t0)))
 	done
-	go_ms=$(median "${ts[@]}")
+	go_ms=$(printf '%s\n' "${ts[@]}" | median)
 	ms=$(res ms_med "$full")
 	same=no
 	[ "$(pprof_totals "$dir/query.pb.gz")" = "$(pprof_totals "$dir/go.pb.gz")" ] && same=yes
@@ -238,7 +226,7 @@ if [ "$want_e2e" = 1 ]; then
 	printf '%8s %9.1f %9s %12s %8s %7s %7s %8d\n' "$(metric stackd_history_windows)" \
 		"$(awk -v b="$(metric stackd_history_bytes)" 'BEGIN{print b / 1048576}')" \
 		"$(metric stackd_history_samples)" "$(pprof_totals "$WORKDIR/e2e.pb.gz")" \
-		"$(median "${ts[@]}")" "$(printf '%s\n' "${ts[@]}" | sort -g | head -1)" \
+		"$(printf '%s\n' "${ts[@]}" | median)" "$(printf '%s\n' "${ts[@]}" | sort -g | head -1)" \
 		"$(printf '%s\n' "${ts[@]}" | sort -g | tail -1)" \
 		"$(($(stat -c %s "$WORKDIR/e2e.pb.gz") / 1024))"
 	echo "# curl time_total of 5 requests (median, min, max); answer_smp: distinct/total samples"

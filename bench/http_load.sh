@@ -112,7 +112,8 @@ SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STACKD_BIN=${STACKD_BIN:-$SRC/build/stackd}
 STACKD_FLAGS=${STACKD_FLAGS:-}
 
-die() { echo "http_load: $*" >&2; exit 1; }
+# die, free_port
+. "$SRC/bench/lib.sh"
 [[ $(id -u) == 0 ]] || die "needs root (the agent loads BPF programs)"
 [[ -x $STACKD_BIN ]] || die "no agent binary at $STACKD_BIN (build it, or set STACKD_BIN)"
 for c in wrk python3 curl promtool; do
@@ -129,18 +130,6 @@ cleanup()
 	if [[ ${KEEP_TMP:-0} == 1 ]]; then echo "raw results kept in $T"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
-
-# A free loopback port below the ephemeral range.
-free_port()
-{
-	local port hex
-	while :; do
-		port=$((20000 + RANDOM % 12000))
-		hex=$(printf ':%04X' "$port")
-		awk -v h="$hex" 'FNR > 1 && substr($2, length($2) - 4) == h { f = 1 } END { exit !f }' \
-			/proc/net/tcp /proc/net/tcp6 || { echo "$port"; return; }
-	done
-}
 
 cat >"$T/helper.py" <<'PYEOF'
 #!/usr/bin/env python3

@@ -33,10 +33,8 @@ SEED=${SEED:-1}
 TIMEOUT=${TIMEOUT:-120}
 BUILD_DIR=${BUILD_DIR:-build-bench}
 
-die() {
-	echo "symbolize_bench: $*" >&2
-	exit 1
-}
+# die
+. "$ROOT/bench/lib.sh"
 
 need() { # command, Debian package
 	command -v "$1" >/dev/null 2>&1 || die "$1 not found: apt-get install $2"

@@ -58,8 +58,8 @@ STACKD_BIN=${STACKD_BIN:-$SRC/build/stackd}
 NCPU=$(nproc)
 CLK_TCK=$(getconf CLK_TCK)
 
-die() { echo "unwind_overhead: $*" >&2; exit 1; }
-log() { echo "# $*" >&2; }
+# die, log, bench_cleanup, bpf_stats, free_port, the medians table...
+. "$SRC/bench/lib.sh"
 
 [[ $(id -u) == 0 ]] || die "run as root (BPF, perf -a, sysctl)"
 [[ $RUNS =~ ^[1-9][0-9]*$ && $DURATION =~ ^[1-9][0-9]*$ && $WARMUP =~ ^[0-9]+$ && $BUSY =~ ^[1-9][0-9]*$ ]] ||
@@ -81,60 +81,7 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/unwind_overhead.XXXXXX")
 PIDS=()
 OLD_BPF_STATS=$(sysctl -n kernel.bpf_stats_enabled)
 
-cleanup()
-{
-	local rc=$? p
-	trap - EXIT INT TERM
-	set +e
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null
-	done
-	sysctl -qw kernel.bpf_stats_enabled="$OLD_BPF_STATS"
-	if [[ ${KEEP_TMP:-0} == 1 || $rc != 0 ]]; then
-		echo "# raw results and logs kept in $T" >&2
-	else
-		rm -rf "$T"
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-untrack()
-{
-	local p keep=()
-	for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
-	PIDS=("${keep[@]}")
-}
-
-now_ms() { local t=${EPOCHREALTIME/./}; echo $((10#$t / 1000)); }
-proc_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
-vm_hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
-
-# perf_event BPF programs of PID: "run_time_ns run_cnt nprogs" (see agent_overhead.sh)
-bpf_stats()
-{
-	local pid=$1 files=()
-	mapfile -t files < <(find "/proc/$pid/fd" -lname 'anon_inode:bpf-prog' -printf "/proc/$pid/fdinfo/%f\n" 2>/dev/null)
-	((${#files[@]})) || { echo "0 0 0"; return; }
-	awk 'function flush() { if (t == 7 && id != "" && !(id in seen)) { seen[id] = 1; RT += rt; RC += rc; n++ } t = id = rt = rc = "" }
-		FNR == 1 && NR > 1 { flush() }
-		/^prog_type:/ { t = $2 } /^prog_id:/ { id = $2 } /^run_time_ns:/ { rt = $2 } /^run_cnt:/ { rc = $2 }
-		END { flush(); printf "%d %d %d\n", RT, RC, n }' "${files[@]}" 2>/dev/null
-}
-
-free_port()
-{
-	local p
-	for _ in $(seq 200); do
-		p=$((20000 + RANDOM % 12000))
-		ss -Htan "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
-	done
-	die "no free port"
-}
+bench_traps
 
 # metric_val FILE 'name{labels}' or 'name': one series (0 if absent)
 metric_val()
@@ -188,16 +135,8 @@ perf_complete()
 # ------------------------------------------------------------- the load
 gcc -O2 -g -fomit-frame-pointer -o "$T/unwind_$WORKLOAD" "$SRC/tests/fixtures/unwind_$WORKLOAD.c"
 total_s=$((RUNS * $(wc -w <<<"$FREQS") * $(wc -w <<<"$TOOLS") * (DURATION + WARMUP + 40) + 60))
-WL_PIDS=()
-for ((i = 0; i < BUSY; i++)); do
-	if command -v taskset >/dev/null; then
-		taskset -c $((i % NCPU)) "$T/unwind_$WORKLOAD" "$total_s" >/dev/null &
-	else
-		"$T/unwind_$WORKLOAD" "$total_s" >/dev/null &
-	fi
-	PIDS+=($!)
-	WL_PIDS+=($!)
-done
+bench_start_busy "$BUSY" "$T/unwind_$WORKLOAD" "$total_s"
+WL_PIDS=("${BUSY_PIDS[@]}")
 sysctl -qw kernel.bpf_stats_enabled=1
 
 log "unwind_overhead: $(uname -r), $NCPU CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $BUSY x unwind_$WORKLOAD (pids ${WL_PIDS[*]}) pinned round-robin"
@@ -212,7 +151,7 @@ RES=$T/results.tsv
 # measure TOOL FREQ RUN: one window; appends a line to $RES
 measure()
 {
-	local tool=$1 hz=$2 run=$3 pid port url t0 t1 k0 k1 rt0 rc0 rt1 rc1 nprog curl_pid="" deadline
+	local tool=$1 hz=$2 run=$3 pid port url t0 t1 k0 k1 rt0 rc0 rt1 rc1 nprog curl_pid=""
 	local log=$T/$tool.$hz.$run.log
 	local cpu total hwm bpf_ns="-" wl="-" good="-" cpl="-" rfull="-" dws="-" sw="-" post="-" post_mib="-" data_mib="-"
 	local -a sargs
@@ -225,12 +164,7 @@ measure()
 			--unwind.mode="$tool" --log.level=warn "${sargs[@]}" >"$log" 2>&1 &
 		pid=$!
 		PIDS+=("$pid")
-		deadline=$(($(now_ms) + 20000))
-		until curl -fs -m 1 -o /dev/null "$url/-/ready"; do
-			kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; die "stackd exited"; }
-			(($(now_ms) < deadline)) || { cat "$log" >&2; die "stackd not ready in 20 s"; }
-			sleep 0.2
-		done
+		bench_wait_http "$url/-/ready" "$pid" "$log" ready
 		;;
 	perf)
 		rm -f "$T/perf.data"
@@ -277,11 +211,7 @@ measure()
 	fi
 
 	# stop the tool
-	if [[ $tool == perf ]]; then kill -INT "$pid"; else kill -TERM "$pid"; fi
-	for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-	untrack "$pid"
+	if [[ $tool == perf ]]; then bench_stop "$pid" INT 600; else bench_stop "$pid" TERM 600; fi
 
 	local win_s
 	win_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1000 }')
@@ -328,23 +258,7 @@ echo "unwind overhead: $BUSY x unwind_$WORKLOAD (no frame pointers) on $NCPU CPU
 echo "fp/dwarf/auto = stackd --unwind.mode; perf = perf record -e cpu-clock -a --call-graph $PERF_CALLGRAPH"
 echo "cpu%: the tool's process over the window, % of one CPU; post s: perf script CPU seconds afterwards"
 echo
-awk -F'\t' '
-	function median(key, col,    n, i, j, v, a, tmp) {
-		n = cnt[key]
-		for (i = 1; i <= n; i++) a[i] = val[key, i, col]
-		for (i = 1; i <= n; i++) if (a[i] == "-") return "-"
-		for (i = 2; i <= n; i++) { tmp = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > tmp + 0; j--) a[j + 1] = a[j]; a[j + 1] = tmp }
-		if (n % 2) return a[(n + 1) / 2]
-		v = (a[n / 2] + a[n / 2 + 1]) / 2
-		return (v == int(v)) ? v : sprintf("%.2f", v)
-	}
-	{
-		key = $1 SUBSEP $2
-		if (!(key in cnt)) order[++nk] = key
-		c = ++cnt[key]
-		for (i = 4; i <= NF; i++) val[key, c, i] = $i
-		hz[key] = $1; tool[key] = $2
-	}
+awk -F'\t' "$BENCH_AWK_MEDIANS"'
 	END {
 		fmt = "%4s  %-6s %6s %7s %7s %9s %8s %8s %8s %10s %10s %10s %9s %9s\n"
 		printf fmt, "Hz", "tool", "cpu%", "post s", "total%", "ns/sample", "rss MiB", "post MiB", "wl samp", "complete%", "ring full", "dwarf samp", "switched", "data MiB"

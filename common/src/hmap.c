@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "common/hmap.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,17 +39,17 @@ static void hmap_grow(struct hmap *h)
 	h->nbuckets = nb;
 }
 
-void hmap_insert(struct hmap *h, struct hnode *n, uint64_t hash)
+int hmap_insert(struct hmap *h, struct hnode *n, uint64_t hash)
 {
 	size_t i;
 
 	if (h->count >= h->nbuckets)
 		hmap_grow(h);
 	if (!h->nbuckets) {
-		/* The very first allocation failed: keep a one-bucket fallback. */
+		/* The very first allocation failed: try a one-bucket fallback. */
 		h->buckets = calloc(1, sizeof(*h->buckets));
 		if (!h->buckets)
-			abort(); /* cannot represent the entry at all */
+			return -ENOMEM; /* nowhere to link the entry: the caller drops it */
 		h->nbuckets = 1;
 	}
 	n->hash = hash;
@@ -56,6 +57,7 @@ void hmap_insert(struct hmap *h, struct hnode *n, uint64_t hash)
 	n->next = h->buckets[i];
 	h->buckets[i] = n;
 	h->count++;
+	return 0;
 }
 
 void hmap_remove(struct hmap *h, struct hnode *n)

@@ -20,6 +20,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 
+#include "common/clock.h"
 #include "common/strbuf.h"
 #include "exporter/promtext.h"
 
@@ -69,14 +70,6 @@ static void hmac_key_init(void)
 {
 	hmac_key_err = gnutls_rnd(GNUTLS_RND_KEY, hmac_key, sizeof(hmac_key)) < 0 ? -EIO : 0;
 	sem_init(&bcrypt_slots, 0, BASICAUTH_MAX_PARALLEL);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static bool ct_equal(const void *a, const void *b, size_t n)
@@ -261,7 +254,7 @@ static void cache_mac(const char *user, const char *password, uint8_t mac[MAC_SZ
 
 static bool cache_lookup(struct basicauth *ba, const uint8_t mac[MAC_SZ])
 {
-	uint64_t now = now_ns();
+	uint64_t now = mono_ns();
 	bool hit = false;
 
 	pthread_mutex_lock(&ba->lock);
@@ -280,7 +273,7 @@ static bool cache_lookup(struct basicauth *ba, const uint8_t mac[MAC_SZ])
 /* Into a free or expired slot, else over the one closest to expiry. */
 static void cache_insert(struct basicauth *ba, const uint8_t mac[MAC_SZ])
 {
-	uint64_t now = now_ns();
+	uint64_t now = mono_ns();
 	size_t victim = 0;
 
 	pthread_mutex_lock(&ba->lock);
@@ -401,7 +394,7 @@ void basicauth_throttle_reset(void)
 
 void basicauth_throttle_stats(struct basicauth_throttle_stats *st)
 {
-	uint64_t now = now_ns(), n = 0;
+	uint64_t now = mono_ns(), n = 0;
 
 	pthread_mutex_lock(&throttle.lock);
 	for (size_t i = 0; i < BASICAUTH_THROTTLE_SLOTS; i++)
@@ -418,22 +411,19 @@ int basicauth_write_metrics(struct strbuf *out)
 	int err;
 
 	basicauth_throttle_stats(&st);
-	err = prom_family(out, "stackd_http_auth_throttled_total", "counter",
-			  "Basic-auth checks answered 429 without bcrypt: the client address "
-			  "failed too often (per-address back-off).");
+	err = prom_metric_u64(out, "stackd_http_auth_throttled_total", "counter",
+			      "Basic-auth checks answered 429 without bcrypt: the client address "
+			      "failed too often (per-address back-off).",
+			      st.throttled);
 	err =
-	    err ?: prom_sample_u64(out, "stackd_http_auth_throttled_total", NULL, 0, st.throttled);
-	err = err
-		  ?: prom_family(out, "stackd_http_auth_throttle_addresses", "gauge",
-				 "Client addresses with failed logins on record (at most 1024).");
-	err =
-	    err ?: prom_sample_u64(out, "stackd_http_auth_throttle_addresses", NULL, 0, st.tracked);
-	err = err
-		  ?: prom_family(out, "stackd_http_auth_throttle_evicted_total", "counter",
-				 "Addresses forgotten by the login back-off because its table "
-				 "was full.");
+	    err
+		?: prom_metric_u64(out, "stackd_http_auth_throttle_addresses", "gauge",
+				   "Client addresses with failed logins on record (at most 1024).",
+				   st.tracked);
 	return err
-		   ?: prom_sample_u64(out, "stackd_http_auth_throttle_evicted_total", NULL, 0,
+		   ?: prom_metric_u64(out, "stackd_http_auth_throttle_evicted_total", "counter",
+				      "Addresses forgotten by the login back-off because its table "
+				      "was full.",
 				      st.evicted);
 }
 
@@ -483,7 +473,7 @@ enum basicauth_result basicauth_check(struct basicauth *ba, const char *authoriz
 		goto cleanup;
 	}
 	/* Only after the cache: a scraper's remembered success is never held up. */
-	v->retry_after_s = basicauth_throttle_wait_s(client, now_ns());
+	v->retry_after_s = basicauth_throttle_wait_s(client, mono_ns());
 	if (v->retry_after_s) {
 		atomic_fetch_add(&throttle.throttled, 1);
 		res = BASICAUTH_THROTTLED;
@@ -494,7 +484,7 @@ enum basicauth_result basicauth_check(struct basicauth *ba, const char *authoriz
 	v->did_bcrypt = true;
 	/* An unknown user still costs a bcrypt run: no timing oracle for user names. */
 	is_ok = bcrypt_matches(colon + 1, u ? u->hash : ba->dummy_hash) && u;
-	basicauth_throttle_note(client, is_ok, now_ns());
+	basicauth_throttle_note(client, is_ok, mono_ns());
 	if (is_ok) {
 		cache_insert(ba, mac);
 		res = BASICAUTH_OK;

@@ -68,6 +68,7 @@
 #include <gnutls/x509.h>
 #include <microhttpd.h>
 
+#include "common/clock.h"
 #include "common/list.h"
 #include "common/log.h"
 #include "common/strbuf.h"
@@ -236,14 +237,6 @@ struct http_server {
  */
 static _Atomic uint64_t tls_client_cert_rejected;
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Our per-connection state (NULL if its allocation failed). */
 static struct http_conn *conn_of(struct MHD_Connection *conn)
 {
@@ -262,7 +255,7 @@ static void conn_arm(struct http_server *s, struct http_conn *c)
 	 */
 	if (c)
 		atomic_store(&c->deadline_ns,
-			     now_ns() + (s->idle_timeout_seconds + 1ull) * 1000000000ull);
+			     mono_ns() + (s->idle_timeout_seconds + 1ull) * 1000000000ull);
 }
 
 static void conn_disarm(struct http_conn *c)
@@ -479,28 +472,6 @@ static enum MHD_Result send_reply(struct http_server *s, struct MHD_Connection *
 			   reply->msg[0] ? reply->msg : "request failed");
 }
 
-static int write_metric_u64(struct strbuf *sb, const char *name, const char *type, const char *help,
-			    uint64_t v)
-{
-	int err = prom_family(sb, name, type, help);
-
-	return err ?: prom_sample_u64(sb, name, NULL, 0, v);
-}
-
-static int write_labeled_u64(struct strbuf *sb, const char *name, const char *type,
-			     const char *help, const char *label, const char *const *values,
-			     const uint64_t *v, size_t n)
-{
-	int err = prom_family(sb, name, type, help);
-
-	for (size_t i = 0; !err && i < n; i++) {
-		struct prom_label l = {.name = label, .value = values[i]};
-
-		err = prom_sample_u64(sb, name, &l, 1, v[i]);
-	}
-	return err;
-}
-
 int http_server_write_metrics(const struct http_server *s, struct strbuf *out)
 {
 	static const char *const classes[] = {NULL, "1xx", "2xx", "3xx", "4xx", "5xx"};
@@ -510,98 +481,93 @@ int http_server_write_metrics(const struct http_server *s, struct strbuf *out)
 	static const char *const reload_results[] = {"success", "failure"};
 	struct http_stats st;
 	uint64_t v[2];
-	int err, i;
+	int err;
 
 	if (!s || !out)
 		return -EINVAL;
 	http_server_get_stats(s, &st);
-	err = prom_family(out, "stackd_http_requests_total", "counter",
-			  "HTTP requests answered by stackd's server, by status class.");
-	if (err)
-		return err;
 	/* Every class but 1xx (never sent), always: a stable series set for rate(). */
-	for (i = 2; i <= 5; i++) {
-		struct prom_label l = {.name = "code", .value = classes[i]};
-
-		err = prom_sample_u64(out, "stackd_http_requests_total", &l, 1, st.requests[i]);
-		if (err)
-			return err;
-	}
-	err = write_metric_u64(out, "stackd_http_profile_requests_in_flight", "gauge",
-			       "Profile requests currently blocking for their window.",
-			       st.profile_requests_in_flight);
+	err =
+	    prom_metric_labelled_u64(out, "stackd_http_requests_total", "counter",
+				     "HTTP requests answered by stackd's server, by status class.",
+				     "code", classes + 2, st.requests + 2, 4);
 	err = err
-		  ?: write_metric_u64(out, "stackd_http_profile_requests_rejected_total", "counter",
-				      "Profile requests answered 503 because "
-				      "max_concurrent_profiles were in flight.",
-				      st.profile_requests_rejected);
+		  ?: prom_metric_u64(out, "stackd_http_profile_requests_in_flight", "gauge",
+				     "Profile requests currently blocking for their window.",
+				     st.profile_requests_in_flight);
 	err = err
-		  ?: write_metric_u64(out, "stackd_http_connections_open", "gauge",
-				      "HTTP connections currently open.", st.connections_open);
+		  ?: prom_metric_u64(out, "stackd_http_profile_requests_rejected_total", "counter",
+				     "Profile requests answered 503 because "
+				     "max_concurrent_profiles were in flight.",
+				     st.profile_requests_rejected);
+	err = err
+		  ?: prom_metric_u64(out, "stackd_http_connections_open", "gauge",
+				     "HTTP connections currently open.", st.connections_open);
 	v[0] = st.connections_rejected_total;
 	v[1] = st.connections_rejected_per_client;
 	err = err
-		  ?: write_labeled_u64(out, "stackd_http_connections_rejected_total", "counter",
-				       "Connections closed at accept: --web.max-connections or "
-				       "--web.max-connections-per-client reached.",
-				       "reason", conn_reasons, v, 2);
+		  ?: prom_metric_labelled_u64(
+			 out, "stackd_http_connections_rejected_total", "counter",
+			 "Connections closed at accept: --web.max-connections or "
+			 "--web.max-connections-per-client reached.",
+			 "reason", conn_reasons, v, 2);
 	err = err
-		  ?: write_metric_u64(out, "stackd_http_connections_timed_out_total", "counter",
-				      "Connections shut down for not delivering a complete request "
-				      "header within --web.read-timeout (slow clients).",
-				      st.connections_timed_out);
+		  ?: prom_metric_u64(out, "stackd_http_connections_timed_out_total", "counter",
+				     "Connections shut down for not delivering a complete request "
+				     "header within --web.read-timeout (slow clients).",
+				     st.connections_timed_out);
 	err = err
-		  ?: write_metric_u64(out, "stackd_http_connections_evicted_total", "counter",
-				      "Connections waiting for a request header shut down to make "
-				      "room for a new one at --web.max-connections.",
-				      st.connections_evicted);
-	err =
-	    err
-		?: write_metric_u64(out, "stackd_http_profile_requests_abandoned_total", "counter",
-				    "Profile requests whose client went away during the window "
-				    "(window dropped, slot freed at once).",
-				    st.profile_requests_abandoned);
+		  ?: prom_metric_u64(out, "stackd_http_connections_evicted_total", "counter",
+				     "Connections waiting for a request header shut down to make "
+				     "room for a new one at --web.max-connections.",
+				     st.connections_evicted);
 	err = err
-		  ?: write_metric_u64(out, "stackd_http_page_requests_in_flight", "gauge",
-				      "Page requests (/, /flamegraph, folded, history) running or "
-				      "queued.",
-				      st.page_requests_in_flight);
+		  ?: prom_metric_u64(out, "stackd_http_profile_requests_abandoned_total", "counter",
+				     "Profile requests whose client went away during the window "
+				     "(window dropped, slot freed at once).",
+				     st.profile_requests_abandoned);
+	err = err
+		  ?: prom_metric_u64(out, "stackd_http_page_requests_in_flight", "gauge",
+				     "Page requests (/, /flamegraph, folded, history) running or "
+				     "queued.",
+				     st.page_requests_in_flight);
 	v[0] = st.page_requests_rejected_busy;
 	v[1] = st.page_requests_rejected_size;
 	err = err
-		  ?: write_labeled_u64(out, "stackd_http_page_requests_rejected_total", "counter",
-				       "Page requests refused: 503 at --web.max-page-requests, 413 "
-				       "for an answer above --web.max-page-bytes.",
-				       "reason", page_reasons, v, 2);
+		  ?: prom_metric_labelled_u64(
+			 out, "stackd_http_page_requests_rejected_total", "counter",
+			 "Page requests refused: 503 at --web.max-page-requests, 413 "
+			 "for an answer above --web.max-page-bytes.",
+			 "reason", page_reasons, v, 2);
 	v[0] = st.auth_missing;
 	v[1] = st.auth_invalid;
 	err = err
-		  ?: write_labeled_u64(out, "stackd_http_unauthorized_total", "counter",
-				       "Requests answered 401: no usable basic-auth credentials "
-				       "(missing) or a wrong user or password (invalid).",
-				       "reason", auth_reasons, v, 2);
+		  ?: prom_metric_labelled_u64(
+			 out, "stackd_http_unauthorized_total", "counter",
+			 "Requests answered 401: no usable basic-auth credentials "
+			 "(missing) or a wrong user or password (invalid).",
+			 "reason", auth_reasons, v, 2);
 	err = err
-		  ?: write_metric_u64(out, "stackd_http_auth_bcrypt_checks_total", "counter",
-				      "Passwords checked with bcrypt (successes are cached for "
-				      "60 s, so steady scrapes add none).",
-				      st.auth_bcrypt_checks);
+		  ?: prom_metric_u64(out, "stackd_http_auth_bcrypt_checks_total", "counter",
+				     "Passwords checked with bcrypt (successes are cached for "
+				     "60 s, so steady scrapes add none).",
+				     st.auth_bcrypt_checks);
 	err = err ?: basicauth_write_metrics(out);
 	err = err
-		  ?: write_metric_u64(out, "stackd_http_tls_client_cert_rejected_total", "counter",
-				      "TLS handshakes refused for a missing or unverifiable client "
-				      "certificate.",
-				      st.tls_client_cert_rejected);
+		  ?: prom_metric_u64(out, "stackd_http_tls_client_cert_rejected_total", "counter",
+				     "TLS handshakes refused for a missing or unverifiable client "
+				     "certificate.",
+				     st.tls_client_cert_rejected);
 	v[0] = st.reloads_ok;
 	v[1] = st.reloads_failed;
 	err = err
-		  ?: write_labeled_u64(out, "stackd_http_config_reloads_total", "counter",
-				       "Web config reloads (SIGHUP), by result.", "result",
-				       reload_results, v, 2);
+		  ?: prom_metric_labelled_u64(out, "stackd_http_config_reloads_total", "counter",
+					      "Web config reloads (SIGHUP), by result.", "result",
+					      reload_results, v, 2);
 	return err
-		   ?: write_metric_u64(
-			  out, "stackd_http_config_last_reload_successful", "gauge",
-			  "1 when the last web config reload (or the start) succeeded.",
-			  st.last_reload_ok ? 1 : 0);
+		   ?: prom_metric_u64(out, "stackd_http_config_last_reload_successful", "gauge",
+				      "1 when the last web config reload (or the start) succeeded.",
+				      st.last_reload_ok ? 1 : 0);
 }
 
 static enum MHD_Result serve_metrics(struct http_server *s, struct MHD_Connection *conn,
@@ -1858,7 +1824,7 @@ static void *housekeeper_main(void *arg)
 	pthread_mutex_lock(&s->lock);
 	while (!s->is_stopping) {
 		struct http_daemon **pd = &s->retired, *done = NULL;
-		uint64_t now = now_ns();
+		uint64_t now = mono_ns();
 
 		for (struct http_conn *c = s->conns.next; c != &s->conns; c = c->next) {
 			uint64_t dl = atomic_load(&c->deadline_ns);
@@ -2143,7 +2109,7 @@ int http_server_reload(struct http_server *s, const char *web_config_file)
 	daemon_quiesce(old);
 	pthread_mutex_lock(&s->lock);
 	old->stop_by_ns =
-	    now_ns() + (s->max_profile_seconds + s->idle_timeout_seconds + 10ull) * 1000000000ull;
+	    mono_ns() + (s->max_profile_seconds + s->idle_timeout_seconds + 10ull) * 1000000000ull;
 	old->next = s->retired;
 	s->retired = old;
 	pthread_cond_signal(&s->wake);

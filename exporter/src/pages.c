@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/hmap.h"
 #include "common/strbuf.h"
 #include "exporter/flamegraph.h"
@@ -22,14 +23,6 @@
 #define PAGE_CAP(req) ((req)->max_body_sz ? (req)->max_body_sz : PAGE_MAX_BYTES)
 /* Processes listed on the index page. */
 #define INDEX_TOP 50
-
-static int64_t now_unix_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * NS + ts.tv_nsec;
-}
 
 static const char *req_arg(const void *ctx, const char *name)
 {
@@ -75,8 +68,7 @@ static bool acquire(const struct pages_ctx *c, const struct http_profile_req *re
 				  "/debug/pprof/profile?seconds=N");
 		return false;
 	}
-	if (!pages_parse_filter(req, f, reply) ||
-	    !parse_range(c, req, now_unix_ns(), from, to, reply))
+	if (!pages_parse_filter(req, f, reply) || !parse_range(c, req, unix_ns(), from, to, reply))
 		return false;
 	if (history_acquire(c->hist, *from, *to, v)) {
 		http_reply_errorf(reply, 500, "%s", "out of memory");
@@ -262,8 +254,10 @@ static int folded_add(struct stack_walk *w, const char *const *frames, size_t nr
 	l->count = count;
 	l->len = fc->line.len;
 	memcpy(l->s, fc->line.buf, l->len);
-	hmap_insert(&fc->lines, &l->node, h);
-	return 0;
+	err = hmap_insert(&fc->lines, &l->node, h);
+	if (err)
+		free(l);
+	return err;
 }
 
 static void serve_folded(const struct pages_ctx *c, const struct http_profile_req *req,
@@ -443,7 +437,10 @@ static int index_add(void *ctx, const struct pprof_label *labels, size_t nr, int
 		snprintf(r->container, sizeof(r->container), "%.40s/%.30s",
 			 label_str(labels, nr, "pod"), cont);
 	snprintf(r->unit, sizeof(r->unit), "%s", label_str(labels, nr, "unit"));
-	hmap_insert(&ic->rows, &r->node, hash_u64((uint64_t)pid));
+	if (hmap_insert(&ic->rows, &r->node, hash_u64((uint64_t)pid))) {
+		free(r);
+		return -ENOMEM;
+	}
 	ic->nr++;
 	return 0;
 }
@@ -479,7 +476,7 @@ static void serve_index(const struct pages_ctx *c, const struct http_profile_req
 	err = strbuf_appends(&sb, index_head);
 	hmap_init(&ic.rows);
 	if (c->hist) {
-		int64_t now = now_unix_ns();
+		int64_t now = unix_ns();
 
 		err = err ?: history_acquire(c->hist, now - DEFAULT_SECONDS * NS, now, &v);
 		for (i = 0; !err && i < v.nr; i++) {

@@ -72,6 +72,12 @@ static void *segvec_push(struct segvec *sv)
 	return e;
 }
 
+/* Take back the element segvec_push() just returned (its segment stays allocated). */
+static void segvec_pop(struct segvec *sv)
+{
+	sv->cnt--;
+}
+
 static size_t segvec_bytes(const struct segvec *sv)
 {
 	return sv->nr_segs * SEG_ENTRIES * sv->elem_sz + sv->segs_cap * sizeof(*sv->segs);
@@ -217,7 +223,10 @@ int64_t pprof__intern(struct pprof_builder *b, const char *s)
 	e->s = copy;
 	e->len = (uint32_t)len;
 	e->idx = (uint32_t)(b->strs.cnt - 1);
-	hmap_insert(&b->str_map, &e->node, hash);
+	if (hmap_insert(&b->str_map, &e->node, hash)) {
+		segvec_pop(&b->strs);
+		return -ENOMEM;
+	}
 	return e->idx;
 }
 
@@ -356,7 +365,10 @@ int pprof_add_mapping(struct pprof_builder *b, const struct pprof_mapping *m, ui
 		return -ENOMEM;
 	*e = key;
 	e->id = (uint32_t)b->maps.cnt;
-	hmap_insert(&b->map_map, &e->node, hash);
+	if (hmap_insert(&b->map_map, &e->node, hash)) {
+		segvec_pop(&b->maps);
+		return -ENOMEM;
+	}
 	*id = e->id;
 	return 0;
 }
@@ -397,7 +409,10 @@ static int64_t add_function(struct pprof_builder *b, const struct pprof_line *l)
 	e->filename = (uint32_t)filename;
 	e->start_line = l->start_line;
 	e->id = (uint32_t)b->funcs.cnt;
-	hmap_insert(&b->func_map, &e->node, hash);
+	if (hmap_insert(&b->func_map, &e->node, hash)) {
+		segvec_pop(&b->funcs);
+		return -ENOMEM;
+	}
 	return e->id;
 }
 
@@ -453,8 +468,11 @@ int pprof_add_location(struct pprof_builder *b, uint64_t mapping_id, uint64_t ad
 	e->line_off = (uint32_t)b->lines.cnt;
 	e->nr_lines = (uint32_t)(line_off - b->lines.cnt);
 	e->id = (uint32_t)b->locs.cnt;
+	if (hmap_insert(&b->loc_map, &e->node, hash)) {
+		segvec_pop(&b->locs);
+		return -ENOMEM;
+	}
 	b->lines.cnt = line_off;
-	hmap_insert(&b->loc_map, &e->node, hash);
 	*id = e->id;
 	return 0;
 }
@@ -491,8 +509,11 @@ static int64_t add_labelset(struct pprof_builder *b, size_t cnt)
 	e->idx = (uint32_t)(b->labelsets.cnt - 1);
 	if (cnt)
 		memcpy(vec_at(&b->labels, b->labels.cnt), ls, cnt * sizeof(*ls));
+	if (hmap_insert(&b->labelset_map, &e->node, hash)) {
+		segvec_pop(&b->labelsets);
+		return -ENOMEM;
+	}
 	b->labels.cnt += cnt;
-	hmap_insert(&b->labelset_map, &e->node, hash);
 	return e->idx;
 }
 
@@ -595,8 +616,11 @@ int pprof__add_sample_ls(struct pprof_builder *b, const uint64_t *location_ids, 
 	if (nr_locations)
 		memcpy(vec_at(&b->loc_ids, b->loc_ids.cnt), location_ids,
 		       nr_locations * sizeof(*location_ids));
+	if (hmap_insert(&b->sample_map, &e->node, hash)) {
+		segvec_pop(&b->samples);
+		return -ENOMEM;
+	}
 	b->loc_ids.cnt += nr_locations;
-	hmap_insert(&b->sample_map, &e->node, hash);
 	return 0;
 }
 

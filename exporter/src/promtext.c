@@ -239,6 +239,51 @@ int prom_sample_u64(struct strbuf *sb, const char *name, const struct prom_label
 	return write_sample(sb, name, labels, nr_labels, buf);
 }
 
+int prom_sample_text(struct strbuf *sb, const char *name, const struct prom_label *labels,
+		     size_t nr_labels, const char *value)
+{
+	if (!value)
+		return -EINVAL;
+	return write_sample(sb, name, labels, nr_labels, value);
+}
+
+int prom_metric(struct strbuf *sb, const char *name, const char *type, const char *help,
+		double value)
+{
+	size_t start = sb ? sb->len : 0;
+	int err = prom_family(sb, name, type, help);
+
+	err = err ?: prom_sample(sb, name, NULL, 0, value);
+	if (err && sb)
+		sb_rollback(sb, start);
+	return err;
+}
+
+int prom_metric_u64(struct strbuf *sb, const char *name, const char *type, const char *help,
+		    uint64_t value)
+{
+	return prom_metric_labelled_u64(sb, name, type, help, NULL, NULL, &value, 1);
+}
+
+int prom_metric_labelled_u64(struct strbuf *sb, const char *name, const char *type,
+			     const char *help, const char *label, const char *const *values,
+			     const uint64_t *v, size_t nr)
+{
+	size_t start = sb ? sb->len : 0;
+	int err = prom_family(sb, name, type, help);
+
+	if (!err && nr && (!v || (label && !values)))
+		err = -EINVAL;
+	for (size_t i = 0; i < nr && !err; i++) {
+		struct prom_label l = {.name = label, .value = label ? values[i] : NULL};
+
+		err = prom_sample_u64(sb, name, &l, label ? 1 : 0, v[i]);
+	}
+	if (err && sb)
+		sb_rollback(sb, start);
+	return err;
+}
+
 void prom_histogram_init(struct prom_histogram *h, const double *bounds, size_t nr_bounds)
 {
 	double tmp;

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/clock.h"
 #include "common/hex.h"
 #include "common/safefile.h"
 #include <time.h>
@@ -310,14 +311,6 @@ size_t perfmap_bytes(const struct perfmap *pm)
 }
 
 /* --- per-process cache ------------------------------------------------- */
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* Read a small /proc text file into @buf (NUL-terminated). Returns length or -errno. */
 static ssize_t read_small(const char *path, char *buf, size_t sz)

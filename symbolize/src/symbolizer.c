@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/hmap.h"
 #include "demangle.h"
 #include "elfsym.h"
@@ -837,14 +838,6 @@ int symbolizer_prime(struct symbolizer *s, pid_t pid, struct procmaps *maps)
 	return 0;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Hash of /proc/modules: changes when a module is loaded, unloaded or moved. */
 static uint64_t modules_hash(const char *path)
 {
@@ -874,7 +867,7 @@ static uint64_t modules_hash(const char *path)
 static void ksyms_refresh(struct symbolizer *s)
 {
 	struct kallsyms *k = NULL;
-	uint64_t now = now_ns(), h;
+	uint64_t now = mono_ns(), h;
 
 	if (s->ksyms_checked && now - s->ksyms_checked_ns < KSYMS_CHECK_NS)
 		return;

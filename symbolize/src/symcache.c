@@ -145,9 +145,12 @@ static void alias_set(struct symcache *c, const uint64_t key[5], struct symcache
 		return;
 	memcpy(a->key, key, sizeof(a->key));
 	a->obj = o;
+	if (hmap_insert(&c->by_alias, &a->node, key_hash(key))) {
+		free(a);
+		return;
+	}
 	list_add(&a->obj_link, &o->aliases);
 	o->nr_aliases++;
-	hmap_insert(&c->by_alias, &a->node, key_hash(key));
 	o->bytes += sizeof(*a);
 	c->stats.bytes += sizeof(*a);
 }
@@ -555,8 +558,8 @@ static void neg_add(struct symcache *c, const uint64_t key[5], int err)
 		hmap_remove(&c->neg, &e->node);
 	memcpy(e->key, key, sizeof(e->key));
 	e->err = err;
-	e->used = true;
-	hmap_insert(&c->neg, &e->node, key_hash(key));
+	/* Not remembered when the table has no bucket: the failure is only tried again. */
+	e->used = hmap_insert(&c->neg, &e->node, key_hash(key)) == 0;
 }
 
 /* The root a debug file may be searched in, as (device, inode) of its directory; 0 for the host. */
@@ -701,10 +704,10 @@ int symcache_get_fd_src(struct symcache *c, int fd, const struct procmap_file *i
 		list_add(&o->lru, &c->lru);
 		if (c->dwarf)
 			obj_note_dwarf(c, o, fd, src);
-		if (*bid) {
-			hmap_insert(&c->by_id, &o->id_node, hash_bytes(bid, strlen(bid), 0));
-			o->has_id = true;
-		}
+		/* Unindexed by build id (no memory for a bucket): only not shared by id. */
+		if (*bid)
+			o->has_id = hmap_insert(&c->by_id, &o->id_node,
+						hash_bytes(bid, strlen(bid), 0)) == 0;
 		c->stats.bytes += o->bytes;
 		c->stats.objects++;
 		o->refs = 1;

@@ -233,8 +233,11 @@ static void alias_set(struct unwinder *u, const uint64_t key[5], struct uw_obj *
 		return;
 	memcpy(a->key, key, sizeof(a->key));
 	a->obj = o;
+	if (hmap_insert(&u->by_alias, &a->node, key_hash(key))) {
+		free(a);
+		return;
+	}
 	list_add(&a->obj_link, &o->aliases);
-	hmap_insert(&u->by_alias, &a->node, key_hash(key));
 	o->bytes += sizeof(*a);
 	u->stats.cache_bytes += sizeof(*a);
 }
@@ -321,10 +324,9 @@ static struct uw_obj *obj_insert(struct unwinder *u, struct unwtab *t)
 	o->bytes = sizeof(*o) + (t ? t->bytes : 0);
 	list_init(&o->aliases);
 	list_add(&o->lru, &u->lru);
-	if (t && t->build_id_len) {
-		o->has_id = true;
-		hmap_insert(&u->by_id, &o->id_node, id_hash(t));
-	}
+	/* Unindexed by build id (no memory for a bucket): only not shared by id. */
+	if (t && t->build_id_len)
+		o->has_id = hmap_insert(&u->by_id, &o->id_node, id_hash(t)) == 0;
 	u->stats.cache_bytes += o->bytes;
 	u->stats.cache_objects++;
 	return o;

@@ -15,3 +15,6 @@ set_tests_properties(unit.test_deploy_manifest PROPERTIES LABELS unit ${STACKD_S
 stackd_unit_test(test_proctable SOURCES test_proctable.c LIBS agent_core)
 # Profile windows driven by neutral samples, no BPF (windows.c, sample.c).
 stackd_unit_test(test_windows SOURCES test_windows.c LIBS agent_core)
+# agent/stats.c's /metrics exposition against golden files (tests/unit/golden).
+stackd_unit_test(test_stats SOURCES test_stats.c LIBS agent_core)
+target_compile_definitions(test_stats PRIVATE STACKD_GOLDEN_DIR="${CMAKE_CURRENT_SOURCE_DIR}/golden")

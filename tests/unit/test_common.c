@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-/* common/ unit tests: strbuf cap and -ENOSPC, hmap at scale, hash_bytes, log level names. */
+/*
+ * common/ unit tests: strbuf cap and -ENOSPC, hmap at scale and out of memory, hash_bytes, log
+ * level names.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -168,6 +171,58 @@ static void test_hmap(void **state)
 	free(items);
 }
 
+/*
+ * Linked with -Wl,--wrap=calloc (common.cmake): the calls to calloc() in the
+ * objects of this test and of libcommon.a come here, so a test can make the
+ * next allocations fail. cmocka's own allocations (a shared library) do not.
+ */
+void *__real_calloc(size_t nmemb, size_t size);
+void *__wrap_calloc(size_t nmemb, size_t size);
+static unsigned calloc_failures;
+
+void *__wrap_calloc(size_t nmemb, size_t size)
+{
+	if (calloc_failures) {
+		calloc_failures--;
+		return NULL;
+	}
+	return __real_calloc(nmemb, size);
+}
+
+/* No memory for even one bucket: hmap_insert reports -ENOMEM instead of abort(). */
+static void test_hmap_nomem(void **state)
+{
+	struct item a = {.key = 1}, b = {.key = 2}, c = {.key = 3};
+	struct hmap h;
+
+	hmap_init(&h);
+	calloc_failures = 2; /* the 16-bucket array, then the one-bucket fallback */
+	assert_int_equal(hmap_insert(&h, &a.node, hash_u64(a.key)), -ENOMEM);
+	assert_int_equal(calloc_failures, 0);
+	assert_int_equal(h.count, 0);
+	assert_int_equal(h.nbuckets, 0);
+	assert_null(find(&h, a.key));
+	hmap_remove(&h, &a.node); /* the caller may still remove what it never added */
+
+	/* Only the 16-bucket array fails: the one-bucket fallback holds the entry. */
+	calloc_failures = 1;
+	assert_int_equal(hmap_insert(&h, &a.node, hash_u64(a.key)), 0);
+	assert_int_equal(h.nbuckets, 1);
+	/* A failed grow keeps the table working (one longer chain). */
+	calloc_failures = 1;
+	assert_int_equal(hmap_insert(&h, &b.node, hash_u64(b.key)), 0);
+	assert_int_equal(h.nbuckets, 1);
+	/* Memory is back: the next insert grows it (doubling the fallback bucket). */
+	assert_int_equal(hmap_insert(&h, &c.node, hash_u64(c.key)), 0);
+	assert_int_equal(h.nbuckets, 2);
+	assert_int_equal(h.count, 3);
+	assert_ptr_equal(find(&h, a.key), &a);
+	assert_ptr_equal(find(&h, b.key), &b);
+	assert_ptr_equal(find(&h, c.key), &c);
+	hmap_fini(&h);
+	(void)state;
+}
+
 static void test_hash_bytes(void **state)
 {
 	char buf[80], copy[96];
@@ -228,8 +283,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_strbuf_basic), cmocka_unit_test(test_strbuf_cap),
-	    cmocka_unit_test(test_hmap),	 cmocka_unit_test(test_hash_bytes),
-	    cmocka_unit_test(test_log_level),
+	    cmocka_unit_test(test_hmap),	 cmocka_unit_test(test_hmap_nomem),
+	    cmocka_unit_test(test_hash_bytes),	 cmocka_unit_test(test_log_level),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -138,6 +138,48 @@ static void test_invalid_and_enospc(void **state)
 	strbuf_free(&sb);
 }
 
+/* The whole-family writers the agent's and the server's /metrics use. */
+static void test_metric_writers(void **state)
+{
+	static const char *const reasons[] = {"a\"b", "c"};
+	const uint64_t v[] = {3, 18446744073709551615ULL};
+	struct prom_label l = {"path", "x\ny"};
+	struct strbuf sb;
+	size_t len;
+
+	strbuf_init(&sb, 4096);
+	assert_int_equal(prom_metric_u64(&sb, "m_total", "counter", "Some \"help\".", 7), 0);
+	assert_int_equal(prom_metric(&sb, "m_seconds", "gauge", "Time.", 1.5), 0);
+	assert_int_equal(prom_metric_labelled_u64(&sb, "r_total", "counter", "By reason.", "reason",
+						  reasons, v, 2),
+			 0);
+	assert_int_equal(
+	    prom_metric_labelled_u64(&sb, "e_total", "counter", NULL, "reason", reasons, v, 0), 0);
+	assert_int_equal(prom_sample_text(&sb, "t_total", &l, 1, "0.25"), 0);
+	assert_string_equal(sb.buf, "# HELP m_total Some \"help\".\n"
+				    "# TYPE m_total counter\n"
+				    "m_total 7\n"
+				    "# HELP m_seconds Time.\n"
+				    "# TYPE m_seconds gauge\n"
+				    "m_seconds 1.5\n"
+				    "# HELP r_total By reason.\n"
+				    "# TYPE r_total counter\n"
+				    "r_total{reason=\"a\\\"b\"} 3\n"
+				    "r_total{reason=\"c\"} 18446744073709551615\n"
+				    "# TYPE e_total counter\n"
+				    "t_total{path=\"x\\ny\"} 0.25\n");
+
+	/* A bad label name fails the whole family: no header is left behind. */
+	len = sb.len;
+	assert_int_equal(
+	    prom_metric_labelled_u64(&sb, "b_total", "counter", "x", "0bad", reasons, v, 2),
+	    -EINVAL);
+	assert_int_equal(prom_sample_text(&sb, "t_total", NULL, 0, NULL), -EINVAL);
+	assert_int_equal(sb.len, len);
+	strbuf_free(&sb);
+	(void)state;
+}
+
 static void test_histogram(void **state)
 {
 	static const double bounds[] = {0.1, 0.005, 1}; /* unsorted on purpose */
@@ -277,10 +319,10 @@ static void test_promtool(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_format_value), cmocka_unit_test(test_escaping),
-	    cmocka_unit_test(test_invalid_utf8), cmocka_unit_test(test_invalid_and_enospc),
-	    cmocka_unit_test(test_histogram),	 cmocka_unit_test(test_process_metrics),
-	    cmocka_unit_test(test_promtool),
+	    cmocka_unit_test(test_format_value),    cmocka_unit_test(test_escaping),
+	    cmocka_unit_test(test_invalid_utf8),    cmocka_unit_test(test_invalid_and_enospc),
+	    cmocka_unit_test(test_metric_writers),  cmocka_unit_test(test_histogram),
+	    cmocka_unit_test(test_process_metrics), cmocka_unit_test(test_promtool),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,7 +10,9 @@
  *
  * The table never owns entries: hmap_fini frees the bucket array only.
  * It grows by doubling at load factor 1; a failed grow leaves it working
- * (just slower), so hmap_insert cannot fail.
+ * (just slower). hmap_insert fails (-ENOMEM, table unchanged) only when the
+ * table has no bucket array yet and not even one bucket can be allocated;
+ * the caller then drops or frees the entry it meant to add.
  */
 #ifndef STACKD_COMMON_HMAP_H
 #define STACKD_COMMON_HMAP_H
@@ -35,7 +37,8 @@ struct hmap {
 
 void hmap_init(struct hmap *h);
 void hmap_fini(struct hmap *h);
-void hmap_insert(struct hmap *h, struct hnode *n, uint64_t hash);
+/* 0, or -ENOMEM with @n not linked (see above). */
+int hmap_insert(struct hmap *h, struct hnode *n, uint64_t hash);
 void hmap_remove(struct hmap *h, struct hnode *n);
 /* First entry whose hash equals @hash, or NULL. */
 struct hnode *hmap_first(const struct hmap *h, uint64_t hash);

@@ -4,9 +4,12 @@
  *
  * prom_family() writes # HELP and # TYPE once per family; prom_sample*()
  * write samples with escaped label values (\\, \", \n) and values formatted
- * as Prometheus reads them (integers exactly, NaN, +Inf, -Inf).
+ * as Prometheus reads them (integers exactly, NaN, +Inf, -Inf). prom_metric*()
+ * write a whole family (header and samples) in one call: every metric writer
+ * of the agent and the HTTP server goes through these, so escaping and value
+ * formatting live here only.
  * Errors are sticky in the strbuf sense: each call returns 0 or -errno
- * (-ENOSPC when the buffer cap is hit).
+ * (-ENOSPC when the buffer cap is hit) and leaves nothing of itself behind.
  */
 #ifndef STACKD_EXPORTER_PROMTEXT_H
 #define STACKD_EXPORTER_PROMTEXT_H
@@ -29,6 +32,18 @@ int prom_sample(struct strbuf *sb, const char *name, const struct prom_label *la
 		size_t nr_labels, double value);
 int prom_sample_u64(struct strbuf *sb, const char *name, const struct prom_label *labels,
 		    size_t nr_labels, uint64_t value);
+/* A sample whose value the caller formatted (e.g. an exact decimal); @value is not checked. */
+int prom_sample_text(struct strbuf *sb, const char *name, const struct prom_label *labels,
+		     size_t nr_labels, const char *value);
+/* A family with one unlabelled sample. */
+int prom_metric(struct strbuf *sb, const char *name, const char *type, const char *help,
+		double value);
+int prom_metric_u64(struct strbuf *sb, const char *name, const char *type, const char *help,
+		    uint64_t value);
+/* A family with one label: one sample per (@values[i], @v[i]), i < @nr. */
+int prom_metric_labelled_u64(struct strbuf *sb, const char *name, const char *type,
+			     const char *help, const char *label, const char *const *values,
+			     const uint64_t *v, size_t nr);
 /* Append @value escaped for a label value (without quotes). */
 int prom_escape_label_value(struct strbuf *sb, const char *value);
 /* Format a sample value into buf: "NaN", "+Inf", "-Inf", exact integers, else %.17g. */
