@@ -1054,6 +1054,9 @@ static void test_profile_abandoned(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL), (ssize_t)sizeof(req) - 1);
 	wait_in_flight(s, 1);
+	/* The slot is taken before the window opens: wait for the window too. */
+	for (i = 0; i < 1000 && !atomic_load(&f.windows_open); i++)
+		usleep(10 * 1000);
 	assert_int_equal(atomic_load(&f.windows_open), 1);
 	close(fd); /* FIN: the scraper gave up */
 	t0 = now_s();
