@@ -18,7 +18,7 @@
 #include "common/log.h"
 #include "exporter/pprof.h"
 #include "exporter/promtext.h"
-#include "checks.h"
+#include "preflight.h"
 #include "cpumetrics.h"
 #include "dwarfagg.h"
 #include "history.h"
@@ -1145,7 +1145,7 @@ int agent_start(struct agent *a)
 	if (err)
 		return err;
 	/* Below the kernel DWARF unwinding needs, auto mode samples with frame pointers only. */
-	err = checks_unwind_mode(&a->cfg.unwind_mode);
+	err = preflight_unwind_mode(&a->cfg.unwind_mode);
 	if (err)
 		return err;
 	lopts = (struct loader_opts){

@@ -21,8 +21,8 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "check.h"
-#include "checks.h"
+#include "preflight.h"
+#include "selfcheck.h"
 #include "common/log.h"
 #include "config.h"
 #include "exporter/http.h"
@@ -148,7 +148,7 @@ int main(int argc, char **argv)
 	if (err == CONFIG_EXIT_OK)
 		return 0;
 	if (err == CONFIG_CHECK)
-		return check_report(&cfg, stdout) ? 1 : 0;
+		return selfcheck_report(&cfg, stdout) ? 1 : 0;
 	if (err)
 		return 2;
 	/* A cgroup that does not exist is a bad flag value: refuse it before the slow start. */
@@ -188,7 +188,7 @@ int main(int argc, char **argv)
 		}
 		is_tls = wc->has_tls;
 	}
-	if (checks_run()) {
+	if (preflight_run()) {
 		webconfig_free(wc);
 		return 1;
 	}
