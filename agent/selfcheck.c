@@ -19,10 +19,10 @@
 #include <bpf/libbpf.h>
 
 #include "cgroupid.h"
+#include "loader.h"
 #include "preflight.h"
 #include "privs.h"
 #include "stackd.h"
-#include "stackd.skel.h"
 #include "version.h"
 
 /* The init PID namespace always has this inode (PROC_PID_INIT_INO). */
@@ -311,30 +311,40 @@ static void check_bpf_lines(FILE *out, const struct config *cfg, struct findings
 	check_cgroup_filter_line(out, cfg, f);
 }
 
-/* The real thing: verify and load stackd's programs as the agent would, then unload. */
+/*
+ * The real thing: verify and load stackd's programs through the agent's own loader,
+ * configured from the same flags, then unload. Not attached: --check leaves nothing
+ * running (the perf event lines above open and close the events instead).
+ */
 static void check_load(FILE *out, const struct config *cfg, struct findings *f)
 {
-	struct stackd_bpf *skel = stackd_bpf__open();
+	struct loader_opts opts;
+	struct loader *l = NULL;
 	int err;
 
+	loader_opts_from_config(&opts, cfg);
+	opts.unwind_mode = f->unwind_mode;
+	opts.quiet = true;
+	/*
+	 * --check runs before the cgroup paths are resolved to ids. The load only needs
+	 * to know the filter is on (the ids go into the map in loader_attach, which is
+	 * not called), so the programs are verified with the cgroup path in.
+	 */
+	if (cfg->filter_cgroups[0] && !opts.nr_filter_cgroups)
+		opts.nr_filter_cgroups = 1;
 	g_libbpf_last[0] = '\0';
-	if (!skel) {
-		snprintf(f->load_err, sizeof(f->load_err), "open: %s", strerror(errno));
+	err = loader_open(&opts, &l);
+	if (err) {
+		snprintf(f->load_err, sizeof(f->load_err), "open: %s", strerror(-err));
 		goto fail;
 	}
-	skel->rodata->unwind_mode = f->unwind_mode;
-	skel->rodata->include_idle = cfg->include_idle;
-	skel->rodata->filter_by_pid = cfg->nr_filter_pids > 0;
-	skel->rodata->filter_by_cgroup = cfg->filter_cgroups[0] != '\0';
-	skel->rodata->filter_enabled = cfg->nr_filter_pids > 0 || cfg->filter_cgroups[0];
-	err = stackd_bpf__load(skel);
-	if (err) {
+	err = loader_load(l);
+	if (err)
 		snprintf(f->load_err, sizeof(f->load_err), "%s%s%.200s", strerror(-err),
 			 *g_libbpf_last ? ": " : "", g_libbpf_last);
-		stackd_bpf__destroy(skel);
+	loader_free(l); /* unloads */
+	if (err)
 		goto fail;
-	}
-	stackd_bpf__destroy(skel);
 	f->loaded = true;
 	line(out, ST_OK, "BPF load",
 	     "stackd's programs pass the verifier (--unwind.mode=%s) "
