@@ -31,9 +31,10 @@
 
 /* How far loading got: each step needs the one before; loader_free undoes any of them. */
 enum loader_stage {
-	LOADER_OPENED,	 /* skeleton open, rodata and map sizes set: nothing in the kernel */
-	LOADER_LOADED,	 /* maps created, programs verified and loaded */
-	LOADER_ATTACHED, /* filter filled, tracepoints and perf events attached, rings read */
+	LOADER_OPENED,	  /* skeleton open, rodata and map sizes set: nothing in the kernel */
+	LOADER_LOADED,	  /* maps created, programs verified and loaded */
+	LOADER_ATTACHING, /* loader_attach began: it stays here if it failed (no retry) */
+	LOADER_ATTACHED,  /* filter filled, tracepoints and perf events attached, rings read */
 };
 
 struct loader {
@@ -414,6 +415,8 @@ int loader_attach(struct loader *l)
 
 	if (l->stage != LOADER_LOADED)
 		return -EINVAL;
+	/* fill_filter forgets the borrowed lists: a failed attach cannot be retried. */
+	l->stage = LOADER_ATTACHING;
 	err = fill_filter(l);
 	if (err)
 		return err;

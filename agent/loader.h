@@ -77,9 +77,10 @@ struct loader_drain_stats {
 void loader_opts_from_config(struct loader_opts *o, const struct config *cfg);
 
 /*
- * Loading in three steps, each needing the one before (else -EINVAL). Each returns 0
- * or -errno and, unless opts.quiet, logs the cause with the fix once. Whatever step
- * failed or was reached, loader_free undoes it all: unloads, detaches, frees.
+ * Loading in three steps, each needing the one before (else -EINVAL); a failed step
+ * is not retried. Each returns 0 or -errno and, unless opts.quiet, logs the cause with
+ * the fix once. Whatever step failed or was reached, loader_free undoes it all:
+ * unloads, detaches, frees.
  *
  * loader_open: read the CPUs, size the maps, open the skeleton and set its
  *   configuration (rodata, map sizes); nothing is in the kernel yet. Routes libbpf's
