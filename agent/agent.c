@@ -18,7 +18,7 @@
 #include "exporter/pprof.h"
 #include "exporter/profile.h"
 #include "exporter/promtext.h"
-#include "checks.h"
+#include "preflight.h"
 #include "cpumetrics.h"
 #include "drain.h"
 #include "dwarfagg.h"
@@ -414,27 +414,19 @@ int agent_start(struct agent *a)
 	if (err)
 		return err;
 	/* Below the kernel DWARF unwinding needs, auto mode samples with frame pointers only. */
-	err = checks_unwind_mode(&a->cfg.unwind_mode);
+	err = preflight_unwind_mode(&a->cfg.unwind_mode);
 	if (err)
 		return err;
-	lopts = (struct loader_opts){
-	    .frequency_hz = a->cfg.frequency_hz,
-	    .include_idle = a->cfg.include_idle,
-	    .drain_interval_ns = a->cfg.drain_interval_ns,
-	    .stack_map_entries = a->cfg.stack_map_entries,
-	    .counts_map_entries = a->cfg.counts_map_entries,
-	    .on_event = drain_on_event,
-	    .on_dwarf_sample = drain_on_dwarf_sample,
-	    .ctx = a->drain,
-	    .unwind_mode = a->cfg.unwind_mode,
-	    .stack_copy_bytes = a->cfg.unwind_stack_bytes,
-	    .dwarf_ring_bytes = a->cfg.unwind_ring_bytes,
-	    .filter_pids = a->cfg.filter_pids,
-	    .nr_filter_pids = a->cfg.nr_filter_pids,
-	    .filter_cgroup_ids = a->cfg.filter_cgroup_ids,
-	    .nr_filter_cgroups = a->cfg.nr_filter_cgroup_ids,
-	};
+	loader_opts_from_config(&lopts, &a->cfg);
+	lopts.on_event = drain_on_event;
+	lopts.on_dwarf_sample = drain_on_dwarf_sample;
+	lopts.ctx = a->drain;
+	/* On failure agent_stop frees whatever step was reached. */
 	err = loader_open(&lopts, &a->loader);
+	if (!err)
+		err = loader_load(a->loader);
+	if (!err)
+		err = loader_attach(a->loader);
 	if (err)
 		return err;
 	return drain_attach(a->drain, &(struct drain_parts){

@@ -17,12 +17,29 @@
 #include "common/clock.h"
 #include "common/hmap.h"
 #include "common/log.h"
+#include "config.h"
 #include "stackd.skel.h"
 
 /* How long a flip may wait for in-flight programs before it gives up. */
 #define SWAP_WAIT_NS 50000000ULL
 
+/* A failure, logged once with its cause and fix; a quiet caller (--check) reports it instead. */
+#define loader_err(l, ...)                                                                         \
+	do {                                                                                       \
+		if (!(l)->opts.quiet)                                                              \
+			pr_err(__VA_ARGS__);                                                       \
+	} while (0)
+
+/* How far loading got: each step needs the one before; loader_free undoes any of them. */
+enum loader_stage {
+	LOADER_OPENED,	  /* skeleton open, rodata and map sizes set: nothing in the kernel */
+	LOADER_LOADED,	  /* maps created, programs verified and loaded */
+	LOADER_ATTACHING, /* loader_attach began: it stays here if it failed (no retry) */
+	LOADER_ATTACHED,  /* filter filled, tracepoints and perf events attached, rings read */
+};
+
 struct loader {
+	enum loader_stage stage;
 	uint64_t poll_deadline_ns; /* loader_poll_events: stop handling records after it */
 	struct stackd_bpf *skel;
 	struct bpf_link **links; /* one per attached CPU; each owns its perf fd */
@@ -172,8 +189,8 @@ static int fill_filter(struct loader *l)
 	for (size_t i = 0; i < l->opts.nr_filter_pids; i++) {
 		if (bpf_map_update_elem(fd, &l->opts.filter_pids[i], &one, BPF_ANY)) {
 			err = -errno;
-			pr_err("adding pid %u to the sampling filter failed: %s",
-			       l->opts.filter_pids[i], strerror(-err));
+			loader_err(l, "adding pid %u to the sampling filter failed: %s",
+				   l->opts.filter_pids[i], strerror(-err));
 			return err;
 		}
 	}
@@ -181,12 +198,13 @@ static int fill_filter(struct loader *l)
 	for (size_t i = 0; i < l->opts.nr_filter_cgroups; i++) {
 		if (bpf_map_update_elem(fd, &l->opts.filter_cgroup_ids[i], &one, BPF_ANY)) {
 			err = -errno;
-			pr_err("adding cgroup id %llu to the sampling filter failed: %s",
-			       (unsigned long long)l->opts.filter_cgroup_ids[i], strerror(-err));
+			loader_err(l, "adding cgroup id %llu to the sampling filter failed: %s",
+				   (unsigned long long)l->opts.filter_cgroup_ids[i],
+				   strerror(-err));
 			return err;
 		}
 	}
-	/* The lists were borrowed for loader_open only. */
+	/* The lists were borrowed until loader_attach. */
 	l->opts.filter_pids = NULL;
 	l->opts.filter_cgroup_ids = NULL;
 	return 0;
@@ -218,8 +236,8 @@ static int attach_perf_events(struct loader *l)
 				continue;
 			if (!first_err)
 				first_err = err;
-			pr_err("perf_event_open(cpu-clock, cpu %d) failed: %s", cpu,
-			       strerror(-err));
+			loader_err(l, "perf_event_open(cpu-clock, cpu %d) failed: %s", cpu,
+				   strerror(-err));
 			continue;
 		}
 		link = bpf_program__attach_perf_event(l->skel->progs.stackd_sample, fd);
@@ -228,8 +246,8 @@ static int attach_perf_events(struct loader *l)
 			close(fd); /* no link took ownership */
 			if (!first_err)
 				first_err = err;
-			pr_err("attaching to the perf event of cpu %d failed: %s", cpu,
-			       strerror(-err));
+			loader_err(l, "attaching to the perf event of cpu %d failed: %s", cpu,
+				   strerror(-err));
 			continue;
 		}
 		l->links[l->nr_links++] = link; /* the link now owns fd: never close it here */
@@ -239,36 +257,29 @@ static int attach_perf_events(struct loader *l)
 	return 0;
 }
 
-int loader_open(const struct loader_opts *opts, struct loader **out)
+void loader_opts_from_config(struct loader_opts *o, const struct config *cfg)
 {
-	struct loader *l = calloc(1, sizeof(*l));
+	*o = (struct loader_opts){
+	    .frequency_hz = cfg->frequency_hz,
+	    .include_idle = cfg->include_idle,
+	    .drain_interval_ns = cfg->drain_interval_ns,
+	    .stack_map_entries = cfg->stack_map_entries,
+	    .counts_map_entries = cfg->counts_map_entries,
+	    .unwind_mode = cfg->unwind_mode,
+	    .stack_copy_bytes = (uint32_t)cfg->unwind_stack_bytes,
+	    .dwarf_ring_bytes = (uint32_t)cfg->unwind_ring_bytes,
+	    .filter_pids = cfg->filter_pids,
+	    .nr_filter_pids = cfg->nr_filter_pids,
+	    .filter_cgroup_ids = cfg->filter_cgroup_ids,
+	    .nr_filter_cgroups = cfg->nr_filter_cgroup_ids,
+	};
+}
+
+/* Map sizes from the sampling rate and drain interval, unless the flags set them. */
+static void size_maps(struct loader *l)
+{
+	const struct loader_opts *opts = &l->opts;
 	uint64_t per_interval;
-	int err;
-
-	if (!l)
-		return -ENOMEM;
-	l->opts = *opts;
-	hmap_init(&l->ids);
-	libbpf_set_print(libbpf_log);
-
-	err = read_online_cpus(&l->online, &l->nr_online);
-	if (err) {
-		pr_err("cannot read the online CPUs from /sys/devices/system/cpu/online: %s",
-		       strerror(-err));
-		goto cleanup;
-	}
-	err = libbpf_num_possible_cpus();
-	if (err < 0) {
-		pr_err("cannot count possible CPUs: %s", strerror(-err));
-		goto cleanup;
-	}
-	l->nr_cpus_possible = (unsigned)err;
-	if (l->nr_cpus_possible > STACKD_MAX_CPUS) {
-		err = -E2BIG;
-		pr_err("%u possible CPUs; stackd supports at most %d", l->nr_cpus_possible,
-		       STACKD_MAX_CPUS);
-		goto cleanup;
-	}
 
 	/*
 	 * Per drain interval there are at most S = frequency x CPUs x interval
@@ -289,100 +300,170 @@ int loader_open(const struct loader_opts *opts, struct loader **out)
 	l->overflow_entries = per_interval < 1024 ? 1024 : (uint32_t)per_interval;
 	if (opts->stack_map_entries && opts->stack_map_entries / 4 > l->overflow_entries)
 		l->overflow_entries = opts->stack_map_entries / 4;
+}
+
+/* Everything the programs are configured with before the verifier sees them. */
+static void configure_skel(struct loader *l)
+{
+	const struct loader_opts *opts = &l->opts;
+	struct stackd_bpf *skel = l->skel;
+
+	skel->rodata->include_idle = opts->include_idle;
+	skel->rodata->unwind_mode = opts->unwind_mode;
+	skel->rodata->stack_copy_bytes = opts->stack_copy_bytes;
+	/* Wake the drain thread once a quarter of the ring waits; it drains each tick anyway. */
+	skel->rodata->dwarf_wakeup_bytes = opts->dwarf_ring_bytes / 4;
+	bpf_map__set_max_entries(skel->maps.dwarf_samples, opts->dwarf_ring_bytes);
+	bpf_map__set_max_entries(skel->maps.counts_0, l->counts_entries);
+	bpf_map__set_max_entries(skel->maps.counts_1, l->counts_entries);
+	bpf_map__set_max_entries(skel->maps.stacks_0, l->stack_entries);
+	bpf_map__set_max_entries(skel->maps.stacks_1, l->stack_entries);
+	bpf_map__set_max_entries(skel->maps.overflow_0, l->overflow_entries);
+	bpf_map__set_max_entries(skel->maps.overflow_1, l->overflow_entries);
+	skel->rodata->filter_by_pid = opts->nr_filter_pids > 0;
+	skel->rodata->filter_by_cgroup = opts->nr_filter_cgroups > 0;
+	skel->rodata->filter_enabled = opts->nr_filter_pids || opts->nr_filter_cgroups;
+	/* A hash map needs at least one entry even when its list is empty. */
+	bpf_map__set_max_entries(skel->maps.filter_pids,
+				 opts->nr_filter_pids ? (uint32_t)opts->nr_filter_pids : 1);
+	bpf_map__set_max_entries(skel->maps.filter_cgroups,
+				 opts->nr_filter_cgroups ? (uint32_t)opts->nr_filter_cgroups : 1);
+	bpf_program__set_autoattach(skel->progs.stackd_sample, false);
+}
+
+int loader_open(const struct loader_opts *opts, struct loader **out)
+{
+	struct loader *l = calloc(1, sizeof(*l));
+	int err;
+
+	if (!l)
+		return -ENOMEM;
+	l->opts = *opts;
+	hmap_init(&l->ids);
+	/* A quiet caller (--check) reports libbpf's messages its own way. */
+	if (!opts->quiet)
+		libbpf_set_print(libbpf_log);
+
+	err = read_online_cpus(&l->online, &l->nr_online);
+	if (err) {
+		loader_err(l, "cannot read the online CPUs from /sys/devices/system/cpu/online: %s",
+			   strerror(-err));
+		goto cleanup;
+	}
+	err = libbpf_num_possible_cpus();
+	if (err < 0) {
+		loader_err(l, "cannot count possible CPUs: %s", strerror(-err));
+		goto cleanup;
+	}
+	l->nr_cpus_possible = (unsigned)err;
+	if (l->nr_cpus_possible > STACKD_MAX_CPUS) {
+		err = -E2BIG;
+		loader_err(l, "%u possible CPUs; stackd supports at most %d", l->nr_cpus_possible,
+			   STACKD_MAX_CPUS);
+		goto cleanup;
+	}
+	l->percpu = calloc(l->nr_cpus_possible, sizeof(uint64_t));
+	if (!l->percpu) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	size_maps(l);
 
 	l->skel = stackd_bpf__open();
 	if (!l->skel) {
 		err = -errno;
-		pr_err("opening the BPF object failed: %s", strerror(-err));
+		loader_err(l, "opening the BPF object failed: %s", strerror(-err));
 		goto cleanup;
 	}
-	l->skel->rodata->include_idle = opts->include_idle;
-	l->skel->rodata->unwind_mode = opts->unwind_mode;
-	l->skel->rodata->stack_copy_bytes = opts->stack_copy_bytes;
-	/* Wake the drain thread once a quarter of the ring is waiting; it drains each tick anyway.
-	 */
-	l->skel->rodata->dwarf_wakeup_bytes = opts->dwarf_ring_bytes / 4;
-	bpf_map__set_max_entries(l->skel->maps.dwarf_samples, opts->dwarf_ring_bytes);
-	bpf_map__set_max_entries(l->skel->maps.counts_0, l->counts_entries);
-	bpf_map__set_max_entries(l->skel->maps.counts_1, l->counts_entries);
-	bpf_map__set_max_entries(l->skel->maps.stacks_0, l->stack_entries);
-	bpf_map__set_max_entries(l->skel->maps.stacks_1, l->stack_entries);
-	bpf_map__set_max_entries(l->skel->maps.overflow_0, l->overflow_entries);
-	bpf_map__set_max_entries(l->skel->maps.overflow_1, l->overflow_entries);
-	l->skel->rodata->filter_by_pid = opts->nr_filter_pids > 0;
-	l->skel->rodata->filter_by_cgroup = opts->nr_filter_cgroups > 0;
-	l->skel->rodata->filter_enabled = opts->nr_filter_pids || opts->nr_filter_cgroups;
-	/* A hash map needs at least one entry even when its list is empty. */
-	bpf_map__set_max_entries(l->skel->maps.filter_pids,
-				 opts->nr_filter_pids ? (uint32_t)opts->nr_filter_pids : 1);
-	bpf_map__set_max_entries(l->skel->maps.filter_cgroups,
-				 opts->nr_filter_cgroups ? (uint32_t)opts->nr_filter_cgroups : 1);
-	bpf_program__set_autoattach(l->skel->progs.stackd_sample, false);
-
-	err = stackd_bpf__load(l->skel);
-	if (err) {
-		pr_err("loading the BPF programs failed: %s (see the libbpf messages above; "
-		       "stackd needs a kernel with BTF (CONFIG_DEBUG_INFO_BTF) and CAP_BPF + "
-		       "CAP_PERFMON or root)",
-		       strerror(-err));
-		goto cleanup;
-	}
-	if (!l->skel->bss) {
-		err = -ENOTSUP;
-		pr_err("the kernel cannot mmap BPF global data (needs Linux 5.5+)");
-		goto cleanup;
-	}
-	err = fill_filter(l);
-	if (err)
-		goto cleanup;
-	err = stackd_bpf__attach(l->skel);
-	if (err) {
-		pr_err("attaching the exec/exit tracepoints failed: %s", strerror(-err));
-		goto cleanup;
-	}
-	err = attach_perf_events(l);
-	if (err) {
-		pr_err("no CPU could be sampled: %s (perf events unavailable? check "
-		       "/proc/sys/kernel/perf_event_paranoid and CAP_PERFMON)",
-		       strerror(-err));
-		goto cleanup;
-	}
-	l->rb = ring_buffer__new(bpf_map__fd(l->skel->maps.events), handle_rb_event, l, NULL);
-	if (!l->rb) {
-		err = -errno;
-		pr_err("creating the ring buffer reader failed: %s", strerror(-err));
-		goto cleanup;
-	}
-	err = ring_buffer__add(l->rb, bpf_map__fd(l->skel->maps.dwarf_samples), handle_dwarf_sample,
-			       l);
-	if (err) {
-		pr_err("adding the stack-copy ring buffer failed: %s", strerror(-err));
-		goto cleanup;
-	}
-
-	l->keys = calloc(l->counts_entries, sizeof(*l->keys));
-	l->vals = calloc(l->counts_entries, sizeof(*l->vals));
-	l->percpu = calloc(l->nr_cpus_possible, sizeof(uint64_t));
-	/* Distinct stacks per drain are bounded by two per counts entry. */
-	l->max_slots = l->counts_entries * 2;
-	l->slots = calloc(l->max_slots, sizeof(*l->slots));
-	if (!l->keys || !l->vals || !l->percpu || !l->slots) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
-	pr_info("sampling %u CPUs at %u Hz; maps (x2 sets): counts %u, stacks %u, overflow %u "
-		"entries",
-		l->nr_links, opts->frequency_hz, l->counts_entries, l->stack_entries,
-		l->overflow_entries);
-	if (opts->nr_filter_pids || opts->nr_filter_cgroups)
-		pr_info("sampling filter: %zu pids, %zu cgroups (and their descendants); other "
-			"processes are dropped in the kernel",
-			opts->nr_filter_pids, opts->nr_filter_cgroups);
+	configure_skel(l);
+	l->stage = LOADER_OPENED;
 	*out = l;
 	return 0;
 cleanup:
 	loader_free(l);
 	return err;
+}
+
+int loader_load(struct loader *l)
+{
+	int err;
+
+	if (l->stage != LOADER_OPENED)
+		return -EINVAL;
+	err = stackd_bpf__load(l->skel);
+	if (err) {
+		loader_err(l,
+			   "loading the BPF programs failed: %s (see the libbpf messages above; "
+			   "stackd needs a kernel with BTF (CONFIG_DEBUG_INFO_BTF) and CAP_BPF + "
+			   "CAP_PERFMON or root)",
+			   strerror(-err));
+		return err;
+	}
+	if (!l->skel->bss) {
+		loader_err(l, "the kernel cannot mmap BPF global data (needs Linux 5.5+)");
+		return -ENOTSUP;
+	}
+	l->stage = LOADER_LOADED;
+	return 0;
+}
+
+int loader_attach(struct loader *l)
+{
+	const struct loader_opts *opts = &l->opts;
+	int err;
+
+	if (l->stage != LOADER_LOADED)
+		return -EINVAL;
+	/* fill_filter forgets the borrowed lists: a failed attach cannot be retried. */
+	l->stage = LOADER_ATTACHING;
+	err = fill_filter(l);
+	if (err)
+		return err;
+	err = stackd_bpf__attach(l->skel);
+	if (err) {
+		loader_err(l, "attaching the exec/exit tracepoints failed: %s", strerror(-err));
+		return err;
+	}
+	err = attach_perf_events(l);
+	if (err) {
+		loader_err(l,
+			   "no CPU could be sampled: %s (perf events unavailable? check "
+			   "/proc/sys/kernel/perf_event_paranoid and CAP_PERFMON)",
+			   strerror(-err));
+		return err;
+	}
+	l->rb = ring_buffer__new(bpf_map__fd(l->skel->maps.events), handle_rb_event, l, NULL);
+	if (!l->rb) {
+		err = -errno;
+		loader_err(l, "creating the ring buffer reader failed: %s", strerror(-err));
+		return err;
+	}
+	err = ring_buffer__add(l->rb, bpf_map__fd(l->skel->maps.dwarf_samples), handle_dwarf_sample,
+			       l);
+	if (err) {
+		loader_err(l, "adding the stack-copy ring buffer failed: %s", strerror(-err));
+		return err;
+	}
+
+	l->keys = calloc(l->counts_entries, sizeof(*l->keys));
+	l->vals = calloc(l->counts_entries, sizeof(*l->vals));
+	/* Distinct stacks per drain are bounded by two per counts entry. */
+	l->max_slots = l->counts_entries * 2;
+	l->slots = calloc(l->max_slots, sizeof(*l->slots));
+	if (!l->keys || !l->vals || !l->slots)
+		return -ENOMEM;
+	l->stage = LOADER_ATTACHED;
+	if (!opts->quiet) {
+		pr_info("sampling %u CPUs at %u Hz; maps (x2 sets): counts %u, stacks %u, "
+			"overflow %u entries",
+			l->nr_links, opts->frequency_hz, l->counts_entries, l->stack_entries,
+			l->overflow_entries);
+		if (opts->nr_filter_pids || opts->nr_filter_cgroups)
+			pr_info("sampling filter: %zu pids, %zu cgroups (and their descendants); "
+				"other processes are dropped in the kernel",
+				opts->nr_filter_pids, opts->nr_filter_cgroups);
+	}
+	return 0;
 }
 
 void loader_free(struct loader *l)

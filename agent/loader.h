@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The BPF side as the agent sees it: open the skeleton, size the maps, load,
- * attach the sampling program to a cpu-clock perf event on every online CPU
- * and the exec/exit tracepoints; then flip and drain the double-buffered
- * map sets. Owned by the drain thread; nothing here is thread-safe.
+ * The BPF side as the agent sees it, and the one way stackd loads its programs
+ * (the agent and `stackd --check` alike): loader_open sizes the maps and sets the
+ * programs' configuration, loader_load has the kernel verify and load them,
+ * loader_attach attaches the sampling program to a cpu-clock perf event on every
+ * online CPU and the exec/exit tracepoints and opens the ring buffers; then the
+ * drain thread flips and drains the double-buffered map sets. Owned by one thread
+ * at a time (the starting one, then the drain thread); nothing here is thread-safe.
  */
 #ifndef STACKD_AGENT_LOADER_H
 #define STACKD_AGENT_LOADER_H
@@ -14,6 +17,7 @@
 
 #include "stackd.h"
 
+struct config;
 struct loader;
 struct ring_buffer;
 
@@ -35,12 +39,17 @@ struct loader_opts {
 	 * Sampling filter (--profiling.pids, --profiling.cgroups): when either list
 	 * is non-empty, only those processes, and tasks in those cgroup v2 ids or
 	 * their descendants, are sampled; the rest is dropped in the kernel before
-	 * any stack walk. Borrowed: read during loader_open only.
+	 * any stack walk. Borrowed: read by loader_attach, forgotten after it.
 	 */
 	const uint32_t *filter_pids;
 	size_t nr_filter_pids;
 	const uint64_t *filter_cgroup_ids;
 	size_t nr_filter_cgroups;
+	/*
+	 * Report instead of logging (stackd --check): failures are only returned, and
+	 * libbpf's print function is left as the caller set it.
+	 */
+	bool quiet;
 };
 
 /* One drained counts entry with its stacks resolved. */
@@ -61,8 +70,29 @@ struct loader_drain_stats {
 	bool swap_timed_out;
 };
 
-/* Returns 0 or -errno; logs the cause with the fix once. */
+/*
+ * The options the flags decide (maps, unwinding, filter), from @cfg; callbacks, ctx and
+ * quiet are left zero. The filter lists are borrowed from @cfg (see loader_opts).
+ */
+void loader_opts_from_config(struct loader_opts *o, const struct config *cfg);
+
+/*
+ * Loading in three steps, each needing the one before (else -EINVAL); a failed step
+ * is not retried. Each returns 0 or -errno and, unless opts.quiet, logs the cause with
+ * the fix once. Whatever step failed or was reached, loader_free undoes it all:
+ * unloads, detaches, frees.
+ *
+ * loader_open: read the CPUs, size the maps, open the skeleton and set its
+ *   configuration (rodata, map sizes); nothing is in the kernel yet. Routes libbpf's
+ *   messages to the log unless opts.quiet.
+ * loader_load: create the maps and have the kernel verify and load the programs.
+ * loader_attach: fill the filter maps, attach the tracepoints and the perf events, open
+ *   the ring buffers: samples flow. The functions below need an attached loader, but
+ *   for the map sizes (from loader_open) and loader_read_counters (from loader_load).
+ */
 int loader_open(const struct loader_opts *opts, struct loader **out);
+int loader_load(struct loader *l);
+int loader_attach(struct loader *l);
 void loader_free(struct loader *l);
 
 unsigned loader_nr_attached_cpus(const struct loader *l);

@@ -21,9 +21,9 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "check.h"
-#include "checks.h"
 #include "common/clock.h"
+#include "preflight.h"
+#include "selfcheck.h"
 #include "common/log.h"
 #include "config.h"
 #include "exporter/http.h"
@@ -147,7 +147,7 @@ int main(int argc, char **argv)
 	config_defaults(&cfg);
 	err = config_parse(&cfg, argc, argv, stdout, stderr);
 	if (err == CONFIG_EXIT_OK || err == CONFIG_CHECK) {
-		ret = err == CONFIG_CHECK && check_report(&cfg, stdout) ? 1 : 0;
+		ret = err == CONFIG_CHECK && selfcheck_report(&cfg, stdout) ? 1 : 0;
 		goto cleanup;
 	}
 	/* A cgroup that does not exist is a bad flag value: refuse it before the slow start. */
@@ -189,7 +189,7 @@ int main(int argc, char **argv)
 		}
 		is_tls = wc->has_tls;
 	}
-	if (checks_run())
+	if (preflight_run())
 		goto cleanup;
 	err = agent_new(&cfg, &agent);
 	if (err)

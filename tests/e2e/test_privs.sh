@@ -199,7 +199,7 @@ done
 grep -Eq '^(ok|info) +perf_event_paranoid +[-0-9]+: ' "$T/check.out" ||
 	fail "stackd --check does not report perf_event_paranoid"
 grep -Eq "^info +after start-up +keeps " "$T/check.out" || fail "stackd --check does not say which capabilities stay"
-# One probe line per helper the programs call (checks.c's table; test_checks keeps it equal to
+# One probe line per helper the programs call (preflight.c's table; test_preflight keeps it equal to
 # the object's calls), each with the kernel release it needs and the feature that uses it.
 for h in map_lookup_elem map_update_elem map_delete_elem get_smp_processor_id \
 	get_current_pid_tgid get_current_comm get_current_task get_stackid get_stack \

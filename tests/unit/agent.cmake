@@ -5,9 +5,11 @@ stackd_unit_test(test_cgroupid SOURCES test_cgroupid.c LIBS agent_core)
 stackd_unit_test(test_procmeta SOURCES test_procmeta.c LIBS agent_core)
 stackd_unit_test(test_labels SOURCES test_labels.c LIBS agent_core)
 stackd_unit_test(test_stackcache SOURCES test_stackcache.c LIBS agent_core)
-# checks.c's BPF feature table against the compiled object (helpers, maps, program types).
-stackd_unit_test(test_checks SOURCES test_checks.c LIBS agent_core)
-target_compile_definitions(test_checks PRIVATE STACKD_BPF_OBJECT="${CMAKE_BINARY_DIR}/bpf/stackd.bpf.o")
+# preflight.c's BPF feature table against the compiled object (helpers, maps, program types).
+stackd_unit_test(test_preflight SOURCES test_preflight.c LIBS agent_core)
+target_compile_definitions(test_preflight PRIVATE STACKD_BPF_OBJECT="${CMAKE_BINARY_DIR}/bpf/stackd.bpf.o")
+# The loader's options from the flags, its map sizing and the order of its steps (no BPF load).
+stackd_unit_test(test_loader SOURCES test_loader.c LIBS agent_core)
 # The Kubernetes DaemonSet mounts every runtime state directory procmeta.c reads (read-only).
 add_test(NAME unit.test_deploy_manifest
 	COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_deploy_manifest.sh ${PROJECT_SOURCE_DIR})

@@ -5,14 +5,14 @@
  * finding and, for a problem, the fix), then one verdict per feature. Only probes: no
  * program stays loaded, no perf event stays open, nothing is attached.
  */
-#ifndef STACKD_AGENT_CHECK_H
-#define STACKD_AGENT_CHECK_H
+#ifndef STACKD_AGENT_SELFCHECK_H
+#define STACKD_AGENT_SELFCHECK_H
 
 #include <stdio.h>
 
 #include "config.h"
 
 /* Prints the report to @out. Returns 0 when stackd can sample here, else -ENOTSUP. */
-int check_report(const struct config *cfg, FILE *out);
+int selfcheck_report(const struct config *cfg, FILE *out);
 
 #endif

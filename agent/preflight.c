@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "checks.h"
+#include "preflight.h"
 
 #include <errno.h>
 #include <linux/capability.h>
@@ -23,7 +23,7 @@
 
 #define BTF_PATH "/sys/kernel/btf/vmlinux"
 
-int checks_caps(uint64_t *effective)
+int preflight_caps(uint64_t *effective)
 {
 	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct data[2] = {};
@@ -34,7 +34,7 @@ int checks_caps(uint64_t *effective)
 	return 0;
 }
 
-int checks_caps_can_load(uint64_t eff)
+int preflight_caps_can_load(uint64_t eff)
 {
 	return (eff >> CAP_SYS_ADMIN & 1) || ((eff >> CAP_BPF & 1) && (eff >> CAP_PERFMON & 1));
 }
@@ -42,13 +42,13 @@ int checks_caps_can_load(uint64_t eff)
 static int check_caps(void)
 {
 	uint64_t eff = 0;
-	int err = checks_caps(&eff);
+	int err = preflight_caps(&eff);
 
 	if (err) {
 		pr_err("cannot read capabilities: %s", strerror(-err));
 		return err;
 	}
-	if (checks_caps_can_load(eff))
+	if (preflight_caps_can_load(eff))
 		return 0;
 	pr_err("stackd needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN) to load and attach its "
 	       "BPF programs, and reads every process's /proc/PID/maps. Fix: run it as root "
@@ -58,7 +58,7 @@ static int check_caps(void)
 	return -EPERM;
 }
 
-int checks_btf(long long *size)
+int preflight_btf(long long *size)
 {
 	struct stat st;
 
@@ -71,7 +71,7 @@ int checks_btf(long long *size)
 static int check_btf(void)
 {
 	long long size;
-	int err = checks_btf(&size);
+	int err = preflight_btf(&size);
 
 	if (!err)
 		return 0;
@@ -82,7 +82,7 @@ static int check_btf(void)
 	return -ENOENT;
 }
 
-int checks_perf_open(uint32_t type, uint64_t config, int cpu)
+int preflight_perf_open(uint32_t type, uint64_t config, int cpu)
 {
 	struct perf_event_attr attr = {
 	    .type = type,
@@ -101,7 +101,7 @@ int checks_perf_open(uint32_t type, uint64_t config, int cpu)
 
 static int check_perf(void)
 {
-	int err = checks_perf_open(PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_CLOCK, 0);
+	int err = preflight_perf_open(PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_CLOCK, 0);
 
 	if (!err)
 		return 0;
@@ -119,15 +119,15 @@ static int check_perf(void)
 
 #define PROG(t, n, maj, min, f)                                                                    \
 	{                                                                                          \
-		CHECKS_PROG_TYPE, BPF_PROG_TYPE_##t, n, CHECKS_KV(maj, min), f                     \
+		PREFLIGHT_PROG_TYPE, BPF_PROG_TYPE_##t, n, PREFLIGHT_KV(maj, min), f               \
 	}
 #define MAP(t, n, maj, min, f)                                                                     \
 	{                                                                                          \
-		CHECKS_MAP_TYPE, BPF_MAP_TYPE_##t, n, CHECKS_KV(maj, min), f                       \
+		PREFLIGHT_MAP_TYPE, BPF_MAP_TYPE_##t, n, PREFLIGHT_KV(maj, min), f                 \
 	}
 #define HELPER(h, maj, min, f)                                                                     \
 	{                                                                                          \
-		CHECKS_HELPER, BPF_FUNC_##h, "bpf_" #h, CHECKS_KV(maj, min), f                     \
+		PREFLIGHT_HELPER, BPF_FUNC_##h, "bpf_" #h, PREFLIGHT_KV(maj, min), f               \
 	}
 
 /*
@@ -137,85 +137,85 @@ static int check_perf(void)
  * of the perf_event program's helpers: both program types take them from the
  * kernel's tracing helper set, so they are probed once, as perf_event.
  */
-const struct checks_item checks_items[] = {
-    PROG(PERF_EVENT, "perf_event", 4, 9, CHECKS_FEAT_SAMPLING),
-    PROG(TRACING, "tp_btf (exec, exit)", 5, 5, CHECKS_FEAT_SAMPLING),
-    MAP(HASH, "HASH", 4, 9, CHECKS_FEAT_SAMPLING),
-    MAP(ARRAY, "ARRAY (mmap'ed .bss)", 5, 5, CHECKS_FEAT_SAMPLING),
-    MAP(PERCPU_ARRAY, "PERCPU_ARRAY", 4, 9, CHECKS_FEAT_SAMPLING),
-    MAP(STACK_TRACE, "STACK_TRACE", 4, 9, CHECKS_FEAT_SAMPLING),
-    MAP(LRU_HASH, "LRU_HASH", 4, 10, CHECKS_FEAT_SAMPLING),
-    MAP(RINGBUF, "RINGBUF", 5, 8, CHECKS_FEAT_SAMPLING),
-    HELPER(map_lookup_elem, 4, 9, CHECKS_FEAT_SAMPLING),
-    HELPER(map_update_elem, 4, 9, CHECKS_FEAT_SAMPLING),
-    HELPER(map_delete_elem, 4, 9, CHECKS_FEAT_SAMPLING),
-    HELPER(get_smp_processor_id, 4, 9, CHECKS_FEAT_SAMPLING),
-    HELPER(get_current_pid_tgid, 4, 9, CHECKS_FEAT_SAMPLING),
-    HELPER(get_current_comm, 4, 9, CHECKS_FEAT_SAMPLING),
-    HELPER(get_current_task, 4, 9, CHECKS_FEAT_SAMPLING),
-    HELPER(get_stackid, 4, 9, CHECKS_FEAT_SAMPLING),
-    HELPER(get_stack, 4, 18, CHECKS_FEAT_SAMPLING),
-    HELPER(probe_read_kernel, 5, 5, CHECKS_FEAT_SAMPLING),
-    HELPER(ringbuf_reserve, 5, 8, CHECKS_FEAT_SAMPLING),
-    HELPER(ringbuf_submit, 5, 8, CHECKS_FEAT_SAMPLING),
-    HELPER(probe_read_user, 5, 5, CHECKS_FEAT_DWARF),
-    HELPER(ringbuf_query, 5, 8, CHECKS_FEAT_DWARF),
-    HELPER(get_current_task_btf, 5, 11, CHECKS_FEAT_DWARF),
-    HELPER(task_pt_regs, 5, 15, CHECKS_FEAT_DWARF),
-    HELPER(get_current_cgroup_id, 4, 18, CHECKS_FEAT_CGROUP_FILTER),
-    HELPER(get_current_ancestor_cgroup_id, 5, 6, CHECKS_FEAT_CGROUP_FILTER),
+const struct preflight_item preflight_items[] = {
+    PROG(PERF_EVENT, "perf_event", 4, 9, PREFLIGHT_FEAT_SAMPLING),
+    PROG(TRACING, "tp_btf (exec, exit)", 5, 5, PREFLIGHT_FEAT_SAMPLING),
+    MAP(HASH, "HASH", 4, 9, PREFLIGHT_FEAT_SAMPLING),
+    MAP(ARRAY, "ARRAY (mmap'ed .bss)", 5, 5, PREFLIGHT_FEAT_SAMPLING),
+    MAP(PERCPU_ARRAY, "PERCPU_ARRAY", 4, 9, PREFLIGHT_FEAT_SAMPLING),
+    MAP(STACK_TRACE, "STACK_TRACE", 4, 9, PREFLIGHT_FEAT_SAMPLING),
+    MAP(LRU_HASH, "LRU_HASH", 4, 10, PREFLIGHT_FEAT_SAMPLING),
+    MAP(RINGBUF, "RINGBUF", 5, 8, PREFLIGHT_FEAT_SAMPLING),
+    HELPER(map_lookup_elem, 4, 9, PREFLIGHT_FEAT_SAMPLING),
+    HELPER(map_update_elem, 4, 9, PREFLIGHT_FEAT_SAMPLING),
+    HELPER(map_delete_elem, 4, 9, PREFLIGHT_FEAT_SAMPLING),
+    HELPER(get_smp_processor_id, 4, 9, PREFLIGHT_FEAT_SAMPLING),
+    HELPER(get_current_pid_tgid, 4, 9, PREFLIGHT_FEAT_SAMPLING),
+    HELPER(get_current_comm, 4, 9, PREFLIGHT_FEAT_SAMPLING),
+    HELPER(get_current_task, 4, 9, PREFLIGHT_FEAT_SAMPLING),
+    HELPER(get_stackid, 4, 9, PREFLIGHT_FEAT_SAMPLING),
+    HELPER(get_stack, 4, 18, PREFLIGHT_FEAT_SAMPLING),
+    HELPER(probe_read_kernel, 5, 5, PREFLIGHT_FEAT_SAMPLING),
+    HELPER(ringbuf_reserve, 5, 8, PREFLIGHT_FEAT_SAMPLING),
+    HELPER(ringbuf_submit, 5, 8, PREFLIGHT_FEAT_SAMPLING),
+    HELPER(probe_read_user, 5, 5, PREFLIGHT_FEAT_DWARF),
+    HELPER(ringbuf_query, 5, 8, PREFLIGHT_FEAT_DWARF),
+    HELPER(get_current_task_btf, 5, 11, PREFLIGHT_FEAT_DWARF),
+    HELPER(task_pt_regs, 5, 15, PREFLIGHT_FEAT_DWARF),
+    HELPER(get_current_cgroup_id, 4, 18, PREFLIGHT_FEAT_CGROUP_FILTER),
+    HELPER(get_current_ancestor_cgroup_id, 5, 6, PREFLIGHT_FEAT_CGROUP_FILTER),
 };
-const size_t checks_nr_items = sizeof(checks_items) / sizeof(checks_items[0]);
+const size_t preflight_nr_items = sizeof(preflight_items) / sizeof(preflight_items[0]);
 
-const char *checks_feature_name(enum checks_feature f)
+const char *preflight_feature_name(enum preflight_feature f)
 {
-	static const char *const names[CHECKS_FEAT__MAX] = {
-	    [CHECKS_FEAT_SAMPLING] = "sampling",
-	    [CHECKS_FEAT_DWARF] = "DWARF unwinding",
-	    [CHECKS_FEAT_CGROUP_FILTER] = "cgroup filter",
+	static const char *const names[PREFLIGHT_FEAT__MAX] = {
+	    [PREFLIGHT_FEAT_SAMPLING] = "sampling",
+	    [PREFLIGHT_FEAT_DWARF] = "DWARF unwinding",
+	    [PREFLIGHT_FEAT_CGROUP_FILTER] = "cgroup filter",
 	};
 
-	return f < CHECKS_FEAT__MAX ? names[f] : "?";
+	return f < PREFLIGHT_FEAT__MAX ? names[f] : "?";
 }
 
-unsigned checks_feature_min_kernel(enum checks_feature f)
+unsigned preflight_feature_min_kernel(enum preflight_feature f)
 {
 	unsigned v = 0;
 
 	/* A feature also needs everything sampling needs: its programs load as one object. */
-	for (size_t i = 0; i < checks_nr_items; i++)
-		if ((checks_items[i].feature == f ||
-		     checks_items[i].feature == CHECKS_FEAT_SAMPLING) &&
-		    checks_items[i].since > v)
-			v = checks_items[i].since;
+	for (size_t i = 0; i < preflight_nr_items; i++)
+		if ((preflight_items[i].feature == f ||
+		     preflight_items[i].feature == PREFLIGHT_FEAT_SAMPLING) &&
+		    preflight_items[i].since > v)
+			v = preflight_items[i].since;
 	return v;
 }
 
-int checks_probe(const struct checks_item *it)
+int preflight_probe(const struct preflight_item *it)
 {
 	switch (it->kind) {
-	case CHECKS_PROG_TYPE:
+	case PREFLIGHT_PROG_TYPE:
 		return libbpf_probe_bpf_prog_type((enum bpf_prog_type)it->id, NULL);
-	case CHECKS_MAP_TYPE:
+	case PREFLIGHT_MAP_TYPE:
 		return libbpf_probe_bpf_map_type((enum bpf_map_type)it->id, NULL);
-	case CHECKS_HELPER:
+	case PREFLIGHT_HELPER:
 		return libbpf_probe_bpf_helper(BPF_PROG_TYPE_PERF_EVENT, (enum bpf_func_id)it->id,
 					       NULL);
 	}
 	return -EINVAL;
 }
 
-int checks_feature_probe(enum checks_feature f, const struct checks_item **missing)
+int preflight_feature_probe(enum preflight_feature f, const struct preflight_item **missing)
 {
-	for (size_t i = 0; i < checks_nr_items; i++) {
-		const struct checks_item *it = &checks_items[i];
+	for (size_t i = 0; i < preflight_nr_items; i++) {
+		const struct preflight_item *it = &preflight_items[i];
 		int r;
 
 		/* libbpf cannot probe tracing programs (they need a BTF target): the load does. */
 		if (it->feature != f ||
-		    (it->kind == CHECKS_PROG_TYPE && it->id != BPF_PROG_TYPE_PERF_EVENT))
+		    (it->kind == PREFLIGHT_PROG_TYPE && it->id != BPF_PROG_TYPE_PERF_EVENT))
 			continue;
-		r = checks_probe(it);
+		r = preflight_probe(it);
 		if (r != 1) {
 			if (missing)
 				*missing = it;
@@ -225,7 +225,7 @@ int checks_feature_probe(enum checks_feature f, const struct checks_item **missi
 	return 1;
 }
 
-int checks_unwind_mode_for(unsigned want, bool has_dwarf, unsigned *mode)
+int preflight_unwind_mode_for(unsigned want, bool has_dwarf, unsigned *mode)
 {
 	if (want == STACKD_UNWIND_FP || has_dwarf) {
 		*mode = want;
@@ -238,13 +238,14 @@ int checks_unwind_mode_for(unsigned want, bool has_dwarf, unsigned *mode)
 	return -ENOTSUP;
 }
 
-int checks_unwind_mode(unsigned *mode)
+int preflight_unwind_mode(unsigned *mode)
 {
-	const struct checks_item *miss = NULL;
-	unsigned want = *mode, min = checks_feature_min_kernel(CHECKS_FEAT_DWARF);
+	const struct preflight_item *miss = NULL;
+	unsigned want = *mode, min = preflight_feature_min_kernel(PREFLIGHT_FEAT_DWARF);
 	/* A probe that fails (rather than says no) also falls back: fp always works. */
-	bool has = want == STACKD_UNWIND_FP || checks_feature_probe(CHECKS_FEAT_DWARF, &miss) == 1;
-	int err = checks_unwind_mode_for(want, has, mode);
+	bool has =
+	    want == STACKD_UNWIND_FP || preflight_feature_probe(PREFLIGHT_FEAT_DWARF, &miss) == 1;
+	int err = preflight_unwind_mode_for(want, has, mode);
 
 	if (err)
 		pr_err("--unwind.mode=dwarf needs %s (Linux %u.%u+), which this kernel lacks. "
@@ -260,9 +261,9 @@ int checks_unwind_mode(unsigned *mode)
 /* Before the verifier says it less clearly: name what sampling needs and the kernel lacks. */
 static int check_sampling_features(void)
 {
-	const struct checks_item *miss = NULL;
-	unsigned min = checks_feature_min_kernel(CHECKS_FEAT_SAMPLING);
-	int r = checks_feature_probe(CHECKS_FEAT_SAMPLING, &miss);
+	const struct preflight_item *miss = NULL;
+	unsigned min = preflight_feature_min_kernel(PREFLIGHT_FEAT_SAMPLING);
+	int r = preflight_feature_probe(PREFLIGHT_FEAT_SAMPLING, &miss);
 
 	if (r == 1)
 		return 0;
@@ -278,7 +279,7 @@ static int check_sampling_features(void)
 	return -ENOTSUP;
 }
 
-int checks_run(void)
+int preflight_run(void)
 {
 	int err = check_caps();
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * checks.c's table of BPF features against the compiled BPF object: every helper any
+ * preflight.c's table of BPF features against the compiled BPF object: every helper any
  * program calls, every map type and every program type must be in the table (so
  * stackd --check probes it and README's minimum is computed from it), and every table
  * entry must still be used. Plus the unwind-mode fallback and the per-feature minima.
@@ -19,18 +19,18 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
-#include "checks.h"
+#include "preflight.h"
 #include "stackd.h"
 
 #ifndef STACKD_BPF_OBJECT
 #error "STACKD_BPF_OBJECT (path of stackd.bpf.o) must be defined"
 #endif
 
-static const struct checks_item *find_item(enum checks_kind kind, int id)
+static const struct preflight_item *find_item(enum preflight_kind kind, int id)
 {
-	for (size_t i = 0; i < checks_nr_items; i++)
-		if (checks_items[i].kind == kind && checks_items[i].id == id)
-			return &checks_items[i];
+	for (size_t i = 0; i < preflight_nr_items; i++)
+		if (preflight_items[i].kind == kind && preflight_items[i].id == id)
+			return &preflight_items[i];
 	return NULL;
 }
 
@@ -79,20 +79,21 @@ static void test_table_covers_object(void **state)
 		if (!u.helper[id])
 			continue;
 		nr_helpers++;
-		if (!find_item(CHECKS_HELPER, id))
-			fail_msg("helper #%d (enum bpf_func_id in linux/bpf.h) is called by "
-				 "stackd.bpf.o but missing from checks_items[]: --check would not "
-				 "probe it",
-				 id);
+		if (!find_item(PREFLIGHT_HELPER, id))
+			fail_msg(
+			    "helper #%d (enum bpf_func_id in linux/bpf.h) is called by "
+			    "stackd.bpf.o but missing from preflight_items[]: --check would not "
+			    "probe it",
+			    id);
 	}
 	for (int t = 0; t < 256; t++) {
-		if (u.map[t] && !find_item(CHECKS_MAP_TYPE, t))
-			fail_msg(
-			    "map type %s is used by stackd.bpf.o but missing from checks_items[]",
-			    libbpf_bpf_map_type_str((enum bpf_map_type)t));
-		if (u.prog[t] && !find_item(CHECKS_PROG_TYPE, t))
+		if (u.map[t] && !find_item(PREFLIGHT_MAP_TYPE, t))
+			fail_msg("map type %s is used by stackd.bpf.o but missing from "
+				 "preflight_items[]",
+				 libbpf_bpf_map_type_str((enum bpf_map_type)t));
+		if (u.prog[t] && !find_item(PREFLIGHT_PROG_TYPE, t))
 			fail_msg("program type %s is used by stackd.bpf.o but missing from "
-				 "checks_items[]",
+				 "preflight_items[]",
 				 libbpf_bpf_prog_type_str((enum bpf_prog_type)t));
 	}
 	print_message("stackd.bpf.o calls %u distinct helpers; all in the table\n", nr_helpers);
@@ -105,17 +106,17 @@ static void test_table_has_no_stale_items(void **state)
 
 	(void)state;
 	collect(&u);
-	for (size_t i = 0; i < checks_nr_items; i++) {
-		const struct checks_item *it = &checks_items[i];
-		int used = it->kind == CHECKS_HELPER	 ? u.helper[it->id]
-			   : it->kind == CHECKS_MAP_TYPE ? u.map[it->id]
-							 : u.prog[it->id];
+	for (size_t i = 0; i < preflight_nr_items; i++) {
+		const struct preflight_item *it = &preflight_items[i];
+		int used = it->kind == PREFLIGHT_HELPER	    ? u.helper[it->id]
+			   : it->kind == PREFLIGHT_MAP_TYPE ? u.map[it->id]
+							    : u.prog[it->id];
 
 		if (!used)
-			fail_msg("checks_items[] lists %s, which stackd.bpf.o no longer uses",
+			fail_msg("preflight_items[] lists %s, which stackd.bpf.o no longer uses",
 				 it->name);
-		assert_true(it->since >= CHECKS_KV(3, 18) && it->since < CHECKS_KV(7, 0));
-		assert_true(it->feature < CHECKS_FEAT__MAX);
+		assert_true(it->since >= PREFLIGHT_KV(3, 18) && it->since < PREFLIGHT_KV(7, 0));
+		assert_true(it->feature < PREFLIGHT_FEAT__MAX);
 	}
 }
 
@@ -123,10 +124,11 @@ static void test_table_has_no_stale_items(void **state)
 static void test_feature_minimum_kernels(void **state)
 {
 	(void)state;
-	assert_int_equal(checks_feature_min_kernel(CHECKS_FEAT_SAMPLING), CHECKS_KV(5, 8));
-	assert_int_equal(checks_feature_min_kernel(CHECKS_FEAT_DWARF), CHECKS_KV(5, 15));
-	assert_int_equal(checks_feature_min_kernel(CHECKS_FEAT_CGROUP_FILTER), CHECKS_KV(5, 8));
-	assert_string_equal(checks_feature_name(CHECKS_FEAT_DWARF), "DWARF unwinding");
+	assert_int_equal(preflight_feature_min_kernel(PREFLIGHT_FEAT_SAMPLING), PREFLIGHT_KV(5, 8));
+	assert_int_equal(preflight_feature_min_kernel(PREFLIGHT_FEAT_DWARF), PREFLIGHT_KV(5, 15));
+	assert_int_equal(preflight_feature_min_kernel(PREFLIGHT_FEAT_CGROUP_FILTER),
+			 PREFLIGHT_KV(5, 8));
+	assert_string_equal(preflight_feature_name(PREFLIGHT_FEAT_DWARF), "DWARF unwinding");
 }
 
 static void test_unwind_fallback(void **state)
@@ -136,16 +138,16 @@ static void test_unwind_fallback(void **state)
 	(void)state;
 	/* With the DWARF helpers every mode is kept. */
 	for (unsigned m = STACKD_UNWIND_FP; m <= STACKD_UNWIND_AUTO; m++) {
-		assert_int_equal(checks_unwind_mode_for(m, true, &mode), 0);
+		assert_int_equal(preflight_unwind_mode_for(m, true, &mode), 0);
 		assert_int_equal(mode, m);
 	}
 	/* Without them auto falls back to fp, fp stays, and an explicit dwarf refuses. */
-	assert_int_equal(checks_unwind_mode_for(STACKD_UNWIND_AUTO, false, &mode), 0);
+	assert_int_equal(preflight_unwind_mode_for(STACKD_UNWIND_AUTO, false, &mode), 0);
 	assert_int_equal(mode, STACKD_UNWIND_FP);
-	assert_int_equal(checks_unwind_mode_for(STACKD_UNWIND_FP, false, &mode), 0);
+	assert_int_equal(preflight_unwind_mode_for(STACKD_UNWIND_FP, false, &mode), 0);
 	assert_int_equal(mode, STACKD_UNWIND_FP);
 	mode = 99;
-	assert_int_equal(checks_unwind_mode_for(STACKD_UNWIND_DWARF, false, &mode), -ENOTSUP);
+	assert_int_equal(preflight_unwind_mode_for(STACKD_UNWIND_DWARF, false, &mode), -ENOTSUP);
 	assert_int_equal(mode, 99);
 }
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "check.h"
+#include "selfcheck.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -19,10 +19,10 @@
 #include <bpf/libbpf.h>
 
 #include "cgroupid.h"
-#include "checks.h"
+#include "loader.h"
+#include "preflight.h"
 #include "privs.h"
 #include "stackd.h"
-#include "stackd.skel.h"
 #include "version.h"
 
 /* The init PID namespace always has this inode (PROC_PID_INIT_INO). */
@@ -36,8 +36,8 @@ struct findings {
 	struct privs_env env;
 	uint64_t caps;
 	bool btf, perf, prog, loaded;
-	bool feat[CHECKS_FEAT__MAX]; /* every probed item of the feature is available */
-	unsigned unwind_mode;	     /* what the agent would load with (auto falls back to fp) */
+	bool feat[PREFLIGHT_FEAT__MAX]; /* every probed item of the feature is available */
+	unsigned unwind_mode;		/* what the agent would load with (auto falls back to fp) */
 	bool kallsyms, read_procs, init_pidns;
 	unsigned procs_refused; /* other processes whose maps we could not read */
 	unsigned nr_online;
@@ -130,7 +130,7 @@ static void check_kernel(FILE *out, struct findings *f)
 {
 	struct utsname u;
 
-	unsigned min = checks_feature_min_kernel(CHECKS_FEAT_SAMPLING);
+	unsigned min = preflight_feature_min_kernel(PREFLIGHT_FEAT_SAMPLING);
 
 	uname(&u);
 	if (kernel_at_least(&f->env, min >> 8, min & 0xff))
@@ -145,7 +145,7 @@ static void check_kernel(FILE *out, struct findings *f)
 static void check_btf_line(FILE *out, struct findings *f)
 {
 	long long size = 0;
-	int err = checks_btf(&size);
+	int err = preflight_btf(&size);
 
 	f->btf = !err;
 	if (!err)
@@ -165,7 +165,7 @@ static void check_perf_lines(FILE *out, struct findings *f)
 
 	f->nr_online = n;
 	for (unsigned i = 0; i < n && i < 4096; i++) {
-		err = checks_perf_open(PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_CLOCK, cpus[i]);
+		err = preflight_perf_open(PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_CLOCK, cpus[i]);
 		if (!err) {
 			ok++;
 		} else if (!first_err) {
@@ -189,7 +189,7 @@ static void check_perf_lines(FILE *out, struct findings *f)
 		     "CONFIG_PERF_EVENTS; in a container, allow perf_event_open in seccomp",
 		     bad_cpu, strerror(-first_err ? -first_err : ENOENT));
 
-	err = checks_perf_open(PERF_TYPE_HARDWARE, PERF_COUNT_HW_CPU_CYCLES, n ? cpus[0] : 0);
+	err = preflight_perf_open(PERF_TYPE_HARDWARE, PERF_COUNT_HW_CPU_CYCLES, n ? cpus[0] : 0);
 	if (!err)
 		line(out, ST_OK, "hw cycles",
 		     "hardware PMU available (not needed: stackd samples "
@@ -219,7 +219,7 @@ static void check_cgroup_filter_line(FILE *out, const struct config *cfg, const 
 	char mnt[256];
 	int m = cgroup_v2_mount(mnt, sizeof(mnt));
 
-	if (f->feat[CHECKS_FEAT_CGROUP_FILTER] && !m)
+	if (f->feat[PREFLIGHT_FEAT_CGROUP_FILTER] && !m)
 		line(out, ST_OK, "cgroup filter",
 		     "cgroup2 at %s, bpf_get_current_(ancestor_)cgroup_id: --profiling.cgroups "
 		     "works",
@@ -228,22 +228,22 @@ static void check_cgroup_filter_line(FILE *out, const struct config *cfg, const 
 		line(out, cfg->filter_cgroups[0] ? ST_WARN : ST_INFO, "cgroup filter",
 		     "cgroup2 mount %s, cgroup id helpers %s: --profiling.cgroups unavailable "
 		     "(--profiling.pids works)",
-		     m ? "none" : mnt, f->feat[CHECKS_FEAT_CGROUP_FILTER] ? "yes" : "missing");
+		     m ? "none" : mnt, f->feat[PREFLIGHT_FEAT_CGROUP_FILTER] ? "yes" : "missing");
 }
 
 /* What a missing item of @feature means for this configuration. */
-static enum status missing_status(const struct config *cfg, enum checks_feature feature,
+static enum status missing_status(const struct config *cfg, enum preflight_feature feature,
 				  const char **consequence)
 {
 	switch (feature) {
-	case CHECKS_FEAT_DWARF:
+	case PREFLIGHT_FEAT_DWARF:
 		*consequence = cfg->unwind_mode == STACKD_UNWIND_DWARF
 				   ? "--unwind.mode=dwarf cannot start"
 				   : "--unwind.mode=auto falls back to frame pointers";
 		return cfg->unwind_mode == STACKD_UNWIND_FP	 ? ST_INFO
 		       : cfg->unwind_mode == STACKD_UNWIND_DWARF ? ST_FAIL
 								 : ST_WARN;
-	case CHECKS_FEAT_CGROUP_FILTER:
+	case PREFLIGHT_FEAT_CGROUP_FILTER:
 		*consequence = "--profiling.cgroups cannot start";
 		return cfg->filter_cgroups[0] ? ST_FAIL : ST_INFO;
 	default:
@@ -253,7 +253,7 @@ static enum status missing_status(const struct config *cfg, enum checks_feature 
 }
 
 /*
- * One line per program type, map type and helper stackd's programs use (checks.c's
+ * One line per program type, map type and helper stackd's programs use (preflight.c's
  * table), probed with libbpf; then one summary line per kind.
  */
 static void check_bpf_lines(FILE *out, const struct config *cfg, struct findings *f)
@@ -263,26 +263,26 @@ static void check_bpf_lines(FILE *out, const struct config *cfg, struct findings
 	unsigned nr[3] = {0}, ok[3] = {0};
 	enum status worst[3] = {ST_OK, ST_OK, ST_OK};
 
-	for (int i = 0; i < CHECKS_FEAT__MAX; i++)
+	for (int i = 0; i < PREFLIGHT_FEAT__MAX; i++)
 		f->feat[i] = true;
 	/* Unprivileged, libbpf's probes report "unsupported" for what is only refused. */
-	if (!checks_caps_can_load(f->caps)) {
-		for (int i = 0; i < CHECKS_FEAT__MAX; i++)
+	if (!preflight_caps_can_load(f->caps)) {
+		for (int i = 0; i < PREFLIGHT_FEAT__MAX; i++)
 			f->feat[i] = false;
 		line(out, ST_FAIL, "BPF features",
 		     "not probed: loading BPF needs CAP_BPF and "
 		     "CAP_PERFMON (or CAP_SYS_ADMIN). fix: run as root");
 		return;
 	}
-	for (size_t i = 0; i < checks_nr_items; i++) {
-		const struct checks_item *it = &checks_items[i];
-		const char *feat = checks_feature_name(it->feature), *consequence;
+	for (size_t i = 0; i < preflight_nr_items; i++) {
+		const struct preflight_item *it = &preflight_items[i];
+		const char *feat = preflight_feature_name(it->feature), *consequence;
 		enum status st;
 		int r;
 
 		nr[it->kind]++;
 		/* A tracing program needs a BTF target to load: libbpf cannot probe the type. */
-		if (it->kind == CHECKS_PROG_TYPE && it->id != BPF_PROG_TYPE_PERF_EVENT) {
+		if (it->kind == PREFLIGHT_PROG_TYPE && it->id != BPF_PROG_TYPE_PERF_EVENT) {
 			ok[it->kind]++;
 			line(out, ST_INFO, kind_line[it->kind],
 			     "%s: not probed alone (Linux %u.%u+, %s): the BPF load below "
@@ -290,7 +290,7 @@ static void check_bpf_lines(FILE *out, const struct config *cfg, struct findings
 			     it->name, it->since >> 8, it->since & 0xff, feat);
 			continue;
 		}
-		r = checks_probe(it);
+		r = preflight_probe(it);
 		if (r == 1) {
 			ok[it->kind]++;
 			line(out, ST_OK, kind_line[it->kind], "%s: yes (Linux %u.%u+, %s)",
@@ -304,37 +304,47 @@ static void check_bpf_lines(FILE *out, const struct config *cfg, struct findings
 		line(out, st, kind_line[it->kind], "%s: %s (Linux %u.%u+, %s): %s", it->name,
 		     probe_str(r), it->since >> 8, it->since & 0xff, feat, consequence);
 	}
-	f->prog = f->feat[CHECKS_FEAT_SAMPLING];
+	f->prog = f->feat[PREFLIGHT_FEAT_SAMPLING];
 	for (int k = 0; k < 3; k++)
 		line(out, worst[k], kind_sum[k],
 		     "%u of the %u that stackd's programs use are available", ok[k], nr[k]);
 	check_cgroup_filter_line(out, cfg, f);
 }
 
-/* The real thing: verify and load stackd's programs as the agent would, then unload. */
+/*
+ * The real thing: verify and load stackd's programs through the agent's own loader,
+ * configured from the same flags, then unload. Not attached: --check leaves nothing
+ * running (the perf event lines above open and close the events instead).
+ */
 static void check_load(FILE *out, const struct config *cfg, struct findings *f)
 {
-	struct stackd_bpf *skel = stackd_bpf__open();
+	struct loader_opts opts;
+	struct loader *l = NULL;
 	int err;
 
+	loader_opts_from_config(&opts, cfg);
+	opts.unwind_mode = f->unwind_mode;
+	opts.quiet = true;
+	/*
+	 * --check runs before the cgroup paths are resolved to ids. The load only needs
+	 * to know the filter is on (the ids go into the map in loader_attach, which is
+	 * not called), so the programs are verified with the cgroup path in.
+	 */
+	if (cfg->filter_cgroups[0] && !opts.nr_filter_cgroups)
+		opts.nr_filter_cgroups = 1;
 	g_libbpf_last[0] = '\0';
-	if (!skel) {
-		snprintf(f->load_err, sizeof(f->load_err), "open: %s", strerror(errno));
+	err = loader_open(&opts, &l);
+	if (err) {
+		snprintf(f->load_err, sizeof(f->load_err), "open: %s", strerror(-err));
 		goto fail;
 	}
-	skel->rodata->unwind_mode = f->unwind_mode;
-	skel->rodata->include_idle = cfg->include_idle;
-	skel->rodata->filter_by_pid = cfg->nr_filter_pids > 0;
-	skel->rodata->filter_by_cgroup = cfg->filter_cgroups[0] != '\0';
-	skel->rodata->filter_enabled = cfg->nr_filter_pids > 0 || cfg->filter_cgroups[0];
-	err = stackd_bpf__load(skel);
-	if (err) {
+	err = loader_load(l);
+	if (err)
 		snprintf(f->load_err, sizeof(f->load_err), "%s%s%.200s", strerror(-err),
 			 *g_libbpf_last ? ": " : "", g_libbpf_last);
-		stackd_bpf__destroy(skel);
+	loader_free(l); /* unloads */
+	if (err)
 		goto fail;
-	}
-	stackd_bpf__destroy(skel);
 	f->loaded = true;
 	line(out, ST_OK, "BPF load",
 	     "stackd's programs pass the verifier (--unwind.mode=%s) "
@@ -396,7 +406,7 @@ static void check_caps_lines(FILE *out, struct findings *f)
 				    CAP_SYSLOG};
 	char present[256] = "", absent[256] = "", kept[256], missing[256];
 	uint64_t needed = privs_needed_caps(&f->env);
-	bool can_load = checks_caps_can_load(f->caps);
+	bool can_load = preflight_caps_can_load(f->caps);
 
 	for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]); i++) {
 		char *dst = has(f->caps, shown[i]) ? present : absent;
@@ -527,10 +537,11 @@ static void check_process_lines(FILE *out, struct findings *f)
 
 static void verdicts(FILE *out, const struct config *cfg, const struct findings *f)
 {
-	bool sampling = f->btf && f->perf && f->feat[CHECKS_FEAT_SAMPLING] && f->loaded &&
-			checks_caps_can_load(f->caps);
-	bool dwarf = f->feat[CHECKS_FEAT_DWARF] && f->unwind_mode != STACKD_UNWIND_FP && f->loaded;
-	unsigned dwarf_min = checks_feature_min_kernel(CHECKS_FEAT_DWARF);
+	bool sampling = f->btf && f->perf && f->feat[PREFLIGHT_FEAT_SAMPLING] && f->loaded &&
+			preflight_caps_can_load(f->caps);
+	bool dwarf =
+	    f->feat[PREFLIGHT_FEAT_DWARF] && f->unwind_mode != STACKD_UNWIND_FP && f->loaded;
+	unsigned dwarf_min = preflight_feature_min_kernel(PREFLIGHT_FEAT_DWARF);
 	bool mapfiles = has(f->caps, CAP_CHECKPOINT_RESTORE) || has(f->caps, CAP_SYS_ADMIN);
 	bool user =
 	    f->read_procs && has(f->caps, CAP_SYS_PTRACE) && has(f->caps, CAP_DAC_READ_SEARCH);
@@ -576,14 +587,14 @@ static void verdicts(FILE *out, const struct config *cfg, const struct findings 
 		     mapfiles ? "" : " (no CAP_CHECKPOINT_RESTORE for /proc/PID/map_files)");
 }
 
-int check_report(const struct config *cfg, FILE *out)
+int selfcheck_report(const struct config *cfg, FILE *out)
 {
 	libbpf_print_fn_t old = libbpf_set_print(capture_libbpf);
 	struct findings f = {};
 	uint64_t caps = 0;
 
 	privs_env_read(&f.env);
-	if (!checks_caps(&caps))
+	if (!preflight_caps(&caps))
 		f.caps = caps;
 	fprintf(out, "stackd %s (libbpf %s): what this machine supports\n\n", STACKD_VERSION,
 		STACKD_LIBBPF_VERSION);
@@ -592,7 +603,8 @@ int check_report(const struct config *cfg, FILE *out)
 	check_perf_lines(out, &f);
 	check_bpf_lines(out, cfg, &f);
 	/* Load as the agent would: without DWARF helpers, auto mode falls back to fp. */
-	if (checks_unwind_mode_for(cfg->unwind_mode, f.feat[CHECKS_FEAT_DWARF], &f.unwind_mode))
+	if (preflight_unwind_mode_for(cfg->unwind_mode, f.feat[PREFLIGHT_FEAT_DWARF],
+				      &f.unwind_mode))
 		f.unwind_mode = cfg->unwind_mode;
 	check_load(out, cfg, &f);
 	check_bpf_env_lines(out, &f);
@@ -602,8 +614,8 @@ int check_report(const struct config *cfg, FILE *out)
 	verdicts(out, cfg, &f);
 	fflush(out);
 	libbpf_set_print(old);
-	return f.btf && f.perf && f.feat[CHECKS_FEAT_SAMPLING] && f.loaded &&
-		       checks_caps_can_load(f.caps)
+	return f.btf && f.perf && f.feat[PREFLIGHT_FEAT_SAMPLING] && f.loaded &&
+		       preflight_caps_can_load(f.caps)
 		   ? 0
 		   : -ENOTSUP;
 }
