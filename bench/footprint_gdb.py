@@ -60,7 +60,11 @@ k = sym["ksyms"]
 if int(k):
     kk = k.dereference()
     out("kallsyms.nr", int(kk["nr"]))
-    out("kallsyms.bytes", int(kk["nr"]) * gdb.lookup_type("struct ksym").sizeof + int(kk["pool_sz"]))
+    try:
+        ent = gdb.lookup_type("struct ksym_entry")  # the compact table (since the footprint work)
+    except gdb.error:
+        ent = gdb.lookup_type("struct ksym")
+    out("kallsyms.bytes", int(kk["nr"]) * ent.sizeof + int(kk["pool_sz"]))
 
 sc = a["stacks"].dereference()
 out("stackcache.bytes", int(sc["stats"]["bytes"]))
