@@ -134,7 +134,7 @@ static const struct flag flags[] = {
      "User stack bytes copied per DWARF-unwound sample (a multiple of 1KiB)."},
     {"unwind.ring-buffer-size", FLAG_SIZE, OFF(unwind_ring_bytes), 65536, 1ULL << 30, "0",
      "Ring buffer for stack copies (a power of two); a full ring falls back to frame "
-     "pointers and is counted. 0 = half a second of every online CPU's copies at "
+     "pointers and is counted. 0 = a second of every online CPU's copies at "
      "--profiling.frequency, 1MiB..4MiB (64KiB with --unwind.mode=fp)."},
     {"unwind.cache-size", FLAG_SIZE, OFF(unwind_cache_bytes), 1ULL << 20, 1ULL << 40, "32MiB",
      "Memory budget for cached unwind tables (LRU beyond it)."},
@@ -642,11 +642,12 @@ static int check_combinations(const struct config *cfg, FILE *err)
  * Footprint: libbpf maps a ring's data pages twice (for reads across the
  * wrap) and the kernel populates the whole mapping at once, so a 4 MiB ring
  * is 8 MiB of the agent's RSS (and 4 MiB of kernel memory) whether or not a
- * stack is ever copied. Half a second of every online CPU's copies at the
- * sampling frequency is plenty (the drain thread is woken at a quarter and
- * empties the ring at every drain; a full ring falls back to frame pointers,
- * counted): 2 MiB at 99 Hz on 2 CPUs, 4 MiB (the old fixed size) from
- * ~220 CPU x Hz up. With --unwind.mode=fp nothing is ever copied.
+ * stack is ever copied. Size it for a second of every online CPU's copies at
+ * the sampling frequency, the slack the old fixed 4 MiB gave at 99 Hz on
+ * 2 CPUs (half a second was measured too little: a drain thread stalled on a
+ * loaded machine filled it, and full-ring samples lose their DWARF stacks):
+ * 1 MiB at the default 19 Hz on 2 CPUs, 4 MiB from ~110 CPU x Hz up. With
+ * --unwind.mode=fp nothing is ever copied.
  */
 static uint64_t derived_ring_bytes(const struct config *cfg)
 {
@@ -658,7 +659,7 @@ static uint64_t derived_ring_bytes(const struct config *cfg)
 	if (ncpu < 1)
 		ncpu = 1;
 	/* A record: the stack copy, registers, a 127-frame kernel stack, the header. */
-	want = (uint64_t)cfg->frequency_hz * (uint64_t)ncpu * (cfg->unwind_stack_bytes + 2048) / 2;
+	want = (uint64_t)cfg->frequency_hz * (uint64_t)ncpu * (cfg->unwind_stack_bytes + 2048);
 	while (ring < want && ring < (4ULL << 20))
 		ring <<= 1;
 	return ring;

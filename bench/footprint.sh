@@ -297,7 +297,7 @@ if [[ $TOOLS == *stackd* ]]; then
 	if [[ -s $T/gdb.$mrun ]]; then
 		g=$T/gdb.$mrun
 		awk '$2 == "symcache.obj" { for (i = 4; i <= NF; i++) { split($i, kv, "="); s[kv[1]] += kv[2] } }
-			END { printf "  gdb    symbol cache: symbols %.1f, DWARF owned %.1f (of which used in place from a file mapping %.1f), debug-file symbols %.1f\n",
+			END { printf "  gdb    symbol cache: symbols %.1f, DWARF owned %.1f, DWARF used in place from file mappings %.1f (charged, file-backed), debug-file symbols %.1f\n",
 				s["elf"] / 1048576, (s["dw"] - s["dw_mapped"]) / 1048576, s["dw_mapped"] / 1048576, s["dbg_elf"] / 1048576 }' "$g"
 		awk '$2 == "symcache.obj" { printf "  gdb    object %s %7.2f MiB  %s %s %s\n", substr($4, 1, 12), $3 / 1048576, $5, $6, $7 }' "$g" | head -8
 		awk '$2 ~ /^(kallsyms|stackcache|unwind)\.bytes$/ { printf "  gdb    %-28s %7.1f\n", $2, $3 / 1048576 }
