@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cgroupid.h"
 #include "stackd.h"
@@ -131,9 +132,10 @@ static const struct flag flags[] = {
      "auto (DWARF only for processes whose frame-pointer stacks end early)."},
     {"unwind.stack-size", FLAG_SIZE, OFF(unwind_stack_bytes), 1024, 32768, "16KiB",
      "User stack bytes copied per DWARF-unwound sample (a multiple of 1KiB)."},
-    {"unwind.ring-buffer-size", FLAG_SIZE, OFF(unwind_ring_bytes), 65536, 1ULL << 30, "4MiB",
+    {"unwind.ring-buffer-size", FLAG_SIZE, OFF(unwind_ring_bytes), 65536, 1ULL << 30, "0",
      "Ring buffer for stack copies (a power of two); a full ring falls back to frame "
-     "pointers and is counted."},
+     "pointers and is counted. 0 = a second of every online CPU's copies at "
+     "--profiling.frequency, 1MiB..4MiB (64KiB with --unwind.mode=fp)."},
     {"unwind.cache-size", FLAG_SIZE, OFF(unwind_cache_bytes), 1ULL << 20, 1ULL << 40, "32MiB",
      "Memory budget for cached unwind tables (LRU beyond it)."},
     {"log.level", FLAG_LOGLEVEL, OFF(log_level), 0, 0, "info",
@@ -311,7 +313,7 @@ void config_defaults(struct config *cfg)
 	cfg->log_level = LOG_LEVEL_INFO;
 	cfg->unwind_mode = STACKD_UNWIND_AUTO;
 	cfg->unwind_stack_bytes = 16 * 1024;
-	cfg->unwind_ring_bytes = 4 * 1024 * 1024;
+	cfg->unwind_ring_bytes = 0; /* derived by config_parse() */
 	cfg->unwind_cache_bytes = 32ULL << 20;
 	snprintf(cfg->labels, sizeof(cfg->labels), "%s",
 		 "pid,comm,exe,container_id,pod_uid,container,unit");
@@ -636,6 +638,33 @@ static int check_combinations(const struct config *cfg, FILE *err)
 	return 0;
 }
 
+/*
+ * Footprint: libbpf maps a ring's data pages twice (for reads across the
+ * wrap) and the kernel populates the whole mapping at once, so a 4 MiB ring
+ * is 8 MiB of the agent's RSS (and 4 MiB of kernel memory) whether or not a
+ * stack is ever copied. Size it for a second of every online CPU's copies at
+ * the sampling frequency, the slack the old fixed 4 MiB gave at 99 Hz on
+ * 2 CPUs (half a second was measured too little: a drain thread stalled on a
+ * loaded machine filled it, and full-ring samples lose their DWARF stacks):
+ * 1 MiB at the default 19 Hz on 2 CPUs, 4 MiB from ~110 CPU x Hz up. With
+ * --unwind.mode=fp nothing is ever copied.
+ */
+static uint64_t derived_ring_bytes(const struct config *cfg)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	uint64_t want, ring = 1ULL << 20;
+
+	if (cfg->unwind_mode == STACKD_UNWIND_FP)
+		return 64 * 1024;
+	if (ncpu < 1)
+		ncpu = 1;
+	/* A record: the stack copy, registers, a 127-frame kernel stack, the header. */
+	want = (uint64_t)cfg->frequency_hz * (uint64_t)ncpu * (cfg->unwind_stack_bytes + 2048);
+	while (ring < want && ring < (4ULL << 20))
+		ring <<= 1;
+	return ring;
+}
+
 int config_parse(struct config *cfg, int argc, char **argv, FILE *out, FILE *err)
 {
 	bool check = false;
@@ -693,6 +722,8 @@ int config_parse(struct config *cfg, int argc, char **argv, FILE *out, FILE *err
 	}
 	if (check_combinations(cfg, err))
 		return -EINVAL;
+	if (!cfg->unwind_ring_bytes)
+		cfg->unwind_ring_bytes = derived_ring_bytes(cfg);
 	log_set_level(cfg->log_level);
 	return check ? CONFIG_CHECK : CONFIG_RUN;
 }

@@ -71,7 +71,10 @@ int dwsym_open_fd(int fd, struct dwsym **out);
 /*
  * dwsym_open_fd() for a trusted file: mapped read-only (MAP_PRIVATE) and
  * kept mapped until dwsym_free(); uncompressed sections are used in place,
- * compressed ones inflated as usual. Only for files nobody untrusted can
+ * compressed ones inflated as usual; the pages that opening and each CU
+ * parse walked are dropped from the agent's page tables afterwards
+ * (MADV_DONTNEED: read again from the page cache on the next access).
+ * Only for files nobody untrusted can
  * write: a file truncated under the mapping raises SIGBUS on access.
  * Falls back to dwsym_open_fd() when the file cannot be mapped.
  */

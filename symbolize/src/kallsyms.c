@@ -19,6 +19,7 @@
 #define KSYM_MAX_POOL	(64u << 20)
 #define KSYM_NO_MODULE	UINT32_MAX
 
+/* A symbol while parsing: seq and rank only order aliases before deduplication. */
 struct ksym {
 	uint64_t addr;
 	uint32_t name_off;
@@ -27,8 +28,16 @@ struct ksym {
 	uint32_t rank;
 };
 
+/* What a table keeps: 16 bytes a symbol (~120,000 of them on a 6.x kernel with modules). */
+struct ksym_entry {
+	uint64_t addr;
+	uint32_t name_off;
+	uint32_t mod_off;
+};
+
 struct kallsyms {
-	struct ksym *syms;
+	struct ksym_entry *syms;
+	struct ksym *tmp; /* while parsing: the symbols as read */
 	size_t nr;
 	char *pool;
 	size_t pool_sz;
@@ -135,12 +144,12 @@ static int kparse_line(struct kparse *ps, const char *p, const char *eol)
 		if (ps->cap >= KSYM_MAX_SYMS)
 			return -E2BIG;
 		ps->cap = ps->cap ? ps->cap * 2 : 4096;
-		v = realloc(k->syms, ps->cap * sizeof(*v));
+		v = realloc(k->tmp, ps->cap * sizeof(*v));
 		if (!v)
 			return -ENOMEM;
-		k->syms = v;
+		k->tmp = v;
 	}
-	s = &k->syms[k->nr];
+	s = &k->tmp[k->nr];
 	s->addr = addr;
 	s->rank = (uint32_t)rank;
 	s->seq = (uint32_t)k->nr;
@@ -207,17 +216,25 @@ static int kparse_finish(struct kparse *ps, struct kallsyms **out)
 		kparse_abort(ps);
 		return -ENODATA;
 	}
-	qsort(k->syms, k->nr, sizeof(*k->syms), cmp_ksym);
+	qsort(k->tmp, k->nr, sizeof(*k->tmp), cmp_ksym);
 	for (i = 0, j = 0; i < k->nr; i++) {
-		if (j && k->syms[j - 1].addr == k->syms[i].addr)
+		if (j && k->tmp[j - 1].addr == k->tmp[i].addr)
 			continue;
-		k->syms[j++] = k->syms[i];
+		k->tmp[j++] = k->tmp[i];
 	}
 	k->nr = j;
-	/* Growth doubled both arrays: hand the slack back. */
-	shrunk = realloc(k->syms, k->nr * sizeof(*k->syms));
-	if (shrunk)
-		k->syms = shrunk;
+	/* Footprint: keep an exact-size copy without the sort keys (16 bytes a symbol, not 24). */
+	k->syms = malloc(k->nr * sizeof(*k->syms));
+	if (!k->syms) {
+		kparse_abort(ps);
+		return -ENOMEM;
+	}
+	for (i = 0; i < k->nr; i++)
+		k->syms[i] =
+		    (struct ksym_entry){k->tmp[i].addr, k->tmp[i].name_off, k->tmp[i].mod_off};
+	free(k->tmp);
+	k->tmp = NULL;
+	/* Growth doubled the pool: hand the slack back. */
 	k->pool = strbuf_detach(&ps->pool, &k->pool_sz);
 	shrunk = realloc(k->pool, k->pool_sz + 1);
 	if (shrunk)
@@ -324,6 +341,7 @@ void kallsyms_free(struct kallsyms *k)
 	if (!k)
 		return;
 	free(k->syms);
+	free(k->tmp);
 	free(k->pool);
 	free(k);
 }
@@ -332,7 +350,7 @@ int kallsyms_lookup(const struct kallsyms *k, uint64_t addr, const char **name, 
 		    uint64_t *start)
 {
 	size_t lo = 0, hi;
-	const struct ksym *s;
+	const struct ksym_entry *s;
 
 	if (!k)
 		return -ENOENT;
