@@ -655,6 +655,8 @@ static void serve_index(const struct pages_ctx *c, const struct http_profile_req
 		       "</a> the last 5 minutes from history (pprof)</li>\n"
 		       "<li><a href=\"/debug/pprof/folded\">/debug/pprof/folded</a> collapsed "
 		       "stacks</li>\n"
+		       "<li><a href=\"/debug/pprof/speedscope\">/debug/pprof/speedscope</a> the "
+		       "same stacks as a speedscope file</li>\n"
 		       "<li><a href=\"/flamegraph\">/flamegraph</a> flame graph</li>\n"
 		       "<li><a href=\"/metrics\">/metrics</a> Prometheus metrics</li>\n"
 		       "<li><a href=\"/-/healthy\">/-/healthy</a>, <a "
