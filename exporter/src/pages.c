@@ -305,59 +305,6 @@ static void serve_folded(const struct pages_ctx *c, const struct http_profile_re
 	reply->body = (uint8_t *)strbuf_detach(&out, &reply->body_len);
 }
 
-/* ---- /debug/pprof/speedscope -------------------------------------------------------------- */
-
-static int speedscope_walk_add(struct stack_walk *w, const char *const *frames, size_t nr,
-			       int64_t count)
-{
-	return speedscope_add(w->ctx, frames, nr, count > 0 ? (uint64_t)count : 0);
-}
-
-static void describe_filter(const struct label_filter *f, char *buf, size_t sz);
-static void format_utc(int64_t ns, char *buf, size_t sz);
-
-/* The same stacks as folded (comm as the root frame), one profile per comm. */
-static void serve_speedscope(const struct pages_ctx *c, const struct http_profile_req *req,
-			     struct http_reply *reply)
-{
-	struct speedscope *ss = NULL;
-	struct stack_walk w = {.fn = speedscope_walk_add};
-	struct label_filter f;
-	struct history_view v;
-	struct strbuf out;
-	char name[512], fdesc[384], t0[32] = "", t1[32] = "";
-	int64_t from, to;
-	int err;
-
-	if (!acquire(c, req, &v, &f, &from, &to, reply))
-		return;
-	err = speedscope_new(PAGE_CAP(req), &ss);
-	w.ctx = ss;
-	err = err ?: walk_windows(c, &v, &f, &w);
-	if (v.nr) {
-		format_utc(pprof_frozen_time(v.w[0]), t0, sizeof(t0));
-		format_utc(pprof_frozen_time(v.w[v.nr - 1]) + pprof_frozen_duration(v.w[v.nr - 1]),
-			   t1, sizeof(t1));
-	}
-	history_release(&v);
-	describe_filter(&f, fdesc, sizeof(fdesc));
-	snprintf(name, sizeof(name), "stackd CPU %s to %s%s", t0, t1, fdesc);
-	strbuf_init(&out, PAGE_CAP(req));
-	err = err ?: speedscope_write(ss, &(struct speedscope_meta){.name = name}, &out);
-	speedscope_free(ss);
-	if (err) {
-		strbuf_free(&out);
-		http_reply_errorf(reply, err == -ENOSPC ? 413 : 500, "%s",
-				  err == -ENOSPC
-				      ? "the answer is too large: narrow it with a filter"
-				      : "out of memory");
-		return;
-	}
-	reply->status = 200;
-	reply->content_type = "application/json";
-	reply->body = (uint8_t *)strbuf_detach(&out, &reply->body_len);
-}
-
 /* ---- /flamegraph -------------------------------------------------------------------------- */
 
 static int flame_add(struct stack_walk *w, const char *const *frames, size_t nr, int64_t count)
@@ -477,6 +424,58 @@ static void serve_flamegraph(const struct pages_ctx *c, const struct http_profil
 	}
 	reply->status = 200;
 	reply->content_type = "text/html; charset=utf-8";
+	reply->body = (uint8_t *)strbuf_detach(&out, &reply->body_len);
+}
+
+/* ---- /debug/pprof/speedscope -------------------------------------------------------------- */
+
+static int speedscope_walk_add(struct stack_walk *w, const char *const *frames, size_t nr,
+			       int64_t count)
+{
+	return speedscope_add(w->ctx, frames, nr, count > 0 ? (uint64_t)count : 0);
+}
+
+/* The same stacks as folded (comm as the root frame), one profile per comm. */
+static void serve_speedscope(const struct pages_ctx *c, const struct http_profile_req *req,
+			     struct http_reply *reply)
+{
+	struct speedscope *ss = NULL;
+	struct stack_walk w = {.fn = speedscope_walk_add};
+	struct label_filter f;
+	struct history_view v;
+	struct strbuf out;
+	char name[512], fdesc[384], t0[32], t1[32];
+	int64_t from, to;
+	int err;
+
+	if (!acquire(c, req, &v, &f, &from, &to, reply))
+		return;
+	err = speedscope_new(PAGE_CAP(req), &ss);
+	w.ctx = ss;
+	err = err ?: walk_windows(c, &v, &f, &w);
+	describe_filter(&f, fdesc, sizeof(fdesc));
+	if (v.nr) {
+		format_utc(pprof_frozen_time(v.w[0]), t0, sizeof(t0));
+		format_utc(pprof_frozen_time(v.w[v.nr - 1]) + pprof_frozen_duration(v.w[v.nr - 1]),
+			   t1, sizeof(t1));
+		snprintf(name, sizeof(name), "stackd CPU %s to %s%s", t0, t1, fdesc);
+	} else {
+		snprintf(name, sizeof(name), "stackd CPU, no samples in that range%s", fdesc);
+	}
+	history_release(&v);
+	strbuf_init(&out, PAGE_CAP(req));
+	err = err ?: speedscope_write(ss, &(struct speedscope_meta){.name = name}, &out);
+	speedscope_free(ss);
+	if (err) {
+		strbuf_free(&out);
+		http_reply_errorf(reply, err == -ENOSPC ? 413 : 500, "%s",
+				  err == -ENOSPC
+				      ? "the answer is too large: narrow it with a filter"
+				      : "out of memory");
+		return;
+	}
+	reply->status = 200;
+	reply->content_type = "application/json";
 	reply->body = (uint8_t *)strbuf_detach(&out, &reply->body_len);
 }
 
