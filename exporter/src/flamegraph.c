@@ -925,6 +925,33 @@ static int write_summary(const struct flamegraph *fg, const struct flamegraph_pa
 	return err;
 }
 
+/* Links to the page's selection as files, for other tools (pprof, speedscope, flamegraph.pl). */
+static int write_exports(const struct flamegraph_page *page, struct strbuf *out)
+{
+	static const struct {
+		const char *path, *label, *download;
+	} links[] = {
+	    {"/debug/pprof/history", "pprof", "stackd.pb.gz"},
+	    {"/debug/pprof/folded", "folded stacks", "stackd.folded"},
+	    {"/debug/pprof/speedscope", "speedscope", "stackd.speedscope.json"},
+	};
+	const char *q = page->export_query;
+	int err;
+
+	if (!q)
+		return 0;
+	err = strbuf_appends(out, "Download this selection as");
+	for (size_t i = 0; !err && i < sizeof(links) / sizeof(links[0]); i++) {
+		err = strbuf_appendf(out, "%s<a class=\"export\" href=\"%s%s", i ? ", " : " ",
+				     links[i].path, *q ? "?" : "");
+		err = err ?: html_escape(out, q, strlen(q));
+		err = err
+			  ?: strbuf_appendf(out, "\" download=\"%s\">%s</a>", links[i].download,
+					    links[i].label);
+	}
+	return err ?: strbuf_append(out, ".", 1);
+}
+
 int flamegraph_write_html(const struct flamegraph *fg, const struct flamegraph_page *page,
 			  struct strbuf *out)
 {
@@ -973,6 +1000,8 @@ int flamegraph_write_html(const struct flamegraph *fg, const struct flamegraph_p
 				  : 0;
 		else if (KEY_IS("SUMMARY"))
 			err = write_summary(fg, page, out);
+		else if (KEY_IS("EXPORTS"))
+			err = write_exports(page, out);
 		else if (KEY_IS("TABLE"))
 			err = write_table(fg, page, out);
 		else if (KEY_IS("DATA"))

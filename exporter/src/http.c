@@ -273,6 +273,7 @@ enum route {
 	ROUTE_READY,
 	ROUTE_HISTORY,
 	ROUTE_FOLDED,
+	ROUTE_SPEEDSCOPE,
 	ROUTE_FLAMEGRAPH,
 };
 
@@ -620,6 +621,8 @@ static enum route route_of(const char *url)
 		return ROUTE_HISTORY;
 	if (strcmp(url, "/debug/pprof/folded") == 0)
 		return ROUTE_FOLDED;
+	if (strcmp(url, "/debug/pprof/speedscope") == 0)
+		return ROUTE_SPEEDSCOPE;
 	if (strcmp(url, "/flamegraph") == 0)
 		return ROUTE_FLAMEGRAPH;
 	return ROUTE_NONE;
@@ -1240,6 +1243,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return serve_page(s, conn, rc, HTTP_PAGE_HISTORY);
 	case ROUTE_FOLDED:
 		return serve_page(s, conn, rc, HTTP_PAGE_FOLDED);
+	case ROUTE_SPEEDSCOPE:
+		return serve_page(s, conn, rc, HTTP_PAGE_SPEEDSCOPE);
 	case ROUTE_FLAMEGRAPH:
 		return serve_page(s, conn, rc, HTTP_PAGE_FLAMEGRAPH);
 	case ROUTE_INDEX:

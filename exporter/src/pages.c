@@ -14,6 +14,7 @@
 #include "exporter/pprof.h"
 #include "exporter/profile.h"
 #include "exporter/query.h"
+#include "exporter/speedscope.h"
 
 #define NS		1000000000LL
 #define DEFAULT_SECONDS QUERY_DEFAULT_SECONDS
@@ -338,6 +339,39 @@ static void format_utc(int64_t ns, char *buf, size_t sz)
 	strftime(buf, sz, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/*
+ * The request's selection (range and filters) as a percent-encoded query, for
+ * the page's links to the same selection in other formats.
+ */
+static int selection_query(const struct http_profile_req *req, struct strbuf *sb)
+{
+	static const char *const range_args[] = {"seconds", "start", "end"};
+	const char *names[3 + 5];
+	size_t nr = 0;
+	int err = 0;
+
+	for (size_t i = 0; i < 3; i++)
+		names[nr++] = range_args[i];
+	for (size_t i = 0; i < 5; i++)
+		names[nr++] = label_filter_args[i];
+	err = strbuf_append(sb, "", 0);
+	for (size_t i = 0; !err && i < nr; i++) {
+		const char *v = http_req_arg(req, names[i]);
+
+		if (!v)
+			continue;
+		err = strbuf_appendf(sb, "%s%s=", sb->len ? "&" : "", names[i]);
+		for (const unsigned char *p = (const unsigned char *)v; !err && *p; p++) {
+			if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			    (*p >= '0' && *p <= '9') || strchr("-._~,:", *p))
+				err = strbuf_append(sb, p, 1);
+			else
+				err = strbuf_appendf(sb, "%%%02X", *p);
+		}
+	}
+	return err;
+}
+
 static void serve_flamegraph(const struct pages_ctx *c, const struct http_profile_req *req,
 			     struct http_reply *reply)
 {
@@ -345,7 +379,7 @@ static void serve_flamegraph(const struct pages_ctx *c, const struct http_profil
 	struct stack_walk w = {.fn = flame_add};
 	struct label_filter f;
 	struct history_view v;
-	struct strbuf out;
+	struct strbuf out, query;
 	char title[512], sub[256], fdesc[384], t0[32], t1[32];
 	int64_t from, to;
 	int err;
@@ -370,12 +404,16 @@ static void serve_flamegraph(const struct pages_ctx *c, const struct http_profil
 	history_release(&v);
 	snprintf(title, sizeof(title), "stackd CPU flame graph%s", fdesc);
 	strbuf_init(&out, PAGE_CAP(req));
+	strbuf_init(&query, 64u << 10);
+	err = err ?: selection_query(req, &query);
 	err = err
 		  ?: flamegraph_write_html(fg,
 					   &(struct flamegraph_page){.title = title,
 								     .subtitle = sub,
-								     .period_ns = c->period_ns},
+								     .period_ns = c->period_ns,
+								     .export_query = query.buf},
 					   &out);
+	strbuf_free(&query);
 	flamegraph_free(fg);
 	if (err) {
 		strbuf_free(&out);
@@ -386,6 +424,58 @@ static void serve_flamegraph(const struct pages_ctx *c, const struct http_profil
 	}
 	reply->status = 200;
 	reply->content_type = "text/html; charset=utf-8";
+	reply->body = (uint8_t *)strbuf_detach(&out, &reply->body_len);
+}
+
+/* ---- /debug/pprof/speedscope -------------------------------------------------------------- */
+
+static int speedscope_walk_add(struct stack_walk *w, const char *const *frames, size_t nr,
+			       int64_t count)
+{
+	return speedscope_add(w->ctx, frames, nr, count > 0 ? (uint64_t)count : 0);
+}
+
+/* The same stacks as folded (comm as the root frame), one profile per comm. */
+static void serve_speedscope(const struct pages_ctx *c, const struct http_profile_req *req,
+			     struct http_reply *reply)
+{
+	struct speedscope *ss = NULL;
+	struct stack_walk w = {.fn = speedscope_walk_add};
+	struct label_filter f;
+	struct history_view v;
+	struct strbuf out;
+	char name[512], fdesc[384], t0[32], t1[32];
+	int64_t from, to;
+	int err;
+
+	if (!acquire(c, req, &v, &f, &from, &to, reply))
+		return;
+	err = speedscope_new(PAGE_CAP(req), &ss);
+	w.ctx = ss;
+	err = err ?: walk_windows(c, &v, &f, &w);
+	describe_filter(&f, fdesc, sizeof(fdesc));
+	if (v.nr) {
+		format_utc(pprof_frozen_time(v.w[0]), t0, sizeof(t0));
+		format_utc(pprof_frozen_time(v.w[v.nr - 1]) + pprof_frozen_duration(v.w[v.nr - 1]),
+			   t1, sizeof(t1));
+		snprintf(name, sizeof(name), "stackd CPU %s to %s%s", t0, t1, fdesc);
+	} else {
+		snprintf(name, sizeof(name), "stackd CPU, no samples in that range%s", fdesc);
+	}
+	history_release(&v);
+	strbuf_init(&out, PAGE_CAP(req));
+	err = err ?: speedscope_write(ss, &(struct speedscope_meta){.name = name}, &out);
+	speedscope_free(ss);
+	if (err) {
+		strbuf_free(&out);
+		http_reply_errorf(reply, err == -ENOSPC ? 413 : 500, "%s",
+				  err == -ENOSPC
+				      ? "the answer is too large: narrow it with a filter"
+				      : "out of memory");
+		return;
+	}
+	reply->status = 200;
+	reply->content_type = "application/json";
 	reply->body = (uint8_t *)strbuf_detach(&out, &reply->body_len);
 }
 
@@ -564,6 +654,8 @@ static void serve_index(const struct pages_ctx *c, const struct http_profile_req
 		       "</a> the last 5 minutes from history (pprof)</li>\n"
 		       "<li><a href=\"/debug/pprof/folded\">/debug/pprof/folded</a> collapsed "
 		       "stacks</li>\n"
+		       "<li><a href=\"/debug/pprof/speedscope\">/debug/pprof/speedscope</a> the "
+		       "same stacks as a speedscope file</li>\n"
 		       "<li><a href=\"/flamegraph\">/flamegraph</a> flame graph</li>\n"
 		       "<li><a href=\"/metrics\">/metrics</a> Prometheus metrics</li>\n"
 		       "<li><a href=\"/-/healthy\">/-/healthy</a>, <a "
@@ -594,6 +686,9 @@ void pages_serve(const struct pages_ctx *c, enum http_page page, const struct ht
 		break;
 	case HTTP_PAGE_FLAMEGRAPH:
 		serve_flamegraph(c, req, reply);
+		break;
+	case HTTP_PAGE_SPEEDSCOPE:
+		serve_speedscope(c, req, reply);
 		break;
 	case HTTP_PAGE_INDEX:
 	default:

@@ -43,6 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	title = strndup(s, nl ? (size_t)(nl - s) : size);
 	page.title = title;
 	page.subtitle = title;
+	page.export_query = title; /* links: the query is escaped as an attribute */
 	while (s < end) {
 		nl = memchr(s, '\n', (size_t)(end - s));
 		if (!nl)

@@ -724,6 +724,34 @@ static void test_output_cap(void **state)
 	flamegraph_free(fg);
 }
 
+/* The export links carry the page's query, escaped as an attribute; none without a query. */
+static void test_export_links(void **state)
+{
+	struct flamegraph_page page = {.export_query = "seconds=60&pid=1\"><x y='"};
+	const char *f[] = {"main"};
+	struct flamegraph *fg = NULL;
+	char *html;
+
+	(void)state;
+	assert_int_equal(flamegraph_new(&fg), 0);
+	assert_int_equal(flamegraph_add(fg, f, 1, 1), 0);
+	html = render(fg, &page);
+	assert_non_null(strstr(html, "href=\"/debug/pprof/history?seconds=60&amp;pid=1&quot;&gt;"
+				     "&lt;x y=&#39;\""));
+	assert_non_null(strstr(html, "href=\"/debug/pprof/folded?seconds=60&amp;pid=1&quot;"));
+	assert_non_null(strstr(html, "href=\"/debug/pprof/speedscope?seconds=60&amp;pid=1&quot;"));
+	assert_null(strstr(html, "<x"));
+	free(html);
+	page.export_query = "";
+	html = render(fg, &page);
+	assert_non_null(strstr(html, "href=\"/debug/pprof/speedscope\" download="));
+	free(html);
+	html = render(fg, NULL);
+	assert_null(strstr(html, "/debug/pprof/speedscope"));
+	free(html);
+	flamegraph_free(fg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -732,6 +760,7 @@ int main(void)
 	    cmocka_unit_test(test_truncation_width), cmocka_unit_test(test_truncation_depth),
 	    cmocka_unit_test(test_long_names),	     cmocka_unit_test(test_total_cap),
 	    cmocka_unit_test(test_folded),	     cmocka_unit_test(test_output_cap),
+	    cmocka_unit_test(test_export_links),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -51,6 +51,12 @@ struct flamegraph_page {
 	const char *title;    /* e.g. "stackd: pid=1234 last 60s"; NULL = "Flame graph" */
 	const char *subtitle; /* one free-text line, or NULL */
 	uint64_t period_ns;   /* ns of CPU per sample, to show seconds; 0 = samples only */
+	/*
+	 * The page's selection as a URL query ("seconds=60&pid=1", percent-encoded):
+	 * the page then links the same selection as pprof, folded and speedscope
+	 * files. NULL: no such links (a page made from a file).
+	 */
+	const char *export_query;
 };
 
 struct flamegraph_stats {

@@ -12,6 +12,7 @@
  *   GET /                                what burns CPU now, with links (handlers.page)
  *   GET /debug/pprof/history?...         pprof of a past time range (handlers.page)
  *   GET /debug/pprof/folded?...          collapsed stacks (handlers.page)
+ *   GET /debug/pprof/speedscope?...      the same stacks as a speedscope file (handlers.page)
  *   GET /flamegraph?...                  flame graph page (handlers.page)
  * Unknown paths get 404, other methods 405 (GET and HEAD are allowed).
  * Errors are text/plain; charset=utf-8 with the X-Go-Pprof: 1 header.
@@ -74,6 +75,8 @@ enum http_page {
 	HTTP_PAGE_HISTORY,    /* GET /debug/pprof/history: pprof of a past time range */
 	HTTP_PAGE_FOLDED,     /* GET /debug/pprof/folded: collapsed stacks */
 	HTTP_PAGE_FLAMEGRAPH, /* GET /flamegraph: an interactive flame graph page */
+	HTTP_PAGE_SPEEDSCOPE, /* GET /debug/pprof/speedscope: the folded stacks as speedscope JSON
+			       */
 };
 
 /* The server's side of a profile window, handed to profile_start. */

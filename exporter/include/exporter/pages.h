@@ -5,6 +5,7 @@
  *   /                      the processes that burned CPU over the last minute, with links
  *   /debug/pprof/history   pprof (gzip) of a time range
  *   /debug/pprof/folded    collapsed stacks (Brendan Gregg's format: comm;root;...;leaf N)
+ *   /debug/pprof/speedscope  the same stacks as a speedscope file (exporter/speedscope.h)
  *   /flamegraph            a self-contained interactive flame graph page
  *
  * Time range (query arguments): seconds=N (the last N seconds; default 60),
