@@ -284,7 +284,9 @@ int history_acquire(struct history *h, int64_t from_ns, int64_t to_ns, struct hi
 	h->st.queries++;
 	h->has_query = true;
 	h->last_query_mono_ns = mono_ns();
-	if (h->o.partial_wait_ns && !h->partial_live)
+	/* A range the closed windows cover in full needs no snapshot: no wait. */
+	if (h->o.partial_wait_ns && !h->partial_live &&
+	    (!h->nr || to_ns > h->ring[(h->head + h->nr - 1) % h->cap]->end_ns))
 		wait_partial(h);
 	if (h->nr || h->partial) {
 		v->held_from_ns = h->nr ? h->ring[h->head]->start_ns : h->partial->start_ns;

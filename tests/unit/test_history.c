@@ -347,11 +347,17 @@ static void test_partial_interest_and_wait(void **state)
 	(void)state;
 	assert_int_equal(history_new(&o, &h), 0);
 	assert_false(history_partial_wanted(h, mono_ns()));
+	/* A past range the closed windows cover does not wait (not for an hour). */
+	history_push(h, window(T0 - 10 * SEC, 3, 1));
+	assert_int_equal(history_acquire(h, T0 - 10 * SEC, T0, &v), 0);
+	assert_int_equal(v.nr, 1);
+	history_release(&v);
 	assert_int_equal(pthread_create(&t, NULL, publish_later, h), 0);
 	/* Returns with the partial the "drain" publishes (not after an hour). */
 	assert_int_equal(history_acquire(h, T0, T0 + 10 * SEC, &v), 0);
 	assert_int_equal(v.nr, 1);
 	assert_int_equal(pprof_frozen_total(v.w[0]), 7);
+	assert_int_equal(v.held_from_ns, T0 - 10 * SEC);
 	history_release(&v);
 	assert_int_equal(pthread_join(t, NULL), 0);
 	assert_true(history_partial_wanted(h, mono_ns()));

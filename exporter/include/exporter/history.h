@@ -103,8 +103,9 @@ struct history_view {
 
 /*
  * References the windows overlapping [from_ns, to_ns) (Unix ns), oldest
- * first, the partial last. When no drain publishes partials yet, marks the
- * interest and waits up to partial_wait_ns for the next drain's.
+ * first, the partial last. When no drain publishes partials yet and the range
+ * reaches past the closed windows, waits up to partial_wait_ns for the next
+ * drain's (the query marked the interest that makes the drain publish).
  * Returns 0 (possibly with nr == 0) or -ENOMEM.
  */
 int history_acquire(struct history *h, int64_t from_ns, int64_t to_ns, struct history_view *v);
