@@ -376,6 +376,10 @@ int agent_start(struct agent *a)
 		    .window_ns = a->cfg.history_window_ns,
 		    .retention_ns = a->cfg.history_retention_ns,
 		    .max_bytes = a->cfg.history_max_bytes,
+		    /* Two drains for the first fresh snapshot, 5 s at most on an HTTP thread. */
+		    .partial_wait_ns = a->cfg.drain_interval_ns < 2500000000ULL
+					   ? 2 * a->cfg.drain_interval_ns
+					   : 5000000000ULL,
 		};
 
 		err = history_new(&ho, &a->hist);

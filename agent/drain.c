@@ -473,6 +473,9 @@ static void rotate_history(struct drain *d, uint64_t t0, int64_t t0_unix)
 {
 	if (d->p.fill && histfill_rotate(d->p.fill, t0, t0_unix))
 		d->stats.history_freeze_failed++;
+	/* The open window for queries; a failure is counted by the history. */
+	if (d->p.fill)
+		histfill_publish(d->p.fill, t0);
 }
 
 static void do_drain(struct drain *d)

@@ -5,12 +5,15 @@
 #include <malloc.h>
 #include <stdlib.h>
 
+#include "common/clock.h"
+
 struct histfill {
 	struct history *hist;
 	uint64_t window_ns, period_ns;
 	struct pprof_builder *b; /* NULL until the first rotate, or when it failed */
 	uint64_t start_mono_ns;
 	int64_t start_unix_ns;
+	bool published; /* the history holds (or may hold) a partial of ours */
 };
 
 int histfill_new(struct history *hist, uint64_t window_ns, uint64_t period_ns,
@@ -56,6 +59,26 @@ int histfill_rotate(struct histfill *f, uint64_t t0, int64_t t0_unix)
 		f->start_mono_ns = t0;
 		f->start_unix_ns = t0_unix;
 	}
+	return err;
+}
+
+int histfill_publish(struct histfill *f, uint64_t t0)
+{
+	struct pprof_frozen *fz = NULL;
+	int err = 0;
+
+	if (!history_partial_wanted(f->hist, mono_ns())) {
+		/* Nobody looks: spare the freezes and give the bytes back. */
+		if (f->published)
+			history_set_partial(f->hist, NULL, 0, false);
+		f->published = false;
+		return 0;
+	}
+	/* A window opened at this drain is empty: NULL says so (the closed one covers it). */
+	if (f->b && pprof_builder_nr_samples(f->b))
+		err = pprof_freeze(f->b, (int64_t)(t0 - f->start_mono_ns), &fz);
+	history_set_partial(f->hist, fz, err, true);
+	f->published = true;
 	return err;
 }
 

@@ -26,6 +26,13 @@ void histfill_free(struct histfill *f);
  * window was lost (its freeze failed), else 0.
  */
 int histfill_rotate(struct histfill *f, uint64_t t0, int64_t t0_unix);
+/*
+ * At the end of the drain of @t0 (after histfill_rotate): while queries want
+ * it, freezes the window being filled (up to @t0) into the history as its
+ * partial entry, so queries reach the last drain; drops the partial once
+ * they stop. Returns -ENOMEM when the freeze failed (the history counts it).
+ */
+int histfill_publish(struct histfill *f, uint64_t t0);
 /* Does a window take samples (none after an allocation failure until the next rotate)? */
 bool histfill_wants_samples(const struct histfill *f);
 /* Adds @s to the window being filled: 0, or -errno when it could not take it. */

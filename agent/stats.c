@@ -69,6 +69,7 @@ static const char *const map_names[] = {"counts", "stacks", "overflow"};
 static const char *const unwind_paths[] = {"fp", "dwarf"};
 static const char *const history_evict_reasons[] = {"retention", "budget", "too_big",
 						    "out_of_memory", "pinned_by_queries"};
+static const char *const history_partial_results[] = {"held", "rejected"};
 
 static size_t get_frequency(const struct metric_src *m, uint64_t *v, const char **values)
 {
@@ -390,6 +391,10 @@ static const struct metric_row metric_rows[] = {
      .stat = {S(hist.evicted_samples)}, .needs_history = true},
     {"stackd_history_queries_total", "counter", "Queries answered from the history.",
      .stat = {S(hist.queries)}, .needs_history = true},
+    {"stackd_history_partials_total", "counter",
+     "Snapshots of the window being filled put in the history for queries, or not.",
+     LABELS("result", history_partial_results),
+     .stat = {S(hist.partials), S(hist.partials_rejected)}, .needs_history = true},
     {"stackd_files_refused_total", "counter",
      "Files under a process's control refused at open or read "
      "(debug links, mapped objects, perf maps, runtime state files), "

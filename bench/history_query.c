@@ -1220,6 +1220,7 @@ struct figures {
 	size_t fit;		/* windows the default budget holds */
 	size_t fit_bytes;
 	double ms[3], pid_ms[3]; /* median, min, max */
+	double freeze_ms[3];	 /* pprof_freeze() of one full window: what a partial costs */
 	struct query_result all, pid;
 };
 
@@ -1230,18 +1231,22 @@ static int build_history(struct node *n, const struct opts *o, uint32_t mask, st
 	uint64_t per_window = (uint64_t)o->hz * o->cpus * o->window_s, distinct = 0;
 	int64_t win_ns = (int64_t)o->window_s * NS;
 	size_t *win_bytes = calloc(o->windows, sizeof(*win_bytes));
-	int err = win_bytes ? 0 : -ENOMEM;
+	double *freeze_ms = calloc(o->windows, sizeof(*freeze_ms));
+	int err = win_bytes && freeze_ms ? 0 : -ENOMEM;
 
 	for (unsigned w = 0; !err && w < o->windows; w++) {
 		struct pprof_opts po = {.period_ns = NS / o->hz,
 					.time_nanos = BASE_UNIX_S * NS + w * win_ns};
 		struct pprof_builder *b = NULL;
 		struct pprof_frozen *f = NULL;
+		uint64_t t;
 
 		err = node_window(n, per_window, &po, &b);
 		if (!err)
 			distinct += pprof_builder_nr_samples(b);
+		t = mono_ns();
 		err = err ?: pprof_freeze(b, win_ns, &f);
+		freeze_ms[w] = (double)(mono_ns() - t) / 1e6;
 		pprof_builder_free(b);
 		if (!err && o->out)
 			err = write_window(o->out, w, f, mask);
@@ -1257,6 +1262,10 @@ static int build_history(struct node *n, const struct opts *o, uint32_t mask, st
 	       fg->fit_bytes + win_bytes[o->windows - 1 - fg->fit] <= DEFAULT_BUDGET)
 		fg->fit_bytes += win_bytes[o->windows - 1 - fg->fit++];
 	fg->distinct_window = (double)distinct / o->windows;
+	if (!err)
+		spread(freeze_ms, o->windows, &fg->freeze_ms[0], &fg->freeze_ms[1],
+		       &fg->freeze_ms[2]);
+	free(freeze_ms);
 	free(win_bytes);
 	return err;
 }
@@ -1309,6 +1318,9 @@ static void report(const struct node *n, const struct opts *o, const struct figu
 	       fg->ms[0], fg->ms[1], fg->ms[2], o->runs, fg->all.windows);
 	printf("query ms pid=%-4u median %.1f  min %.1f  max %.1f\n", pid, fg->pid_ms[0],
 	       fg->pid_ms[1], fg->pid_ms[2]);
+	printf("freeze ms        median %.2f  min %.2f  max %.2f  (pprof_freeze of one full "
+	       "window: the drain's cost per partial snapshot)\n",
+	       fg->freeze_ms[0], fg->freeze_ms[1], fg->freeze_ms[2]);
 	printf("output pprof     %zu bytes gzip (%zu with pid=%u)\n", fg->all.body_len,
 	       fg->pid.body_len, pid);
 	/* One line for scripts. */

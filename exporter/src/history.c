@@ -7,6 +7,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "common/clock.h"
 
 struct history_win {
 	struct pprof_frozen *f;
@@ -22,6 +25,11 @@ struct history {
 	pthread_mutex_t lock;
 	struct history_win **ring; /* oldest at head */
 	size_t cap, head, nr;
+	struct history_win *partial; /* the open window as of the last drain, or NULL */
+	bool partial_live;	     /* the drain publishes one every drain */
+	pthread_cond_t published;    /* signalled at each publication (CLOCK_MONOTONIC) */
+	bool has_query;
+	uint64_t last_query_mono_ns;
 	struct history_stats st;
 };
 
@@ -43,6 +51,14 @@ int history_new(const struct history_opts *o, struct history **out)
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&h->lock, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&h->published, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	*out = h;
 	return 0;
 }
@@ -59,7 +75,10 @@ void history_free(struct history *h)
 		return;
 	for (size_t i = 0; i < h->nr; i++)
 		win_free(h->ring[(h->head + i) % h->cap]);
+	if (h->partial)
+		win_free(h->partial);
 	free(h->ring);
+	pthread_cond_destroy(&h->published);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
 }
@@ -110,6 +129,83 @@ static size_t budget_victims(const struct history *h, size_t need)
 	return charged + need > h->o.max_bytes ? SIZE_MAX : i;
 }
 
+/*
+ * Drops the partial entry. Called with the lock held. Its samples are not
+ * lost (the open window still holds them): nothing counts as evicted. A query
+ * still reading it keeps it, charged as pinned, as an evicted window.
+ */
+static void drop_partial(struct history *h)
+{
+	struct history_win *w = h->partial;
+
+	if (!w)
+		return;
+	h->partial = NULL;
+	h->st.partial_bytes -= w->bytes;
+	if (w->refs) {
+		w->evicted = true;
+		h->st.pinned_bytes += w->bytes;
+		return;
+	}
+	h->st.bytes -= w->bytes;
+	win_free(w);
+}
+
+static struct history_win *win_new(struct pprof_frozen *f)
+{
+	struct history_win *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	w->f = f;
+	w->start_ns = pprof_frozen_time(f);
+	w->end_ns = w->start_ns + pprof_frozen_duration(f);
+	w->bytes = pprof_frozen_bytes(f);
+	w->samples = pprof_frozen_total(f);
+	return w;
+}
+
+bool history_partial_wanted(struct history *h, uint64_t now_mono_ns)
+{
+	bool wanted;
+
+	pthread_mutex_lock(&h->lock);
+	wanted = h->has_query && now_mono_ns - h->last_query_mono_ns < HISTORY_INTEREST_NS;
+	pthread_mutex_unlock(&h->lock);
+	return wanted;
+}
+
+void history_set_partial(struct history *h, struct pprof_frozen *f, int err, bool live)
+{
+	struct history_win *w = NULL;
+	size_t victims;
+
+	if (f && !(w = win_new(f)))
+		pprof_frozen_free(f);
+	pthread_mutex_lock(&h->lock);
+	drop_partial(h);
+	h->partial_live = live;
+	if (err || (f && !w)) {
+		h->st.partials_rejected++;
+	} else if (w) {
+		/* Room as for a window, but never by retention: it is not closed yet. */
+		victims = w->bytes > h->o.max_bytes ? SIZE_MAX : budget_victims(h, w->bytes);
+		if (victims == SIZE_MAX) {
+			h->st.partials_rejected++;
+			win_free(w);
+		} else {
+			while (victims--)
+				evict_oldest(h, &h->st.evicted_budget);
+			h->partial = w;
+			h->st.partials++;
+			h->st.bytes += w->bytes;
+			h->st.partial_bytes += w->bytes;
+		}
+	}
+	pthread_cond_broadcast(&h->published);
+	pthread_mutex_unlock(&h->lock);
+}
+
 void history_push(struct history *h, struct pprof_frozen *f)
 {
 	struct history_win *w;
@@ -118,22 +214,20 @@ void history_push(struct history *h, struct pprof_frozen *f)
 
 	if (!f)
 		return;
-	w = calloc(1, sizeof(*w));
+	w = win_new(f);
 	if (!w) {
 		pthread_mutex_lock(&h->lock);
+		drop_partial(h);
 		h->st.rejected_too_big++; /* not held either way: counted as a window lost */
 		h->st.evicted_samples += (uint64_t)pprof_frozen_total(f);
 		pthread_mutex_unlock(&h->lock);
 		pprof_frozen_free(f);
 		return;
 	}
-	w->f = f;
-	w->start_ns = pprof_frozen_time(f);
-	w->end_ns = w->start_ns + pprof_frozen_duration(f);
-	w->bytes = pprof_frozen_bytes(f);
-	w->samples = pprof_frozen_total(f);
 
 	pthread_mutex_lock(&h->lock);
+	/* The closed window replaces the snapshot of it; its room is the window's. */
+	drop_partial(h);
 	h->st.pushed++;
 	if (w->bytes > h->o.max_bytes) {
 		h->st.rejected_too_big++;
@@ -164,6 +258,22 @@ void history_push(struct history *h, struct pprof_frozen *f)
 	pthread_mutex_unlock(&h->lock);
 }
 
+/*
+ * Waits, the lock held, for the next publication of the partial: the query
+ * just marked its interest, so the next drain freezes the open window. Bounded
+ * by partial_wait_ns, for a drain that is late or stuck.
+ */
+static void wait_partial(struct history *h)
+{
+	uint64_t deadline = mono_ns() + h->o.partial_wait_ns;
+	struct timespec ts = {.tv_sec = (time_t)(deadline / 1000000000ull),
+			      .tv_nsec = (long)(deadline % 1000000000ull)};
+
+	while (!h->partial_live)
+		if (pthread_cond_timedwait(&h->published, &h->lock, &ts))
+			break;
+}
+
 int history_acquire(struct history *h, int64_t from_ns, int64_t to_ns, struct history_view *v)
 {
 	size_t n = 0;
@@ -172,11 +282,18 @@ int history_acquire(struct history *h, int64_t from_ns, int64_t to_ns, struct hi
 	v->h = h;
 	pthread_mutex_lock(&h->lock);
 	h->st.queries++;
-	if (h->nr) {
-		v->held_from_ns = h->ring[h->head]->start_ns;
-		v->held_to_ns = h->ring[(h->head + h->nr - 1) % h->cap]->end_ns;
-		v->w = calloc(h->nr, sizeof(*v->w));
-		v->wins = calloc(h->nr, sizeof(*v->wins));
+	h->has_query = true;
+	h->last_query_mono_ns = mono_ns();
+	/* A range the closed windows cover in full needs no snapshot: no wait. */
+	if (h->o.partial_wait_ns && !h->partial_live &&
+	    (!h->nr || to_ns > h->ring[(h->head + h->nr - 1) % h->cap]->end_ns))
+		wait_partial(h);
+	if (h->nr || h->partial) {
+		v->held_from_ns = h->nr ? h->ring[h->head]->start_ns : h->partial->start_ns;
+		v->held_to_ns = h->partial ? h->partial->end_ns
+					   : h->ring[(h->head + h->nr - 1) % h->cap]->end_ns;
+		v->w = calloc(h->nr + 1, sizeof(*v->w));
+		v->wins = calloc(h->nr + 1, sizeof(*v->wins));
 		if (!v->w || !v->wins) {
 			pthread_mutex_unlock(&h->lock);
 			free(v->w);
@@ -193,6 +310,11 @@ int history_acquire(struct history *h, int64_t from_ns, int64_t to_ns, struct hi
 		w->refs++;
 		v->wins[n] = w;
 		v->w[n++] = w->f;
+	}
+	if (h->partial && h->partial->end_ns > from_ns && h->partial->start_ns < to_ns) {
+		h->partial->refs++;
+		v->wins[n] = h->partial;
+		v->w[n++] = h->partial->f;
 	}
 	v->nr = n;
 	pthread_mutex_unlock(&h->lock);
