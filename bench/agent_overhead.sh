@@ -104,22 +104,12 @@ measure()
 		bench_wait_http "$url/-/healthy" "$pid" "$log" healthy
 		;;
 	bpftrace)
-		bpftrace -e "profile:hz:$hz { @[kstack, ustack, comm] = count(); }" >"$log" 2>&1 &
-		pid=$!
-		PIDS+=("$pid")
-		deadline=$(($(now_ms) + 30000))
-		until grep -q '^Attaching' "$log"; do
-			kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; die "bpftrace exited"; }
-			(($(now_ms) < deadline)) || die "bpftrace did not attach in 30 s"
-			sleep 0.2
-		done
+		bench_start_bpftrace "$hz" "$log"
+		pid=$TOOL_PID
 		;;
 	perf)
-		perf record -e cpu-clock -F "$hz" -a -g -o "$T/perf.data" >"$log" 2>&1 &
-		pid=$!
-		PIDS+=("$pid")
-		sleep 1
-		kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; die "perf record exited"; }
+		bench_start_perf "$hz" "$log" "$T/perf.data"
+		pid=$TOOL_PID
 		;;
 	esac
 	sleep "$WARMUP"

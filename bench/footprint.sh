@@ -46,8 +46,7 @@ STACKD_ARGS=${STACKD_ARGS:-}
 NCPU=$(nproc)
 CLK_TCK=$(getconf CLK_TCK)
 
-die() { echo "footprint: $*" >&2; exit 1; }
-log() { echo "# $*" >&2; }
+. "$SRC/bench/lib.sh"
 
 [[ $(id -u) == 0 ]] || die "run as root (BPF, perf -a, cgroups)"
 [[ $RUNS =~ ^[1-9][0-9]*$ && $DURATION =~ ^[1-9][0-9]*$ && $WARMUP =~ ^[0-9]+$ ]] ||
@@ -73,54 +72,20 @@ if [[ $SCOPE == cgroup ]]; then
 	mkdir "$CG"
 fi
 
-cleanup()
+# bench_cleanup (lib.sh) stops PIDS and removes $T; then the cgroup goes.
+bench_cleanup_hook()
 {
-	local rc=$? p
-	trap - EXIT INT TERM
-	set +e
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null
-	done
 	if [[ -n $CG ]]; then
 		for _ in $(seq 50); do rmdir "$CG" 2>/dev/null && break; sleep 0.1; done
 	fi
-	if [[ ${KEEP_TMP:-0} == 1 || $rc != 0 ]]; then
-		echo "# raw results and logs kept in $T" >&2
-	else
-		rm -rf "$T"
-	fi
-	exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_traps
 
-untrack()
-{
-	local p keep=()
-	for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
-	PIDS=("${keep[@]}")
-}
-
-now_ms() { local t=${EPOCHREALTIME/./}; echo $((10#$t / 1000)); }
-proc_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 # "rss anon file hwm" in KiB
 mem_kb()
 {
 	awk '/^VmRSS:/ { r = $2 } /^RssAnon:/ { a = $2 } /^RssFile:/ { f += $2 } /^RssShmem:/ { f += $2 }
 		/^VmHWM:/ { h = $2 } END { print r, a, f, h }' "/proc/$1/status"
-}
-
-free_port()
-{
-	local p
-	for _ in $(seq 200); do
-		p=$((20000 + RANDOM % 12000))
-		ss -Htan "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
-	done
-	die "no free port"
 }
 
 metric() { awk -v m="$2" '$1 == m { print $2; f = 1 } END { if (!f) print 0 }' "$1"; }
@@ -154,7 +119,7 @@ URL=""
 
 start_tool()
 {
-	local tool=$1 log=$2 port deadline
+	local tool=$1 log=$2 port
 	case $tool in
 	stackd)
 		port=$(free_port)
@@ -166,31 +131,10 @@ start_tool()
 			--log.level=warn "${scope[@]}" $STACKD_ARGS >"$log" 2>&1 &
 		TOOL_PID=$!
 		PIDS+=("$TOOL_PID")
-		deadline=$(($(now_ms) + 20000))
-		until curl -fs -m 1 -o /dev/null "$URL/-/healthy"; do
-			kill -0 "$TOOL_PID" 2>/dev/null || { cat "$log" >&2; die "stackd exited"; }
-			(($(now_ms) < deadline)) || die "stackd not healthy in 20 s"
-			sleep 0.2
-		done
+		bench_wait_http "$URL/-/healthy" "$TOOL_PID" "$log" healthy
 		;;
-	bpftrace)
-		bpftrace -e "profile:hz:$HZ { @[kstack, ustack, comm] = count(); }" >"$log" 2>&1 &
-		TOOL_PID=$!
-		PIDS+=("$TOOL_PID")
-		deadline=$(($(now_ms) + 30000))
-		until grep -q '^Attaching' "$log"; do
-			kill -0 "$TOOL_PID" 2>/dev/null || { cat "$log" >&2; die "bpftrace exited"; }
-			(($(now_ms) < deadline)) || die "bpftrace did not attach in 30 s"
-			sleep 0.2
-		done
-		;;
-	perf)
-		perf record -e cpu-clock -F "$HZ" -a -g -o "$T/perf.data" >"$log" 2>&1 &
-		TOOL_PID=$!
-		PIDS+=("$TOOL_PID")
-		sleep 1
-		kill -0 "$TOOL_PID" 2>/dev/null || { cat "$log" >&2; die "perf record exited"; }
-		;;
+	bpftrace) bench_start_bpftrace "$HZ" "$log" ;;
+	perf) bench_start_perf "$HZ" "$log" "$T/perf.data" ;;
 	esac
 }
 

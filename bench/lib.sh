@@ -33,6 +33,8 @@ bench_cleanup()
 		kill -KILL "$p" 2>/dev/null
 	done
 	[[ -z ${OLD_BPF_STATS:-} ]] || sysctl -qw kernel.bpf_stats_enabled="$OLD_BPF_STATS"
+	# A script's own last words (e.g. removing a cgroup), after its processes are gone.
+	! declare -F bench_cleanup_hook >/dev/null || bench_cleanup_hook
 	if [[ ${KEEP_TMP:-0} == 1 || $rc != 0 ]]; then
 		echo "# raw results and logs kept in $T" >&2
 	else
@@ -85,6 +87,33 @@ bench_wait_http()
 		(($(now_ms) < deadline)) || { cat "$log" >&2; die "stackd not $what in 20 s"; }
 		sleep 0.2
 	done
+}
+
+# bench_start_bpftrace HZ LOG: bpftrace sampling every CPU at HZ with kernel and user stacks
+# (stackd's reference), in the background; its pid in TOOL_PID and PIDS once it attached.
+bench_start_bpftrace()
+{
+	local deadline
+	bpftrace -e "profile:hz:$1 { @[kstack, ustack, comm] = count(); }" >"$2" 2>&1 &
+	TOOL_PID=$!
+	PIDS+=("$TOOL_PID")
+	deadline=$(($(now_ms) + 30000))
+	until grep -q '^Attaching' "$2"; do
+		kill -0 "$TOOL_PID" 2>/dev/null || { cat "$2" >&2; die "bpftrace exited"; }
+		(($(now_ms) < deadline)) || die "bpftrace did not attach in 30 s"
+		sleep 0.2
+	done
+}
+
+# bench_start_perf HZ LOG DATA: perf record -g of every CPU at HZ into DATA, in the
+# background; its pid in TOOL_PID and PIDS.
+bench_start_perf()
+{
+	perf record -e cpu-clock -F "$1" -a -g -o "$3" >"$2" 2>&1 &
+	TOOL_PID=$!
+	PIDS+=("$TOOL_PID")
+	sleep 1
+	kill -0 "$TOOL_PID" 2>/dev/null || { cat "$2" >&2; die "perf record exited"; }
 }
 
 # bench_stop PID SIGNAL TENTHS: signal PID, wait up to TENTHS x 0.1 s, then KILL; reaps it.

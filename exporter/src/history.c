@@ -69,6 +69,21 @@ static void win_free(struct history_win *w)
 	free(w);
 }
 
+/*
+ * Let go of @w, no longer in the ring (or no longer the partial): freed now, or, while a query
+ * holds it, marked and counted as pinned until that query's release frees it.
+ */
+static void win_drop(struct history *h, struct history_win *w)
+{
+	if (w->refs) {
+		w->evicted = true;
+		h->st.pinned_bytes += w->bytes;
+		return;
+	}
+	h->st.bytes -= w->bytes;
+	win_free(w);
+}
+
 void history_free(struct history *h)
 {
 	if (!h)
@@ -99,13 +114,7 @@ static void evict_oldest(struct history *h, uint64_t *reason)
 	h->st.evicted_samples += (uint64_t)w->samples;
 	h->st.samples -= (uint64_t)w->samples;
 	h->st.windows--;
-	if (w->refs) {
-		w->evicted = true;
-		h->st.pinned_bytes += w->bytes;
-		return;
-	}
-	h->st.bytes -= w->bytes;
-	win_free(w);
+	win_drop(h, w);
 }
 
 /*
@@ -142,13 +151,7 @@ static void drop_partial(struct history *h)
 		return;
 	h->partial = NULL;
 	h->st.partial_bytes -= w->bytes;
-	if (w->refs) {
-		w->evicted = true;
-		h->st.pinned_bytes += w->bytes;
-		return;
-	}
-	h->st.bytes -= w->bytes;
-	win_free(w);
+	win_drop(h, w);
 }
 
 static struct history_win *win_new(struct pprof_frozen *f)

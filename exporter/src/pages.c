@@ -30,6 +30,22 @@ static const char *req_arg(const void *ctx, const char *name)
 	return http_req_arg(ctx, name);
 }
 
+/* Answer with @out's text as @type, or the error @err: 413 past the page budget, else 500. */
+static void reply_body(struct http_reply *reply, int err, struct strbuf *out, const char *type)
+{
+	if (err) {
+		strbuf_free(out);
+		http_reply_errorf(reply, err == -ENOSPC ? 413 : 500, "%s",
+				  err == -ENOSPC
+				      ? "the answer is too large: narrow it with a filter"
+				      : "out of memory");
+		return;
+	}
+	reply->status = 200;
+	reply->content_type = type;
+	reply->body = (uint8_t *)strbuf_detach(out, &reply->body_len);
+}
+
 bool pages_parse_filter(const struct http_profile_req *req, struct label_filter *f,
 			struct http_reply *reply)
 {
@@ -292,17 +308,7 @@ static void serve_folded(const struct pages_ctx *c, const struct http_profile_re
 	}
 	hmap_fini(&fc.lines);
 	strbuf_free(&fc.line);
-	if (err) {
-		strbuf_free(&out);
-		http_reply_errorf(reply, err == -ENOSPC ? 413 : 500, "%s",
-				  err == -ENOSPC
-				      ? "the answer is too large: narrow it with a filter"
-				      : "out of memory");
-		return;
-	}
-	reply->status = 200;
-	reply->content_type = "text/plain; charset=utf-8";
-	reply->body = (uint8_t *)strbuf_detach(&out, &reply->body_len);
+	reply_body(reply, err, &out, "text/plain; charset=utf-8");
 }
 
 /* ---- /flamegraph -------------------------------------------------------------------------- */
@@ -466,17 +472,7 @@ static void serve_speedscope(const struct pages_ctx *c, const struct http_profil
 	strbuf_init(&out, PAGE_CAP(req));
 	err = err ?: speedscope_write(ss, &(struct speedscope_meta){.name = name}, &out);
 	speedscope_free(ss);
-	if (err) {
-		strbuf_free(&out);
-		http_reply_errorf(reply, err == -ENOSPC ? 413 : 500, "%s",
-				  err == -ENOSPC
-				      ? "the answer is too large: narrow it with a filter"
-				      : "out of memory");
-		return;
-	}
-	reply->status = 200;
-	reply->content_type = "application/json";
-	reply->body = (uint8_t *)strbuf_detach(&out, &reply->body_len);
+	reply_body(reply, err, &out, "application/json");
 }
 
 /* ---- / ------------------------------------------------------------------------------------ */
