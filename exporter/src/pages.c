@@ -378,6 +378,17 @@ static int selection_query(const struct http_profile_req *req, struct strbuf *sb
 	return err;
 }
 
+/* The UTC start and end of the windows @v holds into @t0/@t1; false when it holds none. */
+static bool view_span(const struct history_view *v, char t0[32], char t1[32])
+{
+	if (!v->nr)
+		return false;
+	format_utc(pprof_frozen_time(v->w[0]), t0, 32);
+	format_utc(pprof_frozen_time(v->w[v->nr - 1]) + pprof_frozen_duration(v->w[v->nr - 1]), t1,
+		   32);
+	return true;
+}
+
 static void serve_flamegraph(const struct pages_ctx *c, const struct http_profile_req *req,
 			     struct http_reply *reply)
 {
@@ -396,10 +407,7 @@ static void serve_flamegraph(const struct pages_ctx *c, const struct http_profil
 	w.ctx = fg;
 	err = err ?: walk_windows(c, &v, &f, &w);
 	describe_filter(&f, fdesc, sizeof(fdesc));
-	if (v.nr) {
-		format_utc(pprof_frozen_time(v.w[0]), t0, sizeof(t0));
-		format_utc(pprof_frozen_time(v.w[v.nr - 1]) + pprof_frozen_duration(v.w[v.nr - 1]),
-			   t1, sizeof(t1));
+	if (view_span(&v, t0, t1)) {
 		snprintf(sub, sizeof(sub), "%s to %s, %zu windows of history", t0, t1, v.nr);
 	} else {
 		snprintf(sub, sizeof(sub), "%s",
@@ -460,10 +468,7 @@ static void serve_speedscope(const struct pages_ctx *c, const struct http_profil
 	w.ctx = ss;
 	err = err ?: walk_windows(c, &v, &f, &w);
 	describe_filter(&f, fdesc, sizeof(fdesc));
-	if (v.nr) {
-		format_utc(pprof_frozen_time(v.w[0]), t0, sizeof(t0));
-		format_utc(pprof_frozen_time(v.w[v.nr - 1]) + pprof_frozen_duration(v.w[v.nr - 1]),
-			   t1, sizeof(t1));
+	if (view_span(&v, t0, t1)) {
 		snprintf(name, sizeof(name), "stackd CPU %s to %s%s", t0, t1, fdesc);
 	} else {
 		snprintf(name, sizeof(name), "stackd CPU, no samples in that range%s", fdesc);
