@@ -127,9 +127,11 @@ static const struct flag flags[] = {
      "against function names (e.g. malloc,std::vector*,*::Parse*), at most 64."},
     {"metrics.functions.max-series", FLAG_UINT, OFF(metrics_functions_max_series), 1, 100000, "100",
      "Most series of the --metrics.functions metrics."},
-    {"unwind.mode", FLAG_UNWIND_MODE, OFF(unwind_mode), 0, 0, "auto",
-     "User stacks: fp (frame pointers), dwarf (copy every stack, unwind with CFI) or "
-     "auto (DWARF only for processes whose frame-pointer stacks end early)."},
+    {"unwind.mode", FLAG_UNWIND_MODE, OFF(unwind_mode), 0, 0, "kernel",
+     "User stacks: kernel (walked in the BPF program with unwind tables compiled from "
+     ".eh_frame/.debug_frame; a new process's first samples are copied and unwound in user "
+     "space until its tables are in), fp (frame pointers only) or dwarf (copy every stack, "
+     "unwind in user space). auto is kept as another name for kernel."},
     {"unwind.stack-size", FLAG_SIZE, OFF(unwind_stack_bytes), 1024, 32768, "16KiB",
      "User stack bytes copied per DWARF-unwound sample (a multiple of 1KiB)."},
     {"unwind.ring-buffer-size", FLAG_SIZE, OFF(unwind_ring_bytes), 65536, 1ULL << 30, "0",
@@ -138,6 +140,10 @@ static const struct flag flags[] = {
      "--profiling.frequency, 1MiB..4MiB (64KiB with --unwind.mode=fp)."},
     {"unwind.cache-size", FLAG_SIZE, OFF(unwind_cache_bytes), 1ULL << 20, 1ULL << 40, "32MiB",
      "Memory budget for cached unwind tables (LRU beyond it)."},
+    {"unwind.table-budget", FLAG_SIZE, OFF(unwind_table_bytes), 1ULL << 20, 1ULL << 30, "32MiB",
+     "Kernel memory for the unwind tables of --unwind.mode=kernel (8 bytes a row; libc "
+     "needs about 220KiB). Objects least recently loaded are evicted beyond it; their "
+     "frames fall back to frame pointers."},
     {"log.level", FLAG_LOGLEVEL, OFF(log_level), 0, 0, "info",
      "Log level: error, warn, info or debug (SIGUSR1 raises it, SIGUSR2 lowers it)."},
     {"run-as-user", FLAG_STRING, STR(run_as_user), 0, 0, "none",
@@ -311,10 +317,11 @@ void config_defaults(struct config *cfg)
 	cfg->stack_cache_bytes = 16ULL << 20;
 	cfg->max_processes = 16384;
 	cfg->log_level = LOG_LEVEL_INFO;
-	cfg->unwind_mode = STACKD_UNWIND_AUTO;
+	cfg->unwind_mode = STACKD_UNWIND_KERNEL;
 	cfg->unwind_stack_bytes = 16 * 1024;
 	cfg->unwind_ring_bytes = 0; /* derived by config_parse() */
 	cfg->unwind_cache_bytes = 32ULL << 20;
+	cfg->unwind_table_bytes = 32ULL << 20;
 	snprintf(cfg->labels, sizeof(cfg->labels), "%s",
 		 "pid,comm,exe,container_id,pod_uid,container,unit");
 	cfg->history_window_ns = 10000000000ULL;
@@ -542,8 +549,8 @@ static int set_flag(struct config *cfg, const struct flag *f, const char *val, F
 			*(unsigned *)field = STACKD_UNWIND_FP;
 		else if (strcmp(val, "dwarf") == 0)
 			*(unsigned *)field = STACKD_UNWIND_DWARF;
-		else if (strcmp(val, "auto") == 0)
-			*(unsigned *)field = STACKD_UNWIND_AUTO;
+		else if (strcmp(val, "kernel") == 0 || strcmp(val, "auto") == 0)
+			*(unsigned *)field = STACKD_UNWIND_KERNEL;
 		else
 			goto bad;
 		return 0;

@@ -46,7 +46,8 @@ struct config {
 	uint64_t unwind_stack_bytes;
 	uint64_t unwind_ring_bytes;
 	uint64_t unwind_cache_bytes;
-	char run_as_user[64]; /* "": stay root (capabilities are dropped either way) */
+	uint64_t unwind_table_bytes; /* --unwind.table-budget: the kernel's row pool */
+	char run_as_user[64];	     /* "": stay root (capabilities are dropped either way) */
 	/* Sampling filter; both empty: every process is sampled. */
 	uint32_t filter_pids[CONFIG_MAX_FILTER_PIDS]; /* --profiling.pids, parsed */
 	size_t nr_filter_pids;

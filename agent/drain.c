@@ -167,103 +167,6 @@ void drain_on_dwarf_sample(void *ctx, const struct stackd_dwarf_sample *rec, siz
 		d->stats.dwarf_dropped++;
 }
 
-/* ---- --unwind.mode=auto --------------------------------------------------------------------- */
-
-/* Where a complete user stack ends: process and thread entry points. */
-static bool is_stack_root(const char *name)
-{
-	static const char *const roots[] = {
-	    "_start",
-	    "__libc_start_main",
-	    "__libc_start_call_main",
-	    "start_thread",
-	    "clone",
-	    "clone3",
-	    "__clone",
-	    "__clone3",
-	    "__clone_internal",
-	    "thread_start",
-	    "_dl_start_user",
-	    "runtime.goexit",
-	    "runtime.rt0_go",
-	    "runtime.mstart",
-	};
-
-	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++)
-		if (strcmp(name, roots[i]) == 0)
-			return true;
-	return false;
-}
-
-/*
- * Does this frame-pointer stack reach a root, or main (whose caller, in a
- * libc without symbols, may have no name)? Only the two outermost frames are
- * symbolized.
- */
-static bool fp_stack_complete(struct drain *d, struct proc *p, const uint64_t *ips, uint32_t nr)
-{
-	struct sym_result *res = NULL;
-	bool complete = false;
-	uint32_t first = nr > 2 ? nr - 2 : 0;
-
-	/* Names only: deciding must not load DWARF (megabytes per object) on every node. */
-	if (symbolizer_user_names(d->p.sym, (pid_t)p->tgid, p->maps, ips + first, nr - first, &res))
-		return true; /* cannot tell: do not pay for DWARF on a guess */
-	for (size_t i = 0; i < res->nr && !complete; i++) {
-		const struct sym_frame *f = &res->frames[i];
-		const char *fn = f->nr_lines ? f->lines[f->nr_lines - 1].function : NULL;
-
-		if (!fn)
-			continue;
-		if (is_stack_root(fn) || strcmp(fn, "main") == 0)
-			complete = true;
-	}
-	sym_result_free(res);
-	return complete;
-}
-
-/* Decide, from a process's first frame-pointer stacks, whether it needs DWARF unwinding. */
-static void auto_unwind_check(struct drain *d, struct proc *p, const struct sample *s)
-{
-	/* At least this many stacks, of which this share ended early, switch a process. */
-	enum { MIN_CHECKED = 4, DECIDE_AFTER = 32, EARLY_PCT = 25 };
-
-	if (p->unwind != PROC_UNWIND_UNDECIDED || !s->uips || !p->maps || p->has_exited)
-		return;
-	p->fp_checked++;
-	if (!fp_stack_complete(d, p, s->uips, s->nr_uips)) {
-		p->fp_early++;
-		d->stats.fp_ended_early += s->count;
-	}
-	if (p->fp_checked >= MIN_CHECKED && p->fp_early * 100 >= p->fp_checked * EARLY_PCT) {
-		if (loader_set_dwarf_proc(d->p.loader, p->tgid, p->start_boottime, true) == 0) {
-			p->unwind = PROC_UNWIND_DWARF;
-			d->stats.procs_switched_dwarf++;
-		} else {
-			p->unwind = PROC_UNWIND_FP; /* dwarf_procs is full: stay cheap */
-			d->stats.dwarf_procs_full++;
-		}
-	} else if (p->fp_checked >= DECIDE_AFTER) {
-		p->unwind = PROC_UNWIND_FP;
-	}
-}
-
-/*
- * The process table evicts a process: if it was switched to DWARF and is still
- * alive (evicted by --process.max or the maps budget; an exit already cleared
- * it in the kernel), drop its dwarf_procs entry, or such entries pile up until
- * the map is full and no process can be switched any more. If it is sampled
- * again it comes back undecided and earns the switch afresh.
- */
-static void auto_unwind_evicted(void *ctx, const struct proc *p)
-{
-	struct drain *d = ctx;
-
-	if (p->unwind == PROC_UNWIND_DWARF &&
-	    loader_set_dwarf_proc(d->p.loader, p->tgid, p->start_boottime, false) == 1)
-		d->stats.dwarf_procs_released++;
-}
-
 /* ---- one sample: attribute, label, symbolize, hand to the sinks ---------------------------- */
 
 /*
@@ -388,8 +291,6 @@ static void feed_sample(void *ctx, const struct sample *raw)
 		return;
 	}
 	proctable_touch(d->p.procs, p, d->seq);
-	if (d->p.unwind_mode == STACKD_UNWIND_AUTO && !s.is_dwarf)
-		auto_unwind_check(d, p, &s);
 	label_sample(p, &s, fallback);
 	cpumetrics_add_process(d->p.cpu, s.labels, s.nr_labels, s.count, d->t0);
 	/* Symbolization is only paid for when something reads the stacks. */
@@ -608,7 +509,6 @@ int drain_attach(struct drain *d, const struct drain_parts *p)
 	struct epoll_event ev = {.events = EPOLLIN};
 
 	d->p = *p;
-	proctable_on_evict(p->procs, auto_unwind_evicted, d);
 	ev.data.fd = loader_events_fd(p->loader);
 	if (epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, ev.data.fd, &ev))
 		return -errno;

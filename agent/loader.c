@@ -52,6 +52,8 @@ struct loader {
 	uint32_t stack_entries;
 	uint32_t counts_entries;
 	uint32_t overflow_entries;
+	uint32_t unwind_rows;  /* kernel mode: row pool capacity */
+	uint32_t unwind_procs; /* kernel mode: unwind_procs max_entries */
 	/* drain scratch, sized once at open */
 	struct stackd_count_key *keys;
 	uint64_t *vals;
@@ -268,6 +270,8 @@ void loader_opts_from_config(struct loader_opts *o, const struct config *cfg)
 	    .unwind_mode = cfg->unwind_mode,
 	    .stack_copy_bytes = (uint32_t)cfg->unwind_stack_bytes,
 	    .dwarf_ring_bytes = (uint32_t)cfg->unwind_ring_bytes,
+	    .unwind_table_bytes = cfg->unwind_table_bytes,
+	    .unwind_max_procs = cfg->max_processes,
 	    .filter_pids = cfg->filter_pids,
 	    .nr_filter_pids = cfg->nr_filter_pids,
 	    .filter_cgroup_ids = cfg->filter_cgroup_ids,
@@ -300,6 +304,20 @@ static void size_maps(struct loader *l)
 	l->overflow_entries = per_interval < 1024 ? 1024 : (uint32_t)per_interval;
 	if (opts->stack_map_entries && opts->stack_map_entries / 4 > l->overflow_entries)
 		l->overflow_entries = opts->stack_map_entries / 4;
+	l->unwind_rows = 1;
+	l->unwind_procs = 1;
+	if (opts->unwind_mode == STACKD_UNWIND_KERNEL) {
+		/*
+		 * Every walked user stack is kept by its hash (the stack-trace
+		 * map only takes stacks the kernel walks): up to S per interval,
+		 * beside the kernel stacks that collide.
+		 */
+		l->overflow_entries *= 2;
+		l->unwind_rows = (uint32_t)(opts->unwind_table_bytes / sizeof(struct cfitab_row));
+		if (l->unwind_rows < 1)
+			l->unwind_rows = 1;
+		l->unwind_procs = opts->unwind_max_procs ? opts->unwind_max_procs : 4096;
+	}
 }
 
 /* Everything the programs are configured with before the verifier sees them. */
@@ -320,6 +338,8 @@ static void configure_skel(struct loader *l)
 	bpf_map__set_max_entries(skel->maps.stacks_1, l->stack_entries);
 	bpf_map__set_max_entries(skel->maps.overflow_0, l->overflow_entries);
 	bpf_map__set_max_entries(skel->maps.overflow_1, l->overflow_entries);
+	bpf_map__set_max_entries(skel->maps.unwind_rows, l->unwind_rows);
+	bpf_map__set_max_entries(skel->maps.unwind_procs, l->unwind_procs);
 	skel->rodata->filter_by_pid = opts->nr_filter_pids > 0;
 	skel->rodata->filter_by_cgroup = opts->nr_filter_cgroups > 0;
 	skel->rodata->filter_enabled = opts->nr_filter_pids || opts->nr_filter_cgroups;
@@ -519,16 +539,31 @@ int loader_poll_events(struct loader *l, uint64_t budget_ns)
 	return n;
 }
 
+static int wait_inflight(struct loader *l);
+
 /* Flip active_set and wait until no program can still be writing the old set. */
 static int swap_sets(struct loader *l, unsigned *old_set)
 {
 	struct stackd_bpf__bss *bss = l->skel->bss;
 	unsigned old = __atomic_load_n(&bss->active_set, __ATOMIC_RELAXED);
-	uint64_t deadline;
 
 	/* seq_cst store: ordered before the loads of the in-flight slots below. */
 	__atomic_store_n(&bss->active_set, old ? 0 : 1, __ATOMIC_SEQ_CST);
 	*old_set = old;
+	return wait_inflight(l);
+}
+
+/*
+ * Wait until every program that may have started before the call has
+ * returned: each raises its CPU's slot before its first map access and
+ * lowers it after its last, so a slot seen at zero once means any program
+ * still running there started after the call.
+ */
+static int wait_inflight(struct loader *l)
+{
+	struct stackd_bpf__bss *bss = l->skel->bss;
+	uint64_t deadline;
+
 	deadline = mono_ns() + SWAP_WAIT_NS;
 	for (unsigned i = 0; i < l->nr_online; i++) {
 		unsigned cpu = (unsigned)l->online[i];
@@ -681,26 +716,80 @@ int loader_drain(struct loader *l, void (*cb)(void *ctx, const struct loader_rec
 	return 0;
 }
 
-int loader_set_dwarf_proc(struct loader *l, uint32_t tgid, uint64_t start_boottime, bool on)
+uint32_t loader_unwind_rows(const struct loader *l)
 {
-	int fd = bpf_map__fd(l->skel->maps.dwarf_procs);
+	return l->unwind_rows;
+}
 
-	uint64_t cur;
+int loader_unwind_write_rows(struct loader *l, uint32_t first, const struct cfitab_row *rows,
+			     uint32_t nr)
+{
+	enum { BATCH = 4096 };
+	uint32_t keys[BATCH];
+	int fd;
 
-	if (on)
-		return bpf_map_update_elem(fd, &tgid, &start_boottime, BPF_ANY) ? -errno : 0;
+	if (l->opts.unwind_mode != STACKD_UNWIND_KERNEL || l->stage < LOADER_LOADED)
+		return -ENOTSUP;
+	if (first > l->unwind_rows || nr > l->unwind_rows - first)
+		return -ERANGE;
+	fd = bpf_map__fd(l->skel->maps.unwind_rows);
+	for (uint32_t done = 0; done < nr;) {
+		uint32_t n = nr - done < BATCH ? nr - done : BATCH;
+		LIBBPF_OPTS(bpf_map_batch_opts, o);
+
+		for (uint32_t i = 0; i < n; i++)
+			keys[i] = first + done + i;
+		/* An array's batch update copies every element or stops at the first failure. */
+		if (bpf_map_update_batch(fd, keys, rows + done, &n, &o))
+			return -errno;
+		done += n;
+	}
+	return 0;
+}
+
+int loader_unwind_set_proc(struct loader *l, uint32_t tgid, const struct stackd_unwind_proc *p)
+{
+	if (l->opts.unwind_mode != STACKD_UNWIND_KERNEL || l->stage < LOADER_LOADED)
+		return -ENOTSUP;
+	if (bpf_map_update_elem(bpf_map__fd(l->skel->maps.unwind_procs), &tgid, p, BPF_ANY))
+		return errno == ENOMEM || errno == E2BIG ? -E2BIG : -errno;
+	return 0;
+}
+
+int loader_unwind_del_proc(struct loader *l, uint32_t tgid, uint64_t start_boottime)
+{
+	int fd;
+	struct stackd_unwind_proc *cur;
+	int ret = 0;
+
+	if (l->opts.unwind_mode != STACKD_UNWIND_KERNEL || l->stage < LOADER_LOADED)
+		return -ENOTSUP;
+	fd = bpf_map__fd(l->skel->maps.unwind_procs);
+	cur = malloc(sizeof(*cur));
+	if (!cur)
+		return -ENOMEM;
 	/*
 	 * Only user space adds entries, from the thread calling this; the kernel
 	 * only deletes them (exec, exit). So the entry cannot change owner
 	 * between the lookup and the delete.
 	 */
-	if (bpf_map_lookup_elem(fd, &tgid, &cur))
-		return errno == ENOENT ? 0 : -errno;
-	if (cur != start_boottime)
-		return 0;
-	if (bpf_map_delete_elem(fd, &tgid))
-		return errno == ENOENT ? 0 : -errno;
-	return 1;
+	if (bpf_map_lookup_elem(fd, &tgid, cur))
+		ret = errno == ENOENT ? 0 : -errno;
+	else if (cur->start_boottime != start_boottime)
+		ret = 0;
+	else if (bpf_map_delete_elem(fd, &tgid))
+		ret = errno == ENOENT ? 0 : -errno;
+	else
+		ret = 1;
+	free(cur);
+	return ret;
+}
+
+int loader_quiesce(struct loader *l)
+{
+	if (l->stage < LOADER_LOADED)
+		return -EINVAL;
+	return wait_inflight(l);
 }
 
 int loader_read_counters(struct loader *l, uint64_t out[STACKD_CNT__MAX])

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "stackd.h"
+#include "symbolize/cfitab_abi.h"
 
 struct config;
 struct loader;
@@ -33,8 +34,10 @@ struct loader_opts {
 	void (*on_dwarf_sample)(void *ctx, const struct stackd_dwarf_sample *s, size_t len);
 	void *ctx;
 	enum stackd_unwind_mode unwind_mode;
-	uint32_t stack_copy_bytes; /* multiple of STACKD_STACK_CHUNK, <= STACKD_MAX_STACK_COPY */
-	uint32_t dwarf_ring_bytes; /* power of two, multiple of the page size */
+	uint32_t stack_copy_bytes;   /* multiple of STACKD_STACK_CHUNK, <= STACKD_MAX_STACK_COPY */
+	uint32_t dwarf_ring_bytes;   /* power of two, multiple of the page size */
+	uint64_t unwind_table_bytes; /* kernel mode: the row pool (--unwind.table-budget) */
+	uint32_t unwind_max_procs;   /* kernel mode: processes with mapping tables at once */
 	/*
 	 * Sampling filter (--profiling.pids, --profiling.cgroups): when either list
 	 * is non-empty, only those processes, and tasks in those cgroup v2 ids or
@@ -117,12 +120,26 @@ int loader_drain(struct loader *l, void (*cb)(void *ctx, const struct loader_rec
 		 struct loader_drain_stats *stats);
 
 /*
- * Auto mode: copy (or stop copying) the stacks of process (@tgid, @start_boottime); a
- * later process with the same tgid is not copied. Returns 0 or -errno (-E2BIG: the
- * map is full). Stopping removes the entry only while it is this process's (a later
- * process given the pid keeps its own); it returns 1 when it removed one, else 0.
+ * In-kernel unwinding (--unwind.mode=kernel; see stackd.h). Each returns
+ * -ENOTSUP in another mode.
+ *
+ * loader_unwind_rows: the row pool's capacity in rows (0 in another mode).
+ * loader_unwind_write_rows: copy @nr rows into the pool at index @first
+ *   (batched); -ERANGE past the pool.
+ * loader_unwind_set_proc: install or replace process @tgid's mappings
+ *   (p->start_boottime says which process); -E2BIG: unwind_procs is full.
+ * loader_unwind_del_proc: remove @tgid's entry only while it is still
+ *   (@tgid, @start_boottime)'s: 1 removed, 0 not there (or another's).
+ * loader_quiesce: wait until every program that may have started before the
+ *   call has returned (rows no entry names any more may then be reused);
+ *   -ETIMEDOUT.
  */
-int loader_set_dwarf_proc(struct loader *l, uint32_t tgid, uint64_t start_boottime, bool on);
+uint32_t loader_unwind_rows(const struct loader *l);
+int loader_unwind_write_rows(struct loader *l, uint32_t first, const struct cfitab_row *rows,
+			     uint32_t nr);
+int loader_unwind_set_proc(struct loader *l, uint32_t tgid, const struct stackd_unwind_proc *p);
+int loader_unwind_del_proc(struct loader *l, uint32_t tgid, uint64_t start_boottime);
+int loader_quiesce(struct loader *l);
 
 /* Sum the per-CPU counters into out[STACKD_CNT__MAX] (monotonic totals). */
 int loader_read_counters(struct loader *l, uint64_t out[STACKD_CNT__MAX]);

@@ -158,6 +158,8 @@ const struct preflight_item preflight_items[] = {
     HELPER(probe_read_kernel, 5, 5, PREFLIGHT_FEAT_SAMPLING),
     HELPER(ringbuf_reserve, 5, 8, PREFLIGHT_FEAT_SAMPLING),
     HELPER(ringbuf_submit, 5, 8, PREFLIGHT_FEAT_SAMPLING),
+    HELPER(loop, 5, 17, PREFLIGHT_FEAT_SAMPLING),
+    HELPER(ktime_get_ns, 4, 9, PREFLIGHT_FEAT_SAMPLING),
     HELPER(probe_read_user, 5, 5, PREFLIGHT_FEAT_DWARF),
     HELPER(ringbuf_query, 5, 8, PREFLIGHT_FEAT_DWARF),
     HELPER(get_current_task_btf, 5, 11, PREFLIGHT_FEAT_DWARF),
@@ -171,7 +173,7 @@ const char *preflight_feature_name(enum preflight_feature f)
 {
 	static const char *const names[PREFLIGHT_FEAT__MAX] = {
 	    [PREFLIGHT_FEAT_SAMPLING] = "sampling",
-	    [PREFLIGHT_FEAT_DWARF] = "DWARF unwinding",
+	    [PREFLIGHT_FEAT_DWARF] = "CFI unwinding",
 	    [PREFLIGHT_FEAT_CGROUP_FILTER] = "cgroup filter",
 	};
 
@@ -231,7 +233,7 @@ int preflight_unwind_mode_for(unsigned want, bool has_dwarf, unsigned *mode)
 		*mode = want;
 		return 0;
 	}
-	if (want == STACKD_UNWIND_AUTO) {
+	if (want == STACKD_UNWIND_KERNEL) {
 		*mode = STACKD_UNWIND_FP;
 		return 0;
 	}
@@ -249,11 +251,11 @@ int preflight_unwind_mode(unsigned *mode)
 
 	if (err)
 		pr_err("--unwind.mode=dwarf needs %s (Linux %u.%u+), which this kernel lacks. "
-		       "fix: --unwind.mode=auto or fp, or a newer kernel",
+		       "fix: --unwind.mode=fp, or a newer kernel",
 		       miss ? miss->name : "?", min >> 8, min & 0xff);
 	else if (*mode != want)
-		pr_warn("DWARF unwinding needs %s (Linux %u.%u+), which this kernel lacks: "
-			"--unwind.mode=auto falls back to frame pointers only",
+		pr_warn("unwinding with tables needs %s (Linux %u.%u+), which this kernel lacks: "
+			"--unwind.mode=kernel falls back to frame pointers only",
 			miss ? miss->name : "?", min >> 8, min & 0xff);
 	return err;
 }

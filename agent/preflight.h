@@ -32,7 +32,7 @@ int preflight_perf_open(uint32_t type, uint64_t config, int cpu);
  */
 enum preflight_feature {
 	PREFLIGHT_FEAT_SAMPLING, /* required: frame-pointer stacks, counts, process events */
-	PREFLIGHT_FEAT_DWARF,	 /* --unwind.mode=auto falls back to fp; =dwarf refuses to start */
+	PREFLIGHT_FEAT_DWARF, /* --unwind.mode=kernel falls back to fp; =dwarf refuses to start */
 	PREFLIGHT_FEAT_CGROUP_FILTER, /* --profiling.cgroups refuses to start; pids still work */
 	PREFLIGHT_FEAT__MAX,
 };
@@ -67,7 +67,7 @@ int preflight_feature_probe(enum preflight_feature f, const struct preflight_ite
 
 /*
  * The unwind mode to load with (enum stackd_unwind_mode), given whether the kernel has
- * the DWARF unwinding feature: auto falls back to fp without it, dwarf cannot.
+ * the DWARF unwinding feature: kernel falls back to fp without it, dwarf cannot.
  * Returns 0 with *@mode set, or -ENOTSUP.
  */
 int preflight_unwind_mode_for(unsigned want, bool has_dwarf, unsigned *mode);

@@ -259,10 +259,6 @@ struct proc *proctable_get(struct proctable *t, uint32_t tgid, uint64_t start_bo
 		if (p->tgid == tgid && p->start_boottime == start_boottime) {
 			if (refresh && !p->has_exited) {
 				proc_snapshot(t, p, comm_hint);
-				/* An exec: the new image decides afresh (the BPF side forgot it
-				 * too). */
-				p->unwind = PROC_UNWIND_UNDECIDED;
-				p->fp_checked = p->fp_early = 0;
 			}
 			return p;
 		}

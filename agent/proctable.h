@@ -26,12 +26,6 @@
 #include "symbolize/procmaps.h"
 #include "symbolize/symbolizer.h"
 
-enum proc_unwind {
-	PROC_UNWIND_UNDECIDED = 0,
-	PROC_UNWIND_FP,	   /* frame-pointer stacks reach main/_start/the thread start */
-	PROC_UNWIND_DWARF, /* they end early: its stacks are copied and unwound with CFI */
-};
-
 struct proc {
 	struct hnode node;
 	struct list_head lru; /* most recently sampled first */
@@ -46,10 +40,6 @@ struct proc {
 	uint64_t exit_drain;   /* drain sequence at which the exit was noticed */
 	uint64_t last_drain;   /* last drain that saw samples */
 	uint64_t maps_read_ns; /* CLOCK_MONOTONIC of the last maps snapshot */
-	/* --unwind.mode=auto: what this process's frame-pointer stacks showed (agent.c). */
-	enum proc_unwind unwind;
-	uint16_t fp_checked;
-	uint16_t fp_early;
 };
 
 struct proctable_stats {
@@ -93,7 +83,7 @@ void proctable_get_stats(const struct proctable *t, struct proctable_stats *out)
  * @cb(@ctx, p) runs for every process as proctable_sweep() evicts it (exited,
  * over max_entries or over the maps budget), just before it is freed; not at
  * proctable_free(). What the owner keeps per process elsewhere (the kernel's
- * dwarf_procs entry) must go with it: an evicted live process is forgotten.
+ * unwind_procs entry) must go with it: an evicted live process is forgotten.
  */
 void proctable_on_evict(struct proctable *t, void (*cb)(void *ctx, const struct proc *p),
 			void *ctx);

@@ -310,9 +310,9 @@ static const struct metric_row metric_rows[] = {
      "kernel, or DWARF CFI over a stack copy in user space.",
      LABELS("path", unwind_paths), .stat = {S(bpf[STACKD_CNT_RECORDED]), S(dwarf_samples)}},
     {"stackd_unwind_stacks_ended_early_total", "counter",
-     "Stacks that did not reach main, _start or a thread start: fp counts "
-     "the stacks --unwind.mode=auto checked, dwarf every unwound sample.",
-     LABELS("path", unwind_paths), .stat = {S(fp_ended_early), S(dwarf_ended_early)}},
+     "Stacks unwound in user space (DWARF mode, or the bridge before a new process's "
+     "tables are loaded) that did not reach an outermost frame.",
+     .stat = {S(dwarf_ended_early)}},
     {"stackd_unwind_dwarf_ends_total", "counter", "Why each DWARF unwind stopped.",
      .label = "reason", .get = get_unwind_ends},
     {"stackd_unwind_ring_full_total", "counter",
@@ -323,17 +323,6 @@ static const struct metric_row metric_rows[] = {
      "Unwound samples lost: more distinct stacks in one drain interval than "
      "the aggregation table holds, or malformed records.",
      .get = get_unwind_dropped},
-    {"stackd_unwind_processes_switched_total", "counter",
-     "Processes --unwind.mode=auto switched to DWARF unwinding.",
-     .stat = {S(procs_switched_dwarf)}},
-    {"stackd_unwind_processes_refused_total", "counter",
-     "Processes auto mode could not switch because the kernel's table of "
-     "DWARF processes was full.",
-     .stat = {S(dwarf_procs_full)}},
-    {"stackd_unwind_processes_released_total", "counter",
-     "Processes taken out of DWARF unwinding because the process table "
-     "evicted them while they ran (--process.max or the maps budget).",
-     .stat = {S(dwarf_procs_released)}},
     {"stackd_unwind_cache_bytes", "gauge", "Memory held by cached unwind tables.",
      .stat = {S(unw.cache_bytes)}},
     {"stackd_unwind_cache_objects", "gauge", "Objects with cached unwind tables.",

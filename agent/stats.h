@@ -51,10 +51,6 @@ struct agent_stats {
 	uint64_t dwarf_ended_early; /* ...whose unwind did not reach the outermost frame */
 	uint64_t dwarf_dropped; /* ...not aggregated (more distinct stacks than the table holds) */
 	uint64_t dwarf_bad_records;
-	uint64_t fp_ended_early; /* checked frame-pointer stacks that ended early (auto mode) */
-	uint64_t procs_switched_dwarf;
-	uint64_t dwarf_procs_full;
-	uint64_t dwarf_procs_released; /* entries of live processes the table evicted */
 	struct proctable_stats procs;
 	struct procmeta_stats meta;
 	struct history_stats hist;	/* read at scrape time */

@@ -15,11 +15,15 @@
 #include <bpf/bpf_core_read.h>
 
 #include "stackd.h"
+#include "symbolize/cfitab_abi.h"
 
 #define EEXIST	   17
 #define EFAULT	   14
 #define E2BIG	   7
 #define PF_KTHREAD 0x00200000
+/* The lowest user address a pc or stack can have, and the end of the user half (57 bits). */
+#define USER_MIN 0x1000ULL
+#define USER_END (1ULL << 56)
 
 /* Set before load from flags; never written at run time. */
 const volatile bool include_idle = false;
@@ -107,18 +111,6 @@ struct {
 } events SEC(".maps");
 
 /*
- * In auto mode: the processes whose stacks are copied for DWARF unwinding
- * (set by user space): tgid -> leader start time, so an entry that outlived
- * its process (a missed exit) never switches a new process with that pid.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
-	__type(value, __u64);
-} dwarf_procs SEC(".maps");
-
-/*
  * The sampling filter: tgids and cgroup v2 ids (the inode numbers of the
  * cgroup directories). Filled by user space after load, before attach, and
  * never changed; max_entries is set to the list sizes before load.
@@ -137,18 +129,63 @@ struct {
 	__type(value, __u8);
 } filter_cgroups SEC(".maps");
 
+/*
+ * In-kernel unwinding (--unwind.mode=kernel, see stackd.h): the row pool
+ * (max_entries from --unwind.table-budget) and each process's executable
+ * mappings. Written only by user space, except stale_ns.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cfitab_row);
+} unwind_rows SEC(".maps");
+
+/* Not preallocated: an entry is 10 KiB and most pids never get one. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct stackd_unwind_proc);
+} unwind_procs SEC(".maps");
+
+/* One walk in progress per CPU: too big for the 512-byte BPF stack. */
+struct walk_state {
+	struct stackd_stack st; /* ips, leaf first */
+	__u64 pc, sp, bp;	/* the frame being unwound */
+	__u32 n;		/* ips written */
+	__u32 end;		/* STACKD_CNT_WALK_* once the walk is over, else 0 */
+	__u32 exact;		/* pc is not a return address: the leaf, or after a signal */
+	__u32 fp_frames;
+	__u32 stale; /* a pc outside every known mapping */
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct walk_state);
+} walk_scratch SEC(".maps");
+
 /* Stack copies for DWARF unwinding; size set by user space (--unwind.ring-buffer-size). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 * 1024 * 1024);
 } dwarf_samples SEC(".maps");
 
-static __always_inline void count(__u32 idx)
+static __always_inline void count_n(__u32 idx, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
 
 	if (v)
-		*v += 1; /* per-CPU slot: no atomics needed */
+		*v += n; /* per-CPU slot: no atomics needed */
+}
+
+static __always_inline void count(__u32 idx)
+{
+	count_n(idx, 1);
 }
 
 static __always_inline void notify(__u32 type, __u32 tgid, __u64 start)
@@ -167,6 +204,76 @@ static __always_inline void notify(__u32 type, __u32 tgid, __u64 start)
 }
 
 /*
+ * Hashing and comparing stacks run as bpf_loop callbacks: verified once,
+ * where a 127-step loop inline is verified step by step at every call site.
+ */
+struct stack_pass {
+	struct stackd_stack *st;
+	struct stackd_stack *other; /* compare: the stored stack */
+	__u64 n;		    /* ips in use; the rest is zeroed */
+	__u64 acc;		    /* the hash, or the difference */
+};
+
+static long hash_cb(__u32 i, struct stack_pass *p)
+{
+	if (i >= STACKD_MAX_STACK_DEPTH)
+		return 1;
+	if (i >= p->n)
+		p->st->ips[i] = 0;
+	p->acc = (p->acc ^ p->st->ips[i]) * 0x100000001b3ULL;
+	return 0;
+}
+
+static long diff_cb(__u32 i, struct stack_pass *p)
+{
+	if (i >= STACKD_MAX_STACK_DEPTH)
+		return 1;
+	p->acc |= p->st->ips[i] ^ p->other->ips[i];
+	return 0;
+}
+
+/*
+ * Keep @st (its first @n ips; the rest is zeroed here) in hash map @stacks
+ * under its hash: stacks are stored once, counted per key. A hash that holds
+ * another stack (a collision, or a process that crafted one) moves to a
+ * second probe; a stored stack is compared before it is used, so a stack is
+ * never counted as another. Returns STACKD_STACK_OVERFLOW with *hash set, or
+ * -EEXIST when it is lost.
+ */
+static __always_inline __s32 store_stack(void *stacks, struct stackd_stack *st, __u32 n,
+					 __u64 *hash)
+{
+	struct stack_pass p = {.st = st, .n = n, .acc = 0xcbf29ce484222325ULL};
+	struct stackd_stack *cur;
+	__u64 h;
+
+	bpf_loop(STACKD_MAX_STACK_DEPTH, hash_cb, &p, 0);
+	h = p.acc;
+	for (int probe = 0; probe < 2; probe++) {
+		h ^= h >> 29;
+		cur = bpf_map_lookup_elem(stacks, &h);
+		if (!cur) {
+			if (bpf_map_update_elem(stacks, &h, st, BPF_NOEXIST) == 0) {
+				*hash = h;
+				return STACKD_STACK_OVERFLOW;
+			}
+			cur = bpf_map_lookup_elem(stacks, &h); /* another CPU stored it first */
+			if (!cur)
+				return -EEXIST; /* full */
+		}
+		p.other = cur;
+		p.acc = 0;
+		bpf_loop(STACKD_MAX_STACK_DEPTH, diff_cb, &p, 0);
+		if (!p.acc) {
+			*hash = h;
+			return STACKD_STACK_OVERFLOW;
+		}
+		h = h * 0x9e3779b97f4a7c15ULL + 1;
+	}
+	return -EEXIST;
+}
+
+/*
  * Store a stack that collided in the stack-trace map in the overflow map.
  * Returns STACKD_STACK_OVERFLOW with *hash set, or -EEXIST when it is lost.
  */
@@ -175,7 +282,6 @@ static __always_inline __s32 overflow_stack(struct bpf_perf_event_data *ctx, voi
 {
 	__u32 zero = 0;
 	struct stackd_stack *st = bpf_map_lookup_elem(&scratch, &zero);
-	__u64 h = 0xcbf29ce484222325ULL;
 	long len;
 
 	if (!st)
@@ -183,21 +289,12 @@ static __always_inline __s32 overflow_stack(struct bpf_perf_event_data *ctx, voi
 	len = bpf_get_stack(ctx, st->ips, sizeof(st->ips), flags);
 	if (len <= 0)
 		return -EEXIST;
-	/* Zero the tail so equal stacks have equal values and hashes. */
-	for (int i = 0; i < STACKD_MAX_STACK_DEPTH; i++) {
-		if (i * 8 >= len)
-			st->ips[i] = 0;
-		h = (h ^ st->ips[i]) * 0x100000001b3ULL;
-	}
-	h ^= h >> 29;
-	if (bpf_map_update_elem(overflow, &h, st, BPF_ANY))
-		return -EEXIST;
-	*hash = h;
-	return STACKD_STACK_OVERFLOW;
+	return store_stack(overflow, st, (__u32)(len / 8), hash);
 }
 
 static __always_inline void record(struct bpf_perf_event_data *ctx, void *counts, void *stacks,
-				   void *overflow, struct stackd_count_key *key, bool is_kthread)
+				   void *overflow, struct stackd_count_key *key, bool is_kthread,
+				   bool ustack_done)
 {
 	__u64 one = 1, *val;
 	long err;
@@ -219,7 +316,7 @@ static __always_inline void record(struct bpf_perf_event_data *ctx, void *counts
 
 	if (is_kthread) {
 		key->ustack_id = STACKD_STACK_NONE;
-	} else {
+	} else if (!ustack_done) {
 		key->ustack_id = bpf_get_stackid(ctx, stacks, BPF_F_USER_STACK);
 		if (key->ustack_id == -EEXIST) {
 			count(STACKD_CNT_USTACK_COLLISION);
@@ -251,18 +348,6 @@ static __always_inline void record(struct bpf_perf_event_data *ctx, void *counts
 		count(STACKD_CNT_COUNTS_FULL);
 	else
 		count(STACKD_CNT_RECORDED);
-}
-
-static __always_inline bool wants_dwarf(__u32 tgid, __u64 start)
-{
-	__u64 *marked;
-
-	if (unwind_mode == STACKD_UNWIND_DWARF)
-		return true;
-	if (unwind_mode != STACKD_UNWIND_AUTO)
-		return false;
-	marked = bpf_map_lookup_elem(&dwarf_procs, &tgid);
-	return marked && *marked == start;
 }
 
 /*
@@ -364,6 +449,274 @@ static __always_inline bool filter_keeps(__u32 tgid)
 	return false;
 }
 
+/* ---- in-kernel unwinding ------------------------------------------------------------------ */
+
+struct walk_ctx {
+	struct stackd_unwind_proc *proc;
+	struct walk_state *w;
+};
+
+static __always_inline bool read_user_u64(__u64 addr, __u64 *val)
+{
+	return bpf_probe_read_user(val, sizeof(*val), (const void *)addr) == 0;
+}
+
+/*
+ * Binary searches run as bpf_loop callbacks too: inline, every halving
+ * doubles the paths the verifier walks.
+ */
+struct bsearch {
+	__u64 key;
+	__u32 lo, hi; /* the answer is the last element <= key: index lo - 1 once lo == hi */
+	struct stackd_unwind_proc *proc;
+};
+
+static long mapping_cb(__u32 i, struct bsearch *b)
+{
+	__u32 mid;
+
+	if (b->lo >= b->hi)
+		return 1;
+	mid = b->lo + (b->hi - b->lo) / 2;
+	if (b->proc->maps[mid & (STACKD_UNWIND_MAX_MAPPINGS - 1)].start <= b->key)
+		b->lo = mid + 1;
+	else
+		b->hi = mid;
+	return 0;
+}
+
+static long row_cb(__u32 i, struct bsearch *b)
+{
+	struct cfitab_row *row;
+	__u32 mid;
+
+	if (b->lo >= b->hi)
+		return 1;
+	mid = b->lo + (b->hi - b->lo) / 2;
+	row = bpf_map_lookup_elem(&unwind_rows, &mid);
+	if (!row) {
+		b->hi = b->lo; /* outside the pool: a bad entry; ends as a gap below */
+		return 1;
+	}
+	if (row->pc <= (__u32)b->key)
+		b->lo = mid + 1;
+	else
+		b->hi = mid;
+	return 0;
+}
+
+/* The mapping holding @addr, or NULL: the last one starting at or below it, if it reaches it. */
+static __always_inline struct stackd_unwind_mapping *find_mapping(struct stackd_unwind_proc *proc,
+								  __u64 addr)
+{
+	struct bsearch b = {.key = addr, .hi = proc->nr, .proc = proc};
+	struct stackd_unwind_mapping *m;
+
+	if (b.hi > STACKD_UNWIND_MAX_MAPPINGS)
+		b.hi = STACKD_UNWIND_MAX_MAPPINGS;
+	bpf_loop(9, mapping_cb, &b, 0); /* log2(STACKD_UNWIND_MAX_MAPPINGS) + 1 */
+	if (b.lo == 0 || b.lo != b.hi)
+		return NULL;
+	m = &proc->maps[(b.lo - 1) & (STACKD_UNWIND_MAX_MAPPINGS - 1)];
+	return addr < m->end ? m : NULL;
+}
+
+/* The rule of the row covering row pc @rpc in @m's rows; 0 (a gap) when none does. */
+static __always_inline __u32 find_rule(const struct stackd_unwind_mapping *m, __u64 rpc)
+{
+	struct bsearch b = {.key = rpc, .lo = m->first_row, .hi = m->first_row + m->nr_rows};
+	struct cfitab_row *row;
+	__u32 idx;
+
+	if (rpc >> 32 || b.hi < b.lo)
+		return CFITAB_CFA_GAP;
+	/* 23 halvings cover CFITAB_MAX_ROWS (2^22) rows. */
+	bpf_loop(23, row_cb, &b, 0);
+	if (b.lo != b.hi || b.lo == m->first_row)
+		return CFITAB_CFA_GAP; /* unfinished, or below the first row */
+	idx = b.lo - 1;
+	row = bpf_map_lookup_elem(&unwind_rows, &idx);
+	return row ? row->rule : CFITAB_CFA_GAP;
+}
+
+/*
+ * One frame: record the pc, then find the caller's pc, sp and bp from the
+ * row of the pc's object, or from the frame pointer where there is none.
+ * Returns 1 when the walk is over (w->end says why).
+ */
+static long walk_step(__u32 i, struct walk_ctx *c)
+{
+	struct walk_state *w = c->w;
+	struct stackd_unwind_mapping *m;
+	__u64 pc = w->pc, sp = w->sp, bp = w->bp, look, cfa, ra, off;
+	__u32 n = w->n, rule = CFITAB_CFA_GAP, kind;
+	int aux;
+
+	if (n >= STACKD_MAX_STACK_DEPTH) {
+		w->end = STACKD_CNT_WALK_DEPTH;
+		return 1;
+	}
+	w->st.ips[n] = pc;
+	w->n = n + 1;
+
+	/* A return address points after its call, maybe past the end of the function. */
+	look = w->exact ? pc : pc - 1;
+	m = find_mapping(c->proc, look);
+	if (!m) {
+		if (look >= USER_MIN && look < USER_END)
+			w->stale = 1;
+	} else if (m->nr_rows) {
+		rule = find_rule(m, look - m->adj);
+	}
+
+	kind = CFITAB_RULE_CFA(rule);
+	off = CFITAB_RULE_CFA_OFF(rule);
+	aux = CFITAB_RULE_AUX(rule);
+	switch (kind) {
+	case CFITAB_CFA_STOP:
+		w->end = STACKD_CNT_WALK_COMPLETE;
+		return 1;
+	case CFITAB_CFA_UNSUP:
+		w->end = STACKD_CNT_WALK_UNSUP;
+		return 1;
+	case CFITAB_CFA_SIGNAL:
+		/* rsp points at the kernel's struct ucontext: the interrupted frame is in it. */
+		if (!read_user_u64(sp + 168, &w->pc) || !read_user_u64(sp + 160, &w->sp) ||
+		    !read_user_u64(sp + 120, &w->bp)) {
+			w->end = STACKD_CNT_WALK_READ_FAULT;
+			return 1;
+		}
+		w->exact = 1;
+		return 0;
+	case CFITAB_CFA_RSP:
+		cfa = sp + off;
+		break;
+	case CFITAB_CFA_RBP:
+		cfa = bp + off;
+		break;
+	case CFITAB_CFA_PLT:
+		cfa = sp + off + ((pc & 15) >= (__u64)aux ? 8 : 0);
+		break;
+	default:
+		/* No table here: this frame's frame pointer, if it has one. */
+		if (bp < sp || bp >= USER_END) {
+			w->end = m && (m->flags & STACKD_MAPF_NO_ROOM) ? STACKD_CNT_WALK_TABLE_FULL
+								       : STACKD_CNT_WALK_NO_TABLE;
+			return 1;
+		}
+		if (!read_user_u64(bp + 8, &ra) || !read_user_u64(bp, &w->bp)) {
+			w->end = STACKD_CNT_WALK_READ_FAULT;
+			return 1;
+		}
+		w->fp_frames++;
+		cfa = bp + 16;
+		goto caller;
+	}
+	if (!read_user_u64(cfa - 8, &ra)) {
+		w->end = STACKD_CNT_WALK_READ_FAULT;
+		return 1;
+	}
+	switch (CFITAB_RULE_RBP(rule)) {
+	case CFITAB_RBP_SAME:
+		break;
+	case CFITAB_RBP_CFA:
+		if (!read_user_u64(cfa + (__s64)aux * 8, &w->bp)) {
+			w->end = STACKD_CNT_WALK_READ_FAULT;
+			return 1;
+		}
+		break;
+	default:
+		w->bp = 0; /* unknown: a caller without a table cannot be walked */
+		break;
+	}
+caller:
+	/* Every frame lies above the one it called: this bounds loops a stack could hold. */
+	if (cfa <= sp || cfa >= USER_END) {
+		w->end = STACKD_CNT_WALK_BAD;
+		return 1;
+	}
+	/* The outermost frame of a frame-pointer chain has no return address. */
+	if (ra < USER_MIN) {
+		w->end = STACKD_CNT_WALK_COMPLETE;
+		return 1;
+	}
+	w->sp = cfa;
+	w->pc = ra;
+	w->exact = 0;
+	return 0;
+}
+
+/*
+ * Walk the current task's user stack with its process's tables into @stacks.
+ * Sets key->ustack_id (and ustack_hash); counts how the walk ended.
+ */
+static __always_inline void walk_user(struct stackd_unwind_proc *proc, void *stacks,
+				      struct stackd_count_key *key)
+{
+	struct walk_ctx c = {.proc = proc};
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs;
+	struct walk_state *w;
+	__u32 zero = 0;
+	__u64 now;
+
+	w = bpf_map_lookup_elem(&walk_scratch, &zero);
+	if (!w) {
+		key->ustack_id = STACKD_STACK_NONE;
+		return;
+	}
+	c.w = w;
+	/* The user registers: where the thread entered the kernel, or was interrupted. */
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	w->pc = BPF_CORE_READ(regs, ip);
+	w->sp = BPF_CORE_READ(regs, sp);
+	w->bp = BPF_CORE_READ(regs, bp);
+	w->n = 0;
+	w->end = 0;
+	w->exact = 1;
+	w->fp_frames = 0;
+	w->stale = 0;
+	if (w->sp < USER_MIN || w->sp >= USER_END) {
+		w->end = STACKD_CNT_WALK_BAD;
+		w->st.ips[0] = w->pc;
+		w->n = 1;
+	} else {
+		bpf_loop(STACKD_MAX_STACK_DEPTH + 1, walk_step, &c, 0);
+	}
+	if (!w->end)
+		w->end = STACKD_CNT_WALK_DEPTH;
+	count(w->end);
+	count_n(STACKD_CNT_WALK_FRAMES, w->n);
+	if (w->fp_frames)
+		count_n(STACKD_CNT_WALK_FP_FRAMES, w->fp_frames);
+
+	if (w->stale) {
+		now = bpf_ktime_get_ns();
+		if (now - proc->stale_ns >= STACKD_STALE_INTERVAL_NS) {
+			proc->stale_ns = now;
+			count(STACKD_CNT_MAPS_STALE);
+			notify(STACKD_EVENT_MAPS_STALE, key->tgid, key->start_boottime);
+		}
+	}
+
+	if (!w->n) {
+		key->ustack_id = STACKD_STACK_NONE;
+		count(STACKD_CNT_USTACK_MISSING);
+		return;
+	}
+	key->ustack_id = store_stack(stacks, &w->st, w->n, &key->ustack_hash);
+	if (key->ustack_id == -EEXIST)
+		count(STACKD_CNT_USTACK_LOST);
+}
+
+/* The tables of the current process, or NULL while user space has not loaded them. */
+static __always_inline struct stackd_unwind_proc *unwind_proc(__u32 tgid, __u64 start)
+{
+	struct stackd_unwind_proc *proc = bpf_map_lookup_elem(&unwind_procs, &tgid);
+
+	return proc && proc->start_boottime == start ? proc : NULL;
+}
+
 SEC("perf_event")
 int stackd_sample(struct bpf_perf_event_data *ctx)
 {
@@ -371,8 +724,10 @@ int stackd_sample(struct bpf_perf_event_data *ctx)
 	struct task_struct *task;
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 cpu = bpf_get_smp_processor_id();
+	struct stackd_unwind_proc *proc;
+	bool is_kthread, ustack_done = false;
 	__u64 *known;
-	bool is_kthread;
+	__u32 set;
 
 	count(STACKD_CNT_SAMPLES);
 	key.tgid = id >> 32;
@@ -404,17 +759,32 @@ int stackd_sample(struct bpf_perf_event_data *ctx)
 		}
 	}
 
-	if (!is_kthread && key.tgid != 0 && wants_dwarf(key.tgid, key.start_boottime) &&
+	if (cpu >= STACKD_MAX_CPUS)
+		return 0;
+	if (!is_kthread && key.tgid != 0 && unwind_mode == STACKD_UNWIND_DWARF &&
 	    send_dwarf_sample(ctx, &key))
 		return 0;
 
-	if (cpu >= STACKD_MAX_CPUS)
-		return 0;
 	__sync_fetch_and_add(&inflight[cpu].busy, 1);
-	if (active_set)
-		record(ctx, &counts_1, &stacks_1, &overflow_1, &key, is_kthread);
+	/* Read once: the walk's stack and the count must land in one set. */
+	set = active_set;
+	if (!is_kthread && key.tgid != 0 && unwind_mode == STACKD_UNWIND_KERNEL) {
+		proc = unwind_proc(key.tgid, key.start_boottime);
+		if (proc) {
+			walk_user(proc, set ? (void *)&overflow_1 : (void *)&overflow_0, &key);
+			ustack_done = true;
+		} else {
+			/* The bridge: tables not loaded yet, unwind a copy in user space. */
+			count(STACKD_CNT_WALK_NO_PROC);
+			if (send_dwarf_sample(ctx, &key))
+				goto out;
+		}
+	}
+	if (set)
+		record(ctx, &counts_1, &stacks_1, &overflow_1, &key, is_kthread, ustack_done);
 	else
-		record(ctx, &counts_0, &stacks_0, &overflow_0, &key, is_kthread);
+		record(ctx, &counts_0, &stacks_0, &overflow_0, &key, is_kthread, ustack_done);
+out:
 	__sync_fetch_and_sub(&inflight[cpu].busy, 1);
 	return 0;
 }
@@ -427,8 +797,8 @@ int BPF_PROG(stackd_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
 	bpf_map_delete_elem(&known_procs, &tgid);
-	/* The new image decides afresh whether it needs DWARF unwinding. */
-	bpf_map_delete_elem(&dwarf_procs, &tgid);
+	/* The new image's tables are not the old one's: bridge until user space loads them. */
+	bpf_map_delete_elem(&unwind_procs, &tgid);
 	return 0;
 }
 
@@ -443,7 +813,7 @@ int BPF_PROG(stackd_exit, struct task_struct *p)
 	if ((__u32)id != tgid)
 		return 0; /* a thread, not the process */
 	/* Whether or not known_procs (an LRU) still holds it: the pid may be reused. */
-	bpf_map_delete_elem(&dwarf_procs, &tgid);
+	bpf_map_delete_elem(&unwind_procs, &tgid);
 	start = bpf_map_lookup_elem(&known_procs, &tgid);
 	if (!start)
 		return 0; /* never sampled: user space does not know it */

@@ -68,6 +68,18 @@ enum stackd_counter {
 	STACKD_CNT_DWARF_SAMPLES,    /* samples sent to user space for DWARF unwinding */
 	STACKD_CNT_DWARF_RB_FULL, /* ...that found the ring buffer full (counted by FP instead) */
 	STACKD_CNT_FILTERED, /* outside --profiling.pids/--profiling.cgroups: dropped unwalked */
+	/* In-kernel unwinding (--unwind.mode=kernel): one per walk, by how it ended. */
+	STACKD_CNT_WALK_COMPLETE,   /* reached an outermost frame (CFI: return address undefined) */
+	STACKD_CNT_WALK_NO_TABLE,   /* a frame without a table whose frame pointer led nowhere */
+	STACKD_CNT_WALK_TABLE_FULL, /* ...the same, where the table was not loaded (budget) */
+	STACKD_CNT_WALK_READ_FAULT, /* bpf_probe_read_user failed (paged out, bad CFA) */
+	STACKD_CNT_WALK_DEPTH,	    /* STACKD_MAX_STACK_DEPTH frames and still going */
+	STACKD_CNT_WALK_UNSUP,	    /* CFI the table cannot express (CFITAB_CFA_UNSUP) */
+	STACKD_CNT_WALK_BAD,	    /* a frame that does not move up the stack: a loop, bad regs */
+	STACKD_CNT_WALK_FRAMES,	    /* frames walked, all walks */
+	STACKD_CNT_WALK_FP_FRAMES,  /* ...of which by the frame-pointer fallback (no table) */
+	STACKD_CNT_WALK_NO_PROC,    /* no tables for the process yet: sent to the bridge */
+	STACKD_CNT_MAPS_STALE,	    /* MAPS_STALE events sent (a pc outside every known mapping) */
 	STACKD_CNT__MAX,
 };
 
@@ -80,10 +92,50 @@ enum stackd_counter {
 
 /* --unwind.mode, as the BPF program sees it. */
 enum stackd_unwind_mode {
-	STACKD_UNWIND_FP = 0,	 /* frame pointers only (bpf_get_stackid) */
-	STACKD_UNWIND_DWARF = 1, /* copy stacks of every user process for DWARF unwinding */
-	STACKD_UNWIND_AUTO = 2,	 /* copy stacks only of the processes in dwarf_procs */
+	STACKD_UNWIND_FP = 0,	  /* frame pointers only (bpf_get_stackid) */
+	STACKD_UNWIND_DWARF = 1,  /* copy stacks of every user process for DWARF unwinding */
+	STACKD_UNWIND_KERNEL = 2, /* walk in the BPF program with unwind tables (the default);
+				   * processes without tables yet are copied (the bridge) */
 };
+
+/*
+ * In-kernel unwinding. User space compiles each object's CFI into rows
+ * (symbolize/cfitab_abi.h) and writes them into one row pool (the
+ * `unwind_rows` array, sized from --unwind.table-budget before load); each
+ * process gets one `unwind_procs` entry: its executable mappings, sorted by
+ * start, each naming its object's extent of rows. A row pool extent is
+ * reused only after every process entry naming it was rewritten and no
+ * program that could have read it is still running (loader_quiesce).
+ */
+#define STACKD_UNWIND_MAX_MAPPINGS 256 /* executable mappings of one process (power of 2) */
+
+enum stackd_mapping_flags {
+	STACKD_MAPF_NO_TABLE = 1 << 0, /* the object has no usable CFI: frame pointers */
+	STACKD_MAPF_NO_ROOM = 1 << 1,  /* its table did not fit the budget: frame pointers */
+	STACKD_MAPF_ANON = 1 << 2,     /* anonymous executable memory (JIT): frame pointers */
+	STACKD_MAPF_EXACT = 1 << 3,    /* reserved */
+};
+
+struct stackd_unwind_mapping {
+	__u64 start, end; /* [start, end): runtime addresses */
+	__u64 adj;	  /* row pc = address - adj (load bias + the table's base) */
+	__u32 first_row;  /* the object's rows: unwind_rows[first_row, first_row + nr_rows) */
+	__u32 nr_rows;	  /* 0: no table (see flags) */
+	__u32 flags;	  /* STACKD_MAPF_* */
+	__u32 pad;
+};
+
+/* Value of unwind_procs (key: tgid). */
+struct stackd_unwind_proc {
+	__u64 start_boottime; /* the process it describes: a reused pid does not match */
+	__u64 stale_ns;	      /* written by BPF: when it last sent MAPS_STALE (rate limit) */
+	__u32 nr;	      /* mappings used, sorted by start, not overlapping */
+	__u32 pad;
+	struct stackd_unwind_mapping maps[STACKD_UNWIND_MAX_MAPPINGS];
+};
+
+/* At most one MAPS_STALE event per process per this many ns. */
+#define STACKD_STALE_INTERVAL_NS (200ULL * 1000 * 1000)
 
 /* Largest user stack copy per sample (--unwind.stack-size). */
 #define STACKD_MAX_STACK_COPY (32 * 1024)
@@ -112,6 +164,8 @@ struct stackd_dwarf_sample {
 enum stackd_event_type {
 	STACKD_EVENT_NEW_PROCESS = 1, /* first sample of a (tgid, start) since exec */
 	STACKD_EVENT_EXIT = 2,	      /* a sampled process's leader exited */
+	STACKD_EVENT_MAPS_STALE = 3,  /* a walk met a pc outside the process's unwind mappings
+				       * (dlopen, a new JIT region): read its maps again */
 };
 
 /* Ring-buffer record: at most one per process lifetime and exec, not per sample. */

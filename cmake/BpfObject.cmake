@@ -16,7 +16,7 @@ function(bpf_object name src)
 	add_custom_command(
 		OUTPUT ${obj}
 		COMMAND ${BPF_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_x86 -mcpu=v3
-			-Wall -Wno-unused-function -I${src_dir} -idirafter /usr/include/x86_64-linux-gnu
+			-Wall -Wno-unused-function -I${src_dir} -I${CMAKE_SOURCE_DIR}/symbolize/include -idirafter /usr/include/x86_64-linux-gnu
 			-c ${src_abs} -o ${obj}.tmp
 		COMMAND ${BPF_LLVM_STRIP} -g ${obj}.tmp -o ${obj}
 		DEPENDS ${src_abs} ${ARGN}

@@ -949,3 +949,14 @@ void unwinder_get_stats(const struct unwinder *u, struct unwinder_stats *out)
 {
 	*out = u->stats;
 }
+
+int unwinder_table(struct unwinder *u, pid_t pid, const struct procmaps *maps,
+		   const struct procmap *m, struct unwinder_table *out)
+{
+	(void)u;
+	(void)pid;
+	(void)maps;
+	(void)m;
+	(void)out;
+	return -ENOSYS; /* built by the table work (issue 12) */
+}

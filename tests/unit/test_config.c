@@ -14,7 +14,7 @@
 
 struct run {
 	int ret;
-	char out[8192];
+	char out[16384];
 	char err[2048];
 };
 
@@ -115,7 +115,7 @@ static void test_unwind_flags(void **state)
 	struct run r;
 
 	parse(&cfg, &r, 1, argv);
-	assert_int_equal(cfg.unwind_mode, STACKD_UNWIND_AUTO);
+	assert_int_equal(cfg.unwind_mode, STACKD_UNWIND_KERNEL);
 	assert_int_equal(cfg.unwind_stack_bytes, 16384);
 	/* Derived: a power of two, 1..4 MiB (by frequency and CPUs), 64 KiB for fp only. */
 	assert_true(cfg.unwind_ring_bytes >= 1 << 20 && cfg.unwind_ring_bytes <= 4 << 20);
@@ -158,6 +158,7 @@ static void test_help_lists_every_flag(void **state)
 			       "--unwind.stack-size",
 			       "--unwind.ring-buffer-size",
 			       "--unwind.cache-size",
+			       "--unwind.table-budget",
 			       "--profiling.pids",
 			       "--profiling.cgroups",
 			       "--profiling.labels",

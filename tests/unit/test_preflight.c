@@ -124,11 +124,12 @@ static void test_table_has_no_stale_items(void **state)
 static void test_feature_minimum_kernels(void **state)
 {
 	(void)state;
-	assert_int_equal(preflight_feature_min_kernel(PREFLIGHT_FEAT_SAMPLING), PREFLIGHT_KV(5, 8));
-	assert_int_equal(preflight_feature_min_kernel(PREFLIGHT_FEAT_DWARF), PREFLIGHT_KV(5, 15));
+	assert_int_equal(preflight_feature_min_kernel(PREFLIGHT_FEAT_SAMPLING),
+			 PREFLIGHT_KV(5, 17));
+	assert_int_equal(preflight_feature_min_kernel(PREFLIGHT_FEAT_DWARF), PREFLIGHT_KV(5, 17));
 	assert_int_equal(preflight_feature_min_kernel(PREFLIGHT_FEAT_CGROUP_FILTER),
 			 PREFLIGHT_KV(5, 8));
-	assert_string_equal(preflight_feature_name(PREFLIGHT_FEAT_DWARF), "DWARF unwinding");
+	assert_string_equal(preflight_feature_name(PREFLIGHT_FEAT_DWARF), "CFI unwinding");
 }
 
 static void test_unwind_fallback(void **state)
@@ -137,12 +138,12 @@ static void test_unwind_fallback(void **state)
 
 	(void)state;
 	/* With the DWARF helpers every mode is kept. */
-	for (unsigned m = STACKD_UNWIND_FP; m <= STACKD_UNWIND_AUTO; m++) {
+	for (unsigned m = STACKD_UNWIND_FP; m <= STACKD_UNWIND_KERNEL; m++) {
 		assert_int_equal(preflight_unwind_mode_for(m, true, &mode), 0);
 		assert_int_equal(mode, m);
 	}
 	/* Without them auto falls back to fp, fp stays, and an explicit dwarf refuses. */
-	assert_int_equal(preflight_unwind_mode_for(STACKD_UNWIND_AUTO, false, &mode), 0);
+	assert_int_equal(preflight_unwind_mode_for(STACKD_UNWIND_KERNEL, false, &mode), 0);
 	assert_int_equal(mode, STACKD_UNWIND_FP);
 	assert_int_equal(preflight_unwind_mode_for(STACKD_UNWIND_FP, false, &mode), 0);
 	assert_int_equal(mode, STACKD_UNWIND_FP);

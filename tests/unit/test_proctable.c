@@ -3,7 +3,7 @@
  * The process table's eviction hook: every process that leaves the table
  * (over --process.max, or exited) is handed to the owner once, before it is
  * freed, so what the owner keeps per process elsewhere (the kernel's
- * dwarf_procs entry) can go with it. No /proc here: the table reads an empty
+ * unwind_procs entry) can go with it. No /proc here: the table reads an empty
  * directory, so every process looks vanished, which the table keeps anyway.
  */
 #include <stdarg.h>

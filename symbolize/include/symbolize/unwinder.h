@@ -101,6 +101,24 @@ size_t unwinder_unwind(struct unwinder *u, pid_t pid, const struct procmaps *map
 		       const uint64_t regs[UNWIND_NR_REGS], const void *stack, size_t stack_len,
 		       uint64_t *ips, size_t max, enum unwind_end *end);
 
+struct cfitab;
+
+/* An object's compiled unwind table, as the in-kernel unwinder needs it. */
+struct unwinder_table {
+	const struct cfitab *tab; /* borrowed: valid until the next call into this unwinder */
+	uint64_t obj_id;	  /* names this table while the unwinder lives; never reused */
+	uint64_t adj;		  /* row pc = runtime address in the mapping - adj */
+};
+
+/*
+ * The compiled table (symbolize/cfitab.h) of the object mapped at @m in
+ * process @pid (the vDSO included), built once per object and cached with it
+ * under the unwinder's budget. 0 and *out; -ENOENT: the object has no usable
+ * CFI (unwind it by frame pointer); -errno: unreadable (gone, denied, too big).
+ */
+int unwinder_table(struct unwinder *u, pid_t pid, const struct procmaps *maps,
+		   const struct procmap *m, struct unwinder_table *out);
+
 void unwinder_get_stats(const struct unwinder *u, struct unwinder_stats *out);
 
 #endif
