@@ -128,7 +128,7 @@ static void test_feature_minimum_kernels(void **state)
 			 PREFLIGHT_KV(5, 17));
 	assert_int_equal(preflight_feature_min_kernel(PREFLIGHT_FEAT_DWARF), PREFLIGHT_KV(5, 17));
 	assert_int_equal(preflight_feature_min_kernel(PREFLIGHT_FEAT_CGROUP_FILTER),
-			 PREFLIGHT_KV(5, 8));
+			 PREFLIGHT_KV(5, 17));
 	assert_string_equal(preflight_feature_name(PREFLIGHT_FEAT_DWARF), "CFI unwinding");
 }
 
