@@ -56,6 +56,7 @@
 
 #include "common/hmap.h"
 #include "common/list.h"
+#include "symbolize/cfitab.h"
 #include "debuginfo.h"
 #include "unwtab.h"
 
@@ -106,7 +107,10 @@ struct uw_obj {
 	struct list_head lru;	  /* most recently used at the head */
 	struct list_head aliases; /* struct uw_alias.obj_link */
 	struct unwtab *tab;	  /* NULL: not an object we can read (negative entry) */
-	size_t bytes;		  /* this + tab + aliases: what the budget is charged */
+	struct cfitab *cft;	  /* compiled on first unwinder_table(); NULL before or if failed */
+	int cft_err;		  /* 0: not tried yet; else why cft is NULL */
+	uint64_t id;		  /* unwinder_table's obj_id: unique for the unwinder's life */
+	size_t bytes;		  /* this + tab + cft + aliases: what the budget is charged */
 	bool has_id;
 };
 
@@ -143,7 +147,11 @@ struct unwinder {
 	struct list_head lru;
 	struct unwinder_stats stats;
 	struct unwtab *vdso; /* this process's vDSO: the kernel maps the same image everywhere */
-	size_t vdso_sz;	     /* its mapped size, to recognize it in other processes */
+	struct cfitab *vdso_cft;
+	int vdso_cft_err;
+	uint64_t vdso_id;
+	uint64_t next_id; /* obj_id of the next compiled table */
+	size_t vdso_sz;	  /* its mapped size, to recognize it in other processes */
 	bool vdso_tried;
 };
 
@@ -296,6 +304,7 @@ static void obj_drop(struct unwinder *u, struct uw_obj *o)
 	u->stats.cache_bytes -= o->bytes;
 	u->stats.cache_objects--;
 	unwtab_free(o->tab);
+	cfitab_free(o->cft);
 	free(o);
 }
 
@@ -806,6 +815,7 @@ void unwinder_free(struct unwinder *u)
 			unw_destroy_addr_space(u->as[i].as);
 	}
 	unwtab_free(u->vdso);
+	cfitab_free(u->vdso_cft);
 	free(u->proc_root);
 	free(u);
 }
@@ -950,13 +960,73 @@ void unwinder_get_stats(const struct unwinder *u, struct unwinder_stats *out)
 	*out = u->stats;
 }
 
+/* Compile @t once into *@cft (remembering a failure in *@err); 0 or -errno. */
+static int compile_table(struct unwinder *u, const struct unwtab *t, struct cfitab **cft, int *err)
+{
+	if (*cft)
+		return 0;
+	if (*err)
+		return *err;
+	*err = cfitab_from_unwtab(t, 0, cft);
+	if (*err == 0)
+		u->stats.tables_built++;
+	return *err;
+}
+
 int unwinder_table(struct unwinder *u, pid_t pid, const struct procmaps *maps,
 		   const struct procmap *m, struct unwinder_table *out)
 {
-	(void)u;
-	(void)pid;
+	struct uw_obj *o = NULL;
+	const struct unwtab *t;
+	struct cfitab *cft;
+	uint64_t bias;
+	int err;
+
 	(void)maps;
-	(void)m;
-	(void)out;
-	return -ENOSYS; /* built by the table work (issue 12) */
+	if (!strcmp(m->path, "[vdso]")) {
+		t = vdso_tab(u, m);
+		if (!t)
+			return -ENOENT;
+		err = compile_table(u, t, &u->vdso_cft, &u->vdso_cft_err);
+		if (err)
+			return err;
+		if (!u->vdso_cft_err && u->vdso_cft && !u->vdso_id)
+			u->vdso_id = ++u->next_id;
+		cft = u->vdso_cft;
+		out->obj_id = u->vdso_id;
+	} else {
+		if (!is_file_backed(m))
+			return -ENOENT;
+		o = obj_for_map(u, pid, m);
+		if (!o)
+			return -ENOENT;
+		if (!o->tab)
+			return -ENOENT;
+		t = o->tab;
+		if (!o->cft && !o->cft_err) {
+			err = compile_table(u, t, &o->cft, &o->cft_err);
+			if (err)
+				return err;
+			o->id = ++u->next_id;
+			o->bytes += o->cft->bytes;
+			u->stats.cache_bytes += o->cft->bytes;
+		}
+		if (!o->cft)
+			return o->cft_err;
+		cft = o->cft;
+		out->obj_id = o->id;
+	}
+	if (unwtab_bias(t, m->start, m->offset, &bias))
+		return -ENOENT;
+	out->tab = cft;
+	out->adj = bias + cft->base;
+	if (!o)
+		return 0;
+	/* Over budget now: evict others, never the one just handed out. */
+	list_move(&o->lru, &u->lru);
+	while (u->stats.cache_bytes > u->max_bytes && u->lru.prev != &o->lru) {
+		obj_drop(u, list_entry(u->lru.prev, struct uw_obj, lru));
+		u->stats.cache_evictions++;
+	}
+	return 0;
 }

@@ -75,6 +75,7 @@ struct unwinder_stats {
 	uint64_t cache_evictions;
 	/* objects with a cached object's build id but other tables: cached apart, not shared */
 	uint64_t cache_id_conflicts;
+	uint64_t tables_built; /* objects compiled for unwinder_table() */
 };
 
 const char *unwind_end_name(enum unwind_end e);
