@@ -239,7 +239,7 @@ static enum status missing_status(const struct config *cfg, enum preflight_featu
 	case PREFLIGHT_FEAT_DWARF:
 		*consequence = cfg->unwind_mode == STACKD_UNWIND_DWARF
 				   ? "--unwind.mode=dwarf cannot start"
-				   : "--unwind.mode=auto falls back to frame pointers";
+				   : "--unwind.mode=kernel falls back to frame pointers";
 		return cfg->unwind_mode == STACKD_UNWIND_FP	 ? ST_INFO
 		       : cfg->unwind_mode == STACKD_UNWIND_DWARF ? ST_FAIL
 								 : ST_WARN;
@@ -351,7 +351,7 @@ static void check_load(FILE *out, const struct config *cfg, struct findings *f)
 	     "and were unloaded again",
 	     f->unwind_mode == STACKD_UNWIND_FP	     ? "fp"
 	     : f->unwind_mode == STACKD_UNWIND_DWARF ? "dwarf"
-						     : "auto");
+						     : "kernel");
 	return;
 fail:
 	line(out, ST_FAIL, "BPF load", "%s. fix: see the lines above", f->load_err);
@@ -567,16 +567,20 @@ static void verdicts(FILE *out, const struct config *cfg, const struct findings 
 		     "user frames of other processes stay "
 		     "unsymbolized");
 	if (cfg->unwind_mode == STACKD_UNWIND_FP)
-		line(out, ST_INFO, "=> DWARF unwinding", "off (--unwind.mode=fp)");
+		line(out, ST_INFO, "=> CFI unwinding", "off (--unwind.mode=fp)");
+	else if (dwarf && f->unwind_mode == STACKD_UNWIND_KERNEL)
+		line(out, ST_OK, "=> CFI unwinding",
+		     "stacks through code without frame pointers, walked in the kernel "
+		     "(the walker passed the verifier above)");
 	else if (dwarf)
-		line(out, ST_OK, "=> DWARF unwinding",
-		     "stacks through code without frame pointers");
+		line(out, ST_OK, "=> CFI unwinding",
+		     "stacks through code without frame pointers, from stack copies");
 	else if (!f->loaded)
-		line(out, ST_FAIL, "=> DWARF unwinding", "the BPF programs do not load here");
+		line(out, ST_FAIL, "=> CFI unwinding", "the BPF programs do not load here");
 	else
-		line(out, ST_WARN, "=> DWARF unwinding",
+		line(out, ST_WARN, "=> CFI unwinding",
 		     "unavailable (needs Linux %u.%u+, see the BPF helper lines): "
-		     "--unwind.mode=auto samples with frame pointers only",
+		     "--unwind.mode=kernel samples with frame pointers only",
 		     dwarf_min >> 8, dwarf_min & 0xff);
 	if (user && mapfiles && f->init_pidns)
 		line(out, f->procs_refused ? ST_WARN : ST_OK, "=> containers",
@@ -602,7 +606,7 @@ int selfcheck_report(const struct config *cfg, FILE *out)
 	check_btf_line(out, &f);
 	check_perf_lines(out, &f);
 	check_bpf_lines(out, cfg, &f);
-	/* Load as the agent would: without DWARF helpers, auto mode falls back to fp. */
+	/* Load as the agent would: without the CFI helpers, kernel mode falls back to fp. */
 	if (preflight_unwind_mode_for(cfg->unwind_mode, f.feat[PREFLIGHT_FEAT_DWARF],
 				      &f.unwind_mode))
 		f.unwind_mode = cfg->unwind_mode;

@@ -494,25 +494,25 @@ metric_val()
 	awk -v s="$2" 'index($0, s " ") == 1 { v = $2 } END { printf "%.17g\n", v + 0 }' "$1"
 }
 
-# wait_dwarf_switch MODE SW0 T0 WANT: with --unwind.mode=auto, wait (10 s at most) until
-# stackd_unwind_processes_switched_total has grown by WANT from SW0, i.e. the fixture's
-# processes unwind with DWARF, then check it did. The counter is node-wide: other processes
-# may move it too, so callers also let the fixture run a while first. T0: fixture start (ms).
-wait_dwarf_switch()
+# wait_kernel_walks MODE W0 T0 WANT: with --unwind.mode=kernel, wait (10 s at most) until
+# stackd_unwind_walks_total{end="complete"} has grown by WANT from W0, i.e. the BPF program
+# walks stacks with the tables user space loaded, then check it did. The counter is
+# node-wide: callers also let the fixture run a while first. T0: fixture start (ms).
+wait_kernel_walks()
 {
-	local mode=$1 sw0=$2 t0=$3 want=$4 sw1 deadline
+	local mode=$1 w0=$2 t0=$3 want=$4 w1 deadline
 
 	deadline=$(($(now_ms) + 10000))
 	while :; do
-		curl -fsS -m 5 -o "$T/$mode.msw" "$AGENT_URL/metrics" || fail "GET /metrics failed"
-		sw1=$(metric_val "$T/$mode.msw" stackd_unwind_processes_switched_total)
+		curl -fsS -m 5 -o "$T/$mode.mkw" "$AGENT_URL/metrics" || fail "GET /metrics failed"
+		w1=$(metric_val "$T/$mode.mkw" 'stackd_unwind_walks_total{end="complete"}')
 		(($(now_ms) < deadline)) || break
-		awk -v a="$sw0" -v b="$sw1" -v w="$want" 'BEGIN { exit !(b - a >= w) }' && break
+		awk -v a="$w0" -v b="$w1" -v w="$want" 'BEGIN { exit !(b - a >= w) }' && break
 		sleep 0.25
 	done
-	info "stackd_unwind_processes_switched_total: $sw0 -> $sw1 ($(($(now_ms) - t0)) ms after the fixture started)"
-	check "$(awk -v a="$sw0" -v b="$sw1" -v w="$want" 'BEGIN { print (b - a >= w) ? 1 : 0 }')" \
-		"auto mode switched processes to DWARF before the window: +$(awk -v a="$sw0" -v b="$sw1" 'BEGIN { print b - a }') (want >= $want)"
+	info "stackd_unwind_walks_total{end=\"complete\"}: $w0 -> $w1 ($(($(now_ms) - t0)) ms after the fixture started)"
+	check "$(awk -v a="$w0" -v b="$w1" -v w="$want" 'BEGIN { print (b - a >= w) ? 1 : 0 }')" \
+		"kernel mode walked stacks with tables before the window: +$(awk -v a="$w0" -v b="$w1" 'BEGIN { print b - a }') (want >= $want)"
 }
 
 # pprof_labels < (go tool pprof -raw output)

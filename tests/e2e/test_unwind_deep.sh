@@ -2,22 +2,22 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # A 30-level call chain built without frame pointers comes out complete: the
-# agent unwinds it with DWARF CFI (issue 4), in the default mode (auto, which
-# must first notice that frame pointers do not reach main and switch the
-# process) and with --unwind.mode=dwarf.
+# agent unwinds it with CFI, in the default mode (kernel: walked in the BPF
+# program with tables compiled from .eh_frame) and with --unwind.mode=dwarf
+# (stack copies unwound in user space).
 #
 #   fixture: unwind_deep (main -> f1 -> ... -> f30, f30 burns CPU), built twice,
 #            `gcc -O2 -g -fomit-frame-pointer` and `clang -O2 -g -fomit-frame-pointer`,
 #            both copies running at once (one per CPU on a 2-CPU node)
-#   agent:   --profiling.frequency=99, once per mode in UNWIND_MODES (default "auto dwarf")
+#   agent:   --profiling.frequency=99, once per mode in UNWIND_MODES (default "kernel dwarf")
 #   checks:  per copy and mode, >= 98% of the copy's samples read, leaf first,
 #            f30, f29, ..., f1, main (kernel frames on top ignored; frames below main
 #            allowed), over >= 100 samples of the copy (of 495 for a whole CPU);
-#            auto: stackd_unwind_processes_switched_total moved (by >= 2) before the
-#            window opened, and stackd_unwind_samples_total{path="dwarf"} moved in it.
+#            kernel: stackd_unwind_walks_total{end="complete"} moved (by >= 2) before the
+#            window opened, and moved in it (dwarf: stackd_unwind_samples_total{path="dwarf"}).
 #   prints:  the shares, what the incomplete stacks looked like, the unwind metrics.
 #
-# Environment: UNWIND_MODES="auto dwarf" (add fp for a control run that is printed,
+# Environment: UNWIND_MODES="kernel dwarf" (add fp for a control run that is printed,
 # not asserted: frame pointers cannot walk this fixture), UNWIND_MIN_PCT=98.
 # shellcheck source-path=SCRIPTDIR disable=SC2119 # agent_start and friends take optional arguments
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -25,8 +25,8 @@
 HZ=99
 WINDOW=5
 expected=$((HZ * WINDOW))
-LEAD=2 # seconds between fixture start and window start (auto mode: at least this)
-UNWIND_MODES=${UNWIND_MODES:-auto dwarf}
+LEAD=2 # seconds between fixture start and window start (kernel mode: tables loaded)
+UNWIND_MODES=${UNWIND_MODES:-kernel dwarf}
 MIN_PCT=${UNWIND_MIN_PCT:-98}
 DEPTH=30
 MIN_SAMPLES=100 # on a node shared with other work a fixture may get less than a CPU
@@ -87,11 +87,11 @@ share()
 }
 
 for mode in $UNWIND_MODES; do
-	case $mode in fp | dwarf | auto) ;; *) fail "UNWIND_MODES: unknown mode '$mode'" ;; esac
+	case $mode in fp | dwarf | kernel) ;; *) fail "UNWIND_MODES: unknown mode '$mode'" ;; esac
 	info "==== --unwind.mode=$mode"
 	agent_start --profiling.frequency=$HZ --unwind.mode="$mode"
 	curl -fsS -m 10 -o "$T/$mode.m0" "$AGENT_URL/metrics" || fail "GET /metrics failed"
-	sw0=$(metric_val "$T/$mode.m0" stackd_unwind_processes_switched_total)
+	sw0=$(metric_val "$T/$mode.m0" 'stackd_unwind_walks_total{end="complete"}')
 
 	declare -A fx_pid=()
 	for cc in gcc clang; do
@@ -101,9 +101,9 @@ for mode in $UNWIND_MODES; do
 	t0=$(now_ms)
 	info "fixtures running: deep_gcc pid ${fx_pid[gcc]}, deep_clang pid ${fx_pid[clang]}"
 	sleep "$LEAD"
-	if [[ $mode == auto ]]; then
-		# Both fixtures (gcc and clang builds) must have switched.
-		wait_dwarf_switch "$mode" "$sw0" "$t0" 2
+	if [[ $mode == kernel ]]; then
+		# Walks with tables must have started (both fixtures are FP-less).
+		wait_kernel_walks "$mode" "$sw0" "$t0" 2
 	fi
 
 	url="$AGENT_URL/debug/pprof/profile?seconds=$WINDOW"
@@ -124,8 +124,11 @@ for mode in $UNWIND_MODES; do
 
 	info "unwind metrics after the window (delta since the agent started):"
 	print_unwind_metrics "$T/$mode.m0" "$T/$mode.m1"
-	dw0=$(metric_val "$T/$mode.m0" 'stackd_unwind_samples_total{path="dwarf"}')
-	dw1=$(metric_val "$T/$mode.m1" 'stackd_unwind_samples_total{path="dwarf"}')
+	# The path the samples took: walked in the kernel (kernel mode), or copied (dwarf mode).
+	series='stackd_unwind_samples_total{path="dwarf"}'
+	[[ $mode != kernel ]] || series='stackd_unwind_walks_total{end="complete"}'
+	dw0=$(metric_val "$T/$mode.m0" "$series")
+	dw1=$(metric_val "$T/$mode.m1" "$series")
 
 	for cc in gcc clang; do
 		pid=${fx_pid[$cc]}
@@ -148,7 +151,7 @@ for mode in $UNWIND_MODES; do
 	done
 	if [[ $mode != fp ]]; then
 		check "$(awk -v a="$dw0" -v b="$dw1" 'BEGIN { print (b > a) ? 1 : 0 }')" \
-			"stackd_unwind_samples_total{path=\"dwarf\"} moved: $dw0 -> $dw1"
+			"$series moved: $dw0 -> $dw1"
 	fi
 done
 

@@ -7,21 +7,21 @@
 #
 #   fixture: unwind_qsort (main -> sort_rounds -> qsort/__qsort_r -> msort_with_tmp... -> cmp_heavy),
 #            `gcc -O2 -g -fomit-frame-pointer`
-#   agent:   --profiling.frequency=99, once per mode in UNWIND_MODES (default "auto dwarf")
+#   agent:   --profiling.frequency=99, once per mode in UNWIND_MODES (default "kernel dwarf")
 #   checks:  of the fixture's samples whose user leaf is cmp_heavy, >= 98% have a
 #            frame named *qsort* below the leaf and main below that (over >= 100 such
-#            samples); auto: stackd_unwind_processes_switched_total moved before the window.
+#            samples); kernel: stackd_unwind_walks_total{end="complete"} moved before the window.
 #   prints:  the shares, how the complete stacks end, the incomplete ones, the unwind metrics.
 #
-# Environment: UNWIND_MODES="auto dwarf" (add fp for a control run, printed only),
+# Environment: UNWIND_MODES="kernel dwarf" (add fp for a control run, printed only),
 # UNWIND_MIN_PCT=98, UNWIND_CC=gcc.
 # shellcheck source-path=SCRIPTDIR disable=SC2119 # agent_start and friends take optional arguments
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 HZ=99
 WINDOW=5
-LEAD=2 # seconds between fixture start and window start (auto mode: at least this)
-UNWIND_MODES=${UNWIND_MODES:-auto dwarf}
+LEAD=2 # seconds between fixture start and window start (kernel mode: tables loaded)
+UNWIND_MODES=${UNWIND_MODES:-kernel dwarf}
 MIN_PCT=${UNWIND_MIN_PCT:-98}
 UNWIND_CC=${UNWIND_CC:-gcc}
 MIN_SAMPLES=100
@@ -76,19 +76,19 @@ share()
 }
 
 for mode in $UNWIND_MODES; do
-	case $mode in fp | dwarf | auto) ;; *) fail "UNWIND_MODES: unknown mode '$mode'" ;; esac
+	case $mode in fp | dwarf | kernel) ;; *) fail "UNWIND_MODES: unknown mode '$mode'" ;; esac
 	info "==== --unwind.mode=$mode"
 	agent_start --profiling.frequency=$HZ --unwind.mode="$mode"
 	curl -fsS -m 10 -o "$T/$mode.m0" "$AGENT_URL/metrics" || fail "GET /metrics failed"
-	sw0=$(metric_val "$T/$mode.m0" stackd_unwind_processes_switched_total)
+	sw0=$(metric_val "$T/$mode.m0" 'stackd_unwind_walks_total{end="complete"}')
 
 	e2e_bg "$mode.qsort" "$fixture" $((LEAD + WINDOW + 15))
 	fx=$BG_PID
 	t0=$(now_ms)
 	info "fixture unwind_qsort pid $fx running"
 	sleep "$LEAD"
-	if [[ $mode == auto ]]; then
-		wait_dwarf_switch "$mode" "$sw0" "$t0" 1
+	if [[ $mode == kernel ]]; then
+		wait_kernel_walks "$mode" "$sw0" "$t0" 1
 	fi
 
 	url="$AGENT_URL/debug/pprof/profile?seconds=$WINDOW"

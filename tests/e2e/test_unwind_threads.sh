@@ -8,17 +8,17 @@
 #   fixture: unwind_threads, 2 pthreads each running
 #            worker_main -> work_outer -> work_mid -> work_hot (hot), main waits in pthread_join;
 #            `gcc -O2 -g -fomit-frame-pointer -pthread`
-#   agent:   --profiling.frequency=99, once per mode in UNWIND_MODES (default "auto dwarf")
+#   agent:   --profiling.frequency=99, once per mode in UNWIND_MODES (default "kernel dwarf")
 #   checks:  worker samples = the fixture's samples without main on the stack (so a
 #            broken main-thread stack counts against the agent, not for it); >= 98% of
 #            them (over >= 100) read, leaf first, [work_hot, work_mid,] work_outer,
 #            worker_main, start_thread, then at most clone3/__clone3 and nothing else
 #            (frames above work_outer that are not work_* are allowed: the vDSO's
-#            clock_gettime); auto: stackd_unwind_processes_switched_total moved before
+#            clock_gettime); kernel: stackd_unwind_walks_total{end="complete"} moved before
 #            the window.
 #   prints:  the shares, how worker stacks end, the incomplete ones, the unwind metrics.
 #
-# Environment: UNWIND_MODES="auto dwarf" (add fp for a control run, printed only),
+# Environment: UNWIND_MODES="kernel dwarf" (add fp for a control run, printed only),
 # UNWIND_MIN_PCT=98, UNWIND_CC=gcc.
 # shellcheck source-path=SCRIPTDIR disable=SC2119 # agent_start and friends take optional arguments
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -26,7 +26,7 @@
 HZ=99
 WINDOW=5
 LEAD=2
-UNWIND_MODES=${UNWIND_MODES:-auto dwarf}
+UNWIND_MODES=${UNWIND_MODES:-kernel dwarf}
 MIN_PCT=${UNWIND_MIN_PCT:-98}
 UNWIND_CC=${UNWIND_CC:-gcc}
 MIN_SAMPLES=100
@@ -76,19 +76,19 @@ share()
 }
 
 for mode in $UNWIND_MODES; do
-	case $mode in fp | dwarf | auto) ;; *) fail "UNWIND_MODES: unknown mode '$mode'" ;; esac
+	case $mode in fp | dwarf | kernel) ;; *) fail "UNWIND_MODES: unknown mode '$mode'" ;; esac
 	info "==== --unwind.mode=$mode"
 	agent_start --profiling.frequency=$HZ --unwind.mode="$mode"
 	curl -fsS -m 10 -o "$T/$mode.m0" "$AGENT_URL/metrics" || fail "GET /metrics failed"
-	sw0=$(metric_val "$T/$mode.m0" stackd_unwind_processes_switched_total)
+	sw0=$(metric_val "$T/$mode.m0" 'stackd_unwind_walks_total{end="complete"}')
 
 	e2e_bg "$mode.threads" "$fixture" $((LEAD + WINDOW + 15))
 	fx=$BG_PID
 	t0=$(now_ms)
 	info "fixture unwind_threads pid $fx running (2 workers)"
 	sleep "$LEAD"
-	if [[ $mode == auto ]]; then
-		wait_dwarf_switch "$mode" "$sw0" "$t0" 1
+	if [[ $mode == kernel ]]; then
+		wait_kernel_walks "$mode" "$sw0" "$t0" 1
 	fi
 	tids=("/proc/$fx/task/"*)
 	info "threads of pid $fx: ${tids[*]##*/}"
