@@ -158,8 +158,8 @@ struct walk_state {
 	__u32 end;		/* STACKD_CNT_WALK_* once the walk is over, else 0 */
 	__u32 exact;		/* pc is not a return address: the leaf, or after a signal */
 	__u32 fp_frames;
-	__u32 stale; /* a pc outside every known mapping */
-	__u32 pad;
+	__u32 stale;  /* a pc outside every known mapping */
+	__u32 prev_n; /* ips the last walk on this CPU left in st: zeroed lazily */
 };
 
 struct {
@@ -210,7 +210,7 @@ static __always_inline void notify(__u32 type, __u32 tgid, __u64 start)
 struct stack_pass {
 	struct stackd_stack *st;
 	struct stackd_stack *other; /* compare: the stored stack */
-	__u64 n;		    /* ips in use; the rest is zeroed */
+	__u64 n;		    /* hash, compare: ips in use; zero: the first to clear */
 	__u64 acc;		    /* the hash, or the difference */
 };
 
@@ -218,8 +218,6 @@ static long hash_cb(__u32 i, struct stack_pass *p)
 {
 	if (i >= STACKD_MAX_STACK_DEPTH)
 		return 1;
-	if (i >= p->n)
-		p->st->ips[i] = 0;
 	p->acc = (p->acc ^ p->st->ips[i]) * 0x100000001b3ULL;
 	return 0;
 }
@@ -232,13 +230,33 @@ static long diff_cb(__u32 i, struct stack_pass *p)
 	return 0;
 }
 
+static long zero_cb(__u32 i, struct stack_pass *p)
+{
+	__u64 k = p->n + i;
+
+	if (k >= STACKD_MAX_STACK_DEPTH)
+		return 1;
+	p->st->ips[k] = 0;
+	return 0;
+}
+
+/* Clear ips [@from, @to) of @st. */
+static __always_inline void zero_ips(struct stackd_stack *st, __u32 from, __u32 to)
+{
+	struct stack_pass p = {.st = st, .n = from};
+
+	if (to > from)
+		bpf_loop(to - from, zero_cb, &p, 0);
+}
+
 /*
- * Keep @st (its first @n ips; the rest is zeroed here) in hash map @stacks
- * under its hash: stacks are stored once, counted per key. A hash that holds
- * another stack (a collision, or a process that crafted one) moves to a
- * second probe; a stored stack is compared before it is used, so a stack is
- * never counted as another. Returns STACKD_STACK_OVERFLOW with *hash set, or
- * -EEXIST when it is lost.
+ * Keep @st in hash map @stacks under its hash: stacks are stored once,
+ * counted per key. @st holds @n ips and zeros after them (so equal stacks are
+ * equal values). A hash that holds another stack (a collision, or a process
+ * that crafted one) moves to a second probe; a stored stack is compared
+ * before it is used (its first n + 1 ips: the stored tails are zero too), so
+ * a stack is never counted as another. Returns STACKD_STACK_OVERFLOW with
+ * *hash set, or -EEXIST when it is lost.
  */
 static __always_inline __s32 store_stack(void *stacks, struct stackd_stack *st, __u32 n,
 					 __u64 *hash)
@@ -247,8 +265,10 @@ static __always_inline __s32 store_stack(void *stacks, struct stackd_stack *st, 
 	struct stackd_stack *cur;
 	__u64 h;
 
-	bpf_loop(STACKD_MAX_STACK_DEPTH, hash_cb, &p, 0);
-	h = p.acc;
+	if (n > STACKD_MAX_STACK_DEPTH)
+		return -EEXIST;
+	bpf_loop(n, hash_cb, &p, 0);
+	h = p.acc ^ n;
 	for (int probe = 0; probe < 2; probe++) {
 		h ^= h >> 29;
 		cur = bpf_map_lookup_elem(stacks, &h);
@@ -263,7 +283,7 @@ static __always_inline __s32 store_stack(void *stacks, struct stackd_stack *st, 
 		}
 		p.other = cur;
 		p.acc = 0;
-		bpf_loop(STACKD_MAX_STACK_DEPTH, diff_cb, &p, 0);
+		bpf_loop(n + 1, diff_cb, &p, 0);
 		if (!p.acc) {
 			*hash = h;
 			return STACKD_STACK_OVERFLOW;
@@ -280,7 +300,7 @@ static __always_inline __s32 store_stack(void *stacks, struct stackd_stack *st, 
 static __always_inline __s32 overflow_stack(struct bpf_perf_event_data *ctx, void *overflow,
 					    __u64 flags, __u64 *hash)
 {
-	__u32 zero = 0;
+	__u32 zero = 0, n;
 	struct stackd_stack *st = bpf_map_lookup_elem(&scratch, &zero);
 	long len;
 
@@ -289,7 +309,10 @@ static __always_inline __s32 overflow_stack(struct bpf_perf_event_data *ctx, voi
 	len = bpf_get_stack(ctx, st->ips, sizeof(st->ips), flags);
 	if (len <= 0)
 		return -EEXIST;
-	return store_stack(overflow, st, (__u32)(len / 8), hash);
+	n = (__u32)(len / 8);
+	/* What an earlier, deeper stack left behind (rare path: clear it all). */
+	zero_ips(st, n, STACKD_MAX_STACK_DEPTH);
+	return store_stack(overflow, st, n, hash);
 }
 
 static __always_inline void record(struct bpf_perf_event_data *ctx, void *counts, void *stacks,
@@ -704,6 +727,9 @@ static __always_inline void walk_user(struct stackd_unwind_proc *proc, void *sta
 		count(STACKD_CNT_USTACK_MISSING);
 		return;
 	}
+	/* The ips after ours are zero but for what a deeper earlier walk left. */
+	zero_ips(&w->st, w->n, w->prev_n);
+	w->prev_n = w->n;
 	key->ustack_id = store_stack(stacks, &w->st, w->n, &key->ustack_hash);
 	if (key->ustack_id == -EEXIST)
 		count(STACKD_CNT_USTACK_LOST);
