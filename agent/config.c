@@ -137,7 +137,7 @@ static const struct flag flags[] = {
     {"unwind.ring-buffer-size", FLAG_SIZE, OFF(unwind_ring_bytes), 65536, 1ULL << 30, "0",
      "Ring buffer for stack copies (a power of two); a full ring falls back to frame "
      "pointers and is counted. 0 = a second of every online CPU's copies at "
-     "--profiling.frequency, 1MiB..4MiB (64KiB with --unwind.mode=fp)."},
+     "--profiling.frequency, 1MiB..4MiB (1MiB with --unwind.mode=kernel, 64KiB with fp)."},
     {"unwind.cache-size", FLAG_SIZE, OFF(unwind_cache_bytes), 1ULL << 20, 1ULL << 40, "32MiB",
      "Memory budget for cached unwind tables (LRU beyond it)."},
     {"unwind.table-budget", FLAG_SIZE, OFF(unwind_table_bytes), 1ULL << 20, 1ULL << 30, "32MiB",
@@ -654,7 +654,10 @@ static int check_combinations(const struct config *cfg, FILE *err)
  * 2 CPUs (half a second was measured too little: a drain thread stalled on a
  * loaded machine filled it, and full-ring samples lose their DWARF stacks):
  * 1 MiB at the default 19 Hz on 2 CPUs, 4 MiB from ~110 CPU x Hz up. With
- * --unwind.mode=fp nothing is ever copied.
+ * --unwind.mode=fp nothing is ever copied; with kernel only the bridge is
+ * (a process's samples before its tables are loaded, a few milliseconds):
+ * 1 MiB holds 60 such samples, and a full ring only costs those samples
+ * their frame-pointer fallback.
  */
 static uint64_t derived_ring_bytes(const struct config *cfg)
 {
@@ -663,6 +666,8 @@ static uint64_t derived_ring_bytes(const struct config *cfg)
 
 	if (cfg->unwind_mode == STACKD_UNWIND_FP)
 		return 64 * 1024;
+	if (cfg->unwind_mode == STACKD_UNWIND_KERNEL)
+		return 1ULL << 20;
 	if (ncpu < 1)
 		ncpu = 1;
 	/* A record: the stack copy, registers, a 127-frame kernel stack, the header. */

@@ -117,14 +117,19 @@ static void test_unwind_flags(void **state)
 	parse(&cfg, &r, 1, argv);
 	assert_int_equal(cfg.unwind_mode, STACKD_UNWIND_KERNEL);
 	assert_int_equal(cfg.unwind_stack_bytes, 16384);
-	/* Derived: a power of two, 1..4 MiB (by frequency and CPUs), 64 KiB for fp only. */
+	/* Derived: a power of two, 1..4 MiB (dwarf: by frequency and CPUs), 64 KiB for fp only. */
 	assert_true(cfg.unwind_ring_bytes >= 1 << 20 && cfg.unwind_ring_bytes <= 4 << 20);
 	assert_int_equal(cfg.unwind_ring_bytes & (cfg.unwind_ring_bytes - 1), 0);
 	{
 		const char *hot[] = {"stackd", "--profiling.frequency=10000"};
+		const char *hot_dwarf[] = {"stackd", "--profiling.frequency=10000",
+					   "--unwind.mode=dwarf"};
 		const char *fp[] = {"stackd", "--unwind.mode=fp"};
 
+		/* kernel mode copies only a new process's first samples: 1 MiB at any rate. */
 		parse(&cfg, &r, 2, hot);
+		assert_int_equal(cfg.unwind_ring_bytes, 1 << 20);
+		parse(&cfg, &r, 3, hot_dwarf);
 		assert_int_equal(cfg.unwind_ring_bytes, 4 << 20);
 		parse(&cfg, &r, 2, fp);
 		assert_int_equal(cfg.unwind_ring_bytes, 64 << 10);
