@@ -491,6 +491,7 @@ static __always_inline bool read_user_u64(__u64 addr, __u64 *val)
 struct bsearch {
 	__u64 key;
 	__u32 lo, hi; /* the answer is the last element <= key: index lo - 1 once lo == hi */
+	__u32 bad;
 	struct stackd_unwind_proc *proc;
 };
 
@@ -518,7 +519,7 @@ static long row_cb(__u32 i, struct bsearch *b)
 	mid = b->lo + (b->hi - b->lo) / 2;
 	row = bpf_map_lookup_elem(&unwind_rows, &mid);
 	if (!row) {
-		b->hi = b->lo; /* outside the pool: a bad entry; ends as a gap below */
+		b->bad = 1; /* rows outside the pool: a bad entry, read as a gap */
 		return 1;
 	}
 	if (row->pc <= (__u32)b->key)
@@ -555,7 +556,7 @@ static __always_inline __u32 find_rule(const struct stackd_unwind_mapping *m, __
 		return CFITAB_CFA_GAP;
 	/* 23 halvings cover CFITAB_MAX_ROWS (2^22) rows. */
 	bpf_loop(23, row_cb, &b, 0);
-	if (b.lo != b.hi || b.lo == m->first_row)
+	if (b.bad || b.lo != b.hi || b.lo == m->first_row)
 		return CFITAB_CFA_GAP; /* unfinished, or below the first row */
 	idx = b.lo - 1;
 	row = bpf_map_lookup_elem(&unwind_rows, &idx);
