@@ -471,11 +471,23 @@ static uint32_t build_mappings(struct unwtables *t, uint32_t tgid, const struct 
 	return nr;
 }
 
-int unwtables_load(struct unwtables *t, uint32_t tgid, uint64_t start_boottime,
-		   const struct procmaps *maps)
+/* The entry built in t->work says what @p's installed one says. */
+static bool same_entry(const struct unwtables *t, const struct ut_proc *p, uint32_t nr)
+{
+	if (!p || p->nr != nr)
+		return false;
+	for (uint32_t i = 0; i < nr; i++)
+		if (p->maps[i].obj != t->work[i].obj ||
+		    memcmp(&p->maps[i].m, &t->work[i].m, sizeof(p->maps[i].m)))
+			return false;
+	return true;
+}
+
+static int load(struct unwtables *t, uint32_t tgid, uint64_t start_boottime,
+		const struct procmaps *maps, bool keep_same)
 {
 	uint64_t t0 = mono_ns();
-	struct ut_proc *p = proc_find(t, tgid, start_boottime), *np;
+	struct ut_proc *p, *np;
 	uint32_t nr;
 	int err;
 
@@ -486,6 +498,13 @@ int unwtables_load(struct unwtables *t, uint32_t tgid, uint64_t start_boottime,
 			t->work[i].obj->refs++;
 	/* build_mappings may have evicted what p named: p now says what the kernel holds. */
 	p = proc_find(t, tgid, start_boottime);
+	if (keep_same && same_entry(t, p, nr)) {
+		for (uint32_t i = 0; i < nr; i++)
+			if (t->work[i].obj)
+				t->work[i].obj->refs--; /* p names them still */
+		err = 0;
+		goto out;
+	}
 	np = malloc(sizeof(*np) + nr * sizeof(np->maps[0]));
 	err = np ? push_entry(t, tgid, start_boottime, t->work, nr) : -ENOMEM;
 	if (err) {
@@ -519,6 +538,18 @@ out:
 	t->stats.loads++;
 	t->stats.load_ns += mono_ns() - t0;
 	return err;
+}
+
+int unwtables_load(struct unwtables *t, uint32_t tgid, uint64_t start_boottime,
+		   const struct procmaps *maps)
+{
+	return load(t, tgid, start_boottime, maps, false);
+}
+
+int unwtables_refresh(struct unwtables *t, uint32_t tgid, uint64_t start_boottime,
+		      const struct procmaps *maps)
+{
+	return load(t, tgid, start_boottime, maps, true);
 }
 
 void unwtables_drop(struct unwtables *t, uint32_t tgid, uint64_t start_boottime)

@@ -86,13 +86,19 @@ void unwtables_free(struct unwtables *t);
 /*
  * Install (or replace) the entry of process (@tgid, @start_boottime) from
  * its executable mappings in @maps (borrowed for the call). The entry is
- * always written (an exec may keep the very same mappings while the kernel
- * dropped the old entry): callers skip unchanged snapshots. 0, or -E2BIG
+ * always written: an exec may keep the very same mappings while the kernel
+ * dropped the old entry. 0, or -E2BIG
  * when the kernel map had no room (counted; the process stays on the
  * bridge), or -errno.
  */
 int unwtables_load(struct unwtables *t, uint32_t tgid, uint64_t start_boottime,
 		   const struct procmaps *maps);
+/*
+ * The same after a new maps snapshot (dlopen, a new JIT region): the entry
+ * is written only when it would say something else than the installed one.
+ */
+int unwtables_refresh(struct unwtables *t, uint32_t tgid, uint64_t start_boottime,
+		      const struct procmaps *maps);
 /* Remove the process's entry and references (exit, eviction). Unknown processes: a no-op. */
 void unwtables_drop(struct unwtables *t, uint32_t tgid, uint64_t start_boottime);
 
