@@ -278,7 +278,7 @@ static const struct metric_row metric_rows[] = {
      "Stack ids in a counts entry that were missing from the stack map.",
      .stat = {S(stacks_not_found)}},
     {"stackd_process_events_total", "counter", "Process notifications received from the BPF side.",
-     LABELS("type", event_types), .stat = {S(events_new), S(events_exit)}},
+     LABELS("type", event_types), .stat = {S(events_new), S(events_exit), S(events_stale)}},
     {"stackd_process_events_lost_total", "counter",
      "Process notifications lost because the ring buffer was full.",
      .stat = {S(bpf[STACKD_CNT_EVENTS_LOST])}},

@@ -13,10 +13,33 @@
 /* Addresses at or above this are not user space (the legacy [vsyscall] page). */
 #define USER_ADDR_END 0x800000000000ULL
 
+/* File identities (and mapping offsets) an object is known under, at most: */
+#define OBJ_MAX_ALIASES 8
+
+struct ut_obj;
+
+/*
+ * A mapped file a resident object's table was made for. The same file
+ * (dev, inode, size, mtime, ctime: never reused together) at the same file
+ * offset always gets the same table at a fixed distance from (start -
+ * offset), so a process mapping it again needs no call to get_table: no
+ * rebuild even when the unwinder's own cache has let the table go.
+ */
+struct ut_alias {
+	struct hnode node;     /* by file key and offset */
+	struct ut_alias *next; /* the object's other aliases */
+	struct ut_obj *obj;
+	uint64_t key[5];
+	uint64_t offset;
+	uint64_t delta; /* adj - (start - offset) */
+};
+
 /* A resident object: its table's rows in the pool. */
 struct ut_obj {
 	struct hnode node;    /* by obj_id */
 	struct list_head lru; /* most recently used first */
+	struct ut_alias *aliases;
+	uint32_t nr_aliases;
 	uint64_t obj_id;
 	uint32_t first_row, nr_rows;
 	uint32_t refs; /* mappings of installed entries naming it */
@@ -45,7 +68,7 @@ struct ut_extent {
 struct unwtables {
 	struct unwtables_ops ops;
 	uint32_t pool_rows;
-	struct hmap objs, procs;
+	struct hmap objs, procs, aliases;
 	struct list_head lru;
 	struct ut_extent *free; /* sorted by start, never adjacent (merged) */
 	size_t nr_free, cap_free;
@@ -80,6 +103,7 @@ int unwtables_new(uint32_t pool_rows, const struct unwtables_ops *ops, struct un
 	t->pool_rows = pool_rows;
 	hmap_init(&t->objs);
 	hmap_init(&t->procs);
+	hmap_init(&t->aliases);
 	list_init(&t->lru);
 	t->stats.pool_rows = pool_rows;
 	if (pool_rows) {
@@ -104,8 +128,11 @@ void unwtables_free(struct unwtables *t)
 		return;
 	hmap_for_each_safe (&t->procs, n, tmp, i)
 		free(container_of(n, struct ut_proc, node));
+	hmap_for_each_safe (&t->aliases, n, tmp, i)
+		free(container_of(n, struct ut_alias, node));
 	hmap_for_each_safe (&t->objs, n, tmp, i)
 		free(container_of(n, struct ut_obj, node));
+	hmap_fini(&t->aliases);
 	hmap_fini(&t->procs);
 	hmap_fini(&t->objs);
 	free(t->free);
@@ -263,6 +290,13 @@ static void obj_evict(struct unwtables *t, struct ut_obj *o)
 		unname_obj(t, o);
 		t->stats.evictions_referenced++;
 	}
+	while (o->aliases) {
+		struct ut_alias *a = o->aliases;
+
+		o->aliases = a->next;
+		hmap_remove(&t->aliases, &a->node);
+		free(a);
+	}
 	hmap_remove(&t->objs, &o->node);
 	list_del(&o->lru);
 	extent_free(t, o->first_row, o->nr_rows);
@@ -377,6 +411,55 @@ refused:
 	return NULL;
 }
 
+/* ---- file aliases -------------------------------------------------------------------------- */
+
+static uint64_t alias_hash(const uint64_t key[5], uint64_t offset)
+{
+	uint64_t h = hash_u64(offset);
+
+	for (int i = 0; i < 5; i++)
+		h = hash_combine(h, key[i]);
+	return h;
+}
+
+static struct ut_alias *alias_find(struct unwtables *t, const struct procmap *pm)
+{
+	uint64_t key[5];
+
+	procmap_file_key(&pm->file, key);
+	for (struct hnode *n = hmap_first(&t->aliases, alias_hash(key, pm->offset)); n;
+	     n = hmap_next(n)) {
+		struct ut_alias *a = container_of(n, struct ut_alias, node);
+
+		if (a->offset == pm->offset && !memcmp(a->key, key, sizeof(key)))
+			return a;
+	}
+	return NULL;
+}
+
+/* Best effort: without the alias the next process only costs a get_table call. */
+static void alias_add(struct unwtables *t, struct ut_obj *o, const struct procmap *pm, uint64_t adj)
+{
+	struct ut_alias *a;
+
+	if (o->nr_aliases >= OBJ_MAX_ALIASES || alias_find(t, pm))
+		return;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return;
+	procmap_file_key(&pm->file, a->key);
+	a->offset = pm->offset;
+	a->delta = adj - (pm->start - pm->offset);
+	a->obj = o;
+	if (hmap_insert(&t->aliases, &a->node, alias_hash(a->key, a->offset))) {
+		free(a);
+		return;
+	}
+	a->next = o->aliases;
+	o->aliases = a;
+	o->nr_aliases++;
+}
+
 /* ---- loading a process ----------------------------------------------------------------------- */
 
 static bool is_anon(const struct procmap *m)
@@ -397,6 +480,21 @@ static void fill_mapping(struct unwtables *t, uint32_t tgid, const struct procma
 	memset(out, 0, sizeof(*out));
 	out->m.start = pm->start;
 	out->m.end = pm->end;
+	if (pm->has_file) {
+		struct ut_alias *a = alias_find(t, pm);
+
+		if (a) {
+			o = a->obj;
+			list_move(&o->lru, &t->lru);
+			o->pin = t->load_gen;
+			t->stats.alias_hits++;
+			out->obj = o;
+			out->m.adj = pm->start - pm->offset + a->delta;
+			out->m.first_row = o->first_row;
+			out->m.nr_rows = o->nr_rows;
+			return;
+		}
+	}
 	err = t->ops.get_table(t->ops.ctx, tgid, maps, pm, &tab);
 	if (err) {
 		t->stats.refused[err == -ENOENT ? UNWTABLES_REFUSED_NO_CFI
@@ -409,6 +507,8 @@ static void fill_mapping(struct unwtables *t, uint32_t tgid, const struct procma
 		out->m.flags = STACKD_MAPF_NO_ROOM;
 		return;
 	}
+	if (pm->has_file && strcmp(pm->path, "[vdso]"))
+		alias_add(t, o, pm, tab.adj);
 	out->obj = o;
 	out->m.adj = tab.adj;
 	out->m.first_row = o->first_row;

@@ -72,6 +72,7 @@ struct unwtables_stats {
 	uint64_t mappings_truncated; /* executable mappings beyond STACKD_UNWIND_MAX_MAPPINGS */
 	uint64_t loads;		     /* process loads (new, exec, maps changed) */
 	uint64_t load_ns;	     /* time spent in them */
+	uint64_t alias_hits; /* mappings of a file whose table was resident: no get_table call */
 	uint64_t quiesces;
 	uint64_t errors; /* failed kernel map writes (rows, entries) */
 };

@@ -549,13 +549,61 @@ static void test_reload(void **state)
 	unwtables_free(t);
 }
 
+/* A file seen before maps to its resident table without get_table, at its own address. */
+static void test_file_alias(void **state)
+{
+	struct unwtables *t = fake_new(10);
+	struct snap s;
+	unsigned calls;
+
+	(void)state;
+	F.rows[10] = 5;
+	F.rows[11] = 10;
+	snap_init(&s);
+	snap_add(&s, 0x401000, 0x410000, "/o10", true);
+	s.maps[0].offset = 0x1000;
+	s.maps[0].has_file = true;
+	s.maps[0].file = (struct procmap_file){.dev = 8, .ino = 42, .size = 4096};
+	assert_int_equal(unwtables_load(t, 1, 1, &s.pm), 0);
+	calls = F.nr_get_table;
+	/* Another process, another address (ASLR): same file, same offset. */
+	s.maps[0].start = 0x7f0000001000;
+	s.maps[0].end = 0x7f0000010000;
+	assert_int_equal(unwtables_load(t, 2, 1, &s.pm), 0);
+	assert_int_equal(F.nr_get_table, calls);
+	assert_int_equal(kmap(2, 0)->adj, 0x7f0000000000);
+	assert_int_equal(kmap(2, 0)->first_row, kmap(1, 0)->first_row);
+	assert_int_equal(stats(t).alias_hits, 1);
+	/* Another file identity (rewritten in place: new mtime) is asked for. */
+	s.maps[0].file.mtime_ns = 1;
+	assert_int_equal(unwtables_load(t, 3, 1, &s.pm), 0);
+	assert_int_equal(F.nr_get_table, calls + 1);
+	/* Evicted (pool of 10 rows), the alias goes with the object. */
+	unwtables_drop(t, 1, 1);
+	unwtables_drop(t, 2, 1);
+	unwtables_drop(t, 3, 1);
+	snap_objs(&s, (unsigned[]){11, 0});
+	assert_int_equal(unwtables_load(t, 4, 1, &s.pm), 0);
+	snap_init(&s);
+	snap_add(&s, 0x401000, 0x410000, "/o10", true);
+	s.maps[0].offset = 0x1000;
+	s.maps[0].has_file = true;
+	s.maps[0].file = (struct procmap_file){.dev = 8, .ino = 42, .size = 4096};
+	calls = F.nr_get_table;
+	assert_int_equal(unwtables_load(t, 5, 1, &s.pm), 0);
+	assert_int_equal(F.nr_get_table, calls + 1);
+	assert_int_equal(kmap(5, 0)->nr_rows, 5);
+	check_pool();
+	unwtables_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_alloc_and_share), cmocka_unit_test(test_eviction_order),
 	    cmocka_unit_test(test_no_room),	    cmocka_unit_test(test_fragmentation),
 	    cmocka_unit_test(test_many_mappings),   cmocka_unit_test(test_entry_refused),
-	    cmocka_unit_test(test_reload),
+	    cmocka_unit_test(test_reload),	    cmocka_unit_test(test_file_alias),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
