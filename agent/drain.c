@@ -114,8 +114,13 @@ static void load_tables(struct drain *d, const struct proc *p)
 {
 	if (!d->p.tables || !p || !p->maps || p->is_kthread || p->has_exited)
 		return;
+	uint64_t t0 = mono_ns();
+	int err;
+
 	/* Failures are counted by the manager; the process stays on the bridge. */
-	unwtables_load(d->p.tables, p->tgid, p->start_boottime, p->maps);
+	err = unwtables_load(d->p.tables, p->tgid, p->start_boottime, p->maps);
+	pr_debug("unwind tables of pid %u (%s): %s in %.3f ms", p->tgid, p->comm,
+		 err ? strerror(-err) : "loaded", (double)(mono_ns() - t0) / 1e6);
 }
 
 /* The proctable forgets a process (exited, or evicted alive): its entry goes with it. */

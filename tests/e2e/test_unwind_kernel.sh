@@ -7,15 +7,17 @@
 #
 #   fixture: unwind_kchain (main -> kc_a -> kc_b -> kc_c -> kc_d -> kc_e -> kc_leaf,
 #            kc_leaf burns CPU), `clang -O2 -g -fomit-frame-pointer`
-#   agent:   defaults (kernel unwinding), --profiling.frequency=99
+#   agent:   defaults (kernel unwinding), --profiling.frequency=99, started after the
+#            fixture with --profiling.pids=<fixture> so the node's other processes (a CI
+#            machine compiling) leave the walk and bridge counters alone
 #   checks:  >= 95% of the fixture's samples in a 5 s window read, in `go tool pprof
 #            -traces`, kc_leaf, kc_e, kc_d, kc_c, kc_b, kc_a, main, one or two
 #            __libc_start* frames, then _start as the root (frames above kc_leaf, the vDSO
 #            or the kernel, allowed), over >= 100 samples;
-#            in the window stackd_unwind_walks_total{end="complete"} grew, and
-#            stackd_unwind_bridge_samples_total grew by at most 10% of the walks (the
-#            bridge is node-wide: other processes' first samples);
-#            the fixture has an entry (stackd_unwind_process_entries >= 1, tables resident).
+#            stackd_unwind_walks_total{end="complete"} grew in the window; since the agent
+#            started, stackd_unwind_bridge_samples_total (the fixture's samples before its
+#            tables were loaded) is at most 5% of the walks;
+#            the fixture has an entry (stackd_unwind_process_entries = 1).
 #   prints:  the share, the most frequent incomplete stacks, the unwind metrics that moved.
 # shellcheck source-path=SCRIPTDIR disable=SC2119 # agent_start and friends take optional arguments
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -25,7 +27,7 @@ WINDOW=5
 LEAD=1
 MIN_PCT=${UNWIND_MIN_PCT:-95}
 MIN_SAMPLES=100
-MAX_BRIDGE_PCT=10
+MAX_BRIDGE_PCT=5
 
 e2e_require_bpf
 e2e_require_cmd clang go curl objdump
@@ -39,10 +41,11 @@ nfp=$(objdump -d --no-show-raw-insn "$fx" | awk '
 	inf && /mov +%rsp,%rbp/ { n++ } END { print n + 0 }')
 check "$((nfp == 0))" "clang -fomit-frame-pointer build: no frame-pointer prologue in the chain ($nfp found)"
 
-agent_start --profiling.frequency=$HZ
-e2e_bg kchain "$fx" $((LEAD + WINDOW + 20))
+e2e_bg kchain "$fx" $((LEAD + WINDOW + 40))
 fx_pid=$BG_PID
 info "fixture unwind_kchain pid $fx_pid"
+agent_start --profiling.frequency=$HZ --profiling.pids="$fx_pid"
+curl -fsS -m 10 -o "$T/m00" "$AGENT_URL/metrics" || fail "GET /metrics failed"
 sleep "$LEAD"
 curl -fsS -m 10 -o "$T/m0" "$AGENT_URL/metrics" || fail "GET /metrics failed"
 url="$AGENT_URL/debug/pprof/profile?seconds=$WINDOW"
@@ -108,14 +111,18 @@ c0=$(metric_val "$T/m0" 'stackd_unwind_walks_total{end="complete"}')
 c1=$(metric_val "$T/m1" 'stackd_unwind_walks_total{end="complete"}')
 w0=$(metric_sum "$T/m0" stackd_unwind_walks_total) || fail "no stackd_unwind_walks_total in /metrics"
 w1=$(metric_sum "$T/m1" stackd_unwind_walks_total) || fail "no stackd_unwind_walks_total in /metrics"
-b0=$(metric_val "$T/m0" stackd_unwind_bridge_samples_total)
+w00=$(metric_sum "$T/m00" stackd_unwind_walks_total) || fail "no stackd_unwind_walks_total in /metrics"
+b0=$(metric_val "$T/m00" stackd_unwind_bridge_samples_total)
 b1=$(metric_val "$T/m1" stackd_unwind_bridge_samples_total)
+loads=$(metric_val "$T/m1" stackd_unwind_table_loads_total)
+load_s=$(metric_val "$T/m1" stackd_unwind_table_load_seconds_total)
+info "table loads: $loads in $load_s s; pool: $(metric_val "$T/m1" stackd_unwind_table_bytes) bytes"
 entries=$(metric_val "$T/m1" stackd_unwind_process_entries)
 check "$(awk -v a="$c0" -v b="$c1" 'BEGIN { print (b > a) ? 1 : 0 }')" \
 	"stackd_unwind_walks_total{end=\"complete\"} grew in the window: $c0 -> $c1"
-check "$(awk -v w0="$w0" -v w1="$w1" -v b0="$b0" -v b1="$b1" -v m="$MAX_BRIDGE_PCT" \
+check "$(awk -v w0="$w00" -v w1="$w1" -v b0="$b0" -v b1="$b1" -v m="$MAX_BRIDGE_PCT" \
 	'BEGIN { print (b1 - b0 <= (w1 - w0) * m / 100) ? 1 : 0 }')" \
-	"bridge samples in the window ($((${b1%.*} - ${b0%.*}))) <= $MAX_BRIDGE_PCT% of kernel walks ($((${w1%.*} - ${w0%.*})))"
-check "$(awk -v e="$entries" 'BEGIN { print (e >= 1) ? 1 : 0 }')" "stackd_unwind_process_entries = $entries (want >= 1)"
+	"bridge samples since the agent started ($b0 -> $b1) <= $MAX_BRIDGE_PCT% of kernel walks ($w00 -> $w1)"
+check "$(awk -v e="$entries" 'BEGIN { print (e == 1) ? 1 : 0 }')" "stackd_unwind_process_entries = $entries (want 1: the fixture)"
 
 pass "kernel unwinding: $pct% of a 7-frame no-frame-pointer chain complete down to _start"
