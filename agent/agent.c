@@ -362,9 +362,13 @@ static int tables_write_rows(void *ctx, uint32_t first, const struct cfitab_row 
 	return loader_unwind_write_rows(((struct agent *)ctx)->loader, first, rows, nr);
 }
 
-static int tables_set_proc(void *ctx, uint32_t tgid, const struct stackd_unwind_proc *p)
+static int tables_set_proc(void *ctx, uint32_t tgid, const struct stackd_unwind_proc *p,
+			   bool only_existing)
 {
-	return loader_unwind_set_proc(((struct agent *)ctx)->loader, tgid, p);
+	struct loader *l = ((struct agent *)ctx)->loader;
+
+	return only_existing ? loader_unwind_replace_proc(l, tgid, p)
+			     : loader_unwind_set_proc(l, tgid, p);
 }
 
 static int tables_del_proc(void *ctx, uint32_t tgid, uint64_t start_boottime)

@@ -84,9 +84,10 @@ struct unwtables {
 	struct stackd_unwind_proc scratch;		/* what set_proc is handed */
 };
 
-static uint64_t proc_hash(uint32_t tgid, uint64_t start)
+/* Keyed by tgid alone, as the kernel's map is: one record per entry the kernel can hold. */
+static uint64_t proc_hash(uint32_t tgid)
 {
-	return hash_combine(hash_u64(tgid), start);
+	return hash_u64(tgid);
 }
 
 int unwtables_new(uint32_t pool_rows, const struct unwtables_ops *ops, struct unwtables **out)
@@ -204,19 +205,28 @@ static void extent_free(struct unwtables *t, uint32_t first, uint32_t nr)
 
 /* ---- process entries ----------------------------------------------------------------------- */
 
-static struct ut_proc *proc_find(struct unwtables *t, uint32_t tgid, uint64_t start)
+/* The record of @tgid's entry, whichever process (start time) it is for. */
+static struct ut_proc *proc_find_tgid(struct unwtables *t, uint32_t tgid)
 {
-	for (struct hnode *n = hmap_first(&t->procs, proc_hash(tgid, start)); n; n = hmap_next(n)) {
+	for (struct hnode *n = hmap_first(&t->procs, proc_hash(tgid)); n; n = hmap_next(n)) {
 		struct ut_proc *p = container_of(n, struct ut_proc, node);
 
-		if (p->tgid == tgid && p->start_boottime == start)
+		if (p->tgid == tgid)
 			return p;
 	}
 	return NULL;
 }
 
+static struct ut_proc *proc_find(struct unwtables *t, uint32_t tgid, uint64_t start)
+{
+	struct ut_proc *p = proc_find_tgid(t, tgid);
+
+	return p && p->start_boottime == start ? p : NULL;
+}
+
+/* @only_existing: rewrite, never re-create an entry the kernel dropped (exec, exit). */
 static int push_entry(struct unwtables *t, uint32_t tgid, uint64_t start, const struct ut_map *maps,
-		      uint32_t nr)
+		      uint32_t nr, bool only_existing)
 {
 	struct stackd_unwind_proc *e = &t->scratch;
 	int err;
@@ -226,8 +236,8 @@ static int push_entry(struct unwtables *t, uint32_t tgid, uint64_t start, const 
 	e->nr = nr;
 	for (uint32_t i = 0; i < nr; i++)
 		e->maps[i] = maps[i].m;
-	err = t->ops.set_proc(t->ops.ctx, tgid, e);
-	if (err && err != -E2BIG)
+	err = t->ops.set_proc(t->ops.ctx, tgid, e, only_existing);
+	if (err && err != -E2BIG && !(only_existing && err == -ENOENT))
 		t->stats.errors++;
 	return err;
 }
@@ -252,8 +262,10 @@ static void proc_forget(struct unwtables *t, struct ut_proc *p)
 
 /*
  * Evicting a named object: every entry naming it is rewritten first, its
- * mappings falling back to frame pointers. An entry that cannot be rewritten
- * is deleted, so that nothing names the rows any more either way.
+ * mappings falling back to frame pointers. An entry the kernel dropped (an
+ * exec or exit the drain has not heard of yet) is not re-created: the new
+ * image would be walked with the old one's tables. One that cannot be
+ * rewritten is deleted, so that nothing names the rows any more either way.
  */
 static void unname_obj(struct unwtables *t, struct ut_obj *o)
 {
@@ -263,6 +275,7 @@ static void unname_obj(struct unwtables *t, struct ut_obj *o)
 	hmap_for_each_safe (&t->procs, n, tmp, i) {
 		struct ut_proc *p = container_of(n, struct ut_proc, node);
 		bool named = false;
+		int err;
 
 		for (uint32_t k = 0; k < p->nr; k++) {
 			if (p->maps[k].obj != o)
@@ -277,8 +290,10 @@ static void unname_obj(struct unwtables *t, struct ut_obj *o)
 		if (!named)
 			continue;
 		t->need_quiesce = true;
-		if (push_entry(t, p->tgid, p->start_boottime, p->maps, p->nr)) {
-			t->ops.del_proc(t->ops.ctx, p->tgid, p->start_boottime);
+		err = push_entry(t, p->tgid, p->start_boottime, p->maps, p->nr, true);
+		if (err) {
+			if (err != -ENOENT)
+				t->ops.del_proc(t->ops.ctx, p->tgid, p->start_boottime);
 			proc_forget(t, p);
 		}
 	}
@@ -596,9 +611,13 @@ static int load(struct unwtables *t, uint32_t tgid, uint64_t start_boottime,
 	for (uint32_t i = 0; i < nr; i++)
 		if (t->work[i].obj)
 			t->work[i].obj->refs++;
-	/* build_mappings may have evicted what p named: p now says what the kernel holds. */
-	p = proc_find(t, tgid, start_boottime);
-	if (keep_same && same_entry(t, p, nr)) {
+	/*
+	 * build_mappings may have evicted what p named: p now says what the
+	 * kernel holds. A p of another start time is a process that had this pid
+	 * before: the entry written below replaces its entry.
+	 */
+	p = proc_find_tgid(t, tgid);
+	if (keep_same && p && p->start_boottime == start_boottime && same_entry(t, p, nr)) {
 		for (uint32_t i = 0; i < nr; i++)
 			if (t->work[i].obj)
 				t->work[i].obj->refs--; /* p names them still */
@@ -606,7 +625,7 @@ static int load(struct unwtables *t, uint32_t tgid, uint64_t start_boottime,
 		goto out;
 	}
 	np = malloc(sizeof(*np) + nr * sizeof(np->maps[0]));
-	err = np ? push_entry(t, tgid, start_boottime, t->work, nr) : -ENOMEM;
+	err = np ? push_entry(t, tgid, start_boottime, t->work, nr, false) : -ENOMEM;
 	if (err) {
 		/* Nothing installed: the process stays on the bridge (the kernel kept no entry). */
 		unref_maps(t, t->work, nr);
@@ -614,7 +633,7 @@ static int load(struct unwtables *t, uint32_t tgid, uint64_t start_boottime,
 		if (err == -E2BIG)
 			t->stats.procs_refused++;
 		if (p) {
-			t->ops.del_proc(t->ops.ctx, tgid, start_boottime);
+			t->ops.del_proc(t->ops.ctx, tgid, p->start_boottime);
 			proc_forget(t, p);
 		}
 		goto out;
@@ -625,7 +644,7 @@ static int load(struct unwtables *t, uint32_t tgid, uint64_t start_boottime,
 	memcpy(np->maps, t->work, nr * sizeof(np->maps[0]));
 	if (p)
 		proc_forget(t, p); /* replaced: what it named may be free once quiesced */
-	if (hmap_insert(&t->procs, &np->node, proc_hash(tgid, start_boottime))) {
+	if (hmap_insert(&t->procs, &np->node, proc_hash(tgid))) {
 		/* Not tracked means never rewritten: the entry must not stay. */
 		t->ops.del_proc(t->ops.ctx, tgid, start_boottime);
 		unref_maps(t, np->maps, nr);

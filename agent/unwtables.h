@@ -25,6 +25,7 @@
 #ifndef STACKD_AGENT_UNWTABLES_H
 #define STACKD_AGENT_UNWTABLES_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "stackd.h"
@@ -45,8 +46,12 @@ struct unwtables_ops {
 	int (*get_table)(void *ctx, uint32_t tgid, const struct procmaps *maps,
 			 const struct procmap *m, struct unwtables_table *out);
 	int (*write_rows)(void *ctx, uint32_t first, const struct cfitab_row *rows, uint32_t nr);
-	/* -E2BIG: no room for another entry. */
-	int (*set_proc)(void *ctx, uint32_t tgid, const struct stackd_unwind_proc *p);
+	/*
+	 * -E2BIG: no room for another entry. @only_existing: replace only an
+	 * entry the kernel still holds, else -ENOENT.
+	 */
+	int (*set_proc)(void *ctx, uint32_t tgid, const struct stackd_unwind_proc *p,
+			bool only_existing);
 	int (*del_proc)(void *ctx, uint32_t tgid, uint64_t start_boottime);
 	int (*quiesce)(void *ctx);
 };

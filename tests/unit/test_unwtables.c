@@ -104,7 +104,8 @@ static int fake_write_rows(void *ctx, uint32_t first, const struct cfitab_row *r
 	return 0;
 }
 
-static int fake_set_proc(void *ctx, uint32_t tgid, const struct stackd_unwind_proc *p)
+static int fake_set_proc(void *ctx, uint32_t tgid, const struct stackd_unwind_proc *p,
+			 bool only_existing)
 {
 	struct fake_proc *fp = fake_find(tgid);
 
@@ -123,6 +124,8 @@ static int fake_set_proc(void *ctx, uint32_t tgid, const struct stackd_unwind_pr
 		assert_true(m->first_row + m->nr_rows <= F.pool_rows);
 		assert_true(!m->nr_rows == !!m->flags);
 	}
+	if (!fp && only_existing)
+		return -ENOENT;
 	if (!fp) {
 		if (F.procs_full)
 			return -E2BIG;
@@ -597,6 +600,44 @@ static void test_file_alias(void **state)
 	unwtables_free(t);
 }
 
+/* An entry the kernel dropped (exec) is not re-created by an eviction; a reused pid replaces. */
+static void test_kernel_dropped(void **state)
+{
+	struct unwtables *t = fake_new(10);
+	struct fake_proc *fp;
+	struct snap s;
+
+	(void)state;
+	F.rows[10] = 10;
+	F.rows[11] = 10;
+	snap_objs(&s, (unsigned[]){10, 0});
+	assert_int_equal(unwtables_load(t, 6, 1, &s.pm), 0);
+	/* The exec tracepoint deletes the entry; the drain has not heard of it yet. */
+	fp = fake_find(6);
+	unname(&fp->e);
+	fp->tgid = 0;
+	snap_objs(&s, (unsigned[]){11, 0});
+	assert_int_equal(unwtables_load(t, 7, 1, &s.pm), 0);
+	assert_null(fake_find(6));
+	assert_int_equal(stats(t).procs, 1);
+	assert_int_equal(stats(t).errors, 0);
+	check_pool();
+
+	/* Pid 7 reused by another process: its entry replaces the old one's. */
+	snap_objs(&s, (unsigned[]){11, 0});
+	assert_int_equal(unwtables_load(t, 7, 2, &s.pm), 0);
+	assert_int_equal(fake_find(7)->e.start_boottime, 2);
+	assert_int_equal(stats(t).procs, 1);
+	unwtables_drop(t, 7, 1); /* the old process's exit, heard late: the new entry stays */
+	assert_non_null(fake_find(7));
+	assert_int_equal(stats(t).procs, 1);
+	unwtables_drop(t, 7, 2);
+	assert_null(fake_find(7));
+	assert_int_equal(stats(t).procs, 0);
+	assert_int_equal(stats(t).objects_unreferenced, 1);
+	unwtables_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -604,6 +645,7 @@ int main(void)
 	    cmocka_unit_test(test_no_room),	    cmocka_unit_test(test_fragmentation),
 	    cmocka_unit_test(test_many_mappings),   cmocka_unit_test(test_entry_refused),
 	    cmocka_unit_test(test_reload),	    cmocka_unit_test(test_file_alias),
+	    cmocka_unit_test(test_kernel_dropped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
