@@ -29,8 +29,10 @@
 #include "proctable.h"
 #include "stackcache.h"
 #include "stats.h"
+#include "symbolize/cfitab.h"
 #include "symbolize/symbolizer.h"
 #include "symbolize/unwinder.h"
+#include "unwtables.h"
 #include "windows.h"
 
 #define MAX_DEBUG_DIRS 16
@@ -46,6 +48,7 @@ struct agent {
 	struct proctable *procs;
 	struct stackcache *stacks;
 	struct unwinder *unw;
+	struct unwtables *tables; /* NULL outside --unwind.mode=kernel */
 	struct dwarfagg *dwarf;
 	struct procmeta_reader *meta;
 	struct history *hist; /* NULL: --history.retention=0 */
@@ -336,6 +339,65 @@ fail:
 	return err;
 }
 
+/* ---- the unwind table manager's kernel side: the loader's maps, the unwinder's tables -------- */
+
+static int tables_get_table(void *ctx, uint32_t tgid, const struct procmaps *maps,
+			    const struct procmap *m, struct unwtables_table *out)
+{
+	struct agent *a = ctx;
+	struct unwinder_table ut;
+	int err = unwinder_table(a->unw, (pid_t)tgid, maps, m, &ut);
+
+	if (err)
+		return err;
+	out->rows = ut.tab->rows;
+	out->nr_rows = ut.tab->nr_rows;
+	out->obj_id = ut.obj_id;
+	out->adj = ut.adj;
+	return 0;
+}
+
+static int tables_write_rows(void *ctx, uint32_t first, const struct cfitab_row *rows, uint32_t nr)
+{
+	return loader_unwind_write_rows(((struct agent *)ctx)->loader, first, rows, nr);
+}
+
+static int tables_set_proc(void *ctx, uint32_t tgid, const struct stackd_unwind_proc *p,
+			   bool only_existing)
+{
+	struct loader *l = ((struct agent *)ctx)->loader;
+
+	return only_existing ? loader_unwind_replace_proc(l, tgid, p)
+			     : loader_unwind_set_proc(l, tgid, p);
+}
+
+static int tables_del_proc(void *ctx, uint32_t tgid, uint64_t start_boottime)
+{
+	return loader_unwind_del_proc(((struct agent *)ctx)->loader, tgid, start_boottime);
+}
+
+static int tables_quiesce(void *ctx)
+{
+	return loader_quiesce(((struct agent *)ctx)->loader);
+}
+
+/* Kernel mode only: the manager of the loaded program's row pool and process entries. */
+static int start_tables(struct agent *a)
+{
+	const struct unwtables_ops ops = {
+	    .ctx = a,
+	    .get_table = tables_get_table,
+	    .write_rows = tables_write_rows,
+	    .set_proc = tables_set_proc,
+	    .del_proc = tables_del_proc,
+	    .quiesce = tables_quiesce,
+	};
+
+	if (a->cfg.unwind_mode != STACKD_UNWIND_KERNEL)
+		return 0;
+	return unwtables_new(loader_unwind_rows(a->loader), &ops, &a->tables);
+}
+
 int agent_start(struct agent *a)
 {
 	struct symbolizer_opts sopts = {.cache_max_bytes = a->cfg.symbol_cache_bytes,
@@ -430,6 +492,8 @@ int agent_start(struct agent *a)
 	if (!err)
 		err = loader_load(a->loader);
 	if (!err)
+		err = start_tables(a);
+	if (!err)
 		err = loader_attach(a->loader);
 	if (err)
 		return err;
@@ -439,6 +503,7 @@ int agent_start(struct agent *a)
 					  .procs = a->procs,
 					  .stacks = a->stacks,
 					  .unw = a->unw,
+					  .tables = a->tables,
 					  .dwarf = a->dwarf,
 					  .cpu = a->cpu,
 					  .fill = a->fill,
@@ -502,6 +567,7 @@ void agent_stop(struct agent *a)
 	/* Requesters free their own windows; the HTTP server has waited for them. */
 	windows_abort(a->windows);
 	drain_free(a->drain);
+	unwtables_free(a->tables);
 	loader_free(a->loader);
 	dwarfagg_free(a->dwarf);
 	unwinder_free(a->unw);

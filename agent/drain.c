@@ -109,23 +109,68 @@ static void test_stall_hook(struct drain *d)
 
 /* ---- ring-buffer records (loader_poll_events) ---------------------------------------------- */
 
+/* Kernel mode: install the process's unwind tables (a no-op for what has no user code). */
+static void load_tables(struct drain *d, const struct proc *p)
+{
+	if (!d->p.tables || !p || !p->maps || p->is_kthread || p->has_exited)
+		return;
+	uint64_t t0 = mono_ns();
+	int err;
+
+	/* Failures are counted by the manager; the process stays on the bridge. */
+	err = unwtables_load(d->p.tables, p->tgid, p->start_boottime, p->maps);
+	pr_debug("unwind tables of pid %u (%s): %s in %.3f ms", p->tgid, p->comm,
+		 err ? strerror(-err) : "loaded", (double)(mono_ns() - t0) / 1e6);
+}
+
+/* The proctable forgets a process (exited, or evicted alive): its entry goes with it. */
+static void on_proc_evict(void *ctx, const struct proc *p)
+{
+	struct drain *d = ctx;
+
+	unwtables_drop(d->p.tables, p->tgid, p->start_boottime);
+}
+
 void drain_on_event(void *ctx, const struct stackd_event *ev)
 {
 	struct drain *d = ctx;
 	char comm[STACKD_COMM_LEN + 1];
+	uint64_t serial;
+	struct proc *p;
 
 	memcpy(comm, ev->comm, STACKD_COMM_LEN);
 	comm[STACKD_COMM_LEN] = '\0';
 	switch (ev->type) {
 	case STACKD_EVENT_NEW_PROCESS:
 		/* First sample since start or exec: snapshot now, while it is alive. */
-		proctable_get(d->p.procs, ev->tgid, ev->start_boottime, comm, true);
+		p = proctable_get(d->p.procs, ev->tgid, ev->start_boottime, comm, true);
 		/* An exec keeps (tgid, start time): the old image's names must go. */
 		stackcache_forget(d->p.stacks, ev->tgid, ev->start_boottime);
+		/* Its samples go to the bridge until its tables are in: load them now. */
+		load_tables(d, p);
 		d->stats.events_new++;
+		break;
+	case STACKD_EVENT_MAPS_STALE:
+		p = proctable_get(d->p.procs, ev->tgid, ev->start_boottime, comm, false);
+		if (p && d->p.tables) {
+			serial = p->maps ? p->maps->serial : 0;
+			proctable_refresh_maps(d->p.procs, p);
+			/* A new snapshot only (rate-limited); one with the same mappings writes
+			 * nothing. */
+			if (p->maps && p->maps->serial != serial) {
+				stackcache_forget(d->p.stacks, p->tgid, p->start_boottime);
+				if (!p->has_exited)
+					unwtables_refresh(d->p.tables, p->tgid, p->start_boottime,
+							  p->maps);
+			}
+		}
+		d->stats.events_stale++;
 		break;
 	case STACKD_EVENT_EXIT:
 		proctable_mark_exited(d->p.procs, ev->tgid, ev->start_boottime, d->seq);
+		/* The kernel dropped the entry already: only the references go. */
+		if (d->p.tables)
+			unwtables_drop(d->p.tables, ev->tgid, ev->start_boottime);
 		d->stats.events_exit++;
 		break;
 	default:
@@ -348,6 +393,8 @@ static void publish_stats(struct drain *d, const struct loader_drain_stats *ds, 
 	symbolizer_get_stats(d->p.sym, &ss);
 	stackcache_get_stats(d->p.stacks, &sc);
 	unwinder_get_stats(d->p.unw, &us);
+	if (d->p.tables)
+		unwtables_get_stats(d->p.tables, &d->stats.tables);
 	proctable_get_stats(d->p.procs, &ps);
 	procmeta_get_stats(d->p.meta, &ms);
 	if (loader_read_counters(d->p.loader, bpf) != 0)
@@ -509,6 +556,8 @@ int drain_attach(struct drain *d, const struct drain_parts *p)
 	struct epoll_event ev = {.events = EPOLLIN};
 
 	d->p = *p;
+	if (p->tables)
+		proctable_on_evict(p->procs, on_proc_evict, d);
 	ev.data.fd = loader_events_fd(p->loader);
 	if (epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, ev.data.fd, &ev))
 		return -errno;

@@ -37,6 +37,7 @@
 #include "stats.h"
 #include "symbolize/symbolizer.h"
 #include "symbolize/unwinder.h"
+#include "unwtables.h"
 #include "windows.h"
 
 struct drain;
@@ -55,6 +56,7 @@ struct drain_parts {
 	struct proctable *procs;
 	struct stackcache *stacks;
 	struct unwinder *unw;
+	struct unwtables *tables; /* NULL outside --unwind.mode=kernel */
 	struct dwarfagg *dwarf;
 	struct cpumetrics *cpu;
 	struct histfill *fill; /* NULL: no history */

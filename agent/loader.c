@@ -756,6 +756,15 @@ int loader_unwind_set_proc(struct loader *l, uint32_t tgid, const struct stackd_
 	return 0;
 }
 
+int loader_unwind_replace_proc(struct loader *l, uint32_t tgid, const struct stackd_unwind_proc *p)
+{
+	if (l->opts.unwind_mode != STACKD_UNWIND_KERNEL || l->stage < LOADER_LOADED)
+		return -ENOTSUP;
+	if (bpf_map_update_elem(bpf_map__fd(l->skel->maps.unwind_procs), &tgid, p, BPF_EXIST))
+		return -errno;
+	return 0;
+}
+
 int loader_unwind_del_proc(struct loader *l, uint32_t tgid, uint64_t start_boottime)
 {
 	int fd;

@@ -128,6 +128,8 @@ int loader_drain(struct loader *l, void (*cb)(void *ctx, const struct loader_rec
  *   (batched); -ERANGE past the pool.
  * loader_unwind_set_proc: install or replace process @tgid's mappings
  *   (p->start_boottime says which process); -E2BIG: unwind_procs is full.
+ * loader_unwind_replace_proc: the same, only while @tgid still has an entry
+ *   (the kernel drops it at exec and exit); -ENOENT when it has none.
  * loader_unwind_del_proc: remove @tgid's entry only while it is still
  *   (@tgid, @start_boottime)'s: 1 removed, 0 not there (or another's).
  * loader_quiesce: wait until every program that may have started before the
@@ -138,6 +140,7 @@ uint32_t loader_unwind_rows(const struct loader *l);
 int loader_unwind_write_rows(struct loader *l, uint32_t first, const struct cfitab_row *rows,
 			     uint32_t nr);
 int loader_unwind_set_proc(struct loader *l, uint32_t tgid, const struct stackd_unwind_proc *p);
+int loader_unwind_replace_proc(struct loader *l, uint32_t tgid, const struct stackd_unwind_proc *p);
 int loader_unwind_del_proc(struct loader *l, uint32_t tgid, uint64_t start_boottime);
 int loader_quiesce(struct loader *l);
 

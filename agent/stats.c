@@ -52,7 +52,7 @@ struct metric_row {
 	const char *label;	   /* NULL: one sample without labels */
 	const char *const *values; /* label values (NULL: get() names them) */
 	size_t nr;		   /* samples with a label (get() may say otherwise) */
-	size_t stat[5];		   /* without get(): offsets of the values in agent_stats */
+	size_t stat[8];		   /* without get(): offsets of the values in agent_stats */
 	/* Values that are not plain agent_stats counters; returns how many it wrote. */
 	size_t (*get)(const struct metric_src *m, uint64_t *v, const char **values);
 	double (*seconds)(const struct agent_stats *s); /* METRIC_SECONDS */
@@ -64,9 +64,14 @@ static const char *const drop_reasons[] = {"counts_map_full", "unattributed",
 					   "profile_build_failed"};
 static const char *const snap_reasons[] = {"vanished", "error"};
 static const char *const evict_reasons[] = {"exited", "capacity"};
-static const char *const event_types[] = {"new_process", "exit"};
+static const char *const event_types[] = {"new_process", "exit", "maps_stale"};
 static const char *const map_names[] = {"counts", "stacks", "overflow"};
-static const char *const unwind_paths[] = {"fp", "dwarf"};
+static const char *const unwind_paths[] = {"kernel", "dwarf", "fp"};
+static const char *const walk_ends[] = {"complete", "no_table",	   "table_full", "read_fault",
+					"depth",    "unsupported", "bad_frame"};
+static const char *const walk_frame_kinds[] = {"table", "frame_pointer"};
+static const char *const table_refusals[] = {"no_cfi", "unreadable", "no_room"};
+static const char *const table_evictions[] = {"unreferenced", "referenced"};
 static const char *const history_evict_reasons[] = {"retention", "budget", "too_big",
 						    "out_of_memory", "pinned_by_queries"};
 static const char *const history_partial_results[] = {"held", "rejected"};
@@ -140,6 +145,71 @@ static size_t get_unwind_dropped(const struct metric_src *m, uint64_t *v, const 
 	return 1;
 }
 
+/* Walks in the kernel, by how they ended (STACKD_CNT_WALK_COMPLETE.._BAD, in order). */
+static uint64_t walks(const struct agent_stats *s)
+{
+	uint64_t n = 0;
+
+	for (int i = STACKD_CNT_WALK_COMPLETE; i <= STACKD_CNT_WALK_BAD; i++)
+		n += s->bpf[i];
+	return n;
+}
+
+/*
+ * Recorded samples are kernel walks plus frame-pointer stacks (fp mode,
+ * kernel threads, copies that found the ring full); copies are not recorded.
+ * Per-CPU counters are summed one by one: never below zero.
+ */
+static size_t get_unwind_paths(const struct metric_src *m, uint64_t *v, const char **values)
+{
+	uint64_t w = walks(m->s), rec = m->s->bpf[STACKD_CNT_RECORDED];
+
+	(void)values;
+	v[0] = w;
+	v[1] = m->s->dwarf_samples;
+	v[2] = rec > w ? rec - w : 0;
+	return 3;
+}
+
+static size_t get_walk_frames(const struct metric_src *m, uint64_t *v, const char **values)
+{
+	uint64_t all = m->s->bpf[STACKD_CNT_WALK_FRAMES], fp = m->s->bpf[STACKD_CNT_WALK_FP_FRAMES];
+
+	(void)values;
+	v[0] = all > fp ? all - fp : 0;
+	v[1] = fp;
+	return 2;
+}
+
+static size_t get_table_bytes(const struct metric_src *m, uint64_t *v, const char **values)
+{
+	(void)values;
+	v[0] = m->s->tables.rows_used * sizeof(struct cfitab_row);
+	return 1;
+}
+
+static size_t get_table_budget(const struct metric_src *m, uint64_t *v, const char **values)
+{
+	(void)values;
+	v[0] = m->s->tables.pool_rows * sizeof(struct cfitab_row);
+	return 1;
+}
+
+static size_t get_table_evictions(const struct metric_src *m, uint64_t *v, const char **values)
+{
+	uint64_t all = m->s->tables.evictions, named = m->s->tables.evictions_referenced;
+
+	(void)values;
+	v[0] = all > named ? all - named : 0;
+	v[1] = named;
+	return 2;
+}
+
+static double table_load_seconds(const struct agent_stats *s)
+{
+	return (double)s->tables.load_ns / 1e9;
+}
+
 /* Process-wide atomics (common/safefile.c): any thread's refusals, snapshotted now. */
 static size_t get_files_refused(const struct metric_src *m, uint64_t *v, const char **values)
 {
@@ -208,7 +278,7 @@ static const struct metric_row metric_rows[] = {
      "Stack ids in a counts entry that were missing from the stack map.",
      .stat = {S(stacks_not_found)}},
     {"stackd_process_events_total", "counter", "Process notifications received from the BPF side.",
-     LABELS("type", event_types), .stat = {S(events_new), S(events_exit)}},
+     LABELS("type", event_types), .stat = {S(events_new), S(events_exit), S(events_stale)}},
     {"stackd_process_events_lost_total", "counter",
      "Process notifications lost because the ring buffer was full.",
      .stat = {S(bpf[STACKD_CNT_EVENTS_LOST])}},
@@ -306,9 +376,61 @@ static const struct metric_row metric_rows[] = {
     {"stackd_stack_cache_evictions_total", "counter",
      "Stacks evicted from the cache to stay within budget.", .stat = {S(stacks.evictions)}},
     {"stackd_unwind_samples_total", "counter",
-     "Samples by how their user stack was walked: frame pointers in the "
-     "kernel, or DWARF CFI over a stack copy in user space.",
-     LABELS("path", unwind_paths), .stat = {S(bpf[STACKD_CNT_RECORDED]), S(dwarf_samples)}},
+     "Samples by how their user stack was walked: in the kernel with unwind tables (kernel), "
+     "from a stack copy with DWARF CFI in user space (dwarf: dwarf mode, or the bridge before a "
+     "process's tables are loaded), or by frame pointers in the kernel (fp: fp mode, kernel "
+     "threads, copies that found the ring buffer full).",
+     LABELS("path", unwind_paths), .get = get_unwind_paths},
+    {"stackd_unwind_walks_total", "counter",
+     "Stack walks in the kernel with unwind tables, by how they ended.", LABELS("end", walk_ends),
+     .stat = {S(bpf[STACKD_CNT_WALK_COMPLETE]), S(bpf[STACKD_CNT_WALK_NO_TABLE]),
+	      S(bpf[STACKD_CNT_WALK_TABLE_FULL]), S(bpf[STACKD_CNT_WALK_READ_FAULT]),
+	      S(bpf[STACKD_CNT_WALK_DEPTH]), S(bpf[STACKD_CNT_WALK_UNSUP]),
+	      S(bpf[STACKD_CNT_WALK_BAD])}},
+    {"stackd_unwind_walk_frames_total", "counter",
+     "Frames walked in the kernel: with a table row, or by the frame-pointer fallback.",
+     LABELS("how", walk_frame_kinds), .get = get_walk_frames},
+    {"stackd_unwind_bridge_samples_total", "counter",
+     "Samples of processes whose tables were not loaded yet, sent as stack copies to user space "
+     "(the bridge).",
+     .stat = {S(bpf[STACKD_CNT_WALK_NO_PROC])}},
+    {"stackd_unwind_maps_stale_total", "counter",
+     "Walks that met a pc outside every mapping of their process's entry (rate-limited "
+     "notifications: the agent re-reads the maps).",
+     .stat = {S(bpf[STACKD_CNT_MAPS_STALE])}},
+    {"stackd_unwind_table_bytes", "gauge", "Unwind table rows held in the kernel row pool.",
+     .get = get_table_bytes},
+    {"stackd_unwind_table_budget_bytes", "gauge",
+     "Size of the kernel row pool (--unwind.table-budget).", .get = get_table_budget},
+    {"stackd_unwind_table_objects", "gauge", "Objects with their table in the row pool.",
+     .stat = {S(tables.objects)}},
+    {"stackd_unwind_table_cached_objects", "gauge",
+     "Of those, objects no process maps any more (kept until their space is needed).",
+     .stat = {S(tables.objects_unreferenced)}},
+    {"stackd_unwind_table_evictions_total", "counter",
+     "Tables evicted from the row pool for another, least recently used first: referenced ones "
+     "left their processes' mappings to frame pointers.",
+     LABELS("object", table_evictions), .get = get_table_evictions},
+    {"stackd_unwind_tables_refused_total", "counter",
+     "Executable mappings left without a table, by reason (walked by frame pointer).",
+     LABELS("reason", table_refusals),
+     .stat = {S(tables.refused[UNWTABLES_REFUSED_NO_CFI]),
+	      S(tables.refused[UNWTABLES_REFUSED_UNREADABLE]),
+	      S(tables.refused[UNWTABLES_REFUSED_NO_ROOM])}},
+    {"stackd_unwind_process_entries", "gauge", "Processes with an entry in the kernel.",
+     .stat = {S(tables.procs)}},
+    {"stackd_unwind_process_entries_refused_total", "counter",
+     "Process entries the kernel map had no room for (those processes stay on the bridge).",
+     .stat = {S(tables.procs_refused)}},
+    {"stackd_unwind_mappings_truncated_total", "counter",
+     "Executable mappings left out of a process entry beyond its 256 (anonymous ones first).",
+     .stat = {S(tables.mappings_truncated)}},
+    {"stackd_unwind_table_loads_total", "counter",
+     "Process entries built (new process, exec, changed maps).", .stat = {S(tables.loads)}},
+    {"stackd_unwind_table_load_seconds_total", "counter", "Time spent building them.",
+     .kind = METRIC_SECONDS, .seconds = table_load_seconds},
+    {"stackd_unwind_table_errors_total", "counter",
+     "Failed writes of rows or entries to the kernel maps.", .stat = {S(tables.errors)}},
     {"stackd_unwind_stacks_ended_early_total", "counter",
      "Stacks unwound in user space (DWARF mode, or the bridge before a new process's "
      "tables are loaded) that did not reach an outermost frame.",

@@ -24,6 +24,7 @@
 #include "stackd.h"
 #include "symbolize/symbolizer.h"
 #include "symbolize/unwinder.h"
+#include "unwtables.h"
 
 /* Counted by the HTTP threads that serve profiles, in the published struct only. */
 struct agent_req_stats {
@@ -43,12 +44,14 @@ struct agent_stats {
 	uint64_t samples_not_in_profile; /* a window could not take them (out of memory) */
 	uint64_t events_new;
 	uint64_t events_exit;
+	uint64_t events_stale; /* MAPS_STALE: a kernel walk met a pc outside the known mappings */
 	struct agent_req_stats req; /* HTTP threads; stats_publish leaves it alone */
 	struct symbolizer_stats sym;
 	struct stackcache_stats stacks;
 	struct unwinder_stats unw;
-	uint64_t dwarf_samples;	    /* samples unwound from stack copies */
-	uint64_t dwarf_ended_early; /* ...whose unwind did not reach the outermost frame */
+	struct unwtables_stats tables; /* kernel mode: the row pool and process entries */
+	uint64_t dwarf_samples;	       /* samples unwound from stack copies */
+	uint64_t dwarf_ended_early;    /* ...whose unwind did not reach the outermost frame */
 	uint64_t dwarf_dropped; /* ...not aggregated (more distinct stacks than the table holds) */
 	uint64_t dwarf_bad_records;
 	struct proctable_stats procs;

@@ -20,3 +20,5 @@ stackd_unit_test(test_windows SOURCES test_windows.c LIBS agent_core)
 # agent/stats.c's /metrics exposition against golden files (tests/unit/golden).
 stackd_unit_test(test_stats SOURCES test_stats.c LIBS agent_core)
 target_compile_definitions(test_stats PRIVATE STACKD_GOLDEN_DIR="${CMAKE_CURRENT_SOURCE_DIR}/golden")
+# The unwind table manager (row pool, eviction, entry rewrites) against a fake kernel.
+stackd_unit_test(test_unwtables SOURCES test_unwtables.c LIBS agent_core)
