@@ -622,6 +622,22 @@ static int user_frames(struct symbolizer *s, pid_t pid, const struct procmaps *m
 		if (symcache_obj_symbol(s->cache, mt[j].obj, vaddr, &ft[i].name, NULL) &&
 		    go_lookup(mt[j].obj, vaddr, &ft[i].name))
 			ft[i].name = NULL;
+		/*
+		 * A caller frame whose ip - 1 is in no function but whose ip starts one:
+		 * a signal trampoline (__restore_rt), where the "return address" is the
+		 * handler's, pointing at the trampoline's first byte (libc starts its CFI
+		 * a byte early for this, but not its symbol).
+		 */
+		if (!ft[i].name && addr != ips[i]) {
+			const char *name = NULL;
+			uint64_t start = 0;
+
+			if (!symcache_obj_symbol(s->cache, mt[j].obj, vaddr + 1, &name, &start) &&
+			    start == vaddr + 1) {
+				ft[i].name = name;
+				vaddr++;
+			}
+		}
 		if (use_dwarf)
 			dw_resolve(s, mt[j].obj, vaddr, &ft[i], &dwa, &nr_lines, &str_bytes);
 		if (!ft[i].name && !ft[i].dw_nr) {
