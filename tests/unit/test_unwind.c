@@ -1389,7 +1389,8 @@ static void check_callee(const struct snapshot *s, uint64_t pc, const uint64_t *
 	nfull = unwinder_unwind(u, 1, s->maps, s->regs, s->stack, s->stack_len, full, MAX_FRAMES,
 				&end_full);
 	assert_int_equal(end_full, UNWIND_END_COMPLETE);
-	memcpy(stack, extra, nr_extra * 8);
+	if (nr_extra)
+		memcpy(stack, extra, nr_extra * 8);
 	memcpy(stack + nr_extra * 8, &s->regs[UNWIND_REG_RIP], 8);
 	memcpy(stack + pre, s->stack, s->stack_len);
 	memcpy(regs, s->regs, sizeof(regs));
