@@ -4,7 +4,7 @@
 # Usage: scripts/deps.sh [--test]   (--test adds the real clients the tests use)
 set -euo pipefail
 build_pkgs=(cmake make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libdwarf-dev
-	libunwind-dev libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev pkg-config git
+	libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev pkg-config git
 	libiberty-dev libyaml-dev libgnutls28-dev libcrypt-dev)
 test_pkgs=(libcmocka-dev clang-format-14 libclang-rt-14-dev golang-go prometheus curl python3 bpftrace linux-perf
 	procps g++ nodejs libc6-dbg binutils util-linux mount openssl apache2-utils

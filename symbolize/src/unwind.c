@@ -1,45 +1,39 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * DWARF unwinding of copied user stacks with libunwind's remote API.
+ * The bridge unwinder: copied user stacks walked in user space with the
+ * compiled tables (symbolize/cfitab.h) the in-kernel unwinder uses, by the
+ * same rules as walk_step() in bpf/stackd.bpf.c, so a process's samples get
+ * the same stacks before and after its tables reach the kernel:
+ *   - the leaf and the frame a signal interrupted are looked up at their
+ *     exact pc, every other frame at its return address - 1;
+ *   - a STOP row ends the walk complete, an UNSUP row ends it;
+ *   - a SIGNAL row (__restore_rt) takes the interrupted rip, rsp and rbp
+ *     from the kernel's ucontext at rsp + 168, 160 and 120;
+ *   - RSP, RBP and PLT rows give the CFA; the return address is at CFA - 8,
+ *     the caller's rbp where the row says (unknown: 0);
+ *   - a pc without a row (a gap, an object without CFI, anonymous code, no
+ *     mapping) is walked by its frame pointer, for that frame only;
+ *   - every frame's CFA must be above the frame's sp, and a return address
+ *     below the first page ends the walk complete.
+ * Memory is read only from the stack copy (stack_word()), never from the
+ * process; needing a word above the copy ends the walk as "stack_copy".
+ * Nothing here blocks signals or makes a system call per step: a walk is a
+ * binary search per frame in a table already in memory.
  *
- * libunwind asks for everything through our accessors, with a per-call
- * context as the argument:
- *   - registers come from the sample (enum unwind_reg is libunwind's own
- *     UNW_X86_64_* numbering, checked at compile time);
- *   - memory comes from the stack copy, or from our cached copies of an
- *     object's .eh_frame_hdr/.eh_frame at their runtime addresses (that is
- *     where the table lookup and the CFI parser read); any other address
- *     inside a mapped object's image reads as zero (on the DWARF path that
- *     is only the personality routine pointer behind a DW_EH_PE_indirect
- *     CIE augmentation, which unwinding never uses), everything else fails;
- *   - find_proc_info turns the ip into (mapping, cached object, load bias),
- *     binary-searches the object's .eh_frame_hdr table in our copy, and
- *     hands _Ux86_64_dwarf_search_unwind_table a one-entry
- *     UNW_INFO_FORMAT_REMOTE_TABLE holding that entry (libunwind's own remote
- *     search would read every probe byte by byte through access_mem).
- * When find_proc_info or a read fails, the callback records why in the
- * context, and returns an error other than -UNW_ENOINFO: ENOINFO would make
- * libunwind guess the frame from rbp, which on code without frame pointers
- * invents frames rather than ending the stack honestly.
- *
- * .debug_frame is not handed to libunwind as such: it reads a
- * UNW_INFO_FORMAT_TABLE (.debug_frame) through its *local* address space
- * with an internal index struct, which a remote unwinder cannot provide.
- * unwtab converts it to .eh_frame form at load time instead (its own, or a
- * separate debug file's when the object has no CFI at all), and the copy is
- * served here like any .eh_frame.
+ * The tables are compiled (cfitab_from_unwtab()) when an object enters the
+ * cache, and unwtab's section copies (.eh_frame_hdr, .eh_frame, converted
+ * .debug_frame) are dropped right after: nothing reads them once the rows
+ * exist. One compiled table serves both unwinder_unwind() and
+ * unwinder_table() (the tables loaded into the kernel).
  *
  * Objects are cached by build id (else by file identity) and found by the
  * file identity (device, inode, size, mtime, ctime) priming recorded in the
  * maps snapshot, so a process that has exited still unwinds; never by the
  * (device, inode) of the maps line alone, which a later file can reuse.
- * Eviction (LRU, byte budget) only runs between unwinds, so the pointers a
- * context holds stay valid for the whole unwind.
+ * Eviction (LRU, byte budget) only runs between unwinds, so the table
+ * pointers a walk holds stay valid for the whole walk.
  */
 #include "symbolize/unwinder.h"
-
-#define UNW_REMOTE_ONLY
-#include <libunwind.h>
 
 #include <elf.h>
 #include <errno.h>
@@ -60,57 +54,34 @@
 #include "debuginfo.h"
 #include "unwtab.h"
 
-/* Exported by libunwind-x86_64 but missing from its headers. */
-extern int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t as, unw_word_t ip,
-					      unw_dyn_info_t *di, unw_proc_info_t *pi,
-					      int need_unwind_info, void *arg);
-
 #define UNWINDER_DEFAULT_BYTES (32u << 20)
 /* Distinct mappings one unwind remembers; more just means re-resolving. */
 #define CTX_MAPS 16
-/*
- * Reads one unwind may make. A 30-frame stack needs a few thousand (libunwind
- * reads CFI a byte at a time); the cap stops hostile DWARF expressions that
- * loop (DW_OP_skip backwards) from hanging the drain loop.
- */
-#define CTX_MAX_READS (1u << 17)
 /* Reads above the copy but this close to it are the stack we did not copy. */
 #define STACK_NEAR     (64ull << 20)
 #define VDSO_MAX_BYTES (1u << 20)
 /*
- * Where libunwind reads the one-entry table find_proc_info builds: the null
- * page, which is never stack nor object memory.
- */
-#define ENTRY_ADDR 0x10ull
-/* Processes whose libunwind caches stay warm at once (see as_claim()). */
-#define UNWIND_AS_SLOTS 8
-/*
  * Where a user stack pointer can be: above the null page (mmap_min_addr is at
  * least a page) and below the top of a 57-bit (5-level paging) user address
- * space. Anything else is a process playing with its registers.
+ * space. Anything else is a process playing with its registers. The same
+ * bounds as the BPF walker's USER_MIN and USER_END.
  */
 #define USER_ADDR_MIN 0x1000ull
 #define USER_ADDR_END (1ull << 56)
-
-#define SAME_REG(a, b) ((int)(a) == (int)(b))
-_Static_assert(SAME_REG(UNWIND_REG_RAX, UNW_X86_64_RAX) &&
-		   SAME_REG(UNWIND_REG_RBX, UNW_X86_64_RBX) &&
-		   SAME_REG(UNWIND_REG_RBP, UNW_X86_64_RBP) &&
-		   SAME_REG(UNWIND_REG_RSP, UNW_X86_64_RSP) &&
-		   SAME_REG(UNWIND_REG_R8, UNW_X86_64_R8) &&
-		   SAME_REG(UNWIND_REG_R15, UNW_X86_64_R15) &&
-		   SAME_REG(UNWIND_REG_RIP, UNW_X86_64_RIP),
-	       "enum unwind_reg must follow libunwind's x86_64 register numbering");
+/* Where the interrupted registers are in the kernel's struct ucontext (x86-64). */
+#define UC_RBP 120
+#define UC_RSP 160
+#define UC_RIP 168
 
 struct uw_obj {
 	struct hnode id_node;	  /* in by_id when has_id */
 	struct list_head lru;	  /* most recently used at the head */
 	struct list_head aliases; /* struct uw_alias.obj_link */
-	struct unwtab *tab;	  /* NULL: not an object we can read (negative entry) */
-	struct cfitab *cft;	  /* compiled on first unwinder_table(); NULL before or if failed */
-	int cft_err;		  /* 0: not tried yet; else why cft is NULL */
-	uint64_t id;		  /* unwinder_table's obj_id: unique for the unwinder's life */
-	size_t bytes;		  /* this + tab + cft + aliases: what the budget is charged */
+	struct unwtab *tab;	  /* geometry and build id; NULL: unreadable (negative entry) */
+	struct cfitab *cft;	  /* the compiled table; NULL: none (why in cft_err) */
+	int cft_err;
+	uint64_t id;  /* unwinder_table's obj_id: unique for the unwinder's life */
+	size_t bytes; /* this + tab + cft + aliases: what the budget is charged */
 	bool has_id;
 };
 
@@ -122,24 +93,7 @@ struct uw_alias {
 	uint64_t key[5];
 };
 
-/* Who an address space's register-state cache describes. */
-struct as_id {
-	pid_t pid;
-	const struct procmaps *maps;
-	uint64_t serial; /* the snapshot's: its address alone may be a freed one's */
-	size_t nr, bytes;
-	uint64_t lo, hi;
-};
-
-struct as_slot {
-	unw_addr_space_t as; /* created on first use */
-	struct as_id id;
-	uint64_t used;
-};
-
 struct unwinder {
-	struct as_slot as[UNWIND_AS_SLOTS];
-	uint64_t as_clock;
 	char *proc_root;
 	size_t max_bytes;
 	struct hmap by_id;
@@ -155,28 +109,21 @@ struct unwinder {
 	bool vdso_tried;
 };
 
-/* One mapping an unwind touched, with where its tables are at run time. */
+/* One mapping a walk touched, with its table. */
 struct ctx_map {
 	const struct procmap *m;
-	const struct unwtab *tab; /* NULL: no CFI for this mapping */
-	int fail;		  /* enum unwind_end when !tab */
-	uint64_t bias;
-	uint64_t img_lo, img_hi; /* runtime span of the object's PT_LOADs */
+	const struct cfitab *tab; /* NULL: no table for this mapping */
+	uint64_t adj;		  /* row pc = address - adj */
 };
 
 struct uw_ctx {
 	struct unwinder *u;
 	pid_t pid;
 	const struct procmaps *maps;
-	const uint64_t *regs;
 	const unsigned char *stack;
 	uint64_t stack_lo, stack_hi;
 	struct ctx_map cm[CTX_MAPS];
 	size_t nr_cm, next_cm;
-	const struct ctx_map *last; /* where the previous table read hit */
-	int32_t entry[2];	    /* the table entry find_proc_info chose, served at ENTRY_ADDR */
-	size_t reads;
-	int fail; /* enum unwind_end a callback hit during this step, or -1 */
 };
 
 static const char *const end_names[UNWIND_END__MAX] = {
@@ -250,34 +197,52 @@ static void alias_set(struct unwinder *u, const uint64_t key[5], struct uw_obj *
 	u->stats.cache_bytes += sizeof(*a);
 }
 
-static bool sect_equal(const struct unwtab_sect *a, const struct unwtab_sect *b)
+/*
+ * Compile @t's CFI into *@cft, then drop @t's section copies: the rows are
+ * all that unwinding reads. 0, or why there is no table (-ENOENT: no CFI at
+ * all; -E2BIG, -EINVAL: beyond a cap or unusable; -ENOMEM).
+ */
+static int compile(struct unwinder *u, struct unwtab *t, struct cfitab **cft)
 {
-	if (a->vaddr != b->vaddr || a->size != b->size || !a->data != !b->data)
-		return false;
-	return !a->data || !memcmp(a->data, b->data, a->size);
+	int err = cfitab_from_unwtab(t, 0, cft);
+
+	if (!err)
+		u->stats.tables_built++;
+	unwtab_drop_table(t, err);
+	return err;
+}
+
+static bool cft_equal(const struct cfitab *a, const struct cfitab *b)
+{
+	if (!a || !b)
+		return a == b;
+	return a->base == b->base && a->nr_rows == b->nr_rows &&
+	       !memcmp(a->rows, b->rows, a->nr_rows * sizeof(a->rows[0]));
 }
 
 /*
- * Whether @a and @b unwind alike: the same load layout and byte-identical
- * tables. A build id is only a claim the file makes; a process may present
- * another object's id with tables of its own, and must not change how any
- * other process's stacks are walked.
+ * Whether cached @o and a new object (@t compiled into @cft, or @cft_err)
+ * unwind alike: the same load layout and the same rows. A build id is only a
+ * claim the file makes; a process may present another object's id with
+ * tables of its own, and must not change how any other process's stacks are
+ * walked.
  */
-static bool tab_equal(const struct unwtab *a, const struct unwtab *b)
+static bool obj_equal(const struct uw_obj *o, const struct unwtab *t, const struct cfitab *cft,
+		      int cft_err)
 {
-	if (a->e_type != b->e_type || a->nr_loads != b->nr_loads ||
-	    memcmp(a->loads, b->loads, a->nr_loads * sizeof(a->loads[0])) ||
-	    a->has_table != b->has_table)
+	const struct unwtab *a = o->tab;
+
+	if (a->e_type != t->e_type || a->nr_loads != t->nr_loads ||
+	    memcmp(a->loads, t->loads, a->nr_loads * sizeof(a->loads[0])))
 		return false;
-	if (!a->has_table)
-		return a->table_err == b->table_err;
-	return a->hdr_vaddr == b->hdr_vaddr && a->table_vaddr == b->table_vaddr &&
-	       a->fde_count == b->fde_count && sect_equal(&a->hdr, &b->hdr) &&
-	       sect_equal(&a->eh, &b->eh) && sect_equal(&a->dbg, &b->dbg);
+	if (!o->cft || !cft)
+		return !o->cft && !cft && o->cft_err == cft_err;
+	return cft_equal(o->cft, cft);
 }
 
 /* The cached object with @t's build id and the same tables, or NULL. */
-static struct uw_obj *obj_by_id(struct unwinder *u, const struct unwtab *t)
+static struct uw_obj *obj_by_id(struct unwinder *u, const struct unwtab *t,
+				const struct cfitab *cft, int cft_err)
 {
 	struct hnode *n;
 
@@ -287,7 +252,7 @@ static struct uw_obj *obj_by_id(struct unwinder *u, const struct unwtab *t)
 		if (o->tab->build_id_len != t->build_id_len ||
 		    memcmp(o->tab->build_id, t->build_id, t->build_id_len))
 			continue;
-		if (tab_equal(o->tab, t))
+		if (obj_equal(o, t, cft, cft_err))
 			return o;
 		u->stats.cache_id_conflicts++;
 	}
@@ -308,7 +273,7 @@ static void obj_drop(struct unwinder *u, struct uw_obj *o)
 	free(o);
 }
 
-/* Only between unwinds: a context holds borrowed table pointers. */
+/* Only between unwinds: a walk holds borrowed table pointers. */
 static void evict(struct unwinder *u)
 {
 	while (u->stats.cache_bytes > u->max_bytes && !list_empty(&u->lru)) {
@@ -317,20 +282,32 @@ static void evict(struct unwinder *u)
 	}
 }
 
-/* Takes @t (may be NULL for "unreadable"); returns NULL only when out of memory. */
-static struct uw_obj *obj_insert(struct unwinder *u, struct unwtab *t)
+/*
+ * Takes @t (NULL: unreadable) and @cft (NULL: no table, why in @cft_err);
+ * returns NULL only when out of memory.
+ */
+static struct uw_obj *obj_insert(struct unwinder *u, struct unwtab *t, struct cfitab *cft,
+				 int cft_err)
 {
 	struct uw_obj *o = calloc(1, sizeof(*o));
 
 	if (!o) {
 		unwtab_free(t);
+		cfitab_free(cft);
 		return NULL;
 	}
 	/* An object beyond the whole budget would be re-read per sample: keep it as "no CFI". */
-	if (t && t->has_table && t->bytes > u->max_bytes)
-		unwtab_drop_table(t, -E2BIG);
+	if (cft && cft->bytes > u->max_bytes) {
+		cfitab_free(cft);
+		cft = NULL;
+		cft_err = -E2BIG;
+	}
 	o->tab = t;
-	o->bytes = sizeof(*o) + (t ? t->bytes : 0);
+	o->cft = cft;
+	o->cft_err = cft ? 0 : cft_err;
+	if (cft)
+		o->id = ++u->next_id;
+	o->bytes = sizeof(*o) + (t ? t->bytes : 0) + (cft ? cft->bytes : 0);
 	list_init(&o->aliases);
 	list_add(&o->lru, &u->lru);
 	/* Unindexed by build id (no memory for a bucket): only not shared by id. */
@@ -390,9 +367,10 @@ static struct uw_obj *obj_for_map(struct unwinder *u, pid_t pid, const struct pr
 	uint64_t mkey[5], fkey[5];
 	struct uw_alias *a;
 	struct unwtab *t = NULL;
+	struct cfitab *cft = NULL;
 	struct uw_obj *o = NULL;
 	struct stat st;
-	int fd, err;
+	int fd, err, cft_err = -ENOENT;
 
 	if (m->has_file) {
 		procmap_file_key(&m->file, mkey);
@@ -422,12 +400,20 @@ static struct uw_obj *obj_for_map(struct unwinder *u, pid_t pid, const struct pr
 		goto cleanup;
 	if (t && !t->has_table && t->table_err == -ENOENT)
 		add_debug_file(u, pid, m, fd, t);
+	if (t) {
+		cft_err = compile(u, t, &cft);
+		if (cft_err == -ENOMEM) {
+			unwtab_free(t);
+			goto cleanup;
+		}
+	}
 	/* An unparsable file is cached as such so it is not re-read on every sample. */
-	o = t && t->build_id_len ? obj_by_id(u, t) : NULL;
+	o = t && t->build_id_len ? obj_by_id(u, t, cft, cft_err) : NULL;
 	if (o) {
 		unwtab_free(t);
+		cfitab_free(cft);
 	} else {
-		o = obj_insert(u, t);
+		o = obj_insert(u, t, cft, cft_err);
 		if (!o)
 			goto cleanup;
 	}
@@ -454,6 +440,7 @@ static size_t vdso_image_size(const unsigned char *base)
 	return end;
 }
 
+/* This process's vDSO (compiled on first use) if @m is a vDSO like it, else NULL. */
 static const struct unwtab *vdso_tab(struct unwinder *u, const struct procmap *m)
 {
 	const unsigned char *base;
@@ -461,11 +448,16 @@ static const struct unwtab *vdso_tab(struct unwinder *u, const struct procmap *m
 
 	if (!u->vdso_tried) {
 		u->vdso_tried = true;
+		u->vdso_cft_err = -ENOENT;
 		base = (const unsigned char *)getauxval(AT_SYSINFO_EHDR);
 		if (base && !memcmp(base, ELFMAG, SELFMAG) && base[EI_CLASS] == ELFCLASS64) {
 			sz = vdso_image_size(base);
-			if (sz <= VDSO_MAX_BYTES && !unwtab_open_mem(base, sz, &u->vdso))
+			if (sz <= VDSO_MAX_BYTES && !unwtab_open_mem(base, sz, &u->vdso)) {
 				u->vdso_sz = (sz + pg - 1) / pg * pg;
+				u->vdso_cft_err = compile(u, u->vdso, &u->vdso_cft);
+				if (u->vdso_cft)
+					u->vdso_id = ++u->next_id;
+			}
 		}
 	}
 	/* Another size is another image (a 32-bit process): its CFI is not ours. */
@@ -474,33 +466,69 @@ static const struct unwtab *vdso_tab(struct unwinder *u, const struct procmap *m
 	return u->vdso;
 }
 
-/* --- Per-unwind context and libunwind's accessors ------------------------ */
+/* --- Tables of mappings -------------------------------------------------- */
 
 static bool is_file_backed(const struct procmap *m)
 {
 	return m->inode && m->path[0] == '/';
 }
 
-static void ctx_fail(struct uw_ctx *c, enum unwind_end why)
+/*
+ * The compiled table of mapping @m (the vDSO included) into @out, and its
+ * cached object in *@op (NULL for the vDSO); no eviction. 0, -ENOENT (no
+ * usable CFI) or -errno.
+ */
+static int map_table(struct unwinder *u, pid_t pid, const struct procmap *m,
+		     struct unwinder_table *out, struct uw_obj **op)
 {
-	if (c->fail < 0)
-		c->fail = (int)why;
+	const struct unwtab *t;
+	const struct cfitab *cft;
+	struct uw_obj *o = NULL;
+	uint64_t bias;
+
+	*op = NULL;
+	if (!strcmp(m->path, "[vdso]")) {
+		t = vdso_tab(u, m);
+		if (!t)
+			return -ENOENT;
+		if (!u->vdso_cft)
+			return u->vdso_cft_err;
+		cft = u->vdso_cft;
+		out->obj_id = u->vdso_id;
+	} else {
+		if (!is_file_backed(m))
+			return -ENOENT;
+		o = obj_for_map(u, pid, m);
+		if (!o || !o->tab)
+			return -ENOENT;
+		if (!o->cft)
+			return o->cft_err;
+		t = o->tab;
+		cft = o->cft;
+		out->obj_id = o->id;
+	}
+	if (unwtab_bias(t, m->start, m->offset, &bias))
+		return -ENOENT;
+	out->tab = cft;
+	out->adj = bias + cft->base;
+	*op = o;
+	return 0;
 }
 
-/* The mapping of @ip with its object's tables, resolving and remembering it; NULL if unmapped. */
-static const struct ctx_map *ctx_map_of(struct uw_ctx *c, uint64_t ip)
+/* The mapping of @addr with its table, resolving and remembering it; NULL if unmapped. */
+static const struct ctx_map *ctx_map_of(struct uw_ctx *c, uint64_t addr)
 {
-	const struct unwtab *t = NULL;
+	struct unwinder_table ut;
 	const struct procmap *m;
 	struct ctx_map *cm;
 	struct uw_obj *o;
 	size_t i;
 
 	for (i = 0; i < c->nr_cm; i++) {
-		if (ip >= c->cm[i].m->start && ip < c->cm[i].m->end)
+		if (addr >= c->cm[i].m->start && addr < c->cm[i].m->end)
 			return &c->cm[i];
 	}
-	m = c->maps ? procmaps_find(c->maps, ip) : NULL;
+	m = procmaps_find(c->maps, addr);
 	if (!m)
 		return NULL;
 	if (c->nr_cm < CTX_MAPS) {
@@ -508,118 +536,34 @@ static const struct ctx_map *ctx_map_of(struct uw_ctx *c, uint64_t ip)
 	} else {
 		cm = &c->cm[c->next_cm];
 		c->next_cm = (c->next_cm + 1) % CTX_MAPS;
-		c->last = NULL;
 	}
-	*cm = (struct ctx_map){.m = m, .fail = UNWIND_END_NO_CFI};
-	if (!strcmp(m->path, "[vdso]")) {
-		t = vdso_tab(c->u, m);
-	} else if (is_file_backed(m)) {
-		o = obj_for_map(c->u, c->pid, m);
-		t = o ? o->tab : NULL;
-	}
-	if (t && t->has_table && !unwtab_bias(t, m->start, m->offset, &cm->bias)) {
-		cm->tab = t;
-		cm->img_lo = t->image_lo + cm->bias;
-		cm->img_hi = t->image_hi + cm->bias;
+	*cm = (struct ctx_map){.m = m};
+	if (!map_table(c->u, c->pid, m, &ut, &o)) {
+		cm->tab = ut.tab;
+		cm->adj = ut.adj;
 	}
 	return cm;
 }
 
-/* The cached section bytes holding the word at @addr, or NULL. */
-static const unsigned char *sect_word(const struct ctx_map *cm, uint64_t addr)
+/* The rule of the row covering row pc @rpc: the last row at or below it, else a gap. */
+static uint32_t row_rule(const struct cfitab *t, uint64_t rpc)
 {
-	const struct unwtab_sect *s[3] = {&cm->tab->hdr, &cm->tab->eh, &cm->tab->dbg};
-	unsigned i;
+	uint32_t lo = 0, hi = t->nr_rows;
 
-	for (i = 0; i < 3; i++) {
-		uint64_t lo = s[i]->vaddr + cm->bias;
+	if (rpc >> 32 || !hi || rpc < t->rows[0].pc)
+		return CFITAB_CFA_GAP;
+	while (hi - lo > 1) {
+		uint32_t mid = lo + (hi - lo) / 2;
 
-		/* Copies are 8-byte multiples; dbg, or eh with only .debug_frame, may be empty. */
-		if (s[i]->size >= 8 && addr >= lo && addr - lo <= s[i]->size - 8)
-			return s[i]->data + (addr - lo);
-	}
-	return NULL;
-}
-
-/*
- * The .eh_frame_hdr entry covering @ip: the last whose start is <= @ip.
- * Searched here, in our copy, because libunwind's remote search reads each
- * probe byte by byte through access_mem. Returns false when @ip is before
- * the first entry.
- */
-static bool table_entry(const struct ctx_map *cm, uint64_t ip, int32_t entry[2])
-{
-	const struct unwtab *t = cm->tab;
-	const unsigned char *tab = t->hdr.data + (t->table_vaddr - t->hdr.vaddr);
-	int64_t rel = (int64_t)(ip - (t->hdr_vaddr + cm->bias));
-	size_t lo = 0, hi = t->fde_count;
-	int32_t start;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		memcpy(&start, tab + mid * 8, 4);
-		if (rel < start)
-			hi = mid;
+		if (t->rows[mid].pc <= rpc)
+			lo = mid;
 		else
-			lo = mid + 1;
+			hi = mid;
 	}
-	if (!hi)
-		return false;
-	memcpy(entry, tab + (hi - 1) * 8, 8);
-	return true;
+	return t->rows[lo].rule;
 }
 
-static int acc_find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *pi,
-			      int need_unwind_info, void *arg)
-{
-	struct uw_ctx *c = arg;
-	const struct ctx_map *cm = ctx_map_of(c, ip);
-	unw_dyn_info_t di;
-	int ret;
-
-	if (!cm) {
-		ctx_fail(c, UNWIND_END_NO_MAPPING);
-		return -UNW_EUNSPEC;
-	}
-	if (!cm->tab) {
-		ctx_fail(c, (enum unwind_end)cm->fail);
-		return -UNW_EUNSPEC;
-	}
-	if (!table_entry(cm, ip, c->entry)) {
-		ctx_fail(c, UNWIND_END_NO_CFI);
-		return -UNW_EUNSPEC;
-	}
-	/*
-	 * A one-entry UNW_INFO_FORMAT_REMOTE_TABLE: libunwind still reads the FDE
-	 * itself (through access_mem, from our .eh_frame copy at segbase +
-	 * fde_offset) and checks that @ip is inside it.
-	 */
-	memset(&di, 0, sizeof(di));
-	di.start_ip = cm->m->start;
-	di.end_ip = cm->m->end;
-	di.format = UNW_INFO_FORMAT_REMOTE_TABLE;
-	di.u.rti.segbase = cm->tab->hdr_vaddr + cm->bias;
-	di.u.rti.table_data = ENTRY_ADDR;
-	di.u.rti.table_len = 8 / sizeof(unw_word_t); /* in words: one 8-byte entry */
-	ret = _Ux86_64_dwarf_search_unwind_table(as, ip, &di, pi, need_unwind_info, arg);
-	if (ret == -UNW_ENOINFO) {
-		ctx_fail(c, UNWIND_END_NO_CFI);
-		return -UNW_EUNSPEC;
-	}
-	return ret;
-}
-
-/* Table-format info is freed by libunwind itself; only dynamic info comes here, and we have none.
- */
-static void acc_put_unwind_info(unw_addr_space_t as, unw_proc_info_t *pi, void *arg)
-{
-}
-
-static int acc_get_dyn_info_list_addr(unw_addr_space_t as, unw_word_t *dilap, void *arg)
-{
-	return -UNW_ENOINFO;
-}
+/* --- The walk ------------------------------------------------------------ */
 
 /*
  * The 8 bytes at @addr from the stack copy, the one place the copy is read.
@@ -636,142 +580,126 @@ static bool stack_word(const struct uw_ctx *c, uint64_t addr, uint64_t *val)
 	return true;
 }
 
-static int acc_access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int write,
-			  void *arg)
+/* Why a walk that could not read @addr ends: just above the copy, the copy was too short. */
+static enum unwind_end unread(const struct uw_ctx *c, uint64_t addr)
 {
-	struct uw_ctx *c = arg;
-	const unsigned char *p;
-	size_t i;
-
-	if (write)
-		return -UNW_EINVAL;
-	if (++c->reads > CTX_MAX_READS) {
-		ctx_fail(c, UNWIND_END_ERROR);
-		return -UNW_EINVAL;
-	}
-	if (stack_word(c, addr, val))
-		return 0;
-	if (addr == ENTRY_ADDR) {
-		memcpy(val, c->entry, 8);
-		return 0;
-	}
-	if (c->last && (p = sect_word(c->last, addr))) {
-		memcpy(val, p, 8);
-		return 0;
-	}
-	for (i = 0; i < c->nr_cm; i++) {
-		if (!c->cm[i].tab || !(p = sect_word(&c->cm[i], addr)))
-			continue;
-		c->last = &c->cm[i];
-		memcpy(val, p, 8);
-		return 0;
-	}
-	for (i = 0; i < c->nr_cm; i++) {
-		if (c->cm[i].tab && addr >= c->cm[i].img_lo && addr < c->cm[i].img_hi) {
-			*val = 0; /* see the top of the file */
-			return 0;
-		}
-	}
-	if (addr >= c->stack_lo && addr - c->stack_lo < STACK_NEAR)
-		ctx_fail(c, UNWIND_END_STACK_COPY);
-	else
-		ctx_fail(c, UNWIND_END_ERROR);
-	return -UNW_EINVAL;
+	return addr >= c->stack_lo && addr - c->stack_lo < STACK_NEAR ? UNWIND_END_STACK_COPY
+								      : UNWIND_END_ERROR;
 }
-
-static int acc_access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *val, int write,
-			  void *arg)
-{
-	const struct uw_ctx *c = arg;
-
-	if (write)
-		return -UNW_EREADONLYREG;
-	if (reg < 0 || reg >= UNWIND_NR_REGS)
-		return -UNW_EBADREG;
-	*val = c->regs[reg];
-	return 0;
-}
-
-static int acc_access_fpreg(unw_addr_space_t as, unw_regnum_t reg, unw_fpreg_t *val, int write,
-			    void *arg)
-{
-	return -UNW_EBADREG;
-}
-
-static int acc_resume(unw_addr_space_t as, unw_cursor_t *cur, void *arg)
-{
-	return -UNW_EINVAL;
-}
-
-static int acc_get_proc_name(unw_addr_space_t as, unw_word_t addr, char *buf, size_t len,
-			     unw_word_t *off, void *arg)
-{
-	return -UNW_ENOINFO; /* names are the symbolizer's job */
-}
-
-static unw_accessors_t accessors = {
-    .find_proc_info = acc_find_proc_info,
-    .put_unwind_info = acc_put_unwind_info,
-    .get_dyn_info_list_addr = acc_get_dyn_info_list_addr,
-    .access_mem = acc_access_mem,
-    .access_reg = acc_access_reg,
-    .access_fpreg = acc_access_fpreg,
-    .resume = acc_resume,
-    .get_proc_name = acc_get_proc_name,
-};
-
-/* --- Public API ---------------------------------------------------------- */
 
 /*
- * libunwind caches register states per ip in each address space, and an ip
- * only means the same code within one process and one maps snapshot. So an
- * unwinder keeps a few address spaces, each bound to the identity of the
- * process (pid, snapshot) it last unwound, and reuses the least recently
- * used one, flushed, for a new identity. Samples from a handful of busy
- * processes then all hit warm caches; with one address space every switch
- * between processes would flush it.
+ * A frame without a row, by its frame pointer: [rbp] is the caller's rbp,
+ * [rbp + 8] the return address, the CFA rbp + 16. rbp is hostile: it must
+ * be at or above sp and in the user half (so rbp + 16 cannot wrap), and
+ * both words in the copy.
  */
-static bool as_id_eq(const struct as_id *a, const struct as_id *b)
+static bool fp_frame(const struct uw_ctx *c, uint64_t sp, uint64_t *bp, uint64_t *cfa, uint64_t *ra)
 {
-	return !memcmp(a, b, sizeof(*a));
+	uint64_t saved;
+
+	if (*bp < sp || *bp >= USER_ADDR_END || !stack_word(c, *bp + 8, ra) ||
+	    !stack_word(c, *bp, &saved))
+		return false;
+	*cfa = *bp + 16;
+	*bp = saved;
+	return true;
 }
 
-static unw_addr_space_t as_claim(struct unwinder *u, const struct uw_ctx *c)
+/*
+ * Walk from the sampled registers, writing each frame's pc before finding
+ * its caller (walk_step() in bpf/stackd.bpf.c, frame for frame). Bounded:
+ * every iteration writes a frame or returns.
+ */
+static enum unwind_end walk(struct uw_ctx *c, const uint64_t regs[UNWIND_NR_REGS], uint64_t *ips,
+			    size_t max, size_t *n)
 {
-	struct as_id id;
-	struct as_slot *s, *victim = NULL;
-	size_t i;
+	uint64_t pc = regs[UNWIND_REG_RIP], sp = regs[UNWIND_REG_RSP], bp = regs[UNWIND_REG_RBP];
+	bool exact = true;
 
-	memset(&id, 0, sizeof(id)); /* padding too: compared with memcmp */
-	id.pid = c->pid;
-	id.maps = c->maps;
-	id.serial = c->maps->serial;
-	id.nr = c->maps->nr;
-	id.bytes = c->maps->bytes;
-	id.lo = c->maps->nr ? c->maps->maps[0].start : 0;
-	id.hi = c->maps->nr ? c->maps->maps[c->maps->nr - 1].end : 0;
-	u->as_clock++;
-	for (i = 0; i < UNWIND_AS_SLOTS; i++) {
-		s = &u->as[i];
-		if (s->as && as_id_eq(&s->id, &id)) {
-			s->used = u->as_clock;
-			return s->as;
+	for (;;) {
+		uint64_t look, cfa = 0, ra = 0, off, npc, nsp, nbp;
+		const struct ctx_map *cm;
+		uint32_t rule = CFITAB_CFA_GAP, kind;
+		int aux;
+
+		if (*n >= max)
+			return UNWIND_END_MAX_DEPTH;
+		ips[(*n)++] = pc;
+		/* A return address points after its call, maybe past the end of the function. */
+		look = exact ? pc : pc - 1;
+		cm = ctx_map_of(c, look);
+		if (cm && cm->tab)
+			rule = row_rule(cm->tab, look - cm->adj);
+		kind = CFITAB_RULE_CFA(rule);
+		off = CFITAB_RULE_CFA_OFF(rule);
+		aux = CFITAB_RULE_AUX(rule);
+		switch (kind) {
+		case CFITAB_CFA_STOP:
+			return UNWIND_END_COMPLETE;
+		case CFITAB_CFA_UNSUP:
+			return UNWIND_END_NO_CFI; /* CFI the table cannot say */
+		case CFITAB_CFA_SIGNAL:
+			/* sp points at the kernel's struct ucontext: the interrupted frame is in
+			 * it. */
+			if (!stack_word(c, sp + UC_RIP, &npc))
+				return unread(c, sp + UC_RIP);
+			if (!stack_word(c, sp + UC_RSP, &nsp))
+				return unread(c, sp + UC_RSP);
+			if (!stack_word(c, sp + UC_RBP, &nbp))
+				return unread(c, sp + UC_RBP);
+			/* Up the stack like every frame (a copy starting here holds nothing below).
+			 */
+			if (nsp <= sp)
+				return UNWIND_END_ERROR;
+			pc = npc;
+			sp = nsp;
+			bp = nbp;
+			exact = true;
+			continue;
+		case CFITAB_CFA_RSP:
+			cfa = sp + off;
+			break;
+		case CFITAB_CFA_RBP:
+			cfa = bp + off;
+			break;
+		case CFITAB_CFA_PLT:
+			cfa = sp + off + ((pc & 15) >= (uint64_t)(int64_t)aux ? 8 : 0);
+			break;
+		default:
+			/* No row here: this frame's frame pointer, if it has one. */
+			if (!fp_frame(c, sp, &bp, &cfa, &ra))
+				return cm ? UNWIND_END_NO_CFI : UNWIND_END_NO_MAPPING;
+			break;
 		}
-		if (!victim || !s->as || (victim->as && s->used < victim->used))
-			victim = s;
+		if (kind != CFITAB_CFA_GAP) {
+			if (!stack_word(c, cfa - 8, &ra))
+				return unread(c, cfa - 8);
+			switch (CFITAB_RULE_RBP(rule)) {
+			case CFITAB_RBP_SAME:
+				break;
+			case CFITAB_RBP_CFA:
+				if (!stack_word(c, cfa + (uint64_t)((int64_t)aux * 8), &bp))
+					return unread(c, cfa + (uint64_t)((int64_t)aux * 8));
+				break;
+			default:
+				bp = 0; /* unknown: a caller without a row cannot be walked */
+				break;
+			}
+		}
+		/* Every frame lies above the one it called: this bounds loops a stack could hold.
+		 */
+		if (cfa <= sp || cfa >= USER_ADDR_END)
+			return UNWIND_END_ERROR;
+		/* The outermost frame of a frame-pointer chain has no return address. */
+		if (ra < USER_ADDR_MIN)
+			return UNWIND_END_COMPLETE;
+		sp = cfa;
+		pc = ra;
+		exact = false;
 	}
-	if (!victim->as) {
-		victim->as = unw_create_addr_space(&accessors, 0);
-		if (!victim->as)
-			return NULL;
-		unw_set_caching_policy(victim->as, UNW_CACHE_GLOBAL);
-	} else {
-		unw_flush_cache(victim->as, 0, 0);
-	}
-	victim->id = id;
-	victim->used = u->as_clock;
-	return victim->as;
 }
+
+/* --- Public API ---------------------------------------------------------- */
 
 int unwinder_new(const struct unwinder_opts *opts, struct unwinder **out)
 {
@@ -802,116 +730,16 @@ cleanup:
 
 void unwinder_free(struct unwinder *u)
 {
-	size_t i;
-
 	if (!u)
 		return;
 	while (!list_empty(&u->lru))
 		obj_drop(u, list_entry(u->lru.next, struct uw_obj, lru));
 	hmap_fini(&u->by_id);
 	hmap_fini(&u->by_alias);
-	for (i = 0; i < UNWIND_AS_SLOTS; i++) {
-		if (u->as[i].as)
-			unw_destroy_addr_space(u->as[i].as);
-	}
 	unwtab_free(u->vdso);
 	cfitab_free(u->vdso_cft);
 	free(u->proc_root);
 	free(u);
-}
-
-/*
- * One frame-pointer step for a frame without CFI: JIT code (V8, the JVM,
- * .NET) and runtime stubs such as V8's embedded builtins keep rbp frames
- * but publish no CFI. [rbp] is the caller's rbp, [rbp + 8] the return
- * address, and the caller's sp is rbp + 16. Only from the stack copy, only
- * upward, and only to a return address inside executable memory, so a
- * register that is not a frame pointer ends the walk rather than inventing
- * frames. Fills @r (a copy of the frame's registers) for a new cursor; @r
- * may be the array c->regs points at (the previous frame-pointer step's).
- * rbp is hostile: both words are read through stack_word() (an empty copy
- * or rsp = 8 reads nothing), and rbp + 16 cannot wrap once [rbp + 8] was in
- * the copy.
- */
-static bool jit_fp_step(const struct uw_ctx *c, unw_cursor_t *cur, uint64_t r[UNWIND_NR_REGS])
-{
-	unw_word_t ip, sp, rbp;
-	const struct procmap *m;
-	uint64_t saved_rbp, ra;
-
-	if (unw_get_reg(cur, UNW_REG_IP, &ip) < 0 || unw_get_reg(cur, UNW_REG_SP, &sp) < 0 ||
-	    unw_get_reg(cur, UNW_X86_64_RBP, &rbp) < 0)
-		return false;
-	if (!procmaps_find(c->maps, ip))
-		return false;
-	if (rbp < sp || (rbp & 7) || rbp > UINT64_MAX - 16)
-		return false;
-	if (!stack_word(c, rbp, &saved_rbp) || !stack_word(c, rbp + 8, &ra))
-		return false;
-	m = procmaps_find(c->maps, ra);
-	if (!m || !(m->perms & PROCMAP_EXEC))
-		return false;
-	if (r != c->regs)
-		memcpy(r, c->regs, UNWIND_NR_REGS * sizeof(*r));
-	r[UNWIND_REG_RIP] = ra;
-	r[UNWIND_REG_RSP] = rbp + 16;
-	r[UNWIND_REG_RBP] = saved_rbp;
-	return true;
-}
-
-/*
- * Walk from the sampled registers; ips[0] is already written. Bounded: every
- * iteration writes a frame or returns, and each frame's sp must be above the
- * last one's (libunwind's reads are capped by CTX_MAX_READS as well).
- */
-
-static enum unwind_end walk(struct uw_ctx *c, uint64_t *ips, size_t max, size_t *n)
-{
-	unw_word_t ip, sp, prev_sp = c->regs[UNWIND_REG_RSP];
-	uint64_t fp_regs[UNWIND_NR_REGS];
-	unw_addr_space_t as;
-	unw_cursor_t cur;
-	int ret;
-
-	if (!procmaps_find(c->maps, c->regs[UNWIND_REG_RIP]))
-		return UNWIND_END_NO_MAPPING;
-	as = as_claim(c->u, c);
-	c->fail = -1;
-	if (!as || unw_init_remote(&cur, as, c) < 0)
-		return UNWIND_END_ERROR;
-	/* Each step either ends the walk or writes a frame, so @max bounds the loop. */
-	while (*n < max) {
-		c->fail = -1;
-		ret = unw_step(&cur);
-		if (ret == 0)
-			return UNWIND_END_COMPLETE;
-		if (ret < 0 && c->fail == UNWIND_END_NO_CFI && jit_fp_step(c, &cur, fp_regs) &&
-		    fp_regs[UNWIND_REG_RSP] > prev_sp) {
-			/* Through the JIT frame by its frame pointer, then CFI again. */
-			prev_sp = fp_regs[UNWIND_REG_RSP];
-			ips[(*n)++] = fp_regs[UNWIND_REG_RIP];
-			c->regs = fp_regs;
-			c->fail = -1;
-			if (unw_init_remote(&cur, as, c) < 0)
-				return UNWIND_END_ERROR;
-			continue;
-		}
-		if (ret < 0)
-			return c->fail >= 0 ? (enum unwind_end)c->fail : UNWIND_END_ERROR;
-		if (unw_get_reg(&cur, UNW_REG_IP, &ip) < 0 ||
-		    unw_get_reg(&cur, UNW_REG_SP, &sp) < 0)
-			return UNWIND_END_ERROR;
-		if (!ip)
-			return UNWIND_END_COMPLETE;
-		if (c->fail >= 0)
-			return (enum unwind_end)c->fail;
-		/* Callers live above callees; anything else is a loop or garbage CFI. */
-		if (sp <= prev_sp)
-			return UNWIND_END_ERROR;
-		prev_sp = sp;
-		ips[(*n)++] = ip;
-	}
-	return UNWIND_END_MAX_DEPTH;
 }
 
 size_t unwinder_unwind(struct unwinder *u, pid_t pid, const struct procmaps *maps,
@@ -922,10 +750,8 @@ size_t unwinder_unwind(struct unwinder *u, pid_t pid, const struct procmaps *map
 	    .u = u,
 	    .pid = pid,
 	    .maps = maps,
-	    .regs = regs,
 	    .stack = stack,
 	    .stack_lo = regs[UNWIND_REG_RSP],
-	    .fail = -1,
 	};
 	enum unwind_end why;
 	size_t n = 0;
@@ -939,12 +765,14 @@ size_t unwinder_unwind(struct unwinder *u, pid_t pid, const struct procmaps *map
 		why = UNWIND_END_MAX_DEPTH;
 	} else if (!regs[UNWIND_REG_RIP]) {
 		why = UNWIND_END_ERROR;
-	} else {
+	} else if (c.stack_lo < USER_ADDR_MIN || c.stack_lo >= USER_ADDR_END) {
 		ips[n++] = regs[UNWIND_REG_RIP];
-		if (c.stack_lo < USER_ADDR_MIN || c.stack_lo >= USER_ADDR_END)
-			why = UNWIND_END_BAD_REGS; /* the sampled ip alone, counted */
-		else
-			why = !maps ? UNWIND_END_NO_MAPPING : walk(&c, ips, max, &n);
+		why = UNWIND_END_BAD_REGS; /* the sampled ip alone, counted */
+	} else if (!maps) {
+		ips[n++] = regs[UNWIND_REG_RIP];
+		why = UNWIND_END_NO_MAPPING;
+	} else {
+		why = walk(&c, regs, ips, max, &n);
 	}
 	evict(u);
 	u->stats.stacks++;
@@ -960,68 +788,16 @@ void unwinder_get_stats(const struct unwinder *u, struct unwinder_stats *out)
 	*out = u->stats;
 }
 
-/* Compile @t once into *@cft (remembering a failure in *@err); 0 or -errno. */
-static int compile_table(struct unwinder *u, const struct unwtab *t, struct cfitab **cft, int *err)
-{
-	if (*cft)
-		return 0;
-	if (*err)
-		return *err;
-	*err = cfitab_from_unwtab(t, 0, cft);
-	if (*err == 0)
-		u->stats.tables_built++;
-	return *err;
-}
-
 int unwinder_table(struct unwinder *u, pid_t pid, const struct procmaps *maps,
 		   const struct procmap *m, struct unwinder_table *out)
 {
-	struct uw_obj *o = NULL;
-	const struct unwtab *t;
-	struct cfitab *cft;
-	uint64_t bias;
+	struct uw_obj *o;
 	int err;
 
 	(void)maps;
-	if (!strcmp(m->path, "[vdso]")) {
-		t = vdso_tab(u, m);
-		if (!t)
-			return -ENOENT;
-		err = compile_table(u, t, &u->vdso_cft, &u->vdso_cft_err);
-		if (err)
-			return err;
-		if (!u->vdso_cft_err && u->vdso_cft && !u->vdso_id)
-			u->vdso_id = ++u->next_id;
-		cft = u->vdso_cft;
-		out->obj_id = u->vdso_id;
-	} else {
-		if (!is_file_backed(m))
-			return -ENOENT;
-		o = obj_for_map(u, pid, m);
-		if (!o)
-			return -ENOENT;
-		if (!o->tab)
-			return -ENOENT;
-		t = o->tab;
-		if (!o->cft && !o->cft_err) {
-			err = compile_table(u, t, &o->cft, &o->cft_err);
-			if (err)
-				return err;
-			o->id = ++u->next_id;
-			o->bytes += o->cft->bytes;
-			u->stats.cache_bytes += o->cft->bytes;
-		}
-		if (!o->cft)
-			return o->cft_err;
-		cft = o->cft;
-		out->obj_id = o->id;
-	}
-	if (unwtab_bias(t, m->start, m->offset, &bias))
-		return -ENOENT;
-	out->tab = cft;
-	out->adj = bias + cft->base;
-	if (!o)
-		return 0;
+	err = map_table(u, pid, m, out, &o);
+	if (err || !o)
+		return err;
 	/* Over budget now: evict others, never the one just handed out. */
 	list_move(&o->lru, &u->lru);
 	while (u->stats.cache_bytes > u->max_bytes && u->lru.prev != &o->lru) {

@@ -14,12 +14,15 @@
  * section). An object that is ELF but has no usable table still opens, with
  * has_table false and why in table_err, so the caller can cache "no CFI" and
  * not re-read the file per sample. Section copies are padded to 8-byte
- * boundaries with the file's own neighbouring bytes, because libunwind reads
- * remote memory in aligned words.
+ * boundaries with the file's own neighbouring bytes (libunwind, the first
+ * reader, read remote memory in aligned words; cfitab_from_unwtab() skips the
+ * padding). The unwinder compiles the copies into a cfitab and then drops them
+ * (unwtab_drop_table()): they live only as long as the compile.
  *
  * .debug_frame (what gcc/clang emit for -g code built without unwind tables,
- * and Go's linker for everything) is converted at load time, because
- * libunwind's remote-table search parses FDEs only as .eh_frame: every
+ * and Go's linker for everything) is converted at load time into .eh_frame
+ * form, the one form the table compiler reads (libunwind's remote-table
+ * search, the first reader, parsed FDEs only as .eh_frame): every
  * usable CIE/FDE is rewritten as an .eh_frame entry (CIE id 0, version 1 or
  * 3, augmentation "zR" with pcrel|sdata8 pointers) into @dbg, placed at a
  * synthetic address inside the object's own image (never read as code:

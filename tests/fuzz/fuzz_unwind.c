@@ -6,7 +6,7 @@
  * unwinder (and its caches) for the whole run.
  *
  * The process is this one: its own executable mappings (the fuzzer with its
- * large .eh_frame, libc, ld.so, libunwind, the vDSO) plus one anonymous r-x
+ * large .eh_frame, libc, ld.so, the vDSO) plus one anonymous r-x
  * page with no CFI, like JIT code. At start it records a real snapshot of
  * its own registers and the top 16 KiB of its stack, so inputs can start
  * from a stack that unwinds for dozens of frames and damage it, or build
@@ -15,7 +15,8 @@
  *
  * Input (short inputs read as zeros):
  *   [0]      flags: 1 = start from the real snapshot, 2 = pass no stack (NULL),
- *            4 = relocate tagged stack words (below)
+ *            4 = relocate tagged stack words (below), 8 = rip is libc's signal
+ *            trampoline (__restore_rt: the walk reads a ucontext from the copy)
  *   [1]      max frames (0..255)
  *   [2..28]  rip, rsp, rbp: each a mode byte and 8 value bytes (little endian):
  *            mode % 4 = 0 base + value (base: the snapshot's, or 0), 1 value,
@@ -33,6 +34,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -51,6 +53,7 @@ static uint64_t anon_page;
 static uint64_t snap_regs[UNWIND_NR_REGS];
 static unsigned char *snap_stack;
 static size_t snap_len;
+static uint64_t restorer; /* libc's __restore_rt, or 0 */
 
 /* Like the BPF side's copy: raw bytes of the stack, ASan's redzones included. */
 __attribute__((no_sanitize("address"))) static void raw_copy(unsigned char *dst, uint64_t src,
@@ -101,6 +104,16 @@ static __attribute__((noinline)) void take_snapshot(void)
 	raw_copy(snap_stack, r[UNWIND_REG_RSP], snap_len);
 }
 
+/* The trampoline libc's sigaction() gives the kernel as every handler's return address. */
+static uint64_t find_restorer(void)
+{
+	struct sigaction sa = {.sa_handler = SIG_IGN}, old, got;
+
+	if (sigaction(SIGURG, &sa, &old) || sigaction(SIGURG, &old, &got))
+		return 0;
+	return (uint64_t)(uintptr_t)got.sa_restorer;
+}
+
 static void init(void)
 {
 	uint64_t ips[MAX_IPS];
@@ -118,12 +131,13 @@ static void init(void)
 	if (unwinder_new(&(struct unwinder_opts){.cache_max_bytes = 0}, &unw))
 		abort();
 	take_snapshot();
+	restorer = find_restorer();
 	n = unwinder_unwind(unw, getpid(), maps, snap_regs, snap_stack, snap_len, ips, MAX_IPS,
 			    &end);
 	fprintf(stderr,
 		"fuzz_unwind: %zu executable mappings, snapshot of %zu bytes unwinds to "
-		"%zu frames (%s)\n",
-		maps->nr, snap_len, n, unwind_end_name(end));
+		"%zu frames (%s), signal trampoline %#llx\n",
+		maps->nr, snap_len, n, unwind_end_name(end), (unsigned long long)restorer);
 }
 
 static uint64_t rd64(const uint8_t *data, size_t size, size_t at)
@@ -202,6 +216,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(regs, snap_regs, sizeof(regs));
 	for (i = 0; i < 3; i++)
 		regs[reg_of[i]] = reg_value(data, size, 2 + 9 * i, regs[reg_of[i]]);
+	if ((flags & 8) && restorer)
+		regs[UNWIND_REG_RIP] = restorer;
 	len = (size_t)rd8(data, size, 29) | (size_t)rd8(data, size, 30) << 8;
 	patch_at = (size_t)rd8(data, size, 31) | (size_t)rd8(data, size, 32) << 8;
 	rest = size > 33 ? size - 33 : 0;

@@ -3,11 +3,13 @@
  * The unwinder on recorded snapshots: fixtures_unwind/unw_snap.c is built at
  * test time with gcc and clang (-O2 -fomit-frame-pointer), run once per mode,
  * and records its registers, 16 KiB of stack and its maps from inside a leaf
- * function. The fixture has exited when we unwind, so objects are opened
- * through a fake proc root whose 1/root links to "/". Frames are checked by
- * name with elfsym (fixture) and by mapping (libc, which has no .symtab).
- * The same fixture built with -fno-asynchronous-unwind-tables -g has CFI for
- * its own functions only in .debug_frame (crt's _start keeps .eh_frame).
+ * function (a 7- and a 30-deep chain, a qsort comparator, a signal handler).
+ * PLT and vDSO frames are made from a recorded stack by pushing a return
+ * address into the leaf and starting from a PLT stub or a vDSO function. The fixture has exited
+ * when we unwind, so objects are opened through a fake proc root whose 1/root links to "/". Frames
+ * are checked by name with elfsym (fixture) and by mapping (libc, which has no .symtab). The same
+ * fixture built with -fno-asynchronous-unwind-tables -g has CFI for its own functions only in
+ * .debug_frame (crt's _start keeps .eh_frame).
  */
 #include <elf.h>
 #include <errno.h>
@@ -32,6 +34,7 @@
 #include "ci.h"
 
 #include "elfsym.h"
+#include "symbolize/cfitab.h"
 #include "symbolize/procmaps.h"
 #include "symbolize/symbolizer.h"
 #include "symbolize/unwinder.h"
@@ -40,10 +43,10 @@
 #define MAX_FRAMES 128
 
 enum fx_cc { CC_GCC, CC_CLANG, CC__MAX };
-enum fx_mode { MODE_CHAIN, MODE_QSORT, MODE__MAX };
+enum fx_mode { MODE_CHAIN, MODE_QSORT, MODE_DEEP, MODE_SIGNAL, MODE__MAX };
 
 static const char *const cc_names[CC__MAX] = {"gcc", "clang"};
-static const char *const mode_names[MODE__MAX] = {"chain", "qsort"};
+static const char *const mode_names[MODE__MAX] = {"chain", "qsort", "deep", "signal"};
 
 struct snapshot {
 	uint64_t regs[UNWIND_NR_REGS];
@@ -562,7 +565,7 @@ static void test_hostile_rsp(void **state)
 			assert_int_equal(n, 1);
 			assert_int_equal(ips[0], JIT_LO + 0x10);
 			assert_int_equal(end, UNWIND_END_BAD_REGS);
-			/* The same from an ip with CFI: libunwind must not read either. */
+			/* The same from an ip with CFI: the walk must not read either. */
 			regs[UNWIND_REG_RIP] = s->regs[UNWIND_REG_RIP];
 			n = unwinder_unwind(u, 1, m, regs, len ? stack : NULL, len, ips, MAX_FRAMES,
 					    &end);
@@ -608,14 +611,24 @@ static void test_hostile_short_copy(void **state)
 			hostile_regs(regs, JIT_LO + 0x10, FAKE_SP, rbps[k]);
 			n = unwinder_unwind(u, 1, m, regs, stack, lens[i], ips, MAX_FRAMES, &end);
 			assert_true(n >= 1 && n <= 2);
-			/* Only a whole frame (saved rbp, return address) inside the copy is
-			 * followed. */
-			if (n == 2) {
-				assert_int_equal(rbps[k], FAKE_SP);
+			/*
+			 * Only a whole frame (saved rbp, return address) inside the copy is
+			 * followed. Like the BPF walker, a frame-pointer step takes any
+			 * return address above the null page: from rbp = FAKE_SP + 8 that is
+			 * the word FAKE_SP + 16, an unmapped pc whose own step ends the walk.
+			 */
+			if (n == 2 && rbps[k] == FAKE_SP) {
 				assert_true(lens[i] >= 16);
 				assert_int_equal(ips[1], JIT_LO + 0x20);
+				assert_int_equal(end, UNWIND_END_NO_CFI);
+			} else if (n == 2) {
+				assert_int_equal(rbps[k], FAKE_SP + 8);
+				assert_true(lens[i] >= 24);
+				assert_int_equal(ips[1], FAKE_SP + 16);
+				assert_int_equal(end, UNWIND_END_NO_MAPPING);
+			} else {
+				assert_int_equal(end, UNWIND_END_NO_CFI);
 			}
-			assert_int_equal(end, UNWIND_END_NO_CFI);
 		}
 		free(stack);
 	}
@@ -658,13 +671,19 @@ static void test_hostile_rbp_loop(void **state)
 	assert_int_equal(ips[2], JIT_LO + 0x30);
 	assert_int_equal(end, UNWIND_END_NO_CFI);
 
-	/* rbp below rsp (a frame already popped) or misaligned: not followed. */
+	/* rbp below rsp (a frame already popped): not followed. */
 	regs[UNWIND_REG_RBP] = FAKE_SP - 16;
 	n = unwinder_unwind(u, 1, m, regs, stack, sizeof(stack), ips, MAX_FRAMES, &end);
 	assert_int_equal(n, 1);
+	/*
+	 * Misaligned: the BPF walker does not check alignment, and neither does
+	 * its mirror; the unaligned words give an unmapped pc and a wild rbp, and
+	 * the walk ends there.
+	 */
 	regs[UNWIND_REG_RBP] = FAKE_SP + 65;
 	n = unwinder_unwind(u, 1, m, regs, stack, sizeof(stack), ips, MAX_FRAMES, &end);
-	assert_int_equal(n, 1);
+	assert_int_equal(n, 2);
+	assert_int_equal(end, UNWIND_END_NO_MAPPING);
 	unwinder_free(u);
 	maps_for_free(m);
 }
@@ -738,7 +757,7 @@ static void test_hostile_objects(void **state)
 	assert_int_equal(n, 1);
 
 	assert_int_equal(run("cp '%s' '%s'", s->bin, bin), 0);
-	b = 0x1b; /* a table encoding libunwind's remote lookup cannot read */
+	b = 0x1b; /* a table encoding unwtab refuses */
 	patch(bin, hoff + 3, &b, 1);
 	assert_int_equal(unwind_with(s, bin, &n), UNWIND_END_NO_CFI);
 
@@ -969,10 +988,8 @@ static double now_us(void)
 
 /*
  * Not a timed test: prints the cost of an unwind with the object tables
- * cached, (a) when libunwind's per-process cache is warm (one process), (b)
- * when it is flushed every time (more processes in turn than address
- * spaces are kept: pids 1..9, the fake proc root only answers for 1 but the
- * objects are found by (device, inode)).
+ * cached, (a) one process, (b) pids 1..9 in turn (the fake proc root only
+ * answers for 1 but the objects are found by their primed file identity).
  */
 static void test_speed(void **state)
 {
@@ -998,8 +1015,8 @@ static void test_speed(void **state)
 	cold = (now_us() - t) / (double)iters;
 	assert_int_equal(end, UNWIND_END_COMPLETE);
 	fprintf(stderr,
-		"unwind of %zu frames: %.2f us warm (%.2f us/frame), %.2f us with "
-		"libunwind's cache flushed (%.2f us/frame)\n",
+		"unwind of %zu frames: %.2f us one pid (%.2f us/frame), %.2f us with "
+		"pids in turn (%.2f us/frame)\n",
 		n, warm, warm / (double)n, cold, cold / (double)n);
 	unwinder_free(u);
 }
@@ -1258,6 +1275,260 @@ static void test_debug_frame_convert(void **state)
 	unwtab_free(t);
 }
 
+/* --- Stack shapes of the kernel walker, walked by its mirror ------------------ */
+
+/* leaf <- d30 <- ... <- d1 <- main <- libc's startup <- _start. */
+static void check_deep(enum fx_cc cc)
+{
+	const struct snapshot *s = &snaps[cc][MODE_DEEP];
+	struct unwinder *u = new_unwinder(0, proc_root);
+	uint64_t ips[MAX_FRAMES];
+	char names[MAX_FRAMES][64], want[64];
+	enum unwind_end end;
+	size_t n, i;
+
+	n = unwinder_unwind(u, 1, s->maps, s->regs, s->stack, s->stack_len, ips, MAX_FRAMES, &end);
+	name_frames(s, ips, n, names);
+	dump(cc_names[cc], ips, names, n, end);
+	assert_int_equal(end, UNWIND_END_COMPLETE);
+	assert_true(n > 32);
+	assert_string_equal(names[0], "leaf");
+	for (i = 1; i <= 30; i++) {
+		snprintf(want, sizeof(want), "d%zu", 31 - i);
+		assert_string_equal(names[i], want);
+	}
+	assert_string_equal(names[31], "main");
+	expect_startup(names, n, 32);
+	unwinder_free(u);
+}
+
+static void test_deep_gcc(void **state)
+{
+	(void)state;
+	check_deep(CC_GCC);
+}
+
+static void test_deep_clang(void **state)
+{
+	(void)state;
+	check_deep(CC_CLANG);
+}
+
+/*
+ * A SIGSEGV handler: its caller is libc's __restore_rt (a SIGNAL row), whose
+ * ucontext in the copy gives the interrupted frame, poke, at its exact pc:
+ * the faulting store is poke's first instruction, so pc - 1 would be
+ * another function.
+ */
+static void check_signal(enum fx_cc cc)
+{
+	const struct snapshot *s = &snaps[cc][MODE_SIGNAL];
+	struct unwinder *u = new_unwinder(0, proc_root);
+	uint64_t ips[MAX_FRAMES];
+	char names[MAX_FRAMES][64];
+	enum unwind_end end;
+	size_t n;
+
+	n = unwinder_unwind(u, 1, s->maps, s->regs, s->stack, s->stack_len, ips, MAX_FRAMES, &end);
+	name_frames(s, ips, n, names);
+	if (n > 2)
+		name_frames(s, &ips[2], 1, &names[2]); /* the interrupted pc, exact */
+	dump(cc_names[cc], ips, names, n, end);
+	assert_int_equal(end, UNWIND_END_COMPLETE);
+	assert_true(n > 5);
+	assert_string_equal(names[0], "on_signal");
+	assert_string_equal(names[1], "libc");
+	assert_string_equal(names[2], "poke");
+	assert_string_equal(names[3], "sigfn");
+	assert_string_equal(names[4], "main");
+	expect_startup(names, n, 5);
+	unwinder_free(u);
+}
+
+static void test_signal_gcc(void **state)
+{
+	(void)state;
+	check_signal(CC_GCC);
+}
+
+static void test_signal_clang(void **state)
+{
+	(void)state;
+	check_signal(CC_CLANG);
+}
+
+/* The mapping of @maps whose file is @path (executable), or the one named @path ("[vdso]"). */
+static const struct procmap *map_named(const struct procmaps *maps, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < maps->nr; i++) {
+		if (strstr(maps->maps[i].path, path) && (maps->maps[i].perms & PROCMAP_EXEC))
+			return &maps->maps[i];
+	}
+	return NULL;
+}
+
+/*
+ * Unwind @s as if the leaf had just called the code at @pc: @pushed words
+ * (the return address into the leaf, then @extra words the callee pushed)
+ * on top of the recorded stack. The walk must give @pc, then exactly the
+ * recorded stack's frames and end.
+ */
+static void check_callee(const struct snapshot *s, uint64_t pc, const uint64_t *extra,
+			 size_t nr_extra, const char *what)
+{
+	struct unwinder *u = new_unwinder(0, proc_root);
+	uint64_t full[MAX_FRAMES], ips[MAX_FRAMES], regs[UNWIND_NR_REGS];
+	size_t pre = (nr_extra + 1) * 8, nfull, n;
+	unsigned char *stack = malloc(s->stack_len + pre);
+	enum unwind_end end_full, end;
+	char names[MAX_FRAMES][64];
+
+	assert_non_null(stack);
+	nfull = unwinder_unwind(u, 1, s->maps, s->regs, s->stack, s->stack_len, full, MAX_FRAMES,
+				&end_full);
+	assert_int_equal(end_full, UNWIND_END_COMPLETE);
+	if (nr_extra)
+		memcpy(stack, extra, nr_extra * 8);
+	memcpy(stack + nr_extra * 8, &s->regs[UNWIND_REG_RIP], 8);
+	memcpy(stack + pre, s->stack, s->stack_len);
+	memcpy(regs, s->regs, sizeof(regs));
+	regs[UNWIND_REG_RIP] = pc;
+	regs[UNWIND_REG_RSP] -= pre;
+	n = unwinder_unwind(u, 1, s->maps, regs, stack, s->stack_len + pre, ips, MAX_FRAMES, &end);
+	name_frames(s, ips, n, names);
+	dump(what, ips, names, n, end);
+	assert_int_equal(end, end_full);
+	assert_int_equal(n, nfull + 1);
+	assert_int_equal(ips[0], pc);
+	assert_memory_equal(ips + 1, full, nfull * sizeof(full[0]));
+	free(stack);
+	unwinder_free(u);
+}
+
+/* The rule of the row covering runtime address @addr in @ut's table. */
+static uint32_t rule_at(const struct unwinder_table *ut, uint64_t addr)
+{
+	const struct cfitab_row *row = cfitab_lookup(ut->tab, addr - ut->adj + ut->tab->base);
+
+	return row ? row->rule : CFITAB_CFA_GAP;
+}
+
+/*
+ * A sample in a PLT stub (the leaf calling through it): the CFA depends on
+ * where in the 16-byte entry the pc is, before or after its push.
+ */
+static void test_plt(void **state)
+{
+	const struct snapshot *s = &snaps[CC_GCC][MODE_CHAIN];
+	struct unwinder *u = new_unwinder(0, proc_root);
+	const struct procmap *m = map_named(s->maps, s->bin);
+	struct unwinder_table ut;
+	uint64_t off, size, entry, idx = 3;
+
+	(void)state;
+	assert_non_null(m);
+	assert_int_equal(section_of(s->bin, ".plt", &off, &size), 0);
+	assert_true(size >= 32 && off >= m->offset &&
+		    off + size <= m->offset + (m->end - m->start));
+	entry = m->start + (off - m->offset) + 16; /* the first entry after PLT0 */
+	assert_int_equal(unwinder_table(u, 1, s->maps, m, &ut), 0);
+	assert_int_equal(CFITAB_RULE_CFA(rule_at(&ut, entry)), CFITAB_CFA_PLT);
+	unwinder_free(u);
+	check_callee(s, entry, NULL, 0, "plt entry, jmp");
+	check_callee(s, entry + 6, NULL, 0, "plt entry, push");
+	check_callee(s, entry + 11, &idx, 1, "plt entry, after push");
+}
+
+/* A sample in the vDSO (called from the leaf), unwound with this process's vDSO image. */
+static void test_vdso(void **state)
+{
+	const struct snapshot *s = &snaps[CC_GCC][MODE_CHAIN];
+	struct unwinder *u = new_unwinder(0, proc_root);
+	const struct procmap *m = map_named(s->maps, "[vdso]");
+	struct unwinder_table ut, ut2;
+	uint64_t pc = 0;
+	uint32_t i, rule;
+
+	(void)state;
+	assert_non_null(m);
+	assert_int_equal(unwinder_table(u, 1, s->maps, m, &ut), 0);
+	assert_int_equal(unwinder_table(u, 1, s->maps, m, &ut2), 0);
+	assert_true(ut.obj_id != 0);
+	assert_int_equal(ut.obj_id, ut2.obj_id);
+	/* A function entry: the CFA at rsp + 8, rbp untouched. */
+	for (i = 0; i < ut.tab->nr_rows && !pc; i++) {
+		rule = ut.tab->rows[i].rule;
+		if (CFITAB_RULE_CFA(rule) == CFITAB_CFA_RSP && CFITAB_RULE_CFA_OFF(rule) == 8 &&
+		    CFITAB_RULE_RBP(rule) == CFITAB_RBP_SAME)
+			pc = ut.tab->rows[i].pc + ut.adj;
+	}
+	assert_true(pc >= m->start && pc < m->end);
+	unwinder_free(u);
+	check_callee(s, pc, NULL, 0, "vdso");
+}
+
+/*
+ * unwinder_table(): one object, one id and table across calls; another
+ * object, another id; adj turns a runtime address into the row of the
+ * function there (the leaf's row says where the return address into f1 is).
+ */
+static void test_unwinder_table(void **state)
+{
+	const struct snapshot *s = &snaps[CC_GCC][MODE_CHAIN];
+	const struct snapshot *q = &snaps[CC_GCC][MODE_QSORT];
+	struct unwinder *u = new_unwinder(0, proc_root);
+	const struct procmap *fx = map_named(s->maps, s->bin),
+			     *libc = map_named(q->maps, "/libc.so");
+	struct unwinder_table a, a2, b;
+	struct unwinder_stats st;
+	struct procmaps *jit;
+	uint64_t ra, full[MAX_FRAMES];
+	enum unwind_end end;
+	uint32_t rule;
+	size_t n;
+
+	(void)state;
+	assert_non_null(fx);
+	assert_non_null(libc);
+	assert_int_equal(unwinder_table(u, 1, s->maps, fx, &a), 0);
+	assert_int_equal(unwinder_table(u, 1, s->maps, fx, &a2), 0);
+	assert_true(a.obj_id != 0);
+	assert_int_equal(a.obj_id, a2.obj_id);
+	assert_ptr_equal(a.tab, a2.tab);
+	assert_int_equal(a.adj, a2.adj);
+	/* A PIE laid out by ld: file offset = ELF address, so the bias is start - offset. */
+	assert_int_equal(a.adj - a.tab->base, fx->start - fx->offset);
+	rule = rule_at(&a, s->regs[UNWIND_REG_RIP]);
+	assert_int_equal(CFITAB_RULE_CFA(rule), CFITAB_CFA_RSP);
+	n = unwinder_unwind(u, 1, s->maps, s->regs, s->stack, s->stack_len, full, MAX_FRAMES, &end);
+	assert_true(n > 2);
+	memcpy(&ra, s->stack + CFITAB_RULE_CFA_OFF(rule) - 8, 8);
+	assert_int_equal(ra, full[1]);
+
+	assert_int_equal(unwinder_table(u, 1, q->maps, libc, &b), 0);
+	assert_true(b.obj_id != a.obj_id);
+	assert_ptr_not_equal(b.tab, a.tab);
+	/* The comparator's caller is in libc: its return address has a row there. */
+	n = unwinder_unwind(u, 1, q->maps, q->regs, q->stack, q->stack_len, full, MAX_FRAMES, &end);
+	assert_true(n > 2);
+	assert_true(full[1] >= libc->start && full[1] < libc->end);
+	rule = rule_at(&b, full[1] - 1);
+	assert_true(CFITAB_RULE_CFA(rule) == CFITAB_CFA_RSP ||
+		    CFITAB_RULE_CFA(rule) == CFITAB_CFA_RBP);
+	assert_int_equal(unwinder_table(u, 1, q->maps, libc, &a2), 0);
+	assert_int_equal(a2.obj_id, b.obj_id);
+	unwinder_get_stats(u, &st);
+	assert_int_equal(st.tables_built, 2);
+
+	/* Anonymous code has no table. */
+	jit = maps_with_jit(s);
+	assert_int_equal(unwinder_table(u, 1, jit, procmaps_find(jit, JIT_LO), &a2), -ENOENT);
+	maps_for_free(jit);
+	unwinder_free(u);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1283,6 +1554,13 @@ int main(void)
 	    cmocka_unit_test(test_debug_frame_only),
 	    cmocka_unit_test(test_debug_frame_hostile),
 	    cmocka_unit_test(test_debug_frame_convert),
+	    cmocka_unit_test(test_deep_gcc),
+	    cmocka_unit_test(test_deep_clang),
+	    cmocka_unit_test(test_signal_gcc),
+	    cmocka_unit_test(test_signal_clang),
+	    cmocka_unit_test(test_plt),
+	    cmocka_unit_test(test_vdso),
+	    cmocka_unit_test(test_unwinder_table),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * DWARF unwinding of copied user stacks (libunwind's remote API).
+ * Unwinding of copied user stacks, and the unwind tables of the in-kernel
+ * unwinder.
  *
- * For code built without frame pointers, the BPF side copies the sampled
- * thread's user registers and the top of its user stack. The unwinder walks
- * that copy with the CFI of the mapped objects (.eh_frame_hdr/.eh_frame, or
- * .debug_frame when that is all there is), reading memory only from the copy,
- * never from the live process. Unwind tables are cached per object (build id,
+ * Until a process's tables are in the kernel (and in --unwind.mode=dwarf),
+ * the BPF side copies the sampled thread's user registers and the top of its
+ * user stack. The unwinder walks that copy with the same compiled tables
+ * (symbolize/cfitab.h, from .eh_frame, or .debug_frame when that is all there
+ * is) and the same rules as the BPF walker, reading memory only from the
+ * copy, never from the live process, and making no system call per frame.
+ * Unwind tables are cached per object (build id,
  * else device/inode/size/mtime) within a byte budget, LRU beyond it, and
  * shared by every process mapping the object; objects are opened through
  * /proc/PID/map_files or /proc/PID/root like the symbolizer does, or found by
@@ -56,11 +59,13 @@ enum unwind_reg {
 enum unwind_end {
 	UNWIND_END_COMPLETE = 0, /* reached the outermost frame (no return address / CFI says so) */
 	UNWIND_END_STACK_COPY,	 /* needed memory beyond the copied stack */
-	UNWIND_END_NO_CFI,	 /* no unwind info for an ip (JIT, stripped .eh_frame...) */
-	UNWIND_END_NO_MAPPING,	 /* an ip outside every mapping */
-	UNWIND_END_MAX_DEPTH,	 /* @max frames written */
-	UNWIND_END_ERROR,	 /* bad CFI, a loop, or any other libunwind error */
-	UNWIND_END_BAD_REGS,	 /* rsp outside the user address space: a hostile snapshot */
+	/* no usable unwind info for an ip (JIT, stripped .eh_frame, CFI the table cannot say)
+	 * and no frame pointer to follow instead */
+	UNWIND_END_NO_CFI,
+	UNWIND_END_NO_MAPPING, /* the same for an ip outside every mapping */
+	UNWIND_END_MAX_DEPTH,  /* @max frames written */
+	UNWIND_END_ERROR,      /* a frame not above its callee (a loop), a read far off the copy */
+	UNWIND_END_BAD_REGS,   /* rsp outside the user address space: a hostile snapshot */
 	UNWIND_END__MAX,
 };
 
@@ -75,7 +80,7 @@ struct unwinder_stats {
 	uint64_t cache_evictions;
 	/* objects with a cached object's build id but other tables: cached apart, not shared */
 	uint64_t cache_id_conflicts;
-	uint64_t tables_built; /* objects compiled for unwinder_table() */
+	uint64_t tables_built; /* objects whose table was compiled (when they entered the cache) */
 };
 
 const char *unwind_end_name(enum unwind_end e);
@@ -96,7 +101,10 @@ void unwinder_free(struct unwinder *u);
  * an empty copy, a copy that would wrap past 2^64 (treated as empty). Only
  * bytes inside [rsp, rsp + @stack_len) of the copy are ever read, and every
  * frame must have a higher stack pointer than the one before, so the walk
- * ends after at most @max frames and @stack_len / 8 frame-pointer steps.
+ * ends after at most @max frames and @stack_len / 16 + 1 frame-pointer steps.
+ * The frames are those the BPF walker (walk_step) finds for the same
+ * registers and memory: a frame without a table is walked by its frame
+ * pointer, and any return address above the null page is followed.
  */
 size_t unwinder_unwind(struct unwinder *u, pid_t pid, const struct procmaps *maps,
 		       const uint64_t regs[UNWIND_NR_REGS], const void *stack, size_t stack_len,

@@ -7,12 +7,17 @@
  *
  *   unw_snap chain PREFIX   leaf <- f1 <- ... <- f6 <- main
  *   unw_snap qsort PREFIX   cmp <- (libc qsort internals) <- sorter <- main
+ *   unw_snap deep PREFIX    leaf <- d30 <- ... <- d1 <- main
+ *   unw_snap signal PREFIX  on_signal <- __restore_rt <- poke <- sigfn <- main
+ *                           (poke faults on its first instruction; the handler
+ *                           records and exits)
  *
  * Writes PREFIX.regs (17 little-endian u64 in DWARF order: rax rdx rcx rbx
  * rsi rdi rbp rsp r8..r15 rip; unknown ones 0), PREFIX.stack (up to 16 KiB
  * from rsp) and PREFIX.maps.
  */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,6 +142,75 @@ NOINLINE int f6(int x)
 	return r * 17 + sink;
 }
 
+/* 30 frames of -fomit-frame-pointer code: each calls the next, then works. */
+#define LINK(name, next)                                                                           \
+	NOINLINE int name(int x)                                                                   \
+	{                                                                                          \
+		int r = next(x + 1);                                                               \
+		BARRIER();                                                                         \
+		return r * 3 + sink;                                                               \
+	}
+LINK(d30, leaf)
+LINK(d29, d30)
+LINK(d28, d29)
+LINK(d27, d28)
+LINK(d26, d27)
+LINK(d25, d26)
+LINK(d24, d25)
+LINK(d23, d24)
+LINK(d22, d23)
+LINK(d21, d22)
+LINK(d20, d21)
+LINK(d19, d20)
+LINK(d18, d19)
+LINK(d17, d18)
+LINK(d16, d17)
+LINK(d15, d16)
+LINK(d14, d15)
+LINK(d13, d14)
+LINK(d12, d13)
+LINK(d11, d12)
+LINK(d10, d11)
+LINK(d9, d10)
+LINK(d8, d9)
+LINK(d7, d8)
+LINK(d6, d7)
+LINK(d5, d6)
+LINK(d4, d5)
+LINK(d3, d4)
+LINK(d2, d3)
+LINK(d1, d2)
+
+/* The handler's caller is the kernel's signal frame (__restore_rt above the ucontext). */
+NOINLINE void on_signal(int sig)
+{
+	SNAPSHOT();
+	record();
+	BARRIER();
+	_exit(sig == SIGSEGV ? 0 : 1);
+}
+
+/* A null pointer the compiler cannot see: the store is poke's first instruction. */
+int *volatile null_ptr;
+
+NOINLINE int poke(volatile int *p)
+{
+	*p = 1;
+	BARRIER();
+	return sink;
+}
+
+NOINLINE int sigfn(int x)
+{
+	struct sigaction sa = {.sa_handler = on_signal};
+	int r;
+
+	sigaction(SIGSEGV, &sa, NULL);
+	r = poke(null_ptr);
+	BARRIER();
+	return r + x + sink;
+}
+
 static int snapped;
 
 NOINLINE int cmp(const void *a, const void *b)
@@ -168,12 +242,16 @@ int main(int argc, char **argv)
 	int r;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: %s chain|qsort PREFIX\n", argv[0]);
+		fprintf(stderr, "usage: %s chain|qsort|deep|signal PREFIX\n", argv[0]);
 		return 2;
 	}
 	prefix = argv[2];
 	if (!strcmp(argv[1], "chain"))
 		r = f6(argc);
+	else if (!strcmp(argv[1], "deep"))
+		r = d1(argc);
+	else if (!strcmp(argv[1], "signal"))
+		r = sigfn(argc);
 	else
 		r = sorter(argc);
 	BARRIER();
