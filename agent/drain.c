@@ -24,6 +24,14 @@
 #define DRAIN_STALL_MIN_NS    (5 * 1000000000ULL)
 /* Time the drain thread spends on ring-buffer records per loop, before it drains or stops. */
 #define POLL_BUDGET_NS (200 * 1000000ULL)
+/*
+ * While a drain works through its records (symbolizing a new object's DWARF
+ * can take a while), it reads process events every this often, for at most
+ * DRAIN_POLL_BUDGET_NS: a short-lived process must be snapshotted, and its
+ * tables loaded, while it still lives.
+ */
+#define DRAIN_POLL_EVERY_NS  (10 * 1000000ULL)
+#define DRAIN_POLL_BUDGET_NS (5 * 1000000ULL)
 
 struct drain {
 	struct drain_opts o;
@@ -42,6 +50,7 @@ struct drain {
 	uint64_t t0; /* CLOCK_MONOTONIC of the running drain's swap */
 	uint64_t seq;
 	uint64_t next_drain_ns;
+	uint64_t last_poll_ns; /* when process events were last read */
 
 	/* The drain thread's own counters: it alone writes and reads them, without a lock. */
 	struct agent_stats stats;
@@ -361,6 +370,7 @@ static enum sample_stack stack_state(int32_t id, const uint64_t *ips)
 /* A counts entry from loader_drain: the only place a BPF key becomes a sample. */
 static void feed_record(void *ctx, const struct loader_record *r)
 {
+	struct drain *d = ctx;
 	const struct stackd_count_key *k = r->key;
 	struct sample s = {
 	    .tgid = k->tgid,
@@ -375,7 +385,13 @@ static void feed_record(void *ctx, const struct loader_record *r)
 	    .nr_uips = r->ustack ? r->ustack_nr : 0,
 	    .is_dwarf = r->is_dwarf,
 	};
+	uint64_t now = mono_ns();
 
+	/* Between records: no frames are borrowed from the caches across the poll. */
+	if (now - d->last_poll_ns >= DRAIN_POLL_EVERY_NS) {
+		d->last_poll_ns = now;
+		loader_poll_events(d->p.loader, DRAIN_POLL_BUDGET_NS);
+	}
 	feed_sample(ctx, &s);
 }
 
@@ -490,6 +506,7 @@ static void *drain_main(void *arg)
 		 * this (plus the one record in hand).
 		 */
 		loader_poll_events(d->p.loader, POLL_BUDGET_NS);
+		d->last_poll_ns = mono_ns();
 		if (atomic_load(&d->stopping))
 			break;
 		deadline = windows_next_deadline(d->o.windows, d->next_drain_ns, &pending);
