@@ -121,7 +121,8 @@ static void test_stall_hook(struct drain *d)
 /* Kernel mode: install the process's unwind tables (a no-op for what has no user code). */
 static void load_tables(struct drain *d, const struct proc *p)
 {
-	if (!d->p.tables || !p || !p->maps || p->is_kthread || p->has_exited)
+	if (!d->p.tables || !p || !p->maps || p->is_kthread || p->has_exited ||
+	    p->maps_from_template)
 		return;
 	uint64_t t0 = mono_ns();
 	int err;
@@ -153,6 +154,9 @@ void drain_on_event(void *ctx, const struct stackd_event *ev)
 	case STACKD_EVENT_NEW_PROCESS:
 		/* First sample since start or exec: snapshot now, while it is alive. */
 		p = proctable_get(d->p.procs, ev->tgid, ev->start_boottime, comm, true);
+		/* Gone already: its binary's mappings from another process of it, if any. */
+		proctable_set_exe(d->p.procs, p, ev->exe_ino, ev->exe_dev, ev->start_code,
+				  ev->interp_base);
 		/* An exec keeps (tgid, start time): the old image's names must go. */
 		stackcache_forget(d->p.stacks, ev->tgid, ev->start_boottime);
 		/* Its samples go to the bridge until its tables are in: load them now. */

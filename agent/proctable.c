@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,9 @@
 #define MAPS_PROC_BYTES	 (1u << 20)
 #define MAPS_TOTAL_BYTES (64u << 20)
 
+/* Templates kept for proctable_set_exe: one per recently started binary, about. */
+#define PROC_TEMPLATES 64
+
 struct proctable {
 	struct hmap procs;
 	struct list_head lru;
@@ -40,6 +44,9 @@ struct proctable {
 	void (*on_evict)(void *ctx, const struct proc *p);
 	void *on_evict_ctx;
 	struct proctable_stats stats;
+	/* Recent processes with maps and a known executable (proctable_set_exe). */
+	struct proc *templates[PROC_TEMPLATES];
+	unsigned next_template;
 };
 
 static uint64_t key_hash(uint32_t tgid, uint64_t start)
@@ -77,6 +84,9 @@ static void proc_free(struct proc *p)
 
 static void proc_evict(struct proctable *t, struct proc *p)
 {
+	for (unsigned i = 0; i < PROC_TEMPLATES; i++)
+		if (t->templates[i] == p)
+			t->templates[i] = NULL;
 	if (t->on_evict)
 		t->on_evict(t->on_evict_ctx, p);
 	hmap_remove(&t->procs, &p->node);
@@ -385,4 +395,126 @@ void proctable_get_stats(const struct proctable *t, struct proctable_stats *out)
 {
 	*out = t->stats;
 	out->tracked = t->procs.count;
+}
+
+/* Does mapping @m belong to the file the kernel named (inode, dev_t major << 20 | minor)? */
+static bool is_exe_mapping(const struct procmap *m, uint64_t ino, uint64_t dev)
+{
+	return m->inode == ino && m->dev_major == (uint32_t)(dev >> 20) &&
+	       m->dev_minor == (uint32_t)(dev & 0xfffff) && (m->perms & PROCMAP_EXEC);
+}
+
+/* How far @m of template @tp moves for @p: its binary, its ld.so; else false. */
+static bool template_shift(const struct proc *p, const struct proc *tp, const struct procmap *m,
+			   uint64_t *delta)
+{
+	if (!m->has_file)
+		return false;
+	if (m->inode == p->exe_ino) {
+		*delta = p->start_code - tp->start_code;
+		return true;
+	}
+	if (tp->interp_base && p->interp_base && m->start - m->offset == tp->interp_base) {
+		*delta = p->interp_base - tp->interp_base;
+		return true;
+	}
+	return false;
+}
+
+/* @p's mappings of its binary and ld.so from template @tp; 0 or -errno. */
+static int maps_from_template(struct proctable *t, struct proc *p, const struct proc *tp)
+{
+	uint64_t delta;
+	const struct procmaps *src = tp->maps;
+	struct procmaps *maps = NULL;
+	char *text, *at;
+	size_t cap = 0, n = 0, j = 0;
+	int err;
+
+	for (size_t i = 0; i < src->nr; i++)
+		if (template_shift(p, tp, &src->maps[i], &delta))
+			cap += 64 + strlen(src->maps[i].path);
+	if (!cap)
+		return -ENOENT;
+	text = malloc(cap + 1);
+	if (!text)
+		return -ENOMEM;
+	at = text;
+	for (size_t i = 0; i < src->nr; i++) {
+		const struct procmap *m = &src->maps[i];
+
+		/* Address-space randomization moves a mapping by whole pages. */
+		if (!template_shift(p, tp, m, &delta) || (delta & 4095))
+			continue;
+		at += snprintf(at, cap + 1 - (size_t)(at - text),
+			       "%" PRIx64 "-%" PRIx64 " r-xp %" PRIx64 " %x:%x %" PRIu64 " %s\n",
+			       m->start + delta, m->end + delta, m->offset, m->dev_major,
+			       m->dev_minor, m->inode, m->path);
+		n++;
+	}
+	err = procmaps_parse(text, (size_t)(at - text), PROCMAPS_EXEC_ONLY, &maps);
+	free(text);
+	if (err)
+		return err;
+	if (maps->nr != n) {
+		procmaps_free(maps);
+		return -EINVAL;
+	}
+	/* The template's identities: found in the caches by them, never opened by path. */
+	for (size_t i = 0; i < src->nr; i++) {
+		const struct procmap *m = &src->maps[i];
+
+		if (!template_shift(p, tp, m, &delta) || (delta & 4095))
+			continue;
+		maps->maps[j].has_file = true;
+		maps->maps[j].file = m->file;
+		j++;
+	}
+	pr_debug(
+	    "pid %u: %zu mappings of its binary and ld.so from pid %u (interpreter at %#" PRIx64
+	    ", template's %#" PRIx64 ")",
+	    p->tgid, maps->nr, tp->tgid, p->interp_base, tp->interp_base);
+	p->maps = maps;
+	p->maps_from_template = true;
+	t->stats.maps_bytes += maps->bytes;
+	t->stats.maps_from_template++;
+	return 0;
+}
+
+bool proctable_set_exe(struct proctable *t, struct proc *p, uint64_t exe_ino, uint64_t exe_dev,
+		       uint64_t start_code, uint64_t interp_base)
+{
+	if (!p || !exe_ino || !start_code || p->is_kthread)
+		return false;
+	p->exe_ino = exe_ino;
+	p->exe_dev = exe_dev;
+	p->start_code = start_code;
+	p->interp_base = interp_base;
+	if (p->maps) {
+		/* A template, if its snapshot holds the binary with identities. */
+		for (size_t i = 0; i < p->maps->nr; i++) {
+			if (is_exe_mapping(&p->maps->maps[i], exe_ino, exe_dev) &&
+			    p->maps->maps[i].has_file) {
+				for (unsigned k = 0; k < PROC_TEMPLATES; k++)
+					if (t->templates[k] &&
+					    t->templates[k]->exe_ino == exe_ino &&
+					    t->templates[k]->exe_dev == exe_dev)
+						t->templates[k] = NULL; /* the newest is kept */
+				t->templates[t->next_template] = p;
+				t->next_template = (t->next_template + 1) % PROC_TEMPLATES;
+				break;
+			}
+		}
+		return false;
+	}
+	for (unsigned k = 0; k < PROC_TEMPLATES; k++) {
+		const struct proc *tp = t->templates[k];
+
+		if (!tp || tp == p || tp->exe_ino != exe_ino || tp->exe_dev != exe_dev || !tp->maps)
+			continue;
+		if ((start_code - tp->start_code) & 4095)
+			return false;
+		return maps_from_template(t, p, tp) == 0;
+	}
+	return false;
 }

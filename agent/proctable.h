@@ -40,6 +40,9 @@ struct proc {
 	uint64_t exit_drain;   /* drain sequence at which the exit was noticed */
 	uint64_t last_drain;   /* last drain that saw samples */
 	uint64_t maps_read_ns; /* CLOCK_MONOTONIC of the last maps snapshot */
+	/* Its executable as the kernel reported it (proctable_set_exe); 0 when unknown. */
+	uint64_t exe_ino, exe_dev, start_code, interp_base;
+	bool maps_from_template; /* maps borrowed from another process of the binary */
 };
 
 struct proctable_stats {
@@ -54,6 +57,7 @@ struct proctable_stats {
 	uint64_t maps_refused;	      /* snapshots over 1 MiB, or over the 64 MiB of all of them */
 	uint64_t maps_refused_bytes;  /* their sizes */
 	uint64_t evicted_maps_budget; /* least recently sampled evicted to make room */
+	uint64_t maps_from_template;  /* vanished processes given their binary's mappings */
 };
 
 struct proctable;
@@ -71,6 +75,19 @@ void proctable_free(struct proctable *t);
  */
 struct proc *proctable_get(struct proctable *t, uint32_t tgid, uint64_t start_boottime,
 			   const char *comm_hint, bool refresh);
+/*
+ * The kernel's identity of @p's executable (struct stackd_event: inode, the
+ * kernel's dev_t, mm->start_code). A process whose maps were read becomes a
+ * template for its binary; one that exited before (a short-lived process
+ * whose event waited behind a busy CPU) gets the mappings of its binary from
+ * a template, moved to where its own text was loaded (and the template's
+ * ld.so to where the kernel loaded its interpreter): its own code and its
+ * start-up are then named, by the file identities the template recorded,
+ * without opening anything; frames in its libraries stay raw addresses. Returns true when @p
+ * got mappings that way.
+ */
+bool proctable_set_exe(struct proctable *t, struct proc *p, uint64_t exe_ino, uint64_t exe_dev,
+		       uint64_t start_code, uint64_t interp_base);
 /* Re-read the maps of a live process whose snapshot misses an address (rate-limited). */
 void proctable_refresh_maps(struct proctable *t, struct proc *p);
 void proctable_mark_exited(struct proctable *t, uint32_t tgid, uint64_t start_boottime,

@@ -307,6 +307,10 @@ static const struct metric_row metric_rows[] = {
      "or /proc could not be read.",
      LABELS("reason", snap_reasons),
      .stat = {S(procs.snapshot_vanished), S(procs.snapshot_errors)}},
+    {"stackd_process_maps_from_template_total", "counter",
+     "Processes gone before their maps were read that were given their binary's mappings "
+     "from another process of the same binary (their own code named, their libraries not).",
+     .stat = {S(procs.maps_from_template)}},
     {"stackd_processes_evicted_total", "counter", "Processes removed from the process table.",
      LABELS("reason", evict_reasons), .stat = {S(procs.evicted_exited), S(procs.evicted_capacity)}},
     {"stackd_process_maps_refused_total", "counter",

@@ -24,6 +24,9 @@
 /* The lowest user address a pc or stack can have, and the end of the user half (57 bits). */
 #define USER_MIN 0x1000ULL
 #define USER_END (1ULL << 56)
+#define AT_BASE	 7 /* auxv: the interpreter's load address */
+/* auxv pairs read: AT_BASE comes early (the kernel writes it 8th on x86-64). */
+#define AUXV_PAIRS 24
 
 /* Set before load from flags; never written at run time. */
 const volatile bool include_idle = false;
@@ -200,6 +203,27 @@ static __always_inline void notify(__u32 type, __u32 tgid, __u64 start)
 	e->tgid = tgid;
 	e->start_boottime = start;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	e->exe_ino = 0;
+	e->exe_dev = 0;
+	e->start_code = 0;
+	e->interp_base = 0;
+	if (type == STACKD_EVENT_NEW_PROCESS) {
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+		struct mm_struct *mm = BPF_CORE_READ(task, mm);
+		struct file *exe = BPF_CORE_READ(mm, exe_file);
+		__u64 auxv[2 * AUXV_PAIRS];
+
+		if (exe) {
+			e->exe_ino = BPF_CORE_READ(exe, f_inode, i_ino);
+			e->exe_dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
+			e->start_code = BPF_CORE_READ(mm, start_code);
+			/* The auxiliary vector the kernel gave the image: AT_BASE is ld.so's. */
+			if (!bpf_probe_read_kernel(auxv, sizeof(auxv), &mm->saved_auxv))
+				for (int i = 0; i < AUXV_PAIRS; i++)
+					if (auxv[2 * i] == AT_BASE)
+						e->interp_base = auxv[2 * i + 1];
+		}
+	}
 	bpf_ringbuf_submit(e, 0);
 }
 
@@ -818,14 +842,63 @@ out:
 
 /* An exec replaces the address space: forget the process so its next sample re-notifies. */
 /* BTF-typed raw tracepoints: they need no tracefs mount. */
+/* Per CPU and second, the execs announced at once; beyond it, at their first sample. */
+#define EXEC_NOTIFY_PER_SEC 256
+
+struct exec_budget {
+	__u64 second; /* bpf_ktime_get_ns() / 1e9 of the window */
+	__u32 used;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct exec_budget);
+} exec_budget SEC(".maps");
+
+static __always_inline bool exec_budget_take(void)
+{
+	__u32 zero = 0;
+	struct exec_budget *b = bpf_map_lookup_elem(&exec_budget, &zero);
+	__u64 sec = bpf_ktime_get_ns() / 1000000000ULL;
+
+	if (!b)
+		return false;
+	if (b->second != sec) {
+		b->second = sec;
+		b->used = 0;
+	}
+	if (b->used >= EXEC_NOTIFY_PER_SEC)
+		return false;
+	b->used++;
+	return true;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(stackd_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 start;
 
-	bpf_map_delete_elem(&known_procs, &tgid);
 	/* The new image's tables are not the old one's: bridge until user space loads them. */
 	bpf_map_delete_elem(&unwind_procs, &tgid);
+	/*
+	 * Announce the new image now rather than at its first sample: a process
+	 * that lives 20 ms may be first sampled in its last milliseconds, too
+	 * late for user space to read its maps. Its binary and ld.so are mapped
+	 * already; the libraries ld.so maps next are found when a walk meets
+	 * them (MAPS_STALE). Bounded per CPU and second, and only for processes
+	 * the filter keeps: the rest are announced at their first sample.
+	 */
+	if ((filter_enabled && !filter_keeps(tgid)) || !exec_budget_take()) {
+		bpf_map_delete_elem(&known_procs, &tgid);
+		return 0;
+	}
+	start = BPF_CORE_READ(p, group_leader, start_boottime);
+	bpf_map_update_elem(&known_procs, &tgid, &start, BPF_ANY);
+	notify(STACKD_EVENT_NEW_PROCESS, tgid, start);
 	return 0;
 }
 

@@ -174,6 +174,18 @@ struct stackd_event {
 	__u32 tgid;
 	__u64 start_boottime;
 	char comm[STACKD_COMM_LEN];
+	/*
+	 * NEW_PROCESS: the executable as the kernel knows it (0 when unknown), so a
+	 * process that exits before user space reads its maps can still be
+	 * symbolized from another process of the same binary: its inode and
+	 * device (the kernel's dev_t: major << 20 | minor), and where its text
+	 * starts (mm->start_code, the load address of its first PF_X segment),
+	 * and where its ELF interpreter (ld.so) was loaded (auxv AT_BASE).
+	 */
+	__u64 exe_ino;
+	__u64 exe_dev;
+	__u64 start_code;
+	__u64 interp_base;
 };
 
 #endif
