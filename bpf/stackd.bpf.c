@@ -161,8 +161,10 @@ struct walk_state {
 	__u32 end;		/* STACKD_CNT_WALK_* once the walk is over, else 0 */
 	__u32 exact;		/* pc is not a return address: the leaf, or after a signal */
 	__u32 fp_frames;
-	__u32 stale;  /* a pc outside every known mapping */
-	__u32 prev_n; /* ips the last walk on this CPU left in st: zeroed lazily */
+	__u32 stale;   /* a pc outside every known mapping */
+	__u32 prev_n;  /* ips the last walk on this CPU left in st: zeroed lazily */
+	__u32 fp_last; /* the last step followed a frame pointer */
+	__u32 pad;
 };
 
 struct {
@@ -648,8 +650,17 @@ static long walk_step(__u32 i, struct walk_ctx *c)
 	default:
 		/* No table here: this frame's frame pointer, if it has one. */
 		if (bp < sp || bp >= USER_END) {
-			w->end = m && (m->flags & STACKD_MAPF_NO_ROOM) ? STACKD_CNT_WALK_TABLE_FULL
-								       : STACKD_CNT_WALK_NO_TABLE;
+			/*
+			 * A frame-pointer chain ends with a zero rbp (Go's runtime, code
+			 * built with frame pointers and no CFI): after a frame-pointer
+			 * step, that is the outermost frame, not a missing table.
+			 */
+			if (!bp && w->fp_last)
+				w->end = STACKD_CNT_WALK_COMPLETE;
+			else
+				w->end = m && (m->flags & STACKD_MAPF_NO_ROOM)
+					     ? STACKD_CNT_WALK_TABLE_FULL
+					     : STACKD_CNT_WALK_NO_TABLE;
 			return 1;
 		}
 		if (!read_user_u64(bp + 8, &ra) || !read_user_u64(bp, &w->bp)) {
@@ -657,9 +668,11 @@ static long walk_step(__u32 i, struct walk_ctx *c)
 			return 1;
 		}
 		w->fp_frames++;
+		w->fp_last = 1;
 		cfa = bp + 16;
 		goto caller;
 	}
+	w->fp_last = 0;
 	if (!read_user_u64(cfa - 8, &ra)) {
 		w->end = STACKD_CNT_WALK_READ_FAULT;
 		return 1;
@@ -723,6 +736,7 @@ static __always_inline void walk_user(struct stackd_unwind_proc *proc, void *sta
 	w->end = 0;
 	w->exact = 1;
 	w->fp_frames = 0;
+	w->fp_last = 0;
 	w->stale = 0;
 	if (w->sp < USER_MIN || w->sp >= USER_END) {
 		w->end = STACKD_CNT_WALK_BAD;

@@ -614,7 +614,7 @@ static enum unwind_end walk(struct uw_ctx *c, const uint64_t regs[UNWIND_NR_REGS
 			    size_t max, size_t *n)
 {
 	uint64_t pc = regs[UNWIND_REG_RIP], sp = regs[UNWIND_REG_RSP], bp = regs[UNWIND_REG_RBP];
-	bool exact = true;
+	bool exact = true, fp_last = false;
 
 	for (;;) {
 		uint64_t look, cfa = 0, ra = 0, off, npc, nsp, nbp;
@@ -667,11 +667,16 @@ static enum unwind_end walk(struct uw_ctx *c, const uint64_t regs[UNWIND_NR_REGS
 			break;
 		default:
 			/* No row here: this frame's frame pointer, if it has one. */
+			/* A zero rbp after a frame-pointer step ends the chain: complete. */
+			if (!bp && fp_last)
+				return UNWIND_END_COMPLETE;
 			if (!fp_frame(c, sp, &bp, &cfa, &ra))
 				return cm ? UNWIND_END_NO_CFI : UNWIND_END_NO_MAPPING;
+			fp_last = true;
 			break;
 		}
 		if (kind != CFITAB_CFA_GAP) {
+			fp_last = false;
 			if (!stack_word(c, cfa - 8, &ra))
 				return unread(c, cfa - 8);
 			switch (CFITAB_RULE_RBP(rule)) {
