@@ -7,8 +7,9 @@
  *   churn child MS BURN
  *
  * spawn starts RATE children a second (four spawner processes, RATE/4 each) for SECONDS
- * (posix_spawn of its own executable, so each child is a new exec: new maps, new pid), each told to
- * burn for a uniform MIN_MS..MAX_MS (seed 1: the same series every run). BURN
+ * (posix_spawn of $CHURN_CHILD, default its own executable, so each child is a new exec:
+ * new maps, new pid; a copy under another name gives the children their own comm), each
+ * told to burn for a uniform MIN_MS..MAX_MS (seed 1: the same series every run). BURN
  * is "wall" (spin in churn_hot until that much wall time has passed) or "cpu"
  * (until that much CPU time is used). At most MAX_LIVE (default 64) children
  * live at once: spawn waits for one to exit when at the cap, so the rate
@@ -99,7 +100,9 @@ static int spawn(double rate, double seconds, int min_ms, int max_ms, const char
 	srandom(1 + shard);
 	/* Keep the rate with every CPU busy: best effort (root only). */
 	setpriority(PRIO_PROCESS, 0, -10);
-	args[0] = "/proc/self/exe";
+	const char *path = getenv("CHURN_CHILD") ? getenv("CHURN_CHILD") : "/proc/self/exe";
+
+	args[0] = (char *)path;
 	args[1] = "child";
 	args[2] = ms_arg;
 	args[3] = (char *)burn;
@@ -122,7 +125,7 @@ static int spawn(double rate, double seconds, int min_ms, int max_ms, const char
 		}
 		snprintf(ms_arg, sizeof(ms_arg), "%d",
 			 min_ms + (int)(random() % (max_ms - min_ms + 1)));
-		if (posix_spawn(&pid, "/proc/self/exe", NULL, NULL, args, environ) == 0) {
+		if (posix_spawn(&pid, path, NULL, NULL, args, environ) == 0) {
 			live++;
 			started++;
 		}
