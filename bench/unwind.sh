@@ -175,15 +175,16 @@ traces_complete()
 	END { flush(); printf "%d %d %.1f\n", tot, good, tot ? chain / tot : 0 }'
 }
 
-# perf script -F pid,sym,dso on stdin: the same. A sample is a header line (pid) and one
-# tab-indented line per frame ("ADDR SYM+OFF (DSO)"), innermost first.
+# perf script -F pid,ip,sym,dso on stdin: the same. A sample is a header line (the pid,
+# right-aligned: it can look like a frame but for the tab) and one tab-indented line per frame
+# ("ADDR SYM+OFF (DSO)"), innermost first.
 perf_complete()
 {
 	awk -v pids="$1" '
 	BEGIN { n = split(pids, a, " "); for (i = 1; i <= n; i++) want[a[i]] = 1 }
 	function flush() { if (inb && (p in want)) { tot++; if (last == "_start") good++; chain += own } inb = 0; last = ""; own = 0 }
 	/^$/ { flush(); next }
-	/^[ \t]+[0-9a-f]+ / {
+	/^\t/ {
 		if (!inb || $0 ~ /\[kernel\.kallsyms\]/) next
 		l = $0; sub(/^[ \t]*[0-9a-f]+ /, "", l); sub(/ \(.*\)$/, "", l); sub(/\+0x[0-9a-f]+$/, "", l)
 		last = l; if (l ~ /^(f[0-9]+|main)$/) own++
