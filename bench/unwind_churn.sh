@@ -145,6 +145,7 @@ churn_count()
 		if (f ~ /^\[.*\]$/ || f ~ /^<.*>$/ || f ~ /^0x[0-9a-f]+$/ || f ~ /^[0-9a-f]+$/) return
 		anyname = 1
 		g = f; sub(/@.*/, "", g) # foo@plt, foo@@GLIBC_2.2.5
+		if (g == "") return      # perf: "@plt", a stub without a name
 		if (!inl && !(g in ok)) bad = bad (bad == "" ? "" : " <- ") f
 	}
 	/^-+\+/ { flush(); inb = 1; next }
