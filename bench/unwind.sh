@@ -320,6 +320,7 @@ measure()
 	k1=$(proc_ticks "$pid")
 	read -r rt1 rc1 nprog < <(bpf_stats "$pid")
 	(((rc1 - rc0) > 0)) && bpf_ns=$(((rt1 - rt0) / (rc1 - rc0)))
+	[[ $tool == perf-* ]] || ((nprog > 0)) || log "warning: no perf_event BPF program found in /proc/$pid/fd"
 
 	local win_s
 	win_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1000 }')
@@ -355,11 +356,11 @@ measure()
 		;;
 	perf-fp | perf-dwarf)
 		bench_stop "$pid" INT 600
-		local tu ts tm
+		local tu ts
 		/usr/bin/time -f '%U %S %M' -o "$T/post.time" \
 			perf script -i "$T/perf.data" -F pid,ip,sym,dso >"$T/perf.script" 2>"$T/perf.script.err" ||
 			log "perf script failed: $(tail -n 3 "$T/perf.script.err")"
-		read -r tu ts tm <"$T/post.time"
+		read -r tu ts _ <"$T/post.time"
 		post=$(awk -v u="$tu" -v s="$ts" 'BEGIN { printf "%.2f", u + s }')
 		read -r smp g chain < <(perf_complete "${FIX_PIDS[*]}" <"$T/perf.script")
 		cpl=$(pct "$g" "$smp")
