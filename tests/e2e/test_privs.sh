@@ -205,7 +205,7 @@ for h in map_lookup_elem map_update_elem map_delete_elem get_smp_processor_id \
 	get_current_pid_tgid get_current_comm get_current_task get_stackid get_stack \
 	probe_read_kernel ringbuf_reserve ringbuf_submit probe_read_user ringbuf_query \
 	get_current_task_btf task_pt_regs get_current_cgroup_id get_current_ancestor_cgroup_id; do
-	grep -Eq "^ok +BPF helper +bpf_$h: yes \(Linux [0-9]+\.[0-9]+\+, (sampling|DWARF unwinding|cgroup filter)\)$" \
+	grep -Eq "^ok +BPF helper +bpf_$h: yes \(Linux [0-9]+\.[0-9]+\+, (sampling|CFI unwinding|cgroup filter)\)$" \
 		"$T/check.out" || fail "stackd --check has no 'ok BPF helper bpf_$h: yes (Linux X.Y+, feature)' line"
 done
 nhelpers=$(grep -Ec '^ok +BPF helper ' "$T/check.out")
