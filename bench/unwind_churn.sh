@@ -146,6 +146,9 @@ churn_count()
 		anyname = 1
 		g = f; sub(/@.*/, "", g) # foo@plt, foo@@GLIBC_2.2.5
 		if (g == "") return      # perf: "@plt", a stub without a name
+		# A BPF program the child runs (the exit and exec hooks of a tool): loaded after kallsyms
+		# was read, its name is a kernel symbol all the same.
+		if (g ~ /^bpf_prog_[0-9a-f]+_/) return
 		if (!inl && !(g in ok)) bad = bad (bad == "" ? "" : " <- ") f
 	}
 	/^-+\+/ { flush(); inb = 1; next }
