@@ -118,19 +118,52 @@ static void test_stall_hook(struct drain *d)
 
 /* ---- ring-buffer records (loader_poll_events) ---------------------------------------------- */
 
-/* Kernel mode: install the process's unwind tables (a no-op for what has no user code). */
-static void load_tables(struct drain *d, const struct proc *p)
+/* A process on the bridge with no entry is loaded again after 1 s, doubling to 64 s. */
+#define TABLES_RETRY_FIRST_NS 1000000000ULL
+#define TABLES_RETRY_MAX_NS   64000000000ULL
+
+/*
+ * Kernel mode: install the process's unwind tables (a no-op for what has no
+ * user code, or no maps of its own). Returns whether it tried.
+ */
+static bool load_tables(struct drain *d, struct proc *p)
 {
 	if (!d->p.tables || !p || !p->maps || p->is_kthread || p->has_exited ||
 	    p->maps_from_template)
-		return;
+		return false;
 	uint64_t t0 = mono_ns();
 	int err;
 
 	/* Failures are counted by the manager; the process stays on the bridge. */
 	err = unwtables_load(d->p.tables, p->tgid, p->start_boottime, p->maps);
+	p->tables_tried_ns = mono_ns();
+	if (err)
+		p->tables_retry_ns =
+		    p->tables_retry_ns ? p->tables_retry_ns * 2 : TABLES_RETRY_FIRST_NS;
+	else
+		p->tables_retry_ns = 0;
+	if (p->tables_retry_ns > TABLES_RETRY_MAX_NS)
+		p->tables_retry_ns = TABLES_RETRY_MAX_NS;
 	pr_debug("unwind tables of pid %u (%s): %s in %.3f ms", p->tgid, p->comm,
-		 err ? strerror(-err) : "loaded", (double)(mono_ns() - t0) / 1e6);
+		 err ? strerror(-err) : "loaded", (double)(p->tables_tried_ns - t0) / 1e6);
+	return true;
+}
+
+/*
+ * Kernel mode, a bridge sample of @p: a live process the manager holds no
+ * entry for (evicted from the process table while alive and sampled again,
+ * refused by a full map, a failed load) is loaded again, at most once per
+ * retry gap; its announcement came once and will not come again.
+ */
+static void heal_tables(struct drain *d, struct proc *p)
+{
+	uint64_t gap = p->tables_retry_ns ? p->tables_retry_ns : TABLES_RETRY_FIRST_NS;
+
+	if (!d->p.tables || unwtables_has(d->p.tables, p->tgid, p->start_boottime) ||
+	    (p->tables_tried_ns && mono_ns() - p->tables_tried_ns < gap))
+		return;
+	if (load_tables(d, p))
+		d->stats.tables_healed++;
 }
 
 /* The proctable forgets a process (exited, or evicted alive): its entry goes with it. */
@@ -213,9 +246,25 @@ void drain_on_dwarf_sample(void *ctx, const struct stackd_dwarf_sample *rec, siz
 		unr = unwinder_unwind(d->p.unw, (pid_t)rec->tgid, p->maps,
 				      (const uint64_t *)rec->regs, rec->stack, rec->stack_len, uips,
 				      STACKD_MAX_STACK_DEPTH, &end);
+		/* A return address in no mapping: code mapped after the snapshot (libc of a
+		 * process snapshotted at exec, a dlopen). Re-read (rate-limited), once more. */
+		if (end == UNWIND_END_NO_MAPPING && !p->has_exited) {
+			const struct procmaps *old = p->maps;
+
+			proctable_refresh_maps(d->p.procs, p);
+			if (p->maps && p->maps != old) {
+				stackcache_forget(d->p.stacks, p->tgid, p->start_boottime);
+				unr = unwinder_unwind(d->p.unw, (pid_t)rec->tgid, p->maps,
+						      (const uint64_t *)rec->regs, rec->stack,
+						      rec->stack_len, uips, STACKD_MAX_STACK_DEPTH,
+						      &end);
+			}
+		}
 	} else if (rec->regs[UNWIND_REG_RIP]) {
 		uips[unr++] = rec->regs[UNWIND_REG_RIP]; /* no maps: the sampled ip at least */
 	}
+	if (p && !p->has_exited)
+		heal_tables(d, p);
 	d->stats.dwarf_samples++;
 	d->stats.samples_drained++; /* one record, one sample: read back like a counts entry */
 	if (end != UNWIND_END_COMPLETE)
@@ -227,10 +276,21 @@ void drain_on_dwarf_sample(void *ctx, const struct stackd_dwarf_sample *rec, siz
 
 /* ---- one sample: attribute, label, symbolize, hand to the sinks ---------------------------- */
 
+/* Results with an unmapped frame are not cached: a later maps refresh may resolve them. */
+static bool fully_mapped(const struct sym_result *res)
+{
+	for (size_t i = 0; i < res->nr; i++)
+		if (!res->frames[i].mapping)
+			return false;
+	return true;
+}
+
 /*
  * A user stack through the process's maps snapshot. A leaf outside every
  * mapping may be code mapped after the snapshot (dlopen): re-read the maps
- * (rate-limited) and try once more.
+ * (rate-limited) and try once more. So may any frame while the snapshot is
+ * young (one taken at exec misses the libraries ld.so maps next); later, a
+ * caller outside every mapping is more often a bad return address.
  */
 static struct sym_result *symbolize_user(struct drain *d, struct proc *p, const struct sample *s)
 {
@@ -239,7 +299,9 @@ static struct sym_result *symbolize_user(struct drain *d, struct proc *p, const 
 
 	if (symbolizer_user(d->p.sym, (pid_t)p->tgid, p->maps, s->uips, s->nr_uips, &res))
 		return NULL;
-	if (res->nr && !res->frames[0].mapping && !p->has_exited) {
+	if (res->nr && !p->has_exited &&
+	    (!res->frames[0].mapping ||
+	     (p->maps_refreshes < PROC_MAPS_YOUNG && !fully_mapped(res)))) {
 		old = p->maps;
 		proctable_refresh_maps(d->p.procs, p);
 		/* A new snapshot may show other code at addresses cached stacks went through. */
@@ -252,15 +314,6 @@ static struct sym_result *symbolize_user(struct drain *d, struct proc *p, const 
 			return NULL;
 	}
 	return res;
-}
-
-/* Results with an unmapped frame are not cached: a later maps refresh may resolve them. */
-static bool fully_mapped(const struct sym_result *res)
-{
-	for (size_t i = 0; i < res->nr; i++)
-		if (!res->frames[i].mapping)
-			return false;
-	return true;
 }
 
 /* The process's labels, or when reading it ran out of memory the two that need none. */

@@ -15,8 +15,14 @@
 #include "common/log.h"
 #include "procmeta.h"
 
-/* A live process's maps are re-read at most this often when addresses miss. */
-#define MAPS_REFRESH_MIN_NS 1000000000ULL
+/*
+ * A live process's maps are re-read when addresses miss, at most once per gap:
+ * 10 ms after the first snapshot, doubling up to 1 s. A snapshot taken at exec
+ * sees only the binary and ld.so; the libraries come milliseconds later, and
+ * their samples must not wait a second for a snapshot that shows them.
+ */
+#define MAPS_REFRESH_FIRST_NS 10000000ULL
+#define MAPS_REFRESH_MAX_NS   1000000000ULL
 /* Drains between liveness checks of processes that stopped being sampled. */
 #define LIVENESS_EVERY 30
 /*
@@ -302,11 +308,15 @@ struct proc *proctable_get(struct proctable *t, uint32_t tgid, uint64_t start_bo
 
 void proctable_refresh_maps(struct proctable *t, struct proc *p)
 {
+	uint64_t gap = MAPS_REFRESH_MAX_NS;
 	bool alive;
 
-	if (p->has_exited || p->is_kthread || mono_ns() - p->maps_read_ns < MAPS_REFRESH_MIN_NS)
+	if (p->maps_refreshes < PROC_MAPS_YOUNG)
+		gap = MAPS_REFRESH_FIRST_NS << p->maps_refreshes; /* 10 ms .. 640 ms */
+	if (p->has_exited || p->is_kthread || mono_ns() - p->maps_read_ns < gap)
 		return;
 	p->maps_read_ns = mono_ns();
+	p->maps_refreshes++;
 	/* The labels stay: the cgroup and cmdline are read once, at the first sample or exec. */
 	proc_snapshot_maps(t, p, NULL, &alive);
 }

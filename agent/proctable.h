@@ -26,6 +26,9 @@
 #include "symbolize/procmaps.h"
 #include "symbolize/symbolizer.h"
 
+/* Refreshes while a snapshot counts as young: their gaps double from 10 ms; then 1 s. */
+#define PROC_MAPS_YOUNG 7
+
 struct proc {
 	struct hnode node;
 	struct list_head lru; /* most recently sampled first */
@@ -37,12 +40,15 @@ struct proc {
 	struct label_set *labels; /* pid, comm, exe, cgroup, container...: never NULL once got */
 	bool is_kthread;
 	bool has_exited;
-	uint64_t exit_drain;   /* drain sequence at which the exit was noticed */
-	uint64_t last_drain;   /* last drain that saw samples */
-	uint64_t maps_read_ns; /* CLOCK_MONOTONIC of the last maps snapshot */
+	uint64_t exit_drain;	 /* drain sequence at which the exit was noticed */
+	uint64_t last_drain;	 /* last drain that saw samples */
+	uint64_t maps_read_ns;	 /* CLOCK_MONOTONIC of the last maps snapshot */
+	unsigned maps_refreshes; /* refreshes so far: gaps grow 10 ms .. 1 s (PROC_MAPS_YOUNG) */
 	/* Its executable as the kernel reported it (proctable_set_exe); 0 when unknown. */
 	uint64_t exe_ino, exe_dev, start_code, interp_base;
 	bool maps_from_template; /* maps borrowed from another process of the binary */
+	/* Kernel mode: the last load of its unwind tables, and the gap before a retry. */
+	uint64_t tables_tried_ns, tables_retry_ns;
 };
 
 struct proctable_stats {

@@ -431,6 +431,11 @@ static const struct metric_row metric_rows[] = {
      .stat = {S(tables.mappings_truncated)}},
     {"stackd_unwind_table_loads_total", "counter",
      "Process entries built (new process, exec, changed maps).", .stat = {S(tables.loads)}},
+    {"stackd_unwind_table_reloads_total", "counter",
+     "Of those, loads asked for by bridge samples of a live process with no entry (evicted from "
+     "the process table while alive and sampled again, or refused by a full map; retried after "
+     "1 s, doubling to 64 s).",
+     .stat = {S(tables_healed)}},
     {"stackd_unwind_table_load_seconds_total", "counter", "Time spent building them.",
      .kind = METRIC_SECONDS, .seconds = table_load_seconds},
     {"stackd_unwind_table_errors_total", "counter",

@@ -44,7 +44,8 @@ struct agent_stats {
 	uint64_t samples_not_in_profile; /* a window could not take them (out of memory) */
 	uint64_t events_new;
 	uint64_t events_exit;
-	uint64_t events_stale; /* MAPS_STALE: a kernel walk met a pc outside the known mappings */
+	uint64_t events_stale;	/* MAPS_STALE: a kernel walk met a pc outside the known mappings */
+	uint64_t tables_healed; /* kernel mode: loads asked for by a bridge sample */
 	struct agent_req_stats req; /* HTTP threads; stats_publish leaves it alone */
 	struct symbolizer_stats sym;
 	struct stackcache_stats stacks;

@@ -671,6 +671,11 @@ int unwtables_refresh(struct unwtables *t, uint32_t tgid, uint64_t start_boottim
 	return load(t, tgid, start_boottime, maps, true);
 }
 
+bool unwtables_has(const struct unwtables *t, uint32_t tgid, uint64_t start_boottime)
+{
+	return proc_find((struct unwtables *)t, tgid, start_boottime) != NULL;
+}
+
 void unwtables_drop(struct unwtables *t, uint32_t tgid, uint64_t start_boottime)
 {
 	struct ut_proc *p = proc_find(t, tgid, start_boottime);

@@ -105,6 +105,8 @@ int unwtables_load(struct unwtables *t, uint32_t tgid, uint64_t start_boottime,
  */
 int unwtables_refresh(struct unwtables *t, uint32_t tgid, uint64_t start_boottime,
 		      const struct procmaps *maps);
+/* Whether the process has an entry installed (as far as the manager knows). */
+bool unwtables_has(const struct unwtables *t, uint32_t tgid, uint64_t start_boottime);
 /* Remove the process's entry and references (exit, eviction). Unknown processes: a no-op. */
 void unwtables_drop(struct unwtables *t, uint32_t tgid, uint64_t start_boottime);
 

@@ -114,7 +114,12 @@ scheck "$((total_dm > 0 && bad_dm == 0))" \
 sym_leaf_lines "$T/p" "$fx" >"$T/leaves.tsv"
 info "heaviest leaf locations of pid $fx (samples, location, address, mapping, Lines innermost first):"
 head -n 5 "$T/leaves.tsv" | sed 's/^/    /'
-IFS=$'\t' read -r top_n top_loc top_addr _ top_chain <"$T/leaves.tsv" || fail "pid $fx has no samples"
+[[ -s $T/leaves.tsv ]] || fail "pid $fx has no samples"
+# The heaviest leaf whose innermost Line has a source line: a line-0 row is the compiler
+# saying "no line here" (llvm-symbolizer says the same; the oracle below checks those).
+IFS=$'\t' read -r top_n top_loc top_addr _ top_chain < <(awk -F'\t' '{
+	split($5, part, / [|] /); if (part[1] !~ /:0$/) { print; exit } }' "$T/leaves.tsv") ||
+	fail "pid $fx: every leaf location's innermost Line is line 0"
 chain_exp="$scr_dm@sym_cpp.cc:$L_scr | $mix_dm@sym_cpp.cc:$L_mix | $spin_dm@sym_cpp.cc:$L_spin"
 top_base=$(sym_basename_chain "${top_chain:-}")
 nl_top=$(awk -F'\t' -v l="$top_loc" '$1 == l && $4 > 0' "$T/p.locs" | wc -l)

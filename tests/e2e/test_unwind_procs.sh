@@ -15,6 +15,8 @@
 #                 (SIGSTOP: alive, no longer sampled) while 20 cpu_chain processes are
 #                 sampled: the process table evicts X (stackd_processes_evicted_total{reason=
 #                 "capacity"} moves) and X's entry must be gone within 30 s while X lives;
+#             (e) X continued: sampled again, it gets its entry back within 10 s (a reload
+#                 from its bridge samples: it is announced only once);
 #             (b) deep fixture Y gets an entry, then is SIGKILLed: its entry is gone within 5 s;
 #             (c) X is killed and its pid given to a new cpu_chain process Z (pid reuse forced
 #                 through /proc/sys/kernel/ns_last_pid); once Z is walked, its entry is
@@ -25,7 +27,7 @@
 #                 stackd_unwind_process_entries_refused_total says so within 10 s.
 #   prints:   every entry seen, the counters that moved.
 # Every check runs (a failed one is reported and the test goes on), so one run shows which
-# of (a)-(d) an agent gets wrong; the test fails if any did.
+# of (a)-(e) an agent gets wrong; the test fails if any did.
 # shellcheck source-path=SCRIPTDIR disable=SC2119 # agent_start and friends take optional arguments
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -133,7 +135,11 @@ walked_deep()
 	pid=$BG_PID
 	v=$(wait_entry "$pid" present 10)
 	info "$1 (pid $pid): unwind_procs[$pid] = $v, start time $(start_ticks "$pid") ticks"
-	[[ $v != none ]] || fail "$1 pid $pid: no unwind_procs entry 10 s after it started"
+	if [[ $v == none ]]; then
+		curl -fsS -m 10 "$AGENT_URL/metrics" | grep -E '^stackd_(unwind_(process|walks|bridge|samples)|process)' >&2 || true
+		info "unwind_procs holds $(bpftool map dump id "$MAP_ID" -j | grep -c '"key"') entries"
+		fail "$1 pid $pid: no unwind_procs entry 10 s after it started"
+	fi
 	# What keeps a leaked entry from applying to a later process given the pid: part (c).
 	part_check "$(value_is_start "$pid" "$v")" "(c) $1 pid $pid: its entry holds its start time"
 	BG_PID=$pid
@@ -162,6 +168,18 @@ kill -0 "$X" 2>/dev/null || fail "deep_x (pid $X) died while stopped"
 part_check "$([[ $v == none ]] && echo 1 || echo 0)" \
 	"(a) deep_x (pid $X, alive, evicted from the table) has no unwind_procs entry within $EVICT_WAIT s (found: $v)"
 for p in "${crowd[@]}"; do e2e_reap "$p" 30 || true; done
+
+# ---- (e) ... and gets it back when it is sampled again (it is announced only once)
+metrics e.m0
+kill -CONT "$X"
+v=$(wait_entry "$X" present 10)
+metrics e.m1
+rel=$(($(metric_val "$T/e.m1" stackd_unwind_table_reloads_total) - \
+	$(metric_val "$T/e.m0" stackd_unwind_table_reloads_total)))
+info "(e) deep_x (pid $X) continued: unwind_procs[$X] = $v; stackd_unwind_table_reloads_total +$rel"
+part_check "$(value_is_start "$X" "$v")" \
+	"(e) deep_x, evicted alive and sampled again, has its entry back within 10 s (found: $v)"
+part_check "$((rel >= 1))" "(e) the reload is counted: stackd_unwind_table_reloads_total +$rel (want >= 1)"
 
 # ---- (b) an exited process leaves unwind_procs
 walked_deep deep_y
@@ -261,4 +279,4 @@ e2e_reap "$W" 10 || true
 agent_stop
 
 ((${#FAILED[@]} == 0)) || fail "${#FAILED[@]} check(s) failed: $(printf '%s; ' "${FAILED[@]}")"
-pass "unwind_procs lost the evicted, the exited, never applied to a reused pid; full, it is counted"
+pass "unwind_procs lost the evicted (back once sampled), the exited, never applied to a reused pid; full, it is counted"
