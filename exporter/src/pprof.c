@@ -265,7 +265,8 @@ int pprof_builder_new(const struct pprof_opts *opts, struct pprof_builder **out)
 		return -EINVAL;
 	*out = NULL;
 	/* A zero period would make every cpu value 0: refuse rather than emit a useless profile. */
-	if (opts->period_ns == 0 || opts->period_ns > INT64_MAX)
+	if (opts->period_ns == 0 || opts->period_ns > INT64_MAX ||
+	    (opts->kind != PPROF_KIND_CPU && opts->kind != PPROF_KIND_OFFCPU))
 		return -EINVAL;
 
 	b = calloc(1, sizeof(*b));
@@ -297,9 +298,9 @@ int pprof_builder_new(const struct pprof_opts *opts, struct pprof_builder **out)
 	}
 	empty->s = "";
 
-	idx[0] = pprof__intern(b, "samples");
+	idx[0] = pprof__intern(b, opts->kind == PPROF_KIND_OFFCPU ? "switches" : "samples");
 	idx[1] = pprof__intern(b, "count");
-	idx[2] = pprof__intern(b, "cpu");
+	idx[2] = pprof__intern(b, opts->kind == PPROF_KIND_OFFCPU ? "offcpu" : "cpu");
 	idx[3] = pprof__intern(b, "nanoseconds");
 	for (int i = 0; i < 4; i++) {
 		if (idx[i] < 0) {
@@ -581,7 +582,7 @@ int64_t pprof__labelset(struct pprof_builder *b, const struct pprof_label *label
 }
 
 int pprof__add_sample_ls(struct pprof_builder *b, const uint64_t *location_ids, size_t nr_locations,
-			 int64_t count, uint32_t labelset)
+			 int64_t count, int64_t value, uint32_t labelset)
 {
 	struct sample_ent *e;
 	struct hnode *n;
@@ -600,6 +601,8 @@ int pprof__add_sample_ls(struct pprof_builder *b, const uint64_t *location_ids, 
 			/* Saturate rather than wrap: a clamped count is still the right order. */
 			if (__builtin_add_overflow(e->count, count, &e->count))
 				e->count = INT64_MAX;
+			if (__builtin_add_overflow(e->value, value, &e->value))
+				e->value = INT64_MAX;
 			return 0;
 		}
 	}
@@ -613,6 +616,7 @@ int pprof__add_sample_ls(struct pprof_builder *b, const uint64_t *location_ids, 
 	e->nr_locs = (uint32_t)nr_locations;
 	e->labelset = labelset;
 	e->count = count;
+	e->value = b->opts.kind == PPROF_KIND_CPU ? 0 : value;
 	if (nr_locations)
 		memcpy(vec_at(&b->loc_ids, b->loc_ids.cnt), location_ids,
 		       nr_locations * sizeof(*location_ids));
@@ -627,9 +631,22 @@ int pprof__add_sample_ls(struct pprof_builder *b, const uint64_t *location_ids, 
 int pprof_add_sample(struct pprof_builder *b, const uint64_t *location_ids, size_t nr_locations,
 		     int64_t count, const struct pprof_label *labels, size_t nr_labels)
 {
+	return pprof_add_sample_value(b, location_ids, nr_locations, count, 0, labels, nr_labels);
+}
+
+enum pprof_kind pprof_builder_kind(const struct pprof_builder *b)
+{
+	return b->opts.kind;
+}
+
+int pprof_add_sample_value(struct pprof_builder *b, const uint64_t *location_ids,
+			   size_t nr_locations, int64_t count, int64_t value,
+			   const struct pprof_label *labels, size_t nr_labels)
+{
 	int64_t labelset;
 
-	if (!b || (nr_locations && !location_ids) || (nr_labels && !labels) || count < 0)
+	if (!b || (nr_locations && !location_ids) || (nr_labels && !labels) || count < 0 ||
+	    value < 0)
 		return -EINVAL;
 	if (nr_locations >= UINT32_MAX)
 		return -E2BIG;
@@ -641,7 +658,8 @@ int pprof_add_sample(struct pprof_builder *b, const uint64_t *location_ids, size
 	labelset = pprof__labelset(b, labels, nr_labels);
 	if (labelset < 0)
 		return (int)labelset;
-	return pprof__add_sample_ls(b, location_ids, nr_locations, count, (uint32_t)labelset);
+	return pprof__add_sample_ls(b, location_ids, nr_locations, count, value,
+				    (uint32_t)labelset);
 }
 
 size_t pprof_builder_nr_samples(const struct pprof_builder *b)
@@ -884,7 +902,9 @@ int pprof_encode(const struct pprof_builder *b, int64_t duration_ns, bool gzip, 
 		s->n_location_id = e->nr_locs;
 		s->location_id = e->nr_locs ? (uint64_t *)vec_at(&b->loc_ids, e->loc_off) : NULL;
 		v[0] = e->count;
-		if (__builtin_mul_overflow(e->count, period, &v[1]))
+		if (b->opts.kind == PPROF_KIND_OFFCPU)
+			v[1] = e->value;
+		else if (__builtin_mul_overflow(e->count, period, &v[1]))
 			v[1] = INT64_MAX;
 		s->n_value = 2;
 		s->value = v;

@@ -5,7 +5,8 @@
  * builder; walking stacks by name).
  *
  * Layout of the block, in this order so every array is naturally aligned:
- * the header; 8-byte arrays (funcs, maps, locs, lines, labels, samples);
+ * the header; 8-byte arrays (funcs, maps, locs, lines, labels, samples, and
+ * for a profile other than CPU the samples' second values);
  * 4-byte arrays (labelsets, location ids, string offsets); the string bytes.
  * Ids are kept as the builder numbered them (pprof id = index + 1).
  */
@@ -61,6 +62,7 @@ struct fz_labelset {
 struct pprof_frozen {
 	size_t bytes;
 	uint64_t period_ns;
+	enum pprof_kind kind;
 	int64_t time_nanos;
 	int64_t duration_ns;
 	int64_t total;
@@ -74,6 +76,7 @@ struct pprof_frozen {
 	const struct line_ent *lines;
 	const struct label_ent *labels;
 	const struct fz_sample *samples;
+	const int64_t *values; /* per sample; NULL for PPROF_KIND_CPU (count * period) */
 	const struct fz_labelset *labelsets;
 	const uint32_t *loc_ids;
 	const uint32_t *str_off; /* nr_strs + 1 offsets into chars */
@@ -117,6 +120,8 @@ int pprof_freeze(const struct pprof_builder *b, int64_t duration_ns, struct ppro
 	sz += b->funcs.cnt * sizeof(struct fz_func) + b->maps.cnt * sizeof(struct fz_map) +
 	      b->locs.cnt * sizeof(struct fz_loc) + b->lines.cnt * sizeof(struct line_ent) +
 	      b->labels.cnt * sizeof(struct label_ent) + b->samples.cnt * sizeof(struct fz_sample);
+	if (b->opts.kind != PPROF_KIND_CPU)
+		sz += b->samples.cnt * sizeof(int64_t);
 	sz += b->labelsets.cnt * sizeof(struct fz_labelset) + b->loc_ids.cnt * sizeof(uint32_t) +
 	      (b->strs.cnt + 1) * sizeof(uint32_t) + chars;
 	base = malloc(sz);
@@ -126,6 +131,7 @@ int pprof_freeze(const struct pprof_builder *b, int64_t duration_ns, struct ppro
 	memset(f, 0, sizeof(*f));
 	f->bytes = sz;
 	f->period_ns = b->opts.period_ns;
+	f->kind = b->opts.kind;
 	f->time_nanos = b->opts.time_nanos;
 	f->duration_ns = duration_ns;
 	f->nr_strs = (uint32_t)b->strs.cnt;
@@ -230,6 +236,14 @@ int pprof_freeze(const struct pprof_builder *b, int64_t duration_ns, struct ppro
 		f->samples = sm;
 		off += b->samples.cnt * sizeof(*sm);
 	}
+	if (b->opts.kind != PPROF_KIND_CPU) {
+		int64_t *v = (int64_t *)(base + off);
+
+		for (size_t i = 0; i < b->samples.cnt; i++)
+			v[i] = ((const struct sample_ent *)segvec_at(&b->samples, i))->value;
+		f->values = v;
+		off += b->samples.cnt * sizeof(*v);
+	}
 	{
 		struct fz_labelset *ls = (struct fz_labelset *)(base + off);
 
@@ -278,6 +292,11 @@ int64_t pprof_frozen_duration(const struct pprof_frozen *f)
 uint64_t pprof_frozen_period(const struct pprof_frozen *f)
 {
 	return f->period_ns;
+}
+
+enum pprof_kind pprof_frozen_kind(const struct pprof_frozen *f)
+{
+	return f->kind;
 }
 
 size_t pprof_frozen_nr_samples(const struct pprof_frozen *f)
@@ -414,7 +433,7 @@ int pprof_merge(struct pprof_builder *dst, const struct pprof_frozen *src,
 	uint8_t *keep;
 	int err = 0;
 
-	if (!dst || !src)
+	if (!dst || !src || dst->opts.kind != src->kind)
 		return -EINVAL;
 	if (!src->nr_samples)
 		return 0;
@@ -438,6 +457,7 @@ int pprof_merge(struct pprof_builder *dst, const struct pprof_frozen *src,
 					     map_map, &ids[j]);
 		if (!err)
 			err = pprof__add_sample_ls(dst, ids, s->nr_locs, s->count,
+						   src->values ? src->values[i] : 0,
 						   dst_ls[s->labelset]);
 	}
 out:

@@ -115,6 +115,7 @@ struct sample_ent {
 	uint32_t nr_locs;
 	uint32_t labelset;
 	int64_t count;
+	int64_t value; /* PPROF_KIND_OFFCPU: ns off CPU */
 };
 
 struct pprof_builder {
@@ -158,6 +159,6 @@ int64_t pprof__intern(struct pprof_builder *b, const char *s);
 int64_t pprof__labelset(struct pprof_builder *b, const struct pprof_label *labels, size_t nr);
 /* pprof_add_sample() with a label set already interned by pprof__labelset(). */
 int pprof__add_sample_ls(struct pprof_builder *b, const uint64_t *location_ids, size_t nr,
-			 int64_t count, uint32_t labelset);
+			 int64_t count, int64_t value, uint32_t labelset);
 
 #endif

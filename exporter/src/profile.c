@@ -4,7 +4,7 @@
 int profile_merge(const struct profile_query *q, const struct pprof_frozen *const *w, size_t nr,
 		  struct pprof_builder **out, int64_t *duration_ns)
 {
-	struct pprof_opts opts = {.period_ns = q->period_ns};
+	struct pprof_opts opts = {.period_ns = q->period_ns, .kind = q->kind};
 	struct pprof_builder *b = NULL;
 	struct label_select ls;
 	struct pprof_select sel;

@@ -132,6 +132,7 @@ static int cmp_strp(const void *a, const void *b)
 static void check_valid(const Profile *p)
 {
 	char **sorted;
+	bool offcpu;
 
 	assert_true(p->n_string_table >= 1);
 	assert_string_equal(p->string_table[0], "");
@@ -144,14 +145,15 @@ static void check_valid(const Profile *p)
 	free(sorted);
 
 	assert_int_equal(p->n_sample_type, 2);
-	assert_string_equal(str(p, p->sample_type[0]->type), "samples");
+	offcpu = strcmp(str(p, p->sample_type[0]->type), "switches") == 0;
+	assert_string_equal(str(p, p->sample_type[0]->type), offcpu ? "switches" : "samples");
 	assert_string_equal(str(p, p->sample_type[0]->unit), "count");
-	assert_string_equal(str(p, p->sample_type[1]->type), "cpu");
+	assert_string_equal(str(p, p->sample_type[1]->type), offcpu ? "offcpu" : "cpu");
 	assert_string_equal(str(p, p->sample_type[1]->unit), "nanoseconds");
 	assert_non_null(p->period_type);
-	assert_string_equal(str(p, p->period_type->type), "cpu");
+	assert_string_equal(str(p, p->period_type->type), offcpu ? "offcpu" : "cpu");
 	assert_string_equal(str(p, p->period_type->unit), "nanoseconds");
-	assert_int_equal(p->period, PERIOD_NS);
+	assert_int_equal(p->period, offcpu ? 1 : PERIOD_NS);
 	assert_int_equal(p->time_nanos, TIME_NS);
 	assert_int_equal(p->duration_nanos, DURATION_NS);
 
@@ -183,7 +185,8 @@ static void check_valid(const Profile *p)
 
 		assert_int_equal(s->n_value, p->n_sample_type);
 		assert_true(s->value[0] > 0);
-		assert_int_equal(s->value[1], s->value[0] * (int64_t)PERIOD_NS);
+		if (!offcpu)
+			assert_int_equal(s->value[1], s->value[0] * (int64_t)PERIOD_NS);
 		for (size_t j = 0; j < s->n_location_id; j++)
 			assert_true(s->location_id[j] >= 1 && s->location_id[j] <= p->n_location);
 		for (size_t j = 0; j < s->n_label; j++) {
@@ -933,12 +936,95 @@ static void test_frozen(void **state)
 	pprof_builder_free(f.b);
 }
 
+/*
+ * An off-CPU profile: sample types switches/count and offcpu/nanoseconds, the
+ * second value as given (not count x period), summed with its stack, kept
+ * through freeze and merge; a CPU window does not merge into it.
+ */
+static void test_offcpu(void **state)
+{
+	struct pprof_opts opts = {.period_ns = 1, .time_nanos = TIME_NS, .kind = PPROF_KIND_OFFCPU};
+	struct pprof_opts cpu = {.period_ns = PERIOD_NS, .time_nanos = TIME_NS};
+	struct pprof_label l7[] = {{.key = "pid", .num = 7},
+				   {.key = "offcpu_reason", .str = "sleep"}};
+	struct pprof_label l8[] = {{.key = "pid", .num = 8},
+				   {.key = "offcpu_reason", .str = "disk"}};
+	struct pprof_mapping kernel = {.start = 0xffffffff81000000ULL,
+				       .limit = 0xffffffffc0000000ULL,
+				       .filename = "[kernel.kallsyms]",
+				       .has_functions = true};
+	struct pprof_line sleep[] = {{"do_nanosleep", NULL, NULL, 0, 0}};
+	struct pprof_builder *b = NULL, *m = NULL, *c = NULL;
+	struct pprof_frozen *fz = NULL, *cz = NULL;
+	uint64_t mid, loc;
+	Profile *p;
+
+	(void)state;
+	assert_int_equal(pprof_builder_new(&opts, &b), 0);
+	assert_int_equal(pprof_builder_kind(b), PPROF_KIND_OFFCPU);
+	assert_int_equal(pprof_add_mapping(b, &kernel, &mid), 0);
+	assert_int_equal(pprof_add_location(b, mid, 0xffffffff81100010ULL, sleep, 1, &loc), 0);
+	assert_int_equal(pprof_add_sample_value(b, &loc, 1, 2, 3000000, l7, 2), 0);
+	assert_int_equal(pprof_add_sample_value(b, &loc, 1, 1, 500, l7, 2), 0);
+	assert_int_equal(pprof_add_sample_value(b, &loc, 1, 4, 7000, l8, 2), 0);
+	assert_int_equal(pprof_add_sample_value(b, &loc, 1, 1, -1, l8, 2), -EINVAL);
+
+	p = encode_decode(b, NULL, NULL);
+	check_valid(p);
+	assert_int_equal(p->n_sample_type, 2);
+	assert_string_equal(str(p, p->sample_type[0]->type), "switches");
+	assert_string_equal(str(p, p->sample_type[0]->unit), "count");
+	assert_string_equal(str(p, p->sample_type[1]->type), "offcpu");
+	assert_string_equal(str(p, p->sample_type[1]->unit), "nanoseconds");
+	assert_string_equal(str(p, p->period_type->type), "offcpu");
+	assert_int_equal(p->n_sample, 2);
+	for (size_t i = 0; i < p->n_sample; i++) {
+		const Perftools__Profiles__Sample *s = p->sample[i];
+
+		if (find_label(p, s, "pid")->num == 7) {
+			assert_int_equal(s->value[0], 3);
+			assert_int_equal(s->value[1], 3000500);
+		} else {
+			assert_int_equal(s->value[0], 4);
+			assert_int_equal(s->value[1], 7000);
+		}
+	}
+	perftools__profiles__profile__free_unpacked(p, NULL);
+
+	/* Frozen and merged back: the values stay. */
+	assert_int_equal(pprof_freeze(b, DURATION_NS, &fz), 0);
+	assert_int_equal(pprof_frozen_kind(fz), PPROF_KIND_OFFCPU);
+	assert_int_equal(pprof_builder_new(&opts, &m), 0);
+	assert_int_equal(pprof_merge(m, fz, NULL), 0);
+	assert_int_equal(pprof_merge(m, fz, NULL), 0);
+	p = encode_decode(m, NULL, NULL);
+	check_valid(p);
+	assert_int_equal(p->n_sample, 2);
+	for (size_t i = 0; i < p->n_sample; i++)
+		assert_true(p->sample[i]->value[1] == 2 * 3000500 ||
+			    p->sample[i]->value[1] == 14000);
+	perftools__profiles__profile__free_unpacked(p, NULL);
+
+	/* Kinds do not mix. */
+	assert_int_equal(pprof_builder_new(&cpu, &c), 0);
+	assert_int_equal(pprof_merge(c, fz, NULL), -EINVAL);
+	assert_int_equal(pprof_freeze(c, DURATION_NS, &cz), 0);
+	assert_int_equal(pprof_merge(m, cz, NULL), -EINVAL);
+
+	pprof_frozen_free(fz);
+	pprof_frozen_free(cz);
+	pprof_builder_free(b);
+	pprof_builder_free(m);
+	pprof_builder_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_profile_rules), cmocka_unit_test(test_empty_and_args),
 	    cmocka_unit_test(test_invalid_utf8),  cmocka_unit_test(test_go_tool_pprof),
 	    cmocka_unit_test(test_synthetic_10k), cmocka_unit_test(test_frozen),
+	    cmocka_unit_test(test_offcpu),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

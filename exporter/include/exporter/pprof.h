@@ -2,9 +2,11 @@
 /*
  * pprof profile builder (google/pprof proto/profile.proto).
  *
- * Follows Go's CPU profile layout: sample types [samples/count,
+ * A CPU profile follows Go's layout: sample types [samples/count,
  * cpu/nanoseconds], period type cpu/nanoseconds, period = 1e9 / Hz, and for
- * each sample the values {count, count * period}. string_table[0] is "";
+ * each sample the values {count, count * period}. An off-CPU profile has
+ * sample types [switches/count, offcpu/nanoseconds] and for each sample the
+ * values {switches, nanoseconds off CPU}, both given. string_table[0] is "";
  * strings, functions, mappings and locations are deduplicated; ids start at 1.
  *
  * The builder copies every string it is given: callers' borrows may end
@@ -19,8 +21,14 @@
 
 struct pprof_builder;
 
+enum pprof_kind {
+	PPROF_KIND_CPU = 0, /* values {count, count * period} */
+	PPROF_KIND_OFFCPU,  /* values {switches, off-CPU ns}: pprof_add_sample_value */
+};
+
 struct pprof_opts {
 	uint64_t period_ns; /* 1e9 / sampling frequency */
+	enum pprof_kind kind;
 	int64_t time_nanos; /* window start, Unix ns */
 };
 
@@ -72,6 +80,11 @@ int pprof_add_location(struct pprof_builder *b, uint64_t mapping_id, uint64_t ad
  */
 int pprof_add_sample(struct pprof_builder *b, const uint64_t *location_ids, size_t nr_locations,
 		     int64_t count, const struct pprof_label *labels, size_t nr_labels);
+/* The same with the second value given (off-CPU ns; ignored by a CPU profile). */
+int pprof_add_sample_value(struct pprof_builder *b, const uint64_t *location_ids,
+			   size_t nr_locations, int64_t count, int64_t value,
+			   const struct pprof_label *labels, size_t nr_labels);
+enum pprof_kind pprof_builder_kind(const struct pprof_builder *b);
 
 size_t pprof_builder_nr_samples(const struct pprof_builder *b);
 /* Approximate heap bytes held by the builder. */
@@ -103,6 +116,7 @@ size_t pprof_frozen_bytes(const struct pprof_frozen *f);
 int64_t pprof_frozen_time(const struct pprof_frozen *f); /* start, Unix ns */
 int64_t pprof_frozen_duration(const struct pprof_frozen *f);
 uint64_t pprof_frozen_period(const struct pprof_frozen *f);
+enum pprof_kind pprof_frozen_kind(const struct pprof_frozen *f);
 size_t pprof_frozen_nr_samples(const struct pprof_frozen *f);
 int64_t pprof_frozen_total(const struct pprof_frozen *f); /* sum of sample counts */
 

@@ -23,6 +23,7 @@ struct profile_query {
 	const struct label_filter *filter; /* NULL or inactive: every sample */
 	uint32_t label_mask;		   /* label keys kept: 1u << enum label_key */
 	uint64_t period_ns;		   /* of the windows and the answer */
+	enum pprof_kind kind;		   /* of the windows and the answer */
 };
 
 /*
