@@ -56,6 +56,7 @@ struct agent {
 	struct cpumetrics *cpu;
 	/* Made by agent_new: HTTP threads use them from the start. */
 	struct windows *windows;
+	struct windows *offcpu_windows; /* /debug/pprof/offcpu */
 	struct drain *drain;
 	uint32_t label_mask; /* --profiling.labels */
 	atomic_bool stopping;
@@ -68,8 +69,9 @@ struct agent {
 	const char *debug_dirs[MAX_DEBUG_DIRS + 2];
 };
 
-/* A profile request: its window, and the filter its answer applies. */
+/* A profile request: its window (in ws), and the filter its answer applies. */
 struct profile_req {
+	struct windows *ws;
 	struct window *w;
 	struct label_filter filter;
 };
@@ -83,8 +85,11 @@ struct profile_req {
 static int encode_window(struct agent *a, struct window_result *w, const struct label_filter *f,
 			 struct http_reply *reply)
 {
-	const struct profile_query q = {
-	    .filter = f, .label_mask = a->label_mask, .period_ns = a->period_ns};
+	const enum pprof_kind kind = pprof_builder_kind(w->b);
+	const struct profile_query q = {.filter = f,
+					.label_mask = a->label_mask,
+					.period_ns = kind == PPROF_KIND_OFFCPU ? 1 : a->period_ns,
+					.kind = kind};
 	struct pprof_builder *out = NULL;
 	const struct pprof_frozen *fw;
 	struct pprof_frozen *fz = NULL;
@@ -123,14 +128,21 @@ void *agent_http_profile_start(void *ctx, const struct http_profile_req *req,
 		http_reply_errorf(reply, 500, "%s", "out of memory");
 		return NULL;
 	}
+	if (req->offcpu && !a->cfg.offcpu_enabled) {
+		free(pr);
+		http_reply_errorf(reply, 404, "%s",
+				  "off-CPU profiling is off: start stackd with --offcpu.enabled");
+		return NULL;
+	}
 	if (!pages_parse_filter(req, &pr->filter, reply)) {
 		free(pr);
 		return NULL;
 	}
+	pr->ws = req->offcpu ? a->offcpu_windows : a->windows;
 	/* Before the drain thread runs, the window simply waits for it to start. */
 	err = atomic_load(&a->stopping)
 		  ? -ESHUTDOWN
-		  : windows_open(a->windows, req->seconds, mono_ns(), waiter, &pr->w);
+		  : windows_open(pr->ws, req->seconds, mono_ns(), waiter, &pr->w);
 	if (err) {
 		free(pr);
 		if (err == -ENOMEM)
@@ -159,11 +171,11 @@ void agent_http_profile_end(void *ctx, void *window, struct http_reply *reply)
 	int err;
 
 	if (!reply) {
-		windows_cancel(a->windows, pr->w);
+		windows_cancel(pr->ws, pr->w);
 		free(pr);
 		return;
 	}
-	windows_take(a->windows, pr->w, &res);
+	windows_take(pr->ws, pr->w, &res);
 	t_closed = mono_ns();
 
 	if (!res.is_done) {
@@ -323,7 +335,18 @@ int agent_new(const struct config *cfg, struct agent **out)
 	    &a->windows);
 	if (err)
 		goto fail;
+	err = windows_new(
+	    &(struct windows_opts){
+		.period_ns = 1,
+		.kind = PPROF_KIND_OFFCPU,
+		.max_windows = MAX_WINDOWS,
+		.notify = notify_waiter,
+	    },
+	    &a->offcpu_windows);
+	if (err)
+		goto fail;
 	dopts.windows = a->windows;
+	dopts.offcpu_windows = a->offcpu_windows;
 #ifdef STACKD_TEST_HOOKS
 	dopts.test_stall_path = getenv("STACKD_TEST_STALL_DRAIN");
 #endif
@@ -334,6 +357,7 @@ int agent_new(const struct config *cfg, struct agent **out)
 	return 0;
 fail:
 	windows_free(a->windows);
+	windows_free(a->offcpu_windows);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
 	return err;
@@ -545,10 +569,12 @@ void agent_begin_shutdown(struct agent *a)
 	started = a->thread_started;
 	pthread_mutex_unlock(&a->lock);
 	/* With no drain thread (start-up failed), nobody else would end the windows. */
-	if (!started)
+	if (!started) {
 		windows_abort(a->windows);
-	else
+		windows_abort(a->offcpu_windows);
+	} else {
 		drain_stop(a->drain);
+	}
 }
 
 void agent_join(struct agent *a)
@@ -566,6 +592,7 @@ void agent_stop(struct agent *a)
 	agent_join(a);
 	/* Requesters free their own windows; the HTTP server has waited for them. */
 	windows_abort(a->windows);
+	windows_abort(a->offcpu_windows);
 	drain_free(a->drain);
 	unwtables_free(a->tables);
 	loader_free(a->loader);
@@ -579,6 +606,7 @@ void agent_stop(struct agent *a)
 	cpumetrics_free(a->cpu);
 	symbolizer_free(a->sym);
 	windows_free(a->windows);
+	windows_free(a->offcpu_windows);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
 }

@@ -144,6 +144,13 @@ static const struct flag flags[] = {
      "Kernel memory for the unwind tables of --unwind.mode=kernel (8 bytes a row; libc "
      "needs about 220KiB). Objects least recently loaded are evicted beyond it; their "
      "frames fall back to frame pointers."},
+    {"offcpu.enabled", FLAG_BOOL, OFF(offcpu_enabled), 0, 0, "false",
+     "Profile time off CPU too: at each context switch of a sampled thread, where it waits "
+     "(kernel and user stack) and for how long, served at /debug/pprof/offcpu. Costs a stack "
+     "walk per context switch of the profiled threads."},
+    {"offcpu.min-duration", FLAG_DURATION, OFF(offcpu_min_ns), 0, 1000000000ULL, "10us",
+     "Off-CPU periods shorter than this are counted (stackd_offcpu_short_total) but their "
+     "stacks are not walked (0..1s)."},
     {"log.level", FLAG_LOGLEVEL, OFF(log_level), 0, 0, "info",
      "Log level: error, warn, info or debug (SIGUSR1 raises it, SIGUSR2 lowers it)."},
     {"run-as-user", FLAG_STRING, STR(run_as_user), 0, 0, "none",
@@ -322,6 +329,7 @@ void config_defaults(struct config *cfg)
 	cfg->unwind_ring_bytes = 0; /* derived by config_parse() */
 	cfg->unwind_cache_bytes = 32ULL << 20;
 	cfg->unwind_table_bytes = 32ULL << 20;
+	cfg->offcpu_min_ns = 10000ULL;
 	snprintf(cfg->labels, sizeof(cfg->labels), "%s",
 		 "pid,comm,exe,container_id,pod_uid,container,unit");
 	cfg->history_window_ns = 10000000000ULL;

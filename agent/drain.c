@@ -365,8 +365,10 @@ static void cache_frames(struct drain *d, struct proc *p, const struct sample *s
 		sym_result_free(unew);
 }
 
-static bool sinks_want_frames(struct drain *d)
+static bool sinks_want_frames(struct drain *d, const struct sample *s)
 {
+	if (s->offcpu)
+		return windows_want_samples(d->o.offcpu_windows);
 	return windows_want_samples(d->o.windows) ||
 	       (d->p.fill && histfill_wants_samples(d->p.fill)) ||
 	       cpumetrics_wants_stacks(d->p.cpu);
@@ -377,6 +379,11 @@ static void deliver(struct drain *d, const struct sample *s)
 {
 	unsigned lost = 0;
 
+	/* Off-CPU time goes to its own profiles only (history and metrics: not yet). */
+	if (s->offcpu) {
+		windows_add(d->o.offcpu_windows, s);
+		return;
+	}
 	if (cpumetrics_wants_stacks(d->p.cpu)) {
 		const struct sym_result *parts[2] = {s->kframes, s->uframes};
 
@@ -403,9 +410,10 @@ static void feed_sample(void *ctx, const struct sample *raw)
 	}
 	proctable_touch(d->p.procs, p, d->seq);
 	label_sample(p, &s, fallback);
-	cpumetrics_add_process(d->p.cpu, s.labels, s.nr_labels, s.count, d->t0);
+	if (!s.offcpu)
+		cpumetrics_add_process(d->p.cpu, s.labels, s.nr_labels, s.count, d->t0);
 	/* Symbolization is only paid for when something reads the stacks. */
-	if (!sinks_want_frames(d))
+	if (!sinks_want_frames(d, &s))
 		return;
 	symbolize_sample(d, p, &s, &knew, &unew);
 	deliver(d, &s);
@@ -441,6 +449,9 @@ static void feed_record(void *ctx, const struct loader_record *r)
 	    .uips = r->ustack,
 	    .nr_uips = r->ustack ? r->ustack_nr : 0,
 	    .is_dwarf = r->is_dwarf,
+	    .offcpu = r->offcpu,
+	    .offcpu_ns = r->offcpu_ns,
+	    .offcpu_reason = r->offcpu_reason,
 	};
 	uint64_t now = mono_ns();
 
@@ -509,6 +520,7 @@ static void do_drain(struct drain *d)
 	set_stage(d, "draining the maps");
 	t0 = mono_ns();
 	windows_drain_begin(d->o.windows);
+	windows_drain_begin(d->o.offcpu_windows);
 	d->t0 = t0;
 
 	d->seq++;
@@ -523,9 +535,21 @@ static void do_drain(struct drain *d)
 	t0_unix = unix_ns() - (int64_t)(now - t0);
 	rotate_history(d, t0, t0_unix);
 	windows_drain_end(d->o.windows, t0, t0_unix);
+	windows_drain_end(d->o.offcpu_windows, t0, t0_unix);
 
 	publish_stats(d, &ds, mono_ns() - t0);
 	mark_progress(d);
+}
+
+/* The next drain: the regular one, or earlier when a profile window of either kind ends. */
+static uint64_t next_deadline(struct drain *d, bool *pending)
+{
+	bool p2;
+	uint64_t t = windows_next_deadline(d->o.windows, d->next_drain_ns, pending);
+
+	t = windows_next_deadline(d->o.offcpu_windows, t, &p2);
+	*pending = *pending || p2;
+	return t;
 }
 
 static void *drain_main(void *arg)
@@ -539,7 +563,7 @@ static void *drain_main(void *arg)
 	rotate_history(d, mono_ns(), unix_ns());
 	while (!atomic_load(&d->stopping)) {
 		bool pending;
-		uint64_t deadline = windows_next_deadline(d->o.windows, d->next_drain_ns, &pending);
+		uint64_t deadline = next_deadline(d, &pending);
 		uint64_t now = mono_ns();
 		int timeout_ms = 0, n;
 
@@ -566,7 +590,7 @@ static void *drain_main(void *arg)
 		d->last_poll_ns = mono_ns();
 		if (atomic_load(&d->stopping))
 			break;
-		deadline = windows_next_deadline(d->o.windows, d->next_drain_ns, &pending);
+		deadline = next_deadline(d, &pending);
 		now = mono_ns();
 		if (pending || now >= deadline) {
 			do_drain(d);
@@ -576,6 +600,7 @@ static void *drain_main(void *arg)
 	}
 	/* The builders of active windows are ours until here: now hand them back. */
 	windows_abort(d->o.windows);
+	windows_abort(d->o.offcpu_windows);
 	return NULL;
 }
 

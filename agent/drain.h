@@ -43,8 +43,9 @@
 struct drain;
 
 struct drain_opts {
-	uint64_t interval_ns;	 /* --profiling.drain-interval */
-	struct windows *windows; /* borrowed; outlives the drain */
+	uint64_t interval_ns;		/* --profiling.drain-interval */
+	struct windows *windows;	/* borrowed; outlives the drain */
+	struct windows *offcpu_windows; /* the same for /debug/pprof/offcpu (--offcpu.enabled) */
 	/* Test builds: while this FIFO exists each drain blocks opening it (NULL: never). */
 	const char *test_stall_path;
 };

@@ -22,6 +22,13 @@
 
 /* How long a flip may wait for in-flight programs before it gives up. */
 #define SWAP_WAIT_NS 50000000ULL
+/*
+ * Off-CPU: threads off CPU at once whose start is remembered (70 bytes each),
+ * and their distinct stacks (1 KiB each): LRUs, the oldest go beyond them
+ * (a period then counted with a lost stack). About 10 MiB of kernel memory.
+ */
+#define OFFCPU_THREADS 32768
+#define OFFCPU_STACKS  8192
 
 /* A failure, logged once with its cause and fix; a quiet caller (--check) reports it instead. */
 #define loader_err(l, ...)                                                                         \
@@ -52,8 +59,11 @@ struct loader {
 	uint32_t stack_entries;
 	uint32_t counts_entries;
 	uint32_t overflow_entries;
-	uint32_t unwind_rows;  /* kernel mode: row pool capacity */
-	uint32_t unwind_procs; /* kernel mode: unwind_procs max_entries */
+	uint32_t unwind_rows;	 /* kernel mode: row pool capacity */
+	uint32_t unwind_procs;	 /* kernel mode: unwind_procs max_entries */
+	uint32_t offcpu_entries; /* each offcpu map (1 when off) */
+	struct stackd_offcpu_key *okeys;
+	struct stackd_offcpu_val *ovals;
 	/* drain scratch, sized once at open */
 	struct stackd_count_key *keys;
 	uint64_t *vals;
@@ -272,6 +282,8 @@ void loader_opts_from_config(struct loader_opts *o, const struct config *cfg)
 	    .dwarf_ring_bytes = (uint32_t)cfg->unwind_ring_bytes,
 	    .unwind_table_bytes = cfg->unwind_table_bytes,
 	    .unwind_max_procs = cfg->max_processes,
+	    .offcpu = cfg->offcpu_enabled,
+	    .offcpu_min_ns = cfg->offcpu_min_ns,
 	    .filter_pids = cfg->filter_pids,
 	    .nr_filter_pids = cfg->nr_filter_pids,
 	    .filter_cgroup_ids = cfg->filter_cgroup_ids,
@@ -318,6 +330,8 @@ static void size_maps(struct loader *l)
 			l->unwind_rows = 1;
 		l->unwind_procs = opts->unwind_max_procs ? opts->unwind_max_procs : 4096;
 	}
+	/* Distinct (thread, stacks, reason) off CPU per interval: as many as counts entries. */
+	l->offcpu_entries = opts->offcpu ? l->counts_entries : 1;
 }
 
 /* Everything the programs are configured with before the verifier sees them. */
@@ -349,6 +363,13 @@ static void configure_skel(struct loader *l)
 	bpf_map__set_max_entries(skel->maps.filter_cgroups,
 				 opts->nr_filter_cgroups ? (uint32_t)opts->nr_filter_cgroups : 1);
 	bpf_program__set_autoattach(skel->progs.stackd_sample, false);
+	/* Off-CPU: loaded only when on. */
+	skel->rodata->offcpu_min_ns = opts->offcpu_min_ns;
+	bpf_map__set_max_entries(skel->maps.offcpu_0, l->offcpu_entries);
+	bpf_map__set_max_entries(skel->maps.offcpu_1, l->offcpu_entries);
+	bpf_map__set_max_entries(skel->maps.offcpu_starts, opts->offcpu ? OFFCPU_THREADS : 1);
+	bpf_map__set_max_entries(skel->maps.offcpu_stacks, opts->offcpu ? OFFCPU_STACKS : 1);
+	bpf_program__set_autoload(skel->progs.stackd_switch, opts->offcpu);
 }
 
 int loader_open(const struct loader_opts *opts, struct loader **out)
@@ -467,10 +488,12 @@ int loader_attach(struct loader *l)
 
 	l->keys = calloc(l->counts_entries, sizeof(*l->keys));
 	l->vals = calloc(l->counts_entries, sizeof(*l->vals));
-	/* Distinct stacks per drain are bounded by two per counts entry. */
-	l->max_slots = l->counts_entries * 2;
+	l->okeys = calloc(l->offcpu_entries, sizeof(*l->okeys));
+	l->ovals = calloc(l->offcpu_entries, sizeof(*l->ovals));
+	/* Distinct stacks per drain are bounded by two per counts (or offcpu) entry. */
+	l->max_slots = (l->counts_entries + (opts->offcpu ? l->offcpu_entries : 0)) * 2;
 	l->slots = calloc(l->max_slots, sizeof(*l->slots));
-	if (!l->keys || !l->vals || !l->slots)
+	if (!l->keys || !l->vals || !l->okeys || !l->ovals || !l->slots)
 		return -ENOMEM;
 	l->stage = LOADER_ATTACHED;
 	if (!opts->quiet) {
@@ -499,6 +522,8 @@ void loader_free(struct loader *l)
 	free(l->slots);
 	free(l->keys);
 	free(l->vals);
+	free(l->okeys);
+	free(l->ovals);
 	free(l->percpu);
 	free(l->online);
 	free(l);
@@ -628,15 +653,66 @@ static void map_clear(int fd)
 	}
 }
 
+/*
+ * Read and delete every entry of hash map @fd (at most @max, into @keys and
+ * @vals) in as few syscalls as it takes. Returns the entries read, or -errno.
+ */
+static int64_t take_all(int fd, void *keys, size_t key_size, void *vals, size_t val_size,
+			uint32_t max)
+{
+	uint32_t total = 0, batch, out_key;
+	void *in = NULL;
+	int err = 0;
+	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, bopts);
+
+	for (;;) {
+		batch = max - total;
+		if (!batch)
+			break;
+		err = bpf_map_lookup_and_delete_batch(
+		    fd, in, &out_key, (char *)keys + (size_t)total * key_size,
+		    (char *)vals + (size_t)total * val_size, &batch, &bopts);
+		total += batch;
+		if (err) {
+			err = -errno;
+			if (err == -ENOENT)
+				err = 0; /* done */
+			break;
+		}
+		in = &out_key;
+	}
+	return err ? err : (int64_t)total;
+}
+
+/* Resolve the stacks of @r->key from the set being drained. */
+static void resolve_stacks(struct loader *l, int stack_fd, int overflow_fd, struct loader_record *r,
+			   struct loader_drain_stats *stats)
+{
+	const struct stackd_count_key *k = r->key;
+	bool not_found = false;
+	struct stack_slot *s;
+
+	if ((k->ustack_id >= 0 || k->ustack_id == STACKD_STACK_OVERFLOW) &&
+	    (s = stack_get(l, stack_fd, overflow_fd, k->ustack_id, k->ustack_hash, &not_found))) {
+		r->ustack = s->ips;
+		r->ustack_nr = s->nr;
+	}
+	if ((k->kstack_id >= 0 || k->kstack_id == STACKD_STACK_OVERFLOW) &&
+	    (s = stack_get(l, stack_fd, overflow_fd, k->kstack_id, k->kstack_hash, &not_found))) {
+		r->kstack = s->ips;
+		r->kstack_nr = s->nr;
+	}
+	if (not_found)
+		stats->stacks_not_found++;
+}
+
 int loader_drain(struct loader *l, void (*cb)(void *ctx, const struct loader_record *r), void *ctx,
 		 struct loader_drain_stats *stats)
 {
 	int counts_fd, stack_fd, overflow_fd, err;
+	uint32_t total = 0, ototal = 0;
 	unsigned set;
-	uint32_t total = 0, batch;
-	void *in = NULL;
-	uint32_t out_key;
-	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, bopts);
+	int64_t n;
 
 	memset(stats, 0, sizeof(*stats));
 	err = swap_sets(l, &set);
@@ -651,52 +727,44 @@ int loader_drain(struct loader *l, void (*cb)(void *ctx, const struct loader_rec
 	stack_fd = bpf_map__fd(set ? l->skel->maps.stacks_1 : l->skel->maps.stacks_0);
 	overflow_fd = bpf_map__fd(set ? l->skel->maps.overflow_1 : l->skel->maps.overflow_0);
 
-	/* Read and delete the whole counts map in as few syscalls as it takes. */
-	for (;;) {
-		batch = l->counts_entries - total;
-		if (!batch)
-			break;
-		err = bpf_map_lookup_and_delete_batch(counts_fd, in, &out_key, l->keys + total,
-						      l->vals + total, &batch, &bopts);
-		total += batch;
-		if (err) {
-			err = -errno;
-			if (err == -ENOENT)
-				err = 0; /* done */
-			break;
-		}
-		in = &out_key;
+	n = take_all(counts_fd, l->keys, sizeof(*l->keys), l->vals, sizeof(*l->vals),
+		     l->counts_entries);
+	if (n < 0) {
+		pr_warn("draining the counts map failed: %s", strerror((int)-n));
+		return (int)n;
 	}
-	if (err) {
-		pr_warn("draining the counts map failed: %s", strerror(-err));
-		return err;
+	total = (uint32_t)n;
+	if (l->opts.offcpu) {
+		n = take_all(bpf_map__fd(set ? l->skel->maps.offcpu_1 : l->skel->maps.offcpu_0),
+			     l->okeys, sizeof(*l->okeys), l->ovals, sizeof(*l->ovals),
+			     l->offcpu_entries);
+		if (n < 0)
+			pr_warn("draining the offcpu map failed: %s", strerror((int)-n));
+		else
+			ototal = (uint32_t)n;
 	}
 
 	hmap_fini(&l->ids);
 	hmap_init(&l->ids);
 	l->nr_slots = 0;
 	for (uint32_t i = 0; i < total; i++) {
-		struct stackd_count_key *k = &l->keys[i];
-		struct loader_record r = {.key = k, .count = l->vals[i]};
-		bool not_found = false;
-		struct stack_slot *s;
+		struct loader_record r = {.key = &l->keys[i], .count = l->vals[i]};
 
-		if ((k->ustack_id >= 0 || k->ustack_id == STACKD_STACK_OVERFLOW) &&
-		    (s = stack_get(l, stack_fd, overflow_fd, k->ustack_id, k->ustack_hash,
-				   &not_found))) {
-			r.ustack = s->ips;
-			r.ustack_nr = s->nr;
-		}
-		if ((k->kstack_id >= 0 || k->kstack_id == STACKD_STACK_OVERFLOW) &&
-		    (s = stack_get(l, stack_fd, overflow_fd, k->kstack_id, k->kstack_hash,
-				   &not_found))) {
-			r.kstack = s->ips;
-			r.kstack_nr = s->nr;
-		}
-		if (not_found)
-			stats->stacks_not_found++;
+		resolve_stacks(l, stack_fd, overflow_fd, &r, stats);
 		stats->records++;
 		stats->samples += r.count;
+		cb(ctx, &r);
+	}
+	/* Off-CPU stacks live in their own LRU (a period may span a swap): not cleared. */
+	for (uint32_t i = 0; i < ototal; i++) {
+		struct loader_record r = {.key = &l->okeys[i].k,
+					  .count = l->ovals[i].switches,
+					  .offcpu = true,
+					  .offcpu_ns = l->ovals[i].ns,
+					  .offcpu_reason = l->okeys[i].reason};
+
+		resolve_stacks(l, -1, bpf_map__fd(l->skel->maps.offcpu_stacks), &r, stats);
+		stats->offcpu_records++;
 		cb(ctx, &r);
 	}
 

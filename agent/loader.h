@@ -38,6 +38,8 @@ struct loader_opts {
 	uint32_t dwarf_ring_bytes;   /* power of two, multiple of the page size */
 	uint64_t unwind_table_bytes; /* kernel mode: the row pool (--unwind.table-budget) */
 	uint32_t unwind_max_procs;   /* kernel mode: processes with mapping tables at once */
+	bool offcpu;		     /* --offcpu.enabled: time off CPU by stack */
+	uint64_t offcpu_min_ns;	     /* --offcpu.min-duration: shorter periods are counted only */
 	/*
 	 * Sampling filter (--profiling.pids, --profiling.cgroups): when either list
 	 * is non-empty, only those processes, and tasks in those cgroup v2 ids or
@@ -55,10 +57,13 @@ struct loader_opts {
 	bool quiet;
 };
 
-/* One drained counts entry with its stacks resolved. */
+/* One drained counts (or offcpu) entry with its stacks resolved. */
 struct loader_record {
 	const struct stackd_count_key *key;
-	uint64_t count;
+	uint64_t count; /* samples; for an offcpu entry, the periods off CPU */
+	bool offcpu;	/* an offcpu entry: offcpu_ns and offcpu_reason are set */
+	uint64_t offcpu_ns;
+	uint32_t offcpu_reason; /* enum stackd_offcpu_reason */
 	const uint64_t *ustack; /* NULL when key->ustack_id < 0 or the id was not found */
 	uint32_t ustack_nr;
 	const uint64_t *kstack;
@@ -67,7 +72,8 @@ struct loader_record {
 };
 
 struct loader_drain_stats {
-	uint64_t records;
+	uint64_t records; /* counts entries */
+	uint64_t offcpu_records;
 	uint64_t samples;
 	uint64_t stacks_not_found; /* stack id in counts but not in the stack map */
 	bool swap_timed_out;

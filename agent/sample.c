@@ -2,7 +2,9 @@
 #include "sample.h"
 
 #include <errno.h>
+#include <string.h>
 
+#include "exporter/labels.h"
 #include "stackd.h"
 
 /* Fake addresses for pseudo frames, so each kind dedups to one Location. */
@@ -101,7 +103,26 @@ int sample_add_to_profile(struct pprof_builder *b, const struct sample *s)
 		err = add_pseudo(b, PSEUDO_USTACK_MISSING, &ids[nr++]);
 	if (!err && nr == 0)
 		err = add_pseudo(b, PSEUDO_NO_STACK, &ids[nr++]);
-	if (!err)
-		err = pprof_add_sample(b, ids, nr, (int64_t)s->count, s->labels, s->nr_labels);
-	return err;
+	if (err)
+		return err;
+	if (s->offcpu) {
+		static const char *const reasons[STACKD_OFFCPU__MAX] = {
+		    [STACKD_OFFCPU_PREEMPTED] = "preempted",
+		    [STACKD_OFFCPU_SLEEP] = "sleep",
+		    [STACKD_OFFCPU_DISK] = "disk",
+		    [STACKD_OFFCPU_OTHER] = "other",
+		};
+		struct pprof_label labels[LABEL__MAX + 1];
+		size_t nl = s->nr_labels < LABEL__MAX ? s->nr_labels : LABEL__MAX;
+
+		memcpy(labels, s->labels, nl * sizeof(labels[0]));
+		labels[nl++] = (struct pprof_label){
+		    .key = "offcpu_reason",
+		    .str = reasons[s->offcpu_reason < STACKD_OFFCPU__MAX ? s->offcpu_reason
+									 : STACKD_OFFCPU_OTHER]};
+		return pprof_add_sample_value(
+		    b, ids, nr, (int64_t)s->count,
+		    s->offcpu_ns > INT64_MAX ? INT64_MAX : (int64_t)s->offcpu_ns, labels, nl);
+	}
+	return pprof_add_sample(b, ids, nr, (int64_t)s->count, s->labels, s->nr_labels);
 }

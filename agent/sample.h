@@ -43,6 +43,10 @@ struct sample {
 	const uint64_t *kips, *uips;
 	uint32_t nr_kips, nr_uips;
 	bool is_dwarf; /* the user stack was unwound from a copy with CFI, not frame pointers */
+	/* Time off CPU: count is the periods off CPU, offcpu_ns their length. */
+	bool offcpu;
+	uint64_t offcpu_ns;
+	uint32_t offcpu_reason; /* enum stackd_offcpu_reason */
 
 	/* Resolved by the drain before any sink sees the sample. */
 	const struct pprof_label *labels; /* the process's labels (pid and comm at least) */

@@ -220,6 +220,11 @@ static size_t get_files_refused(const struct metric_src *m, uint64_t *v, const c
 	return SAFEFILE__NR;
 }
 
+static double offcpu_short_seconds(const struct agent_stats *s)
+{
+	return (double)s->bpf[STACKD_CNT_OFFCPU_SHORT_NS] / 1e9;
+}
+
 static double drain_last_seconds(const struct agent_stats *s)
 {
 	return (double)s->drain_last_unix_ns / 1e9;
@@ -446,6 +451,18 @@ static const struct metric_row metric_rows[] = {
      .stat = {S(dwarf_ended_early)}},
     {"stackd_unwind_dwarf_ends_total", "counter", "Why each DWARF unwind stopped.",
      .label = "reason", .get = get_unwind_ends},
+    {"stackd_offcpu_periods_total", "counter",
+     "Periods sampled threads spent off CPU that were recorded with their stacks "
+     "(--offcpu.enabled).",
+     .stat = {S(bpf[STACKD_CNT_OFFCPU_RECORDED])}},
+    {"stackd_offcpu_short_periods_total", "counter",
+     "Periods off CPU shorter than --offcpu.min-duration: counted here, not in profiles.",
+     .stat = {S(bpf[STACKD_CNT_OFFCPU_SHORT])}},
+    {"stackd_offcpu_short_seconds_total", "counter", "Their time.", .kind = METRIC_SECONDS,
+     .seconds = offcpu_short_seconds},
+    {"stackd_offcpu_dropped_total", "counter",
+     "Periods off CPU lost: the off-CPU map had no room until the next drain.",
+     .stat = {S(bpf[STACKD_CNT_OFFCPU_FULL])}},
     {"stackd_unwind_ring_full_total", "counter",
      "Stack copies that found the ring buffer full; those samples were "
      "counted with frame pointers instead.",

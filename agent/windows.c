@@ -226,6 +226,7 @@ void windows_drain_end(struct windows *ws, uint64_t t0, int64_t t0_unix)
 			 * once), else it would hold samples from before its request.
 			 */
 			struct pprof_opts popts = {.period_ns = ws->o.period_ns,
+						   .kind = ws->o.kind,
 						   .time_nanos = t0_unix};
 
 			w->start_mono_ns = t0;

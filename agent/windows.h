@@ -38,6 +38,7 @@ struct window;
 
 struct windows_opts {
 	uint64_t period_ns;   /* of the profiles */
+	enum pprof_kind kind; /* of the profiles: CPU samples, or time off CPU */
 	unsigned max_windows; /* open at once; more are refused with -EBUSY */
 	/*
 	 * Called once per window that became DONE or ABORTED, with the set's

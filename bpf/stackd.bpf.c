@@ -41,6 +41,8 @@ const volatile __u64 dwarf_wakeup_bytes = 1024 * 1024; /* wake user space past t
 const volatile bool filter_enabled = false;
 const volatile bool filter_by_pid = false;
 const volatile bool filter_by_cgroup = false;
+/* --offcpu.enabled, --offcpu.min-duration: the off-CPU programs are loaded only when on. */
+const volatile __u64 offcpu_min_ns = 0;
 
 /* Which set the program writes: flipped by user space (mmap'ed .bss). */
 __u32 active_set = 0;
@@ -174,6 +176,38 @@ struct {
 	__type(value, struct walk_state);
 } walk_scratch SEC(".maps");
 
+/*
+ * Off-CPU: each thread off CPU (tid -> when and why it left, and its stacks:
+ * an LRU, so a thread that never runs again only costs a slot), the stacks by
+ * hash (an LRU too: a period may end after the sets were swapped), and the
+ * per-key totals, double-buffered like the counts.
+ */
+struct offcpu_start {
+	struct stackd_offcpu_key key;
+	__u64 ts;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct offcpu_start);
+} offcpu_starts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u64);
+	__type(value, struct stackd_stack);
+} offcpu_stacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, struct stackd_offcpu_key);
+	__type(value, struct stackd_offcpu_val);
+} offcpu_0 SEC(".maps"), offcpu_1 SEC(".maps");
+
 /* Stack copies for DWARF unwinding; size set by user space (--unwind.ring-buffer-size). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -213,17 +247,25 @@ static __always_inline void notify(__u32 type, __u32 tgid, __u64 start)
 		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 		struct mm_struct *mm = BPF_CORE_READ(task, mm);
 		struct file *exe = BPF_CORE_READ(mm, exe_file);
-		__u64 auxv[2 * AUXV_PAIRS];
+		__u64 pair[2];
 
 		if (exe) {
 			e->exe_ino = BPF_CORE_READ(exe, f_inode, i_ino);
 			e->exe_dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
 			e->start_code = BPF_CORE_READ(mm, start_code);
-			/* The auxiliary vector the kernel gave the image: AT_BASE is ld.so's. */
-			if (!bpf_probe_read_kernel(auxv, sizeof(auxv), &mm->saved_auxv))
-				for (int i = 0; i < AUXV_PAIRS; i++)
-					if (auxv[2 * i] == AT_BASE)
-						e->interp_base = auxv[2 * i + 1];
+			/*
+			 * The auxiliary vector the kernel gave the image: AT_BASE is ld.so's.
+			 * A pair at a time: the vector whole would take 384 bytes of stack.
+			 */
+			for (int i = 0; i < AUXV_PAIRS; i++) {
+				if (bpf_probe_read_kernel(pair, sizeof(pair),
+							  &mm->saved_auxv[2 * i]))
+					break;
+				if (pair[0] == AT_BASE) {
+					e->interp_base = pair[1];
+					break;
+				}
+			}
 		}
 	}
 	bpf_ringbuf_submit(e, 0);
@@ -323,8 +365,7 @@ static __always_inline __s32 store_stack(void *stacks, struct stackd_stack *st, 
  * Store a stack that collided in the stack-trace map in the overflow map.
  * Returns STACKD_STACK_OVERFLOW with *hash set, or -EEXIST when it is lost.
  */
-static __always_inline __s32 overflow_stack(struct bpf_perf_event_data *ctx, void *overflow,
-					    __u64 flags, __u64 *hash)
+static __always_inline __s32 overflow_stack(void *ctx, void *overflow, __u64 flags, __u64 *hash)
 {
 	__u32 zero = 0, n;
 	struct stackd_stack *st = bpf_map_lookup_elem(&scratch, &zero);
@@ -341,13 +382,14 @@ static __always_inline __s32 overflow_stack(struct bpf_perf_event_data *ctx, voi
 	return store_stack(overflow, st, n, hash);
 }
 
-static __always_inline void record(struct bpf_perf_event_data *ctx, void *counts, void *stacks,
-				   void *overflow, struct stackd_count_key *key, bool is_kthread,
-				   bool ustack_done)
+/*
+ * The kernel stack, and the user stack unless the walk took it already, into
+ * @key (ctx: the program's context, for bpf_get_stackid).
+ */
+static __always_inline void take_stacks(void *ctx, void *stacks, void *overflow,
+					struct stackd_count_key *key, bool is_kthread,
+					bool ustack_done)
 {
-	__u64 one = 1, *val;
-	long err;
-
 	key->kstack_id = bpf_get_stackid(ctx, stacks, 0);
 	if (key->kstack_id < 0) {
 		if (key->kstack_id == -EEXIST) {
@@ -377,7 +419,16 @@ static __always_inline void record(struct bpf_perf_event_data *ctx, void *counts
 			count(STACKD_CNT_USTACK_MISSING);
 		}
 	}
+}
 
+static __always_inline void record(struct bpf_perf_event_data *ctx, void *counts, void *stacks,
+				   void *overflow, struct stackd_count_key *key, bool is_kthread,
+				   bool ustack_done)
+{
+	__u64 one = 1, *val;
+	long err;
+
+	take_stacks(ctx, stacks, overflow, key, is_kthread, ustack_done);
 	val = bpf_map_lookup_elem(counts, key);
 	if (val) {
 		__sync_fetch_and_add(val, 1);
@@ -782,6 +833,17 @@ static __always_inline struct stackd_unwind_proc *unwind_proc(__u32 tgid, __u64 
 	return proc && proc->start_boottime == start ? proc : NULL;
 }
 
+/* A process's first sample (or off-CPU period) since exec: user space snapshots it now. */
+static __always_inline void announce(__u32 tgid, __u64 start)
+{
+	__u64 *known = bpf_map_lookup_elem(&known_procs, &tgid);
+
+	if (!known || *known != start) {
+		bpf_map_update_elem(&known_procs, &tgid, &start, BPF_ANY);
+		notify(STACKD_EVENT_NEW_PROCESS, tgid, start);
+	}
+}
+
 SEC("perf_event")
 int stackd_sample(struct bpf_perf_event_data *ctx)
 {
@@ -791,7 +853,6 @@ int stackd_sample(struct bpf_perf_event_data *ctx)
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct stackd_unwind_proc *proc;
 	bool is_kthread, ustack_done = false;
-	__u64 *known;
 	__u32 set;
 
 	count(STACKD_CNT_SAMPLES);
@@ -816,13 +877,8 @@ int stackd_sample(struct bpf_perf_event_data *ctx)
 	key.start_boottime = BPF_CORE_READ(task, group_leader, start_boottime);
 
 	/* First sample of this process since exec: let user space snapshot it now. */
-	if (key.tgid != 0 && !is_kthread) {
-		known = bpf_map_lookup_elem(&known_procs, &key.tgid);
-		if (!known || *known != key.start_boottime) {
-			bpf_map_update_elem(&known_procs, &key.tgid, &key.start_boottime, BPF_ANY);
-			notify(STACKD_EVENT_NEW_PROCESS, key.tgid, key.start_boottime);
-		}
-	}
+	if (key.tgid != 0 && !is_kthread)
+		announce(key.tgid, key.start_boottime);
 
 	if (cpu >= STACKD_MAX_CPUS)
 		return 0;
@@ -851,6 +907,138 @@ int stackd_sample(struct bpf_perf_event_data *ctx)
 		record(ctx, &counts_0, &stacks_0, &overflow_0, &key, is_kthread, ustack_done);
 out:
 	__sync_fetch_and_sub(&inflight[cpu].busy, 1);
+	return 0;
+}
+
+/* ---- off-CPU time ------------------------------------------------------------------------ */
+
+/* TASK_INTERRUPTIBLE and TASK_UNINTERRUPTIBLE (include/linux/sched.h). */
+#define TASK_INTERRUPTIBLE_   0x1
+#define TASK_UNINTERRUPTIBLE_ 0x2
+
+/* Kernels before 5.14 name the field `state`. */
+struct task_struct___pre514 {
+	long state;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u32 task_state(struct task_struct *t)
+{
+	if (bpf_core_field_exists(t->__state))
+		return BPF_CORE_READ(t, __state);
+	return (__u32)BPF_CORE_READ((struct task_struct___pre514 *)t, state);
+}
+
+static __always_inline __u32 offcpu_reason(bool preempt, struct task_struct *prev)
+{
+	__u32 state = task_state(prev);
+
+	if (preempt || !state)
+		return STACKD_OFFCPU_PREEMPTED;
+	if (state & TASK_UNINTERRUPTIBLE_)
+		return STACKD_OFFCPU_DISK;
+	if (state & TASK_INTERRUPTIBLE_)
+		return STACKD_OFFCPU_SLEEP;
+	return STACKD_OFFCPU_OTHER;
+}
+
+/*
+ * The thread going off CPU (this runs in its context, before the switch):
+ * its stacks now, kept by hash in offcpu_stacks (they must outlive a swap of
+ * the map sets, as the period may end after it), and when and why it left.
+ */
+static __always_inline void offcpu_leave(void *ctx, bool preempt, struct task_struct *prev)
+{
+	struct offcpu_start st = {};
+	struct stackd_unwind_proc *proc;
+	__u32 tid = prev->pid;
+
+	if (!tid || (prev->flags & PF_KTHREAD))
+		return;
+	if (filter_enabled && !filter_keeps(prev->tgid))
+		return;
+	st.key.k.tgid = prev->tgid;
+	st.key.k.pid = tid;
+	st.key.k.start_boottime = BPF_CORE_READ(prev, group_leader, start_boottime);
+	st.key.reason = offcpu_reason(preempt, prev);
+	announce(st.key.k.tgid, st.key.k.start_boottime);
+
+	/* Skip this program's frame and bpf_trace_run4's: the stack starts at __schedule. */
+	st.key.k.kstack_id = overflow_stack(ctx, &offcpu_stacks, 2, &st.key.k.kstack_hash);
+	if (st.key.k.kstack_id == -EEXIST)
+		count(STACKD_CNT_KSTACK_LOST);
+	proc = unwind_mode == STACKD_UNWIND_KERNEL
+		   ? unwind_proc(st.key.k.tgid, st.key.k.start_boottime)
+		   : NULL;
+	if (proc) {
+		walk_user(proc, &offcpu_stacks, &st.key.k);
+	} else {
+		/* No tables (yet), or another mode: frame pointers. */
+		st.key.k.ustack_id =
+		    overflow_stack(ctx, &offcpu_stacks, BPF_F_USER_STACK, &st.key.k.ustack_hash);
+		if (st.key.k.ustack_id == -EEXIST)
+			count(STACKD_CNT_USTACK_LOST);
+	}
+	st.ts = bpf_ktime_get_ns();
+	bpf_map_update_elem(&offcpu_starts, &tid, &st, BPF_ANY);
+}
+
+/*
+ * The thread coming back on CPU (still in the previous thread's context):
+ * a period of at least --offcpu.min-duration is added to its key.
+ */
+static __always_inline void offcpu_return(struct task_struct *next)
+{
+	__u32 tid = next->pid, cpu = bpf_get_smp_processor_id();
+	struct stackd_offcpu_val one, *val;
+	struct offcpu_start *st;
+	void *offcpu;
+	__u64 ns;
+	long err;
+
+	st = bpf_map_lookup_elem(&offcpu_starts, &tid);
+	if (!st)
+		return;
+	ns = bpf_ktime_get_ns() - st->ts;
+	if (ns < offcpu_min_ns || cpu >= STACKD_MAX_CPUS) {
+		count(STACKD_CNT_OFFCPU_SHORT);
+		count_n(STACKD_CNT_OFFCPU_SHORT_NS, ns);
+		bpf_map_delete_elem(&offcpu_starts, &tid);
+		return;
+	}
+	__sync_fetch_and_add(&inflight[cpu].busy, 1);
+	offcpu = active_set ? (void *)&offcpu_1 : (void *)&offcpu_0;
+	val = bpf_map_lookup_elem(offcpu, &st->key);
+	if (!val) {
+		one.switches = 1;
+		one.ns = ns;
+		err = bpf_map_update_elem(offcpu, &st->key, &one, BPF_NOEXIST);
+		if (!err)
+			goto counted;
+		val = bpf_map_lookup_elem(offcpu, &st->key); /* another CPU inserted it */
+		if (!val) {
+			count(STACKD_CNT_OFFCPU_FULL);
+			goto out;
+		}
+	}
+	__sync_fetch_and_add(&val->switches, 1);
+	__sync_fetch_and_add(&val->ns, ns);
+counted:
+	count(STACKD_CNT_OFFCPU_RECORDED);
+out:
+	__sync_fetch_and_sub(&inflight[cpu].busy, 1);
+	bpf_map_delete_elem(&offcpu_starts, &tid);
+}
+
+/*
+ * Off-CPU time, from the scheduler's tracepoint alone (no kprobe or fentry
+ * needed): stacks are taken as a thread leaves, its period counted as it
+ * returns. Loaded only with --offcpu.enabled.
+ */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(stackd_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	offcpu_return(next);
+	offcpu_leave(ctx, preempt, prev);
 	return 0;
 }
 

@@ -80,7 +80,34 @@ enum stackd_counter {
 	STACKD_CNT_WALK_FP_FRAMES,  /* ...of which by the frame-pointer fallback (no table) */
 	STACKD_CNT_WALK_NO_PROC,    /* no tables for the process yet: sent to the bridge */
 	STACKD_CNT_MAPS_STALE,	    /* MAPS_STALE events sent (a pc outside every known mapping) */
+	/* Off-CPU (--offcpu.enabled): one per period a thread spent off CPU. */
+	STACKD_CNT_OFFCPU_RECORDED, /* walked and counted into an offcpu map */
+	STACKD_CNT_OFFCPU_SHORT,    /* shorter than --offcpu.min-duration: counted here only */
+	STACKD_CNT_OFFCPU_SHORT_NS, /* ...their nanoseconds */
+	STACKD_CNT_OFFCPU_FULL,	    /* dropped: the offcpu map had no room */
 	STACKD_CNT__MAX,
+};
+
+/* Why a thread left the CPU (its state at the switch), a label of off-CPU samples. */
+enum stackd_offcpu_reason {
+	STACKD_OFFCPU_PREEMPTED = 0, /* still runnable: preempted, or yielded */
+	STACKD_OFFCPU_SLEEP = 1, /* TASK_INTERRUPTIBLE: sleeps, waits for I/O readiness, futexes */
+	STACKD_OFFCPU_DISK = 2,	 /* TASK_UNINTERRUPTIBLE ("D"): block I/O, some locks, faults */
+	STACKD_OFFCPU_OTHER = 3, /* stopped, traced, dead... */
+	STACKD_OFFCPU__MAX,
+};
+
+/* Key of the offcpu maps: the thread's stacks as in a counts key, and the reason. */
+struct stackd_offcpu_key {
+	struct stackd_count_key k;
+	__u32 reason;
+	__u32 pad;
+};
+
+/* Value of the offcpu maps: periods off CPU with that key, and their nanoseconds. */
+struct stackd_offcpu_val {
+	__u64 switches;
+	__u64 ns;
 };
 
 /*

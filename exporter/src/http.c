@@ -268,6 +268,7 @@ enum route {
 	ROUTE_NONE,
 	ROUTE_INDEX,
 	ROUTE_PROFILE,
+	ROUTE_OFFCPU,
 	ROUTE_METRICS,
 	ROUTE_HEALTHY,
 	ROUTE_READY,
@@ -609,6 +610,8 @@ static enum route route_of(const char *url)
 {
 	if (strcmp(url, "/debug/pprof/profile") == 0)
 		return ROUTE_PROFILE;
+	if (strcmp(url, "/debug/pprof/offcpu") == 0)
+		return ROUTE_OFFCPU;
 	if (strcmp(url, "/metrics") == 0)
 		return ROUTE_METRICS;
 	if (strcmp(url, "/-/healthy") == 0)
@@ -1012,7 +1015,9 @@ static enum MHD_Result send_job_reply(struct http_server *s, struct MHD_Connecti
 static enum MHD_Result serve_profile(struct http_server *s, struct MHD_Connection *conn,
 				     struct http_req_ctx *rc)
 {
-	struct http_profile_req req = {.seconds = s->default_profile_seconds, .conn = conn};
+	struct http_profile_req req = {.seconds = s->default_profile_seconds,
+				       .conn = conn,
+				       .offcpu = rc->route == ROUTE_OFFCPU};
 	const char *query = strchr(rc->uri, '?');
 	void *window;
 
@@ -1224,6 +1229,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	switch (rc->route) {
 	case ROUTE_PROFILE:
+	case ROUTE_OFFCPU:
 		return serve_profile(s, conn, rc);
 	case ROUTE_METRICS:
 		return serve_metrics(s, conn, rc);

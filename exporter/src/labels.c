@@ -136,7 +136,10 @@ static bool sel_keep_label(void *ctx, const char *key)
 	const struct label_select *ls = ctx;
 	enum label_key k = label_key_of(key);
 
-	return k != LABEL__MAX && (ls->mask & (1u << k));
+	/* Not a process label but part of what an off-CPU sample says: always kept. */
+	if (k == LABEL__MAX)
+		return strcmp(key, "offcpu_reason") == 0;
+	return ls->mask & (1u << k);
 }
 
 void label_select_init(struct pprof_select *sel, struct label_select *ls,

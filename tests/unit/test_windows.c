@@ -19,6 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdio.h>
+
+#include "stackd.h"
 #include "windows.h"
 
 #define SEC    1000000000ULL
@@ -264,6 +267,62 @@ static void test_concurrent_windows(void **state)
 	windows_free(ws);
 }
 
+/* The reason label an off-CPU window's samples carry, and their switches. */
+struct reasons_seen {
+	char reason[32];
+	int64_t switches;
+};
+
+static int reason_of(void *ctx, const struct pprof_frame_name *frames, size_t nr, int64_t count,
+		     const struct pprof_label *labels, size_t nr_labels)
+{
+	struct reasons_seen *r = ctx;
+
+	(void)frames;
+	(void)nr;
+	for (size_t i = 0; i < nr_labels; i++)
+		if (strcmp(labels[i].key, "offcpu_reason") == 0 && labels[i].str)
+			snprintf(r->reason, sizeof(r->reason), "%s", labels[i].str);
+	r->switches += count;
+	return 0;
+}
+
+/* An off-CPU window: an off-CPU profile, its samples labelled with why the thread left. */
+static void test_offcpu_window(void **state)
+{
+	struct windows_opts o = {
+	    .period_ns = 1, .kind = PPROF_KIND_OFFCPU, .max_windows = 1, .notify = notify};
+	struct waiter wt = {0};
+	struct reasons_seen seen = {0};
+	struct window_result res;
+	struct pprof_frozen *f = NULL;
+	struct windows *ws = NULL;
+	struct window *w;
+	struct sample s = sample_of(3);
+
+	(void)state;
+	assert_int_equal(windows_new(&o, &ws), 0);
+	assert_int_equal(windows_open(ws, 1, T0, &wt, &w), 0);
+	drain(ws, T0, NULL);
+	s.offcpu = true;
+	s.offcpu_ns = 60000000;
+	s.offcpu_reason = STACKD_OFFCPU_SLEEP;
+	windows_drain_begin(ws);
+	assert_int_equal(windows_add(ws, &s), 0);
+	windows_drain_end(ws, T0 + SEC, T_UNIX + (int64_t)SEC);
+	windows_take(ws, w, &res);
+	assert_true(res.is_done);
+	assert_int_equal(pprof_builder_kind(res.b), PPROF_KIND_OFFCPU);
+	assert_int_equal(pprof_freeze(res.b, (int64_t)res.duration_ns, &f), 0);
+	assert_int_equal(pprof_frozen_kind(f), PPROF_KIND_OFFCPU);
+	assert_int_equal(pprof_frozen_foreach(f, NULL, reason_of, &seen), 0);
+	assert_string_equal(seen.reason, "sleep");
+	assert_int_equal(seen.switches, 3);
+	pprof_frozen_free(f);
+	pprof_builder_free(res.b);
+	windows_free(ws);
+}
+
 /* Names of a profile's stacks, leaf first, joined by ';', one stack per call. */
 struct stacks_seen {
 	char s[4][160];
@@ -436,6 +495,7 @@ int main(void)
 	    cmocka_unit_test(test_concurrent_windows),
 	    cmocka_unit_test(test_frames_and_pseudo_frames),
 	    cmocka_unit_test(test_race_with_drain_thread),
+	    cmocka_unit_test(test_offcpu_window),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

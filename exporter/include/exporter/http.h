@@ -48,6 +48,7 @@ struct webconfig;
 /* A parsed profile or page request. */
 struct http_profile_req {
 	unsigned seconds;
+	bool offcpu;	    /* /debug/pprof/offcpu: time off CPU rather than CPU samples */
 	const void *conn;   /* opaque; for http_req_arg() */
 	size_t max_body_sz; /* pages: a larger answer is refused (413); 0: no cap */
 };
