@@ -484,6 +484,7 @@ int agent_start(struct agent *a)
 		.cpu_labels = a->cfg.metrics_cpu_labels,
 		.functions = a->cfg.metrics_functions,
 		.functions_max_series = a->cfg.metrics_functions_max_series,
+		.offcpu = a->cfg.offcpu_enabled,
 	    },
 	    &a->cpu);
 	if (err) {

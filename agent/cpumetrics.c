@@ -45,7 +45,7 @@ struct cpu_label {
 struct cpumetrics {
 	pthread_mutex_t lock;
 	uint64_t period_ns;
-	struct family cpu, fn;
+	struct family cpu, fn, off; /* off: counts ns, not samples */
 	struct cpu_label labels[CPUMETRICS_MAX_LABELS];
 	size_t nr_labels;
 	char *patterns_buf;
@@ -150,6 +150,7 @@ int cpumetrics_new(const struct cpumetrics_opts *o, struct cpumetrics **out)
 	m->period_ns = o->period_ns;
 	family_init(&m->cpu, o->cpu_max_series);
 	family_init(&m->fn, o->functions_max_series);
+	family_init(&m->off, o->offcpu ? o->cpu_max_series : 0);
 
 	for (p = o->cpu_labels; p && *p;) {
 		size_t len = strcspn(p, ",");
@@ -196,19 +197,18 @@ void cpumetrics_free(struct cpumetrics *m)
 		return;
 	family_fini(&m->cpu);
 	family_fini(&m->fn);
+	family_fini(&m->off);
 	free(m->patterns_buf);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }
 
-void cpumetrics_add_process(struct cpumetrics *m, const struct pprof_label *labels, size_t nr,
-			    uint64_t count, uint64_t now_ns)
+/* The series key of a process: its --metrics.cpu.labels values, each NUL-terminated. */
+static size_t process_key(const struct cpumetrics *m, const struct pprof_label *labels, size_t nr,
+			  char *key)
 {
-	char key[KEY_MAX];
 	size_t off = 0;
 
-	if (!m || !m->cpu.max || !count)
-		return;
 	for (size_t i = 0; i < m->nr_labels; i++) {
 		const char *v = label_str(labels, nr, label_key_name(m->labels[i].key));
 		char short_id[13];
@@ -220,8 +220,35 @@ void cpumetrics_add_process(struct cpumetrics *m, const struct pprof_label *labe
 		}
 		off = key_put(key, off, v);
 	}
+	return off;
+}
+
+void cpumetrics_add_process(struct cpumetrics *m, const struct pprof_label *labels, size_t nr,
+			    uint64_t count, uint64_t now_ns)
+{
+	char key[KEY_MAX];
+	size_t off;
+
+	if (!m || !m->cpu.max || !count)
+		return;
+	off = process_key(m, labels, nr, key);
 	pthread_mutex_lock(&m->lock);
 	family_add(&m->cpu, key, off, count, now_ns);
+	pthread_mutex_unlock(&m->lock);
+}
+
+void cpumetrics_add_offcpu(struct cpumetrics *m, const struct pprof_label *labels, size_t nr,
+			   const char *reason, uint64_t ns, uint64_t now_ns)
+{
+	char key[KEY_MAX + 32];
+	size_t off;
+
+	if (!m || !m->off.max || !ns)
+		return;
+	off = process_key(m, labels, nr, key);
+	off = key_put(key, off, reason);
+	pthread_mutex_lock(&m->lock);
+	family_add(&m->off, key, off, ns, now_ns);
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -281,10 +308,10 @@ void cpumetrics_add_stack(struct cpumetrics *m, const struct sym_result *const *
  * One sample of @samples periods, in seconds, written exactly as a decimal
  * (the CPU time is a whole number of ns: no binary-float noise in the text).
  */
-static int put_seconds(struct strbuf *sb, const char *name, const struct prom_label *l, size_t n,
-		       const struct cpumetrics *m, uint64_t samples)
+static int put_seconds_of(struct strbuf *sb, const char *name, const struct prom_label *l, size_t n,
+			  uint64_t period_ns, uint64_t samples)
 {
-	unsigned __int128 ns = (unsigned __int128)samples * m->period_ns;
+	unsigned __int128 ns = (unsigned __int128)samples * period_ns;
 	char frac[16], value[48];
 	int len;
 
@@ -293,6 +320,45 @@ static int put_seconds(struct strbuf *sb, const char *name, const struct prom_la
 		frac[--len] = '\0';
 	snprintf(value, sizeof(value), "%llu.%s", (unsigned long long)(ns / 1000000000u), frac);
 	return prom_sample_text(sb, name, l, n, value);
+}
+
+static int put_seconds(struct strbuf *sb, const char *name, const struct prom_label *l, size_t n,
+		       const struct cpumetrics *m, uint64_t samples)
+{
+	return put_seconds_of(sb, name, l, n, m->period_ns, samples);
+}
+
+/* stackd_offcpu_seconds_total and its cut counter; caller holds the lock. */
+static int write_offcpu(struct cpumetrics *m, struct strbuf *out)
+{
+	struct prom_label pl[CPUMETRICS_MAX_LABELS + 1];
+	struct list_head *pos;
+	int err;
+
+	err = prom_family(
+	    out, "stackd_offcpu_seconds_total", "counter",
+	    "Time off CPU counted from --offcpu.enabled, per process group "
+	    "(--metrics.cpu.labels) and reason (sleep, disk, preempted, other); at most "
+	    "--metrics.cpu.max-series series.");
+	for (pos = m->off.lru.next; !err && pos != &m->off.lru; pos = pos->next) {
+		struct series *s = list_entry(pos, struct series, lru);
+		const char *v = s->key;
+
+		for (size_t i = 0; i < m->nr_labels; i++) {
+			pl[i] = (struct prom_label){.name = m->labels[i].name, .value = v};
+			v += strlen(v) + 1;
+		}
+		pl[m->nr_labels] = (struct prom_label){.name = "reason", .value = v};
+		err = put_seconds_of(out, "stackd_offcpu_seconds_total", pl, m->nr_labels + 1, 1,
+				     s->samples);
+	}
+	err = err
+		  ?: prom_family(out, "stackd_offcpu_seconds_cut_total", "counter",
+				 "Time off CPU of process groups that found all "
+				 "--metrics.cpu.max-series series busy.");
+	return err
+		   ?: put_seconds_of(out, "stackd_offcpu_seconds_cut_total", NULL, 0, 1,
+				     m->off.cut_samples);
 }
 
 int cpumetrics_write(struct cpumetrics *m, struct strbuf *out)
@@ -328,6 +394,8 @@ int cpumetrics_write(struct cpumetrics *m, struct strbuf *out)
 			  ?: put_seconds(out, "stackd_cpu_seconds_cut_total", NULL, 0, m,
 					 m->cpu.cut_samples);
 	}
+	if (m->off.max)
+		err = err ?: write_offcpu(m, out);
 	if (m->nr_patterns) {
 		err = err
 			  ?: prom_family(out, "stackd_function_cpu_seconds_total", "counter",
@@ -355,6 +423,10 @@ int cpumetrics_write(struct cpumetrics *m, struct strbuf *out)
 	err = err ?: prom_sample_u64(out, "stackd_metrics_series", pl, 1, m->cpu.nr);
 	pl[0].value = "stackd_function_cpu_seconds_total";
 	err = err ?: prom_sample_u64(out, "stackd_metrics_series", pl, 1, m->fn.nr);
+	if (m->off.max) {
+		pl[0].value = "stackd_offcpu_seconds_total";
+		err = err ?: prom_sample_u64(out, "stackd_metrics_series", pl, 1, m->off.nr);
+	}
 	err = err
 		  ?: prom_family(out, "stackd_metrics_series_evicted_total", "counter",
 				 "Series removed after 5 minutes without samples to make room for "
@@ -367,6 +439,12 @@ int cpumetrics_write(struct cpumetrics *m, struct strbuf *out)
 	err = err
 		  ?: prom_sample_u64(out, "stackd_metrics_series_evicted_total", pl, 1,
 				     m->fn.evicted);
+	if (m->off.max) {
+		pl[0].value = "stackd_offcpu_seconds_total";
+		err = err
+			  ?: prom_sample_u64(out, "stackd_metrics_series_evicted_total", pl, 1,
+					     m->off.evicted);
+	}
 	pthread_mutex_unlock(&m->lock);
 	return err;
 }

@@ -6,6 +6,8 @@
  *   stackd_cpu_seconds_total{<--metrics.cpu.labels>}   per process group
  *   stackd_function_cpu_seconds_total{function}        per function matching
  *                                                      --metrics.functions
+ *   stackd_offcpu_seconds_total{<labels>,reason}       time off CPU (--offcpu.enabled),
+ *                                                      per process group and why
  *
  * A sample is one period (1 / --profiling.frequency) of one CPU. A function
  * counts a sample when it is anywhere on the stack, inlined or not, once per
@@ -43,6 +45,7 @@ struct cpumetrics_opts {
 	const char *cpu_labels;	 /* comma-separated: comm, exe, container, container_id, ... */
 	const char *functions;	 /* comma-separated shell globs; NULL or "": none */
 	unsigned functions_max_series;
+	bool offcpu; /* stackd_offcpu_seconds_total (same labels and cap as the CPU family) */
 };
 
 struct cpumetrics;
@@ -54,6 +57,9 @@ void cpumetrics_free(struct cpumetrics *m);
 /* @count samples of the process with these labels (its full label set). */
 void cpumetrics_add_process(struct cpumetrics *m, const struct pprof_label *labels, size_t nr,
 			    uint64_t count, uint64_t now_ns);
+/* @ns off CPU of the process with these labels, that left the CPU for @reason. */
+void cpumetrics_add_offcpu(struct cpumetrics *m, const struct pprof_label *labels, size_t nr,
+			   const char *reason, uint64_t ns, uint64_t now_ns);
 bool cpumetrics_wants_stacks(const struct cpumetrics *m);
 /* @count samples of a stack made of @nr symbolized parts (e.g. kernel then user frames). */
 void cpumetrics_add_stack(struct cpumetrics *m, const struct sym_result *const *parts, size_t nr,

@@ -410,7 +410,10 @@ static void feed_sample(void *ctx, const struct sample *raw)
 	}
 	proctable_touch(d->p.procs, p, d->seq);
 	label_sample(p, &s, fallback);
-	if (!s.offcpu)
+	if (s.offcpu)
+		cpumetrics_add_offcpu(d->p.cpu, s.labels, s.nr_labels,
+				      sample_offcpu_reason(s.offcpu_reason), s.offcpu_ns, d->t0);
+	else
 		cpumetrics_add_process(d->p.cpu, s.labels, s.nr_labels, s.count, d->t0);
 	/* Symbolization is only paid for when something reads the stacks. */
 	if (!sinks_want_frames(d, &s))

@@ -77,6 +77,18 @@ static int add_frames(struct pprof_builder *b, const struct sym_result *r, uint6
 	return 0;
 }
 
+const char *sample_offcpu_reason(uint32_t reason)
+{
+	static const char *const reasons[STACKD_OFFCPU__MAX] = {
+	    [STACKD_OFFCPU_PREEMPTED] = "preempted",
+	    [STACKD_OFFCPU_SLEEP] = "sleep",
+	    [STACKD_OFFCPU_DISK] = "disk",
+	    [STACKD_OFFCPU_OTHER] = "other",
+	};
+
+	return reasons[reason < STACKD_OFFCPU__MAX ? reason : STACKD_OFFCPU_OTHER];
+}
+
 int sample_add_to_profile(struct pprof_builder *b, const struct sample *s)
 {
 	uint64_t ids[2 * STACKD_MAX_STACK_DEPTH + 2];
@@ -106,20 +118,12 @@ int sample_add_to_profile(struct pprof_builder *b, const struct sample *s)
 	if (err)
 		return err;
 	if (s->offcpu) {
-		static const char *const reasons[STACKD_OFFCPU__MAX] = {
-		    [STACKD_OFFCPU_PREEMPTED] = "preempted",
-		    [STACKD_OFFCPU_SLEEP] = "sleep",
-		    [STACKD_OFFCPU_DISK] = "disk",
-		    [STACKD_OFFCPU_OTHER] = "other",
-		};
 		struct pprof_label labels[LABEL__MAX + 1];
 		size_t nl = s->nr_labels < LABEL__MAX ? s->nr_labels : LABEL__MAX;
 
 		memcpy(labels, s->labels, nl * sizeof(labels[0]));
-		labels[nl++] = (struct pprof_label){
-		    .key = "offcpu_reason",
-		    .str = reasons[s->offcpu_reason < STACKD_OFFCPU__MAX ? s->offcpu_reason
-									 : STACKD_OFFCPU_OTHER]};
+		labels[nl++] = (struct pprof_label){.key = "offcpu_reason",
+						    .str = sample_offcpu_reason(s->offcpu_reason)};
 		return pprof_add_sample_value(
 		    b, ids, nr, (int64_t)s->count,
 		    s->offcpu_ns > INT64_MAX ? INT64_MAX : (int64_t)s->offcpu_ns, labels, nl);

@@ -62,4 +62,7 @@ struct sample {
  */
 int sample_add_to_profile(struct pprof_builder *b, const struct sample *s);
 
+/* The offcpu_reason label's value for an enum stackd_offcpu_reason ("other" when unknown). */
+const char *sample_offcpu_reason(uint32_t reason);
+
 #endif

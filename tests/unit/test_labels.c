@@ -135,12 +135,55 @@ static void test_cpumetrics_cap(void **state)
 	assert_int_equal(cpumetrics_new(&o, &m), -EINVAL);
 }
 
+/* Off-CPU seconds: per process group and reason, in ns given (not samples), capped alike. */
+static void test_cpumetrics_offcpu(void **state)
+{
+	struct cpumetrics_opts o = {
+	    .period_ns = 10000000, .cpu_max_series = 2, .cpu_labels = "comm", .offcpu = true};
+	const uint64_t sec = 1000000000ULL;
+	struct pprof_label l[2] = {{.key = "pid", .num = 1}, {.key = "comm", .str = "db"}};
+	struct cpumetrics *m;
+	struct strbuf sb;
+
+	(void)state;
+	assert_int_equal(cpumetrics_new(&o, &m), 0);
+	cpumetrics_add_offcpu(m, l, 2, "sleep", 1500000000, 1 * sec);
+	cpumetrics_add_offcpu(m, l, 2, "sleep", 250, 2 * sec);
+	cpumetrics_add_offcpu(m, l, 2, "disk", 20000000, 2 * sec);
+	cpumetrics_add_offcpu(m, l, 2, "preempted", 7, 3 * sec); /* both places busy: cut */
+	/* The CPU family is apart: its own two places. */
+	cpumetrics_add_process(m, l, 2, 3, 3 * sec);
+	strbuf_init(&sb, 1 << 20);
+	assert_int_equal(cpumetrics_write(m, &sb), 0);
+	assert_non_null(strstr(
+	    sb.buf, "stackd_offcpu_seconds_total{comm=\"db\",reason=\"sleep\"} 1.50000025\n"));
+	assert_non_null(
+	    strstr(sb.buf, "stackd_offcpu_seconds_total{comm=\"db\",reason=\"disk\"} 0.02\n"));
+	assert_non_null(strstr(sb.buf, "stackd_offcpu_seconds_cut_total 0.000000007\n"));
+	assert_non_null(strstr(sb.buf, "stackd_cpu_seconds_total{comm=\"db\"} 0.03\n"));
+	assert_non_null(
+	    strstr(sb.buf, "stackd_metrics_series{family=\"stackd_offcpu_seconds_total\"} 2\n"));
+	strbuf_free(&sb);
+	cpumetrics_free(m);
+
+	/* Off (the default): no family at all. */
+	o.offcpu = false;
+	assert_int_equal(cpumetrics_new(&o, &m), 0);
+	cpumetrics_add_offcpu(m, l, 2, "sleep", 1500000000, 1 * sec);
+	strbuf_init(&sb, 1 << 20);
+	assert_int_equal(cpumetrics_write(m, &sb), 0);
+	assert_null(strstr(sb.buf, "offcpu"));
+	strbuf_free(&sb);
+	cpumetrics_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_label_set),
 	    cmocka_unit_test(test_label_set_utf8),
 	    cmocka_unit_test(test_cpumetrics_cap),
+	    cmocka_unit_test(test_cpumetrics_offcpu),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
