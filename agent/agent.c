@@ -57,6 +57,7 @@ struct agent {
 	/* Made by agent_new: HTTP threads use them from the start. */
 	struct windows *windows;
 	struct windows *offcpu_windows; /* /debug/pprof/offcpu */
+	struct windows *wall_windows;	/* /debug/pprof/wall */
 	struct drain *drain;
 	uint32_t label_mask; /* --profiling.labels */
 	atomic_bool stopping;
@@ -88,7 +89,7 @@ static int encode_window(struct agent *a, struct window_result *w, const struct 
 	const enum pprof_kind kind = pprof_builder_kind(w->b);
 	const struct profile_query q = {.filter = f,
 					.label_mask = a->label_mask,
-					.period_ns = kind == PPROF_KIND_OFFCPU ? 1 : a->period_ns,
+					.period_ns = pprof_builder_period(w->b),
 					.kind = kind};
 	struct pprof_builder *out = NULL;
 	const struct pprof_frozen *fw;
@@ -128,7 +129,7 @@ void *agent_http_profile_start(void *ctx, const struct http_profile_req *req,
 		http_reply_errorf(reply, 500, "%s", "out of memory");
 		return NULL;
 	}
-	if (req->offcpu && !a->cfg.offcpu_enabled) {
+	if (req->kind != HTTP_PROFILE_CPU && !a->cfg.offcpu_enabled) {
 		free(pr);
 		http_reply_errorf(reply, 404, "%s",
 				  "off-CPU profiling is off: start stackd with --offcpu.enabled");
@@ -138,7 +139,9 @@ void *agent_http_profile_start(void *ctx, const struct http_profile_req *req,
 		free(pr);
 		return NULL;
 	}
-	pr->ws = req->offcpu ? a->offcpu_windows : a->windows;
+	pr->ws = req->kind == HTTP_PROFILE_OFFCPU ? a->offcpu_windows
+		 : req->kind == HTTP_PROFILE_WALL ? a->wall_windows
+						  : a->windows;
 	/* Before the drain thread runs, the window simply waits for it to start. */
 	err = atomic_load(&a->stopping)
 		  ? -ESHUTDOWN
@@ -345,8 +348,19 @@ int agent_new(const struct config *cfg, struct agent **out)
 	    &a->offcpu_windows);
 	if (err)
 		goto fail;
+	err = windows_new(
+	    &(struct windows_opts){
+		.period_ns = a->period_ns,
+		.kind = PPROF_KIND_WALL,
+		.max_windows = MAX_WINDOWS,
+		.notify = notify_waiter,
+	    },
+	    &a->wall_windows);
+	if (err)
+		goto fail;
 	dopts.windows = a->windows;
 	dopts.offcpu_windows = a->offcpu_windows;
+	dopts.wall_windows = a->wall_windows;
 #ifdef STACKD_TEST_HOOKS
 	dopts.test_stall_path = getenv("STACKD_TEST_STALL_DRAIN");
 #endif
@@ -358,6 +372,7 @@ int agent_new(const struct config *cfg, struct agent **out)
 fail:
 	windows_free(a->windows);
 	windows_free(a->offcpu_windows);
+	windows_free(a->wall_windows);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
 	return err;
@@ -573,6 +588,7 @@ void agent_begin_shutdown(struct agent *a)
 	if (!started) {
 		windows_abort(a->windows);
 		windows_abort(a->offcpu_windows);
+		windows_abort(a->wall_windows);
 	} else {
 		drain_stop(a->drain);
 	}
@@ -594,6 +610,7 @@ void agent_stop(struct agent *a)
 	/* Requesters free their own windows; the HTTP server has waited for them. */
 	windows_abort(a->windows);
 	windows_abort(a->offcpu_windows);
+	windows_abort(a->wall_windows);
 	drain_free(a->drain);
 	unwtables_free(a->tables);
 	loader_free(a->loader);
@@ -608,6 +625,7 @@ void agent_stop(struct agent *a)
 	symbolizer_free(a->sym);
 	windows_free(a->windows);
 	windows_free(a->offcpu_windows);
+	windows_free(a->wall_windows);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
 }

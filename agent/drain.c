@@ -367,6 +367,8 @@ static void cache_frames(struct drain *d, struct proc *p, const struct sample *s
 
 static bool sinks_want_frames(struct drain *d, const struct sample *s)
 {
+	if (windows_want_samples(d->o.wall_windows))
+		return true;
 	if (s->offcpu)
 		return windows_want_samples(d->o.offcpu_windows);
 	return windows_want_samples(d->o.windows) ||
@@ -379,11 +381,16 @@ static void deliver(struct drain *d, const struct sample *s)
 {
 	unsigned lost = 0;
 
-	/* Off-CPU time goes to its own profiles only (history and metrics: not yet). */
+	/*
+	 * Off-CPU time goes to its own profiles and the wall ones only (no history
+	 * yet); what they could not take is not counted: the counter is of CPU samples.
+	 */
 	if (s->offcpu) {
 		windows_add(d->o.offcpu_windows, s);
+		windows_add(d->o.wall_windows, s);
 		return;
 	}
+	lost += windows_add(d->o.wall_windows, s);
 	if (cpumetrics_wants_stacks(d->p.cpu)) {
 		const struct sym_result *parts[2] = {s->kframes, s->uframes};
 
@@ -524,6 +531,7 @@ static void do_drain(struct drain *d)
 	t0 = mono_ns();
 	windows_drain_begin(d->o.windows);
 	windows_drain_begin(d->o.offcpu_windows);
+	windows_drain_begin(d->o.wall_windows);
 	d->t0 = t0;
 
 	d->seq++;
@@ -539,6 +547,7 @@ static void do_drain(struct drain *d)
 	rotate_history(d, t0, t0_unix);
 	windows_drain_end(d->o.windows, t0, t0_unix);
 	windows_drain_end(d->o.offcpu_windows, t0, t0_unix);
+	windows_drain_end(d->o.wall_windows, t0, t0_unix);
 
 	publish_stats(d, &ds, mono_ns() - t0);
 	mark_progress(d);
@@ -551,6 +560,8 @@ static uint64_t next_deadline(struct drain *d, bool *pending)
 	uint64_t t = windows_next_deadline(d->o.windows, d->next_drain_ns, pending);
 
 	t = windows_next_deadline(d->o.offcpu_windows, t, &p2);
+	*pending = *pending || p2;
+	t = windows_next_deadline(d->o.wall_windows, t, &p2);
 	*pending = *pending || p2;
 	return t;
 }
@@ -604,6 +615,7 @@ static void *drain_main(void *arg)
 	/* The builders of active windows are ours until here: now hand them back. */
 	windows_abort(d->o.windows);
 	windows_abort(d->o.offcpu_windows);
+	windows_abort(d->o.wall_windows);
 	return NULL;
 }
 

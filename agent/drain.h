@@ -46,6 +46,7 @@ struct drain_opts {
 	uint64_t interval_ns;		/* --profiling.drain-interval */
 	struct windows *windows;	/* borrowed; outlives the drain */
 	struct windows *offcpu_windows; /* the same for /debug/pprof/offcpu (--offcpu.enabled) */
+	struct windows *wall_windows;	/* ...and /debug/pprof/wall: CPU and off-CPU samples */
 	/* Test builds: while this FIFO exists each drain blocks opening it (NULL: never). */
 	const char *test_stall_path;
 };

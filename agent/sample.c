@@ -89,6 +89,37 @@ const char *sample_offcpu_reason(uint32_t reason)
 	return reasons[reason < STACKD_OFFCPU__MAX ? reason : STACKD_OFFCPU_OTHER];
 }
 
+/*
+ * The sample's values and labels as @b's kind wants them: a CPU profile takes
+ * CPU samples; an off-CPU profile periods off CPU (their ns, and why); a wall
+ * profile both, with the thread's id, CPU samples weighing one period each.
+ */
+static int add_sample(struct pprof_builder *b, const struct sample *s, const uint64_t *ids,
+		      size_t nr)
+{
+	enum pprof_kind kind = pprof_builder_kind(b);
+	struct pprof_label labels[LABEL__MAX + 2];
+	size_t nl = s->nr_labels < LABEL__MAX ? s->nr_labels : LABEL__MAX;
+	uint64_t ns;
+
+	if (kind == PPROF_KIND_CPU && !s->offcpu)
+		return pprof_add_sample(b, ids, nr, (int64_t)s->count, s->labels, s->nr_labels);
+	if (kind == PPROF_KIND_CPU || (kind == PPROF_KIND_OFFCPU && !s->offcpu))
+		return -EINVAL;
+	memcpy(labels, s->labels, nl * sizeof(labels[0]));
+	if (s->offcpu) {
+		labels[nl++] = (struct pprof_label){.key = "offcpu_reason",
+						    .str = sample_offcpu_reason(s->offcpu_reason)};
+		ns = s->offcpu_ns;
+	} else if (__builtin_mul_overflow(s->count, pprof_builder_period(b), &ns)) {
+		ns = INT64_MAX;
+	}
+	if (kind == PPROF_KIND_WALL)
+		labels[nl++] = (struct pprof_label){.key = "tid", .num = (int64_t)s->pid};
+	return pprof_add_sample_value(b, ids, nr, (int64_t)s->count,
+				      ns > INT64_MAX ? INT64_MAX : (int64_t)ns, labels, nl);
+}
+
 int sample_add_to_profile(struct pprof_builder *b, const struct sample *s)
 {
 	uint64_t ids[2 * STACKD_MAX_STACK_DEPTH + 2];
@@ -117,16 +148,5 @@ int sample_add_to_profile(struct pprof_builder *b, const struct sample *s)
 		err = add_pseudo(b, PSEUDO_NO_STACK, &ids[nr++]);
 	if (err)
 		return err;
-	if (s->offcpu) {
-		struct pprof_label labels[LABEL__MAX + 1];
-		size_t nl = s->nr_labels < LABEL__MAX ? s->nr_labels : LABEL__MAX;
-
-		memcpy(labels, s->labels, nl * sizeof(labels[0]));
-		labels[nl++] = (struct pprof_label){.key = "offcpu_reason",
-						    .str = sample_offcpu_reason(s->offcpu_reason)};
-		return pprof_add_sample_value(
-		    b, ids, nr, (int64_t)s->count,
-		    s->offcpu_ns > INT64_MAX ? INT64_MAX : (int64_t)s->offcpu_ns, labels, nl);
-	}
-	return pprof_add_sample(b, ids, nr, (int64_t)s->count, s->labels, s->nr_labels);
+	return add_sample(b, s, ids, nr);
 }

@@ -269,6 +269,7 @@ enum route {
 	ROUTE_INDEX,
 	ROUTE_PROFILE,
 	ROUTE_OFFCPU,
+	ROUTE_WALL,
 	ROUTE_METRICS,
 	ROUTE_HEALTHY,
 	ROUTE_READY,
@@ -612,6 +613,8 @@ static enum route route_of(const char *url)
 		return ROUTE_PROFILE;
 	if (strcmp(url, "/debug/pprof/offcpu") == 0)
 		return ROUTE_OFFCPU;
+	if (strcmp(url, "/debug/pprof/wall") == 0)
+		return ROUTE_WALL;
 	if (strcmp(url, "/metrics") == 0)
 		return ROUTE_METRICS;
 	if (strcmp(url, "/-/healthy") == 0)
@@ -1017,7 +1020,9 @@ static enum MHD_Result serve_profile(struct http_server *s, struct MHD_Connectio
 {
 	struct http_profile_req req = {.seconds = s->default_profile_seconds,
 				       .conn = conn,
-				       .offcpu = rc->route == ROUTE_OFFCPU};
+				       .kind = rc->route == ROUTE_OFFCPU ? HTTP_PROFILE_OFFCPU
+					       : rc->route == ROUTE_WALL ? HTTP_PROFILE_WALL
+									 : HTTP_PROFILE_CPU};
 	const char *query = strchr(rc->uri, '?');
 	void *window;
 
@@ -1230,6 +1235,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	switch (rc->route) {
 	case ROUTE_PROFILE:
 	case ROUTE_OFFCPU:
+	case ROUTE_WALL:
 		return serve_profile(s, conn, rc);
 	case ROUTE_METRICS:
 		return serve_metrics(s, conn, rc);

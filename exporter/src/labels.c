@@ -136,9 +136,9 @@ static bool sel_keep_label(void *ctx, const char *key)
 	const struct label_select *ls = ctx;
 	enum label_key k = label_key_of(key);
 
-	/* Not a process label but part of what an off-CPU sample says: always kept. */
+	/* Not process labels but part of what an off-CPU or wall sample says: always kept. */
 	if (k == LABEL__MAX)
-		return strcmp(key, "offcpu_reason") == 0;
+		return strcmp(key, "offcpu_reason") == 0 || strcmp(key, "tid") == 0;
 	return ls->mask & (1u << k);
 }
 

@@ -254,6 +254,13 @@ void pprof_builder_free(struct pprof_builder *b)
 	free(b);
 }
 
+/* The two sample types of each kind of profile (units: count, nanoseconds). */
+static const char *const kind_types[][2] = {
+    [PPROF_KIND_CPU] = {"samples", "cpu"},
+    [PPROF_KIND_OFFCPU] = {"switches", "offcpu"},
+    [PPROF_KIND_WALL] = {"events", "wall"},
+};
+
 int pprof_builder_new(const struct pprof_opts *opts, struct pprof_builder **out)
 {
 	struct pprof_builder *b = NULL;
@@ -266,7 +273,8 @@ int pprof_builder_new(const struct pprof_opts *opts, struct pprof_builder **out)
 	*out = NULL;
 	/* A zero period would make every cpu value 0: refuse rather than emit a useless profile. */
 	if (opts->period_ns == 0 || opts->period_ns > INT64_MAX ||
-	    (opts->kind != PPROF_KIND_CPU && opts->kind != PPROF_KIND_OFFCPU))
+	    (opts->kind != PPROF_KIND_CPU && opts->kind != PPROF_KIND_OFFCPU &&
+	     opts->kind != PPROF_KIND_WALL))
 		return -EINVAL;
 
 	b = calloc(1, sizeof(*b));
@@ -298,9 +306,9 @@ int pprof_builder_new(const struct pprof_opts *opts, struct pprof_builder **out)
 	}
 	empty->s = "";
 
-	idx[0] = pprof__intern(b, opts->kind == PPROF_KIND_OFFCPU ? "switches" : "samples");
+	idx[0] = pprof__intern(b, kind_types[opts->kind][0]);
 	idx[1] = pprof__intern(b, "count");
-	idx[2] = pprof__intern(b, opts->kind == PPROF_KIND_OFFCPU ? "offcpu" : "cpu");
+	idx[2] = pprof__intern(b, kind_types[opts->kind][1]);
 	idx[3] = pprof__intern(b, "nanoseconds");
 	for (int i = 0; i < 4; i++) {
 		if (idx[i] < 0) {
@@ -639,6 +647,11 @@ enum pprof_kind pprof_builder_kind(const struct pprof_builder *b)
 	return b->opts.kind;
 }
 
+uint64_t pprof_builder_period(const struct pprof_builder *b)
+{
+	return b->opts.period_ns;
+}
+
 int pprof_add_sample_value(struct pprof_builder *b, const uint64_t *location_ids,
 			   size_t nr_locations, int64_t count, int64_t value,
 			   const struct pprof_label *labels, size_t nr_labels)
@@ -902,7 +915,7 @@ int pprof_encode(const struct pprof_builder *b, int64_t duration_ns, bool gzip, 
 		s->n_location_id = e->nr_locs;
 		s->location_id = e->nr_locs ? (uint64_t *)vec_at(&b->loc_ids, e->loc_off) : NULL;
 		v[0] = e->count;
-		if (b->opts.kind == PPROF_KIND_OFFCPU)
+		if (b->opts.kind != PPROF_KIND_CPU)
 			v[1] = e->value;
 		else if (__builtin_mul_overflow(e->count, period, &v[1]))
 			v[1] = INT64_MAX;

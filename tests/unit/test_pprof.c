@@ -132,7 +132,8 @@ static int cmp_strp(const void *a, const void *b)
 static void check_valid(const Profile *p)
 {
 	char **sorted;
-	bool offcpu;
+	const char *t0, *t1;
+	bool offcpu, wall;
 
 	assert_true(p->n_string_table >= 1);
 	assert_string_equal(p->string_table[0], "");
@@ -146,12 +147,15 @@ static void check_valid(const Profile *p)
 
 	assert_int_equal(p->n_sample_type, 2);
 	offcpu = strcmp(str(p, p->sample_type[0]->type), "switches") == 0;
-	assert_string_equal(str(p, p->sample_type[0]->type), offcpu ? "switches" : "samples");
+	wall = strcmp(str(p, p->sample_type[0]->type), "events") == 0;
+	t0 = offcpu ? "switches" : wall ? "events" : "samples";
+	t1 = offcpu ? "offcpu" : wall ? "wall" : "cpu";
+	assert_string_equal(str(p, p->sample_type[0]->type), t0);
 	assert_string_equal(str(p, p->sample_type[0]->unit), "count");
-	assert_string_equal(str(p, p->sample_type[1]->type), offcpu ? "offcpu" : "cpu");
+	assert_string_equal(str(p, p->sample_type[1]->type), t1);
 	assert_string_equal(str(p, p->sample_type[1]->unit), "nanoseconds");
 	assert_non_null(p->period_type);
-	assert_string_equal(str(p, p->period_type->type), offcpu ? "offcpu" : "cpu");
+	assert_string_equal(str(p, p->period_type->type), t1);
 	assert_string_equal(str(p, p->period_type->unit), "nanoseconds");
 	assert_int_equal(p->period, offcpu ? 1 : PERIOD_NS);
 	assert_int_equal(p->time_nanos, TIME_NS);
@@ -185,7 +189,7 @@ static void check_valid(const Profile *p)
 
 		assert_int_equal(s->n_value, p->n_sample_type);
 		assert_true(s->value[0] > 0);
-		if (!offcpu)
+		if (!offcpu && !wall)
 			assert_int_equal(s->value[1], s->value[0] * (int64_t)PERIOD_NS);
 		for (size_t j = 0; j < s->n_location_id; j++)
 			assert_true(s->location_id[j] >= 1 && s->location_id[j] <= p->n_location);
@@ -1004,6 +1008,26 @@ static void test_offcpu(void **state)
 		assert_true(p->sample[i]->value[1] == 2 * 3000500 ||
 			    p->sample[i]->value[1] == 14000);
 	perftools__profiles__profile__free_unpacked(p, NULL);
+
+	/* A wall profile: events/count, wall/nanoseconds, the ns as given. */
+	{
+		struct pprof_opts wo = {
+		    .period_ns = PERIOD_NS, .time_nanos = TIME_NS, .kind = PPROF_KIND_WALL};
+		struct pprof_builder *w = NULL;
+		uint64_t wm, wl;
+
+		assert_int_equal(pprof_builder_new(&wo, &w), 0);
+		assert_int_equal(pprof_builder_period(w), PERIOD_NS);
+		assert_int_equal(pprof_add_mapping(w, &kernel, &wm), 0);
+		assert_int_equal(pprof_add_location(w, wm, 0xffffffff81100010ULL, sleep, 1, &wl), 0);
+		assert_int_equal(pprof_add_sample_value(w, &wl, 1, 3, 30000000, l7, 2), 0);
+		p = encode_decode(w, NULL, NULL);
+		check_valid(p);
+		assert_int_equal(p->n_sample, 1);
+		assert_int_equal(p->sample[0]->value[1], 30000000);
+		perftools__profiles__profile__free_unpacked(p, NULL);
+		pprof_builder_free(w);
+	}
 
 	/* Kinds do not mix. */
 	assert_int_equal(pprof_builder_new(&cpu, &c), 0);

@@ -46,9 +46,16 @@ struct http_server;
 struct webconfig;
 
 /* A parsed profile or page request. */
+/* Which profile endpoint a request came to. */
+enum http_profile_kind {
+	HTTP_PROFILE_CPU,    /* /debug/pprof/profile */
+	HTTP_PROFILE_OFFCPU, /* /debug/pprof/offcpu */
+	HTTP_PROFILE_WALL,   /* /debug/pprof/wall */
+};
+
 struct http_profile_req {
 	unsigned seconds;
-	bool offcpu;	    /* /debug/pprof/offcpu: time off CPU rather than CPU samples */
+	enum http_profile_kind kind;
 	const void *conn;   /* opaque; for http_req_arg() */
 	size_t max_body_sz; /* pages: a larger answer is refused (413); 0: no cap */
 };

@@ -6,7 +6,10 @@
  * cpu/nanoseconds], period type cpu/nanoseconds, period = 1e9 / Hz, and for
  * each sample the values {count, count * period}. An off-CPU profile has
  * sample types [switches/count, offcpu/nanoseconds] and for each sample the
- * values {switches, nanoseconds off CPU}, both given. string_table[0] is "";
+ * values {switches, nanoseconds off CPU}, both given. A wall profile (on- and
+ * off-CPU time of the same threads) has sample types [events/count,
+ * wall/nanoseconds]: CPU samples and periods off CPU, with their time given.
+ * string_table[0] is "";
  * strings, functions, mappings and locations are deduplicated; ids start at 1.
  *
  * The builder copies every string it is given: callers' borrows may end
@@ -24,6 +27,7 @@ struct pprof_builder;
 enum pprof_kind {
 	PPROF_KIND_CPU = 0, /* values {count, count * period} */
 	PPROF_KIND_OFFCPU,  /* values {switches, off-CPU ns}: pprof_add_sample_value */
+	PPROF_KIND_WALL,    /* values {events, ns}: pprof_add_sample_value */
 };
 
 struct pprof_opts {
@@ -85,6 +89,7 @@ int pprof_add_sample_value(struct pprof_builder *b, const uint64_t *location_ids
 			   size_t nr_locations, int64_t count, int64_t value,
 			   const struct pprof_label *labels, size_t nr_labels);
 enum pprof_kind pprof_builder_kind(const struct pprof_builder *b);
+uint64_t pprof_builder_period(const struct pprof_builder *b);
 
 size_t pprof_builder_nr_samples(const struct pprof_builder *b);
 /* Approximate heap bytes held by the builder. */
