@@ -318,6 +318,19 @@ int agent_http_metrics(void *ctx, struct strbuf *out)
 
 /* ---- lifecycle ---------------------------------------------------------------------------- */
 
+/* The windows of one profile endpoint. */
+static int profile_windows(enum pprof_kind kind, uint64_t period_ns, struct windows **out)
+{
+	return windows_new(
+	    &(struct windows_opts){
+		.period_ns = period_ns,
+		.kind = kind,
+		.max_windows = MAX_WINDOWS,
+		.notify = notify_waiter,
+	    },
+	    out);
+}
+
 int agent_new(const struct config *cfg, struct agent **out)
 {
 	struct drain_opts dopts = {.interval_ns = cfg->drain_interval_ns};
@@ -329,33 +342,10 @@ int agent_new(const struct config *cfg, struct agent **out)
 	a->cfg = *cfg;
 	a->period_ns = 1000000000ULL / cfg->frequency_hz;
 	pthread_mutex_init(&a->lock, NULL);
-	err = windows_new(
-	    &(struct windows_opts){
-		.period_ns = a->period_ns,
-		.max_windows = MAX_WINDOWS,
-		.notify = notify_waiter,
-	    },
-	    &a->windows);
-	if (err)
-		goto fail;
-	err = windows_new(
-	    &(struct windows_opts){
-		.period_ns = 1,
-		.kind = PPROF_KIND_OFFCPU,
-		.max_windows = MAX_WINDOWS,
-		.notify = notify_waiter,
-	    },
-	    &a->offcpu_windows);
-	if (err)
-		goto fail;
-	err = windows_new(
-	    &(struct windows_opts){
-		.period_ns = a->period_ns,
-		.kind = PPROF_KIND_WALL,
-		.max_windows = MAX_WINDOWS,
-		.notify = notify_waiter,
-	    },
-	    &a->wall_windows);
+	/* Off-CPU values are ns (period 1); a wall profile's CPU samples weigh one period. */
+	err = profile_windows(PPROF_KIND_CPU, a->period_ns, &a->windows);
+	err = err ?: profile_windows(PPROF_KIND_OFFCPU, 1, &a->offcpu_windows);
+	err = err ?: profile_windows(PPROF_KIND_WALL, a->period_ns, &a->wall_windows);
 	if (err)
 		goto fail;
 	dopts.windows = a->windows;

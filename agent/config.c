@@ -151,6 +151,10 @@ static const struct flag flags[] = {
     {"offcpu.min-duration", FLAG_DURATION, OFF(offcpu_min_ns), 0, 1000000000ULL, "10us",
      "Off-CPU periods shorter than this are counted (stackd_offcpu_short_total) but their "
      "stacks are not walked (0..1s)."},
+    {"offcpu.max-walks", FLAG_UINT, OFF(offcpu_max_walks), 100, 1000000, "5000",
+     "Switch-outs whose stacks are walked per CPU and second; beyond it (judged from the "
+     "second before) 1 in K is walked and weighs K, so totals stay unbiased and the cost "
+     "bounded (stackd_offcpu_unsampled_total)."},
     {"log.level", FLAG_LOGLEVEL, OFF(log_level), 0, 0, "info",
      "Log level: error, warn, info or debug (SIGUSR1 raises it, SIGUSR2 lowers it)."},
     {"run-as-user", FLAG_STRING, STR(run_as_user), 0, 0, "none",
@@ -330,6 +334,7 @@ void config_defaults(struct config *cfg)
 	cfg->unwind_cache_bytes = 32ULL << 20;
 	cfg->unwind_table_bytes = 32ULL << 20;
 	cfg->offcpu_min_ns = 10000ULL;
+	cfg->offcpu_max_walks = 5000;
 	snprintf(cfg->labels, sizeof(cfg->labels), "%s",
 		 "pid,comm,exe,container_id,pod_uid,container,unit");
 	cfg->history_window_ns = 10000000000ULL;

@@ -284,6 +284,7 @@ void loader_opts_from_config(struct loader_opts *o, const struct config *cfg)
 	    .unwind_max_procs = cfg->max_processes,
 	    .offcpu = cfg->offcpu_enabled,
 	    .offcpu_min_ns = cfg->offcpu_min_ns,
+	    .offcpu_max_walks = cfg->offcpu_max_walks,
 	    .filter_pids = cfg->filter_pids,
 	    .nr_filter_pids = cfg->nr_filter_pids,
 	    .filter_cgroup_ids = cfg->filter_cgroup_ids,
@@ -365,6 +366,7 @@ static void configure_skel(struct loader *l)
 	bpf_program__set_autoattach(skel->progs.stackd_sample, false);
 	/* Off-CPU: loaded only when on. */
 	skel->rodata->offcpu_min_ns = opts->offcpu_min_ns;
+	skel->rodata->offcpu_max_walks = opts->offcpu_max_walks;
 	bpf_map__set_max_entries(skel->maps.offcpu_0, l->offcpu_entries);
 	bpf_map__set_max_entries(skel->maps.offcpu_1, l->offcpu_entries);
 	bpf_map__set_max_entries(skel->maps.offcpu_starts, opts->offcpu ? OFFCPU_THREADS : 1);

@@ -40,6 +40,7 @@ struct loader_opts {
 	uint32_t unwind_max_procs;   /* kernel mode: processes with mapping tables at once */
 	bool offcpu;		     /* --offcpu.enabled: time off CPU by stack */
 	uint64_t offcpu_min_ns;	     /* --offcpu.min-duration: shorter periods are counted only */
+	uint32_t offcpu_max_walks;   /* --offcpu.max-walks: per CPU and second, then sampled */
 	/*
 	 * Sampling filter (--profiling.pids, --profiling.cgroups): when either list
 	 * is non-empty, only those processes, and tasks in those cgroup v2 ids or

@@ -460,6 +460,10 @@ static const struct metric_row metric_rows[] = {
      .stat = {S(bpf[STACKD_CNT_OFFCPU_SHORT])}},
     {"stackd_offcpu_short_seconds_total", "counter", "Their time.", .kind = METRIC_SECONDS,
      .seconds = offcpu_short_seconds},
+    {"stackd_offcpu_unsampled_total", "counter",
+     "Switch-outs left unwalked by sampling beyond --offcpu.max-walks per CPU and second "
+     "(the walked ones weigh for them).",
+     .stat = {S(bpf[STACKD_CNT_OFFCPU_UNSAMPLED])}},
     {"stackd_offcpu_dropped_total", "counter",
      "Periods off CPU lost: the off-CPU map had no room until the next drain.",
      .stat = {S(bpf[STACKD_CNT_OFFCPU_FULL])}},

@@ -21,6 +21,7 @@
 #define EFAULT	   14
 #define E2BIG	   7
 #define PF_KTHREAD 0x00200000
+#define PF_EXITING 0x00000004
 /* The lowest user address a pc or stack can have, and the end of the user half (57 bits). */
 #define USER_MIN 0x1000ULL
 #define USER_END (1ULL << 56)
@@ -43,6 +44,8 @@ const volatile bool filter_by_pid = false;
 const volatile bool filter_by_cgroup = false;
 /* --offcpu.enabled, --offcpu.min-duration: the off-CPU programs are loaded only when on. */
 const volatile __u64 offcpu_min_ns = 0;
+/* --offcpu.max-walks: stack walks per CPU and second before switches are sampled. */
+const volatile __u32 offcpu_max_walks = 5000;
 
 /* Which set the program writes: flipped by user space (mmap'ed .bss). */
 __u32 active_set = 0;
@@ -185,7 +188,28 @@ struct {
 struct offcpu_start {
 	struct stackd_offcpu_key key;
 	__u64 ts;
+	__u64 weight; /* switch-outs this one stands for (1, or K when sampled 1 in K) */
 };
+
+/*
+ * Per CPU: switch-outs of profiled threads in the current second (2^30 ns),
+ * and the 1-in-K rate of this second, set at its start from the last one's
+ * count so that about --offcpu.max-walks are walked. K is fixed before any
+ * switch of the second is drawn, so weighting each walked one by K keeps
+ * the totals unbiased.
+ */
+struct offcpu_rate {
+	__u64 second;
+	__u64 seen;
+	__u64 k;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct offcpu_rate);
+} offcpu_rate SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -941,6 +965,29 @@ static __always_inline __u32 offcpu_reason(bool preempt, struct task_struct *pre
 	return STACKD_OFFCPU_OTHER;
 }
 
+/* 0: leave this switch-out unwalked; else the weight of the walked one. */
+static __always_inline __u64 offcpu_draw(void)
+{
+	__u32 zero = 0;
+	struct offcpu_rate *r = bpf_map_lookup_elem(&offcpu_rate, &zero);
+	__u64 sec = bpf_ktime_get_ns() >> 30;
+
+	if (!r)
+		return 1;
+	if (r->second != sec) {
+		/* A second with no switch before it starts unsampled. */
+		r->k = r->second + 1 == sec && r->seen > offcpu_max_walks
+			   ? (r->seen + offcpu_max_walks - 1) / offcpu_max_walks
+			   : 1;
+		r->second = sec;
+		r->seen = 0;
+	}
+	r->seen++;
+	if (r->k <= 1)
+		return 1;
+	return bpf_get_prandom_u32() % r->k == 0 ? r->k : 0;
+}
+
 /*
  * The thread going off CPU (this runs in its context, before the switch):
  * its stacks now, kept by hash in offcpu_stacks (they must outlive a swap of
@@ -952,10 +999,16 @@ static __always_inline void offcpu_leave(void *ctx, bool preempt, struct task_st
 	struct stackd_unwind_proc *proc;
 	__u32 tid = prev->pid;
 
-	if (!tid || (prev->flags & PF_KTHREAD))
+	/* An exiting thread's last switch never returns: its entry would wait for a reused tid. */
+	if (!tid || (prev->flags & (PF_KTHREAD | PF_EXITING)))
 		return;
 	if (filter_enabled && !filter_keeps(prev->tgid))
 		return;
+	st.weight = offcpu_draw();
+	if (!st.weight) {
+		count(STACKD_CNT_OFFCPU_UNSAMPLED);
+		return;
+	}
 	st.key.k.tgid = prev->tgid;
 	st.key.k.pid = tid;
 	st.key.k.start_boottime = BPF_CORE_READ(prev, group_leader, start_boottime);
@@ -992,24 +1045,32 @@ static __always_inline void offcpu_return(struct task_struct *next)
 	struct stackd_offcpu_val one, *val;
 	struct offcpu_start *st;
 	void *offcpu;
-	__u64 ns;
+	__u64 ns, w;
 	long err;
 
 	st = bpf_map_lookup_elem(&offcpu_starts, &tid);
 	if (!st)
 		return;
-	ns = bpf_ktime_get_ns() - st->ts;
-	if (ns < offcpu_min_ns || cpu >= STACKD_MAX_CPUS) {
-		count(STACKD_CNT_OFFCPU_SHORT);
-		count_n(STACKD_CNT_OFFCPU_SHORT_NS, ns);
+	/* An entry of another thread that had this tid is never counted for this one. */
+	if (st->key.k.tgid != (__u32)next->tgid ||
+	    st->key.k.start_boottime != BPF_CORE_READ(next, group_leader, start_boottime)) {
 		bpf_map_delete_elem(&offcpu_starts, &tid);
 		return;
 	}
+	ns = bpf_ktime_get_ns() - st->ts;
+	w = st->weight;
+	if (ns < offcpu_min_ns || cpu >= STACKD_MAX_CPUS) {
+		count_n(STACKD_CNT_OFFCPU_SHORT, w);
+		count_n(STACKD_CNT_OFFCPU_SHORT_NS, ns * w);
+		bpf_map_delete_elem(&offcpu_starts, &tid);
+		return;
+	}
+	ns *= w;
 	__sync_fetch_and_add(&inflight[cpu].busy, 1);
 	offcpu = active_set ? (void *)&offcpu_1 : (void *)&offcpu_0;
 	val = bpf_map_lookup_elem(offcpu, &st->key);
 	if (!val) {
-		one.switches = 1;
+		one.switches = w;
 		one.ns = ns;
 		err = bpf_map_update_elem(offcpu, &st->key, &one, BPF_NOEXIST);
 		if (!err)
@@ -1020,7 +1081,7 @@ static __always_inline void offcpu_return(struct task_struct *next)
 			goto out;
 		}
 	}
-	__sync_fetch_and_add(&val->switches, 1);
+	__sync_fetch_and_add(&val->switches, w);
 	__sync_fetch_and_add(&val->ns, ns);
 counted:
 	count(STACKD_CNT_OFFCPU_RECORDED);

@@ -81,10 +81,12 @@ enum stackd_counter {
 	STACKD_CNT_WALK_NO_PROC,    /* no tables for the process yet: sent to the bridge */
 	STACKD_CNT_MAPS_STALE,	    /* MAPS_STALE events sent (a pc outside every known mapping) */
 	/* Off-CPU (--offcpu.enabled): one per period a thread spent off CPU. */
-	STACKD_CNT_OFFCPU_RECORDED, /* walked and counted into an offcpu map */
-	STACKD_CNT_OFFCPU_SHORT,    /* shorter than --offcpu.min-duration: counted here only */
-	STACKD_CNT_OFFCPU_SHORT_NS, /* ...their nanoseconds */
-	STACKD_CNT_OFFCPU_FULL,	    /* dropped: the offcpu map had no room */
+	STACKD_CNT_OFFCPU_RECORDED,  /* walked and counted into an offcpu map */
+	STACKD_CNT_OFFCPU_SHORT,     /* shorter than --offcpu.min-duration: counted here only */
+	STACKD_CNT_OFFCPU_SHORT_NS,  /* ...their nanoseconds */
+	STACKD_CNT_OFFCPU_FULL,	     /* dropped: the offcpu map had no room */
+	STACKD_CNT_OFFCPU_UNSAMPLED, /* switch-outs left unwalked by sampling (--offcpu.max-walks)
+				      */
 	STACKD_CNT__MAX,
 };
 

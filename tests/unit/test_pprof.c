@@ -1019,7 +1019,8 @@ static void test_offcpu(void **state)
 		assert_int_equal(pprof_builder_new(&wo, &w), 0);
 		assert_int_equal(pprof_builder_period(w), PERIOD_NS);
 		assert_int_equal(pprof_add_mapping(w, &kernel, &wm), 0);
-		assert_int_equal(pprof_add_location(w, wm, 0xffffffff81100010ULL, sleep, 1, &wl), 0);
+		assert_int_equal(pprof_add_location(w, wm, 0xffffffff81100010ULL, sleep, 1, &wl),
+				 0);
 		assert_int_equal(pprof_add_sample_value(w, &wl, 1, 3, 30000000, l7, 2), 0);
 		p = encode_decode(w, NULL, NULL);
 		check_valid(p);
