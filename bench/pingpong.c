@@ -119,7 +119,8 @@ int main(int argc, char **argv)
 	    (errno = pthread_create(&a, NULL, ping_loop, (void *)cpu_ping)))
 		die("pthread_create");
 	for (;;) {
-		unsigned long long left = end ? (now_ns() < end ? end - now_ns() : 0) : 3600000000000ULL;
+		unsigned long long left =
+		    end ? (now_ns() < end ? end - now_ns() : 0) : 3600000000000ULL;
 
 		if (!left)
 			break;
