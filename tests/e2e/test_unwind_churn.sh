@@ -19,7 +19,7 @@
 #             (the spawner's own children after their exec) come from >= 100 distinct
 #             processes; leaving out the samples named as the process's start-up (ld.so's
 #             _dl_start, dl_main, the kernel's exec) or exit (exit, do_exit: its address space is
-#             going), >= CHURN_MIN_PCT% (40) of them have churn_hot_burn among their user
+#             going), >= CHURN_MIN_PCT% (30) of them have churn_hot_burn among their user
 #             frames (the share of all samples is printed too); 0 of them name decoy_burn, and 0 of the decoy's samples name
 #             churn_hot_burn (wrong names); the decoy's own samples are printed.
 #   prints:   the shares, the most frequent stacks of churn samples that miss the name.
@@ -29,10 +29,11 @@
 # agent's drain thread waits its turn behind them, and a process that lives 20-60 ms is
 # often gone before its maps are read. Those get their binary's and ld.so's mappings from
 # another process of the same binary (stackd_process_maps_from_template_total); frames in
-# their libraries stay raw. Measured here under that load: 54-56% (7% before exec-time
-# announcements and templates).
+# their libraries stay raw. Measured here under that load: 54-56% in the session that added
+# it, 43-56% over 9 runs a day later, 35.96% in one CI run on a fresh machine; 7% before
+# exec-time announcements and templates. The floor (30%) catches a return to that.
 #
-# Environment: CHURN_MODE (empty: the agent's default; else --unwind.mode), CHURN_MIN_PCT=40,
+# Environment: CHURN_MODE (empty: the agent's default; else --unwind.mode), CHURN_MIN_PCT=30,
 # CHURN_CC=gcc.
 # shellcheck source-path=SCRIPTDIR disable=SC2119 # agent_start and friends take optional arguments
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -42,7 +43,7 @@ RATE=200
 SECONDS_CHURN=10
 WINDOW=$((SECONDS_CHURN + 3))
 MODE=${CHURN_MODE:-}
-MIN_PCT=${CHURN_MIN_PCT:-40}
+MIN_PCT=${CHURN_MIN_PCT:-30}
 CHURN_CC=${CHURN_CC:-gcc}
 MIN_PROCS=100 # distinct sampled processes: ~2,000 run on an idle node, each for 20-60 ms
 
