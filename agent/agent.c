@@ -51,8 +51,12 @@ struct agent {
 	struct unwtables *tables; /* NULL outside --unwind.mode=kernel */
 	struct dwarfagg *dwarf;
 	struct procmeta_reader *meta;
-	struct history *hist; /* NULL: --history.retention=0 */
-	struct histfill *fill;
+	/*
+	 * The history of each profile type (enum pprof_kind) and the window it
+	 * fills; NULL: --history.retention=0, or no off-CPU profiling (off-CPU, wall).
+	 */
+	struct history *hist[PPROF_NR_KINDS];
+	struct histfill *fill[PPROF_NR_KINDS];
 	struct cpumetrics *cpu;
 	/* Made by agent_new: HTTP threads use them from the start. */
 	struct windows *windows;
@@ -219,7 +223,7 @@ void agent_http_page(void *ctx, enum http_page page, const struct http_profile_r
 
 	/* The history exists once the agent started; before, the pages say it is empty. */
 	if (agent_is_ready(a))
-		pc.hist = a->hist;
+		memcpy(pc.hist, a->hist, sizeof(pc.hist));
 	else if (page != HTTP_PAGE_INDEX) {
 		http_reply_errorf(reply, 503, "%s", "stackd is starting");
 		reply->retry_after = true;
@@ -277,6 +281,39 @@ bool agent_shutdown_report(struct agent *a, char *buf, size_t len)
 	return stalled;
 }
 
+/*
+ * The history metrics: the histories of every profile type together (windows,
+ * bytes, evictions, queries), but the samples held and the oldest window of
+ * the CPU history alone (off-CPU counts are switches, not samples).
+ */
+static void history_stats_sum(struct agent *a, struct history_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t k = 0; k < PPROF_NR_KINDS; k++) {
+		struct history_stats h;
+
+		if (!a->hist[k])
+			continue;
+		history_get_stats(a->hist[k], &h);
+		if (k == PPROF_KIND_CPU) {
+			*out = h;
+			continue;
+		}
+		out->windows += h.windows;
+		out->bytes += h.bytes;
+		out->pinned_bytes += h.pinned_bytes;
+		out->pushed += h.pushed;
+		out->evicted_retention += h.evicted_retention;
+		out->evicted_budget += h.evicted_budget;
+		out->rejected_too_big += h.rejected_too_big;
+		out->rejected_pinned += h.rejected_pinned;
+		out->queries += h.queries;
+		out->partials += h.partials;
+		out->partials_rejected += h.partials_rejected;
+		out->partial_bytes += h.partial_bytes;
+	}
+}
+
 int agent_http_metrics(void *ctx, struct strbuf *out)
 {
 	struct agent *a = ctx;
@@ -306,9 +343,8 @@ int agent_http_metrics(void *ctx, struct strbuf *out)
 	info.frequency_hz = a->cfg.frequency_hz;
 	info.symbol_cache_budget = a->cfg.symbol_cache_bytes;
 	info.stack_cache_budget = a->cfg.stack_cache_bytes;
-	info.history_budget = a->hist ? a->cfg.history_max_bytes : 0;
-	if (a->hist)
-		history_get_stats(a->hist, &s.hist);
+	info.history_budget = a->hist[PPROF_KIND_CPU] ? a->cfg.history_max_bytes : 0;
+	history_stats_sum(a, &s.hist);
 	err = stats_write_metrics(out, &s, &info, drain_histogram(a->drain));
 	/* The cpu metrics are only written once the drain thread made them. */
 	if (!err && started)
@@ -427,6 +463,43 @@ static int start_tables(struct agent *a)
 	return unwtables_new(loader_unwind_rows(a->loader), &ops, &a->tables);
 }
 
+/*
+ * The profile histories: CPU alone under the whole --history.max-bytes; with
+ * off-CPU profiling, CPU with half of it and the off-CPU and wall ones a
+ * quarter each (a wall window holds about what the other two do together,
+ * an off-CPU one about as many stacks as a CPU one).
+ */
+static int make_histories(struct agent *a)
+{
+	static const unsigned share_of_4[PPROF_NR_KINDS] = {2, 1, 1};
+	const size_t nr = a->cfg.offcpu_enabled ? PPROF_NR_KINDS : 1;
+	int err = 0;
+
+	for (size_t k = 0; !err && k < nr; k++) {
+		struct history_opts ho = {
+		    .window_ns = a->cfg.history_window_ns,
+		    .retention_ns = a->cfg.history_retention_ns,
+		    .max_bytes = nr == 1 ? a->cfg.history_max_bytes
+					 : a->cfg.history_max_bytes / 4 * share_of_4[k],
+		    /* Two drains for the first fresh snapshot, 5 s at most on an HTTP thread. */
+		    .partial_wait_ns = a->cfg.drain_interval_ns < 2500000000ULL
+					   ? 2 * a->cfg.drain_interval_ns
+					   : 5000000000ULL,
+		};
+
+		err = history_new(&ho, &a->hist[k]);
+		if (err) {
+			pr_err("creating the profile history failed: %s", strerror(-err));
+			return err;
+		}
+		/* Off-CPU counts are switches whose values are ns: a period of 1. */
+		err = histfill_new(a->hist[k], a->cfg.history_window_ns,
+				   k == PPROF_KIND_OFFCPU ? 1 : a->period_ns, (enum pprof_kind)k,
+				   &a->fill[k]);
+	}
+	return err;
+}
+
 int agent_start(struct agent *a)
 {
 	struct symbolizer_opts sopts = {.cache_max_bytes = a->cfg.symbol_cache_bytes,
@@ -463,22 +536,7 @@ int agent_start(struct agent *a)
 		return -EINVAL;
 	}
 	if (a->cfg.history_retention_ns) {
-		struct history_opts ho = {
-		    .window_ns = a->cfg.history_window_ns,
-		    .retention_ns = a->cfg.history_retention_ns,
-		    .max_bytes = a->cfg.history_max_bytes,
-		    /* Two drains for the first fresh snapshot, 5 s at most on an HTTP thread. */
-		    .partial_wait_ns = a->cfg.drain_interval_ns < 2500000000ULL
-					   ? 2 * a->cfg.drain_interval_ns
-					   : 5000000000ULL,
-		};
-
-		err = history_new(&ho, &a->hist);
-		if (err) {
-			pr_err("creating the profile history failed: %s", strerror(-err));
-			return err;
-		}
-		err = histfill_new(a->hist, a->cfg.history_window_ns, a->period_ns, &a->fill);
+		err = make_histories(a);
 		if (err)
 			return err;
 	}
@@ -536,7 +594,7 @@ int agent_start(struct agent *a)
 					  .tables = a->tables,
 					  .dwarf = a->dwarf,
 					  .cpu = a->cpu,
-					  .fill = a->fill,
+					  .fill = {a->fill[0], a->fill[1], a->fill[2]},
 					  .meta = a->meta,
 					  .unwind_mode = a->cfg.unwind_mode,
 				      });
@@ -609,8 +667,10 @@ void agent_stop(struct agent *a)
 	stackcache_free(a->stacks);
 	proctable_free(a->procs);
 	procmeta_reader_free(a->meta);
-	histfill_free(a->fill);
-	history_free(a->hist);
+	for (size_t k = 0; k < PPROF_NR_KINDS; k++) {
+		histfill_free(a->fill[k]);
+		history_free(a->hist[k]);
+	}
 	cpumetrics_free(a->cpu);
 	symbolizer_free(a->sym);
 	windows_free(a->windows);

@@ -115,7 +115,8 @@ static const struct flag flags[] = {
      "0 disables the history)."},
     {"history.max-bytes", FLAG_SIZE, OFF(history_max_bytes), 64ULL << 10, 16ULL << 30, "32MiB",
      "Hard byte budget of the profile history; the oldest windows are evicted beyond it "
-     "(64KiB..16GiB)."},
+     "(64KiB..16GiB). With --offcpu.enabled: half for CPU, a quarter each for off-CPU and "
+     "wall."},
     {"metrics.cpu.max-series", FLAG_UINT, OFF(metrics_cpu_max_series), 0, 100000, "100",
      "Most series of stackd_cpu_seconds_total (0 disables the metric)."},
     {"metrics.cpu.labels", FLAG_KEYLIST, STR(metrics_cpu_labels), 0, 0, "comm,container",
@@ -149,8 +150,9 @@ static const struct flag flags[] = {
      "(kernel and user stack) and for how long, served at /debug/pprof/offcpu. Costs a stack "
      "walk per context switch of the profiled threads."},
     {"offcpu.min-duration", FLAG_DURATION, OFF(offcpu_min_ns), 0, 1000000000ULL, "10us",
-     "Off-CPU periods shorter than this are counted (stackd_offcpu_short_total) but their "
-     "stacks are not walked (0..1s)."},
+     "Off-CPU periods shorter than this are counted (stackd_offcpu_short_periods_total) but "
+     "left out of the profiles; they are still walked, their length being known only at "
+     "their end (0..1s)."},
     {"offcpu.max-walks", FLAG_UINT, OFF(offcpu_max_walks), 100, 1000000, "5000",
      "Switch-outs whose stacks are walked per CPU and second; beyond it (judged from the "
      "second before) 1 in K is walked and weighs K, so totals stay unbiased and the cost "

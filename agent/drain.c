@@ -365,40 +365,54 @@ static void cache_frames(struct drain *d, struct proc *p, const struct sample *s
 		sym_result_free(unew);
 }
 
+/* Does the history of @kind take samples now? */
+static bool fill_wants(const struct drain *d, enum pprof_kind kind)
+{
+	return d->p.fill[kind] && histfill_wants_samples(d->p.fill[kind]);
+}
+
+/* Adds @s to the history of @kind: 1 when that history wanted it and could not take it. */
+static unsigned fill_add(struct drain *d, enum pprof_kind kind, const struct sample *s)
+{
+	return fill_wants(d, kind) && histfill_add(d->p.fill[kind], s) ? 1 : 0;
+}
+
 static bool sinks_want_frames(struct drain *d, const struct sample *s)
 {
-	if (windows_want_samples(d->o.wall_windows))
+	if (windows_want_samples(d->o.wall_windows) || fill_wants(d, PPROF_KIND_WALL))
 		return true;
 	if (s->offcpu)
-		return windows_want_samples(d->o.offcpu_windows);
-	return windows_want_samples(d->o.windows) ||
-	       (d->p.fill && histfill_wants_samples(d->p.fill)) ||
+		return windows_want_samples(d->o.offcpu_windows) ||
+		       fill_wants(d, PPROF_KIND_OFFCPU);
+	return windows_want_samples(d->o.windows) || fill_wants(d, PPROF_KIND_CPU) ||
 	       cpumetrics_wants_stacks(d->p.cpu);
 }
 
-/* The sinks that need frames: the CPU metrics by function, the profile windows, the history. */
+/* The sinks that need frames: the CPU metrics by function, the profile windows, the histories. */
 static void deliver(struct drain *d, const struct sample *s)
 {
 	unsigned lost = 0;
 
 	/*
-	 * Off-CPU time goes to its own profiles and the wall ones only (no history
-	 * yet); what they could not take is not counted: the counter is of CPU samples.
+	 * Off-CPU time goes to the off-CPU and wall profiles and histories only;
+	 * what they could not take is not counted: the counter is of CPU samples.
 	 */
 	if (s->offcpu) {
 		windows_add(d->o.offcpu_windows, s);
 		windows_add(d->o.wall_windows, s);
+		fill_add(d, PPROF_KIND_OFFCPU, s);
+		fill_add(d, PPROF_KIND_WALL, s);
 		return;
 	}
 	lost += windows_add(d->o.wall_windows, s);
+	lost += fill_add(d, PPROF_KIND_WALL, s);
 	if (cpumetrics_wants_stacks(d->p.cpu)) {
 		const struct sym_result *parts[2] = {s->kframes, s->uframes};
 
 		cpumetrics_add_stack(d->p.cpu, parts, 2, s->count, d->t0);
 	}
 	lost += windows_add(d->o.windows, s);
-	if (d->p.fill && histfill_wants_samples(d->p.fill) && histfill_add(d->p.fill, s))
-		lost++;
+	lost += fill_add(d, PPROF_KIND_CPU, s);
 	d->stats.samples_not_in_profile += lost * s->count;
 }
 
@@ -513,11 +527,15 @@ static void publish_stats(struct drain *d, const struct loader_drain_stats *ds, 
 
 static void rotate_history(struct drain *d, uint64_t t0, int64_t t0_unix)
 {
-	if (d->p.fill && histfill_rotate(d->p.fill, t0, t0_unix))
-		d->stats.history_freeze_failed++;
-	/* The open window for queries; a failure is counted by the history. */
-	if (d->p.fill)
-		histfill_publish(d->p.fill, t0);
+	for (size_t k = 0; k < PPROF_NR_KINDS; k++) {
+		struct histfill *f = d->p.fill[k];
+
+		if (f && histfill_rotate(f, t0, t0_unix))
+			d->stats.history_freeze_failed++;
+		/* The open window for queries; a failure is counted by the history. */
+		if (f)
+			histfill_publish(f, t0);
+	}
 }
 
 static void do_drain(struct drain *d)

@@ -61,7 +61,8 @@ struct drain_parts {
 	struct unwtables *tables; /* NULL outside --unwind.mode=kernel */
 	struct dwarfagg *dwarf;
 	struct cpumetrics *cpu;
-	struct histfill *fill; /* NULL: no history */
+	/* The history windows being filled, by enum pprof_kind; NULL: that history is off. */
+	struct histfill *fill[PPROF_NR_KINDS];
 	struct procmeta_reader *meta;
 	enum stackd_unwind_mode unwind_mode;
 };

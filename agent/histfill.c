@@ -10,13 +10,14 @@
 struct histfill {
 	struct history *hist;
 	uint64_t window_ns, period_ns;
+	enum pprof_kind kind;
 	struct pprof_builder *b; /* NULL until the first rotate, or when it failed */
 	uint64_t start_mono_ns;
 	int64_t start_unix_ns;
 	bool published; /* the history holds (or may hold) a partial of ours */
 };
 
-int histfill_new(struct history *hist, uint64_t window_ns, uint64_t period_ns,
+int histfill_new(struct history *hist, uint64_t window_ns, uint64_t period_ns, enum pprof_kind kind,
 		 struct histfill **out)
 {
 	struct histfill *f = calloc(1, sizeof(*f));
@@ -26,6 +27,7 @@ int histfill_new(struct history *hist, uint64_t window_ns, uint64_t period_ns,
 	f->hist = hist;
 	f->window_ns = window_ns;
 	f->period_ns = period_ns;
+	f->kind = kind;
 	*out = f;
 	return 0;
 }
@@ -40,7 +42,8 @@ void histfill_free(struct histfill *f)
 
 int histfill_rotate(struct histfill *f, uint64_t t0, int64_t t0_unix)
 {
-	struct pprof_opts popts = {.period_ns = f->period_ns, .time_nanos = t0_unix};
+	struct pprof_opts popts = {
+	    .period_ns = f->period_ns, .kind = f->kind, .time_nanos = t0_unix};
 	struct pprof_frozen *fz = NULL;
 	int err = 0;
 

@@ -14,8 +14,11 @@
 
 struct histfill;
 
-/* Fills windows of @window_ns into @hist (borrowed; it outlives the fill). */
-int histfill_new(struct history *hist, uint64_t window_ns, uint64_t period_ns,
+/*
+ * Fills windows of @window_ns, profiles of @kind (exporter/pprof.h) whose
+ * counts weigh @period_ns, into @hist (borrowed; it outlives the fill).
+ */
+int histfill_new(struct history *hist, uint64_t window_ns, uint64_t period_ns, enum pprof_kind kind,
 		 struct histfill **out);
 void histfill_free(struct histfill *f);
 

@@ -758,9 +758,20 @@ static int append_node(struct strbuf *sb, const struct fg_node *n)
 	return strbuf_append(sb, p, (size_t)(end - p));
 }
 
+static const char *page_unit(const struct flamegraph_page *page)
+{
+	return page->unit ? page->unit : "samples";
+}
+
+static const char *page_measure(const struct flamegraph_page *page)
+{
+	return page->measure ? page->measure : "CPU";
+}
+
 /*
  * The data element's JSON:
- *   {"version":1,"total":T,"period_ns":P,"max_nodes":M,"truncated_samples":S,
+ *   {"version":1,"total":T,"period_ns":P,"unit":U,"measure":W,"max_nodes":M,
+ *    "truncated_samples":S,
  *    "truncated_stacks":K,"names":[...labels...],"kinds":"ukji...",
  *    "nodes":[name,depth,total,self, ...]}
  * nodes in preorder, the root first, children sorted by label; a node's
@@ -775,10 +786,11 @@ static int write_json(const struct flamegraph *fg, const struct fg_layout *l,
 
 	err = strbuf_appendf(sb,
 			     "{\"version\":1,\"total\":%" PRIu64 ",\"period_ns\":%" PRIu64
+			     ",\"unit\":\"%s\",\"measure\":\"%s\""
 			     ",\"max_nodes\":%u,\"truncated_samples\":%" PRIu64
 			     ",\"truncated_stacks\":%" PRIu64 ",\"names\":[",
-			     fg->total, page->period_ns, FLAMEGRAPH_MAX_NODES,
-			     fg->truncated_samples, fg->truncated_stacks);
+			     fg->total, page->period_ns, page_unit(page), page_measure(page),
+			     FLAMEGRAPH_MAX_NODES, fg->truncated_samples, fg->truncated_stacks);
 	for (i = 0; !err && i < fg->nr_names; i++) {
 		size_t len;
 
@@ -875,9 +887,11 @@ static int write_table(const struct flamegraph *fg, const struct flamegraph_page
 	}
 	err = strbuf_appendf(sb,
 			     "<table id=\"top-self\"><thead><tr><th>#</th><th>function</th>"
-			     "<th>kind</th><th>self samples</th>%s<th>self %%</th></tr></thead>"
+			     "<th>kind</th><th>self %s</th>%s%s%s<th>self %%</th></tr></thead>"
 			     "<tbody>\n",
-			     page->period_ns ? "<th>self CPU s</th>" : "");
+			     page_unit(page), page->period_ns ? "<th>self " : "",
+			     page->period_ns ? page_measure(page) : "",
+			     page->period_ns ? " s</th>" : "");
 	for (i = 0; !err && i < nr; i++) {
 		size_t len;
 		enum fg_kind k = name_kind(fg, sums[i].name, &len);
@@ -907,11 +921,15 @@ static int write_summary(const struct flamegraph *fg, const struct flamegraph_pa
 {
 	int err;
 
-	err = strbuf_appendf(sb, "%" PRIu64 " samples", fg->total);
-	if (!err && page->period_ns)
-		err = strbuf_appendf(sb, " (%.3f s of CPU at %.3f ms per sample)",
+	err = strbuf_appendf(sb, "%" PRIu64 " %s", fg->total, page_unit(page));
+	if (!err && page->period_ns && !page->unit)
+		err = strbuf_appendf(sb, " (%.3f s of %s at %.3f ms per sample)",
 				     (double)fg->total * (double)page->period_ns / 1e9,
-				     (double)page->period_ns / 1e6);
+				     page_measure(page), (double)page->period_ns / 1e6);
+	else if (!err && page->period_ns)
+		err = strbuf_appendf(sb, " (%.3f s of %s time)",
+				     (double)fg->total * (double)page->period_ns / 1e9,
+				     page_measure(page));
 	if (!err)
 		err = strbuf_appendf(sb, ", %u frames, %u distinct names", fg->nr_nodes - 1,
 				     fg->nr_names - NAME_RESERVED);
@@ -1002,6 +1020,8 @@ int flamegraph_write_html(const struct flamegraph *fg, const struct flamegraph_p
 			err = write_summary(fg, page, out);
 		else if (KEY_IS("EXPORTS"))
 			err = write_exports(page, out);
+		else if (KEY_IS("UNIT"))
+			err = strbuf_appends(out, page_unit(page));
 		else if (KEY_IS("TABLE"))
 			err = write_table(fg, page, out);
 		else if (KEY_IS("DATA"))

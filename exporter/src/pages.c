@@ -74,24 +74,63 @@ static bool parse_range(const struct pages_ctx *c, const struct http_profile_req
 	return true;
 }
 
-/* The windows of the request's range, or false with the reason in @reply. */
-static bool acquire(const struct pages_ctx *c, const struct http_profile_req *req,
-		    struct history_view *v, struct label_filter *f, int64_t *from, int64_t *to,
-		    struct http_reply *reply)
+/* The profile types by enum pprof_kind: the type= argument, and in titles. */
+static const char *const type_arg[PPROF_NR_KINDS] = {"cpu", "offcpu", "wall"};
+static const char *const type_title[PPROF_NR_KINDS] = {"CPU", "off-CPU", "wall-clock"};
+
+/* What a history request asks for, and the windows that answer it. */
+struct selection {
+	enum pprof_kind kind;
+	struct label_filter f;
+	int64_t from, to; /* Unix ns */
+	struct history_view v;
+};
+
+/* The profile type of a request (type=, default cpu); false with a 400 or 404 in @reply. */
+static bool parse_type(const struct pages_ctx *c, const struct http_profile_req *req,
+		       enum pprof_kind *kind, struct http_reply *reply)
 {
-	if (!c->hist) {
+	const char *t = http_req_arg(req, "type");
+	size_t i = 0;
+
+	if (t && *t)
+		for (i = 0; i < PPROF_NR_KINDS && strcmp(t, type_arg[i]); i++)
+			;
+	if (i == PPROF_NR_KINDS) {
+		http_reply_errorf(reply, 400, "%s", "type must be cpu, offcpu or wall");
+		return false;
+	}
+	*kind = (enum pprof_kind)i;
+	if (c->hist[i])
+		return true;
+	if (!c->hist[PPROF_KIND_CPU])
 		http_reply_errorf(reply, 404, "%s",
 				  "the profile history is off (--history.retention=0); use "
 				  "/debug/pprof/profile?seconds=N");
+	else
+		http_reply_errorf(reply, 404, "%s",
+				  "off-CPU profiling is off: start stackd with --offcpu.enabled");
+	return false;
+}
+
+/* The windows of the request's type and range, or false with the reason in @reply. */
+static bool acquire(const struct pages_ctx *c, const struct http_profile_req *req,
+		    struct selection *sel, struct http_reply *reply)
+{
+	if (!parse_type(c, req, &sel->kind, reply) || !pages_parse_filter(req, &sel->f, reply) ||
+	    !parse_range(c, req, unix_ns(), &sel->from, &sel->to, reply))
 		return false;
-	}
-	if (!pages_parse_filter(req, f, reply) || !parse_range(c, req, unix_ns(), from, to, reply))
-		return false;
-	if (history_acquire(c->hist, *from, *to, v)) {
+	if (history_acquire(c->hist[sel->kind], sel->from, sel->to, &sel->v)) {
 		http_reply_errorf(reply, 500, "%s", "out of memory");
 		return false;
 	}
 	return true;
+}
+
+/* ns of one count of a profile of @kind: CPU samples weigh one period. */
+static uint64_t kind_period(const struct pages_ctx *c, enum pprof_kind kind)
+{
+	return kind == PPROF_KIND_OFFCPU ? 1 : c->period_ns;
 }
 
 /* ---- /debug/pprof/history ----------------------------------------------------------------- */
@@ -99,17 +138,16 @@ static bool acquire(const struct pages_ctx *c, const struct http_profile_req *re
 static void serve_history(const struct pages_ctx *c, const struct http_profile_req *req,
 			  struct http_reply *reply)
 {
-	struct profile_query q = {.label_mask = c->label_mask, .period_ns = c->period_ns};
-	struct label_filter f;
+	struct profile_query q = {.label_mask = c->label_mask};
 	struct pprof_builder *b = NULL;
-	struct history_view v;
-	int64_t from, to, duration;
+	struct selection sel;
+	int64_t duration;
 	int err = 0;
 
-	if (!acquire(c, req, &v, &f, &from, &to, reply))
+	if (!acquire(c, req, &sel, reply))
 		return;
-	if (!v.nr) {
-		if (!v.held_from_ns)
+	if (!sel.v.nr) {
+		if (!sel.v.held_from_ns)
 			http_reply_errorf(
 			    reply, 404, "%s",
 			    "no history yet: the first window closes one --history.window "
@@ -118,13 +156,15 @@ static void serve_history(const struct pages_ctx *c, const struct http_profile_r
 			http_reply_errorf(
 			    reply, 404,
 			    "no history in that range; held: %.3f to %.3f (Unix seconds)",
-			    (double)v.held_from_ns / 1e9, (double)v.held_to_ns / 1e9);
-		history_release(&v);
+			    (double)sel.v.held_from_ns / 1e9, (double)sel.v.held_to_ns / 1e9);
+		history_release(&sel.v);
 		return;
 	}
-	q.filter = &f;
-	err = profile_merge(&q, v.w, v.nr, &b, &duration);
-	history_release(&v);
+	q.filter = &sel.f;
+	q.kind = sel.kind;
+	q.period_ns = kind_period(c, sel.kind);
+	err = profile_merge(&q, sel.v.w, sel.v.nr, &b, &duration);
+	history_release(&sel.v);
 	err = err ?: pprof_encode(b, duration, true, &reply->body, &reply->body_len);
 	pprof_builder_free(b);
 	if (err) {
@@ -149,6 +189,7 @@ struct stack_walk {
 	struct strbuf names; /* scratch: this stack's names, NUL-separated */
 	const char **frames;
 	size_t cap;
+	bool in_us; /* weigh stacks by their time in µs (off-CPU, wall), not their count */
 	void *ctx;
 };
 
@@ -172,7 +213,7 @@ static int put_name(struct strbuf *sb, const char *name, const char *suffix)
 }
 
 static int walk_cb(void *ctx, const struct pprof_frame_name *frames, size_t nr, int64_t count,
-		   const struct pprof_label *labels, size_t nr_labels)
+		   int64_t value, const struct pprof_label *labels, size_t nr_labels)
 {
 	struct stack_walk *w = ctx;
 	const char *comm = label_str(labels, nr_labels, "comm");
@@ -202,21 +243,24 @@ static int walk_cb(void *ctx, const struct pprof_frame_name *frames, size_t nr, 
 	}
 	for (size_t i = 0; i < n; i++)
 		w->frames[i] = w->names.buf + off[i];
-	return w->fn(w, w->frames, n, count);
+	return w->fn(w, w->frames, n, w->in_us ? (value + 500) / 1000 : count);
 }
 
 /* Merge the windows (stacks by comm only), then hand each stack to @w->fn. */
-static int walk_windows(const struct pages_ctx *c, const struct history_view *v,
-			const struct label_filter *f, struct stack_walk *w)
+static int walk_windows(const struct pages_ctx *c, const struct selection *sel,
+			struct stack_walk *w)
 {
-	const struct profile_query q = {
-	    .filter = f, .label_mask = 1u << LABEL_COMM, .period_ns = c->period_ns};
+	const struct profile_query q = {.filter = &sel->f,
+					.label_mask = 1u << LABEL_COMM,
+					.period_ns = kind_period(c, sel->kind),
+					.kind = sel->kind};
 	struct pprof_builder *b = NULL;
 	struct pprof_frozen *fz = NULL;
 	int64_t duration;
 	int err;
 
-	err = profile_merge(&q, v->w, v->nr, &b, &duration);
+	w->in_us = sel->kind != PPROF_KIND_CPU;
+	err = profile_merge(&q, sel->v.w, sel->v.nr, &b, &duration);
 	err = err ?: pprof_freeze(b, 0, &fz);
 	pprof_builder_free(b);
 	strbuf_init(&w->names, 1u << 20);
@@ -282,21 +326,19 @@ static void serve_folded(const struct pages_ctx *c, const struct http_profile_re
 {
 	struct folded_ctx fc;
 	struct stack_walk w = {.fn = folded_add, .ctx = &fc};
-	struct label_filter f;
-	struct history_view v;
+	struct selection sel;
 	struct strbuf out;
 	struct hnode *n, *tmp;
-	int64_t from, to;
 	size_t i;
 	int err;
 
-	if (!acquire(c, req, &v, &f, &from, &to, reply))
+	if (!acquire(c, req, &sel, reply))
 		return;
 	hmap_init(&fc.lines);
 	strbuf_init(&fc.line, 1u << 20);
 	strbuf_init(&out, PAGE_CAP(req));
-	err = walk_windows(c, &v, &f, &w);
-	history_release(&v);
+	err = walk_windows(c, &sel, &w);
+	history_release(&sel.v);
 	hmap_for_each_safe (&fc.lines, n, tmp, i) {
 		struct folded_line *l = container_of(n, struct folded_line, node);
 
@@ -351,12 +393,12 @@ static void format_utc(int64_t ns, char *buf, size_t sz)
  */
 static int selection_query(const struct http_profile_req *req, struct strbuf *sb)
 {
-	static const char *const range_args[] = {"seconds", "start", "end"};
-	const char *names[3 + 5];
+	static const char *const range_args[] = {"type", "seconds", "start", "end"};
+	const char *names[4 + 5];
 	size_t nr = 0;
 	int err = 0;
 
-	for (size_t i = 0; i < 3; i++)
+	for (size_t i = 0; i < 4; i++)
 		names[nr++] = range_args[i];
 	for (size_t i = 0; i < 5; i++)
 		names[nr++] = label_filter_args[i];
@@ -394,39 +436,42 @@ static void serve_flamegraph(const struct pages_ctx *c, const struct http_profil
 {
 	struct flamegraph *fg = NULL;
 	struct stack_walk w = {.fn = flame_add};
-	struct label_filter f;
-	struct history_view v;
+	struct selection sel;
 	struct strbuf out, query;
 	char title[512], sub[256], fdesc[384], t0[32], t1[32];
-	int64_t from, to;
+	bool in_us;
 	int err;
 
-	if (!acquire(c, req, &v, &f, &from, &to, reply))
+	if (!acquire(c, req, &sel, reply))
 		return;
+	in_us = sel.kind != PPROF_KIND_CPU;
 	err = flamegraph_new(&fg);
 	w.ctx = fg;
-	err = err ?: walk_windows(c, &v, &f, &w);
-	describe_filter(&f, fdesc, sizeof(fdesc));
-	if (view_span(&v, t0, t1)) {
-		snprintf(sub, sizeof(sub), "%s to %s, %zu windows of history", t0, t1, v.nr);
+	err = err ?: walk_windows(c, &sel, &w);
+	describe_filter(&sel.f, fdesc, sizeof(fdesc));
+	if (view_span(&sel.v, t0, t1)) {
+		snprintf(sub, sizeof(sub), "%s to %s, %zu windows of history", t0, t1, sel.v.nr);
 	} else {
 		snprintf(sub, sizeof(sub), "%s",
-			 v.held_from_ns ? "no samples in that range"
-					: "no history yet: the first window closes one "
-					  "--history.window after start-up");
+			 sel.v.held_from_ns ? "no samples in that range"
+					    : "no history yet: the first window closes one "
+					      "--history.window after start-up");
 	}
-	history_release(&v);
-	snprintf(title, sizeof(title), "stackd CPU flame graph%s", fdesc);
+	history_release(&sel.v);
+	snprintf(title, sizeof(title), "stackd %s flame graph%s", type_title[sel.kind], fdesc);
 	strbuf_init(&out, PAGE_CAP(req));
 	strbuf_init(&query, 64u << 10);
 	err = err ?: selection_query(req, &query);
 	err = err
-		  ?: flamegraph_write_html(fg,
-					   &(struct flamegraph_page){.title = title,
-								     .subtitle = sub,
-								     .period_ns = c->period_ns,
-								     .export_query = query.buf},
-					   &out);
+		  ?: flamegraph_write_html(
+			 fg,
+			 &(struct flamegraph_page){.title = title,
+						   .subtitle = sub,
+						   .period_ns = in_us ? 1000 : c->period_ns,
+						   .unit = in_us ? "\u00b5s" : NULL,
+						   .measure = type_title[sel.kind],
+						   .export_query = query.buf},
+			 &out);
 	strbuf_free(&query);
 	flamegraph_free(fg);
 	if (err) {
@@ -455,27 +500,33 @@ static void serve_speedscope(const struct pages_ctx *c, const struct http_profil
 {
 	struct speedscope *ss = NULL;
 	struct stack_walk w = {.fn = speedscope_walk_add};
-	struct label_filter f;
-	struct history_view v;
+	struct selection sel;
 	struct strbuf out;
 	char name[512], fdesc[384], t0[32], t1[32];
-	int64_t from, to;
 	int err;
 
-	if (!acquire(c, req, &v, &f, &from, &to, reply))
+	if (!acquire(c, req, &sel, reply))
 		return;
 	err = speedscope_new(PAGE_CAP(req), &ss);
 	w.ctx = ss;
-	err = err ?: walk_windows(c, &v, &f, &w);
-	describe_filter(&f, fdesc, sizeof(fdesc));
-	if (view_span(&v, t0, t1)) {
-		snprintf(name, sizeof(name), "stackd CPU %s to %s%s", t0, t1, fdesc);
+	err = err ?: walk_windows(c, &sel, &w);
+	describe_filter(&sel.f, fdesc, sizeof(fdesc));
+	if (view_span(&sel.v, t0, t1)) {
+		snprintf(name, sizeof(name), "stackd %s %s to %s%s", type_title[sel.kind], t0, t1,
+			 fdesc);
 	} else {
-		snprintf(name, sizeof(name), "stackd CPU, no samples in that range%s", fdesc);
+		snprintf(name, sizeof(name), "stackd %s, no samples in that range%s",
+			 type_title[sel.kind], fdesc);
 	}
-	history_release(&v);
+	history_release(&sel.v);
 	strbuf_init(&out, PAGE_CAP(req));
-	err = err ?: speedscope_write(ss, &(struct speedscope_meta){.name = name}, &out);
+	err =
+	    err
+		?: speedscope_write(ss,
+				    &(struct speedscope_meta){
+					.name = name,
+					.unit = sel.kind != PPROF_KIND_CPU ? "microseconds" : NULL},
+				    &out);
 	speedscope_free(ss);
 	reply_body(reply, err, &out, "application/json");
 }
@@ -566,10 +617,12 @@ static void serve_index(const struct pages_ctx *c, const struct http_profile_req
 	strbuf_init(&sb, 8u << 20);
 	err = strbuf_appends(&sb, index_head);
 	hmap_init(&ic.rows);
-	if (c->hist) {
+	if (c->hist[PPROF_KIND_CPU]) {
 		int64_t now = unix_ns();
 
-		err = err ?: history_acquire(c->hist, now - DEFAULT_SECONDS * NS, now, &v);
+		err = err
+			  ?: history_acquire(c->hist[PPROF_KIND_CPU], now - DEFAULT_SECONDS * NS,
+					     now, &v);
 		for (i = 0; !err && i < v.nr; i++) {
 			err = pprof_frozen_foreach_labels(v.w[i], NULL, index_add, &ic);
 			span += (double)pprof_frozen_duration(v.w[i]) / 1e9;
@@ -586,13 +639,18 @@ static void serve_index(const struct pages_ctx *c, const struct http_profile_req
 		}
 		if (rows)
 			qsort(rows, k, sizeof(*rows), cmp_rows);
-		err = err
-			  ?: strbuf_appendf(
-				 &sb,
-				 "<h2>CPU over the last %d s of history</h2>\n"
-				 "<p>Share of one CPU, from %.0f s of closed windows. "
-				 "<a href=\"/flamegraph\">Flame graph of everything</a>.</p>\n",
-				 DEFAULT_SECONDS, span);
+		err =
+		    err
+			?: strbuf_appendf(
+			       &sb,
+			       "<h2>CPU over the last %d s of history</h2>\n"
+			       "<p>Share of one CPU, from %.0f s of closed windows. "
+			       "<a href=\"/flamegraph\">Flame graph of everything</a>%s.</p>\n",
+			       DEFAULT_SECONDS, span,
+			       c->hist[PPROF_KIND_OFFCPU]
+				   ? "; where threads wait: <a href=\"/flamegraph?type=offcpu\">"
+				     "off-CPU</a>, <a href=\"/flamegraph?type=wall\">wall-clock</a>"
+				   : "");
 		if (!k)
 			err = err
 				  ?: strbuf_appends(&sb,
@@ -664,7 +722,9 @@ static void serve_index(const struct pages_ctx *c, const struct http_profile_req
 		       "</ul>\n<p>Every profile endpoint takes the filters <code>pid</code>, "
 		       "<code>comm</code>, <code>container</code>, <code>cgroup</code> and "
 		       "<code>unit</code>; the history ones take <code>seconds</code> or "
-		       "<code>start</code>/<code>end</code>.</p>\n</body></html>\n");
+		       "<code>start</code>/<code>end</code>, and <code>type</code> "
+		       "(<code>cpu</code>, <code>offcpu</code> or <code>wall</code>).</p>\n"
+		       "</body></html>\n");
 	if (err) {
 		strbuf_free(&sb);
 		http_reply_errorf(reply, 500, "%s", "building the page failed");

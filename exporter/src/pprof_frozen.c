@@ -526,7 +526,8 @@ int pprof_frozen_foreach(const struct pprof_frozen *f, const struct pprof_select
 			}
 		}
 		nl = fz_labels(f, s->labelset, labels);
-		err = fn(ctx, frames, nr, s->count, labels, nl);
+		err = fn(ctx, frames, nr, s->count,
+			 f->values ? f->values[i] : s->count * (int64_t)f->period_ns, labels, nl);
 	}
 out:
 	free(frames);

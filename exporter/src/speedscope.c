@@ -340,7 +340,7 @@ cleanup:
 }
 
 static int write_profile(const struct speedscope *ss, const struct ss_profile *p,
-			 const size_t *order, struct strbuf *out)
+			 const size_t *order, const char *unit, struct strbuf *out)
 {
 	const struct ss_frame *name = ss->frames[p->root];
 	int err;
@@ -349,9 +349,9 @@ static int write_profile(const struct speedscope *ss, const struct ss_profile *p
 	err = err ?: strbuf_append(out, name->s, name->len);
 	err = err
 		  ?: strbuf_appendf(out,
-				    "\",\"unit\":\"none\",\"startValue\":0,\"endValue\":%llu,"
+				    "\",\"unit\":\"%s\",\"startValue\":0,\"endValue\":%llu,"
 				    "\"samples\":[",
-				    (unsigned long long)p->total);
+				    unit, (unsigned long long)p->total);
 	for (size_t i = 0; !err && i < p->nr; i++) {
 		const struct ss_stack *st = ss->stacks[order[p->start + i]];
 
@@ -372,6 +372,7 @@ int speedscope_write(const struct speedscope *ss, const struct speedscope_meta *
 {
 	const char *name = meta && meta->name ? meta->name : "stackd";
 	const char *exporter = meta && meta->exporter ? meta->exporter : "stackd";
+	const char *unit = meta && meta->unit ? meta->unit : "none";
 	struct ss_profile *p = NULL;
 	size_t *order = NULL, nr = 0, start_len;
 	int err;
@@ -391,7 +392,7 @@ int speedscope_write(const struct speedscope *ss, const struct speedscope_meta *
 	err = err ?: strbuf_appends(out, "]},\"profiles\":[");
 	for (size_t i = 0; !err && i < nr; i++) {
 		err = i ? strbuf_append(out, ",", 1) : 0;
-		err = err ?: write_profile(ss, &p[i], order, out);
+		err = err ?: write_profile(ss, &p[i], order, unit, out);
 	}
 	err = err ?: strbuf_appends(out, "],\"name\":\"");
 	err = err ?: speedscope_json_escape(out, name, strlen(name));

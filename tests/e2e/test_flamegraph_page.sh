@@ -55,6 +55,16 @@ for path in /debug/pprof/history /debug/pprof/folded /debug/pprof/speedscope; do
 	check "$(($(grep -cF "href=\"$path?seconds=60&amp;pid=$fx\"" "$T/flame.html") >= 1))" \
 		"the page links $path?seconds=60&pid=$fx"
 done
+# type=: cpu is the default; the off-CPU and wall histories exist only with --offcpu.enabled.
+code=$(curl -sS -m 30 -o "$T/flame_cpu.html" -w '%{http_code}' "$url&type=cpu") || true
+check "$([[ $code == 200 ]] && grep -q 'stackd CPU flame graph' "$T/flame_cpu.html" &&
+	grep -qF "href=\"/debug/pprof/folded?type=cpu&amp;seconds=60&amp;pid=$fx\"" "$T/flame_cpu.html" &&
+	echo 1 || echo 0)" "/flamegraph?type=cpu: HTTP $code, the CPU page, its links keep type=cpu"
+for t in offcpu wall; do
+	code=$(curl -sS -m 30 -o "$T/type_$t.txt" -w '%{http_code}' "$AGENT_URL/debug/pprof/folded?type=$t") || true
+	check "$([[ $code == 404 ]] && grep -q -- '--offcpu.enabled' "$T/type_$t.txt" && echo 1 || echo 0)" \
+		"folded?type=$t without --offcpu.enabled: HTTP $code ($(head -c 200 "$T/type_$t.txt"))"
+done
 
 # The speedscope file: schema, the hot function, and the folded total of a closed range.
 sfile=${STACKD_BUILD_DIR:-$T}/flamegraph_page.speedscope.json

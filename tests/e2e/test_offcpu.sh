@@ -54,7 +54,7 @@ OFFCPU_CC=gcc
 AGENT_ARGS=(--offcpu.enabled --offcpu.min-duration=1us)
 
 e2e_require_bpf
-e2e_require_cmd "$OFFCPU_CC" objdump go curl
+e2e_require_cmd "$OFFCPU_CC" objdump go curl python3
 "$STACKD_BIN" --help 2>&1 | grep -q -- '--offcpu.enabled' ||
 	fail "$STACKD_BIN --help has no --offcpu.enabled (agent built without off-CPU profiling?)"
 
@@ -330,6 +330,83 @@ sd_rate=$(awk -v n="${s[main]}" -v d="$dur" 'BEGIN { printf "%.4f", n / (d * 1e9
 info "off CPU per second: stackd main thread $sd_rate s/s; fixture wall - CPU $fx_rate s/s; fixture sleep + pipe wall $fx_sp_rate s/s"
 check "$(awk -v a="$sd_rate" -v b="$fx_rate" -v t="$TOTAL_PCT" 'BEGIN { print (a >= b * (1 - t / 100) && a <= b * (1 + t / 100)) ? 1 : 0 }')" \
 	"main-thread off-CPU time: stackd $sd_rate s/s vs fixture $fx_rate s/s (want within $TOTAL_PCT%)"
+
+# ---- the same waits from the history: type=offcpu and type=wall on folded, pprof, page, speedscope
+# The history holds the fixture's whole life (it started after the agent) up to the last drain;
+# its split is compared with the fixture's own since it started (a snapshot at the query).
+n0=$(grep -c '^snapshot ' "$T/offcpu_mix.out" || true)
+kill -USR1 "$fx" || fail "fixture offcpu_mix (pid $fx) is gone"
+hq="pid=$fx&seconds=600"
+for t in offcpu wall; do
+	code=$(curl -sS -m 30 -o "$T/hist_$t.folded" -w '%{http_code}' "$AGENT_URL/debug/pprof/folded?type=$t&$hq") || true
+	[[ $code == 200 ]] || fail "GET /debug/pprof/folded?type=$t: HTTP ${code:-none} $(head -c 300 "$T/hist_$t.folded")"
+	[[ $t == offcpu ]] || continue
+	# The same history as pprof, right after (a drain may come between the two).
+	code=$(curl -sS -m 30 -o "$T/hist_offcpu.pb.gz" -w '%{http_code}' "$AGENT_URL/debug/pprof/history?type=offcpu&$hq") || true
+	[[ $code == 200 ]] || fail "GET /debug/pprof/history?type=offcpu: HTTP ${code:-none}"
+done
+deadline=$(($(now_ms) + 3000))
+while (($(grep -c '^snapshot ' "$T/offcpu_mix.out" || true) < n0 + 1)); do
+	(($(now_ms) < deadline)) || fail "fixture printed no snapshot for SIGUSR1 within 3 s"
+	sleep 0.05
+done
+read -r _ _ hsl hpi hcp _ _ < <(grep '^snapshot ' "$T/offcpu_mix.out" | tail -n 1)
+# folded_split FILE: µs of phase_sleep, phase_pipe and phase_cpu (main thread), and of stacks with
+# the exact blocked chain: comm, the root of main, run_mix, the phase, libc, then kernel frames.
+SLEEP_FOLDED="^offcpu_mix;_start;__libc_start_main(_impl)?;__libc_start_call_main;main;run_mix;phase_sleep;${LIBC_NANOSLEEP}(_[[]i[]])?;${LIBC_CLOCK_NANOSLEEP}(_[[]i[]])?;([^;]*_[[]k[]];)*do_nanosleep_[[]k[]](;|\$)"
+folded_split()
+{
+	awk -v sre="$SLEEP_FOLDED" '{
+		n = $NF; st = $0; sub(/ [0-9]+$/, "", st); all += n
+		if (st !~ /;main;run_mix;/) next
+		if (st ~ /;run_mix;phase_sleep(;|$)/) { sl += n; if (st ~ sre) ex += n }
+		else if (st ~ /;run_mix;phase_pipe(;|$)/) pi += n
+		else if (st ~ /;run_mix;phase_cpu(;|$)/) cp += n
+	} END { printf "%.0f %.0f %.0f %.0f %.0f\n", sl, pi, cp, ex, all }' "$1"
+}
+read -r osl opi ocp oex oall < <(folded_split "$T/hist_offcpu.folded")
+read -r wsl wpi wcp _ wall_all < <(folded_split "$T/hist_wall.folded")
+info "history of pid $fx: off-CPU folded phase_sleep $((osl / 1000)) ms ($((oex / 1000)) ms with the exact chain), phase_pipe $((opi / 1000)) ms; wall folded sleep $((wsl / 1000)) / pipe $((wpi / 1000)) / cpu $((wcp / 1000)) ms; fixture so far sleep $((hsl / 1000000)) / pipe $((hpi / 1000000)) / cpu $((hcp / 1000000)) ms"
+check "$(ge "$(pct "$oex" "$osl")" "$MIN_EXACT_PCT")" \
+	"folded?type=offcpu: $(pct "$oex" "$osl")% of phase_sleep's µs has the exact chain down to do_nanosleep_[k] (want >= $MIN_EXACT_PCT%)"
+hfx=$(awk -v a="$hsl" -v b="$hpi" 'BEGIN { printf "%.2f", 100 * a / (a + b) }')
+hsd=$(awk -v a="$osl" -v b="$opi" 'BEGIN { printf "%.2f", (a + b) ? 100 * a / (a + b) : 0 }')
+check "$(awk -v a="$hfx" -v b="$hsd" -v t="$SPLIT_PP" 'BEGIN { d = a - b; if (d < 0) d = -d; print (d <= t) ? 1 : 0 }')" \
+	"folded?type=offcpu: phase_sleep's share of sleep + pipe $hsd% vs fixture $hfx% (want within $SPLIT_PP points)"
+for ph in sl pi cp; do
+	declare -n fxv="h$ph" sdv="w$ph"
+	a=$(awk -v f="$fxv" -v t="$((hsl + hpi + hcp))" 'BEGIN { printf "%.2f", 100 * f / t }')
+	b=$(awk -v f="$sdv" -v t="$((wsl + wpi + wcp))" 'BEGIN { printf "%.2f", t ? 100 * f / t : 0 }')
+	check "$(awk -v a="$a" -v b="$b" -v t="$SPLIT_PP" 'BEGIN { d = a - b; if (d < 0) d = -d; print (d <= t) ? 1 : 0 }')" \
+		"folded?type=wall: the $ph phase's share of the cycle $b% vs fixture $a% (want within $SPLIT_PP points)"
+	unset -n fxv sdv
+done
+# The history as pprof: the off-CPU sample types, and the folded µs are its ns.
+rc=0
+e2e_pprof -symbolize=none -raw "$T/hist_offcpu.pb.gz" >"$T/hist_offcpu.raw" 2>"$T/hist_offcpu.raw.err" || rc=$?
+((rc == 0)) || { cat "$T/hist_offcpu.raw.err" >&2; fail "go tool pprof -raw (history?type=offcpu) exited with status $rc"; }
+htypes=$(awk '/^Samples:$/ { getline; gsub(/\[dflt\]/, ""); print; exit }' "$T/hist_offcpu.raw")
+check "$([[ $htypes == 'switches/count offcpu/nanoseconds' ]] && echo 1 || echo 0)" \
+	"history?type=offcpu: sample types 'switches/count offcpu/nanoseconds' ('$htypes')"
+hns=$(offcpu_flatten "$T/hist_offcpu.raw" | awk -F'\t' '$6 ~ /(^|;)U:phase_sleep;U:run_mix;U:main(;|$)/ { n += $1 } END { printf "%.0f\n", n }')
+info "history?type=offcpu: phase_sleep $((hns / 1000000)) ms (pprof, a later drain than folded may be in it)"
+check "$(awk -v p="$hns" -v f="$osl" 'BEGIN { print (p >= 0.98 * f * 1000 && p <= 1.25 * f * 1000) ? 1 : 0 }')" \
+	"history?type=offcpu's phase_sleep ns ($hns) is folded's µs ($osl) x 1000 (at most one drain more)"
+# The flame graph page and the speedscope file of the off-CPU history.
+code=$(curl -sS -m 30 -o "$T/hist_offcpu.html" -w '%{http_code}' "$AGENT_URL/flamegraph?type=offcpu&$hq") || true
+check "$([[ $code == 200 ]] && grep -q 'stackd off-CPU flame graph' "$T/hist_offcpu.html" &&
+	grep -q '"unit":"µs","measure":"off-CPU"' "$T/hist_offcpu.html" && grep -q 'phase_sleep' "$T/hist_offcpu.html" &&
+	grep -q 'type=offcpu' "$T/hist_offcpu.html" && echo 1 || echo 0)" \
+	"/flamegraph?type=offcpu: HTTP $code, an off-CPU page in µs with phase_sleep, its exports keep type=offcpu"
+code=$(curl -sS -m 30 -o "$T/hist_offcpu.speedscope" -w '%{http_code}' "$AGENT_URL/debug/pprof/speedscope?type=offcpu&$hq") || true
+ss=$(python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+print(" ".join(sorted({p["unit"] for p in d["profiles"]})), sum(sum(p["weights"]) for p in d["profiles"]))' "$T/hist_offcpu.speedscope" 2>&1) || ss="invalid: $ss"
+check "$([[ $code == 200 && ${ss%% *} == microseconds ]] && echo 1 || echo 0)" \
+	"/debug/pprof/speedscope?type=offcpu: HTTP $code, unit and total: $ss"
+code=$(curl -sS -m 30 -o "$T/type_bad.txt" -w '%{http_code}' "$AGENT_URL/debug/pprof/folded?type=offcp") || true
+check "$([[ $code == 400 ]] && grep -q 'cpu, offcpu or wall' "$T/type_bad.txt" && echo 1 || echo 0)" \
+	"folded?type=offcp: HTTP $code ($(head -c 200 "$T/type_bad.txt"))"
 agent_stop
 
 # ================================================================ run 2: --profiling.pids

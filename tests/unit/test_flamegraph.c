@@ -441,6 +441,23 @@ static void test_self_contained(void **state)
 	assert_non_null(strstr(html, "<tr><td>1</td><td class=\"fn\">hot_function</td><td>user</td>"
 				     "<td>90</td><td>0.090</td><td>90.00</td></tr>"));
 	assert_non_null(strstr(html, "100 samples (0.100 s of CPU"));
+	assert_non_null(strstr(html, "\"unit\":\"samples\",\"measure\":\"CPU\""));
+	assert_non_null(strstr(html, "Top functions by self samples"));
+	free(html);
+	flamegraph_free(fg);
+
+	/* A time profile: weights in µs, seconds of off-CPU time, the unit in the data. */
+	assert_int_equal(flamegraph_new(&fg), 0);
+	add3(fg, "main", "hot_function", NULL, 90);
+	add3(fg, "main", "cold_function", NULL, 10);
+	html = render(fg, &(struct flamegraph_page){
+			      .period_ns = 1000, .unit = "\u00b5s", .measure = "off-CPU"});
+	assert_non_null(strstr(html, "<tr><td>1</td><td class=\"fn\">hot_function</td><td>user</td>"
+				     "<td>90</td><td>0.000</td><td>90.00</td></tr>"));
+	assert_non_null(strstr(html, "<th>self \u00b5s</th><th>self off-CPU s</th>"));
+	assert_non_null(strstr(html, "Top functions by self \u00b5s"));
+	assert_non_null(strstr(html, "100 \u00b5s (0.000 s of off-CPU time)"));
+	assert_non_null(strstr(html, "\"unit\":\"\u00b5s\",\"measure\":\"off-CPU\""));
 	free(html);
 	flamegraph_free(fg);
 

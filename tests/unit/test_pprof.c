@@ -823,7 +823,7 @@ struct walk {
 };
 
 static int walk_cb(void *ctx, const struct pprof_frame_name *frames, size_t nr, int64_t count,
-		   const struct pprof_label *labels, size_t nr_labels)
+		   int64_t value, const struct pprof_label *labels, size_t nr_labels)
 {
 	static const char *const sfx[] = {"", "_[k]", "_[j]", "_[i]"};
 	struct walk *w = ctx;
@@ -836,6 +836,8 @@ static int walk_cb(void *ctx, const struct pprof_frame_name *frames, size_t nr, 
 	for (size_t i = nr; i-- > 0;)
 		len += (size_t)snprintf(w->text[w->n] + len, sizeof(w->text[0]) - len, "%s%s%s",
 					frames[i].name, sfx[frames[i].kind], i ? ";" : "");
+	/* A CPU profile's second value is the count times the period. */
+	assert_int_equal(value, count * (int64_t)PERIOD_NS);
 	w->count[w->n++] = count;
 	return 0;
 }

@@ -59,6 +59,20 @@ static void test_tiny(void **state)
 		      "\"name\":\"t\",\"activeProfileIndex\":0,\"exporter\":\"stackd\"}\n");
 	free(doc);
 
+	/* A time profile names its unit. */
+	{
+		struct strbuf out;
+
+		strbuf_init(&out, 1u << 20);
+		assert_int_equal(
+		    speedscope_write(
+			ss, &(struct speedscope_meta){.name = "t", .unit = "microseconds"}, &out),
+		    0);
+		assert_non_null(strstr(out.buf, "\"name\":\"app\",\"unit\":\"microseconds\","));
+		assert_null(strstr(out.buf, "\"none\""));
+		strbuf_free(&out);
+	}
+
 	/* Bad input adds nothing. */
 	assert_int_equal(speedscope_add(ss, a, 0, 1), -EINVAL);
 	assert_int_equal(speedscope_add(ss, (const char *[]){"x", NULL}, 2, 1), -EINVAL);

@@ -270,11 +270,11 @@ static void test_concurrent_windows(void **state)
 /* The reason label an off-CPU window's samples carry, and their switches. */
 struct reasons_seen {
 	char reason[32];
-	int64_t switches;
+	int64_t switches, ns;
 };
 
 static int reason_of(void *ctx, const struct pprof_frame_name *frames, size_t nr, int64_t count,
-		     const struct pprof_label *labels, size_t nr_labels)
+		     int64_t value, const struct pprof_label *labels, size_t nr_labels)
 {
 	struct reasons_seen *r = ctx;
 
@@ -284,6 +284,7 @@ static int reason_of(void *ctx, const struct pprof_frame_name *frames, size_t nr
 		if (strcmp(labels[i].key, "offcpu_reason") == 0 && labels[i].str)
 			snprintf(r->reason, sizeof(r->reason), "%s", labels[i].str);
 	r->switches += count;
+	r->ns += value;
 	return 0;
 }
 
@@ -318,6 +319,7 @@ static void test_offcpu_window(void **state)
 	assert_int_equal(pprof_frozen_foreach(f, NULL, reason_of, &seen), 0);
 	assert_string_equal(seen.reason, "sleep");
 	assert_int_equal(seen.switches, 3);
+	assert_int_equal(seen.ns, 60000000);
 	pprof_frozen_free(f);
 	pprof_builder_free(res.b);
 	windows_free(ws);
@@ -331,11 +333,12 @@ struct stacks_seen {
 };
 
 static int collect(void *ctx, const struct pprof_frame_name *frames, size_t nr, int64_t count,
-		   const struct pprof_label *labels, size_t nr_labels)
+		   int64_t value, const struct pprof_label *labels, size_t nr_labels)
 {
 	struct stacks_seen *seen = ctx;
 	char *out;
 
+	(void)value;
 	assert_true(seen->nr < 4);
 	out = seen->s[seen->nr];
 	for (size_t i = 0; i < nr; i++) {

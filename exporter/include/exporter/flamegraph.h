@@ -50,7 +50,9 @@ struct flamegraph;
 struct flamegraph_page {
 	const char *title;    /* e.g. "stackd: pid=1234 last 60s"; NULL = "Flame graph" */
 	const char *subtitle; /* one free-text line, or NULL */
-	uint64_t period_ns;   /* ns of CPU per sample, to show seconds; 0 = samples only */
+	uint64_t period_ns;   /* ns per unit of weight, to show seconds; 0 = counts only */
+	const char *unit;     /* a unit of weight in words, plural: NULL = "samples" */
+	const char *measure;  /* what the seconds are of: NULL = "CPU" ("off-CPU", "wall") */
 	/*
 	 * The page's selection as a URL query ("seconds=60&pid=1", percent-encoded):
 	 * the page then links the same selection as pprof, folded and speedscope

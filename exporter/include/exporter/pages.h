@@ -12,8 +12,14 @@
  * or start= and/or end= as Unix seconds or RFC 3339 UTC
  * (2026-11-22T03:00:00Z). A window is in the range when it overlaps it, so
  * answers are in whole --history.window steps; the window being filled is
- * not in any answer yet. Filters: pid, comm, container, cgroup, unit (see
- * exporter/labels.h; parsed by exporter/query.h), as on /debug/pprof/profile.
+ * in them up to the last drain (exporter/history.h). Filters: pid, comm,
+ * container, cgroup, unit (see exporter/labels.h; parsed by
+ * exporter/query.h), as on /debug/pprof/profile.
+ *
+ * Profile type (all but /): type=cpu (the default), offcpu or wall, the
+ * history of /debug/pprof/profile, /debug/pprof/offcpu or /debug/pprof/wall.
+ * Folded stacks, speedscope and the flame graph weigh CPU stacks in samples
+ * and off-CPU and wall stacks in microseconds.
  */
 #ifndef STACKD_EXPORTER_PAGES_H
 #define STACKD_EXPORTER_PAGES_H
@@ -26,8 +32,12 @@
 #include "exporter/labels.h"
 
 struct pages_ctx {
-	struct history *hist; /* NULL: --history.retention=0 */
-	uint32_t label_mask;  /* --profiling.labels */
+	/*
+	 * The history of each profile type, by enum pprof_kind; NULL: none
+	 * (--history.retention=0, or no off-CPU profiling for the other two).
+	 */
+	struct history *hist[PPROF_NR_KINDS];
+	uint32_t label_mask; /* --profiling.labels */
 	uint64_t period_ns;
 	uint64_t window_ns, retention_ns;
 };

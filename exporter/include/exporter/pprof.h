@@ -29,6 +29,7 @@ enum pprof_kind {
 	PPROF_KIND_OFFCPU,  /* values {switches, off-CPU ns}: pprof_add_sample_value */
 	PPROF_KIND_WALL,    /* values {events, ns}: pprof_add_sample_value */
 };
+#define PPROF_NR_KINDS 3
 
 struct pprof_opts {
 	uint64_t period_ns; /* 1e9 / sampling frequency */
@@ -157,10 +158,13 @@ struct pprof_frame_name {
 
 /*
  * One stack: frames[0] is the LEAF; inlined functions are frames of their
- * own. Borrows valid during the call only. Non-zero stops the walk.
+ * own. @count is the sample's first value (CPU samples, switches, events),
+ * @value its second (ns: count * period for CPU, off-CPU or wall time).
+ * Borrows valid during the call only. Non-zero stops the walk.
  */
 typedef int (*pprof_stack_fn)(void *ctx, const struct pprof_frame_name *frames, size_t nr,
-			      int64_t count, const struct pprof_label *labels, size_t nr_labels);
+			      int64_t count, int64_t value, const struct pprof_label *labels,
+			      size_t nr_labels);
 int pprof_frozen_foreach(const struct pprof_frozen *f, const struct pprof_select *sel,
 			 pprof_stack_fn fn, void *ctx);
 

@@ -6,7 +6,8 @@
  * out: shared.frames holds every distinct frame name once, and there is one
  * "sampled" profile per distinct root frame (the pages put the process's comm
  * there), busiest first, each sample an array of frame indices root first
- * with its weight (a sample count: unit "none"). Identical stacks of a
+ * with its weight (a sample count, unit "none", or a time in the meta's
+ * unit). Identical stacks of a
  * profile are merged. Why one profile per comm: speedscope's own importers
  * (perf script, py-spy, Chrome traces) give one profile per process or
  * thread and its profile selector switches between them; its left-heavy and
@@ -55,6 +56,8 @@ int speedscope_add(struct speedscope *ss, const char *const *frames, size_t nr, 
 struct speedscope_meta {
 	const char *name;     /* the file's name, shown by speedscope; NULL: "stackd" */
 	const char *exporter; /* e.g. "stackd 1.2.3"; NULL: "stackd" */
+	/* The weights' unit in speedscope's words ("microseconds"); NULL: "none" (samples). */
+	const char *unit;
 };
 
 /*
