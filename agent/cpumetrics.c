@@ -322,129 +322,110 @@ static int put_seconds_of(struct strbuf *sb, const char *name, const struct prom
 	return prom_sample_text(sb, name, l, n, value);
 }
 
-static int put_seconds(struct strbuf *sb, const char *name, const struct prom_label *l, size_t n,
-		       const struct cpumetrics *m, uint64_t samples)
-{
-	return put_seconds_of(sb, name, l, n, m->period_ns, samples);
-}
+/* What /metrics says about one family: its names and help texts. */
+struct family_text {
+	const char *name, *help;
+	const char *cut_name, *cut_help;
+};
 
-/* stackd_offcpu_seconds_total and its cut counter; caller holds the lock. */
-static int write_offcpu(struct cpumetrics *m, struct strbuf *out)
+static const struct family_text cpu_text = {
+    "stackd_cpu_seconds_total",
+    "CPU time counted from samples, per process group (--metrics.cpu.labels; at most "
+    "--metrics.cpu.max-series series).",
+    "stackd_cpu_seconds_cut_total",
+    "CPU time of process groups that found all --metrics.cpu.max-series series busy.",
+};
+static const struct family_text off_text = {
+    "stackd_offcpu_seconds_total",
+    "Time off CPU counted from --offcpu.enabled, per process group (--metrics.cpu.labels) and "
+    "reason (sleep, disk, preempted, other); at most --metrics.cpu.max-series series.",
+    "stackd_offcpu_seconds_cut_total",
+    "Time off CPU of process groups that found all --metrics.cpu.max-series series busy.",
+};
+static const struct family_text fn_text = {
+    "stackd_function_cpu_seconds_total",
+    "CPU time of samples with a function matching --metrics.functions anywhere on the stack.",
+    "stackd_function_cpu_seconds_cut_total",
+    "CPU time of matching functions that found all --metrics.functions.max-series series busy.",
+};
+
+/*
+ * A family and its cut counter: each series' key holds the values of
+ * @names[0..@nr), NUL-separated; a count weighs @period_ns. Caller holds the lock.
+ */
+static int write_family(struct strbuf *out, const struct family *f, const struct family_text *t,
+			const char *const *names, size_t nr, uint64_t period_ns)
 {
 	struct prom_label pl[CPUMETRICS_MAX_LABELS + 1];
 	struct list_head *pos;
 	int err;
 
-	err = prom_family(
-	    out, "stackd_offcpu_seconds_total", "counter",
-	    "Time off CPU counted from --offcpu.enabled, per process group "
-	    "(--metrics.cpu.labels) and reason (sleep, disk, preempted, other); at most "
-	    "--metrics.cpu.max-series series.");
-	for (pos = m->off.lru.next; !err && pos != &m->off.lru; pos = pos->next) {
-		struct series *s = list_entry(pos, struct series, lru);
+	err = prom_family(out, t->name, "counter", t->help);
+	for (pos = f->lru.next; !err && pos != &f->lru; pos = pos->next) {
+		const struct series *s = list_entry(pos, struct series, lru);
 		const char *v = s->key;
 
-		for (size_t i = 0; i < m->nr_labels; i++) {
-			pl[i] = (struct prom_label){.name = m->labels[i].name, .value = v};
+		for (size_t i = 0; i < nr; i++) {
+			pl[i] = (struct prom_label){.name = names[i], .value = v};
 			v += strlen(v) + 1;
 		}
-		pl[m->nr_labels] = (struct prom_label){.name = "reason", .value = v};
-		err = put_seconds_of(out, "stackd_offcpu_seconds_total", pl, m->nr_labels + 1, 1,
-				     s->samples);
+		err = put_seconds_of(out, t->name, pl, nr, period_ns, s->samples);
 	}
-	err = err
-		  ?: prom_family(out, "stackd_offcpu_seconds_cut_total", "counter",
-				 "Time off CPU of process groups that found all "
-				 "--metrics.cpu.max-series series busy.");
-	return err
-		   ?: put_seconds_of(out, "stackd_offcpu_seconds_cut_total", NULL, 0, 1,
-				     m->off.cut_samples);
+	err = err ?: prom_family(out, t->cut_name, "counter", t->cut_help);
+	return err ?: put_seconds_of(out, t->cut_name, NULL, 0, period_ns, f->cut_samples);
+}
+
+/* A gauge or counter with one sample per family written. */
+static int write_per_family(struct strbuf *out, const char *name, const char *type,
+			    const char *help, const struct family *const *fams,
+			    const struct family_text *const *texts, size_t nr, bool evicted)
+{
+	struct prom_label pl = {.name = "family"};
+	int err = prom_family(out, name, type, help);
+
+	for (size_t i = 0; !err && i < nr; i++) {
+		pl.value = texts[i]->name;
+		err = prom_sample_u64(out, name, &pl, 1, evicted ? fams[i]->evicted : fams[i]->nr);
+	}
+	return err;
 }
 
 int cpumetrics_write(struct cpumetrics *m, struct strbuf *out)
 {
-	struct prom_label pl[CPUMETRICS_MAX_LABELS];
-	struct list_head *pos;
+	const char *names[CPUMETRICS_MAX_LABELS + 1];
+	const char *const fn_names[] = {"function"};
+	/* Every family's series counts, the off-CPU one when it exists. */
+	const struct family *fams[3];
+	const struct family_text *texts[3];
+	size_t nr = 0;
 	int err = 0;
 
 	if (!m)
 		return 0;
-	pthread_mutex_lock(&m->lock);
-	if (m->cpu.max) {
-		err =
-		    prom_family(out, "stackd_cpu_seconds_total", "counter",
-				"CPU time counted from samples, per process group "
-				"(--metrics.cpu.labels; at most --metrics.cpu.max-series series).");
-		for (pos = m->cpu.lru.next; !err && pos != &m->cpu.lru; pos = pos->next) {
-			struct series *s = list_entry(pos, struct series, lru);
-			const char *v = s->key;
-
-			for (size_t i = 0; i < m->nr_labels; i++) {
-				pl[i] = (struct prom_label){.name = m->labels[i].name, .value = v};
-				v += strlen(v) + 1;
-			}
-			err = put_seconds(out, "stackd_cpu_seconds_total", pl, m->nr_labels, m,
-					  s->samples);
-		}
-		err = err
-			  ?: prom_family(out, "stackd_cpu_seconds_cut_total", "counter",
-					 "CPU time of process groups that found all "
-					 "--metrics.cpu.max-series series busy.");
-		err = err
-			  ?: put_seconds(out, "stackd_cpu_seconds_cut_total", NULL, 0, m,
-					 m->cpu.cut_samples);
-	}
+	for (size_t i = 0; i < m->nr_labels; i++)
+		names[i] = m->labels[i].name;
+	names[m->nr_labels] = "reason"; /* the off-CPU key's last value */
+	fams[nr] = &m->cpu, texts[nr++] = &cpu_text;
+	fams[nr] = &m->fn, texts[nr++] = &fn_text;
 	if (m->off.max)
-		err = err ?: write_offcpu(m, out);
-	if (m->nr_patterns) {
-		err = err
-			  ?: prom_family(out, "stackd_function_cpu_seconds_total", "counter",
-					 "CPU time of samples with a function matching "
-					 "--metrics.functions anywhere on the stack.");
-		for (pos = m->fn.lru.next; !err && pos != &m->fn.lru; pos = pos->next) {
-			struct series *s = list_entry(pos, struct series, lru);
-
-			pl[0] = (struct prom_label){.name = "function", .value = s->key};
-			err = put_seconds(out, "stackd_function_cpu_seconds_total", pl, 1, m,
-					  s->samples);
-		}
-		err = err
-			  ?: prom_family(out, "stackd_function_cpu_seconds_cut_total", "counter",
-					 "CPU time of matching functions that found all "
-					 "--metrics.functions.max-series series busy.");
-		err = err
-			  ?: put_seconds(out, "stackd_function_cpu_seconds_cut_total", NULL, 0, m,
-					 m->fn.cut_samples);
-	}
+		fams[nr] = &m->off, texts[nr++] = &off_text;
+	pthread_mutex_lock(&m->lock);
+	if (m->cpu.max)
+		err = write_family(out, &m->cpu, &cpu_text, names, m->nr_labels, m->period_ns);
+	/* Off-CPU counts are ns. */
+	if (m->off.max)
+		err = err ?: write_family(out, &m->off, &off_text, names, m->nr_labels + 1, 1);
+	if (m->nr_patterns)
+		err = err ?: write_family(out, &m->fn, &fn_text, fn_names, 1, m->period_ns);
 	err = err
-		  ?: prom_family(out, "stackd_metrics_series", "gauge",
-				 "Series held by each profile-derived metric family.");
-	pl[0] = (struct prom_label){.name = "family", .value = "stackd_cpu_seconds_total"};
-	err = err ?: prom_sample_u64(out, "stackd_metrics_series", pl, 1, m->cpu.nr);
-	pl[0].value = "stackd_function_cpu_seconds_total";
-	err = err ?: prom_sample_u64(out, "stackd_metrics_series", pl, 1, m->fn.nr);
-	if (m->off.max) {
-		pl[0].value = "stackd_offcpu_seconds_total";
-		err = err ?: prom_sample_u64(out, "stackd_metrics_series", pl, 1, m->off.nr);
-	}
+		  ?: write_per_family(out, "stackd_metrics_series", "gauge",
+				      "Series held by each profile-derived metric family.", fams,
+				      texts, nr, false);
 	err = err
-		  ?: prom_family(out, "stackd_metrics_series_evicted_total", "counter",
-				 "Series removed after 5 minutes without samples to make room for "
-				 "a new one.");
-	pl[0].value = "stackd_cpu_seconds_total";
-	err = err
-		  ?: prom_sample_u64(out, "stackd_metrics_series_evicted_total", pl, 1,
-				     m->cpu.evicted);
-	pl[0].value = "stackd_function_cpu_seconds_total";
-	err = err
-		  ?: prom_sample_u64(out, "stackd_metrics_series_evicted_total", pl, 1,
-				     m->fn.evicted);
-	if (m->off.max) {
-		pl[0].value = "stackd_offcpu_seconds_total";
-		err = err
-			  ?: prom_sample_u64(out, "stackd_metrics_series_evicted_total", pl, 1,
-					     m->off.evicted);
-	}
+		  ?: write_per_family(out, "stackd_metrics_series_evicted_total", "counter",
+				      "Series removed after 5 minutes without samples to make room "
+				      "for a new one.",
+				      fams, texts, nr, true);
 	pthread_mutex_unlock(&m->lock);
 	return err;
 }

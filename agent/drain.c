@@ -166,6 +166,22 @@ static void heal_tables(struct drain *d, struct proc *p)
 		d->stats.tables_healed++;
 }
 
+/*
+ * Re-reads @p's maps (the process table rate-limits it). True when a new
+ * snapshot came: it may show other code at addresses cached stacks went
+ * through, so those go.
+ */
+static bool refresh_maps(struct drain *d, struct proc *p)
+{
+	const uint64_t serial = p->maps ? p->maps->serial : 0;
+
+	proctable_refresh_maps(d->p.procs, p);
+	if (!p->maps || p->maps->serial == serial)
+		return false;
+	stackcache_forget(d->p.stacks, p->tgid, p->start_boottime);
+	return true;
+}
+
 /* The proctable forgets a process (exited, or evicted alive): its entry goes with it. */
 static void on_proc_evict(void *ctx, const struct proc *p)
 {
@@ -178,7 +194,6 @@ void drain_on_event(void *ctx, const struct stackd_event *ev)
 {
 	struct drain *d = ctx;
 	char comm[STACKD_COMM_LEN + 1];
-	uint64_t serial;
 	struct proc *p;
 
 	memcpy(comm, ev->comm, STACKD_COMM_LEN);
@@ -198,18 +213,9 @@ void drain_on_event(void *ctx, const struct stackd_event *ev)
 		break;
 	case STACKD_EVENT_MAPS_STALE:
 		p = proctable_get(d->p.procs, ev->tgid, ev->start_boottime, comm, false);
-		if (p && d->p.tables) {
-			serial = p->maps ? p->maps->serial : 0;
-			proctable_refresh_maps(d->p.procs, p);
-			/* A new snapshot only (rate-limited); one with the same mappings writes
-			 * nothing. */
-			if (p->maps && p->maps->serial != serial) {
-				stackcache_forget(d->p.stacks, p->tgid, p->start_boottime);
-				if (!p->has_exited)
-					unwtables_refresh(d->p.tables, p->tgid, p->start_boottime,
-							  p->maps);
-			}
-		}
+		/* A new snapshot only (rate-limited); one with the same mappings writes nothing. */
+		if (p && d->p.tables && refresh_maps(d, p) && !p->has_exited)
+			unwtables_refresh(d->p.tables, p->tgid, p->start_boottime, p->maps);
 		d->stats.events_stale++;
 		break;
 	case STACKD_EVENT_EXIT:
@@ -248,18 +254,10 @@ void drain_on_dwarf_sample(void *ctx, const struct stackd_dwarf_sample *rec, siz
 				      STACKD_MAX_STACK_DEPTH, &end);
 		/* A return address in no mapping: code mapped after the snapshot (libc of a
 		 * process snapshotted at exec, a dlopen). Re-read (rate-limited), once more. */
-		if (end == UNWIND_END_NO_MAPPING && !p->has_exited) {
-			const struct procmaps *old = p->maps;
-
-			proctable_refresh_maps(d->p.procs, p);
-			if (p->maps && p->maps != old) {
-				stackcache_forget(d->p.stacks, p->tgid, p->start_boottime);
-				unr = unwinder_unwind(d->p.unw, (pid_t)rec->tgid, p->maps,
-						      (const uint64_t *)rec->regs, rec->stack,
-						      rec->stack_len, uips, STACKD_MAX_STACK_DEPTH,
-						      &end);
-			}
-		}
+		if (end == UNWIND_END_NO_MAPPING && !p->has_exited && refresh_maps(d, p))
+			unr = unwinder_unwind(d->p.unw, (pid_t)rec->tgid, p->maps,
+					      (const uint64_t *)rec->regs, rec->stack,
+					      rec->stack_len, uips, STACKD_MAX_STACK_DEPTH, &end);
 	} else if (rec->regs[UNWIND_REG_RIP]) {
 		uips[unr++] = rec->regs[UNWIND_REG_RIP]; /* no maps: the sampled ip at least */
 	}
@@ -295,22 +293,17 @@ static bool fully_mapped(const struct sym_result *res)
 static struct sym_result *symbolize_user(struct drain *d, struct proc *p, const struct sample *s)
 {
 	struct sym_result *res = NULL;
-	const struct procmaps *old;
 
 	if (symbolizer_user(d->p.sym, (pid_t)p->tgid, p->maps, s->uips, s->nr_uips, &res))
 		return NULL;
+	/* Only a new snapshot (the re-reads are rate-limited) can tell more. */
 	if (res->nr && !p->has_exited &&
 	    (!res->frames[0].mapping ||
-	     (p->maps_refreshes < PROC_MAPS_YOUNG && !fully_mapped(res)))) {
-		old = p->maps;
-		proctable_refresh_maps(d->p.procs, p);
-		/* A new snapshot may show other code at addresses cached stacks went through. */
-		if (p->maps != old)
-			stackcache_forget(d->p.stacks, p->tgid, p->start_boottime);
+	     (p->maps_refreshes < PROC_MAPS_YOUNG && !fully_mapped(res))) &&
+	    refresh_maps(d, p)) {
 		sym_result_free(res);
 		res = NULL;
-		if (p->maps &&
-		    symbolizer_user(d->p.sym, (pid_t)p->tgid, p->maps, s->uips, s->nr_uips, &res))
+		if (symbolizer_user(d->p.sym, (pid_t)p->tgid, p->maps, s->uips, s->nr_uips, &res))
 			return NULL;
 	}
 	return res;
