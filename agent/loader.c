@@ -77,6 +77,7 @@ struct loader {
 struct stack_slot {
 	struct hnode node;
 	int32_t id;
+	bool offcpu;   /* from offcpu_stacks, which the drain does not clear */
 	uint64_t hash; /* for STACKD_STACK_OVERFLOW */
 	uint32_t nr;
 	uint64_t ips[STACKD_MAX_STACK_DEPTH];
@@ -604,31 +605,40 @@ static int wait_inflight(struct loader *l)
 	return 0;
 }
 
-/* The ips of stack @id (or overflow @hash), read once per drain. NULL when unavailable. */
-static struct stack_slot *stack_get(struct loader *l, int stack_fd, int overflow_fd, int32_t id,
-				    uint64_t hash, bool *not_found)
+/*
+ * The ips of stack @id (or overflow @hash), read once per drain. NULL when
+ * unavailable. Off-CPU stacks (@offcpu: @overflow_fd is offcpu_stacks) are
+ * cached apart: a hash missing from the set's overflow map may be in
+ * offcpu_stacks, and only the set's stacks are deleted after the drain.
+ */
+static struct stack_slot *stack_get(struct loader *l, int stack_fd, int overflow_fd, bool offcpu,
+				    int32_t id, uint64_t hash, bool *not_found)
 {
 	struct stack_slot *s;
 	struct hnode *n;
-	uint64_t h = hash_combine(hash_u64((uint64_t)(uint32_t)id), hash);
+	uint64_t h =
+	    hash_combine(hash_u64((uint64_t)(uint32_t)id ^ ((uint64_t)offcpu << 32)), hash);
 	int err;
 
 	for (n = hmap_first(&l->ids, h); n; n = hmap_next(n)) {
 		s = container_of(n, struct stack_slot, node);
-		if (s->id == id && s->hash == hash)
+		if (s->id == id && s->hash == hash && s->offcpu == offcpu)
 			return s->nr ? s : NULL;
 	}
 	if (l->nr_slots == l->max_slots)
 		return NULL;
 	s = &l->slots[l->nr_slots++];
 	s->id = id;
+	s->offcpu = offcpu;
 	s->hash = hash;
 	s->nr = 0;
 	memset(s->ips, 0, sizeof(s->ips));
 	if (id == STACKD_STACK_OVERFLOW)
 		err = bpf_map_lookup_elem(overflow_fd, &hash, s->ips);
-	else
+	else if (stack_fd >= 0)
 		err = bpf_map_lookup_elem(stack_fd, &id, s->ips);
+	else
+		err = -ENOENT; /* off-CPU stacks are all hashed */
 	if (err == 0) {
 		while (s->nr < STACKD_MAX_STACK_DEPTH && s->ips[s->nr])
 			s->nr++;
@@ -686,21 +696,23 @@ static int64_t take_all(int fd, void *keys, size_t key_size, void *vals, size_t 
 	return err ? err : (int64_t)total;
 }
 
-/* Resolve the stacks of @r->key from the set being drained. */
-static void resolve_stacks(struct loader *l, int stack_fd, int overflow_fd, struct loader_record *r,
-			   struct loader_drain_stats *stats)
+/* Resolve the stacks of @r->key from the set being drained, or from offcpu_stacks (@offcpu). */
+static void resolve_stacks(struct loader *l, int stack_fd, int overflow_fd, bool offcpu,
+			   struct loader_record *r, struct loader_drain_stats *stats)
 {
 	const struct stackd_count_key *k = r->key;
 	bool not_found = false;
 	struct stack_slot *s;
 
 	if ((k->ustack_id >= 0 || k->ustack_id == STACKD_STACK_OVERFLOW) &&
-	    (s = stack_get(l, stack_fd, overflow_fd, k->ustack_id, k->ustack_hash, &not_found))) {
+	    (s = stack_get(l, stack_fd, overflow_fd, offcpu, k->ustack_id, k->ustack_hash,
+			   &not_found))) {
 		r->ustack = s->ips;
 		r->ustack_nr = s->nr;
 	}
 	if ((k->kstack_id >= 0 || k->kstack_id == STACKD_STACK_OVERFLOW) &&
-	    (s = stack_get(l, stack_fd, overflow_fd, k->kstack_id, k->kstack_hash, &not_found))) {
+	    (s = stack_get(l, stack_fd, overflow_fd, offcpu, k->kstack_id, k->kstack_hash,
+			   &not_found))) {
 		r->kstack = s->ips;
 		r->kstack_nr = s->nr;
 	}
@@ -752,7 +764,7 @@ int loader_drain(struct loader *l, void (*cb)(void *ctx, const struct loader_rec
 	for (uint32_t i = 0; i < total; i++) {
 		struct loader_record r = {.key = &l->keys[i], .count = l->vals[i]};
 
-		resolve_stacks(l, stack_fd, overflow_fd, &r, stats);
+		resolve_stacks(l, stack_fd, overflow_fd, false, &r, stats);
 		stats->records++;
 		stats->samples += r.count;
 		cb(ctx, &r);
@@ -765,7 +777,7 @@ int loader_drain(struct loader *l, void (*cb)(void *ctx, const struct loader_rec
 					  .offcpu_ns = l->ovals[i].ns,
 					  .offcpu_reason = l->okeys[i].reason};
 
-		resolve_stacks(l, -1, bpf_map__fd(l->skel->maps.offcpu_stacks), &r, stats);
+		resolve_stacks(l, -1, bpf_map__fd(l->skel->maps.offcpu_stacks), true, &r, stats);
 		stats->offcpu_records++;
 		cb(ctx, &r);
 	}
@@ -776,6 +788,8 @@ int loader_drain(struct loader *l, void (*cb)(void *ctx, const struct loader_rec
 	 * map full), which would otherwise pin buckets forever.
 	 */
 	for (uint32_t i = 0; i < l->nr_slots; i++) {
+		if (l->slots[i].offcpu)
+			continue;
 		if (l->slots[i].id == STACKD_STACK_OVERFLOW)
 			bpf_map_delete_elem(overflow_fd, &l->slots[i].hash);
 		else
