@@ -89,20 +89,28 @@ bench_wait_http()
 	done
 }
 
-# bench_start_bpftrace HZ LOG: bpftrace sampling every CPU at HZ with kernel and user stacks
-# (stackd's reference), in the background; its pid in TOOL_PID and PIDS once it attached.
-bench_start_bpftrace()
+# bench_start_bpftrace_args LOG ARG...: `bpftrace ARG...` in the background, its output in LOG;
+# its pid in TOOL_PID and PIDS once it attached (dies if it exits or takes 30 s).
+bench_start_bpftrace_args()
 {
-	local deadline
-	bpftrace -e "profile:hz:$1 { @[kstack, ustack, comm] = count(); }" >"$2" 2>&1 &
+	local log=$1 deadline
+	shift
+	bpftrace "$@" >"$log" 2>&1 &
 	TOOL_PID=$!
 	PIDS+=("$TOOL_PID")
 	deadline=$(($(now_ms) + 30000))
-	until grep -q '^Attaching' "$2"; do
-		kill -0 "$TOOL_PID" 2>/dev/null || { cat "$2" >&2; die "bpftrace exited"; }
+	until grep -q '^Attaching' "$log"; do
+		kill -0 "$TOOL_PID" 2>/dev/null || { cat "$log" >&2; die "bpftrace exited"; }
 		(($(now_ms) < deadline)) || die "bpftrace did not attach in 30 s"
 		sleep 0.2
 	done
+}
+
+# bench_start_bpftrace HZ LOG: bpftrace sampling every CPU at HZ with kernel and user stacks
+# (stackd's reference), as bench_start_bpftrace_args.
+bench_start_bpftrace()
+{
+	bench_start_bpftrace_args "$2" -e "profile:hz:$1 { @[kstack, ustack, comm] = count(); }"
 }
 
 # bench_start_perf HZ LOG DATA: perf record -g of every CPU at HZ into DATA, in the

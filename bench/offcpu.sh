@@ -280,18 +280,11 @@ measure()
 		;;
 	bpftrace | bpftrace-sum)
 		if [[ $cfg == bpftrace ]]; then
-			bpftrace -e 'tracepoint:sched:sched_switch { @[kstack, ustack, comm] = count(); }' >"$log" 2>&1 &
+			bench_start_bpftrace_args "$log" -e 'tracepoint:sched:sched_switch { @[kstack, ustack, comm] = count(); }'
 		else
-			bpftrace "$T/sum.bt" >"$log" 2>&1 &
+			bench_start_bpftrace_args "$log" "$T/sum.bt"
 		fi
-		pid=$!
-		PIDS+=("$pid")
-		local deadline=$(($(now_ms) + 30000))
-		until grep -q '^Attaching' "$log"; do
-			kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; die "bpftrace exited"; }
-			(($(now_ms) < deadline)) || die "bpftrace did not attach in 30 s"
-			sleep 0.2
-		done
+		pid=$TOOL_PID
 		;;
 	esac
 	sleep "$WARMUP"

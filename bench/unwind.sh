@@ -278,15 +278,8 @@ measure()
 	bpftrace | bpftrace-fp)
 		local pred=""
 		[[ -z $CG ]] || pred="/cgroup == cgroupid(\"$CG\")/"
-		bpftrace -e "profile:hz:$HZ $pred { @[ustack, kstack, pid] = count(); }" >"$log" 2>&1 &
-		pid=$!
-		PIDS+=("$pid")
-		local deadline=$(($(now_ms) + 30000))
-		until grep -q '^Attaching' "$log"; do
-			kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; die "bpftrace exited"; }
-			(($(now_ms) < deadline)) || die "bpftrace did not attach in 30 s"
-			sleep 0.2
-		done
+		bench_start_bpftrace_args "$log" -e "profile:hz:$HZ $pred { @[ustack, kstack, pid] = count(); }"
+		pid=$TOOL_PID
 		[[ -z $CG ]] || calibrate "$pid"
 		start_fixture "$fixture"
 		sleep "$COLD"
