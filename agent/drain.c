@@ -182,6 +182,28 @@ static bool refresh_maps(struct drain *d, struct proc *p)
 	return true;
 }
 
+/*
+ * Kernel mode, once a drain: processes left with mappings that had no room in
+ * the row pool are loaded again when room may have come (a few per drain).
+ */
+static void heal_starved(struct drain *d)
+{
+	enum { PER_DRAIN = 4 };
+	uint32_t tgid[PER_DRAIN];
+	uint64_t start[PER_DRAIN];
+	size_t nr;
+
+	if (!d->p.tables)
+		return;
+	nr = unwtables_starved(d->p.tables, mono_ns(), tgid, start, PER_DRAIN);
+	for (size_t i = 0; i < nr; i++) {
+		struct proc *p = proctable_get(d->p.procs, tgid[i], start[i], NULL, false);
+
+		if (p && p->maps && !p->has_exited && !p->maps_from_template)
+			unwtables_heal(d->p.tables, tgid[i], start[i], p->maps);
+	}
+}
+
 /* The proctable forgets a process (exited, or evicted alive): its entry goes with it. */
 static void on_proc_evict(void *ctx, const struct proc *p)
 {
@@ -552,6 +574,7 @@ static void do_drain(struct drain *d)
 	dwarfagg_flush(d->p.dwarf, feed_sample, d);
 	stackcache_end_drain(d->p.stacks);
 	proctable_sweep(d->p.procs, d->seq);
+	heal_starved(d);
 
 	now = mono_ns();
 	t0_unix = unix_ns() - (int64_t)(now - t0);

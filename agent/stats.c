@@ -441,6 +441,13 @@ static const struct metric_row metric_rows[] = {
      "the process table while alive and sampled again, or refused by a full map; retried after "
      "1 s, doubling to 64 s).",
      .stat = {S(tables_healed)}},
+    {"stackd_unwind_table_retries_total", "counter",
+     "Loads of processes some of whose mappings had no room in the row pool, retried once room "
+     "may have come (1 s doubling to 64 s; evicting only tables no process maps).",
+     .stat = {S(tables.retries)}},
+    {"stackd_unwind_table_retries_healed_total", "counter",
+     "Of those, retries after which every mapping of the process had its table.",
+     .stat = {S(tables.healed)}},
     {"stackd_unwind_table_load_seconds_total", "counter", "Time spent building them.",
      .kind = METRIC_SECONDS, .seconds = table_load_seconds},
     {"stackd_unwind_table_errors_total", "counter",

@@ -56,9 +56,18 @@ struct ut_proc {
 	struct hnode node; /* by (tgid, start_boottime) */
 	uint32_t tgid;
 	uint64_t start_boottime;
+	/*
+	 * Starved (a mapping is STACKD_MAPF_NO_ROOM): when it is offered for a
+	 * retry next, the gap after that, and the manager's freed_gen it was
+	 * last offered at (no room came since: no retry).
+	 */
+	uint64_t retry_ns, retry_gap_ns, freed_seen;
 	uint32_t nr;
 	struct ut_map maps[];
 };
+
+#define RETRY_FIRST_NS (1ULL * 1000000000ULL)
+#define RETRY_MAX_NS   (64ULL * 1000000000ULL)
 
 /* A free run of pool rows. */
 struct ut_extent {
@@ -78,7 +87,10 @@ struct unwtables {
 	 * may be written before the next quiesce.
 	 */
 	bool need_quiesce;
+	/* A retry of a starved process is loading: evict no object a process names. */
+	bool healing;
 	uint64_t load_gen;
+	uint64_t freed_gen; /* bumped when rows become free or evictable */
 	struct unwtables_stats stats;
 	struct ut_map work[STACKD_UNWIND_MAX_MAPPINGS]; /* the entry being built */
 	struct stackd_unwind_proc scratch;		/* what set_proc is handed */
@@ -246,10 +258,33 @@ static void unref_maps(struct unwtables *t, const struct ut_map *maps, uint32_t 
 {
 	for (uint32_t i = 0; i < nr; i++) {
 		if (maps[i].obj) {
-			maps[i].obj->refs--;
+			if (!--maps[i].obj->refs)
+				t->freed_gen++; /* evictable now: room for a starved process */
 			t->need_quiesce = true;
 		}
 	}
+}
+
+static bool is_starved(const struct ut_map *maps, uint32_t nr)
+{
+	for (uint32_t i = 0; i < nr; i++)
+		if (maps[i].m.flags & STACKD_MAPF_NO_ROOM)
+			return true;
+	return false;
+}
+
+/* @p became starved (or stays so): its first retry comes after RETRY_FIRST_NS. */
+static void starve(struct unwtables *t, struct ut_proc *p, const struct ut_proc *old)
+{
+	if (old && old->retry_gap_ns) {
+		p->retry_ns = old->retry_ns;
+		p->retry_gap_ns = old->retry_gap_ns;
+		p->freed_seen = old->freed_seen;
+		return;
+	}
+	p->retry_ns = mono_ns() + RETRY_FIRST_NS;
+	p->retry_gap_ns = RETRY_FIRST_NS;
+	p->freed_seen = t->freed_gen - 1; /* whatever frees from now on */
 }
 
 static void proc_forget(struct unwtables *t, struct ut_proc *p)
@@ -289,6 +324,8 @@ static void unname_obj(struct unwtables *t, struct ut_obj *o)
 		}
 		if (!named)
 			continue;
+		if (!p->retry_gap_ns)
+			starve(t, p, NULL);
 		t->need_quiesce = true;
 		err = push_entry(t, p->tgid, p->start_boottime, p->maps, p->nr, true);
 		if (err) {
@@ -315,6 +352,7 @@ static void obj_evict(struct unwtables *t, struct ut_obj *o)
 	hmap_remove(&t->objs, &o->node);
 	list_del(&o->lru);
 	extent_free(t, o->first_row, o->nr_rows);
+	t->freed_gen++;
 	t->stats.objects--;
 	t->stats.evictions++;
 	free(o);
@@ -335,7 +373,8 @@ static struct ut_obj *pick_victim(struct unwtables *t)
 		if (!named)
 			named = o;
 	}
-	return named;
+	/* A retry must not starve another process to feed one: no thrashing. */
+	return t->healing ? NULL : named;
 }
 
 /* ---- objects --------------------------------------------------------------------------------- */
@@ -640,8 +679,13 @@ static int load(struct unwtables *t, uint32_t tgid, uint64_t start_boottime,
 	}
 	np->tgid = tgid;
 	np->start_boottime = start_boottime;
+	np->retry_ns = np->retry_gap_ns = np->freed_seen = 0;
 	np->nr = nr;
 	memcpy(np->maps, t->work, nr * sizeof(np->maps[0]));
+	if (is_starved(np->maps, nr))
+		starve(t, np, p && p->start_boottime == start_boottime ? p : NULL);
+	else if (p && p->start_boottime == start_boottime && p->retry_gap_ns)
+		t->stats.healed++;
 	if (p)
 		proc_forget(t, p); /* replaced: what it named may be free once quiesced */
 	if (hmap_insert(&t->procs, &np->node, proc_hash(tgid))) {
@@ -669,6 +713,43 @@ int unwtables_refresh(struct unwtables *t, uint32_t tgid, uint64_t start_boottim
 		      const struct procmaps *maps)
 {
 	return load(t, tgid, start_boottime, maps, true);
+}
+
+size_t unwtables_starved(struct unwtables *t, uint64_t now_ns, uint32_t *tgid, uint64_t *start,
+			 size_t max)
+{
+	struct hnode *n, *tmp;
+	size_t i, nr = 0;
+
+	hmap_for_each_safe (&t->procs, n, tmp, i) {
+		struct ut_proc *p = container_of(n, struct ut_proc, node);
+
+		if (nr == max)
+			break;
+		if (!p->retry_gap_ns || now_ns < p->retry_ns || p->freed_seen == t->freed_gen)
+			continue;
+		p->freed_seen = t->freed_gen;
+		p->retry_gap_ns =
+		    p->retry_gap_ns * 2 > RETRY_MAX_NS ? RETRY_MAX_NS : p->retry_gap_ns * 2;
+		p->retry_ns = now_ns + p->retry_gap_ns;
+		tgid[nr] = p->tgid;
+		start[nr++] = p->start_boottime;
+	}
+	return nr;
+}
+
+int unwtables_heal(struct unwtables *t, uint32_t tgid, uint64_t start_boottime,
+		   const struct procmaps *maps)
+{
+	int err;
+
+	if (!proc_find(t, tgid, start_boottime))
+		return -ENOENT;
+	t->stats.retries++;
+	t->healing = true;
+	err = load(t, tgid, start_boottime, maps, true);
+	t->healing = false;
+	return err;
 }
 
 bool unwtables_has(const struct unwtables *t, uint32_t tgid, uint64_t start_boottime)

@@ -11,7 +11,9 @@
  * does not fit, objects are evicted least recently used first, unreferenced
  * ones before referenced ones; evicting a referenced object first rewrites
  * every entry naming it (those mappings fall back to frame pointers,
- * STACKD_MAPF_NO_ROOM).
+ * STACKD_MAPF_NO_ROOM). Such starved processes are offered for a retry once
+ * room may have come (unwtables_starved), and the retry evicts only objects
+ * no process names (unwtables_heal): no process is fed by starving another.
  *
  * Invariant: rows are only ever written into an extent that no installed
  * entry names, and an extent freed after entries naming it were rewritten or
@@ -26,6 +28,7 @@
 #define STACKD_AGENT_UNWTABLES_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "stackd.h"
@@ -79,7 +82,9 @@ struct unwtables_stats {
 	uint64_t load_ns;	     /* time spent in them */
 	uint64_t alias_hits; /* mappings of a file whose table was resident: no get_table call */
 	uint64_t quiesces;
-	uint64_t errors; /* failed kernel map writes (rows, entries) */
+	uint64_t errors;  /* failed kernel map writes (rows, entries) */
+	uint64_t retries; /* loads of starved processes (unwtables_heal) */
+	uint64_t healed;  /* ...that left them no mapping without room */
 };
 
 struct unwtables;
@@ -105,6 +110,23 @@ int unwtables_load(struct unwtables *t, uint32_t tgid, uint64_t start_boottime,
  */
 int unwtables_refresh(struct unwtables *t, uint32_t tgid, uint64_t start_boottime,
 		      const struct procmaps *maps);
+/*
+ * Starved processes: an entry with a mapping left without a table for want
+ * of room (STACKD_MAPF_NO_ROOM, at the load or when a referenced object was
+ * evicted). Fills @tgid/@start with up to @max of them due for a retry at
+ * @now_ns (mono ns) for which room may have come since they were last
+ * offered (an object evicted, or no longer named by any process): first 1 s
+ * after it starved, then after gaps of 2 s doubling to 64 s. Returns how many.
+ */
+size_t unwtables_starved(struct unwtables *t, uint64_t now_ns, uint32_t *tgid, uint64_t *start,
+			 size_t max);
+/*
+ * Retry a starved process with @maps (its current snapshot): as
+ * unwtables_refresh, but evicting only objects no process names, so that one
+ * process is never fed by starving another. -ENOENT: no entry (gone).
+ */
+int unwtables_heal(struct unwtables *t, uint32_t tgid, uint64_t start_boottime,
+		   const struct procmaps *maps);
 /* Whether the process has an entry installed (as far as the manager knows). */
 bool unwtables_has(const struct unwtables *t, uint32_t tgid, uint64_t start_boottime);
 /* Remove the process's entry and references (exit, eviction). Unknown processes: a no-op. */

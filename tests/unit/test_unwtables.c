@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "unwtables.h"
 
 #define POOL_MAX  4096
@@ -429,6 +430,63 @@ static void test_no_room(void **state)
 	unwtables_free(t);
 }
 
+/*
+ * A process starved by another's load (its object evicted) is retried once room
+ * may have come: not before its gap, not while nothing was freed, never by
+ * evicting what another process names, and healed once that process is gone.
+ */
+static void test_heal(void **state)
+{
+	struct unwtables *t = fake_new(20);
+	const uint64_t S = 1000000000ULL, now = mono_ns();
+	uint32_t tgid[4];
+	uint64_t start[4];
+	struct snap s;
+
+	(void)state;
+	F.rows[10] = F.rows[11] = F.rows[12] = 10;
+	snap_objs(&s, (unsigned[]){10, 0});
+	assert_int_equal(unwtables_load(t, 1, 1, &s.pm), 0);
+	/* Process 2's second table only fits in place of process 1's: 1 starves. */
+	snap_objs(&s, (unsigned[]){11, 12, 0});
+	assert_int_equal(unwtables_load(t, 2, 1, &s.pm), 0);
+	assert_int_equal(kmap(1, 0)->flags, STACKD_MAPF_NO_ROOM);
+	assert_int_equal(kmap(2, 1)->nr_rows, 10);
+	assert_int_equal(stats(t).evictions_referenced, 1);
+
+	/* Not before its first gap (1 s). */
+	assert_int_equal(unwtables_starved(t, now, tgid, start, 4), 0);
+	assert_int_equal(unwtables_starved(t, now + 2 * S, tgid, start, 4), 1);
+	assert_int_equal(tgid[0], 1);
+	assert_int_equal(start[0], 1);
+	/* The retry may not evict process 2's tables: still starved, 2 untouched. */
+	snap_objs(&s, (unsigned[]){10, 0});
+	assert_int_equal(unwtables_heal(t, 1, 1, &s.pm), 0);
+	assert_int_equal(kmap(1, 0)->flags, STACKD_MAPF_NO_ROOM);
+	assert_int_equal(kmap(2, 0)->nr_rows, 10);
+	assert_int_equal(kmap(2, 1)->nr_rows, 10);
+	assert_int_equal(stats(t).evictions_referenced, 1);
+	assert_int_equal(stats(t).retries, 1);
+	assert_int_equal(stats(t).healed, 0);
+	/* Nothing freed since: not offered, however late. */
+	assert_int_equal(unwtables_starved(t, now + 1000 * S, tgid, start, 4), 0);
+
+	/* Process 2 exits: its tables are evictable, but the gap doubled (2 s from the offer). */
+	unwtables_drop(t, 2, 1);
+	assert_int_equal(unwtables_starved(t, now + 3 * S, tgid, start, 4), 0);
+	assert_int_equal(unwtables_starved(t, now + 5 * S, tgid, start, 4), 1);
+	assert_int_equal(unwtables_heal(t, 1, 1, &s.pm), 0);
+	assert_int_equal(kmap(1, 0)->nr_rows, 10);
+	assert_int_equal(kmap(1, 0)->flags, 0);
+	assert_int_equal(stats(t).retries, 2);
+	assert_int_equal(stats(t).healed, 1);
+	check_pool();
+	/* Healed: never offered again; a process without an entry cannot be healed. */
+	assert_int_equal(unwtables_starved(t, now + 1000 * S, tgid, start, 4), 0);
+	assert_int_equal(unwtables_heal(t, 2, 1, &s.pm), -ENOENT);
+	unwtables_free(t);
+}
+
 /* Fragmented free space: evictions continue until one extent is big enough; extents merge. */
 static void test_fragmentation(void **state)
 {
@@ -642,10 +700,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_alloc_and_share), cmocka_unit_test(test_eviction_order),
-	    cmocka_unit_test(test_no_room),	    cmocka_unit_test(test_fragmentation),
-	    cmocka_unit_test(test_many_mappings),   cmocka_unit_test(test_entry_refused),
-	    cmocka_unit_test(test_reload),	    cmocka_unit_test(test_file_alias),
-	    cmocka_unit_test(test_kernel_dropped),
+	    cmocka_unit_test(test_no_room),	    cmocka_unit_test(test_heal),
+	    cmocka_unit_test(test_fragmentation),   cmocka_unit_test(test_many_mappings),
+	    cmocka_unit_test(test_entry_refused),   cmocka_unit_test(test_reload),
+	    cmocka_unit_test(test_file_alias),	    cmocka_unit_test(test_kernel_dropped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
