@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# What changed between two time ranges: two /debug/pprof/history URLs handed to
+# `go tool pprof -diff_base` compare them, with no other tool.
+#
+#   fixture: phase_shift 8: main -> run_phases -> phase_old -> spin for 8 s, then
+#            main -> run_phases -> phase_new -> spin for 8 s; it prints the Unix times of
+#            its start, the switch and its end
+#   agent:   --profiling.frequency=99 --history.window=2s
+#   checks:  base = history from the start to 2.5 s before the switch, new = from 2.5 s after
+#            the switch to the end (whole 2 s windows: neither range holds a window across the
+#            switch); each is the exact chain main;run_phases;phase_X;spin and holds no sample
+#            of the other phase; `go tool pprof -top -cum -diff_base BASE_URL NEW_URL` (the URLs
+#            themselves, fetched by pprof) gives phase_new +(its samples in new) and phase_old
+#            -(its samples in base), to the sample.
+# shellcheck source-path=SCRIPTDIR disable=SC2119
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+PHASE=8
+MARGIN=2.5
+
+e2e_require_bpf
+e2e_require_cmd "$FIXTURE_CC" go curl
+
+fixture=$(e2e_build_fixture phase_shift)
+agent_start --profiling.frequency=99 --history.window=2s
+e2e_bg phase_shift "$fixture" "$PHASE"
+fx=$BG_PID
+rc=0
+e2e_reap "$fx" $((2 * PHASE + 30)) || rc=$?
+((rc == 0)) || fail "phase_shift exited with status $rc: $(cat "$T/phase_shift.out")"
+read -r t_start t_switch t_end < <(awk '{ t[$1] = $2 } END { print t["start"], t["switch"], t["end"] }' "$T/phase_shift.out")
+[[ -n $t_end ]] || fail "phase_shift printed no times: $(cat "$T/phase_shift.out")"
+sleep 2.5 # the last drain (1 s) has the end in the history
+# Whole seconds: windows are 2 s, so a range whose ends keep MARGIN from the switch holds no
+# window across it.
+base="start=$(awk -v s="$t_start" 'BEGIN { printf "%d", s }')&end=$(awk -v s="$t_switch" -v m="$MARGIN" 'BEGIN { printf "%d", s - m }')&pid=$fx"
+new="start=$(awk -v s="$t_switch" -v m="$MARGIN" 'BEGIN { printf "%d", s + m + 1 }')&end=$(awk -v s="$t_end" 'BEGIN { printf "%d", s + 1 }')&pid=$fx"
+info "fixture: start $t_start, switch $t_switch, end $t_end; base $base; new $new"
+
+# samples_of PB FUNC: the samples whose stack holds FUNC (cum), from -top -cum.
+cum_of()
+{
+	awk -v f="$2" '$NF == f { v = $4; sub(/s$/, "", v); print v + 0; found = 1; exit } END { if (!found) print 0 }' "$1"
+}
+for r in base new; do
+	url="$AGENT_URL/debug/pprof/history?${!r}"
+	code=$(curl -sS -m 30 -o "$T/$r.pb.gz" -w '%{http_code}' "$url") || true
+	[[ $code == 200 ]] || fail "GET $url: HTTP ${code:-none} $(head -c 300 "$T/$r.pb.gz")"
+	rc=0
+	e2e_pprof -sample_index=samples -top -cum -nodecount=50 "$T/$r.pb.gz" >"$T/$r.top" 2>"$T/$r.err" || rc=$?
+	((rc == 0)) || { cat "$T/$r.err" >&2; fail "go tool pprof -top ($r) exited with status $rc"; }
+	e2e_pprof -symbolize=none -raw "$T/$r.pb.gz" >"$T/$r.raw" 2>"$T/$r.err" || fail "go tool pprof -raw ($r) failed"
+	pprof_flatten <"$T/$r.raw" >"$T/$r.tsv"
+done
+read -r b_old b_new < <(echo "$(cum_of "$T/base.top" phase_old) $(cum_of "$T/base.top" phase_new)")
+read -r n_old n_new < <(echo "$(cum_of "$T/new.top" phase_old) $(cum_of "$T/new.top" phase_new)")
+info "base: phase_old $b_old, phase_new $b_new samples; new: phase_old $n_old, phase_new $n_new samples"
+check "$((b_old > 100 && b_new == 0))" "the base range holds phase_old ($b_old samples) and no phase_new ($b_new)"
+check "$((n_new > 100 && n_old == 0))" "the new range holds phase_new ($n_new samples) and no phase_old ($n_old)"
+# The exact chain, leaf first: user frames only (pprof_flatten marks them U:).
+for r in base new; do
+	ph=phase_old
+	[[ $r == new ]] && ph=phase_new
+	read -r all exact < <(awk -F'\t' -v ph="$ph" '{ u = $4; gsub(/K:[^;]*;?/, "", u); sub(/;$/, "", u); n += $1
+		if (u ~ ("^U:spin;U:" ph ";U:run_phases;U:main;U:__libc_start_call_main;U:__libc_start_main(_impl)?;U:_start$")) e += $1 }
+		END { print n + 0, e + 0 }' "$T/$r.tsv")
+	check "$((all > 0 && 100 * exact >= 99 * all))" \
+		"$r: $exact of $all samples have the exact chain spin <- $ph <- run_phases <- main <- ... <- _start"
+done
+
+# The comparison, as a user types it: two stackd URLs.
+rc=0
+e2e_pprof -sample_index=samples -top -cum -nodecount=50 \
+	-diff_base "$AGENT_URL/debug/pprof/history?$base" "$AGENT_URL/debug/pprof/history?$new" \
+	>"$T/diff.top" 2>"$T/diff.err" || rc=$?
+((rc == 0)) || { cat "$T/diff.err" >&2; fail "go tool pprof -diff_base exited with status $rc"; }
+sed 's/^/    /' "$T/diff.top" | head -n 14
+d_old=$(cum_of "$T/diff.top" phase_old)
+d_new=$(cum_of "$T/diff.top" phase_new)
+check "$((d_new == n_new - b_new))" "-diff_base: phase_new $d_new = new $n_new - base $b_new"
+check "$((d_old == n_old - b_old))" "-diff_base: phase_old $d_old = new $n_old - base $b_old (grown: +, shrunk: -)"
+agent_stop
+pass "history ranges compare with go tool pprof -diff_base: phase_new +$d_new, phase_old $d_old"
