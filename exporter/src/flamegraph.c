@@ -1020,6 +1020,9 @@ int flamegraph_write_html(const struct flamegraph *fg, const struct flamegraph_p
 			err = write_summary(fg, page, out);
 		else if (KEY_IS("EXPORTS"))
 			err = write_exports(page, out);
+		else if (KEY_IS("TIMELINE"))
+			err =
+			    strbuf_appends(out, page->timeline_json ? page->timeline_json : "null");
 		else if (KEY_IS("UNIT"))
 			err = strbuf_appends(out, page_unit(page));
 		else if (KEY_IS("TABLE"))
@@ -1032,6 +1035,83 @@ int flamegraph_write_html(const struct flamegraph *fg, const struct flamegraph_p
 		t = kend + 2;
 	}
 	layout_free(&l);
+	if (err) {
+		out->len = start_len;
+		if (out->buf)
+			out->buf[start_len] = '\0';
+	}
+	return err;
+}
+
+/* "KEY":"<what @fn writes, JSON-escaped>" and a comma. */
+static int put_part(struct strbuf *out, const char *key, struct strbuf *tmp,
+		    int (*fn)(const struct flamegraph *, const struct flamegraph_page *,
+			      struct strbuf *),
+		    const struct flamegraph *fg, const struct flamegraph_page *page)
+{
+	int err;
+
+	strbuf_reset(tmp);
+	err = fn(fg, page, tmp);
+	err = err ?: strbuf_appendf(out, "\"%s\":\"", key);
+	err = err ?: json_escape(out, tmp->buf ? tmp->buf : "", tmp->len);
+	return err ?: strbuf_append(out, "\",", 2);
+}
+
+static int part_summary(const struct flamegraph *fg, const struct flamegraph_page *page,
+			struct strbuf *sb)
+{
+	return write_summary(fg, page, sb);
+}
+
+static int part_exports(const struct flamegraph *fg, const struct flamegraph_page *page,
+			struct strbuf *sb)
+{
+	(void)fg;
+	return write_exports(page, sb);
+}
+
+static int part_table(const struct flamegraph *fg, const struct flamegraph_page *page,
+		      struct strbuf *sb)
+{
+	return write_table(fg, page, sb);
+}
+
+int flamegraph_write_parts(const struct flamegraph *fg, const struct flamegraph_page *page,
+			   struct strbuf *out)
+{
+	static const struct flamegraph_page no_page;
+	struct fg_layout l = {0};
+	struct strbuf tmp;
+	const char *title, *sub, *unit;
+	size_t start_len;
+	int err;
+
+	if (!fg || !out)
+		return -EINVAL;
+	if (!page)
+		page = &no_page;
+	title = page->title ? page->title : "Flame graph";
+	sub = page->subtitle ? page->subtitle : "";
+	unit = page_unit(page);
+	start_len = out->len;
+	strbuf_init(&tmp, out->max_sz);
+	err = layout_build(fg, &l);
+	err = err ?: strbuf_appends(out, "{\"title\":\"");
+	err = err ?: json_escape(out, title, strlen(title));
+	err = err ?: strbuf_appends(out, "\",\"subtitle\":\"");
+	err = err ?: json_escape(out, sub, strlen(sub));
+	err = err ?: strbuf_appends(out, "\",\"unit\":\"");
+	err = err ?: json_escape(out, unit, strlen(unit));
+	err = err ?: strbuf_appends(out, "\",");
+	err = err ?: put_part(out, "summary", &tmp, part_summary, fg, page);
+	err = err ?: put_part(out, "exports", &tmp, part_exports, fg, page);
+	err = err ?: put_part(out, "table", &tmp, part_table, fg, page);
+	err = err ?: strbuf_appends(out, "\"data\":");
+	err = err ?: write_json(fg, &l, page, out);
+	err = err ?: strbuf_appends(out, "}\n");
+	layout_free(&l);
+	strbuf_free(&tmp);
 	if (err) {
 		out->len = start_len;
 		if (out->buf)

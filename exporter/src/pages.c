@@ -431,17 +431,67 @@ static bool view_span(const struct history_view *v, char t0[32], char t1[32])
 	return true;
 }
 
+/*
+ * The timeline of @sel's profile type over everything the history holds, for
+ * the pages: {"type":T,"from":S,"to":S,"points":[[start,seconds,all,selected],...]}
+ * with times in Unix seconds, one point per window (the open one last), "all"
+ * the seconds (of CPU, off CPU or wall) of every process in it and
+ * "selected" of the samples @sel's filter keeps; from/to: @sel's range.
+ */
+static int timeline_json(const struct pages_ctx *c, const struct selection *sel, struct strbuf *out)
+{
+	const int64_t now = unix_ns();
+	const bool filtered = label_filter_active(&sel->f);
+	struct history_view v;
+	struct label_select ls;
+	struct pprof_select ps;
+	int err;
+
+	label_select_init(&ps, &ls, &sel->f, ~0u);
+	if (history_acquire(c->hist[sel->kind], now - (int64_t)(c->retention_ns + c->window_ns),
+			    now, &v))
+		return -ENOMEM;
+	err = strbuf_appendf(out, "{\"type\":\"%s\",\"from\":%.3f,\"to\":%.3f,\"points\":[",
+			     type_arg[sel->kind], (double)sel->from / 1e9, (double)sel->to / 1e9);
+	for (size_t i = 0; !err && i < v.nr; i++) {
+		int64_t count, all, mine;
+
+		err = pprof_frozen_sum(v.w[i], NULL, &count, &all);
+		mine = all;
+		if (!err && filtered)
+			err = pprof_frozen_sum(v.w[i], &ps, &count, &mine);
+		err = err
+			  ?: strbuf_appendf(out, "%s[%.3f,%.3f,%.6f,%.6f]", i ? "," : "",
+					    (double)pprof_frozen_time(v.w[i]) / 1e9,
+					    (double)pprof_frozen_duration(v.w[i]) / 1e9,
+					    (double)all / 1e9, (double)mine / 1e9);
+	}
+	history_release(&v);
+	return err ?: strbuf_appends(out, "]}");
+}
+
+/*
+ * The flame graph page; with format=json, only the parts a range selection
+ * on the page replaces (flamegraph_write_parts), for its script to fetch.
+ */
 static void serve_flamegraph(const struct pages_ctx *c, const struct http_profile_req *req,
 			     struct http_reply *reply)
 {
+	const char *format = http_req_arg(req, "format");
+	const bool parts = format && strcmp(format, "json") == 0;
 	struct flamegraph *fg = NULL;
 	struct stack_walk w = {.fn = flame_add};
 	struct selection sel;
-	struct strbuf out, query;
+	struct strbuf out, query, timeline;
 	char title[512], sub[256], fdesc[384], t0[32], t1[32];
+	struct flamegraph_page page;
 	bool in_us;
 	int err;
 
+	if (format && !parts) {
+		http_reply_errorf(reply, 400, "%s", "format must be json (or absent: the page)");
+		return;
+	}
 	if (!acquire(c, req, &sel, reply))
 		return;
 	in_us = sel.kind != PPROF_KIND_CPU;
@@ -461,18 +511,23 @@ static void serve_flamegraph(const struct pages_ctx *c, const struct http_profil
 	snprintf(title, sizeof(title), "stackd %s flame graph%s", type_title[sel.kind], fdesc);
 	strbuf_init(&out, PAGE_CAP(req));
 	strbuf_init(&query, 64u << 10);
+	strbuf_init(&timeline, 16u << 20);
 	err = err ?: selection_query(req, &query);
-	err = err
-		  ?: flamegraph_write_html(
-			 fg,
-			 &(struct flamegraph_page){.title = title,
-						   .subtitle = sub,
-						   .period_ns = in_us ? 1000 : c->period_ns,
-						   .unit = in_us ? "\u00b5s" : NULL,
-						   .measure = type_title[sel.kind],
-						   .export_query = query.buf},
-			 &out);
+	if (!parts)
+		err = err ?: timeline_json(c, &sel, &timeline);
+	page = (struct flamegraph_page){.title = title,
+					.subtitle = sub,
+					.period_ns = in_us ? 1000 : c->period_ns,
+					.unit = in_us ? "\u00b5s" : NULL,
+					.measure = type_title[sel.kind],
+					.export_query = query.buf,
+					.timeline_json = timeline.buf};
+	if (parts)
+		err = err ?: flamegraph_write_parts(fg, &page, &out);
+	else
+		err = err ?: flamegraph_write_html(fg, &page, &out);
 	strbuf_free(&query);
+	strbuf_free(&timeline);
 	flamegraph_free(fg);
 	if (err) {
 		strbuf_free(&out);
@@ -482,7 +537,7 @@ static void serve_flamegraph(const struct pages_ctx *c, const struct http_profil
 		return;
 	}
 	reply->status = 200;
-	reply->content_type = "text/html; charset=utf-8";
+	reply->content_type = parts ? "application/json" : "text/html; charset=utf-8";
 	reply->body = (uint8_t *)strbuf_detach(&out, &reply->body_len);
 }
 

@@ -536,6 +536,31 @@ out:
 	return err;
 }
 
+int pprof_frozen_sum(const struct pprof_frozen *f, const struct pprof_select *sel, int64_t *count,
+		     int64_t *value)
+{
+	uint8_t *keep = NULL;
+	int err;
+
+	*count = *value = 0;
+	if (!f->nr_samples)
+		return 0;
+	keep = calloc(f->nr_labelsets + 1, 1);
+	if (!keep)
+		return -ENOMEM;
+	err = select_labelsets(f, sel, NULL, keep, NULL);
+	for (uint32_t i = 0; !err && i < f->nr_samples; i++) {
+		const struct fz_sample *s = &f->samples[i];
+
+		if (!keep[s->labelset])
+			continue;
+		*count += s->count;
+		*value += f->values ? f->values[i] : s->count * (int64_t)f->period_ns;
+	}
+	free(keep);
+	return err;
+}
+
 int pprof_frozen_foreach_labels(const struct pprof_frozen *f, const struct pprof_select *sel,
 				pprof_labels_fn fn, void *ctx)
 {

@@ -17,6 +17,18 @@ loopback port) for shell tests of stackd's flame graph page:
       frame's coordinates on the canvas) after which the frame spans the
       canvas's full width.
 
+  browser.py timeline URL --from T0 --to T1 [--drag] [--expect NAME] [--absent NAME]
+                         [--keys] [--sum-from S --sum-to S] [--screenshot OUT.png]
+      Loads a flame graph page served by the agent, checks its timeline is
+      drawn, then selects [T0, T1) (Unix seconds): by dragging the mouse
+      across the timeline (--drag, WebDriver actions at the times' x) or
+      through the page's own stackdFlame.select. Waits for the redraw
+      without a reload, then checks: the URL keeps the selection (start,
+      end; no seconds), NAME is drawn and ABSENT is not; with --keys, the
+      right arrow key on the focused timeline moves the selection one window
+      later; prints the timeline's seconds (all processes and the filter's)
+      of the windows inside [S, S2) as "timeline-seconds: ALL SELECTED".
+
   browser.py render-time URL|FILE [--runs N]
       Loads the page N times (5) and prints, per run and as medians, the
       page's own layout+draw time (body[data-render-ms]) and the time from
@@ -413,6 +425,110 @@ def screenshot(drv, path, what):
         raise Fail("%s has %d distinct colours: nothing drawn?" % (what, ncol))
 
 
+def cmd_timeline(drv, a):
+    url = to_url(a.url)
+    say("url: %s" % url)
+    load(drv, url, a.timeout)
+    tl = drv.js("return window.stackdFlame.timeline();")
+    if not tl or tl["points"] < 2:
+        raise Fail("no timeline with two windows or more on the page: %r" % tl)
+    vis = drv.js("var b = document.getElementById('timeline-box');"
+                 "return !b.hidden && b.getBoundingClientRect().height > 30;")
+    say("timeline: %s, %d windows, %.3f..%.3f drawn %d px wide, selected %.3f..%.3f; visible: %s"
+        % (tl["type"], tl["points"], tl["t0"], tl["t1"], tl["width"], tl["from"], tl["to"], vis))
+    if not vis:
+        raise Fail("the timeline is not visible")
+    nav0 = drv.js("return performance.getEntriesByType('navigation').length + ':' + "
+                  "performance.timeOrigin;")
+    if a.drag:
+        pos = drv.js("""
+            var c = document.getElementById('timeline'), r = c.getBoundingClientRect(),
+                t = window.stackdFlame.timeline();
+            c.scrollIntoView({block: 'center'});
+            r = c.getBoundingClientRect();
+            function x(s) { return r.left + 1 + (s - t.t0) / (t.t1 - t.t0) * t.width; }
+            return [x(arguments[0]), x(arguments[1]), r.top + r.height / 2];""",
+                     a.t_from, a.t_to)
+        say("drag on the timeline from x=%.0f to x=%.0f at y=%.0f" % tuple(pos))
+        drv.cmd("POST", "/actions", {"actions": [{
+            "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
+            "actions": [
+                {"type": "pointerMove", "duration": 0, "origin": "viewport",
+                 "x": int(round(pos[0])), "y": int(round(pos[2]))},
+                {"type": "pointerDown", "button": 0},
+                {"type": "pointerMove", "duration": 150, "origin": "viewport",
+                 "x": int(round(pos[1])), "y": int(round(pos[2]))},
+                {"type": "pointerUp", "button": 0}]}]})
+    else:
+        drv.js("window.stackdFlame.select(arguments[0], arguments[1]);", a.t_from, a.t_to)
+    t0 = time.monotonic()
+    st = wait_for(drv, "var b = document.body.dataset;"
+                  "return b.selecting === '0' || b.selecting === 'error' ? "
+                  "[b.selecting, b.selection || ''] : null;", a.timeout)
+    if not st or st[0] != "0":
+        raise Fail("the selection did not redraw: %r (status %r)" % (
+            st, drv.js("return document.getElementById('status').textContent;")))
+    say("selected %s, redrawn in %.0f ms (fetch + draw, measured from here)"
+        % (st[1], 1000 * (time.monotonic() - t0)))
+    if drv.js("return performance.getEntriesByType('navigation').length + ':' + "
+              "performance.timeOrigin;") != nav0:
+        raise Fail("the page was reloaded")
+    search = drv.js("return location.search;")
+    say("location: %s" % search)
+    q = dict(kv.split("=", 1) for kv in search.lstrip("?").split("&") if "=" in kv)
+    lo, hi = st[1].split("-")
+    if q.get("start") != lo or q.get("end") != hi or "seconds" in q or "format" in q:
+        raise Fail("the URL does not keep the selection %s-%s: %s" % (lo, hi, search))
+    # Snapped to the nearest window boundaries: within a window of what was asked.
+    w = drv.js("var t = window.stackdFlame.timeline(); return (t.t1 - t.t0) / t.points;")
+    if abs(float(lo) - a.t_from) > w or abs(float(hi) - a.t_to) > w:
+        raise Fail("selected %s-%s, asked for %.3f-%.3f (windows of %.1f s)"
+                   % (lo, hi, a.t_from, a.t_to, w))
+    info = drv.js("return window.stackdFlame.info();")
+    title = drv.js("return document.getElementById('subtitle').textContent;")
+    say("graph now: %d samples, %d frames drawn; subtitle %r" % (info["total"], info["drawn"], title))
+    if a.expect:
+        fs = drawn_named(drv, a.expect)
+        share = drv.js("return window.stackdFlame.share(arguments[0]);", a.expect)
+        say("frame %s: %d drawn, share %.2f%%" % (a.expect, len(fs), share))
+        if not fs:
+            raise Fail("after the selection no frame named %r is drawn" % a.expect)
+    if a.absent:
+        share = drv.js("return window.stackdFlame.share(arguments[0]);", a.absent)
+        say("frame %s: share %.2f%% (want 0)" % (a.absent, share))
+        if share > 0:
+            raise Fail("after the selection %s is still in the graph (%.2f%%)" % (a.absent, share))
+    if a.keys:
+        step = drv.js("var t = window.stackdFlame.timeline(); return [t.from, t.to];")
+        drv.js("document.getElementById('timeline').focus();")
+        drv.cmd("POST", "/actions", {"actions": [{
+            "type": "key", "id": "kbd",
+            "actions": [{"type": "keyDown", "value": "\ue014"}, {"type": "keyUp", "value": "\ue014"}]}]})
+        moved = wait_for(drv, "var t = window.stackdFlame.timeline(), b = document.body.dataset;"
+                         "return b.selecting === '0' && t.from > arguments[0] ? [t.from, t.to] : null;",
+                         a.timeout, step[0])
+        say("arrow right on the timeline: %r -> %r" % (step, moved))
+        w = drv.js("var t = window.stackdFlame.timeline(); return (t.t1 - t.t0) / t.points;")
+        if (not moved or abs((moved[1] - moved[0]) - (step[1] - step[0])) > 0.1 * w
+                or abs(moved[0] - step[0] - w) > 0.25 * w):
+            raise Fail("the right arrow key did not move the selection by a window: %r -> %r"
+                       % (step, moved))
+    if a.sum_from is not None:
+        sums = drv.js("var f = window.stackdFlame;"
+                      "return [f.timelineSeconds(arguments[0], arguments[1], 'all'),"
+                      "        f.timelineSeconds(arguments[0], arguments[1], 'sel')];",
+                      a.sum_from, a.sum_to)
+        say("timeline-seconds: %.6f %.6f" % (sums[0], sums[1]))
+    errs = console_errors(drv)
+    if errs:
+        raise Fail("the page logged errors: %s" % " | ".join(errs[:5]))
+    if a.screenshot:
+        png = base64.b64decode(drv.cmd("GET", "/screenshot"))
+        Path(a.screenshot).write_bytes(png)
+        say("screenshot: %s (%d bytes)" % (a.screenshot, len(png)))
+    say("OK")
+
+
 def cmd_render_time(drv, a):
     url = to_url(a.url)
     say("url: %s" % url)
@@ -451,6 +567,17 @@ def main():
     f.add_argument("--click", metavar="NAME", help="hover and click this frame, check the zoom")
     f.add_argument("--final-screenshot", metavar="OUT.png",
                    help="a second screenshot after the search and the click")
+    t = sub.add_parser("timeline", help="select a range on a page's timeline and check the redraw")
+    t.add_argument("url")
+    t.add_argument("--from", dest="t_from", type=float, required=True, metavar="T0")
+    t.add_argument("--to", dest="t_to", type=float, required=True, metavar="T1")
+    t.add_argument("--drag", action="store_true", help="select with the mouse, not the page's API")
+    t.add_argument("--expect", metavar="NAME")
+    t.add_argument("--absent", metavar="NAME")
+    t.add_argument("--keys", action="store_true", help="check the arrow keys move the selection")
+    t.add_argument("--sum-from", type=float)
+    t.add_argument("--sum-to", type=float)
+    t.add_argument("--screenshot", metavar="OUT.png")
     r = sub.add_parser("render-time", help="median time to draw the page")
     r.add_argument("url")
     r.add_argument("--runs", type=int, default=5)
@@ -469,6 +596,8 @@ def main():
         drv.start(a.chromium, a.chromedriver)
         if a.cmd == "flame":
             cmd_flame(drv, a)
+        elif a.cmd == "timeline":
+            cmd_timeline(drv, a)
         else:
             cmd_render_time(drv, a)
         return 0

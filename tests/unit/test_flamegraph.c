@@ -395,8 +395,8 @@ static void test_escaping(void **state)
 
 	/* The whole page: valid UTF-8, only the template's own script elements, title escaped. */
 	assert_true(valid_utf8((const unsigned char *)html, strlen(html)));
-	assert_int_equal(count_of(html, "<script"), 2);
-	assert_int_equal(count_of(html, "</script"), 2);
+	assert_int_equal(count_of(html, "<script"), 3);
+	assert_int_equal(count_of(html, "</script"), 3);
 	assert_null(strstr(html, "</SCRIPT"));
 	assert_null(strstr(html, "<img"));
 	assert_null(strstr(html, "<b>"));
@@ -442,7 +442,10 @@ static void test_self_contained(void **state)
 				     "<td>90</td><td>0.090</td><td>90.00</td></tr>"));
 	assert_non_null(strstr(html, "100 samples (0.100 s of CPU"));
 	assert_non_null(strstr(html, "\"unit\":\"samples\",\"measure\":\"CPU\""));
-	assert_non_null(strstr(html, "Top functions by self samples"));
+	assert_non_null(strstr(html, "Top functions by self <span id=\"top-unit\">samples</span>"));
+	/* No timeline given: its element holds null and the page hides the box. */
+	assert_non_null(
+	    strstr(html, "<script id=\"stackd-timeline\" type=\"application/json\">null</script>"));
 	free(html);
 	flamegraph_free(fg);
 
@@ -455,7 +458,7 @@ static void test_self_contained(void **state)
 	assert_non_null(strstr(html, "<tr><td>1</td><td class=\"fn\">hot_function</td><td>user</td>"
 				     "<td>90</td><td>0.000</td><td>90.00</td></tr>"));
 	assert_non_null(strstr(html, "<th>self \u00b5s</th><th>self off-CPU s</th>"));
-	assert_non_null(strstr(html, "Top functions by self \u00b5s"));
+	assert_non_null(strstr(html, "Top functions by self <span id=\"top-unit\">\u00b5s</span>"));
 	assert_non_null(strstr(html, "100 \u00b5s (0.000 s of off-CPU time)"));
 	assert_non_null(strstr(html, "\"unit\":\"\u00b5s\",\"measure\":\"off-CPU\""));
 	free(html);
@@ -769,6 +772,42 @@ static void test_export_links(void **state)
 	flamegraph_free(fg);
 }
 
+/* What a range selection fetches: the page's parts as one JSON object; and a timeline embedded. */
+static void test_parts(void **state)
+{
+	struct flamegraph_page page = {.title = "t <b>",
+				       .subtitle = "s",
+				       .period_ns = 1000000,
+				       .export_query = "seconds=60",
+				       .timeline_json = "{\"type\":\"cpu\",\"points\":[]}"};
+	const char *f[] = {"main", "hot<fn>"};
+	struct flamegraph *fg = NULL;
+	const char *want = "{\"title\":\"t \\u003cb\\u003e\",\"subtitle\":\"s\","
+			   "\"unit\":\"samples\",\"summary\":\"5 samples";
+	struct strbuf out;
+	char *html;
+
+	(void)state;
+	assert_int_equal(flamegraph_new(&fg), 0);
+	assert_int_equal(flamegraph_add(fg, f, 2, 5), 0);
+	strbuf_init(&out, 1u << 20);
+	assert_int_equal(flamegraph_write_parts(fg, &page, &out), 0);
+	assert_memory_equal(out.buf, want, strlen(want));
+	/* HTML parts are HTML-escaped, then JSON-escaped: no raw '<' from a name anywhere. */
+	assert_non_null(strstr(out.buf, "\"table\":\"\\u003ctable id=\\\"top-self\\\"\\u003e"));
+	assert_non_null(strstr(out.buf, "hot\\u0026lt;fn\\u0026gt;"));
+	assert_non_null(strstr(out.buf, "\"exports\":\"Download this selection as"));
+	assert_non_null(strstr(out.buf, "\"data\":{\"version\":1,\"total\":5,"));
+	assert_null(strchr(out.buf, '<'));
+	assert_int_equal(out.buf[out.len - 2], '}');
+	strbuf_free(&out);
+	html = render(fg, &page);
+	assert_non_null(strstr(html, "<script id=\"stackd-timeline\" type=\"application/json\">"
+				     "{\"type\":\"cpu\",\"points\":[]}</script>"));
+	free(html);
+	flamegraph_free(fg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -777,7 +816,7 @@ int main(void)
 	    cmocka_unit_test(test_truncation_width), cmocka_unit_test(test_truncation_depth),
 	    cmocka_unit_test(test_long_names),	     cmocka_unit_test(test_total_cap),
 	    cmocka_unit_test(test_folded),	     cmocka_unit_test(test_output_cap),
-	    cmocka_unit_test(test_export_links),
+	    cmocka_unit_test(test_export_links),     cmocka_unit_test(test_parts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -79,7 +79,7 @@ check "$([[ $first == *">$HOT<"* ]] && echo 1 || echo 0)" "no-JS table ranks $HO
 check "$(grep -q '<td>6000</td><td>60.606</td><td>88.89</td>' "$PAGE" && echo 1 || echo 0)" \
 	"no-JS table: $HOT self 6000 samples, 60.606 s, 88.89%"
 check "$(grep -Eq 'https?://' "$PAGE" && echo 0 || echo 1)" "no URL anywhere in the page"
-check "$(($(grep -o '<script' "$PAGE" | wc -l) == 2))" "two script elements (data + code)"
+check "$(($(grep -o '<script' "$PAGE" | wc -l) == 3))" "three script elements (data, timeline, code)"
 "$TOOL" - <"$WORK/hot.folded" >"$WORK/stdin.html" 2>/dev/null || fail "reading stdin ('-') failed"
 check "$([[ $(grep -o '"names":.*' "$WORK/stdin.html") == "$(grep -o '"names":.*' "$PAGE")" ]] && echo 1 || echo 0)" \
 	"stdin ('-') gives the same graph as the file"
@@ -129,7 +129,7 @@ check "$(grep -q '500 of 500 lines were bad' "$WORK/many.err" && echo 1 || echo 
 "$TOOL" --title '</title><script>alert(1)</script>' "$WORK/hot.folded" >"$WORK/title.html"
 check "$(grep -q '<title>&lt;/title&gt;&lt;script&gt;alert(1)&lt;/script&gt;</title>' "$WORK/title.html" && echo 1 || echo 0)" \
 	"a hostile --title is escaped"
-check "$(($(grep -o '<script' "$WORK/title.html" | wc -l) == 2))" "no script element from the title"
+check "$(($(grep -o '<script' "$WORK/title.html" | wc -l) == 3))" "no script element from the title"
 
 "$TOOL" --help >"$WORK/help.out" || fail "--help exits non-zero"
 check "$(grep -q '^Usage: stackd-flamegraph' "$WORK/help.out" && echo 1 || echo 0)" "--help prints the usage"

@@ -929,6 +929,18 @@ static void test_frozen(void **state)
 	perftools__profiles__profile__free_unpacked(p, NULL);
 	pprof_builder_free(m);
 
+	/* Sums: all samples, and pid 7's (a CPU profile's value is count x period). */
+	{
+		int64_t count, value;
+
+		assert_int_equal(pprof_frozen_sum(fz, NULL, &count, &value), 0);
+		assert_int_equal(count, 10);
+		assert_int_equal(value, 10 * (int64_t)PERIOD_NS);
+		assert_int_equal(pprof_frozen_sum(fz, &only7, &count, &value), 0);
+		assert_int_equal(count, 7);
+		assert_int_equal(value, 7 * (int64_t)PERIOD_NS);
+	}
+
 	/* Stacks by name: inline chains expanded, kinds marked; unknown frames named by file. */
 	assert_int_equal(pprof_frozen_foreach(fz, &only7, walk_cb, &w), 0);
 	assert_int_equal(w.n, 2);
@@ -1000,6 +1012,13 @@ static void test_offcpu(void **state)
 	/* Frozen and merged back: the values stay. */
 	assert_int_equal(pprof_freeze(b, DURATION_NS, &fz), 0);
 	assert_int_equal(pprof_frozen_kind(fz), PPROF_KIND_OFFCPU);
+	{
+		int64_t count, value;
+
+		assert_int_equal(pprof_frozen_sum(fz, NULL, &count, &value), 0);
+		assert_int_equal(count, 7);
+		assert_int_equal(value, 3000500 + 7000);
+	}
 	assert_int_equal(pprof_builder_new(&opts, &m), 0);
 	assert_int_equal(pprof_merge(m, fz, NULL), 0);
 	assert_int_equal(pprof_merge(m, fz, NULL), 0);

@@ -59,6 +59,11 @@ struct flamegraph_page {
 	 * files. NULL: no such links (a page made from a file).
 	 */
 	const char *export_query;
+	/*
+	 * The timeline drawn above the graph, a JSON object (pages.c writes it:
+	 * numbers and fixed words only, nothing to escape); NULL: none.
+	 */
+	const char *timeline_json;
 };
 
 struct flamegraph_stats {
@@ -99,6 +104,14 @@ int flamegraph_add_folded(struct flamegraph *fg, const char *line, size_t len, c
  */
 int flamegraph_write_html(const struct flamegraph *fg, const struct flamegraph_page *page,
 			  struct strbuf *out);
+
+/*
+ * The parts of the page a range selection replaces without a reload, as one
+ * JSON object: {"title","subtitle","summary","exports","unit","table" (HTML
+ * strings), "data" (the graph, as in the page)}. Same return values.
+ */
+int flamegraph_write_parts(const struct flamegraph *fg, const struct flamegraph_page *page,
+			   struct strbuf *out);
 
 size_t flamegraph_nr_nodes(const struct flamegraph *fg);
 void flamegraph_get_stats(const struct flamegraph *fg, struct flamegraph_stats *st);

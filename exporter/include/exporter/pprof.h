@@ -168,6 +168,13 @@ typedef int (*pprof_stack_fn)(void *ctx, const struct pprof_frame_name *frames, 
 int pprof_frozen_foreach(const struct pprof_frozen *f, const struct pprof_select *sel,
 			 pprof_stack_fn fn, void *ctx);
 
+/*
+ * The samples @sel keeps (NULL: all), summed: *count their first values,
+ * *value their second (ns). 0 or -ENOMEM.
+ */
+int pprof_frozen_sum(const struct pprof_frozen *f, const struct pprof_select *sel, int64_t *count,
+		     int64_t *value);
+
 /* Sample counts per distinct label set kept by @sel (frames are not looked at). */
 typedef int (*pprof_labels_fn)(void *ctx, const struct pprof_label *labels, size_t nr,
 			       int64_t count);

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# The flame graph page's timeline, in headless Chromium: a range selected on it (mouse drag,
+# or the page's own select, or the arrow keys) redraws the graph for that range without a
+# reload and keeps the range in the URL; the timeline's seconds are the CPU seconds the
+# metrics count.
+#
+#   fixture: phase_shift 8 (main -> run_phases -> phase_old -> spin for 8 s, then phase_new)
+#   agent:   --profiling.frequency=99 --history.window=2s
+#   checks:  /flamegraph?pid=FX&seconds=600 has a timeline of >= 2 windows; dragging from
+#            2.5 s after the switch to the end draws phase_new and not phase_old, the URL says
+#            start=..&end=.. (no seconds), the page was not reloaded; the right arrow key on the
+#            focused timeline moves the selection one window later; selecting the first half
+#            through stackdFlame.select draws phase_old and not phase_new; the sum of the
+#            timeline's filtered seconds over all windows equals
+#            stackd_cpu_seconds_total{comm="phase_shift"} within 5% (both count the same
+#            samples); the timeline JSON endpoint refuses format=xml (400).
+# shellcheck source-path=SCRIPTDIR disable=SC2119
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+PHASE=8
+MARGIN=2.5
+
+e2e_require_bpf
+e2e_require_cmd "$FIXTURE_CC" curl python3 chromium chromedriver
+
+fixture=$(e2e_build_fixture phase_shift)
+agent_start --profiling.frequency=99 --history.window=2s
+e2e_bg phase_shift "$fixture" "$PHASE"
+fx=$BG_PID
+rc=0
+e2e_reap "$fx" $((2 * PHASE + 30)) || rc=$?
+((rc == 0)) || fail "phase_shift exited with status $rc: $(cat "$T/phase_shift.out")"
+read -r t_start t_switch t_end < <(awk '{ t[$1] = $2 } END { print t["start"], t["switch"], t["end"] }' "$T/phase_shift.out")
+[[ -n $t_end ]] || fail "phase_shift printed no times: $(cat "$T/phase_shift.out")"
+sleep 2.5 # the last drain has the end in the history
+info "fixture pid $fx: start $t_start, switch $t_switch, end $t_end"
+
+url="$AGENT_URL/flamegraph?pid=$fx&seconds=600"
+shot=${STACKD_BUILD_DIR:-$T}/timeline_page.png
+new_from=$(awk -v s="$t_switch" -v m="$MARGIN" 'BEGIN { printf "%.3f", s + m }')
+new_to=$(awk -v s="$t_end" 'BEGIN { printf "%.3f", s + 0.5 }')
+old_to=$(awk -v s="$t_switch" -v m="$MARGIN" 'BEGIN { printf "%.3f", s - m }')
+browse()
+{
+	local name=$1 rc=0
+	shift
+	python3 "$STACKD_SRC/tests/e2e/browser.py" timeline "$url" "$@" >"$T/$name.out" 2>&1 || rc=$?
+	sed "s/^/    browser.py ($name): /" "$T/$name.out"
+	((rc != 77)) || skip_or_fail "chromium or chromedriver missing"
+	return "$rc"
+}
+rc=0
+browse drag --from "$new_from" --to "$new_to" --drag --expect phase_new --absent phase_old --keys \
+	--screenshot "$shot" || rc=$?
+check "$((rc == 0))" "drag on the timeline: phase_new drawn, phase_old gone, URL kept, no reload; arrow key moves it (status $rc)"
+rc=0
+browse select --from "$t_start" --to "$old_to" --expect phase_old --absent phase_new \
+	--sum-from 0 --sum-to 1e12 || rc=$?
+check "$((rc == 0))" "stackdFlame.select of the first half: phase_old drawn, phase_new gone (status $rc)"
+
+# The timeline's seconds against the metric: the same samples, counted twice.
+read -r _ tl_sel < <(awk '/timeline-seconds:/ { print $(NF - 1), $NF }' "$T/select.out")
+metric=$(curl -sS -m 10 "$AGENT_URL/metrics" | awk '/^stackd_cpu_seconds_total\{/ && /comm="phase_shift"/ { s += $NF } END { printf "%.6f", s + 0 }')
+info "timeline: ${tl_sel:-?} s of CPU for pid $fx over all windows; stackd_cpu_seconds_total{comm=\"phase_shift\"} $metric s"
+check "$(awk -v a="${tl_sel:-0}" -v b="$metric" 'BEGIN { print (b > 5 && a >= 0.95 * b && a <= 1.05 * b) ? 1 : 0 }')" \
+	"the timeline's CPU seconds (${tl_sel:-?}) match the metric ($metric) within 5%"
+code=$(curl -sS -m 10 -o "$T/bad.txt" -w '%{http_code}' "$url&format=xml") || true
+check "$([[ $code == 400 ]] && echo 1 || echo 0)" "/flamegraph?format=xml: HTTP $code ($(head -c 120 "$T/bad.txt"))"
+agent_stop
+pass "timeline: selections redraw without a reload, ${tl_sel:-?} s vs metric $metric s"
