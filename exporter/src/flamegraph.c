@@ -46,12 +46,15 @@ struct fg_node {
 	uint32_t depth;
 	uint64_t total; /* samples in this node and below */
 	uint64_t self;	/* samples whose stack ends here */
+	uint64_t base;	/* the base profile's samples in this node and below (a diff) */
 };
 
 struct fg_name {
 	char *str; /* NUL-terminated copy, as given (suffix included) */
 	uint32_t len;
+	uint32_t mark; /* the base stack that last counted this name */
 	uint64_t hash;
+	uint64_t base_incl; /* base samples with this name anywhere on the stack */
 };
 
 struct flamegraph {
@@ -75,6 +78,9 @@ struct flamegraph {
 	uint64_t total;
 	uint64_t truncated_samples;
 	uint64_t truncated_stacks;
+	bool has_base; /* a differential graph: flamegraph_add_base was called */
+	uint64_t base_total;
+	uint32_t base_stacks; /* the marks of fg_name */
 };
 
 /* ------------------------------------------------------------ hashing */
@@ -155,6 +161,8 @@ static int names_push(struct flamegraph *fg, const char *s, uint32_t len, uint64
 	n->str[len] = '\0';
 	n->len = len;
 	n->hash = h;
+	n->mark = 0;
+	n->base_incl = 0;
 	fg->nr_names++;
 	fg->name_bytes += len;
 	return 0;
@@ -229,6 +237,7 @@ static int node_new(struct flamegraph *fg, uint32_t parent, uint32_t name, uint3
 	n->depth = fg->nodes[parent].depth + 1;
 	n->total = 0;
 	n->self = 0;
+	n->base = 0;
 	if (name == NAME_TRUNCATED) {
 		fg->nodes[parent].trunc = idx;
 	} else {
@@ -387,6 +396,58 @@ int flamegraph_add(struct flamegraph *fg, const char *const *frames, size_t n, u
 	for (; cur != NO_NODE; cur = fg->nodes[cur].parent)
 		fg->nodes[cur].total += count;
 	fg->total += count;
+	return 0;
+}
+
+int flamegraph_add_base(struct flamegraph *fg, const char *const *frames, size_t n, uint64_t count)
+{
+	uint32_t cur = 0, name, m, i;
+	bool on_path = true;
+	int err;
+
+	if (!fg || (n && !frames))
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		if (!frames[i])
+			return -EINVAL;
+	}
+	if (count > FLAMEGRAPH_MAX_TOTAL - fg->base_total)
+		return -ERANGE;
+	fg->has_base = true;
+	if (!count)
+		return 0;
+	m = n > FLAMEGRAPH_MAX_DEPTH ? FLAMEGRAPH_MAX_DEPTH : (uint32_t)n;
+	fg->base_stacks++;
+	fg->nodes[0].base += count;
+	for (i = 0; i < m; i++) {
+		uint32_t len = name_cut_len(frames[i]);
+		uint64_t h = hash_bytes(frames[i], len, fg->name_seed);
+
+		name = name_lookup(fg, frames[i], len, h);
+		if (name == NO_NODE) {
+			/* A function only the base has: its share fell to 0, say so in the table.
+			 */
+			if (fg->name_bytes + len > FLAMEGRAPH_MAX_NAME_BYTES)
+				break;
+			err = name_intern(fg, frames[i], len, h, &name);
+			if (err)
+				return err;
+		}
+		if (fg->names[name].mark != fg->base_stacks) {
+			fg->names[name].mark = fg->base_stacks;
+			fg->names[name].base_incl += count;
+		}
+		/* Its nodes: as deep as the graph has this stack (no node is made). */
+		if (on_path) {
+			uint32_t child = child_lookup(fg, cur, name);
+
+			if (child == NO_NODE)
+				on_path = false;
+			else
+				fg->nodes[(cur = child)].base += count;
+		}
+	}
+	fg->base_total += count;
 	return 0;
 }
 
@@ -778,10 +839,47 @@ static const char *page_measure(const struct flamegraph_page *page)
  * parent is the last node before it one level up. kinds has one letter per
  * name: u(ser) k(ernel) j(IT) i(nlined) r(oot) t(runcated).
  */
+/*
+ * The shown nodes in preorder (the root first, children sorted by label):
+ * into @order (nr_nodes entries); returns how many, or 0 out of memory.
+ */
+static uint32_t preorder(const struct flamegraph *fg, const struct fg_layout *l, uint32_t *order)
+{
+	uint32_t *stack, *pos, sp = 1, nr = 0;
+
+	/* Iterative: depth is bounded, but 1024 frames of recursion is not free either. */
+	stack = malloc((FLAMEGRAPH_MAX_DEPTH + 2) * sizeof(*stack));
+	pos = malloc((FLAMEGRAPH_MAX_DEPTH + 2) * sizeof(*pos));
+	if (!stack || !pos) {
+		free(stack);
+		free(pos);
+		return 0;
+	}
+	stack[0] = 0;
+	pos[0] = l->child_off[0];
+	order[nr++] = 0;
+	while (sp) {
+		uint32_t top = stack[sp - 1], c;
+
+		if (pos[sp - 1] == l->child_off[top + 1]) {
+			sp--;
+			continue;
+		}
+		c = l->child_idx[pos[sp - 1]++];
+		order[nr++] = c;
+		stack[sp] = c;
+		pos[sp] = l->child_off[c];
+		sp++;
+	}
+	free(stack);
+	free(pos);
+	return nr;
+}
+
 static int write_json(const struct flamegraph *fg, const struct fg_layout *l,
 		      const struct flamegraph_page *page, struct strbuf *sb)
 {
-	uint32_t *stack = NULL, *pos = NULL, sp = 0, i;
+	uint32_t *order = NULL, nr, i;
 	int err;
 
 	err = strbuf_appendf(sb,
@@ -813,39 +911,26 @@ static int write_json(const struct flamegraph *fg, const struct fg_layout *l,
 		err = strbuf_appends(sb, "\",\"nodes\":[");
 	if (err)
 		return err;
-
-	/* Iterative preorder: depth is bounded, but 1024 frames of recursion is not free either. */
-	stack = malloc((FLAMEGRAPH_MAX_DEPTH + 2) * sizeof(*stack));
-	pos = malloc((FLAMEGRAPH_MAX_DEPTH + 2) * sizeof(*pos));
-	if (!stack || !pos) {
-		err = -ENOMEM;
-		goto cleanup;
+	order = malloc(((size_t)fg->nr_nodes + 1) * sizeof(*order));
+	nr = order ? preorder(fg, l, order) : 0;
+	if (!nr) {
+		free(order);
+		return -ENOMEM;
 	}
-	stack[0] = 0;
-	pos[0] = l->child_off[0];
-	sp = 1;
 	err = strbuf_appendf(sb, "%u,0,%" PRIu64 ",%" PRIu64, NAME_ROOT, fg->nodes[0].total,
 			     fg->nodes[0].self);
-	while (!err && sp) {
-		uint32_t top = stack[sp - 1], c;
-		const struct fg_node *n;
-
-		if (pos[sp - 1] == l->child_off[top + 1]) {
-			sp--;
-			continue;
-		}
-		c = l->child_idx[pos[sp - 1]++];
-		n = &fg->nodes[c];
-		err = append_node(sb, n);
-		stack[sp] = c;
-		pos[sp] = l->child_off[c];
-		sp++;
+	for (i = 1; !err && i < nr; i++)
+		err = append_node(sb, &fg->nodes[order[i]]);
+	/* A diff: each node's base samples, in the same order. */
+	if (!err && fg->has_base) {
+		err = strbuf_appendf(sb, "],\"base_total\":%" PRIu64 ",\"base\":[", fg->base_total);
+		for (i = 0; !err && i < nr; i++)
+			err = strbuf_appendf(sb, i ? ",%" PRIu64 : "%" PRIu64,
+					     fg->nodes[order[i]].base);
 	}
 	if (!err)
 		err = strbuf_appends(sb, "]}");
-cleanup:
-	free(stack);
-	free(pos);
+	free(order);
 	return err;
 }
 
@@ -864,8 +949,8 @@ static int self_cmp(const void *a, const void *b)
 }
 
 /* The no-JS view: top functions by self samples, summed over every node of the same name. */
-static int write_table(const struct flamegraph *fg, const struct flamegraph_page *page,
-		       struct strbuf *sb)
+static int write_self_table(const struct flamegraph *fg, const struct flamegraph_page *page,
+			    struct strbuf *sb)
 {
 	struct self_sum *sums = NULL;
 	uint32_t i, nr = 0;
@@ -914,6 +999,128 @@ static int write_table(const struct flamegraph *fg, const struct flamegraph_page
 cleanup:
 	free(sums);
 	return err;
+}
+
+struct share_change {
+	uint32_t name;
+	double base, now; /* % of all samples with the name on the stack */
+};
+
+static int change_cmp(const void *a, const void *b)
+{
+	const struct share_change *x = a, *y = b;
+	double dx = x->now - x->base, dy = y->now - y->base;
+
+	if (dx != dy)
+		return dx > dy ? -1 : 1;
+	return x->name < y->name ? -1 : x->name > y->name;
+}
+
+#define DIFF_ROWS 15 /* grown, then shrunk */
+
+/*
+ * A diff's table: the functions whose share of the samples (with the
+ * function anywhere on the stack, each stack once) grew most, then those
+ * that shrank most, against the base.
+ */
+static int write_diff_table(const struct flamegraph *fg, struct strbuf *sb)
+{
+	struct share_change *ch = NULL;
+	uint64_t *incl = NULL;
+	uint32_t *order = NULL, *active = NULL, *path = NULL, nr, plen = 0, nch = 0, i, k;
+	int err = 0;
+
+	incl = calloc(fg->nr_names + 1, sizeof(*incl));
+	active = calloc(fg->nr_names + 1, sizeof(*active));
+	path = malloc((FLAMEGRAPH_MAX_DEPTH + 2) * sizeof(*path));
+	order = malloc(((size_t)fg->nr_nodes + 1) * sizeof(*order));
+	ch = calloc(fg->nr_names + 1, sizeof(*ch));
+	if (!incl || !active || !path || !order || !ch) {
+		err = -ENOMEM;
+		goto out;
+	}
+	{
+		struct fg_layout l = {0};
+
+		err = layout_build(fg, &l);
+		nr = err ? 0 : preorder(fg, &l, order);
+		layout_free(&l);
+		if (!err && !nr)
+			err = -ENOMEM;
+	}
+	/* This range's share by name: a node counts unless an ancestor has its name. */
+	for (i = 0; !err && i < nr; i++) {
+		const struct fg_node *n = &fg->nodes[order[i]];
+
+		while (plen > n->depth)
+			active[path[--plen]]--;
+		if (!active[n->name])
+			incl[n->name] += n->total;
+		active[n->name]++;
+		path[plen++] = n->name;
+	}
+	for (i = NAME_RESERVED; !err && i < fg->nr_names; i++) {
+		double now = fg->total ? 100.0 * (double)incl[i] / (double)fg->total : 0;
+		double base = fg->base_total
+				  ? 100.0 * (double)fg->names[i].base_incl / (double)fg->base_total
+				  : 0;
+
+		if (now - base >= 0.01 || base - now >= 0.01)
+			ch[nch++] = (struct share_change){.name = i, .base = base, .now = now};
+	}
+	if (err)
+		goto out;
+	qsort(ch, nch, sizeof(*ch), change_cmp);
+	if (!nch) {
+		err = strbuf_appends(sb,
+				     "<p>No function's share changed by 0.01 points or more.</p>");
+		goto out;
+	}
+	err = strbuf_appends(sb, "<table id=\"top-diff\"><thead><tr><th>#</th><th>function</th>"
+				 "<th>kind</th><th>base %</th><th>this range %</th>"
+				 "<th>change (points)</th></tr></thead><tbody>\n");
+	for (i = 0, k = 0; !err && i < nch; i++) {
+		const struct share_change *c = &ch[i];
+		bool grew = c->now > c->base;
+		size_t len;
+		enum fg_kind kind;
+
+		/* The DIFF_ROWS that grew most, then the DIFF_ROWS that shrank most. */
+		if (grew ? i >= DIFF_ROWS : nch > DIFF_ROWS && i + DIFF_ROWS < nch)
+			continue;
+		kind = name_kind(fg, c->name, &len);
+		err = strbuf_appendf(sb, "<tr class=\"%s\"><td>%u</td><td class=\"fn\">",
+				     grew ? "grew" : "shrank", ++k);
+		err = err ?: html_escape(sb, fg->names[c->name].str, len);
+		err = err
+			  ?: strbuf_appendf(sb,
+					    "</td><td>%s</td><td>%.2f</td><td>%.2f</td>"
+					    "<td>%+.2f</td></tr>\n",
+					    kind_label(kind), c->base, c->now, c->now - c->base);
+	}
+	err = err ?: strbuf_appends(sb, "</tbody></table>");
+out:
+	free(incl);
+	free(active);
+	free(path);
+	free(order);
+	free(ch);
+	return err;
+}
+
+/* The table under the graph: top functions by self samples, or for a diff what changed. */
+static int write_table(const struct flamegraph *fg, const struct flamegraph_page *page,
+		       struct strbuf *sb)
+{
+	return fg->has_base ? write_diff_table(fg, sb) : write_self_table(fg, page, sb);
+}
+
+static int write_table_title(const struct flamegraph *fg, const struct flamegraph_page *page,
+			     struct strbuf *sb)
+{
+	if (fg->has_base)
+		return strbuf_appends(sb, "Functions whose share changed most against the base");
+	return strbuf_appendf(sb, "Top functions by self %s", page_unit(page));
 }
 
 static int write_summary(const struct flamegraph *fg, const struct flamegraph_page *page,
@@ -1023,8 +1230,8 @@ int flamegraph_write_html(const struct flamegraph *fg, const struct flamegraph_p
 		else if (KEY_IS("TIMELINE"))
 			err =
 			    strbuf_appends(out, page->timeline_json ? page->timeline_json : "null");
-		else if (KEY_IS("UNIT"))
-			err = strbuf_appends(out, page_unit(page));
+		else if (KEY_IS("TABLE_TITLE"))
+			err = write_table_title(fg, page, out);
 		else if (KEY_IS("TABLE"))
 			err = write_table(fg, page, out);
 		else if (KEY_IS("DATA"))
@@ -1107,6 +1314,7 @@ int flamegraph_write_parts(const struct flamegraph *fg, const struct flamegraph_
 	err = err ?: put_part(out, "summary", &tmp, part_summary, fg, page);
 	err = err ?: put_part(out, "exports", &tmp, part_exports, fg, page);
 	err = err ?: put_part(out, "table", &tmp, part_table, fg, page);
+	err = err ?: put_part(out, "table_title", &tmp, write_table_title, fg, page);
 	err = err ?: strbuf_appends(out, "\"data\":");
 	err = err ?: write_json(fg, &l, page, out);
 	err = err ?: strbuf_appends(out, "}\n");

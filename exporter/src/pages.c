@@ -360,6 +360,11 @@ static int flame_add(struct stack_walk *w, const char *const *frames, size_t nr,
 	return flamegraph_add(w->ctx, frames, nr, (uint64_t)count);
 }
 
+static int flame_add_base(struct stack_walk *w, const char *const *frames, size_t nr, int64_t count)
+{
+	return flamegraph_add_base(w->ctx, frames, nr, (uint64_t)count);
+}
+
 /* "pid=1,2 comm=x" for titles. */
 static void describe_filter(const struct label_filter *f, char *buf, size_t sz)
 {
@@ -432,6 +437,40 @@ static bool view_span(const struct history_view *v, char t0[32], char t1[32])
 }
 
 /*
+ * A differential graph's base (base=FROM,TO): the same type and filters over
+ * that range, added to @fg as its base. False with a 400 in @reply when the
+ * argument is bad; *@desc says what the base held, for the subtitle.
+ */
+static bool add_base(const struct pages_ctx *c, const struct selection *sel, const char *arg,
+		     struct flamegraph *fg, int *err, char *desc, size_t desc_sz,
+		     struct http_reply *reply)
+{
+	struct stack_walk w = {.fn = flame_add_base, .ctx = fg};
+	struct selection base = *sel;
+	char t0[32], t1[32];
+
+	if (query_parse_base(arg, &base.from, &base.to)) {
+		http_reply_errorf(reply, 400, "%s",
+				  "base must be FROM,TO: two times as start= and end= take them "
+				  "(Unix seconds or RFC 3339), FROM first");
+		return false;
+	}
+	if (history_acquire(c->hist[sel->kind], base.from, base.to, &base.v)) {
+		*err = -ENOMEM;
+		return true;
+	}
+	*err = walk_windows(c, &base, &w);
+	if (view_span(&base.v, t0, t1))
+		snprintf(desc, desc_sz, "; compared with %s to %s (%zu windows)", t0, t1,
+			 base.v.nr);
+	else
+		snprintf(desc, desc_sz,
+			 "; compared with a base range the history holds nothing of");
+	history_release(&base.v);
+	return true;
+}
+
+/*
  * The timeline of @sel's profile type over everything the history holds, for
  * the pages: {"type":T,"from":S,"to":S,"points":[[start,seconds,all,selected],...]}
  * with times in Unix seconds, one point per window (the open one last), "all"
@@ -478,12 +517,13 @@ static void serve_flamegraph(const struct pages_ctx *c, const struct http_profil
 			     struct http_reply *reply)
 {
 	const char *format = http_req_arg(req, "format");
+	const char *base_arg = http_req_arg(req, "base");
 	const bool parts = format && strcmp(format, "json") == 0;
 	struct flamegraph *fg = NULL;
 	struct stack_walk w = {.fn = flame_add};
 	struct selection sel;
 	struct strbuf out, query, timeline;
-	char title[512], sub[256], fdesc[384], t0[32], t1[32];
+	char title[512], sub[384], fdesc[384], t0[32], t1[32], bdesc[128] = "";
 	struct flamegraph_page page;
 	bool in_us;
 	int err;
@@ -498,9 +538,17 @@ static void serve_flamegraph(const struct pages_ctx *c, const struct http_profil
 	err = flamegraph_new(&fg);
 	w.ctx = fg;
 	err = err ?: walk_windows(c, &sel, &w);
+	/* The base after the graph's own stacks: it only counts on the nodes they made. */
+	if (base_arg && !err &&
+	    !add_base(c, &sel, base_arg, fg, &err, bdesc, sizeof(bdesc), reply)) {
+		history_release(&sel.v);
+		flamegraph_free(fg);
+		return;
+	}
 	describe_filter(&sel.f, fdesc, sizeof(fdesc));
 	if (view_span(&sel.v, t0, t1)) {
-		snprintf(sub, sizeof(sub), "%s to %s, %zu windows of history", t0, t1, sel.v.nr);
+		snprintf(sub, sizeof(sub), "%s to %s, %zu windows of history%s", t0, t1, sel.v.nr,
+			 bdesc);
 	} else {
 		snprintf(sub, sizeof(sub), "%s",
 			 sel.v.held_from_ns ? "no samples in that range"
@@ -508,7 +556,8 @@ static void serve_flamegraph(const struct pages_ctx *c, const struct http_profil
 					      "--history.window after start-up");
 	}
 	history_release(&sel.v);
-	snprintf(title, sizeof(title), "stackd %s flame graph%s", type_title[sel.kind], fdesc);
+	snprintf(title, sizeof(title), "stackd %s %sflame graph%s", type_title[sel.kind],
+		 base_arg ? "differential " : "", fdesc);
 	strbuf_init(&out, PAGE_CAP(req));
 	strbuf_init(&query, 64u << 10);
 	strbuf_init(&timeline, 16u << 20);

@@ -211,6 +211,25 @@ int query_parse_time(const char *s, int64_t *ns)
 	}
 }
 
+int query_parse_base(const char *s, int64_t *from_ns, int64_t *to_ns)
+{
+	const char *comma = s ? strchr(s, ',') : NULL;
+	char first[48];
+	size_t n;
+
+	if (!comma || strchr(comma + 1, ','))
+		return -EINVAL;
+	n = (size_t)(comma - s);
+	if (n >= sizeof(first))
+		return -EINVAL;
+	memcpy(first, s, n);
+	first[n] = '\0';
+	if (query_parse_time(first, from_ns) || query_parse_time(comma + 1, to_ns) ||
+	    *from_ns >= *to_ns)
+		return -EINVAL;
+	return 0;
+}
+
 int query_parse_range(const struct query_args *args, int64_t now_ns, uint64_t max_seconds,
 		      int64_t *from_ns, int64_t *to_ns, char *why, size_t why_sz)
 {

@@ -513,6 +513,58 @@ def cmd_timeline(drv, a):
                 or abs(moved[0] - step[0] - w) > 0.25 * w):
             raise Fail("the right arrow key did not move the selection by a window: %r -> %r"
                        % (step, moved))
+    if a.base_from is not None:
+        if a.drag:
+            pos = drv.js("""
+                var c = document.getElementById('timeline'), r = c.getBoundingClientRect(),
+                    t = window.stackdFlame.timeline();
+                function x(s) { return r.left + 1 + (s - t.t0) / (t.t1 - t.t0) * t.width; }
+                return [x(arguments[0]), x(arguments[1]), r.top + r.height / 2];""",
+                         a.base_from, a.base_to)
+            say("shift-drag on the timeline from x=%.0f to x=%.0f" % (pos[0], pos[1]))
+            drv.cmd("POST", "/actions", {"actions": [
+                {"type": "key", "id": "kbd", "actions": [
+                    {"type": "keyDown", "value": "\ue008"}, {"type": "pause", "duration": 0},
+                    {"type": "pause", "duration": 0}, {"type": "pause", "duration": 0},
+                    {"type": "keyUp", "value": "\ue008"}]},
+                {"type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
+                 "actions": [
+                     {"type": "pointerMove", "duration": 0, "origin": "viewport",
+                      "x": int(round(pos[0])), "y": int(round(pos[2]))},
+                     {"type": "pointerDown", "button": 0},
+                     {"type": "pointerMove", "duration": 150, "origin": "viewport",
+                      "x": int(round(pos[1])), "y": int(round(pos[2]))},
+                     {"type": "pointerUp", "button": 0}, {"type": "pause", "duration": 0}]}]})
+        else:
+            drv.js("window.stackdFlame.compare(arguments[0], arguments[1]);",
+                   a.base_from, a.base_to)
+        st = wait_for(drv, "var b = document.body.dataset;"
+                      "return (b.selecting === '0' && b.base) || b.selecting === 'error' ? "
+                      "[b.selecting, b.base || ''] : null;", a.timeout)
+        if not st or st[0] != "0":
+            raise Fail("the comparison did not redraw: %r (status %r)" % (
+                st, drv.js("return document.getElementById('status').textContent;")))
+        q = drv.js("return location.search;")
+        rows = drv.js("return Array.prototype.map.call(document.querySelectorAll('#top-diff tbody tr'),"
+                      "function (r) { return [r.className, r.cells[1].textContent, r.cells[5].textContent]; });")
+        say("compared with %s; location %s; title %r" % (
+            st[1], q, drv.js("return document.getElementById('top-title').textContent;")))
+        for r in rows if len(rows) <= 8 else rows[:4] + rows[-4:]:
+            say("  change: %s" % (r,))
+        if "base=" not in q:
+            raise Fail("the URL does not keep the base: %s" % q)
+        if a.grew:
+            ch = drv.js("return window.stackdFlame.change(arguments[0]);", a.grew)
+            say("frame %s: %r" % (a.grew, ch))
+            if not ch or ch["points"] < 50 or not ch["color"].startswith("rgb(255,"):
+                raise Fail("%s is not coloured as grown: %r" % (a.grew, ch))
+            if not rows or rows[0][1] != a.grew or rows[0][0] != "grew":
+                raise Fail("the table does not list %s first as grown: %r" % (a.grew, rows[:3]))
+        if a.shrank:
+            if not [r for r in rows if r[1] == a.shrank and r[0] == "shrank"]:
+                raise Fail("the table does not list %s as shrunk" % a.shrank)
+            if rows[-1][1] != a.shrank:
+                raise Fail("%s is not the most shrunk (last row: %r)" % (a.shrank, rows[-1]))
     if a.sum_from is not None:
         sums = drv.js("var f = window.stackdFlame;"
                       "return [f.timelineSeconds(arguments[0], arguments[1], 'all'),"
@@ -575,6 +627,10 @@ def main():
     t.add_argument("--expect", metavar="NAME")
     t.add_argument("--absent", metavar="NAME")
     t.add_argument("--keys", action="store_true", help="check the arrow keys move the selection")
+    t.add_argument("--base-from", type=float, help="then compare with [BASE_FROM, BASE_TO)")
+    t.add_argument("--base-to", type=float)
+    t.add_argument("--grew", metavar="NAME", help="with --base-from: coloured grown, listed first")
+    t.add_argument("--shrank", metavar="NAME", help="with --base-from: listed last, as shrunk")
     t.add_argument("--sum-from", type=float)
     t.add_argument("--sum-to", type=float)
     t.add_argument("--screenshot", metavar="OUT.png")

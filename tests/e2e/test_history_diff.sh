@@ -81,5 +81,20 @@ d_old=$(cum_of "$T/diff.top" phase_old)
 d_new=$(cum_of "$T/diff.top" phase_new)
 check "$((d_new == n_new - b_new))" "-diff_base: phase_new $d_new = new $n_new - base $b_new"
 check "$((d_old == n_old - b_old))" "-diff_base: phase_old $d_old = new $n_old - base $b_old (grown: +, shrunk: -)"
+
+# The same comparison as a page: /flamegraph?<new range>&base=FROM,TO, its table of changes.
+bfrom=${base#start=}
+bfrom=${bfrom%%&*}
+bto=${base#*end=}
+bto=${bto%%&*}
+code=$(curl -sS -m 30 -o "$T/diff.html" -w '%{http_code}' "$AGENT_URL/flamegraph?$new&base=$bfrom,$bto") || true
+rows=$(grep -o '<tr class="\(grew\|shrank\)"><td>[0-9]*</td><td class="fn">[^<]*</td>' "$T/diff.html" |
+	sed 's/<tr class="\([a-z]*\)"><td>\([0-9]*\)<\/td><td class="fn">\([^<]*\)<\/td>/\2 \1 \3/')
+info "diff page (HTTP $code), its table: $(echo "$rows" | head -n 3 | tr '\n' ';') ... $(echo "$rows" | tail -n 1)"
+check "$([[ $code == 200 ]] && grep -q 'differential flame graph' "$T/diff.html" &&
+	[[ $(echo "$rows" | head -n 1) == "1 grew phase_new" && $(echo "$rows" | tail -n 1) == *" shrank phase_old" ]] &&
+	echo 1 || echo 0)" "/flamegraph?...&base=: a differential page listing phase_new first as grown, phase_old last as shrunk"
+code=$(curl -sS -m 30 -o "$T/bad_base.txt" -w '%{http_code}' "$AGENT_URL/flamegraph?$new&base=$bto,$bfrom") || true
+check "$([[ $code == 400 ]] && echo 1 || echo 0)" "base=TO,FROM: HTTP $code ($(head -c 120 "$T/bad_base.txt"))"
 agent_stop
 pass "history ranges compare with go tool pprof -diff_base: phase_new +$d_new, phase_old $d_old"

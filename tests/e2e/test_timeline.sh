@@ -12,7 +12,9 @@
 #            2.5 s after the switch to the end draws phase_new and not phase_old, the URL says
 #            start=..&end=.. (no seconds), the page was not reloaded; the right arrow key on the
 #            focused timeline moves the selection one window later; selecting the first half
-#            through stackdFlame.select draws phase_old and not phase_new; the sum of the
+#            through stackdFlame.select draws phase_old and not phase_new; a shift-drag over the
+#            first half makes the second a differential graph: phase_new coloured as grown
+#            (> +50 points) and first in the table of changes, phase_old last, as shrunk; the sum of the
 #            timeline's filtered seconds over all windows equals
 #            stackd_cpu_seconds_total{comm="phase_shift"} within 5% (both count the same
 #            samples); the timeline JSON endpoint refuses format=xml (400).
@@ -53,8 +55,9 @@ browse()
 }
 rc=0
 browse drag --from "$new_from" --to "$new_to" --drag --expect phase_new --absent phase_old --keys \
+	--base-from "$t_start" --base-to "$old_to" --grew phase_new --shrank phase_old \
 	--screenshot "$shot" || rc=$?
-check "$((rc == 0))" "drag on the timeline: phase_new drawn, phase_old gone, URL kept, no reload; arrow key moves it (status $rc)"
+check "$((rc == 0))" "drag on the timeline: phase_new drawn, phase_old gone, URL kept, no reload; arrow key moves it; shift-drag over the first half compares: phase_new grown and listed first, phase_old shrunk (status $rc)"
 rc=0
 browse select --from "$t_start" --to "$old_to" --expect phase_old --absent phase_new \
 	--sum-from 0 --sum-to 1e12 || rc=$?

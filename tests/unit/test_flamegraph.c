@@ -442,7 +442,7 @@ static void test_self_contained(void **state)
 				     "<td>90</td><td>0.090</td><td>90.00</td></tr>"));
 	assert_non_null(strstr(html, "100 samples (0.100 s of CPU"));
 	assert_non_null(strstr(html, "\"unit\":\"samples\",\"measure\":\"CPU\""));
-	assert_non_null(strstr(html, "Top functions by self <span id=\"top-unit\">samples</span>"));
+	assert_non_null(strstr(html, "<h2 id=\"top-title\">Top functions by self samples</h2>"));
 	/* No timeline given: its element holds null and the page hides the box. */
 	assert_non_null(
 	    strstr(html, "<script id=\"stackd-timeline\" type=\"application/json\">null</script>"));
@@ -458,7 +458,7 @@ static void test_self_contained(void **state)
 	assert_non_null(strstr(html, "<tr><td>1</td><td class=\"fn\">hot_function</td><td>user</td>"
 				     "<td>90</td><td>0.000</td><td>90.00</td></tr>"));
 	assert_non_null(strstr(html, "<th>self \u00b5s</th><th>self off-CPU s</th>"));
-	assert_non_null(strstr(html, "Top functions by self <span id=\"top-unit\">\u00b5s</span>"));
+	assert_non_null(strstr(html, "<h2 id=\"top-title\">Top functions by self \u00b5s</h2>"));
 	assert_non_null(strstr(html, "100 \u00b5s (0.000 s of off-CPU time)"));
 	assert_non_null(strstr(html, "\"unit\":\"\u00b5s\",\"measure\":\"off-CPU\""));
 	free(html);
@@ -808,15 +808,61 @@ static void test_parts(void **state)
 	flamegraph_free(fg);
 }
 
+/* A differential graph: per-node base samples in the data, the table of changed shares. */
+static void test_diff(void **state)
+{
+	const char *ab[] = {"A", "B"}, *ac[] = {"A", "C"}, *ad[] = {"A", "D"};
+	struct flamegraph *fg = NULL;
+	char *html, *p;
+
+	(void)state;
+	assert_int_equal(flamegraph_new(&fg), 0);
+	assert_int_equal(flamegraph_add(fg, ab, 2, 8), 0);
+	assert_int_equal(flamegraph_add(fg, ac, 2, 2), 0);
+	assert_int_equal(flamegraph_add_base(fg, ab, 2, 5), 0);
+	assert_int_equal(flamegraph_add_base(fg, ad, 2, 5), 0); /* D: only in the base */
+	assert_int_equal(flamegraph_add_base(fg, ad, 0, 1), 0); /* an empty stack: the root's */
+	assert_int_equal(flamegraph_add_base(fg, (const char *[]){"x", NULL}, 2, 1), -EINVAL);
+	/* No node is made for D: root, A, B, C; base in the same order. */
+	assert_int_equal(flamegraph_nr_nodes(fg), 4);
+	html = render(fg, NULL);
+	assert_non_null(strstr(html, "\"nodes\":[0,0,10,0,"));
+	assert_non_null(strstr(html, "\"base_total\":11,\"base\":[11,10,5,0]}"));
+	assert_non_null(strstr(html, "<h2 id=\"top-title\">Functions whose share changed most"));
+	/* B 50% -> 80%, C 0 -> 20%, D 45.45% -> 0; A 90.91% -> 100%. */
+	p = strstr(html, "<table id=\"top-diff\">");
+	assert_non_null(p);
+	p = strstr(p, "<tr class=\"grew\"><td>1</td><td class=\"fn\">B</td><td>user</td>"
+		      "<td>45.45</td><td>80.00</td><td>+34.55</td></tr>");
+	assert_non_null(p);
+	p = strstr(p, "<tr class=\"grew\"><td>2</td><td class=\"fn\">C</td><td>user</td>"
+		      "<td>0.00</td><td>20.00</td><td>+20.00</td></tr>");
+	assert_non_null(p);
+	p = strstr(p, "<tr class=\"grew\"><td>3</td><td class=\"fn\">A</td>");
+	assert_non_null(p);
+	assert_non_null(strstr(p,
+			       "<tr class=\"shrank\"><td>4</td><td class=\"fn\">D</td><td>user</td>"
+			       "<td>45.45</td><td>0.00</td><td>-45.45</td></tr>"));
+	free(html);
+	flamegraph_free(fg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_trie_merge),	     cmocka_unit_test(test_kinds),
-	    cmocka_unit_test(test_escaping),	     cmocka_unit_test(test_self_contained),
-	    cmocka_unit_test(test_truncation_width), cmocka_unit_test(test_truncation_depth),
-	    cmocka_unit_test(test_long_names),	     cmocka_unit_test(test_total_cap),
-	    cmocka_unit_test(test_folded),	     cmocka_unit_test(test_output_cap),
-	    cmocka_unit_test(test_export_links),     cmocka_unit_test(test_parts),
+	    cmocka_unit_test(test_trie_merge),
+	    cmocka_unit_test(test_kinds),
+	    cmocka_unit_test(test_escaping),
+	    cmocka_unit_test(test_self_contained),
+	    cmocka_unit_test(test_truncation_width),
+	    cmocka_unit_test(test_truncation_depth),
+	    cmocka_unit_test(test_long_names),
+	    cmocka_unit_test(test_total_cap),
+	    cmocka_unit_test(test_folded),
+	    cmocka_unit_test(test_output_cap),
+	    cmocka_unit_test(test_export_links),
+	    cmocka_unit_test(test_parts),
+	    cmocka_unit_test(test_diff),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -108,6 +108,25 @@ static void test_times(void **state)
 
 /* ---- the raw request target ----------------------------------------------------------------- */
 
+static void test_base(void **state)
+{
+	int64_t from, to;
+
+	(void)state;
+	assert_int_equal(query_parse_base("1700000000,1700000300.5", &from, &to), 0);
+	assert_int_equal(from, 1700000000LL * 1000000000LL);
+	assert_int_equal(to, 1700000300LL * 1000000000LL + 500000000LL);
+	assert_int_equal(query_parse_base("2026-11-22T03:00:00Z,2026-11-22T03:05:00Z", &from, &to),
+			 0);
+	assert_int_equal(to - from, 300LL * 1000000000LL);
+	assert_int_equal(query_parse_base("1700000300,1700000000", &from, &to), -EINVAL);
+	assert_int_equal(query_parse_base("1700000000", &from, &to), -EINVAL);
+	assert_int_equal(query_parse_base("1,2,3", &from, &to), -EINVAL);
+	assert_int_equal(query_parse_base(",2", &from, &to), -EINVAL);
+	assert_int_equal(query_parse_base("x,2", &from, &to), -EINVAL);
+	assert_int_equal(query_parse_base(NULL, &from, &to), -EINVAL);
+}
+
 static void test_uri_check(void **state)
 {
 	(void)state;
@@ -334,10 +353,11 @@ static void test_filter_args(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_uri_check), cmocka_unit_test(test_form_decode),
-	    cmocka_unit_test(test_seconds),   cmocka_unit_test(test_filters),
-	    cmocka_unit_test(test_times),     cmocka_unit_test(test_times_more),
-	    cmocka_unit_test(test_range),     cmocka_unit_test(test_filter_args),
+	    cmocka_unit_test(test_base),	cmocka_unit_test(test_uri_check),
+	    cmocka_unit_test(test_form_decode), cmocka_unit_test(test_seconds),
+	    cmocka_unit_test(test_filters),	cmocka_unit_test(test_times),
+	    cmocka_unit_test(test_times_more),	cmocka_unit_test(test_range),
+	    cmocka_unit_test(test_filter_args),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -97,6 +97,16 @@ int flamegraph_add(struct flamegraph *fg, const char *const *frames, size_t n, u
 int flamegraph_add_folded(struct flamegraph *fg, const char *line, size_t len, const char **why);
 
 /*
+ * A differential graph: add one stack of the BASE profile (same form as
+ * flamegraph_add). It makes no node: it counts toward the base samples of
+ * the nodes the graph already has on its path (the page colours each frame by
+ * how its share grew or shrank) and toward its names' base share (the table
+ * of the functions whose share changed most, those gone from this range
+ * included). Add the base after the graph's own stacks. 0 or -errno.
+ */
+int flamegraph_add_base(struct flamegraph *fg, const char *const *frames, size_t n, uint64_t count);
+
+/*
  * Append a complete HTML document to @out (all or nothing: on error @out is
  * left as it was). @page may be NULL. Returns 0, -ENOSPC (@out's cap),
  * -ENOMEM, or -EINVAL (@fg or @out NULL). The graph stays usable: stacks

@@ -61,6 +61,13 @@ int query_parse_time(const char *s, int64_t *ns);
 int query_parse_range(const struct query_args *args, int64_t now_ns, uint64_t max_seconds,
 		      int64_t *from_ns, int64_t *to_ns, char *why, size_t why_sz);
 
+/*
+ * The base range of a differential flame graph, base=FROM,TO (two times as
+ * query_parse_time takes them, FROM before TO) -> [*from_ns, *to_ns).
+ * -EINVAL for anything else.
+ */
+int query_parse_base(const char *s, int64_t *from_ns, int64_t *to_ns);
+
 /* Filter query arguments, in the order they are documented. */
 extern const char *const label_filter_args[5]; /* pid, comm, container, cgroup, unit */
 
