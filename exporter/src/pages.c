@@ -699,11 +699,81 @@ static int cmp_rows(const void *a, const void *b)
 }
 
 static const char index_head[] =
-    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>stackd</title>\n"
-    "<style>body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}"
+    "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>stackd</title>\n"
+    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+    "<link rel=\"icon\" href=\"data:,\">\n"
+    "<style>body{font:14px system-ui,sans-serif;margin:1.5em;color:#222;"
+    "overflow-wrap:anywhere}.scroll{overflow-x:auto}"
+    "svg.tl{display:block;width:100%;height:64px;background:#fff;border:1px solid #ddd}"
+    "svg.tl rect{fill:#3d6fd6}svg.tl a:hover rect,svg.tl a:focus rect{fill:#e8603c}"
     "table{border-collapse:collapse}td,th{padding:.25em .8em;text-align:left;"
     "border-bottom:1px solid #ddd}td.n{text-align:right;font-variant-numeric:tabular-nums}"
     "code{background:#f4f4f4;padding:0 .3em}</style></head>\n<body><h1>stackd</h1>\n";
+
+/*
+ * The node's CPU over the whole history, for /: one bar per window (CPUs
+ * used on average), each a link to that window's flame graph. An SVG with
+ * no script: keyboard users tab through the windows, the title of each says
+ * what it holds.
+ */
+static int index_timeline(const struct pages_ctx *c, struct strbuf *sb)
+{
+	const int64_t now = unix_ns();
+	struct history_view v;
+	double max = 0, t0, t1;
+	int err;
+
+	if (history_acquire(c->hist[PPROF_KIND_CPU],
+			    now - (int64_t)(c->retention_ns + c->window_ns), now, &v))
+		return -ENOMEM;
+	if (v.nr < 2) {
+		history_release(&v);
+		return 0;
+	}
+	t0 = (double)pprof_frozen_time(v.w[0]) / 1e9;
+	t1 =
+	    (double)(pprof_frozen_time(v.w[v.nr - 1]) + pprof_frozen_duration(v.w[v.nr - 1])) / 1e9;
+	for (size_t i = 0; i < v.nr; i++) {
+		int64_t count, ns;
+		double d = (double)pprof_frozen_duration(v.w[i]) / 1e9;
+
+		if (!pprof_frozen_sum(v.w[i], NULL, &count, &ns) && d > 0 &&
+		    (double)ns / 1e9 / d > max)
+			max = (double)ns / 1e9 / d;
+	}
+	err = strbuf_appendf(
+	    sb,
+	    "<h2>CPU over the history</h2>\n<svg class=\"tl\" viewBox=\"0 0 1000 64\" "
+	    "preserveAspectRatio=\"none\" role=\"list\" aria-label=\"CPU of the "
+	    "node per history window, peak %.2f CPUs: each bar opens that window's "
+	    "flame graph\">\n",
+	    max);
+	for (size_t i = 0; !err && i < v.nr; i++) {
+		const double s0 = (double)pprof_frozen_time(v.w[i]) / 1e9,
+			     d = (double)pprof_frozen_duration(v.w[i]) / 1e9;
+		int64_t count, ns;
+		double cpus, x, w, h;
+		char a[32], b[32];
+
+		if (pprof_frozen_sum(v.w[i], NULL, &count, &ns) || d <= 0)
+			continue;
+		cpus = (double)ns / 1e9 / d;
+		x = (s0 - t0) / (t1 - t0) * 1000;
+		w = d / (t1 - t0) * 1000;
+		h = max > 0 ? cpus / max * 60 : 0;
+		format_utc(pprof_frozen_time(v.w[i]), a, sizeof(a));
+		format_utc(pprof_frozen_time(v.w[i]) + pprof_frozen_duration(v.w[i]), b, sizeof(b));
+		/* 2 ms inside the window: the neighbours, ending there to a few µs, stay out. */
+		err = strbuf_appendf(
+		    sb,
+		    "<a href=\"/flamegraph?start=%.3f&amp;end=%.3f\" role=\"listitem\">"
+		    "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\"><title>"
+		    "%s to %s: %.2f CPUs</title></rect></a>\n",
+		    s0 + 0.002, s0 + d - 0.002, x, 64 - h, w > 1.5 ? w - 0.5 : w, h, a, b, cpus);
+	}
+	history_release(&v);
+	return err ?: strbuf_appends(sb, "</svg>\n");
+}
 
 static void serve_index(const struct pages_ctx *c, const struct http_profile_req *req,
 			struct http_reply *reply)
@@ -724,6 +794,7 @@ static void serve_index(const struct pages_ctx *c, const struct http_profile_req
 	if (c->hist[PPROF_KIND_CPU]) {
 		int64_t now = unix_ns();
 
+		err = err ?: index_timeline(c, &sb);
 		err = err
 			  ?: history_acquire(c->hist[PPROF_KIND_CPU], now - DEFAULT_SECONDS * NS,
 					     now, &v);
@@ -763,9 +834,11 @@ static void serve_index(const struct pages_ctx *c, const struct http_profile_req
 						    "start-up.</p>\n");
 		else
 			err = err
-				  ?: strbuf_appends(&sb, "<table><tr><th>CPU</th><th>pid</th>"
-							 "<th>comm</th><th>container</th>"
-							 "<th>unit</th><th>profiles</th></tr>\n");
+				  ?: strbuf_appends(
+					 &sb,
+					 "<div class=\"scroll\"><table><tr><th>CPU</th><th>pid</th>"
+					 "<th>comm</th><th>container</th>"
+					 "<th>unit</th><th>profiles</th></tr>\n");
 		for (i = 0; !err && i < k && i < INDEX_TOP; i++) {
 			const struct proc_row *r = rows[i];
 			double pct = span > 0 ? (double)r->samples * (double)c->period_ns / 1e9 /
@@ -793,7 +866,7 @@ static void serve_index(const struct pages_ctx *c, const struct http_profile_req
 				       (long long)r->pid, (long long)r->pid, (long long)r->pid);
 		}
 		if (k)
-			err = err ?: strbuf_appends(&sb, "</table>\n");
+			err = err ?: strbuf_appends(&sb, "</table></div>\n");
 		for (i = 0; i < k; i++)
 			free(rows[i]);
 		free(rows);

@@ -29,6 +29,12 @@ loopback port) for shell tests of stackd's flame graph page:
       later; prints the timeline's seconds (all processes and the filter's)
       of the windows inside [S, S2) as "timeline-seconds: ALL SELECTED".
 
+  browser.py page URL [--window WxH] [--screenshot OUT.png] [--tab-to TEXT]
+      Loads any page (the index, a flame graph) at a window size, waits for
+      it (a flame graph: its drawing), and checks it fits the width (no
+      horizontal scrolling), and with --tab-to that pressing Tab reaches a
+      link or control whose text or label contains TEXT (keyboard use).
+
   browser.py render-time URL|FILE [--runs N]
       Loads the page N times (5) and prints, per run and as medians, the
       page's own layout+draw time (body[data-render-ms]) and the time from
@@ -581,6 +587,55 @@ def cmd_timeline(drv, a):
     say("OK")
 
 
+def cmd_page(drv, a):
+    url = to_url(a.url)
+    w, h = (int(x) for x in a.window.split("x"))
+    drv.cmd("POST", "/window/rect", {"width": w, "height": h})
+    drv.cmd("POST", "/url", {"url": url})
+    ok = wait_for(drv, "return document.readyState === 'complete' && (!document.getElementById("
+                  "'stackd-data') || document.body.dataset.rendered === '1');", a.timeout)
+    if not ok:
+        raise Fail("the page did not load (or draw) within %g s" % a.timeout)
+    size = drv.js("return [window.innerWidth, document.documentElement.scrollWidth,"
+                  " document.title];")
+    say("page %r at %s: viewport %d px wide, content %d px" % (size[2], a.window, size[0], size[1]))
+    if size[1] > size[0] + 1:
+        raise Fail("the page is %d px wide in a %d px viewport: it scrolls sideways"
+                   % (size[1], size[0]))
+    if a.tab_to:
+        found = None
+        for i in range(60):
+            drv.cmd("POST", "/actions", {"actions": [{"type": "key", "id": "kbd", "actions": [
+                {"type": "keyDown", "value": "\ue004"}, {"type": "keyUp", "value": "\ue004"}]}]})
+            el = drv.js("var e = document.activeElement; return e ? [e.tagName, "
+                        "(e.textContent || '') + ' ' + (e.getAttribute('aria-label') || '') + ' ' +"
+                        " (e.getAttribute('title') || '') + ' ' + (e.labels && e.labels.length ? "
+                        "e.labels[0].textContent : '')] : null;")
+            if el and a.tab_to in el[1]:
+                found = (i + 1, el)
+                break
+        if not found:
+            raise Fail("Tab never reached a control about %r" % a.tab_to)
+        say("Tab x%d reaches %s %r" % (found[0], found[1][0], found[1][1].strip()[:80]))
+        if found[1][0] == "TD":
+            name = drv.js("return document.activeElement.textContent;")
+            drv.cmd("POST", "/actions", {"actions": [{"type": "key", "id": "kbd", "actions": [
+                {"type": "keyDown", "value": "\ue007"}, {"type": "keyUp", "value": "\ue007"}]}]})
+            z = wait_for(drv, "var z = window.stackdFlame.zoomed();"
+                         "return z.name === arguments[0] ? z : null;", 2, name)
+            say("Enter on %r: zoomed to %r" % (name, z))
+            if not z:
+                raise Fail("Enter on the table's %r did not zoom the graph to it" % name)
+    errs = console_errors(drv)
+    if errs:
+        raise Fail("the page logged errors: %s" % " | ".join(errs[:5]))
+    if a.screenshot:
+        png = base64.b64decode(drv.cmd("GET", "/screenshot"))
+        Path(a.screenshot).write_bytes(png)
+        say("screenshot: %s (%d bytes)" % (a.screenshot, len(png)))
+    say("OK")
+
+
 def cmd_render_time(drv, a):
     url = to_url(a.url)
     say("url: %s" % url)
@@ -634,6 +689,11 @@ def main():
     t.add_argument("--sum-from", type=float)
     t.add_argument("--sum-to", type=float)
     t.add_argument("--screenshot", metavar="OUT.png")
+    g = sub.add_parser("page", help="load a page at a window size: fits, keyboard, screenshot")
+    g.add_argument("url")
+    g.add_argument("--window", default="1280x800", metavar="WxH")
+    g.add_argument("--screenshot", metavar="OUT.png")
+    g.add_argument("--tab-to", metavar="TEXT")
     r = sub.add_parser("render-time", help="median time to draw the page")
     r.add_argument("url")
     r.add_argument("--runs", type=int, default=5)
@@ -654,6 +714,8 @@ def main():
             cmd_flame(drv, a)
         elif a.cmd == "timeline":
             cmd_timeline(drv, a)
+        elif a.cmd == "page":
+            cmd_page(drv, a)
         else:
             cmd_render_time(drv, a)
         return 0

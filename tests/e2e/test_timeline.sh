@@ -69,6 +69,23 @@ metric=$(curl -sS -m 10 "$AGENT_URL/metrics" | awk '/^stackd_cpu_seconds_total\{
 info "timeline: ${tl_sel:-?} s of CPU for pid $fx over all windows; stackd_cpu_seconds_total{comm=\"phase_shift\"} $metric s"
 check "$(awk -v a="${tl_sel:-0}" -v b="$metric" 'BEGIN { print (b > 5 && a >= 0.95 * b && a <= 1.05 * b) ? 1 : 0 }')" \
 	"the timeline's CPU seconds (${tl_sel:-?}) match the metric ($metric) within 5%"
+# The index: the node's CPU as an SVG timeline whose bars link to their window's flame graph.
+curl -fsS -m 10 -o "$T/index.html" "$AGENT_URL/" || fail "GET / failed"
+bars=$(grep -c '<a href="/flamegraph?start=[0-9.]*&amp;end=[0-9.]*" role="listitem"><rect ' "$T/index.html" || true)
+check "$((bars >= 2))" "/ draws the CPU timeline: $bars windows, each a link to its flame graph"
+# Pages at a desktop and a phone size, by keyboard; screenshots kept for people.
+for p in "index 1280x800 $AGENT_URL/ CPUs" "flamegraph 1280x800 $url zoom-the-graph" \
+	"index_phone 390x844 $AGENT_URL/ -" "flamegraph_phone 390x844 $url -"; do
+	read -r name size purl tab <<<"$p"
+	args=(page "$purl" --window "$size" --screenshot "${STACKD_BUILD_DIR:-$T}/timeline_$name.png")
+	[[ $tab == - ]] || args+=(--tab-to "${tab//-/ }")
+	rc=0
+	python3 "$STACKD_SRC/tests/e2e/browser.py" "${args[@]}" >"$T/page_$name.out" 2>&1 || rc=$?
+	sed "s/^/    browser.py ($name): /" "$T/page_$name.out"
+	what="$name at $size fits the width"
+	[[ $tab == - ]] || what+="; Tab reaches '${tab//-/ }' (Enter on a table function zooms)"
+	check "$((rc == 0))" "$what (status $rc)"
+done
 code=$(curl -sS -m 10 -o "$T/bad.txt" -w '%{http_code}' "$url&format=xml") || true
 check "$([[ $code == 400 ]] && echo 1 || echo 0)" "/flamegraph?format=xml: HTTP $code ($(head -c 120 "$T/bad.txt"))"
 agent_stop
