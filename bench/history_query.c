@@ -24,10 +24,17 @@
  * its own (merged through the same label selection, gzip pprof), the input of the go tool
  * pprof side of bench/history_query.sh; and the 15-minute answer as DIR/query.pb.gz.
  *
+ * --serve ADDR then serves the history as the agent's pages do (exporter/pages.c behind the
+ * exporter's HTTP server: /, /flamegraph with its timeline, range selection and base=,
+ * /debug/pprof/history, folded) on ADDR until SIGINT or SIGTERM, its windows ending now: the
+ * input of bench/history_pages.sh, which times the pages in headless Chromium.
+ *
  * Figures are printed, never asserted. Usage: history_query --help
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -38,7 +45,9 @@
 
 #include "common/clock.h"
 #include "exporter/history.h"
+#include "exporter/http.h"
 #include "exporter/labels.h"
+#include "exporter/pages.h"
 #include "exporter/pprof.h"
 #include "exporter/profile.h"
 #include "exporter/query.h"
@@ -1012,7 +1021,12 @@ struct opts {
 	double skew;
 	uint64_t seed;
 	const char *out;
+	const char *serve; /* listen address: serve the pages */
 };
+
+/* The start of the first window (Unix s): a fixed day, or with --serve so that the last ends now.
+ */
+static int64_t base_unix_s = BASE_UNIX_S;
 
 static void usage(FILE *fp)
 {
@@ -1026,18 +1040,26 @@ static void usage(FILE *fp)
 		    "  --runs N       timed queries of each kind (7)\n"
 		    "  --max-bytes N  history budget in MiB (32, the agent's default)\n"
 		    "  --seed N       generator seed (1)\n"
-		    "  --out DIR      write DIR/wNNN.pb.gz per window and DIR/query.pb.gz\n");
+		    "  --out DIR      write DIR/wNNN.pb.gz per window and DIR/query.pb.gz\n"
+		    "  --serve ADDR   then serve the pages on ADDR (host:port) until SIGTERM\n");
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
-	    {"hz", required_argument, NULL, 'f'},      {"cpus", required_argument, NULL, 'c'},
-	    {"stacks", required_argument, NULL, 's'},  {"skew", required_argument, NULL, 'z'},
-	    {"windows", required_argument, NULL, 'n'}, {"window", required_argument, NULL, 'w'},
-	    {"runs", required_argument, NULL, 'r'},    {"max-bytes", required_argument, NULL, 'b'},
-	    {"seed", required_argument, NULL, 'S'},    {"out", required_argument, NULL, 'o'},
-	    {"help", no_argument, NULL, 'h'},	       {0},
+	    {"hz", required_argument, NULL, 'f'},
+	    {"cpus", required_argument, NULL, 'c'},
+	    {"stacks", required_argument, NULL, 's'},
+	    {"skew", required_argument, NULL, 'z'},
+	    {"windows", required_argument, NULL, 'n'},
+	    {"window", required_argument, NULL, 'w'},
+	    {"runs", required_argument, NULL, 'r'},
+	    {"max-bytes", required_argument, NULL, 'b'},
+	    {"seed", required_argument, NULL, 'S'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"serve", required_argument, NULL, 'L'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	int c;
 
@@ -1081,6 +1103,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'o':
 			o->out = optarg;
+			break;
+		case 'L':
+			o->serve = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -1236,7 +1261,7 @@ static int build_history(struct node *n, const struct opts *o, uint32_t mask, st
 
 	for (unsigned w = 0; !err && w < o->windows; w++) {
 		struct pprof_opts po = {.period_ns = NS / o->hz,
-					.time_nanos = BASE_UNIX_S * NS + w * win_ns};
+					.time_nanos = base_unix_s * NS + w * win_ns};
 		struct pprof_builder *b = NULL;
 		struct pprof_frozen *f = NULL;
 		uint64_t t;
@@ -1274,7 +1299,7 @@ static int build_history(struct node *n, const struct opts *o, uint32_t mask, st
 static int time_queries(struct history *h, const struct opts *o, const struct label_filter *f,
 			uint32_t mask, struct query_result *last, double out[3])
 {
-	int64_t to = BASE_UNIX_S * NS + (int64_t)o->windows * o->window_s * NS;
+	int64_t to = base_unix_s * NS + (int64_t)o->windows * o->window_s * NS;
 	double *t = calloc(o->runs, sizeof(*t));
 	int err = t ? 0 : -ENOMEM;
 
@@ -1335,6 +1360,66 @@ static void report(const struct node *n, const struct opts *o, const struct figu
 	       fg->pid.body_len, fg->fit);
 }
 
+/* ---- --serve ------------------------------------------------------------------------------- */
+
+static void *no_profile(void *ctx, const struct http_profile_req *req, struct http_waiter *w,
+			struct http_reply *reply)
+{
+	(void)ctx;
+	(void)req;
+	(void)w;
+	http_reply_errorf(reply, 404, "%s", "a synthetic history has no live profile");
+	return NULL;
+}
+
+static void no_profile_end(void *ctx, void *window, struct http_reply *reply)
+{
+	(void)ctx;
+	(void)window;
+	(void)reply;
+}
+
+static void serve_page(void *ctx, enum http_page page, const struct http_profile_req *req,
+		       struct http_reply *reply)
+{
+	pages_serve(ctx, page, req, reply);
+}
+
+/* The pages over @h on @o->serve until SIGINT or SIGTERM. */
+static int serve(struct history *h, const struct opts *o, uint32_t mask)
+{
+	struct pages_ctx pc = {.label_mask = mask,
+			       .period_ns = NS / o->hz,
+			       .window_ns = (uint64_t)o->window_s * NS,
+			       .retention_ns = DEFAULT_RETENTION};
+	struct http_server *srv = NULL;
+	sigset_t set;
+	int err, sig;
+
+	pc.hist[PPROF_KIND_CPU] = h;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL); /* before the server's threads inherit the mask */
+	err = http_server_start(&(struct http_opts){.listen_address = o->serve,
+						    .max_profile_seconds = 60,
+						    .max_page_bytes = 256u << 20,
+						    .handlers = {.ctx = &pc,
+								 .profile_start = no_profile,
+								 .profile_end = no_profile_end,
+								 .page = serve_page}},
+				&srv);
+	if (err) {
+		fprintf(stderr, "history_query: serving on %s: %s\n", o->serve, strerror(-err));
+		return err;
+	}
+	printf("serving http://%s\n", o->serve);
+	fflush(stdout);
+	sigwait(&set, &sig);
+	http_server_stop(srv);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct figures fg = {0};
@@ -1352,6 +1437,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	labels_parse_set(DEFAULT_LABELS, &mask);
+	if (o.serve)
+		base_unix_s = unix_ns() / NS - (int64_t)o.windows * o.window_s;
 	start = mono_ns();
 	n = malloc(sizeof(*n));
 	err = n ? node_init(n, &o) : -ENOMEM;
@@ -1385,6 +1472,8 @@ int main(int argc, char **argv)
 		}
 	}
 	report(n, &o, &fg);
+	if (o.serve)
+		err = serve(h, &o, mask);
 
 cleanup:
 	free(fg.all.body);

@@ -474,8 +474,9 @@ def cmd_timeline(drv, a):
     if not st or st[0] != "0":
         raise Fail("the selection did not redraw: %r (status %r)" % (
             st, drv.js("return document.getElementById('status').textContent;")))
-    say("selected %s, redrawn in %.0f ms (fetch + draw, measured from here)"
-        % (st[1], 1000 * (time.monotonic() - t0)))
+    say("selected %s, redrawn in %.0f ms (fetch + draw, measured from here); select-ms %s "
+        "(the page's own, request to drawing)"
+        % (st[1], 1000 * (time.monotonic() - t0), drv.js("return document.body.dataset.selectMs;")))
     if drv.js("return performance.getEntriesByType('navigation').length + ':' + "
               "performance.timeOrigin;") != nav0:
         raise Fail("the page was reloaded")
