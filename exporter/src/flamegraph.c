@@ -338,20 +338,28 @@ static uint32_t trunc_target(struct flamegraph *fg, uint32_t at)
 	return t;
 }
 
+/* A stack's arguments: -EINVAL (a NULL frame), -ERANGE (past the total @count adds to), 0. */
+static int check_stack(const struct flamegraph *fg, const char *const *frames, size_t n,
+		       uint64_t count, uint64_t total)
+{
+	if (!fg || (n && !frames))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (!frames[i])
+			return -EINVAL;
+	}
+	return count > FLAMEGRAPH_MAX_TOTAL - total ? -ERANGE : 0;
+}
+
 int flamegraph_add(struct flamegraph *fg, const char *const *frames, size_t n, uint64_t count)
 {
 	uint32_t cur = 0, name, child, i, m;
 	bool cut;
 	int err;
 
-	if (!fg || (n && !frames))
-		return -EINVAL;
-	for (i = 0; i < n; i++) {
-		if (!frames[i])
-			return -EINVAL;
-	}
-	if (count > FLAMEGRAPH_MAX_TOTAL - fg->total)
-		return -ERANGE;
+	err = check_stack(fg, frames, n, count, fg ? fg->total : 0);
+	if (err)
+		return err;
 	if (!count)
 		return 0;
 
@@ -405,14 +413,9 @@ int flamegraph_add_base(struct flamegraph *fg, const char *const *frames, size_t
 	bool on_path = true;
 	int err;
 
-	if (!fg || (n && !frames))
-		return -EINVAL;
-	for (i = 0; i < n; i++) {
-		if (!frames[i])
-			return -EINVAL;
-	}
-	if (count > FLAMEGRAPH_MAX_TOTAL - fg->base_total)
-		return -ERANGE;
+	err = check_stack(fg, frames, n, count, fg ? fg->base_total : 0);
+	if (err)
+		return err;
 	fg->has_base = true;
 	if (!count)
 		return 0;

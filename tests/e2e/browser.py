@@ -431,6 +431,18 @@ def screenshot(drv, path, what):
         raise Fail("%s has %d distinct colours: nothing drawn?" % (what, ncol))
 
 
+def finish(drv, shot):
+    """The page logged no error; its screenshot (the viewport as it is) into @shot if given."""
+    errs = console_errors(drv)
+    if errs:
+        raise Fail("the page logged errors: %s" % " | ".join(errs[:5]))
+    if shot:
+        png = base64.b64decode(drv.cmd("GET", "/screenshot"))
+        Path(shot).write_bytes(png)
+        say("screenshot: %s (%d bytes)" % (shot, len(png)))
+    say("OK")
+
+
 def cmd_timeline(drv, a):
     url = to_url(a.url)
     say("url: %s" % url)
@@ -578,14 +590,7 @@ def cmd_timeline(drv, a):
                       "        f.timelineSeconds(arguments[0], arguments[1], 'sel')];",
                       a.sum_from, a.sum_to)
         say("timeline-seconds: %.6f %.6f" % (sums[0], sums[1]))
-    errs = console_errors(drv)
-    if errs:
-        raise Fail("the page logged errors: %s" % " | ".join(errs[:5]))
-    if a.screenshot:
-        png = base64.b64decode(drv.cmd("GET", "/screenshot"))
-        Path(a.screenshot).write_bytes(png)
-        say("screenshot: %s (%d bytes)" % (a.screenshot, len(png)))
-    say("OK")
+    finish(drv, a.screenshot)
 
 
 def cmd_page(drv, a):
@@ -627,14 +632,7 @@ def cmd_page(drv, a):
             say("Enter on %r: zoomed to %r" % (name, z))
             if not z:
                 raise Fail("Enter on the table's %r did not zoom the graph to it" % name)
-    errs = console_errors(drv)
-    if errs:
-        raise Fail("the page logged errors: %s" % " | ".join(errs[:5]))
-    if a.screenshot:
-        png = base64.b64decode(drv.cmd("GET", "/screenshot"))
-        Path(a.screenshot).write_bytes(png)
-        say("screenshot: %s (%d bytes)" % (a.screenshot, len(png)))
-    say("OK")
+    finish(drv, a.screenshot)
 
 
 def cmd_render_time(drv, a):
