@@ -50,6 +50,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    from >= to)
 			abort();
 	}
+	{
+		int64_t from, to;
+
+		/* base=FROM,TO of a differential flame graph: a range, FROM first, or refused. */
+		if (query_parse_base(s, &from, &to) == 0 && from >= to)
+			abort();
+	}
 	free(s);
 	return 0;
 }
