@@ -310,7 +310,7 @@ function done(summary, latency, requests)
 end
 LUAEOF
 
-has_flag() { "$STACKD_BIN" --help | grep -q -- "--$1="; }
+has_flag() { [[ $("$STACKD_BIN" --help 2>&1) == *"--$1="* ]]; }
 
 # run MAXCONN/PERCLIENT: one run at those limits; prints the results, keeps the details.
 run()

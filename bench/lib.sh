@@ -154,7 +154,7 @@ free_port()
 	local p
 	for _ in $(seq 200); do
 		p=$((20000 + RANDOM % 12000))
-		ss -Htan "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
+		[[ -n $(ss -Htan "sport = :$p" 2>/dev/null) ]] || { echo "$p"; return; }
 	done
 	die "no free port"
 }

@@ -73,7 +73,7 @@ for t in $TOOLS; do
 	esac
 done
 for c in gcc curl go awk; do command -v "$c" >/dev/null || die "$c not installed"; done
-if [[ $TOOLS =~ (fp|dwarf|auto) ]] && ! "$STACKD_BIN" --help 2>&1 | grep -q -- --unwind.mode; then
+if [[ $TOOLS =~ (fp|dwarf|auto) && $("$STACKD_BIN" --help 2>&1) != *--unwind.mode* ]]; then
 	die "$STACKD_BIN has no --unwind.mode (built before issue 4?)"
 fi
 

@@ -39,7 +39,7 @@ expected=(
 mapfile -t expected < <(printf '%s\n' "${expected[@]}" /usr/share/doc/stackd/DEPLOYING.md | sort)
 
 # ------------------------------------------------------------ the machine as it is
-if dpkg-query -W -f='${Status}' stackd 2>/dev/null | grep -q 'installed\|config-files'; then
+if dpkg-query -W -f='${Status}' stackd 2>/dev/null | grep -c 'installed\|config-files' >/dev/null; then
 	skip_or_fail "a stackd package is already on this machine ($(dpkg-query -W -f='${Version} ${Status}' stackd)); refusing to replace it"
 fi
 for f in "${expected[@]}"; do

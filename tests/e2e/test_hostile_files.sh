@@ -58,7 +58,7 @@ build_linked()
 	if readelf -SW "$out" | grep -E -q '\.(symtab|debug_info) '; then
 		fail "$out still has a symbol table or DWARF after strip --strip-all"
 	fi
-	readelf -SW "$out" | grep -q '\.gnu_debuglink ' || fail "$out has no .gnu_debuglink"
+	readelf -SW "$out" | grep -c '\.gnu_debuglink ' >/dev/null || fail "$out has no .gnu_debuglink"
 }
 
 # metrics FILE: GET /metrics within 10 s.

@@ -55,7 +55,8 @@ AGENT_ARGS=(--offcpu.enabled --offcpu.min-duration=1us)
 
 e2e_require_bpf
 e2e_require_cmd "$OFFCPU_CC" objdump go curl python3
-"$STACKD_BIN" --help 2>&1 | grep -q -- '--offcpu.enabled' ||
+# Not `--help | grep -q`: under pipefail, grep leaving early can SIGPIPE the writer (CI saw it).
+[[ $("$STACKD_BIN" --help 2>&1) == *--offcpu.enabled* ]] ||
 	fail "$STACKD_BIN --help has no --offcpu.enabled (agent built without off-CPU profiling?)"
 
 # The root of a main-thread stack, leaf first (glibc 2.36), and the libc frames on top of

@@ -62,8 +62,8 @@ src=$STACKD_SRC/tests/fixtures/sym_chain.c
 	fail "cannot build binary A from $src"
 "$FIXTURE_CC" -O1 -fno-omit-frame-pointer -Wall '-DSYM_CHAIN_TAG="reuse"' -o "$T/prog_b" "$src" ||
 	fail "cannot build binary B from $src"
-nm "$T/prog_a" | grep -q ' gone_leaf$' || fail "A has no gone_leaf symbol"
-nm "$T/prog_b" | grep -q ' sym_chain_leaf$' || fail "B has no sym_chain_leaf symbol"
+nm "$T/prog_a" | grep -c ' gone_leaf$' >/dev/null || fail "A has no gone_leaf symbol"
+nm "$T/prog_b" | grep -c ' sym_chain_leaf$' >/dev/null || fail "B has no sym_chain_leaf symbol"
 
 mkdir -p "$MNT"
 mount -t tmpfs -o size=16m stackd-e2e-a "$MNT" || skip_or_fail "cannot mount a tmpfs at $MNT"
