@@ -1180,23 +1180,47 @@ static int write_exports(const struct flamegraph_page *page, struct strbuf *out)
 	return err ?: strbuf_append(out, ".", 1);
 }
 
-int flamegraph_write_html(const struct flamegraph *fg, const struct flamegraph_page *page,
-			  struct strbuf *out)
+static const char *page_title(const struct flamegraph_page *page)
+{
+	return page->title ? page->title : "Flame graph";
+}
+
+typedef int (*page_body_fn)(const struct flamegraph *fg, const struct flamegraph_page *page,
+			    const struct fg_layout *l, struct strbuf *out);
+
+/*
+ * What both page writers share: the arguments checked, the default page,
+ * the layout built and freed, and @out left as it was on any error.
+ */
+static int write_page(const struct flamegraph *fg, const struct flamegraph_page *page,
+		      struct strbuf *out, page_body_fn body)
 {
 	static const struct flamegraph_page no_page;
-	const char *t = flamegraph_html_tmpl, *end = t + flamegraph_html_tmpl_len;
 	struct fg_layout l = {0};
 	size_t start_len;
-	const char *title;
 	int err;
 
 	if (!fg || !out)
 		return -EINVAL;
-	if (!page)
-		page = &no_page;
-	title = page->title ? page->title : "Flame graph";
 	start_len = out->len;
 	err = layout_build(fg, &l);
+	err = err ?: body(fg, page ? page : &no_page, &l, out);
+	layout_free(&l);
+	if (err) {
+		out->len = start_len;
+		if (out->buf)
+			out->buf[start_len] = '\0';
+	}
+	return err;
+}
+
+static int html_body(const struct flamegraph *fg, const struct flamegraph_page *page,
+		     const struct fg_layout *l, struct strbuf *out)
+{
+	const char *t = flamegraph_html_tmpl, *end = t + flamegraph_html_tmpl_len;
+	const char *title = page_title(page);
+	int err = 0;
+
 	/*
 	 * The template's placeholders are "@@KEY@@"; the JS and CSS never
 	 * contain "@@" otherwise (test_flamegraph checks every key is known).
@@ -1238,19 +1262,19 @@ int flamegraph_write_html(const struct flamegraph *fg, const struct flamegraph_p
 		else if (KEY_IS("TABLE"))
 			err = write_table(fg, page, out);
 		else if (KEY_IS("DATA"))
-			err = write_json(fg, &l, page, out);
+			err = write_json(fg, l, page, out);
 		else
 			err = -EINVAL;
 #undef KEY_IS
 		t = kend + 2;
 	}
-	layout_free(&l);
-	if (err) {
-		out->len = start_len;
-		if (out->buf)
-			out->buf[start_len] = '\0';
-	}
 	return err;
+}
+
+int flamegraph_write_html(const struct flamegraph *fg, const struct flamegraph_page *page,
+			  struct strbuf *out)
+{
+	return write_page(fg, page, out, html_body);
 }
 
 /* "KEY":"<what @fn writes, JSON-escaped>" and a comma. */
@@ -1287,27 +1311,16 @@ static int part_table(const struct flamegraph *fg, const struct flamegraph_page 
 	return write_table(fg, page, sb);
 }
 
-int flamegraph_write_parts(const struct flamegraph *fg, const struct flamegraph_page *page,
-			   struct strbuf *out)
+static int parts_body(const struct flamegraph *fg, const struct flamegraph_page *page,
+		      const struct fg_layout *l, struct strbuf *out)
 {
-	static const struct flamegraph_page no_page;
-	struct fg_layout l = {0};
+	const char *title = page_title(page), *sub = page->subtitle ? page->subtitle : "";
+	const char *unit = page_unit(page);
 	struct strbuf tmp;
-	const char *title, *sub, *unit;
-	size_t start_len;
 	int err;
 
-	if (!fg || !out)
-		return -EINVAL;
-	if (!page)
-		page = &no_page;
-	title = page->title ? page->title : "Flame graph";
-	sub = page->subtitle ? page->subtitle : "";
-	unit = page_unit(page);
-	start_len = out->len;
 	strbuf_init(&tmp, out->max_sz);
-	err = layout_build(fg, &l);
-	err = err ?: strbuf_appends(out, "{\"title\":\"");
+	err = strbuf_appends(out, "{\"title\":\"");
 	err = err ?: json_escape(out, title, strlen(title));
 	err = err ?: strbuf_appends(out, "\",\"subtitle\":\"");
 	err = err ?: json_escape(out, sub, strlen(sub));
@@ -1319,14 +1332,14 @@ int flamegraph_write_parts(const struct flamegraph *fg, const struct flamegraph_
 	err = err ?: put_part(out, "table", &tmp, part_table, fg, page);
 	err = err ?: put_part(out, "table_title", &tmp, write_table_title, fg, page);
 	err = err ?: strbuf_appends(out, "\"data\":");
-	err = err ?: write_json(fg, &l, page, out);
+	err = err ?: write_json(fg, l, page, out);
 	err = err ?: strbuf_appends(out, "}\n");
-	layout_free(&l);
 	strbuf_free(&tmp);
-	if (err) {
-		out->len = start_len;
-		if (out->buf)
-			out->buf[start_len] = '\0';
-	}
 	return err;
+}
+
+int flamegraph_write_parts(const struct flamegraph *fg, const struct flamegraph_page *page,
+			   struct strbuf *out)
+{
+	return write_page(fg, page, out, parts_body);
 }

@@ -720,7 +720,7 @@ static int index_timeline(const struct pages_ctx *c, struct strbuf *sb)
 {
 	const int64_t now = unix_ns();
 	struct history_view v;
-	double max = 0, t0, t1;
+	double max = 0, t0, t1, *cpus;
 	int err;
 
 	if (history_acquire(c->hist[PPROF_KIND_CPU],
@@ -733,13 +733,21 @@ static int index_timeline(const struct pages_ctx *c, struct strbuf *sb)
 	t0 = (double)pprof_frozen_time(v.w[0]) / 1e9;
 	t1 =
 	    (double)(pprof_frozen_time(v.w[v.nr - 1]) + pprof_frozen_duration(v.w[v.nr - 1])) / 1e9;
+	/* Each window's CPUs, summed once; < 0: not drawn. */
+	cpus = calloc(v.nr, sizeof(*cpus));
+	if (!cpus) {
+		history_release(&v);
+		return -ENOMEM;
+	}
 	for (size_t i = 0; i < v.nr; i++) {
 		int64_t count, ns;
 		double d = (double)pprof_frozen_duration(v.w[i]) / 1e9;
 
-		if (!pprof_frozen_sum(v.w[i], NULL, &count, &ns) && d > 0 &&
-		    (double)ns / 1e9 / d > max)
-			max = (double)ns / 1e9 / d;
+		cpus[i] = pprof_frozen_sum(v.w[i], NULL, &count, &ns) || d <= 0
+			      ? -1
+			      : (double)ns / 1e9 / d;
+		if (cpus[i] > max)
+			max = cpus[i];
 	}
 	err = strbuf_appendf(
 	    sb,
@@ -751,16 +759,14 @@ static int index_timeline(const struct pages_ctx *c, struct strbuf *sb)
 	for (size_t i = 0; !err && i < v.nr; i++) {
 		const double s0 = (double)pprof_frozen_time(v.w[i]) / 1e9,
 			     d = (double)pprof_frozen_duration(v.w[i]) / 1e9;
-		int64_t count, ns;
-		double cpus, x, w, h;
+		double x, w, h;
 		char a[32], b[32];
 
-		if (pprof_frozen_sum(v.w[i], NULL, &count, &ns) || d <= 0)
+		if (cpus[i] < 0)
 			continue;
-		cpus = (double)ns / 1e9 / d;
 		x = (s0 - t0) / (t1 - t0) * 1000;
 		w = d / (t1 - t0) * 1000;
-		h = max > 0 ? cpus / max * 60 : 0;
+		h = max > 0 ? cpus[i] / max * 60 : 0;
 		format_utc(pprof_frozen_time(v.w[i]), a, sizeof(a));
 		format_utc(pprof_frozen_time(v.w[i]) + pprof_frozen_duration(v.w[i]), b, sizeof(b));
 		/* 2 ms inside the window: the neighbours, ending there to a few µs, stay out. */
@@ -769,8 +775,9 @@ static int index_timeline(const struct pages_ctx *c, struct strbuf *sb)
 		    "<a href=\"/flamegraph?start=%.3f&amp;end=%.3f\" role=\"listitem\">"
 		    "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\"><title>"
 		    "%s to %s: %.2f CPUs</title></rect></a>\n",
-		    s0 + 0.002, s0 + d - 0.002, x, 64 - h, w > 1.5 ? w - 0.5 : w, h, a, b, cpus);
+		    s0 + 0.002, s0 + d - 0.002, x, 64 - h, w > 1.5 ? w - 0.5 : w, h, a, b, cpus[i]);
 	}
+	free(cpus);
 	history_release(&v);
 	return err ?: strbuf_appends(sb, "</svg>\n");
 }

@@ -319,6 +319,35 @@ def pointer(drv, x, y, click):
         "actions": acts}]})
 
 
+def timeline_drag(drv, t_from, t_to, shift):
+    """Drag the mouse across the timeline from time t_from to t_to (Unix seconds),
+    holding shift (the page's compare gesture) when asked."""
+    pos = drv.js("""
+        var c = document.getElementById('timeline'), r, t = window.stackdFlame.timeline();
+        c.scrollIntoView({block: 'center'});
+        r = c.getBoundingClientRect();
+        function x(s) { return r.left + 1 + (s - t.t0) / (t.t1 - t.t0) * t.width; }
+        return [x(arguments[0]), x(arguments[1]), r.top + r.height / 2];""", t_from, t_to)
+    say("%sdrag on the timeline from x=%.0f to x=%.0f at y=%.0f"
+        % ("shift-" if shift else "", pos[0], pos[1], pos[2]))
+    y = int(round(pos[2]))
+    # Each source's nth action runs in the nth tick: shift is held over the whole drag.
+    sources = [{"type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
+                "actions": [
+                    {"type": "pointerMove", "duration": 0, "origin": "viewport",
+                     "x": int(round(pos[0])), "y": y},
+                    {"type": "pointerDown", "button": 0},
+                    {"type": "pointerMove", "duration": 150, "origin": "viewport",
+                     "x": int(round(pos[1])), "y": y},
+                    {"type": "pointerUp", "button": 0}, {"type": "pause", "duration": 0}]}]
+    if shift:
+        sources.insert(0, {"type": "key", "id": "kbd", "actions": [
+            {"type": "keyDown", "value": "\ue008"}, {"type": "pause", "duration": 0},
+            {"type": "pause", "duration": 0}, {"type": "pause", "duration": 0},
+            {"type": "keyUp", "value": "\ue008"}]})
+    drv.cmd("POST", "/actions", {"actions": sources})
+
+
 def wait_for(drv, script, timeout, *args):
     t0 = time.monotonic()
     while True:
@@ -459,24 +488,7 @@ def cmd_timeline(drv, a):
     nav0 = drv.js("return performance.getEntriesByType('navigation').length + ':' + "
                   "performance.timeOrigin;")
     if a.drag:
-        pos = drv.js("""
-            var c = document.getElementById('timeline'), r = c.getBoundingClientRect(),
-                t = window.stackdFlame.timeline();
-            c.scrollIntoView({block: 'center'});
-            r = c.getBoundingClientRect();
-            function x(s) { return r.left + 1 + (s - t.t0) / (t.t1 - t.t0) * t.width; }
-            return [x(arguments[0]), x(arguments[1]), r.top + r.height / 2];""",
-                     a.t_from, a.t_to)
-        say("drag on the timeline from x=%.0f to x=%.0f at y=%.0f" % tuple(pos))
-        drv.cmd("POST", "/actions", {"actions": [{
-            "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
-            "actions": [
-                {"type": "pointerMove", "duration": 0, "origin": "viewport",
-                 "x": int(round(pos[0])), "y": int(round(pos[2]))},
-                {"type": "pointerDown", "button": 0},
-                {"type": "pointerMove", "duration": 150, "origin": "viewport",
-                 "x": int(round(pos[1])), "y": int(round(pos[2]))},
-                {"type": "pointerUp", "button": 0}]}]})
+        timeline_drag(drv, a.t_from, a.t_to, False)
     else:
         drv.js("window.stackdFlame.select(arguments[0], arguments[1]);", a.t_from, a.t_to)
     t0 = time.monotonic()
@@ -534,26 +546,7 @@ def cmd_timeline(drv, a):
                        % (step, moved))
     if a.base_from is not None:
         if a.drag:
-            pos = drv.js("""
-                var c = document.getElementById('timeline'), r = c.getBoundingClientRect(),
-                    t = window.stackdFlame.timeline();
-                function x(s) { return r.left + 1 + (s - t.t0) / (t.t1 - t.t0) * t.width; }
-                return [x(arguments[0]), x(arguments[1]), r.top + r.height / 2];""",
-                         a.base_from, a.base_to)
-            say("shift-drag on the timeline from x=%.0f to x=%.0f" % (pos[0], pos[1]))
-            drv.cmd("POST", "/actions", {"actions": [
-                {"type": "key", "id": "kbd", "actions": [
-                    {"type": "keyDown", "value": "\ue008"}, {"type": "pause", "duration": 0},
-                    {"type": "pause", "duration": 0}, {"type": "pause", "duration": 0},
-                    {"type": "keyUp", "value": "\ue008"}]},
-                {"type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
-                 "actions": [
-                     {"type": "pointerMove", "duration": 0, "origin": "viewport",
-                      "x": int(round(pos[0])), "y": int(round(pos[2]))},
-                     {"type": "pointerDown", "button": 0},
-                     {"type": "pointerMove", "duration": 150, "origin": "viewport",
-                      "x": int(round(pos[1])), "y": int(round(pos[2]))},
-                     {"type": "pointerUp", "button": 0}, {"type": "pause", "duration": 0}]}]})
+            timeline_drag(drv, a.base_from, a.base_to, True)
         else:
             drv.js("window.stackdFlame.compare(arguments[0], arguments[1]);",
                    a.base_from, a.base_to)

@@ -345,6 +345,26 @@ e2e_build_fixture()
 	echo "$out"
 }
 
+# e2e_run_phase_shift PHASE: build and run the phase_shift fixture (PHASE s of phase_old,
+# then PHASE s of phase_new) against the running agent, wait for its end and for the
+# drain that puts its end into the history. Sets FX (its pid) and T_START, T_SWITCH,
+# T_END (the Unix times, fractional, it printed).
+e2e_run_phase_shift()
+{
+	local phase=$1 fixture rc=0
+
+	fixture=$(e2e_build_fixture phase_shift)
+	e2e_bg phase_shift "$fixture" "$phase"
+	FX=$BG_PID
+	e2e_reap "$FX" $((2 * phase + 30)) || rc=$?
+	((rc == 0)) || fail "phase_shift exited with status $rc: $(cat "$T/phase_shift.out")"
+	# shellcheck disable=SC2034 # set for the caller
+	read -r T_START T_SWITCH T_END < <(awk '{ t[$1] = $2 } END { print t["start"], t["switch"], t["end"] }' \
+		"$T/phase_shift.out")
+	[[ -n $T_END ]] || fail "phase_shift printed no times: $(cat "$T/phase_shift.out")"
+	sleep 2.5 # the last drain (1 s) has the end in the history
+}
+
 # -------------------------------------------------------------- clients
 
 # go tool pprof, with its side files kept out of $HOME and bounded in time.
@@ -456,6 +476,28 @@ pprof_flatten()
 			printf "%s\t%s\t%s\t%s\n", cnt[i], pid[i], comm[i], fr
 		}
 	}'
+}
+
+# chain_share TSV ERE OUT [PID]: of the samples in TSV (pprof_flatten's output; of PID's
+# only, when given), print "ALL GOOD": all of them and those whose user frames, leaf
+# first and ';'-joined without the U: prefixes, match ERE. The four most frequent other
+# chains go to OUT ("COUNT  CHAIN" lines), for the log.
+chain_share()
+{
+	awk -F'\t' -v re="$2" -v bad="$3" -v pid="${4:-}" '
+	pid == "" || $2 == pid {
+		n = split($4, fr, ";"); s = ""
+		for (i = 1; i <= n; i++) if (fr[i] ~ /^U:/) s = s (s == "" ? "" : ";") substr(fr[i], 3)
+		all += $1
+		if (s ~ re) good += $1
+		else badc[s] += $1
+	}
+	END {
+		printf "%d %d\n", all, good
+		printf "" > bad
+		close(bad)
+		for (k in badc) printf "%6d  %s\n", badc[k], k | "sort -rn | head -n 4 > \"" bad "\""
+	}' "$1"
 }
 
 # http_code URL [CURL_ARGS...]: print the HTTP status (000 on connection failure).

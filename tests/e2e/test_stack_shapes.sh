@@ -203,28 +203,11 @@ grep -E '^stackd_unwind_[a-z_]+(\{[^}]*\})? ' "$T/metrics.txt" | grep -v cache |
 
 # ---------------------------------------------------------------- judge
 
-# share PID ERE: "total matching"; the most frequent other chains in $T/bad.PID.txt.
-share()
-{
-	awk -F'\t' -v pid="$1" -v re="$2" -v bad="$T/bad.$1.txt" '
-	$2 == pid {
-		n = split($4, fr, ";"); s = ""
-		for (i = 1; i <= n; i++) if (fr[i] ~ /^U:/) s = s (s == "" ? "" : ";") substr(fr[i], 3)
-		all += $1
-		if (s ~ re) good += $1
-		else badc[s] += $1
-	}
-	END {
-		printf "%d %d\n", all, good
-		for (k in badc) printf "%6d  %s\n", badc[k], k | "sort -rn | head -n 4 > \"" bad "\""
-	}' "$T/flat.tsv"
-}
-
 failed=()
 for n in $(printf '%s\n' "${!fx_pid[@]}" | sort); do
 	pid=${fx_pid[$n]}
 	re=$(expected_chain "${fx_shape[$n]}")
-	read -r all good < <(share "$pid" "$re")
+	read -r all good < <(chain_share "$T/flat.tsv" "$re" "$T/bad.$pid.txt" "$pid")
 	pct=$(awk -v g="$good" -v t="$all" 'BEGIN { printf "%.2f", t ? 100 * g / t : 0 }')
 	ok=$(awk -v p="$pct" -v m="$MIN_PCT" -v a="$all" -v ms="$MIN_SAMPLES" 'BEGIN { print (p >= m && a >= ms) ? 1 : 0 }')
 	info "$n (pid $pid): $good of $all samples with the exact chain: $pct% (want >= $MIN_PCT% of >= $MIN_SAMPLES)$( ((ok)) || echo '  <-- FAIL')"

@@ -27,23 +27,15 @@ MARGIN=2.5
 e2e_require_bpf
 e2e_require_cmd "$FIXTURE_CC" curl python3 chromium chromedriver
 
-fixture=$(e2e_build_fixture phase_shift)
 agent_start --profiling.frequency=99 --history.window=2s
-e2e_bg phase_shift "$fixture" "$PHASE"
-fx=$BG_PID
-rc=0
-e2e_reap "$fx" $((2 * PHASE + 30)) || rc=$?
-((rc == 0)) || fail "phase_shift exited with status $rc: $(cat "$T/phase_shift.out")"
-read -r t_start t_switch t_end < <(awk '{ t[$1] = $2 } END { print t["start"], t["switch"], t["end"] }' "$T/phase_shift.out")
-[[ -n $t_end ]] || fail "phase_shift printed no times: $(cat "$T/phase_shift.out")"
-sleep 2.5 # the last drain has the end in the history
-info "fixture pid $fx: start $t_start, switch $t_switch, end $t_end"
+e2e_run_phase_shift "$PHASE"
+info "fixture pid $FX: start $T_START, switch $T_SWITCH, end $T_END"
 
-url="$AGENT_URL/flamegraph?pid=$fx&seconds=600"
+url="$AGENT_URL/flamegraph?pid=$FX&seconds=600"
 shot=${STACKD_BUILD_DIR:-$T}/timeline_page.png
-new_from=$(awk -v s="$t_switch" -v m="$MARGIN" 'BEGIN { printf "%.3f", s + m }')
-new_to=$(awk -v s="$t_end" 'BEGIN { printf "%.3f", s + 0.5 }')
-old_to=$(awk -v s="$t_switch" -v m="$MARGIN" 'BEGIN { printf "%.3f", s - m }')
+new_from=$(awk -v s="$T_SWITCH" -v m="$MARGIN" 'BEGIN { printf "%.3f", s + m }')
+new_to=$(awk -v s="$T_END" 'BEGIN { printf "%.3f", s + 0.5 }')
+old_to=$(awk -v s="$T_SWITCH" -v m="$MARGIN" 'BEGIN { printf "%.3f", s - m }')
 browse()
 {
 	local name=$1 rc=0
@@ -55,18 +47,18 @@ browse()
 }
 rc=0
 browse drag --from "$new_from" --to "$new_to" --drag --expect phase_new --absent phase_old --keys \
-	--base-from "$t_start" --base-to "$old_to" --grew phase_new --shrank phase_old \
+	--base-from "$T_START" --base-to "$old_to" --grew phase_new --shrank phase_old \
 	--screenshot "$shot" || rc=$?
 check "$((rc == 0))" "drag on the timeline: phase_new drawn, phase_old gone, URL kept, no reload; arrow key moves it; shift-drag over the first half compares: phase_new grown and listed first, phase_old shrunk (status $rc)"
 rc=0
-browse select --from "$t_start" --to "$old_to" --expect phase_old --absent phase_new \
+browse select --from "$T_START" --to "$old_to" --expect phase_old --absent phase_new \
 	--sum-from 0 --sum-to 1e12 || rc=$?
 check "$((rc == 0))" "stackdFlame.select of the first half: phase_old drawn, phase_new gone (status $rc)"
 
 # The timeline's seconds against the metric: the same samples, counted twice.
 read -r _ tl_sel < <(awk '/timeline-seconds:/ { print $(NF - 1), $NF }' "$T/select.out")
 metric=$(curl -sS -m 10 "$AGENT_URL/metrics" | awk '/^stackd_cpu_seconds_total\{/ && /comm="phase_shift"/ { s += $NF } END { printf "%.6f", s + 0 }')
-info "timeline: ${tl_sel:-?} s of CPU for pid $fx over all windows; stackd_cpu_seconds_total{comm=\"phase_shift\"} $metric s"
+info "timeline: ${tl_sel:-?} s of CPU for pid $FX over all windows; stackd_cpu_seconds_total{comm=\"phase_shift\"} $metric s"
 check "$(awk -v a="${tl_sel:-0}" -v b="$metric" 'BEGIN { print (b > 5 && a >= 0.95 * b && a <= 1.05 * b) ? 1 : 0 }')" \
 	"the timeline's CPU seconds (${tl_sel:-?}) match the metric ($metric) within 5%"
 # The index: the node's CPU as an SVG timeline whose bars link to their window's flame graph.
