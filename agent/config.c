@@ -147,12 +147,12 @@ static const struct flag flags[] = {
      "frames fall back to frame pointers."},
     {"offcpu.enabled", FLAG_BOOL, OFF(offcpu_enabled), 0, 0, "false",
      "Profile time off CPU too: at each context switch of a sampled thread, where it waits "
-     "(kernel and user stack) and for how long, served at /debug/pprof/offcpu. Costs a stack "
-     "walk per context switch of the profiled threads."},
+     "(kernel and user stack) and for how long, served at /debug/pprof/offcpu. Costs a kernel "
+     "stack per context switch of the profiled threads, a user stack walk per period of at "
+     "least --offcpu.min-duration, and a lookup per system call."},
     {"offcpu.min-duration", FLAG_DURATION, OFF(offcpu_min_ns), 0, 1000000000ULL, "10us",
      "Off-CPU periods shorter than this are counted (stackd_offcpu_short_periods_total) but "
-     "left out of the profiles; they are still walked, their length being known only at "
-     "their end (0..1s)."},
+     "left out of the profiles; one spent in a system call gets no user stack walk (0..1s)."},
     {"offcpu.max-walks", FLAG_UINT, OFF(offcpu_max_walks), 100, 1000000, "5000",
      "Switch-outs whose stacks are walked per CPU and second; beyond it (judged from the "
      "second before) 1 in K is walked and weighs K, so totals stay unbiased and the cost "

@@ -373,6 +373,7 @@ static void configure_skel(struct loader *l)
 	bpf_map__set_max_entries(skel->maps.offcpu_starts, opts->offcpu ? OFFCPU_THREADS : 1);
 	bpf_map__set_max_entries(skel->maps.offcpu_stacks, opts->offcpu ? OFFCPU_STACKS : 1);
 	bpf_program__set_autoload(skel->progs.stackd_switch, opts->offcpu);
+	bpf_program__set_autoload(skel->progs.stackd_sys_exit, opts->offcpu);
 }
 
 int loader_open(const struct loader_opts *opts, struct loader **out)

@@ -471,6 +471,18 @@ static const struct metric_row metric_rows[] = {
      "Switch-outs left unwalked by sampling beyond --offcpu.max-walks per CPU and second "
      "(the walked ones weigh for them).",
      .stat = {S(bpf[STACKD_CNT_OFFCPU_UNSAMPLED])}},
+    {"stackd_offcpu_user_walks_total", "counter",
+     "User stacks taken for off-CPU periods: at the switch-out (preempted, page faults), or "
+     "for a period in a system call of at least --offcpu.min-duration at the call's exit.",
+     .stat = {S(bpf[STACKD_CNT_OFFCPU_USER_WALKS])}},
+    {"stackd_offcpu_deferred_walks_total", "counter",
+     "Recorded periods off CPU inside a system call, whose user stack was walked on the "
+     "way back (at the call's exit) rather than at every switch-out.",
+     .stat = {S(bpf[STACKD_CNT_OFFCPU_DEFERRED])}},
+    {"stackd_offcpu_user_stack_lost_total", "counter",
+     "Of those, periods recorded without a user stack: the thread's user registers had "
+     "changed before its stack could be walked.",
+     .stat = {S(bpf[STACKD_CNT_OFFCPU_MOVED])}},
     {"stackd_offcpu_dropped_total", "counter",
      "Periods off CPU lost: the off-CPU map had no room until the next drain.",
      .stat = {S(bpf[STACKD_CNT_OFFCPU_FULL])}},

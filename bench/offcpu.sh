@@ -32,6 +32,8 @@
 #     offcpu          stackd --profiling.frequency=HZ --offcpu.enabled (every process; defaults:
 #                     beyond 5000 switch-outs per CPU and second, 1 in K is walked)
 #     offcpu-all      the same with --offcpu.max-walks=1000000: every switch-out walked
+#     offcpu-1ms      the same with --offcpu.min-duration=1ms: the workload's periods are all
+#                     shorter, so none gets a user walk (those blocked in a system call)
 #     offcpu-pid      the same with --profiling.pids=<workload pid> (only the workload is walked;
 #                     the program still runs at every switch of the machine)
 #     bpftrace        bpftrace 'tracepoint:sched:sched_switch { @[kstack, ustack, comm] = count(); }'
@@ -108,7 +110,7 @@ esac
 for c in $CONFIGS; do
 	case $c in
 	alone) ;;
-	stackd | offcpu | offcpu-all | offcpu-pid) [[ -x $STACKD_BIN ]] || die "stackd not built: $STACKD_BIN (cmake --build build)" ;;
+	stackd | offcpu | offcpu-all | offcpu-1ms | offcpu-pid) [[ -x $STACKD_BIN ]] || die "stackd not built: $STACKD_BIN (cmake --build build)" ;;
 	bpftrace | bpftrace-sum) command -v bpftrace >/dev/null || die "bpftrace not installed" ;;
 	*) die "unknown configuration '$c'" ;;
 	esac
@@ -265,13 +267,14 @@ measure()
 	kill -0 "$pp" 2>/dev/null || { cat "$out" >&2; die "the workload exited"; }
 
 	case $cfg in
-	stackd | offcpu | offcpu-all | offcpu-pid)
+	stackd | offcpu | offcpu-all | offcpu-1ms | offcpu-pid)
 		port=$(free_port)
 		url=http://127.0.0.1:$port
 		read -r -a sargs <<<"$STACKD_ARGS"
 		[[ $cfg == stackd ]] || sargs+=(--offcpu.enabled)
 		[[ $cfg != offcpu-pid ]] || sargs+=(--profiling.pids="$pp")
 		[[ $cfg != offcpu-all ]] || sargs+=(--offcpu.max-walks=1000000)
+		[[ $cfg != offcpu-1ms ]] || sargs+=(--offcpu.min-duration=1ms)
 		"$STACKD_BIN" --web.listen-address=127.0.0.1:"$port" --profiling.frequency="$HZ" \
 			--log.level=warn "${sargs[@]}" >"$log" 2>&1 &
 		pid=$!
@@ -374,6 +377,7 @@ awk -F'\t' "$BENCH_AWK_MEDIANS"'
 		label["offcpu"] = "(3) stackd --offcpu.enabled"
 		label["offcpu-pid"] = "(4) stackd offcpu, pids=workload"
 		label["offcpu-all"] = "(3b) stackd offcpu, all walked"
+		label["offcpu-1ms"] = "(3c) stackd offcpu, min 1 ms"
 		label["bpftrace"] = "(5) bpftrace sched_switch count"
 		label["bpftrace-sum"] = "(6) bpftrace sched_switch sum"
 	}
@@ -405,7 +409,7 @@ awk -F'\t' "$BENCH_AWK_MEDIANS"'
 	}' "$ADDED"
 
 # stackd's own counters over the last run of each off-CPU configuration
-for cfg in offcpu offcpu-all offcpu-pid; do
+for cfg in offcpu offcpu-all offcpu-1ms offcpu-pid; do
 	f0=$T/metrics.$cfg.$RUNS.0
 	f1=$T/metrics.$cfg.$RUNS.1
 	[[ -s $f1 ]] || continue
@@ -413,7 +417,7 @@ for cfg in offcpu offcpu-all offcpu-pid; do
 	echo "stackd /metrics, $cfg, run $RUNS, at the end of the window (delta over the window in brackets):"
 	awk -v w="$DURATION" '
 		NR == FNR { if ($1 ~ /^stackd_/) v0[$1] = $2; next }
-		$1 ~ /^stackd_(offcpu_(periods|short_periods|short_seconds|unsampled|dropped|seconds_cut)_total|unwind_walks_total)/ ||
+		$1 ~ /^stackd_(offcpu_(periods|short_periods|short_seconds|unsampled|deferred_walks|user_stack_lost|user_walks|dropped|seconds_cut)_total|unwind_walks_total)/ ||
 		index($1, "stackd_offcpu_seconds_total{comm=\"pingpong\"") == 1 {
 			d = ($1 in v0) ? $2 - v0[$1] : $2
 			printf "  %-70s %14s  (+%.0f, %.0f/s)\n", $1, $2, d, d / w

@@ -88,9 +88,20 @@ struct {
 	__type(value, struct stackd_stack);
 } overflow_0 SEC(".maps"), overflow_1 SEC(".maps");
 
+/*
+ * Per-CPU scratch slots. Programs that run with interrupts off (the
+ * perf_event program, in its hard interrupt, and sched_switch, under the run
+ * queue lock) cannot interrupt each other and share slot 0; the sys_exit
+ * program runs with interrupts on, so a sample can interrupt it mid-walk: it
+ * has slot 1 (it cannot nest with itself on one CPU).
+ */
+#define SLOT_IRQOFF  0
+#define SLOT_SYSEXIT 1
+#define NR_SLOTS     2
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, NR_SLOTS);
 	__type(key, __u32);
 	__type(value, struct stackd_stack);
 } scratch SEC(".maps");
@@ -158,7 +169,7 @@ struct {
 	__type(value, struct stackd_unwind_proc);
 } unwind_procs SEC(".maps");
 
-/* One walk in progress per CPU: too big for the 512-byte BPF stack. */
+/* One walk in progress per CPU and slot: too big for the 512-byte BPF stack. */
 struct walk_state {
 	struct stackd_stack st; /* ips, leaf first */
 	__u64 pc, sp, bp;	/* the frame being unwound */
@@ -174,7 +185,7 @@ struct walk_state {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, NR_SLOTS);
 	__type(key, __u32);
 	__type(value, struct walk_state);
 } walk_scratch SEC(".maps");
@@ -189,7 +200,47 @@ struct offcpu_start {
 	struct stackd_offcpu_key key;
 	__u64 ts;
 	__u64 weight; /* switch-outs this one stands for (1, or K when sampled 1 in K) */
+	__u64 ns;     /* due: the period's weighted nanoseconds */
+	__u64 uip;    /* OFFCPU_DEFERRED: the user registers at the switch-out */
+	__u64 usp;
+	__u32 state; /* enum offcpu_state */
+	__u32 pad;
 };
+
+/*
+ * A period's user stack, the expensive walk, is taken where it costs least.
+ * A thread that leaves in a system call (most off-CPU time: sleeps, reads,
+ * futexes) gets its kernel stack and a stamp (DEFERRED); when it comes back
+ * after --offcpu.min-duration or more, the period moves to its CPU's due
+ * slot and waits for the thread's own context, at its system call's exit,
+ * where its user stack is walked. A short period so costs no user walk. Any
+ * other switch-out (preempted, a page fault) is walked at once (WALKED), as
+ * its user registers will not wait.
+ */
+enum offcpu_state {
+	OFFCPU_WALKED,
+	OFFCPU_DEFERRED,
+};
+
+/*
+ * Per CPU: the period of the thread running there whose user stack is due
+ * (tid 0: none). One slot is enough: the thread holds the CPU from its
+ * switch-in until its system call returns (sys_exit takes it) or it leaves
+ * again (its switch-out takes it, before another thread can come in). So a
+ * system call's exit costs one per-CPU lookup and a compare.
+ */
+struct offcpu_due {
+	struct offcpu_start st;
+	__u32 tid;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct offcpu_due);
+} offcpu_due SEC(".maps");
 
 /*
  * Per CPU: switch-outs of profiled threads in the current second (2^30 ns),
@@ -389,11 +440,12 @@ static __always_inline __s32 store_stack(void *stacks, struct stackd_stack *st, 
  * Store a stack that collided in the stack-trace map in the overflow map.
  * Returns STACKD_STACK_OVERFLOW with *hash set, or -EEXIST when it is lost.
  */
-static __always_inline __s32 overflow_stack(void *ctx, void *overflow, __u64 flags, __u64 *hash)
+static __always_inline __s32 overflow_stack(void *ctx, void *overflow, __u64 flags, __u64 *hash,
+					    __u32 slot)
 {
-	__u32 zero = 0, n;
-	struct stackd_stack *st = bpf_map_lookup_elem(&scratch, &zero);
+	struct stackd_stack *st = bpf_map_lookup_elem(&scratch, &slot);
 	long len;
+	__u32 n;
 
 	if (!st)
 		return -EEXIST;
@@ -418,7 +470,8 @@ static __always_inline void take_stacks(void *ctx, void *stacks, void *overflow,
 	if (key->kstack_id < 0) {
 		if (key->kstack_id == -EEXIST) {
 			count(STACKD_CNT_KSTACK_COLLISION);
-			key->kstack_id = overflow_stack(ctx, overflow, 0, &key->kstack_hash);
+			key->kstack_id =
+			    overflow_stack(ctx, overflow, 0, &key->kstack_hash, SLOT_IRQOFF);
 			if (key->kstack_id == -EEXIST)
 				count(STACKD_CNT_KSTACK_LOST);
 		} else if (key->kstack_id != -EFAULT) {
@@ -435,8 +488,8 @@ static __always_inline void take_stacks(void *ctx, void *stacks, void *overflow,
 		key->ustack_id = bpf_get_stackid(ctx, stacks, BPF_F_USER_STACK);
 		if (key->ustack_id == -EEXIST) {
 			count(STACKD_CNT_USTACK_COLLISION);
-			key->ustack_id =
-			    overflow_stack(ctx, overflow, BPF_F_USER_STACK, &key->ustack_hash);
+			key->ustack_id = overflow_stack(ctx, overflow, BPF_F_USER_STACK,
+							&key->ustack_hash, SLOT_IRQOFF);
 			if (key->ustack_id == -EEXIST)
 				count(STACKD_CNT_USTACK_LOST);
 		} else if (key->ustack_id < 0) {
@@ -787,16 +840,15 @@ caller:
  * Sets key->ustack_id (and ustack_hash); counts how the walk ended.
  */
 static __always_inline void walk_user(struct stackd_unwind_proc *proc, void *stacks,
-				      struct stackd_count_key *key)
+				      struct stackd_count_key *key, __u32 slot)
 {
 	struct walk_ctx c = {.proc = proc};
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct pt_regs *regs;
 	struct walk_state *w;
-	__u32 zero = 0;
 	__u64 now;
 
-	w = bpf_map_lookup_elem(&walk_scratch, &zero);
+	w = bpf_map_lookup_elem(&walk_scratch, &slot);
 	if (!w) {
 		key->ustack_id = STACKD_STACK_NONE;
 		return;
@@ -916,7 +968,8 @@ int stackd_sample(struct bpf_perf_event_data *ctx)
 	if (!is_kthread && key.tgid != 0 && unwind_mode == STACKD_UNWIND_KERNEL) {
 		proc = unwind_proc(key.tgid, key.start_boottime);
 		if (proc) {
-			walk_user(proc, set ? (void *)&overflow_1 : (void *)&overflow_0, &key);
+			walk_user(proc, set ? (void *)&overflow_1 : (void *)&overflow_0, &key,
+				  SLOT_IRQOFF);
 			ustack_done = true;
 		} else {
 			/* The bridge: tables not loaded yet, unwind a copy in user space. */
@@ -988,19 +1041,113 @@ static __always_inline __u64 offcpu_draw(void)
 	return bpf_get_prandom_u32() % r->k == 0 ? r->k : 0;
 }
 
+/* Add one period of @key, standing for @w periods of @ns in all, to the active set. */
+static __always_inline void offcpu_add(struct stackd_offcpu_key *key, __u64 w, __u64 ns)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct stackd_offcpu_val one, *val;
+	void *offcpu;
+	long err;
+
+	if (cpu >= STACKD_MAX_CPUS)
+		return;
+	__sync_fetch_and_add(&inflight[cpu].busy, 1);
+	offcpu = active_set ? (void *)&offcpu_1 : (void *)&offcpu_0;
+	val = bpf_map_lookup_elem(offcpu, key);
+	if (!val) {
+		one.switches = w;
+		one.ns = ns;
+		err = bpf_map_update_elem(offcpu, key, &one, BPF_NOEXIST);
+		if (!err)
+			goto counted;
+		val = bpf_map_lookup_elem(offcpu, key); /* another CPU inserted it */
+		if (!val) {
+			count(STACKD_CNT_OFFCPU_FULL);
+			goto out;
+		}
+	}
+	__sync_fetch_and_add(&val->switches, w);
+	__sync_fetch_and_add(&val->ns, ns);
+counted:
+	count(STACKD_CNT_OFFCPU_RECORDED);
+out:
+	__sync_fetch_and_sub(&inflight[cpu].busy, 1);
+}
+
+/* The current thread's user stack into @k: with its tables, or by frame pointers. */
+static __always_inline void offcpu_user_stack(void *ctx, struct stackd_count_key *k, __u32 slot)
+{
+	struct stackd_unwind_proc *proc =
+	    unwind_mode == STACKD_UNWIND_KERNEL ? unwind_proc(k->tgid, k->start_boottime) : NULL;
+
+	count(STACKD_CNT_OFFCPU_USER_WALKS);
+	if (proc) {
+		walk_user(proc, &offcpu_stacks, k, slot);
+		return;
+	}
+	/* No tables (yet), or another mode: frame pointers. */
+	k->ustack_id = overflow_stack(ctx, &offcpu_stacks, BPF_F_USER_STACK, &k->ustack_hash, slot);
+	if (k->ustack_id == -EEXIST)
+		count(STACKD_CNT_USTACK_LOST);
+}
+
+/*
+ * A due period of the current thread, in its context: its user stack now,
+ * when its user registers are still those it left with (the same system
+ * call), else none (counted), and the period into the active set.
+ */
+static __always_inline void offcpu_flush(void *ctx, struct offcpu_start *st, __u32 slot)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+
+	if (BPF_CORE_READ(regs, ip) == st->uip && BPF_CORE_READ(regs, sp) == st->usp) {
+		offcpu_user_stack(ctx, &st->key.k, slot);
+	} else {
+		st->key.k.ustack_id = STACKD_STACK_NONE;
+		count(STACKD_CNT_OFFCPU_MOVED);
+	}
+	count(STACKD_CNT_OFFCPU_DEFERRED);
+	offcpu_add(&st->key, st->weight, st->ns);
+}
+
+/*
+ * In a system call, by the registers the syscall entry saved: it stores the
+ * number in orig_ax (an interrupt stores a negative vector) and the return
+ * address and flags the SYSCALL instruction left in rcx and r11 also as ip
+ * and flags. An exception's error code in orig_ax leaves the other two
+ * unequal but by chance; a thread that fakes them misplaces only its own
+ * user stack (offcpu_flush checks the registers again).
+ */
+static __always_inline bool in_syscall(struct pt_regs *regs)
+{
+	return (long)BPF_CORE_READ(regs, orig_ax) >= 0 &&
+	       BPF_CORE_READ(regs, cx) == BPF_CORE_READ(regs, ip) &&
+	       BPF_CORE_READ(regs, r11) == BPF_CORE_READ(regs, flags);
+}
+
 /*
  * The thread going off CPU (this runs in its context, before the switch):
- * its stacks now, kept by hash in offcpu_stacks (they must outlive a swap of
- * the map sets, as the period may end after it), and when and why it left.
+ * when and why it left; its stacks now, unless it is in a system call (see
+ * enum offcpu_state). Stacks are kept by hash in offcpu_stacks (they must
+ * outlive a swap of the map sets, as the period may end after it).
  */
 static __always_inline void offcpu_leave(void *ctx, bool preempt, struct task_struct *prev)
 {
 	struct offcpu_start st = {};
-	struct stackd_unwind_proc *proc;
-	__u32 tid = prev->pid;
+	struct offcpu_due *due;
+	struct pt_regs *regs;
+	__u32 tid = prev->pid, zero = 0;
 
+	if (!tid || (prev->flags & PF_KTHREAD))
+		return;
+	/* Leaving again before its system call returned: its due period's stack is still here. */
+	due = bpf_map_lookup_elem(&offcpu_due, &zero);
+	if (due && due->tid == tid) {
+		offcpu_flush(ctx, &due->st, SLOT_IRQOFF);
+		due->tid = 0;
+	}
 	/* An exiting thread's last switch never returns: its entry would wait for a reused tid. */
-	if (!tid || (prev->flags & (PF_KTHREAD | PF_EXITING)))
+	if (prev->flags & PF_EXITING)
 		return;
 	if (filter_enabled && !filter_keeps(prev->tgid))
 		return;
@@ -1015,21 +1162,25 @@ static __always_inline void offcpu_leave(void *ctx, bool preempt, struct task_st
 	st.key.reason = offcpu_reason(preempt, prev);
 	announce(st.key.k.tgid, st.key.k.start_boottime);
 
-	/* Skip this program's frame and bpf_trace_run4's: the stack starts at __schedule. */
-	st.key.k.kstack_id = overflow_stack(ctx, &offcpu_stacks, 2, &st.key.k.kstack_hash);
+	/*
+	 * The kernel stack now, in any case: a thread that is not running has it
+	 * too (bpf_get_task_stack), but without its .sched.text frames
+	 * (do_nanosleep, the mutex and rwsem slow paths, io_schedule), the ones
+	 * that say what it waits for. Skip this program's frame and
+	 * bpf_trace_run4's: the stack starts at __schedule.
+	 */
+	st.key.k.kstack_id =
+	    overflow_stack(ctx, &offcpu_stacks, 2, &st.key.k.kstack_hash, SLOT_IRQOFF);
 	if (st.key.k.kstack_id == -EEXIST)
 		count(STACKD_CNT_KSTACK_LOST);
-	proc = unwind_mode == STACKD_UNWIND_KERNEL
-		   ? unwind_proc(st.key.k.tgid, st.key.k.start_boottime)
-		   : NULL;
-	if (proc) {
-		walk_user(proc, &offcpu_stacks, &st.key.k);
+	regs = (struct pt_regs *)bpf_task_pt_regs(prev);
+	if (st.key.reason != STACKD_OFFCPU_PREEMPTED && in_syscall(regs)) {
+		st.state = OFFCPU_DEFERRED;
+		st.uip = BPF_CORE_READ(regs, ip);
+		st.usp = BPF_CORE_READ(regs, sp);
 	} else {
-		/* No tables (yet), or another mode: frame pointers. */
-		st.key.k.ustack_id =
-		    overflow_stack(ctx, &offcpu_stacks, BPF_F_USER_STACK, &st.key.k.ustack_hash);
-		if (st.key.k.ustack_id == -EEXIST)
-			count(STACKD_CNT_USTACK_LOST);
+		st.state = OFFCPU_WALKED;
+		offcpu_user_stack(ctx, &st.key.k, SLOT_IRQOFF);
 	}
 	st.ts = bpf_ktime_get_ns();
 	bpf_map_update_elem(&offcpu_starts, &tid, &st, BPF_ANY);
@@ -1037,16 +1188,15 @@ static __always_inline void offcpu_leave(void *ctx, bool preempt, struct task_st
 
 /*
  * The thread coming back on CPU (still in the previous thread's context):
- * a period of at least --offcpu.min-duration is added to its key.
+ * a period of at least --offcpu.min-duration is added to its key, or, when
+ * its user stack is still to be walked, waits for it in the CPU's due slot.
  */
 static __always_inline void offcpu_return(struct task_struct *next)
 {
-	__u32 tid = next->pid, cpu = bpf_get_smp_processor_id();
-	struct stackd_offcpu_val one, *val;
+	__u32 tid = next->pid, zero = 0;
 	struct offcpu_start *st;
-	void *offcpu;
+	struct offcpu_due *due;
 	__u64 ns, w;
-	long err;
 
 	st = bpf_map_lookup_elem(&offcpu_starts, &tid);
 	if (!st)
@@ -1059,47 +1209,60 @@ static __always_inline void offcpu_return(struct task_struct *next)
 	}
 	ns = bpf_ktime_get_ns() - st->ts;
 	w = st->weight;
-	if (ns < offcpu_min_ns || cpu >= STACKD_MAX_CPUS) {
+	if (ns < offcpu_min_ns) {
 		count_n(STACKD_CNT_OFFCPU_SHORT, w);
 		count_n(STACKD_CNT_OFFCPU_SHORT_NS, ns * w);
 		bpf_map_delete_elem(&offcpu_starts, &tid);
 		return;
 	}
-	ns *= w;
-	__sync_fetch_and_add(&inflight[cpu].busy, 1);
-	offcpu = active_set ? (void *)&offcpu_1 : (void *)&offcpu_0;
-	val = bpf_map_lookup_elem(offcpu, &st->key);
-	if (!val) {
-		one.switches = w;
-		one.ns = ns;
-		err = bpf_map_update_elem(offcpu, &st->key, &one, BPF_NOEXIST);
-		if (!err)
-			goto counted;
-		val = bpf_map_lookup_elem(offcpu, &st->key); /* another CPU inserted it */
-		if (!val) {
-			count(STACKD_CNT_OFFCPU_FULL);
-			goto out;
+	if (st->state == OFFCPU_DEFERRED) {
+		/* The slot is free: the thread that left this CPU just now gave up its own. */
+		due = bpf_map_lookup_elem(&offcpu_due, &zero);
+		if (due) {
+			due->st = *st;
+			due->st.ns = ns * w;
+			due->tid = tid;
 		}
+		bpf_map_delete_elem(&offcpu_starts, &tid);
+		return;
 	}
-	__sync_fetch_and_add(&val->switches, w);
-	__sync_fetch_and_add(&val->ns, ns);
-counted:
-	count(STACKD_CNT_OFFCPU_RECORDED);
-out:
-	__sync_fetch_and_sub(&inflight[cpu].busy, 1);
+	offcpu_add(&st->key, w, ns * w);
 	bpf_map_delete_elem(&offcpu_starts, &tid);
 }
 
 /*
- * Off-CPU time, from the scheduler's tracepoint alone (no kprobe or fentry
- * needed): stacks are taken as a thread leaves, its period counted as it
- * returns. Loaded only with --offcpu.enabled.
+ * Off-CPU time, from tracepoints alone (no kprobe or fentry needed): a thread
+ * is stamped as it leaves, its period counted as it returns. Loaded only with
+ * --offcpu.enabled.
  */
 SEC("tp_btf/sched_switch")
 int BPF_PROG(stackd_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	offcpu_return(next);
+	/* prev first: its due period, if any, is flushed before next may take the slot. */
 	offcpu_leave(ctx, preempt, prev);
+	offcpu_return(next);
+	return 0;
+}
+
+/*
+ * A system call returns: if this CPU's due period is the current thread's,
+ * this is its context and its user registers are those it blocked with:
+ * walk its user stack. Every other system call costs one per-CPU lookup.
+ * Loaded only with --offcpu.enabled.
+ */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(stackd_sys_exit, struct pt_regs *regs, long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct offcpu_due *due;
+	__u32 zero = 0;
+
+	due = bpf_map_lookup_elem(&offcpu_due, &zero);
+	if (!due || due->tid != (__u32)id)
+		return 0;
+	if (due->st.key.k.tgid == (__u32)(id >> 32))
+		offcpu_flush(ctx, &due->st, SLOT_SYSEXIT);
+	due->tid = 0;
 	return 0;
 }
 

@@ -87,6 +87,9 @@ enum stackd_counter {
 	STACKD_CNT_OFFCPU_FULL,	     /* dropped: the offcpu map had no room */
 	STACKD_CNT_OFFCPU_UNSAMPLED, /* switch-outs left unwalked by sampling (--offcpu.max-walks)
 				      */
+	STACKD_CNT_OFFCPU_DEFERRED,  /* recorded periods in a system call: walked on the way back */
+	STACKD_CNT_OFFCPU_MOVED,     /* ...whose thread had left that call first: no user stack */
+	STACKD_CNT_OFFCPU_USER_WALKS, /* user stacks taken for off-CPU periods (either way) */
 	STACKD_CNT__MAX,
 };
 
