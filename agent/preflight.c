@@ -162,8 +162,6 @@ const struct preflight_item preflight_items[] = {
     HELPER(ktime_get_ns, 4, 9, PREFLIGHT_FEAT_SAMPLING),
     /* --offcpu.max-walks: 1 in K switch-outs (the sched_switch program loads with the rest). */
     HELPER(get_prandom_u32, 4, 9, PREFLIGHT_FEAT_SAMPLING),
-    /* --offcpu.enabled: the kernel stack of a thread about to run again (sched_switch). */
-    HELPER(get_task_stack, 5, 9, PREFLIGHT_FEAT_SAMPLING),
     HELPER(probe_read_user, 5, 5, PREFLIGHT_FEAT_DWARF),
     HELPER(ringbuf_query, 5, 8, PREFLIGHT_FEAT_DWARF),
     HELPER(get_current_task_btf, 5, 11, PREFLIGHT_FEAT_DWARF),

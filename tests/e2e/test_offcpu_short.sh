@@ -68,6 +68,7 @@ run short 1s
 check "$((short_periods >= 10000))" "min 1s: $short_periods periods counted short (want >= 10000)"
 check "$((100 * user_walks <= short_periods))" \
 	"min 1s: $user_walks user walks for $short_periods short periods (want <= 1%)"
+short_walks="$user_walks for $short_periods"
 agent_stop
 
 run long 1us
@@ -92,4 +93,4 @@ fi
 check "$((all > 1000 && 100 * good >= 95 * all))" \
 	"/debug/pprof/offcpu: $good of $all periods of pingpong have read <- xfer <- ping_loop|pong_loop <- start_thread <- clone3"
 agent_stop
-pass "short periods counted without a user walk ($user_walks for $short_periods); long ones walked at the system call's exit with whole stacks"
+pass "short periods counted without a user walk ($short_walks); long ones walked at the system call's exit with whole stacks ($good of $all)"
