@@ -351,6 +351,23 @@ static int check_stack(const struct flamegraph *fg, const char *const *frames, s
 	return count > FLAMEGRAPH_MAX_TOTAL - total ? -ERANGE : 0;
 }
 
+/* The end of an add: the cut (to a "[truncated]" frame), then @count up the path from @cur. */
+static int add_end(struct flamegraph *fg, uint32_t cur, bool cut, uint64_t count)
+{
+	if (cut) {
+		cur = trunc_target(fg, cur);
+		if (cur == NO_NODE)
+			return -ENOMEM;
+		fg->truncated_samples += count;
+		fg->truncated_stacks++;
+	}
+	fg->nodes[cur].self += count;
+	for (; cur != NO_NODE; cur = fg->nodes[cur].parent)
+		fg->nodes[cur].total += count;
+	fg->total += count;
+	return 0;
+}
+
 int flamegraph_add(struct flamegraph *fg, const char *const *frames, size_t n, uint64_t count)
 {
 	uint32_t cur = 0, name, child, i, m;
@@ -393,18 +410,98 @@ int flamegraph_add(struct flamegraph *fg, const char *const *frames, size_t n, u
 		if (err)
 			return err;
 	}
-	if (cut) {
-		cur = trunc_target(fg, cur);
-		if (cur == NO_NODE)
-			return -ENOMEM;
-		fg->truncated_samples += count;
-		fg->truncated_stacks++;
+	return add_end(fg, cur, cut, count);
+}
+
+int flamegraph_intern(struct flamegraph *fg, const char *s, uint32_t *id)
+{
+	uint32_t len, name;
+	uint64_t h;
+	int err;
+
+	if (!fg || !s || !id)
+		return -EINVAL;
+	len = name_cut_len(s);
+	h = hash_bytes(s, len, fg->name_seed);
+	name = name_lookup(fg, s, len, h);
+	if (name == NO_NODE) {
+		if (fg->name_bytes + len > FLAMEGRAPH_MAX_NAME_BYTES) {
+			*id = FLAMEGRAPH_NAME_NONE;
+			return 0;
+		}
+		err = name_intern(fg, s, len, h, &name);
+		if (err)
+			return err;
 	}
-	fg->nodes[cur].self += count;
-	for (; cur != NO_NODE; cur = fg->nodes[cur].parent)
-		fg->nodes[cur].total += count;
-	fg->total += count;
+	*id = name;
 	return 0;
+}
+
+/* An index from flamegraph_intern: not a reserved one, not past the table. */
+static bool id_ok(const struct flamegraph *fg, uint32_t id)
+{
+	return id == FLAMEGRAPH_NAME_NONE || (id > NAME_TRUNCATED && id < fg->nr_names);
+}
+
+int flamegraph_add_ids(struct flamegraph *fg, const uint32_t *ids, size_t n, uint64_t count)
+{
+	uint32_t cur = 0, child, i, m;
+	bool cut;
+	int err;
+
+	if (!fg || (n && !ids))
+		return -EINVAL;
+	for (size_t k = 0; k < n; k++) {
+		if (!id_ok(fg, ids[k]))
+			return -EINVAL;
+	}
+	if (count > FLAMEGRAPH_MAX_TOTAL - fg->total)
+		return -ERANGE;
+	if (!count)
+		return 0;
+	m = n > FLAMEGRAPH_MAX_DEPTH ? FLAMEGRAPH_MAX_DEPTH : (uint32_t)n;
+	cut = n > m;
+	for (i = 0; i < m; i++) {
+		if (ids[i] == FLAMEGRAPH_NAME_NONE) {
+			cut = true;
+			break;
+		}
+		child = child_lookup(fg, cur, ids[i]);
+		if (child != NO_NODE) {
+			cur = child;
+			continue;
+		}
+		if (fg->nr_nodes >= REAL_MAX) {
+			cut = true;
+			break;
+		}
+		err = node_new(fg, cur, ids[i], &cur);
+		if (err)
+			return err;
+	}
+	return add_end(fg, cur, cut, count);
+}
+
+/*
+ * One frame @name of a base stack: its name's base share (once per stack),
+ * and its node's base samples while the graph has the path (*@on_path).
+ */
+static void base_step(struct flamegraph *fg, uint32_t name, uint64_t count, uint32_t *cur,
+		      bool *on_path)
+{
+	if (fg->names[name].mark != fg->base_stacks) {
+		fg->names[name].mark = fg->base_stacks;
+		fg->names[name].base_incl += count;
+	}
+	/* Its nodes: as deep as the graph has this stack (no node is made). */
+	if (*on_path) {
+		uint32_t child = child_lookup(fg, *cur, name);
+
+		if (child == NO_NODE)
+			*on_path = false;
+		else
+			fg->nodes[(*cur = child)].base += count;
+	}
 }
 
 int flamegraph_add_base(struct flamegraph *fg, const char *const *frames, size_t n, uint64_t count)
@@ -436,20 +533,33 @@ int flamegraph_add_base(struct flamegraph *fg, const char *const *frames, size_t
 			if (err)
 				return err;
 		}
-		if (fg->names[name].mark != fg->base_stacks) {
-			fg->names[name].mark = fg->base_stacks;
-			fg->names[name].base_incl += count;
-		}
-		/* Its nodes: as deep as the graph has this stack (no node is made). */
-		if (on_path) {
-			uint32_t child = child_lookup(fg, cur, name);
-
-			if (child == NO_NODE)
-				on_path = false;
-			else
-				fg->nodes[(cur = child)].base += count;
-		}
+		base_step(fg, name, count, &cur, &on_path);
 	}
+	fg->base_total += count;
+	return 0;
+}
+
+int flamegraph_add_base_ids(struct flamegraph *fg, const uint32_t *ids, size_t n, uint64_t count)
+{
+	uint32_t cur = 0, m, i;
+	bool on_path = true;
+
+	if (!fg || (n && !ids))
+		return -EINVAL;
+	for (size_t k = 0; k < n; k++) {
+		if (!id_ok(fg, ids[k]))
+			return -EINVAL;
+	}
+	if (count > FLAMEGRAPH_MAX_TOTAL - fg->base_total)
+		return -ERANGE;
+	fg->has_base = true;
+	if (!count)
+		return 0;
+	m = n > FLAMEGRAPH_MAX_DEPTH ? FLAMEGRAPH_MAX_DEPTH : (uint32_t)n;
+	fg->base_stacks++;
+	fg->nodes[0].base += count;
+	for (i = 0; i < m && ids[i] != FLAMEGRAPH_NAME_NONE; i++)
+		base_step(fg, ids[i], count, &cur, &on_path);
 	fg->base_total += count;
 	return 0;
 }
@@ -738,6 +848,34 @@ struct fg_layout {
 	uint32_t *child_idx;
 };
 
+/*
+ * With page->prune_den, the page leaves out frames under 1/prune_den of the
+ * samples (of this range and, in a differential graph, of the base). Their
+ * samples stay in their callers' totals; the tables count every frame.
+ */
+static bool pruned(const struct flamegraph *fg, uint32_t den, const struct fg_node *n)
+{
+	return den && n->total < fg->total / den &&
+	       (!fg->has_base || n->base < fg->base_total / den);
+}
+
+/* The frames the page leaves out, and the samples of the outermost of them. */
+static void prune_stats(const struct flamegraph *fg, uint32_t den, uint32_t *frames,
+			uint64_t *samples)
+{
+	*frames = 0;
+	*samples = 0;
+	for (uint32_t i = 1; den && i < fg->nr_nodes; i++) {
+		const struct fg_node *n = &fg->nodes[i];
+
+		if (!n->total || !pruned(fg, den, n))
+			continue;
+		(*frames)++;
+		if (!n->parent || !pruned(fg, den, &fg->nodes[n->parent]))
+			*samples += n->total;
+	}
+}
+
 static int child_cmp(const void *a, const void *b, void *arg)
 {
 	const struct flamegraph *fg = arg;
@@ -755,7 +893,8 @@ static int child_cmp(const void *a, const void *b, void *arg)
 	return nx->len < ny->len ? -1 : nx->len > ny->len;
 }
 
-static int layout_build(const struct flamegraph *fg, struct fg_layout *l)
+/* Children lists, sorted by label; without the frames under 1/@den of the samples (0: none). */
+static int layout_build(const struct flamegraph *fg, struct fg_layout *l, uint32_t den)
 {
 	uint32_t i, *fill = NULL;
 
@@ -767,8 +906,9 @@ static int layout_build(const struct flamegraph *fg, struct fg_layout *l)
 		return -ENOMEM;
 	}
 	/* Nodes without samples (left by a failed add) are not shown. */
+#define SHOWN(i) (fg->nodes[i].total && !pruned(fg, den, &fg->nodes[i]))
 	for (i = 1; i < fg->nr_nodes; i++) {
-		if (fg->nodes[i].total)
+		if (SHOWN(i))
 			l->child_off[fg->nodes[i].parent + 1]++;
 	}
 	for (i = 0; i < fg->nr_nodes; i++)
@@ -776,9 +916,10 @@ static int layout_build(const struct flamegraph *fg, struct fg_layout *l)
 	for (i = 1; i < fg->nr_nodes; i++) {
 		uint32_t p = fg->nodes[i].parent;
 
-		if (fg->nodes[i].total)
+		if (SHOWN(i))
 			l->child_idx[l->child_off[p] + fill[p]++] = i;
 	}
+#undef SHOWN
 	for (i = 0; i < fg->nr_nodes; i++) {
 		uint32_t nr = l->child_off[i + 1] - l->child_off[i];
 
@@ -1045,7 +1186,7 @@ static int write_diff_table(const struct flamegraph *fg, struct strbuf *sb)
 	{
 		struct fg_layout l = {0};
 
-		err = layout_build(fg, &l);
+		err = layout_build(fg, &l, 0);
 		nr = err ? 0 : preorder(fg, &l, order);
 		layout_free(&l);
 		if (!err && !nr)
@@ -1129,6 +1270,8 @@ static int write_table_title(const struct flamegraph *fg, const struct flamegrap
 static int write_summary(const struct flamegraph *fg, const struct flamegraph_page *page,
 			 struct strbuf *sb)
 {
+	uint32_t pf;
+	uint64_t ps;
 	int err;
 
 	err = strbuf_appendf(sb, "%" PRIu64 " %s", fg->total, page_unit(page));
@@ -1143,6 +1286,13 @@ static int write_summary(const struct flamegraph *fg, const struct flamegraph_pa
 	if (!err)
 		err = strbuf_appendf(sb, ", %u frames, %u distinct names", fg->nr_nodes - 1,
 				     fg->nr_names - NAME_RESERVED);
+	prune_stats(fg, page->prune_den, &pf, &ps);
+	if (!err && pf)
+		err =
+		    strbuf_appendf(sb,
+				   "; %u frames under 1/%u of the samples each (%.2f%% of the "
+				   "samples in all) are not drawn: their callers' widths hold them",
+				   pf, page->prune_den, 100.0 * (double)ps / (double)fg->total);
 	if (!err && fg->truncated_stacks)
 		err = strbuf_appendf(sb,
 				     ". <strong class=\"warn\">Truncated: %" PRIu64
@@ -1202,9 +1352,11 @@ static int write_page(const struct flamegraph *fg, const struct flamegraph_page 
 
 	if (!fg || !out)
 		return -EINVAL;
+	if (!page)
+		page = &no_page;
 	start_len = out->len;
-	err = layout_build(fg, &l);
-	err = err ?: body(fg, page ? page : &no_page, &l, out);
+	err = layout_build(fg, &l, page->prune_den);
+	err = err ?: body(fg, page, &l, out);
 	layout_free(&l);
 	if (err) {
 		out->len = start_len;

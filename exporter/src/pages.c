@@ -355,14 +355,133 @@ static void serve_folded(const struct pages_ctx *c, const struct http_profile_re
 
 /* ---- /flamegraph -------------------------------------------------------------------------- */
 
-static int flame_add(struct stack_walk *w, const char *const *frames, size_t nr, int64_t count)
+/*
+ * The flame graph's walk: window by window, no merge. Each frame's name
+ * (what put_name makes of it, with its kind's suffix) becomes the graph's
+ * name index once per window: the cache is keyed by the window's own string
+ * (a pointer that stays put within one frozen profile) and the frame kind,
+ * and a new window starts a new generation of it.
+ */
+#define KIND_COMM 4u /* the root: the process's comm */
+
+struct name_slot {
+	const char *s;
+	uint32_t kind, gen, id, pad;
+};
+
+struct flame_walk {
+	struct flamegraph *fg;
+	bool base;  /* the base of a differential graph */
+	bool in_us; /* weigh stacks by their time in µs (off-CPU, wall), not their count */
+	struct name_slot *slots;
+	uint32_t mask, nr, gen;
+	struct strbuf name; /* scratch */
+	uint32_t ids[1 + 1024];
+};
+
+static uint64_t slot_hash(const char *s, uint32_t kind)
 {
-	return flamegraph_add(w->ctx, frames, nr, (uint64_t)count);
+	return hash_u64((uint64_t)(uintptr_t)s ^ ((uint64_t)kind << 59));
 }
 
-static int flame_add_base(struct stack_walk *w, const char *const *frames, size_t nr, int64_t count)
+/* Double the slots (or make the first 4096), keeping this generation's. */
+static int slots_grow(struct flame_walk *fw)
 {
-	return flamegraph_add_base(w->ctx, frames, nr, (uint64_t)count);
+	uint32_t nr = fw->slots ? (fw->mask + 1) * 2 : 4096;
+	struct name_slot *ns = calloc(nr, sizeof(*ns));
+
+	if (!ns)
+		return -ENOMEM;
+	for (uint32_t i = 0; fw->slots && i <= fw->mask; i++) {
+		const struct name_slot *o = &fw->slots[i];
+		uint32_t j;
+
+		if (!o->s || o->gen != fw->gen)
+			continue;
+		for (j = (uint32_t)slot_hash(o->s, o->kind) & (nr - 1); ns[j].s;
+		     j = (j + 1) & (nr - 1))
+			;
+		ns[j] = *o;
+	}
+	free(fw->slots);
+	fw->slots = ns;
+	fw->mask = nr - 1;
+	return 0;
+}
+
+static int name_id(struct flame_walk *fw, const char *s, uint32_t kind, uint32_t *id)
+{
+	struct name_slot *sl;
+	uint32_t j;
+	int err;
+
+	for (j = (uint32_t)slot_hash(s, kind) & fw->mask;; j = (j + 1) & fw->mask) {
+		sl = &fw->slots[j];
+		if (!sl->s || sl->gen != fw->gen)
+			break;
+		if (sl->s == s && sl->kind == kind) {
+			*id = sl->id;
+			return 0;
+		}
+	}
+	strbuf_reset(&fw->name);
+	err = put_name(&fw->name, s, kind == KIND_COMM ? "" : kind_suffix[kind]);
+	err = err ?: flamegraph_intern(fw->fg, fw->name.buf, id);
+	if (err)
+		return err;
+	*sl = (struct name_slot){.s = s, .kind = kind, .gen = fw->gen, .id = *id};
+	if (++fw->nr * 2 > fw->mask + 1)
+		return slots_grow(fw);
+	return 0;
+}
+
+static int flame_cb(void *ctx, const struct pprof_frame_name *frames, size_t nr, int64_t count,
+		    int64_t value, const struct pprof_label *labels, size_t nr_labels)
+{
+	struct flame_walk *fw = ctx;
+	const char *comm = label_str(labels, nr_labels, "comm");
+	uint64_t weight = (uint64_t)(fw->in_us ? (value + 500) / 1000 : count);
+	size_t n = 0;
+	int err;
+
+	if (!*comm)
+		comm = "?";
+	if (nr > 1024)
+		nr = 1024; /* the root-most frames of an absurd stack are cut */
+	err = name_id(fw, comm, KIND_COMM, &fw->ids[n++]);
+	for (size_t i = nr; !err && i-- > 0;)
+		err = name_id(fw, frames[i].name, (uint32_t)frames[i].kind, &fw->ids[n++]);
+	if (err)
+		return err;
+	return fw->base ? flamegraph_add_base_ids(fw->fg, fw->ids, n, weight)
+			: flamegraph_add_ids(fw->fg, fw->ids, n, weight);
+}
+
+/* Add @sel's stacks to @fg (as its base when @base). */
+static int flame_windows(const struct selection *sel, struct flamegraph *fg, bool base)
+{
+	struct flame_walk *fw = calloc(1, sizeof(*fw));
+	struct label_select ls;
+	struct pprof_select ps;
+	int err;
+
+	if (!fw)
+		return -ENOMEM;
+	fw->fg = fg;
+	fw->base = base;
+	fw->in_us = sel->kind != PPROF_KIND_CPU;
+	strbuf_init(&fw->name, 1u << 16);
+	label_select_init(&ps, &ls, &sel->f, 1u << LABEL_COMM);
+	err = slots_grow(fw);
+	for (size_t i = 0; !err && i < sel->v.nr; i++) {
+		fw->gen++;
+		fw->nr = 0;
+		err = pprof_frozen_foreach(sel->v.w[i], &ps, flame_cb, fw);
+	}
+	strbuf_free(&fw->name);
+	free(fw->slots);
+	free(fw);
+	return err;
 }
 
 /* "pid=1,2 comm=x" for titles. */
@@ -445,7 +564,6 @@ static bool add_base(const struct pages_ctx *c, const struct selection *sel, con
 		     struct flamegraph *fg, int *err, char *desc, size_t desc_sz,
 		     struct http_reply *reply)
 {
-	struct stack_walk w = {.fn = flame_add_base, .ctx = fg};
 	struct selection base = *sel;
 	char t0[32], t1[32];
 
@@ -459,7 +577,7 @@ static bool add_base(const struct pages_ctx *c, const struct selection *sel, con
 		*err = -ENOMEM;
 		return true;
 	}
-	*err = walk_windows(c, &base, &w);
+	*err = flame_windows(&base, fg, true);
 	if (view_span(&base.v, t0, t1))
 		snprintf(desc, desc_sz, "; compared with %s to %s (%zu windows)", t0, t1,
 			 base.v.nr);
@@ -520,7 +638,6 @@ static void serve_flamegraph(const struct pages_ctx *c, const struct http_profil
 	const char *base_arg = http_req_arg(req, "base");
 	const bool parts = format && strcmp(format, "json") == 0;
 	struct flamegraph *fg = NULL;
-	struct stack_walk w = {.fn = flame_add};
 	struct selection sel;
 	struct strbuf out, query, timeline;
 	char title[512], sub[384], fdesc[384], t0[32], t1[32], bdesc[128] = "";
@@ -536,8 +653,7 @@ static void serve_flamegraph(const struct pages_ctx *c, const struct http_profil
 		return;
 	in_us = sel.kind != PPROF_KIND_CPU;
 	err = flamegraph_new(&fg);
-	w.ctx = fg;
-	err = err ?: walk_windows(c, &sel, &w);
+	err = err ?: flame_windows(&sel, fg, false);
 	/* The base after the graph's own stacks: it only counts on the nodes they made. */
 	if (base_arg && !err &&
 	    !add_base(c, &sel, base_arg, fg, &err, bdesc, sizeof(bdesc), reply)) {
@@ -570,7 +686,8 @@ static void serve_flamegraph(const struct pages_ctx *c, const struct http_profil
 					.unit = in_us ? "\u00b5s" : NULL,
 					.measure = type_title[sel.kind],
 					.export_query = query.buf,
-					.timeline_json = timeline.buf};
+					.timeline_json = timeline.buf,
+					.prune_den = FLAMEGRAPH_PRUNE_DEN};
 	if (parts)
 		err = err ?: flamegraph_write_parts(fg, &page, &out);
 	else

@@ -3,7 +3,8 @@
  * libFuzzer: folded-stack lines through flamegraph_add_folded, then the
  * page. The first line is also used as the page title. When the first byte
  * is odd, every line's frames (split at ';') are also added as the base of a
- * differential graph (flamegraph_add_base). Checks what must hold whatever
+ * differential graph (flamegraph_add_base); when its second bit is set, the
+ * page leaves out frames under 1/7 of the samples (prune_den). Checks what must hold whatever
  * the input: the graph stays within its node cap, in the page nothing from
  * the input opened an element or ended the data element early (exactly the
  * template's three <script> elements, and no '<' in the data), and the parts
@@ -69,6 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	page.title = title;
 	page.subtitle = title;
 	page.export_query = title; /* links: the query is escaped as an attribute */
+	page.prune_den = size && (data[0] & 2) ? 7 : 0;
 	while (s < end) {
 		nl = memchr(s, '\n', (size_t)(end - s));
 		if (!nl)

@@ -847,6 +847,111 @@ static void test_diff(void **state)
 	flamegraph_free(fg);
 }
 
+/*
+ * By name index (what the pages use): the same graph, byte for byte, as by
+ * name, base included; a reserved or unknown index is refused, and
+ * FLAMEGRAPH_NAME_NONE cuts the stack where it stands.
+ */
+static void test_ids(void **state)
+{
+	const char *abc[] = {"A", "B", "C"}, *ad[] = {"A", "D"}, *e[] = {"all"};
+	struct flamegraph *byname = NULL, *byid = NULL;
+	uint32_t abc_id[3], ad_id[2], e_id[1], bad[2];
+	struct flamegraph_stats st;
+	char *h1, *h2;
+
+	(void)state;
+	assert_int_equal(flamegraph_new(&byname), 0);
+	assert_int_equal(flamegraph_new(&byid), 0);
+	assert_int_equal(flamegraph_add(byname, abc, 3, 4), 0);
+	assert_int_equal(flamegraph_add(byname, ad, 2, 3), 0);
+	assert_int_equal(flamegraph_add(byname, e, 1, 1), 0);
+	assert_int_equal(flamegraph_add_base(byname, ad, 2, 6), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(flamegraph_intern(byid, abc[i], &abc_id[i]), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(flamegraph_intern(byid, ad[i], &ad_id[i]), 0);
+	assert_int_equal(flamegraph_intern(byid, e[0], &e_id[0]), 0);
+	assert_int_equal(ad_id[0], abc_id[0]); /* one name, one index */
+	assert_true(e_id[0] > 1);	       /* a frame named "all" is not the root */
+	assert_int_equal(flamegraph_add_ids(byid, abc_id, 3, 4), 0);
+	assert_int_equal(flamegraph_add_ids(byid, ad_id, 2, 3), 0);
+	assert_int_equal(flamegraph_add_ids(byid, e_id, 1, 1), 0);
+	assert_int_equal(flamegraph_add_base_ids(byid, ad_id, 2, 6), 0);
+	h1 = render(byname, NULL);
+	h2 = render(byid, NULL);
+	assert_string_equal(h1, h2);
+	free(h1);
+	free(h2);
+
+	bad[0] = abc_id[0];
+	bad[1] = 1; /* "[truncated]": reserved */
+	assert_int_equal(flamegraph_add_ids(byid, bad, 2, 1), -EINVAL);
+	bad[1] = 1000; /* never given */
+	assert_int_equal(flamegraph_add_ids(byid, bad, 2, 1), -EINVAL);
+	assert_int_equal(flamegraph_add_base_ids(byid, bad, 2, 1), -EINVAL);
+	assert_int_equal(flamegraph_add_ids(byid, NULL, 1, 1), -EINVAL);
+	bad[1] = FLAMEGRAPH_NAME_NONE; /* the name budget was spent: cut after A */
+	assert_int_equal(flamegraph_add_ids(byid, bad, 2, 2), 0);
+	flamegraph_get_stats(byid, &st);
+	assert_int_equal(st.truncated_samples, 2);
+	assert_int_equal(st.truncated_stacks, 1);
+	assert_int_equal(st.total, 10);
+	flamegraph_free(byname);
+	flamegraph_free(byid);
+}
+
+/*
+ * page.prune_den: frames under 1/den of the samples are left out of the page
+ * (their callers keep their totals), the summary says so, the table still
+ * counts them; in a diff a frame that was big in the base stays.
+ */
+static void test_prune(void **state)
+{
+	struct flamegraph_page page = {.prune_den = 1000};
+	const char *big[] = {"main", "big"}, *gone[] = {"main", "gone"};
+	const char *tiny[] = {"main", NULL};
+	struct flamegraph *fg = NULL;
+	struct page_data d;
+	char name[16], *html;
+
+	(void)state;
+	assert_int_equal(flamegraph_new(&fg), 0);
+	assert_int_equal(flamegraph_add(fg, big, 2, 9990), 0);
+	tiny[1] = name;
+	for (int i = 0; i < 10; i++) {
+		snprintf(name, sizeof(name), "tiny%d", i);
+		assert_int_equal(flamegraph_add(fg, tiny, 2, 1), 0);
+	}
+	assert_int_equal(flamegraph_add(fg, gone, 2, 1), 0);
+	/* 10001 samples: the threshold is 10; "gone" has 1 here but 500 of 1000 in the base. */
+	html = render(fg, &page);
+	parse_page(html, &d);
+	assert_int_equal(d.nr_nodes, 3); /* root, main, big */
+	assert_int_equal(d.nodes[1].total, 10001);
+	assert_non_null(strstr(html, "; 11 frames under 1/1000 of the samples each (0.11% of the "
+				     "samples in all) are not drawn"));
+	page_data_free(&d);
+	free(html);
+	/* Every frame without prune_den. */
+	html = render(fg, NULL);
+	parse_page(html, &d);
+	check_tree(&d);
+	assert_int_equal(d.nr_nodes, 14);
+	assert_null(strstr(html, "frames under 1/"));
+	page_data_free(&d);
+	free(html);
+	assert_int_equal(flamegraph_add_base(fg, gone, 2, 500), 0);
+	assert_int_equal(flamegraph_add_base(fg, big, 2, 500), 0);
+	html = render(fg, &page);
+	parse_page(html, &d);
+	assert_int_equal(d.nr_nodes, 4); /* and "gone" */
+	assert_true(find_node(&d, "gone", 2) > 0);
+	page_data_free(&d);
+	free(html);
+	flamegraph_free(fg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -863,6 +968,8 @@ int main(void)
 	    cmocka_unit_test(test_export_links),
 	    cmocka_unit_test(test_parts),
 	    cmocka_unit_test(test_diff),
+	    cmocka_unit_test(test_ids),
+	    cmocka_unit_test(test_prune),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

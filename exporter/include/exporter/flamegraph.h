@@ -64,7 +64,23 @@ struct flamegraph_page {
 	 * numbers and fixed words only, nothing to escape); NULL: none.
 	 */
 	const char *timeline_json;
+	/*
+	 * Leave out of the page the frames under 1/prune_den of the samples (of
+	 * the range and, in a differential graph, of the base); 0: every frame.
+	 * Their samples stay in their callers' totals, so a caller's children
+	 * may then add up to less than its total less its self; the summary
+	 * says how many frames and samples; the tables count every frame.
+	 */
+	uint32_t prune_den;
 };
+
+/*
+ * What the pages use: at 1280 px a frame of 1/50,000 is 1/40 px wide, and
+ * one only shows when zoomed into a frame under ~0.5%. A 15-minute history
+ * of a busy node has ~150,000 frames, most of a few samples: the megabytes
+ * they cost the page and the browser buy nothing at the graph's own scale.
+ */
+#define FLAMEGRAPH_PRUNE_DEN 50000u
 
 struct flamegraph_stats {
 	uint64_t total;		    /* samples added */
@@ -105,6 +121,20 @@ int flamegraph_add_folded(struct flamegraph *fg, const char *line, size_t len, c
  * included). Add the base after the graph's own stacks. 0 or -errno.
  */
 int flamegraph_add_base(struct flamegraph *fg, const char *const *frames, size_t n, uint64_t count);
+
+/*
+ * The same by name index, for callers that meet each name many times (the
+ * pages walk the history window by window): flamegraph_intern gives a
+ * name's index (cut to FLAMEGRAPH_MAX_NAME, made if new), or
+ * FLAMEGRAPH_NAME_NONE once the name budget is spent (a stack is cut where
+ * it meets one). flamegraph_add_ids and flamegraph_add_base_ids then take
+ * @ids root first, as their by-name twins take frames. An index this graph
+ * did not give is -EINVAL.
+ */
+#define FLAMEGRAPH_NAME_NONE UINT32_MAX
+int flamegraph_intern(struct flamegraph *fg, const char *s, uint32_t *id);
+int flamegraph_add_ids(struct flamegraph *fg, const uint32_t *ids, size_t n, uint64_t count);
+int flamegraph_add_base_ids(struct flamegraph *fg, const uint32_t *ids, size_t n, uint64_t count);
 
 /*
  * Append a complete HTML document to @out (all or nothing: on error @out is
