@@ -403,6 +403,11 @@ static const struct metric_row metric_rows[] = {
      "Samples of processes whose tables were not loaded yet, sent as stack copies to user space "
      "(the bridge).",
      .stat = {S(bpf[STACKD_CNT_WALK_NO_PROC])}},
+    {"stackd_unwind_stale_bridged_total", "counter",
+     "Samples whose in-kernel walk met code outside the process's known mappings (a library "
+     "mapped after the snapshot), sent to the bridge instead, where the maps are read again "
+     "(at most 64 per write of the process's tables).",
+     .stat = {S(bpf[STACKD_CNT_WALK_STALE_BRIDGED])}},
     {"stackd_unwind_maps_stale_total", "counter",
      "Walks that met a pc outside every mapping of their process's entry (rate-limited "
      "notifications: the agent re-reads the maps).",

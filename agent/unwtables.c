@@ -246,6 +246,7 @@ static int push_entry(struct unwtables *t, uint32_t tgid, uint64_t start, const 
 	memset(e, 0, sizeof(*e));
 	e->start_boottime = start;
 	e->nr = nr;
+	e->bridge_left = STACKD_STALE_BRIDGE;
 	for (uint32_t i = 0; i < nr; i++)
 		e->maps[i] = maps[i].m;
 	err = t->ops.set_proc(t->ops.ctx, tgid, e, only_existing);

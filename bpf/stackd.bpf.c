@@ -839,7 +839,8 @@ caller:
  * Walk the current task's user stack with its process's tables into @stacks.
  * Sets key->ustack_id (and ustack_hash); counts how the walk ended.
  */
-static __always_inline void walk_user(struct stackd_unwind_proc *proc, void *stacks,
+/* Returns whether the walk met a pc outside every mapping of @proc. */
+static __always_inline bool walk_user(struct stackd_unwind_proc *proc, void *stacks,
 				      struct stackd_count_key *key, __u32 slot)
 {
 	struct walk_ctx c = {.proc = proc};
@@ -851,7 +852,7 @@ static __always_inline void walk_user(struct stackd_unwind_proc *proc, void *sta
 	w = bpf_map_lookup_elem(&walk_scratch, &slot);
 	if (!w) {
 		key->ustack_id = STACKD_STACK_NONE;
-		return;
+		return false;
 	}
 	c.w = w;
 	/* The user registers: where the thread entered the kernel, or was interrupted. */
@@ -891,7 +892,7 @@ static __always_inline void walk_user(struct stackd_unwind_proc *proc, void *sta
 	if (!w->n) {
 		key->ustack_id = STACKD_STACK_NONE;
 		count(STACKD_CNT_USTACK_MISSING);
-		return;
+		return w->stale;
 	}
 	/* The ips after ours are zero but for what a deeper earlier walk left. */
 	zero_ips(&w->st, w->n, w->prev_n);
@@ -899,6 +900,7 @@ static __always_inline void walk_user(struct stackd_unwind_proc *proc, void *sta
 	key->ustack_id = store_stack(stacks, &w->st, w->n, &key->ustack_hash);
 	if (key->ustack_id == -EEXIST)
 		count(STACKD_CNT_USTACK_LOST);
+	return w->stale;
 }
 
 /* The tables of the current process, or NULL while user space has not loaded them. */
@@ -907,6 +909,14 @@ static __always_inline struct stackd_unwind_proc *unwind_proc(__u32 tgid, __u64 
 	struct stackd_unwind_proc *proc = bpf_map_lookup_elem(&unwind_procs, &tgid);
 
 	return proc && proc->start_boottime == start ? proc : NULL;
+}
+
+/* One of @proc's stale walks may go to the bridge (see bridge_left). */
+static __always_inline bool stale_bridge(struct stackd_unwind_proc *proc)
+{
+	if (proc->bridge_left <= 0)
+		return false;
+	return __sync_fetch_and_sub(&proc->bridge_left, 1) > 0;
 }
 
 /* A process's first sample (or off-CPU period) since exec: user space snapshots it now. */
@@ -928,7 +938,7 @@ int stackd_sample(struct bpf_perf_event_data *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct stackd_unwind_proc *proc;
-	bool is_kthread, ustack_done = false;
+	bool is_kthread, ustack_done = false, stale;
 	__u32 set;
 
 	count(STACKD_CNT_SAMPLES);
@@ -968,9 +978,14 @@ int stackd_sample(struct bpf_perf_event_data *ctx)
 	if (!is_kthread && key.tgid != 0 && unwind_mode == STACKD_UNWIND_KERNEL) {
 		proc = unwind_proc(key.tgid, key.start_boottime);
 		if (proc) {
-			walk_user(proc, set ? (void *)&overflow_1 : (void *)&overflow_0, &key,
-				  SLOT_IRQOFF);
+			stale = walk_user(proc, set ? (void *)&overflow_1 : (void *)&overflow_0,
+					  &key, SLOT_IRQOFF);
 			ustack_done = true;
+			/* Code the tables do not know yet: the bridge re-reads the maps. */
+			if (stale && stale_bridge(proc) && send_dwarf_sample(ctx, &key)) {
+				count(STACKD_CNT_WALK_STALE_BRIDGED);
+				goto out;
+			}
 		} else {
 			/* The bridge: tables not loaded yet, unwind a copy in user space. */
 			count(STACKD_CNT_WALK_NO_PROC);

@@ -79,7 +79,8 @@ enum stackd_counter {
 	STACKD_CNT_WALK_FRAMES,	    /* frames walked, all walks */
 	STACKD_CNT_WALK_FP_FRAMES,  /* ...of which by the frame-pointer fallback (no table) */
 	STACKD_CNT_WALK_NO_PROC,    /* no tables for the process yet: sent to the bridge */
-	STACKD_CNT_MAPS_STALE,	    /* MAPS_STALE events sent (a pc outside every known mapping) */
+	STACKD_CNT_WALK_STALE_BRIDGED, /* walks that met an unknown pc, sent to the bridge */
+	STACKD_CNT_MAPS_STALE, /* MAPS_STALE events sent (a pc outside every known mapping) */
 	/* Off-CPU (--offcpu.enabled): one per period a thread spent off CPU. */
 	STACKD_CNT_OFFCPU_RECORDED,  /* walked and counted into an offcpu map */
 	STACKD_CNT_OFFCPU_SHORT,     /* shorter than --offcpu.min-duration: counted here only */
@@ -162,9 +163,19 @@ struct stackd_unwind_proc {
 	__u64 start_boottime; /* the process it describes: a reused pid does not match */
 	__u64 stale_ns;	      /* written by BPF: when it last sent MAPS_STALE (rate limit) */
 	__u32 nr;	      /* mappings used, sorted by start, not overlapping */
-	__u32 pad;
+	/*
+	 * Walks that met a pc outside every mapping (a library mapped after
+	 * the snapshot: ld.so maps libc after the exec that announced the
+	 * process) this entry may still send to the bridge, whose user-space
+	 * unwind re-reads the maps: set by user space at each write of the
+	 * entry, counted down by BPF.
+	 */
+	__s32 bridge_left;
 	struct stackd_unwind_mapping maps[STACKD_UNWIND_MAX_MAPPINGS];
 };
+
+/* bridge_left at each write of an entry (the loaded tables or new mappings). */
+#define STACKD_STALE_BRIDGE 64
 
 /* At most one MAPS_STALE event per process per this many ns. */
 #define STACKD_STALE_INTERVAL_NS (200ULL * 1000 * 1000)
