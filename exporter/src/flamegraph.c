@@ -57,16 +57,31 @@ struct fg_name {
 	uint64_t base_incl; /* base samples with this name anywhere on the stack */
 };
 
+struct child_slot {
+	uint64_t key; /* parent << 32 | name */
+	uint32_t idx;
+	uint32_t pad;
+};
+
+struct name_slot {
+	uint32_t tag; /* the hash's high half */
+	uint32_t v;   /* name index + 1 */
+};
+
 struct flamegraph {
 	struct fg_node *nodes;
 	uint32_t nr_nodes, nodes_cap;
-	/* (parent, name) -> node index; 0 = empty slot (index 0 is the root, never a child) */
-	uint32_t *child_slots;
+	/*
+	 * (parent, name) -> node index; idx 0 = empty slot (index 0 is the root,
+	 * never a child). The key is in the slot: a probe touches no node.
+	 */
+	struct child_slot *child_slots;
 	uint32_t child_mask; /* slots - 1; slots is a power of two, at most half full */
 	struct fg_name *names;
 	uint32_t nr_names, names_cap;
-	/* name -> name index + 1; 0 = empty. Reserved names are not in it. */
-	uint32_t *name_slots;
+	/* name -> name index + 1 (0 = empty), with a tag of its hash. Reserved names are not in it.
+	 */
+	struct name_slot *name_slots;
 	uint32_t name_mask;
 	size_t name_bytes;
 	/*
@@ -85,36 +100,55 @@ struct flamegraph {
 
 /* ------------------------------------------------------------ hashing */
 
-static uint64_t child_hash(uint32_t parent, uint32_t name)
+static uint64_t child_key(uint32_t parent, uint32_t name)
 {
-	return hash_u64(((uint64_t)parent << 32) | name);
+	return ((uint64_t)parent << 32) | name;
 }
 
-/* Double the slot array of an open-addressing table of indices and re-insert. */
-static int slots_grow(uint32_t **slots, uint32_t *mask, const struct flamegraph *fg, bool names)
+/* Double the child table (or make its first 1024 slots) and re-insert. */
+static int child_slots_grow(struct flamegraph *fg)
 {
-	uint32_t nr = *slots ? (*mask + 1) * 2 : 1024, i, j, v;
-	uint32_t *ns = calloc(nr, sizeof(*ns));
+	uint32_t nr = fg->child_slots ? (fg->child_mask + 1) * 2 : 1024, i, j;
+	struct child_slot *ns = calloc(nr, sizeof(*ns));
 
 	if (!ns)
 		return -ENOMEM;
-	for (i = 0; *slots && i <= *mask; i++) {
-		uint64_t h;
+	for (i = 0; fg->child_slots && i <= fg->child_mask; i++) {
+		const struct child_slot *o = &fg->child_slots[i];
 
-		v = (*slots)[i];
-		if (!v)
+		if (!o->idx)
 			continue;
-		if (names)
-			h = fg->names[v - 1].hash;
-		else
-			h = child_hash(fg->nodes[v].parent, fg->nodes[v].name);
-		for (j = (uint32_t)h & (nr - 1); ns[j]; j = (j + 1) & (nr - 1))
+		for (j = (uint32_t)hash_u64(o->key) & (nr - 1); ns[j].idx; j = (j + 1) & (nr - 1))
 			;
-		ns[j] = v;
+		ns[j] = *o;
 	}
-	free(*slots);
-	*slots = ns;
-	*mask = nr - 1;
+	free(fg->child_slots);
+	fg->child_slots = ns;
+	fg->child_mask = nr - 1;
+	return 0;
+}
+
+/* Double the name table (or make its first 1024 slots) and re-insert. */
+static int name_slots_grow(struct flamegraph *fg)
+{
+	uint32_t nr = fg->name_slots ? (fg->name_mask + 1) * 2 : 1024, i, j;
+	struct name_slot *ns = calloc(nr, sizeof(*ns));
+
+	if (!ns)
+		return -ENOMEM;
+	for (i = 0; fg->name_slots && i <= fg->name_mask; i++) {
+		const struct name_slot *o = &fg->name_slots[i];
+
+		if (!o->v)
+			continue;
+		for (j = (uint32_t)fg->names[o->v - 1].hash & (nr - 1); ns[j].v;
+		     j = (j + 1) & (nr - 1))
+			;
+		ns[j] = *o;
+	}
+	free(fg->name_slots);
+	fg->name_slots = ns;
+	fg->name_mask = nr - 1;
 	return 0;
 }
 
@@ -126,14 +160,18 @@ static uint32_t name_cut_len(const char *s)
 /* Name index of @s (already cut to @len), or NO_NODE. */
 static uint32_t name_lookup(const struct flamegraph *fg, const char *s, uint32_t len, uint64_t h)
 {
+	const uint32_t tag = (uint32_t)(h >> 32);
 	uint32_t j, v;
 
 	if (!fg->name_slots)
 		return NO_NODE;
-	for (j = (uint32_t)h & fg->name_mask; (v = fg->name_slots[j]);
+	for (j = (uint32_t)h & fg->name_mask; (v = fg->name_slots[j].v);
 	     j = (j + 1) & fg->name_mask) {
-		const struct fg_name *n = &fg->names[v - 1];
+		const struct fg_name *n;
 
+		if (fg->name_slots[j].tag != tag)
+			continue;
+		n = &fg->names[v - 1];
 		if (n->hash == h && n->len == len && !memcmp(n->str, s, len))
 			return v - 1;
 	}
@@ -175,30 +213,31 @@ static int name_intern(struct flamegraph *fg, const char *s, uint32_t len, uint6
 	int err;
 
 	if ((uint64_t)(fg->nr_names + 1) * 2 > (uint64_t)fg->name_mask + 1 || !fg->name_slots) {
-		err = slots_grow(&fg->name_slots, &fg->name_mask, fg, true);
+		err = name_slots_grow(fg);
 		if (err)
 			return err;
 	}
 	err = names_push(fg, s, len, h);
 	if (err)
 		return err;
-	for (j = (uint32_t)h & fg->name_mask; fg->name_slots[j]; j = (j + 1) & fg->name_mask)
+	for (j = (uint32_t)h & fg->name_mask; fg->name_slots[j].v; j = (j + 1) & fg->name_mask)
 		;
-	fg->name_slots[j] = fg->nr_names; /* index + 1 */
+	fg->name_slots[j] = (struct name_slot){.tag = (uint32_t)(h >> 32), .v = fg->nr_names};
 	*out = fg->nr_names - 1;
 	return 0;
 }
 
 static uint32_t child_lookup(const struct flamegraph *fg, uint32_t parent, uint32_t name)
 {
-	uint32_t j, v;
+	const uint64_t key = child_key(parent, name);
+	uint32_t j;
 
 	if (!fg->child_slots)
 		return NO_NODE;
-	for (j = (uint32_t)child_hash(parent, name) & fg->child_mask; (v = fg->child_slots[j]);
+	for (j = (uint32_t)hash_u64(key) & fg->child_mask; fg->child_slots[j].idx;
 	     j = (j + 1) & fg->child_mask) {
-		if (fg->nodes[v].parent == parent && fg->nodes[v].name == name)
-			return v;
+		if (fg->child_slots[j].key == key)
+			return fg->child_slots[j].idx;
 	}
 	return NO_NODE;
 }
@@ -225,7 +264,7 @@ static int node_new(struct flamegraph *fg, uint32_t parent, uint32_t name, uint3
 	}
 	if (name != NAME_TRUNCATED &&
 	    ((uint64_t)fg->nr_nodes * 2 > (uint64_t)fg->child_mask + 1 || !fg->child_slots)) {
-		err = slots_grow(&fg->child_slots, &fg->child_mask, fg, false);
+		err = child_slots_grow(fg);
 		if (err)
 			return err;
 	}
@@ -241,10 +280,12 @@ static int node_new(struct flamegraph *fg, uint32_t parent, uint32_t name, uint3
 	if (name == NAME_TRUNCATED) {
 		fg->nodes[parent].trunc = idx;
 	} else {
-		for (j = (uint32_t)child_hash(parent, name) & fg->child_mask; fg->child_slots[j];
+		const uint64_t key = child_key(parent, name);
+
+		for (j = (uint32_t)hash_u64(key) & fg->child_mask; fg->child_slots[j].idx;
 		     j = (j + 1) & fg->child_mask)
 			;
-		fg->child_slots[j] = idx;
+		fg->child_slots[j] = (struct child_slot){.key = key, .idx = idx};
 	}
 	*out = idx;
 	return 0;
@@ -849,29 +890,114 @@ struct fg_layout {
 };
 
 /*
- * With page->prune_den, the page leaves out frames under 1/prune_den of the
- * samples (of this range and, in a differential graph, of the base). Their
- * samples stay in their callers' totals; the tables count every frame.
+ * What the page leaves out (page->prune_den, page->max_nodes): a frame's
+ * score is its share of the samples, in a differential graph the larger of
+ * its shares of this range and of the base. Scores never grow from a caller
+ * to its callees, so any cut keeps a whole tree. Frames under 1/prune_den
+ * go, then, past max_nodes frames, those at or under the (max_nodes + 1)-th
+ * largest score. Their samples stay in their callers' totals; the tables
+ * count every frame.
  */
-static bool pruned(const struct flamegraph *fg, uint32_t den, const struct fg_node *n)
+struct prune {
+	bool on;
+	double min;  /* keep a frame whose score is >= min ... */
+	double over; /* ... and > over */
+};
+
+static double score(const struct flamegraph *fg, const struct fg_node *n)
 {
-	return den && n->total < fg->total / den &&
-	       (!fg->has_base || n->base < fg->base_total / den);
+	double s = fg->total ? (double)n->total / (double)fg->total : 0;
+
+	if (fg->has_base && fg->base_total && (double)n->base / (double)fg->base_total > s)
+		s = (double)n->base / (double)fg->base_total;
+	return s;
+}
+
+static bool kept(const struct flamegraph *fg, const struct prune *pr, const struct fg_node *n)
+{
+	double s;
+
+	if (!pr->on)
+		return true;
+	s = score(fg, n);
+	return s >= pr->min && s > pr->over;
+}
+
+/* The @k-th largest (0: the largest) of @v[0..n), n > k; @v is reordered. */
+static double kth_largest(double *v, size_t n, size_t k)
+{
+	size_t lo = 0, hi = n - 1;
+
+	while (lo < hi) {
+		double pivot = v[lo + (hi - lo) / 2], t;
+		size_t i = lo, j = hi;
+
+		/* Hoare partition, largest first: [lo, j] >= pivot >= [i, hi]. */
+		while (i <= j) {
+			while (v[i] > pivot)
+				i++;
+			while (v[j] < pivot)
+				j--;
+			if (i <= j) {
+				t = v[i];
+				v[i] = v[j];
+				v[j] = t;
+				i++;
+				if (j == 0)
+					break;
+				j--;
+			}
+		}
+		if (k <= j)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
+			return v[k];
+	}
+	return v[k];
+}
+
+static int prune_init(const struct flamegraph *fg, const struct flamegraph_page *page,
+		      struct prune *pr)
+{
+	double *v;
+	size_t n = 0;
+
+	*pr = (struct prune){.on = page->prune_den || page->max_nodes, .over = -1};
+	if (!pr->on)
+		return 0;
+	pr->min = page->prune_den ? 1.0 / page->prune_den : 0;
+	if (!page->max_nodes || fg->nr_nodes <= page->max_nodes + 1)
+		return 0;
+	v = malloc(fg->nr_nodes * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (uint32_t i = 1; i < fg->nr_nodes; i++) {
+		double s = score(fg, &fg->nodes[i]);
+
+		if (fg->nodes[i].total && s >= pr->min)
+			v[n++] = s;
+	}
+	if (n > page->max_nodes)
+		pr->over = kth_largest(v, n, page->max_nodes);
+	free(v);
+	return 0;
 }
 
 /* The frames the page leaves out, and the samples of the outermost of them. */
-static void prune_stats(const struct flamegraph *fg, uint32_t den, uint32_t *frames,
+static void prune_stats(const struct flamegraph *fg, const struct prune *pr, uint32_t *frames,
 			uint64_t *samples)
 {
 	*frames = 0;
 	*samples = 0;
-	for (uint32_t i = 1; den && i < fg->nr_nodes; i++) {
+	for (uint32_t i = 1; pr->on && i < fg->nr_nodes; i++) {
 		const struct fg_node *n = &fg->nodes[i];
 
-		if (!n->total || !pruned(fg, den, n))
+		if (!n->total || kept(fg, pr, n))
 			continue;
 		(*frames)++;
-		if (!n->parent || !pruned(fg, den, &fg->nodes[n->parent]))
+		if (!n->parent || kept(fg, pr, &fg->nodes[n->parent]))
 			*samples += n->total;
 	}
 }
@@ -893,8 +1019,8 @@ static int child_cmp(const void *a, const void *b, void *arg)
 	return nx->len < ny->len ? -1 : nx->len > ny->len;
 }
 
-/* Children lists, sorted by label; without the frames under 1/@den of the samples (0: none). */
-static int layout_build(const struct flamegraph *fg, struct fg_layout *l, uint32_t den)
+/* Children lists, sorted by label; without the frames @pr leaves out (NULL: none). */
+static int layout_build(const struct flamegraph *fg, struct fg_layout *l, const struct prune *pr)
 {
 	uint32_t i, *fill = NULL;
 
@@ -906,7 +1032,7 @@ static int layout_build(const struct flamegraph *fg, struct fg_layout *l, uint32
 		return -ENOMEM;
 	}
 	/* Nodes without samples (left by a failed add) are not shown. */
-#define SHOWN(i) (fg->nodes[i].total && !pruned(fg, den, &fg->nodes[i]))
+#define SHOWN(i) (fg->nodes[i].total && (!pr || kept(fg, pr, &fg->nodes[i])))
 	for (i = 1; i < fg->nr_nodes; i++) {
 		if (SHOWN(i))
 			l->child_off[fg->nodes[i].parent + 1]++;
@@ -1023,9 +1149,35 @@ static uint32_t preorder(const struct flamegraph *fg, const struct fg_layout *l,
 static int write_json(const struct flamegraph *fg, const struct fg_layout *l,
 		      const struct flamegraph_page *page, struct strbuf *sb)
 {
-	uint32_t *order = NULL, nr, i;
+	uint32_t *order = NULL, *remap = NULL, *used = NULL, nr, nr_used = 0, i;
 	int err;
 
+	/*
+	 * The drawn frames, and the names they use: only those are sent, in
+	 * the graph's own order (the reserved two first). remap: old index ->
+	 * new; used: new -> old.
+	 */
+	order = malloc(((size_t)fg->nr_nodes + 1) * sizeof(*order));
+	remap = malloc(((size_t)fg->nr_names + 1) * sizeof(*remap));
+	used = malloc(((size_t)fg->nr_names + 1) * sizeof(*used));
+	nr = order && remap && used ? preorder(fg, l, order) : 0;
+	if (!nr) {
+		free(order);
+		free(remap);
+		free(used);
+		return -ENOMEM;
+	}
+	memset(remap, 0xff, fg->nr_names * sizeof(*remap));
+	remap[NAME_ROOT] = 0;
+	remap[NAME_TRUNCATED] = 0;
+	for (i = 1; i < nr; i++)
+		remap[fg->nodes[order[i]].name] = 0;
+	for (i = 0; i < fg->nr_names; i++) {
+		if (remap[i] == UINT32_MAX)
+			continue;
+		used[nr_used] = i;
+		remap[i] = nr_used++;
+	}
 	err = strbuf_appendf(sb,
 			     "{\"version\":1,\"total\":%" PRIu64 ",\"period_ns\":%" PRIu64
 			     ",\"unit\":\"%s\",\"measure\":\"%s\""
@@ -1033,38 +1185,35 @@ static int write_json(const struct flamegraph *fg, const struct fg_layout *l,
 			     ",\"truncated_stacks\":%" PRIu64 ",\"names\":[",
 			     fg->total, page->period_ns, page_unit(page), page_measure(page),
 			     FLAMEGRAPH_MAX_NODES, fg->truncated_samples, fg->truncated_stacks);
-	for (i = 0; !err && i < fg->nr_names; i++) {
+	for (i = 0; !err && i < nr_used; i++) {
 		size_t len;
 
-		name_kind(fg, i, &len);
+		name_kind(fg, used[i], &len);
 		err = strbuf_appends(sb, i ? ",\"" : "\"");
 		if (!err)
-			err = json_escape(sb, fg->names[i].str, len);
+			err = json_escape(sb, fg->names[used[i]].str, len);
 		if (!err)
 			err = strbuf_append(sb, "\"", 1);
 	}
 	if (!err)
 		err = strbuf_appends(sb, "],\"kinds\":\"");
-	for (i = 0; !err && i < fg->nr_names; i++) {
+	for (i = 0; !err && i < nr_used; i++) {
 		size_t len;
-		char k = (char)name_kind(fg, i, &len);
+		char k = (char)name_kind(fg, used[i], &len);
 
 		err = strbuf_append(sb, &k, 1);
 	}
 	if (!err)
 		err = strbuf_appends(sb, "\",\"nodes\":[");
-	if (err)
-		return err;
-	order = malloc(((size_t)fg->nr_nodes + 1) * sizeof(*order));
-	nr = order ? preorder(fg, l, order) : 0;
-	if (!nr) {
-		free(order);
-		return -ENOMEM;
+	if (!err)
+		err = strbuf_appendf(sb, "%u,0,%" PRIu64 ",%" PRIu64, remap[NAME_ROOT],
+				     fg->nodes[0].total, fg->nodes[0].self);
+	for (i = 1; !err && i < nr; i++) {
+		struct fg_node n = fg->nodes[order[i]];
+
+		n.name = remap[n.name];
+		err = append_node(sb, &n);
 	}
-	err = strbuf_appendf(sb, "%u,0,%" PRIu64 ",%" PRIu64, NAME_ROOT, fg->nodes[0].total,
-			     fg->nodes[0].self);
-	for (i = 1; !err && i < nr; i++)
-		err = append_node(sb, &fg->nodes[order[i]]);
 	/* A diff: each node's base samples, in the same order. */
 	if (!err && fg->has_base) {
 		err = strbuf_appendf(sb, "],\"base_total\":%" PRIu64 ",\"base\":[", fg->base_total);
@@ -1075,6 +1224,8 @@ static int write_json(const struct flamegraph *fg, const struct fg_layout *l,
 	if (!err)
 		err = strbuf_appends(sb, "]}");
 	free(order);
+	free(remap);
+	free(used);
 	return err;
 }
 
@@ -1186,7 +1337,7 @@ static int write_diff_table(const struct flamegraph *fg, struct strbuf *sb)
 	{
 		struct fg_layout l = {0};
 
-		err = layout_build(fg, &l, 0);
+		err = layout_build(fg, &l, NULL);
 		nr = err ? 0 : preorder(fg, &l, order);
 		layout_free(&l);
 		if (!err && !nr)
@@ -1270,6 +1421,7 @@ static int write_table_title(const struct flamegraph *fg, const struct flamegrap
 static int write_summary(const struct flamegraph *fg, const struct flamegraph_page *page,
 			 struct strbuf *sb)
 {
+	struct prune pr;
 	uint32_t pf;
 	uint64_t ps;
 	int err;
@@ -1286,13 +1438,15 @@ static int write_summary(const struct flamegraph *fg, const struct flamegraph_pa
 	if (!err)
 		err = strbuf_appendf(sb, ", %u frames, %u distinct names", fg->nr_nodes - 1,
 				     fg->nr_names - NAME_RESERVED);
-	prune_stats(fg, page->prune_den, &pf, &ps);
+	err = err ?: prune_init(fg, page, &pr);
+	if (!err)
+		prune_stats(fg, &pr, &pf, &ps);
 	if (!err && pf)
-		err =
-		    strbuf_appendf(sb,
-				   "; %u frames under 1/%u of the samples each (%.2f%% of the "
-				   "samples in all) are not drawn: their callers' widths hold them",
-				   pf, page->prune_den, 100.0 * (double)ps / (double)fg->total);
+		err = strbuf_appendf(
+		    sb,
+		    "; the %u smallest frames (%.2f%% of the samples in all) are not "
+		    "drawn: their callers' widths hold them",
+		    pf, 100.0 * (double)ps / (double)fg->total);
 	if (!err && fg->truncated_stacks)
 		err = strbuf_appendf(sb,
 				     ". <strong class=\"warn\">Truncated: %" PRIu64
@@ -1347,6 +1501,7 @@ static int write_page(const struct flamegraph *fg, const struct flamegraph_page 
 {
 	static const struct flamegraph_page no_page;
 	struct fg_layout l = {0};
+	struct prune pr;
 	size_t start_len;
 	int err;
 
@@ -1355,7 +1510,8 @@ static int write_page(const struct flamegraph *fg, const struct flamegraph_page 
 	if (!page)
 		page = &no_page;
 	start_len = out->len;
-	err = layout_build(fg, &l, page->prune_den);
+	err = prune_init(fg, page, &pr);
+	err = err ?: layout_build(fg, &l, &pr);
 	err = err ?: body(fg, page, &l, out);
 	layout_free(&l);
 	if (err) {

@@ -196,18 +196,20 @@ struct stack_walk {
 /* A frame name as the folded format can carry it: no ';' and no line breaks. */
 static int put_name(struct strbuf *sb, const char *name, const char *suffix)
 {
-	char buf[256];
-	size_t n = 0;
 	int err = 0;
 
-	for (const char *p = name; *p && !err; p++) {
-		buf[n++] = *p == ';' ? ':' : (*p == '\n' || *p == '\r') ? ' ' : *p;
-		if (n == sizeof(buf)) {
-			err = strbuf_append(sb, buf, n);
-			n = 0;
+	for (const char *p = name; *p && !err;) {
+		size_t n = strcspn(p, ";\n\r");
+
+		err = strbuf_append(sb, p, n);
+		p += n;
+		if (*p && !err) {
+			char c = *p == ';' ? ':' : ' ';
+
+			err = strbuf_append(sb, &c, 1);
+			p++;
 		}
 	}
-	err = err ?: strbuf_append(sb, buf, n);
 	err = err ?: strbuf_appends(sb, suffix);
 	return err ?: strbuf_append(sb, "", 1);
 }
@@ -356,11 +358,12 @@ static void serve_folded(const struct pages_ctx *c, const struct http_profile_re
 /* ---- /flamegraph -------------------------------------------------------------------------- */
 
 /*
- * The flame graph's walk: window by window, no merge. Each frame's name
- * (what put_name makes of it, with its kind's suffix) becomes the graph's
- * name index once per window: the cache is keyed by the window's own string
- * (a pointer that stays put within one frozen profile) and the frame kind,
- * and a new window starts a new generation of it.
+ * The flame graph's walk, by name index: each frame's name (what put_name
+ * makes of it, with its kind's suffix) becomes the graph's name index once,
+ * through a cache keyed by the frozen profile's own string (a pointer that
+ * stays put within one frozen profile) and the frame kind; a stack then
+ * costs one trie step per frame and no string work. (The cache has
+ * generations, so that it could serve several frozen profiles in turn.)
  */
 #define KIND_COMM 4u /* the root: the process's comm */
 
@@ -457,12 +460,22 @@ static int flame_cb(void *ctx, const struct pprof_frame_name *frames, size_t nr,
 			: flamegraph_add_ids(fw->fg, fw->ids, n, weight);
 }
 
-/* Add @sel's stacks to @fg (as its base when @base). */
-static int flame_windows(const struct selection *sel, struct flamegraph *fg, bool base)
+/*
+ * Add @sel's stacks to @fg (as its base when @base): the windows merged
+ * (stacks by comm only: ~7x fewer than the windows hold together on a busy
+ * node), then walked by name index.
+ */
+static int flame_windows(const struct pages_ctx *c, const struct selection *sel,
+			 struct flamegraph *fg, bool base)
 {
+	const struct profile_query q = {.filter = &sel->f,
+					.label_mask = 1u << LABEL_COMM,
+					.period_ns = kind_period(c, sel->kind),
+					.kind = sel->kind};
 	struct flame_walk *fw = calloc(1, sizeof(*fw));
-	struct label_select ls;
-	struct pprof_select ps;
+	struct pprof_builder *b = NULL;
+	struct pprof_frozen *fz = NULL;
+	int64_t duration;
 	int err;
 
 	if (!fw)
@@ -470,14 +483,14 @@ static int flame_windows(const struct selection *sel, struct flamegraph *fg, boo
 	fw->fg = fg;
 	fw->base = base;
 	fw->in_us = sel->kind != PPROF_KIND_CPU;
+	fw->gen = 1;
 	strbuf_init(&fw->name, 1u << 16);
-	label_select_init(&ps, &ls, &sel->f, 1u << LABEL_COMM);
 	err = slots_grow(fw);
-	for (size_t i = 0; !err && i < sel->v.nr; i++) {
-		fw->gen++;
-		fw->nr = 0;
-		err = pprof_frozen_foreach(sel->v.w[i], &ps, flame_cb, fw);
-	}
+	err = err ?: profile_merge(&q, sel->v.w, sel->v.nr, &b, &duration);
+	err = err ?: pprof_freeze(b, 0, &fz);
+	pprof_builder_free(b);
+	err = err ?: pprof_frozen_foreach(fz, NULL, flame_cb, fw);
+	pprof_frozen_free(fz);
 	strbuf_free(&fw->name);
 	free(fw->slots);
 	free(fw);
@@ -577,7 +590,7 @@ static bool add_base(const struct pages_ctx *c, const struct selection *sel, con
 		*err = -ENOMEM;
 		return true;
 	}
-	*err = flame_windows(&base, fg, true);
+	*err = flame_windows(c, &base, fg, true);
 	if (view_span(&base.v, t0, t1))
 		snprintf(desc, desc_sz, "; compared with %s to %s (%zu windows)", t0, t1,
 			 base.v.nr);
@@ -653,7 +666,7 @@ static void serve_flamegraph(const struct pages_ctx *c, const struct http_profil
 		return;
 	in_us = sel.kind != PPROF_KIND_CPU;
 	err = flamegraph_new(&fg);
-	err = err ?: flame_windows(&sel, fg, false);
+	err = err ?: flame_windows(c, &sel, fg, false);
 	/* The base after the graph's own stacks: it only counts on the nodes they made. */
 	if (base_arg && !err &&
 	    !add_base(c, &sel, base_arg, fg, &err, bdesc, sizeof(bdesc), reply)) {
@@ -687,7 +700,8 @@ static void serve_flamegraph(const struct pages_ctx *c, const struct http_profil
 					.measure = type_title[sel.kind],
 					.export_query = query.buf,
 					.timeline_json = timeline.buf,
-					.prune_den = FLAMEGRAPH_PRUNE_DEN};
+					.prune_den = FLAMEGRAPH_PRUNE_DEN,
+					.max_nodes = FLAMEGRAPH_PAGE_NODES};
 	if (parts)
 		err = err ?: flamegraph_write_parts(fg, &page, &out);
 	else

@@ -499,8 +499,9 @@ def cmd_timeline(drv, a):
         raise Fail("the selection did not redraw: %r (status %r)" % (
             st, drv.js("return document.getElementById('status').textContent;")))
     say("selected %s, redrawn in %.0f ms (fetch + draw, measured from here); select-ms %s "
-        "(the page's own, request to drawing)"
-        % (st[1], 1000 * (time.monotonic() - t0), drv.js("return document.body.dataset.selectMs;")))
+        "(the page's own, request to drawing: response, body parsed, parts applied, rest: %s)"
+        % (st[1], 1000 * (time.monotonic() - t0), drv.js("return document.body.dataset.selectMs;"),
+           drv.js("return document.body.dataset.selectSteps || '';")))
     if drv.js("return performance.getEntriesByType('navigation').length + ':' + "
               "performance.timeOrigin;") != nav0:
         raise Fail("the page was reloaded")

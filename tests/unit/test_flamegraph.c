@@ -929,8 +929,8 @@ static void test_prune(void **state)
 	parse_page(html, &d);
 	assert_int_equal(d.nr_nodes, 3); /* root, main, big */
 	assert_int_equal(d.nodes[1].total, 10001);
-	assert_non_null(strstr(html, "; 11 frames under 1/1000 of the samples each (0.11% of the "
-				     "samples in all) are not drawn"));
+	assert_non_null(strstr(html, "; the 11 smallest frames (0.11% of the samples in all) are "
+				     "not drawn"));
 	page_data_free(&d);
 	free(html);
 	/* Every frame without prune_den. */
@@ -938,7 +938,7 @@ static void test_prune(void **state)
 	parse_page(html, &d);
 	check_tree(&d);
 	assert_int_equal(d.nr_nodes, 14);
-	assert_null(strstr(html, "frames under 1/"));
+	assert_null(strstr(html, "smallest frames"));
 	page_data_free(&d);
 	free(html);
 	assert_int_equal(flamegraph_add_base(fg, gone, 2, 500), 0);
@@ -947,6 +947,48 @@ static void test_prune(void **state)
 	parse_page(html, &d);
 	assert_int_equal(d.nr_nodes, 4); /* and "gone" */
 	assert_true(find_node(&d, "gone", 2) > 0);
+	page_data_free(&d);
+	free(html);
+	flamegraph_free(fg);
+}
+
+/* page.max_nodes: the largest frames stay, ties at the cut go (never more than asked). */
+static void test_max_nodes(void **state)
+{
+	struct flamegraph_page page = {.max_nodes = 11};
+	const char *f[] = {"main", NULL};
+	struct flamegraph *fg = NULL;
+	struct page_data d;
+	char name[16], *html;
+
+	(void)state;
+	assert_int_equal(flamegraph_new(&fg), 0);
+	f[1] = name;
+	for (int i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "leaf%02d", i);
+		assert_int_equal(flamegraph_add(fg, f, 2, (uint64_t)i + 1), 0);
+	}
+	html = render(fg, &page);
+	parse_page(html, &d);
+	assert_int_equal(d.nr_nodes, 12); /* root, main, leaf99..leaf90 */
+	assert_true(find_node(&d, "leaf99", 2) > 0);
+	assert_true(find_node(&d, "leaf90", 2) > 0);
+	assert_true(find_node(&d, "leaf89", 2) < 0);
+	/* Only the names the drawn frames use are sent. */
+	assert_int_equal(d.nr_names, 2 + 11);
+	assert_non_null(strstr(html, "; the 90 smallest frames ("));
+	page_data_free(&d);
+	free(html);
+	flamegraph_free(fg);
+
+	assert_int_equal(flamegraph_new(&fg), 0);
+	for (int i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "leaf%02d", i);
+		assert_int_equal(flamegraph_add(fg, f, 2, 1), 0);
+	}
+	html = render(fg, &page);
+	parse_page(html, &d);
+	assert_int_equal(d.nr_nodes, 2); /* 100 leaves tie at the cut: none is drawn */
 	page_data_free(&d);
 	free(html);
 	flamegraph_free(fg);
@@ -970,6 +1012,7 @@ int main(void)
 	    cmocka_unit_test(test_diff),
 	    cmocka_unit_test(test_ids),
 	    cmocka_unit_test(test_prune),
+	    cmocka_unit_test(test_max_nodes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -66,21 +66,25 @@ struct flamegraph_page {
 	const char *timeline_json;
 	/*
 	 * Leave out of the page the frames under 1/prune_den of the samples (of
-	 * the range and, in a differential graph, of the base); 0: every frame.
-	 * Their samples stay in their callers' totals, so a caller's children
-	 * may then add up to less than its total less its self; the summary
-	 * says how many frames and samples; the tables count every frame.
+	 * the range and, in a differential graph, of the base), and past
+	 * max_nodes frames the smallest; 0: no such bound. Their samples stay in
+	 * their callers' totals, so a caller's children may then add up to less
+	 * than its total less its self; the summary says how many frames and
+	 * samples; the tables count every frame.
 	 */
 	uint32_t prune_den;
+	uint32_t max_nodes;
 };
 
 /*
- * What the pages use: at 1280 px a frame of 1/50,000 is 1/40 px wide, and
- * one only shows when zoomed into a frame under ~0.5%. A 15-minute history
- * of a busy node has ~150,000 frames, most of a few samples: the megabytes
- * they cost the page and the browser buy nothing at the graph's own scale.
+ * What the pages use. At 1280 px a frame of 1/50,000 is 1/40 px wide and
+ * only shows when zoomed into a frame under ~0.5%. A 15-minute history of a
+ * busy node has up to FLAMEGRAPH_MAX_NODES frames, most of a few samples:
+ * every 10,000 frames cost the page ~250 KB and the browser tens of ms, to
+ * draw what is narrower than a pixel until one zooms deep.
  */
-#define FLAMEGRAPH_PRUNE_DEN 50000u
+#define FLAMEGRAPH_PRUNE_DEN  50000u
+#define FLAMEGRAPH_PAGE_NODES 32768u
 
 struct flamegraph_stats {
 	uint64_t total;		    /* samples added */
