@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "common/hmap.h"
+#include "common/u64map.h"
 
 /* The page template, compiled in from exporter/assets/flamegraph.html (embed.cmake). */
 extern const char flamegraph_html_tmpl[];
@@ -57,32 +58,15 @@ struct fg_name {
 	uint64_t base_incl; /* base samples with this name anywhere on the stack */
 };
 
-struct child_slot {
-	uint64_t key; /* parent << 32 | name */
-	uint32_t idx;
-	uint32_t pad;
-};
-
-struct name_slot {
-	uint32_t tag; /* the hash's high half */
-	uint32_t v;   /* name index + 1 */
-};
-
 struct flamegraph {
 	struct fg_node *nodes;
 	uint32_t nr_nodes, nodes_cap;
-	/*
-	 * (parent, name) -> node index; idx 0 = empty slot (index 0 is the root,
-	 * never a child). The key is in the slot: a probe touches no node.
-	 */
-	struct child_slot *child_slots;
-	uint32_t child_mask; /* slots - 1; slots is a power of two, at most half full */
+	/* (parent << 32 | name) -> node index (the root, index 0, is never a child) */
+	struct u64map children;
 	struct fg_name *names;
 	uint32_t nr_names, names_cap;
-	/* name -> name index + 1 (0 = empty), with a tag of its hash. Reserved names are not in it.
-	 */
-	struct name_slot *name_slots;
-	uint32_t name_mask;
+	/* a name's hash -> name index + 1. Reserved names are not in it. */
+	struct u64map name_map;
 	size_t name_bytes;
 	/*
 	 * Per graph, so that names crafted to collide (frame names come from
@@ -105,53 +89,6 @@ static uint64_t child_key(uint32_t parent, uint32_t name)
 	return ((uint64_t)parent << 32) | name;
 }
 
-/* Double the child table (or make its first 1024 slots) and re-insert. */
-static int child_slots_grow(struct flamegraph *fg)
-{
-	uint32_t nr = fg->child_slots ? (fg->child_mask + 1) * 2 : 1024, i, j;
-	struct child_slot *ns = calloc(nr, sizeof(*ns));
-
-	if (!ns)
-		return -ENOMEM;
-	for (i = 0; fg->child_slots && i <= fg->child_mask; i++) {
-		const struct child_slot *o = &fg->child_slots[i];
-
-		if (!o->idx)
-			continue;
-		for (j = (uint32_t)hash_u64(o->key) & (nr - 1); ns[j].idx; j = (j + 1) & (nr - 1))
-			;
-		ns[j] = *o;
-	}
-	free(fg->child_slots);
-	fg->child_slots = ns;
-	fg->child_mask = nr - 1;
-	return 0;
-}
-
-/* Double the name table (or make its first 1024 slots) and re-insert. */
-static int name_slots_grow(struct flamegraph *fg)
-{
-	uint32_t nr = fg->name_slots ? (fg->name_mask + 1) * 2 : 1024, i, j;
-	struct name_slot *ns = calloc(nr, sizeof(*ns));
-
-	if (!ns)
-		return -ENOMEM;
-	for (i = 0; fg->name_slots && i <= fg->name_mask; i++) {
-		const struct name_slot *o = &fg->name_slots[i];
-
-		if (!o->v)
-			continue;
-		for (j = (uint32_t)fg->names[o->v - 1].hash & (nr - 1); ns[j].v;
-		     j = (j + 1) & (nr - 1))
-			;
-		ns[j] = *o;
-	}
-	free(fg->name_slots);
-	fg->name_slots = ns;
-	fg->name_mask = nr - 1;
-	return 0;
-}
-
 static uint32_t name_cut_len(const char *s)
 {
 	return (uint32_t)strnlen(s, FLAMEGRAPH_MAX_NAME);
@@ -160,19 +97,12 @@ static uint32_t name_cut_len(const char *s)
 /* Name index of @s (already cut to @len), or NO_NODE. */
 static uint32_t name_lookup(const struct flamegraph *fg, const char *s, uint32_t len, uint64_t h)
 {
-	const uint32_t tag = (uint32_t)(h >> 32);
-	uint32_t j, v;
+	uint32_t pos = UINT32_MAX, v;
 
-	if (!fg->name_slots)
-		return NO_NODE;
-	for (j = (uint32_t)h & fg->name_mask; (v = fg->name_slots[j].v);
-	     j = (j + 1) & fg->name_mask) {
-		const struct fg_name *n;
+	while ((v = u64map_next(&fg->name_map, h, &pos))) {
+		const struct fg_name *n = &fg->names[v - 1];
 
-		if (fg->name_slots[j].tag != tag)
-			continue;
-		n = &fg->names[v - 1];
-		if (n->hash == h && n->len == len && !memcmp(n->str, s, len))
+		if (n->len == len && !memcmp(n->str, s, len))
 			return v - 1;
 	}
 	return NO_NODE;
@@ -209,44 +139,34 @@ static int names_push(struct flamegraph *fg, const char *s, uint32_t len, uint64
 static int name_intern(struct flamegraph *fg, const char *s, uint32_t len, uint64_t h,
 		       uint32_t *out)
 {
-	uint32_t j;
 	int err;
 
-	if ((uint64_t)(fg->nr_names + 1) * 2 > (uint64_t)fg->name_mask + 1 || !fg->name_slots) {
-		err = name_slots_grow(fg);
-		if (err)
-			return err;
-	}
 	err = names_push(fg, s, len, h);
 	if (err)
 		return err;
-	for (j = (uint32_t)h & fg->name_mask; fg->name_slots[j].v; j = (j + 1) & fg->name_mask)
-		;
-	fg->name_slots[j] = (struct name_slot){.tag = (uint32_t)(h >> 32), .v = fg->nr_names};
+	err = u64map_put(&fg->name_map, h, fg->nr_names); /* index + 1 */
+	if (err) {
+		fg->nr_names--;
+		fg->name_bytes -= len;
+		free(fg->names[fg->nr_names].str);
+		return err;
+	}
 	*out = fg->nr_names - 1;
 	return 0;
 }
 
 static uint32_t child_lookup(const struct flamegraph *fg, uint32_t parent, uint32_t name)
 {
-	const uint64_t key = child_key(parent, name);
-	uint32_t j;
+	uint32_t v = u64map_get(&fg->children, child_key(parent, name));
 
-	if (!fg->child_slots)
-		return NO_NODE;
-	for (j = (uint32_t)hash_u64(key) & fg->child_mask; fg->child_slots[j].idx;
-	     j = (j + 1) & fg->child_mask) {
-		if (fg->child_slots[j].key == key)
-			return fg->child_slots[j].idx;
-	}
-	return NO_NODE;
+	return v ? v : NO_NODE;
 }
 
 /* A new node under @parent. "[truncated]" nodes hang off parent->trunc, not the child table. */
 static int node_new(struct flamegraph *fg, uint32_t parent, uint32_t name, uint32_t *out)
 {
 	struct fg_node *n;
-	uint32_t j, idx;
+	uint32_t idx;
 	int err;
 
 	if (fg->nr_nodes >= FLAMEGRAPH_MAX_NODES)
@@ -262,9 +182,8 @@ static int node_new(struct flamegraph *fg, uint32_t parent, uint32_t name, uint3
 		fg->nodes = n;
 		fg->nodes_cap = cap;
 	}
-	if (name != NAME_TRUNCATED &&
-	    ((uint64_t)fg->nr_nodes * 2 > (uint64_t)fg->child_mask + 1 || !fg->child_slots)) {
-		err = child_slots_grow(fg);
+	if (name != NAME_TRUNCATED) {
+		err = u64map_put(&fg->children, child_key(parent, name), fg->nr_nodes);
 		if (err)
 			return err;
 	}
@@ -277,16 +196,8 @@ static int node_new(struct flamegraph *fg, uint32_t parent, uint32_t name, uint3
 	n->total = 0;
 	n->self = 0;
 	n->base = 0;
-	if (name == NAME_TRUNCATED) {
+	if (name == NAME_TRUNCATED)
 		fg->nodes[parent].trunc = idx;
-	} else {
-		const uint64_t key = child_key(parent, name);
-
-		for (j = (uint32_t)hash_u64(key) & fg->child_mask; fg->child_slots[j].idx;
-		     j = (j + 1) & fg->child_mask)
-			;
-		fg->child_slots[j] = (struct child_slot){.key = key, .idx = idx};
-	}
 	*out = idx;
 	return 0;
 }
@@ -332,8 +243,8 @@ void flamegraph_free(struct flamegraph *fg)
 	for (i = 0; i < fg->nr_names; i++)
 		free(fg->names[i].str);
 	free(fg->names);
-	free(fg->name_slots);
-	free(fg->child_slots);
+	u64map_fini(&fg->name_map);
+	u64map_fini(&fg->children);
 	free(fg->nodes);
 	free(fg);
 }
@@ -484,20 +395,28 @@ static bool id_ok(const struct flamegraph *fg, uint32_t id)
 	return id == FLAMEGRAPH_NAME_NONE || (id > NAME_TRUNCATED && id < fg->nr_names);
 }
 
-int flamegraph_add_ids(struct flamegraph *fg, const uint32_t *ids, size_t n, uint64_t count)
+/* A stack by index: as check_stack, and every index one flamegraph_intern gave. */
+static int check_ids(const struct flamegraph *fg, const uint32_t *ids, size_t n, uint64_t count,
+		     uint64_t total)
 {
-	uint32_t cur = 0, child, i, m;
-	bool cut;
-	int err;
-
 	if (!fg || (n && !ids))
 		return -EINVAL;
 	for (size_t k = 0; k < n; k++) {
 		if (!id_ok(fg, ids[k]))
 			return -EINVAL;
 	}
-	if (count > FLAMEGRAPH_MAX_TOTAL - fg->total)
-		return -ERANGE;
+	return count > FLAMEGRAPH_MAX_TOTAL - total ? -ERANGE : 0;
+}
+
+int flamegraph_add_ids(struct flamegraph *fg, const uint32_t *ids, size_t n, uint64_t count)
+{
+	uint32_t cur = 0, child, i, m;
+	bool cut;
+	int err;
+
+	err = check_ids(fg, ids, n, count, fg ? fg->total : 0);
+	if (err)
+		return err;
 	if (!count)
 		return 0;
 	m = n > FLAMEGRAPH_MAX_DEPTH ? FLAMEGRAPH_MAX_DEPTH : (uint32_t)n;
@@ -547,52 +466,33 @@ static void base_step(struct flamegraph *fg, uint32_t name, uint64_t count, uint
 
 int flamegraph_add_base(struct flamegraph *fg, const char *const *frames, size_t n, uint64_t count)
 {
-	uint32_t cur = 0, name, m, i;
-	bool on_path = true;
+	uint32_t ids[FLAMEGRAPH_MAX_DEPTH], m, i;
 	int err;
 
 	err = check_stack(fg, frames, n, count, fg ? fg->base_total : 0);
-	if (err)
-		return err;
-	fg->has_base = true;
-	if (!count)
-		return 0;
+	if (err || !count)
+		return err ?: flamegraph_add_base_ids(fg, NULL, 0, 0);
 	m = n > FLAMEGRAPH_MAX_DEPTH ? FLAMEGRAPH_MAX_DEPTH : (uint32_t)n;
-	fg->base_stacks++;
-	fg->nodes[0].base += count;
-	for (i = 0; i < m; i++) {
-		uint32_t len = name_cut_len(frames[i]);
-		uint64_t h = hash_bytes(frames[i], len, fg->name_seed);
-
-		name = name_lookup(fg, frames[i], len, h);
-		if (name == NO_NODE) {
-			/* A function only the base has: its share fell to 0, say so in the table.
-			 */
-			if (fg->name_bytes + len > FLAMEGRAPH_MAX_NAME_BYTES)
-				break;
-			err = name_intern(fg, frames[i], len, h, &name);
-			if (err)
-				return err;
-		}
-		base_step(fg, name, count, &cur, &on_path);
+	/* A function only the base has is interned too: its share fell to 0, the table says so. */
+	for (i = 0; i < m;) {
+		err = flamegraph_intern(fg, frames[i], &ids[i]);
+		if (err)
+			return err;
+		if (ids[i++] == FLAMEGRAPH_NAME_NONE)
+			break;
 	}
-	fg->base_total += count;
-	return 0;
+	return flamegraph_add_base_ids(fg, ids, i, count);
 }
 
 int flamegraph_add_base_ids(struct flamegraph *fg, const uint32_t *ids, size_t n, uint64_t count)
 {
 	uint32_t cur = 0, m, i;
 	bool on_path = true;
+	int err;
 
-	if (!fg || (n && !ids))
-		return -EINVAL;
-	for (size_t k = 0; k < n; k++) {
-		if (!id_ok(fg, ids[k]))
-			return -EINVAL;
-	}
-	if (count > FLAMEGRAPH_MAX_TOTAL - fg->base_total)
-		return -ERANGE;
+	err = check_ids(fg, ids, n, count, fg ? fg->base_total : 0);
+	if (err)
+		return err;
 	fg->has_base = true;
 	if (!count)
 		return 0;

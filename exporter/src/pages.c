@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "common/hmap.h"
 #include "common/strbuf.h"
+#include "common/u64map.h"
 #include "exporter/flamegraph.h"
 #include "exporter/pprof.h"
 #include "exporter/profile.h"
@@ -362,80 +363,37 @@ static void serve_folded(const struct pages_ctx *c, const struct http_profile_re
  * makes of it, with its kind's suffix) becomes the graph's name index once,
  * through a cache keyed by the frozen profile's own string (a pointer that
  * stays put within one frozen profile) and the frame kind; a stack then
- * costs one trie step per frame and no string work. (The cache has
- * generations, so that it could serve several frozen profiles in turn.)
+ * costs one trie step per frame and no string work.
  */
 #define KIND_COMM 4u /* the root: the process's comm */
-
-struct name_slot {
-	const char *s;
-	uint32_t kind, gen, id, pad;
-};
 
 struct flame_walk {
 	struct flamegraph *fg;
 	bool base;  /* the base of a differential graph */
 	bool in_us; /* weigh stacks by their time in µs (off-CPU, wall), not their count */
-	struct name_slot *slots;
-	uint32_t mask, nr, gen;
+	/* (the string's address | kind << 56) -> name index + 1 (UINT32_MAX: NAME_NONE) */
+	struct u64map names;
 	struct strbuf name; /* scratch */
 	uint32_t ids[1 + 1024];
 };
 
-static uint64_t slot_hash(const char *s, uint32_t kind)
-{
-	return hash_u64((uint64_t)(uintptr_t)s ^ ((uint64_t)kind << 59));
-}
-
-/* Double the slots (or make the first 4096), keeping this generation's. */
-static int slots_grow(struct flame_walk *fw)
-{
-	uint32_t nr = fw->slots ? (fw->mask + 1) * 2 : 4096;
-	struct name_slot *ns = calloc(nr, sizeof(*ns));
-
-	if (!ns)
-		return -ENOMEM;
-	for (uint32_t i = 0; fw->slots && i <= fw->mask; i++) {
-		const struct name_slot *o = &fw->slots[i];
-		uint32_t j;
-
-		if (!o->s || o->gen != fw->gen)
-			continue;
-		for (j = (uint32_t)slot_hash(o->s, o->kind) & (nr - 1); ns[j].s;
-		     j = (j + 1) & (nr - 1))
-			;
-		ns[j] = *o;
-	}
-	free(fw->slots);
-	fw->slots = ns;
-	fw->mask = nr - 1;
-	return 0;
-}
-
 static int name_id(struct flame_walk *fw, const char *s, uint32_t kind, uint32_t *id)
 {
-	struct name_slot *sl;
-	uint32_t j;
+	/* User-space addresses fit in 56 bits, so the key is exact. */
+	const uint64_t key = (uint64_t)(uintptr_t)s | ((uint64_t)kind << 56);
+	uint32_t v = u64map_get(&fw->names, key);
 	int err;
 
-	for (j = (uint32_t)slot_hash(s, kind) & fw->mask;; j = (j + 1) & fw->mask) {
-		sl = &fw->slots[j];
-		if (!sl->s || sl->gen != fw->gen)
-			break;
-		if (sl->s == s && sl->kind == kind) {
-			*id = sl->id;
-			return 0;
-		}
+	if (v) {
+		*id = v == UINT32_MAX ? FLAMEGRAPH_NAME_NONE : v - 1;
+		return 0;
 	}
 	strbuf_reset(&fw->name);
 	err = put_name(&fw->name, s, kind == KIND_COMM ? "" : kind_suffix[kind]);
 	err = err ?: flamegraph_intern(fw->fg, fw->name.buf, id);
-	if (err)
-		return err;
-	*sl = (struct name_slot){.s = s, .kind = kind, .gen = fw->gen, .id = *id};
-	if (++fw->nr * 2 > fw->mask + 1)
-		return slots_grow(fw);
-	return 0;
+	return err
+		   ?: u64map_put(&fw->names, key,
+				 *id == FLAMEGRAPH_NAME_NONE ? UINT32_MAX : *id + 1);
 }
 
 static int flame_cb(void *ctx, const struct pprof_frame_name *frames, size_t nr, int64_t count,
@@ -483,16 +441,15 @@ static int flame_windows(const struct pages_ctx *c, const struct selection *sel,
 	fw->fg = fg;
 	fw->base = base;
 	fw->in_us = sel->kind != PPROF_KIND_CPU;
-	fw->gen = 1;
+	u64map_init(&fw->names);
 	strbuf_init(&fw->name, 1u << 16);
-	err = slots_grow(fw);
-	err = err ?: profile_merge(&q, sel->v.w, sel->v.nr, &b, &duration);
+	err = profile_merge(&q, sel->v.w, sel->v.nr, &b, &duration);
 	err = err ?: pprof_freeze(b, 0, &fz);
 	pprof_builder_free(b);
 	err = err ?: pprof_frozen_foreach(fz, NULL, flame_cb, fw);
 	pprof_frozen_free(fz);
 	strbuf_free(&fw->name);
-	free(fw->slots);
+	u64map_fini(&fw->names);
 	free(fw);
 	return err;
 }

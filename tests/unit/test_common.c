@@ -16,6 +16,7 @@
 #include "common/hmap.h"
 #include "common/log.h"
 #include "common/strbuf.h"
+#include "common/u64map.h"
 
 static void test_strbuf_basic(void **state)
 {
@@ -279,12 +280,42 @@ static void test_log_level(void **state)
 	log_set_level(saved);
 }
 
+/* u64map: values by key through growth, several values under one key, 0 refused. */
+static void test_u64map(void **state)
+{
+	struct u64map m;
+	uint32_t pos = UINT32_MAX, seen = 0, v;
+
+	(void)state;
+	u64map_init(&m);
+	assert_int_equal(u64map_get(&m, 7), 0);
+	assert_int_equal(u64map_put(&m, 7, 0), -EINVAL);
+	for (uint32_t i = 1; i <= 5000; i++) /* past several doublings of the first 1024 slots */
+		assert_int_equal(u64map_put(&m, (uint64_t)i << 32 | (i * 7), i), 0);
+	assert_int_equal(m.nr, 5000);
+	assert_true((uint64_t)m.nr * 2 <= (uint64_t)m.mask + 1);
+	for (uint32_t i = 1; i <= 5000; i++)
+		assert_int_equal(u64map_get(&m, (uint64_t)i << 32 | (i * 7)), i);
+	assert_int_equal(u64map_get(&m, 12345), 0);
+	/* One key, three values: u64map_next walks them all, then says 0. */
+	assert_int_equal(u64map_put(&m, 42, 100), 0);
+	assert_int_equal(u64map_put(&m, 42, 200), 0);
+	assert_int_equal(u64map_put(&m, 42, 300), 0);
+	while ((v = u64map_next(&m, 42, &pos)))
+		seen += v;
+	assert_int_equal(seen, 600);
+	u64map_fini(&m);
+	assert_null(m.slots);
+	assert_int_equal(u64map_get(&m, 42), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_strbuf_basic), cmocka_unit_test(test_strbuf_cap),
 	    cmocka_unit_test(test_hmap),	 cmocka_unit_test(test_hmap_nomem),
 	    cmocka_unit_test(test_hash_bytes),	 cmocka_unit_test(test_log_level),
+	    cmocka_unit_test(test_u64map),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
