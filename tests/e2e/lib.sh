@@ -536,6 +536,24 @@ metric_val()
 	awk -v s="$2" 'index($0, s " ") == 1 { v = $2 } END { printf "%.17g\n", v + 0 }' "$1"
 }
 
+# e2e_drains: stackd_drains_total now (0 if /metrics cannot be read).
+e2e_drains()
+{
+	curl -fsS -m 5 "$AGENT_URL/metrics" 2>/dev/null | awk '$1 == "stackd_drains_total" { v = $2 } END { printf "%.0f\n", v + 0 }'
+}
+
+# e2e_wait_drains N: N more drains than now have completed (60 s at most, then fail). After a
+# process is stopped, two drains put every period and sample of it that has ended in the history.
+e2e_wait_drains()
+{
+	local d0 deadline=$(($(now_ms) + 60000))
+	d0=$(e2e_drains)
+	until (($(e2e_drains) >= d0 + $1)); do
+		(($(now_ms) < deadline)) || fail "fewer than $1 drains in 60 s (stackd_drains_total was $d0)"
+		sleep 0.1
+	done
+}
+
 # wait_kernel_walks MODE W0 T0 WANT: with --unwind.mode=kernel, wait (10 s at most) until
 # stackd_unwind_walks_total{end="complete"} has grown by WANT from W0, i.e. the BPF program
 # walks stacks with the tables user space loaded, then check it did. The counter is

@@ -11,7 +11,8 @@
 #                                            anon_pipe_read since Linux 6.15)
 #                            -> phase_cpu    10 ms of CPU time          (off CPU only if preempted)
 #            a helper thread (pipe_writer) writes the pipe; the fixture measures its own wall
-#            time per phase and its thread CPU time, printed at SIGUSR1 (snapshot) and exit.
+#            time per phase and its thread CPU time, printed at SIGUSR1 (snapshot), SIGUSR2
+#            (snapshot, then it stops itself) and exit.
 #            A second instance (same binary, same stacks, other pid) and a shell loop of
 #            `sleep 0.05` are the other processes.
 #   agent:   run 1 --offcpu.enabled --offcpu.min-duration=1us;
@@ -35,6 +36,10 @@
 #            share of wall time the fixture measured over the same window (SIGUSR1 around it);
 #            total: main-thread off-CPU ns per second of the profile's duration within 15% of
 #            the fixture's own (wall - thread CPU time) per wall second over the same window;
+#            history (fixture stopped at a cycle's end by SIGUSR2, read two drains later):
+#            folded?type=offcpu's sleep/pipe split and folded?type=wall's sleep/pipe/cpu
+#            shares within 3 points of the fixture's whole-life wall split; pprof, page and
+#            speedscope of the same history;
 #            the second instance shows up in run 1 (so run 2 has something to filter);
 #            run 2: samples of the fixture, and of no other pid.
 #   prints:  the fixture's split and totals, stackd's, reasons, the stacks that did not match.
@@ -334,9 +339,18 @@ check "$(awk -v a="$sd_rate" -v b="$fx_rate" -v t="$TOTAL_PCT" 'BEGIN { print (a
 
 # ---- the same waits from the history: type=offcpu and type=wall on folded, pprof, page, speedscope
 # The history holds the fixture's whole life (it started after the agent) up to the last drain;
-# its split is compared with the fixture's own since it started (a snapshot at the query).
+# its split is compared with the fixture's own since it started. Both accounts are frozen:
+# SIGUSR2 makes the fixture print its snapshot and stop itself at the end of a cycle, and the
+# history is read two drains later (a contention burst between the last drain and a later
+# snapshot once moved the wall split by 4 points in CI).
 n0=$(grep -c '^snapshot ' "$T/offcpu_mix.out" || true)
-kill -USR1 "$fx" || fail "fixture offcpu_mix (pid $fx) is gone"
+kill -USR2 "$fx" || fail "fixture offcpu_mix (pid $fx) is gone"
+deadline=$(($(now_ms) + 3000))
+until [[ $(awk '{ sub(/.*\) /, ""); print $1 }' "/proc/$fx/stat" 2>/dev/null) == T ]]; do
+	(($(now_ms) < deadline)) || fail "fixture offcpu_mix (pid $fx) did not stop itself within 3 s of SIGUSR2"
+	sleep 0.02
+done
+e2e_wait_drains 2
 hq="pid=$fx&seconds=600"
 for t in offcpu wall; do
 	code=$(curl -sS -m 30 -o "$T/hist_$t.folded" -w '%{http_code}' "$AGENT_URL/debug/pprof/folded?type=$t&$hq") || true
@@ -351,6 +365,7 @@ while (($(grep -c '^snapshot ' "$T/offcpu_mix.out" || true) < n0 + 1)); do
 	(($(now_ms) < deadline)) || fail "fixture printed no snapshot for SIGUSR1 within 3 s"
 	sleep 0.05
 done
+kill -CONT "$fx" || fail "fixture offcpu_mix (pid $fx) is gone"
 read -r _ _ hsl hpi hcp _ _ < <(grep '^snapshot ' "$T/offcpu_mix.out" | tail -n 1)
 # folded_split FILE: µs of phase_sleep, phase_pipe and phase_cpu (main thread), and of stacks with
 # the exact blocked chain: comm, the root of main, run_mix, the phase, libc, then kernel frames.
@@ -365,8 +380,8 @@ folded_split()
 		else if (st ~ /;run_mix;phase_cpu(;|$)/) cp += n
 	} END { printf "%.0f %.0f %.0f %.0f %.0f\n", sl, pi, cp, ex, all }' "$1"
 }
-read -r osl opi ocp oex oall < <(folded_split "$T/hist_offcpu.folded")
-read -r wsl wpi wcp _ wall_all < <(folded_split "$T/hist_wall.folded")
+read -r osl opi _ oex _ < <(folded_split "$T/hist_offcpu.folded")
+read -r wsl wpi wcp _ _ < <(folded_split "$T/hist_wall.folded")
 info "history of pid $fx: off-CPU folded phase_sleep $((osl / 1000)) ms ($((oex / 1000)) ms with the exact chain), phase_pipe $((opi / 1000)) ms; wall folded sleep $((wsl / 1000)) / pipe $((wpi / 1000)) / cpu $((wcp / 1000)) ms; fixture so far sleep $((hsl / 1000000)) / pipe $((hpi / 1000000)) / cpu $((hcp / 1000000)) ms"
 check "$(ge "$(pct "$oex" "$osl")" "$MIN_EXACT_PCT")" \
 	"folded?type=offcpu: $(pct "$oex" "$osl")% of phase_sleep's µs has the exact chain down to do_nanosleep_[k] (want >= $MIN_EXACT_PCT%)"
