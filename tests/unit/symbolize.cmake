@@ -49,3 +49,18 @@ target_compile_definitions(test_cfitab PRIVATE STACKD_AGENT_BIN="$<TARGET_FILE:s
 	STACKD_FIXTURES="${PROJECT_SOURCE_DIR}/tests/fixtures")
 add_dependencies(test_cfitab stackd)
 set_tests_properties(unit.test_cfitab PROPERTIES TIMEOUT 300)
+
+# CPython frames read from outside the interpreter: the 3.11 layout against offsetof() in
+# python3.11-dev's headers, the location table against CPython's own co_lines(), the runtime
+# probe on Debian's python3.11, a live interpreter's threads and frames, and hostile memory.
+stackd_unit_test(test_python SOURCES test_python.c LIBS symbolize)
+find_path(STACKD_PY311_INCLUDE Python.h PATHS /usr/include/python3.11 NO_DEFAULT_PATH)
+if(STACKD_PY311_INCLUDE)
+	add_library(py311_offsets OBJECT python311_offsets.c)
+	target_include_directories(py311_offsets PRIVATE ${STACKD_PY311_INCLUDE}
+		${PROJECT_SOURCE_DIR}/symbolize/include)
+	# CPython's headers are not written for our warning flags.
+	target_compile_options(py311_offsets PRIVATE -w)
+	target_sources(test_python PRIVATE $<TARGET_OBJECTS:py311_offsets>)
+	target_compile_definitions(test_python PRIVATE STACKD_HAVE_PY311_HEADERS=1)
+endif()
