@@ -49,6 +49,7 @@ struct agent {
 	struct stackcache *stacks;
 	struct unwinder *unw;
 	struct unwtables *tables; /* NULL outside --unwind.mode=kernel */
+	struct pyprocs *py;	  /* NULL without --python.enabled in kernel mode */
 	struct dwarfagg *dwarf;
 	struct procmeta_reader *meta;
 	/*
@@ -463,6 +464,26 @@ static int start_tables(struct agent *a)
 	return unwtables_new(loader_unwind_rows(a->loader), &ops, &a->tables);
 }
 
+static int py_set_proc(void *ctx, uint32_t tgid, const struct stackd_py_proc *p)
+{
+	return loader_py_set_proc(((struct agent *)ctx)->loader, tgid, p);
+}
+
+static int py_del_proc(void *ctx, uint32_t tgid, uint64_t start_boottime)
+{
+	return loader_py_del_proc(((struct agent *)ctx)->loader, tgid, start_boottime);
+}
+
+/* Kernel mode with --python.enabled: the CPython processes' entries. */
+static int start_python(struct agent *a)
+{
+	const struct pyprocs_ops ops = {.ctx = a, .set_proc = py_set_proc, .del_proc = py_del_proc};
+
+	if (!loader_python(a->loader))
+		return 0;
+	return pyprocs_new("/proc", &ops, &a->py);
+}
+
 /*
  * The profile histories: CPU alone under the whole --history.max-bytes; with
  * off-CPU profiling, CPU with half of it and the off-CPU and wall ones a
@@ -582,6 +603,8 @@ int agent_start(struct agent *a)
 	if (!err)
 		err = start_tables(a);
 	if (!err)
+		err = start_python(a);
+	if (!err)
 		err = loader_attach(a->loader);
 	if (err)
 		return err;
@@ -592,6 +615,7 @@ int agent_start(struct agent *a)
 					  .stacks = a->stacks,
 					  .unw = a->unw,
 					  .tables = a->tables,
+					  .py = a->py,
 					  .dwarf = a->dwarf,
 					  .cpu = a->cpu,
 					  .fill = {a->fill[0], a->fill[1], a->fill[2]},
@@ -661,6 +685,7 @@ void agent_stop(struct agent *a)
 	windows_abort(a->wall_windows);
 	drain_free(a->drain);
 	unwtables_free(a->tables);
+	pyprocs_free(a->py);
 	loader_free(a->loader);
 	dwarfagg_free(a->dwarf);
 	unwinder_free(a->unw);

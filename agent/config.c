@@ -145,6 +145,10 @@ static const struct flag flags[] = {
      "Kernel memory for the unwind tables of --unwind.mode=kernel (8 bytes a row; libc "
      "needs about 220KiB). Objects least recently loaded are evicted beyond it; their "
      "frames fall back to frame pointers."},
+    {"python.enabled", FLAG_BOOL, OFF(python_enabled), 0, 0, "true",
+     "Name Python frames (CPython 3.11) with --unwind.mode=kernel: the walk records the "
+     "function, file and line of each Python frame in place of the interpreter's "
+     "_PyEval_EvalFrameDefault frames. No change to the programs."},
     {"offcpu.enabled", FLAG_BOOL, OFF(offcpu_enabled), 0, 0, "false",
      "Profile time off CPU too: at each context switch of a sampled thread, where it waits "
      "(kernel and user stack) and for how long, served at /debug/pprof/offcpu. Costs a kernel "
@@ -336,6 +340,7 @@ void config_defaults(struct config *cfg)
 	cfg->unwind_cache_bytes = 32ULL << 20;
 	cfg->unwind_table_bytes = 32ULL << 20;
 	cfg->offcpu_min_ns = 10000ULL;
+	cfg->python_enabled = true;
 	cfg->offcpu_max_walks = 5000;
 	snprintf(cfg->labels, sizeof(cfg->labels), "%s",
 		 "pid,comm,exe,container_id,pod_uid,container,unit");

@@ -15,6 +15,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "symbolize/python.h"
 
 /*
  * The drain is stalled when no drain completed for this many drain intervals
@@ -136,6 +137,8 @@ static bool load_tables(struct drain *d, struct proc *p)
 
 	/* Failures are counted by the manager; the process stays on the bridge. */
 	err = unwtables_load(d->p.tables, p->tgid, p->start_boottime, p->maps);
+	if (d->p.py)
+		pyprocs_update(d->p.py, p->tgid, p->start_boottime, p->maps);
 	p->tables_tried_ns = mono_ns();
 	if (err)
 		p->tables_retry_ns =
@@ -210,6 +213,37 @@ static void on_proc_evict(void *ctx, const struct proc *p)
 	struct drain *d = ctx;
 
 	unwtables_drop(d->p.tables, p->tgid, p->start_boottime);
+	if (d->p.py) {
+		pyprocs_drop(d->p.py, p->tgid, p->start_boottime);
+		symbolizer_py_forget(d->p.sym, (pid_t)p->tgid);
+	}
+}
+
+/* A code object's record from the walk: its names and line table, for the symbolizer. */
+static void on_py_code(struct drain *d, const struct stackd_py_code *r)
+{
+	char qualname[STACKD_PY_NAME_MAX * 3 + 1], filename[STACKD_PY_FILE_MAX * 3 + 1];
+	struct symbolizer_py_code c = {
+	    .code = r->code,
+	    .firstlineno = r->firstlineno,
+	    .qualname = qualname,
+	    .filename = filename,
+	    .linetable = r->linetable,
+	    .linetable_len = r->linetable_len < STACKD_PY_LINETABLE_MAX ? r->linetable_len
+									: STACKD_PY_LINETABLE_MAX,
+	};
+
+	/* Raw code points, as many as fit; UTF-8 of a 4-byte one is at most 4 bytes. */
+	py_str_utf8(r->qualname,
+		    r->qualname_len < STACKD_PY_NAME_MAX ? r->qualname_len : STACKD_PY_NAME_MAX,
+		    r->qualname_kind, qualname, sizeof(qualname));
+	py_str_utf8(r->filename,
+		    r->filename_len < STACKD_PY_FILE_MAX ? r->filename_len : STACKD_PY_FILE_MAX,
+		    r->filename_kind, filename, sizeof(filename));
+	if (!qualname[0])
+		snprintf(qualname, sizeof(qualname), "%s", PY_UNKNOWN_FRAME);
+	symbolizer_py_code_add(d->p.sym, (pid_t)r->tgid, &c);
+	d->stats.py_codes++;
 }
 
 void drain_on_event(void *ctx, const struct stackd_event *ev)
@@ -236,8 +270,11 @@ void drain_on_event(void *ctx, const struct stackd_event *ev)
 	case STACKD_EVENT_MAPS_STALE:
 		p = proctable_get(d->p.procs, ev->tgid, ev->start_boottime, comm, false);
 		/* A new snapshot only (rate-limited); one with the same mappings writes nothing. */
-		if (p && d->p.tables && refresh_maps(d, p) && !p->has_exited)
+		if (p && d->p.tables && refresh_maps(d, p) && !p->has_exited) {
 			unwtables_refresh(d->p.tables, p->tgid, p->start_boottime, p->maps);
+			if (d->p.py)
+				pyprocs_update(d->p.py, p->tgid, p->start_boottime, p->maps);
+		}
 		d->stats.events_stale++;
 		break;
 	case STACKD_EVENT_EXIT:
@@ -245,7 +282,13 @@ void drain_on_event(void *ctx, const struct stackd_event *ev)
 		/* The kernel dropped the entry already: only the references go. */
 		if (d->p.tables)
 			unwtables_drop(d->p.tables, ev->tgid, ev->start_boottime);
+		if (d->p.py)
+			pyprocs_drop(d->p.py, ev->tgid, ev->start_boottime);
 		d->stats.events_exit++;
+		break;
+	case STACKD_EVENT_PY_CODE:
+		/* The loader passes only whole records of this type. */
+		on_py_code(d, (const struct stackd_py_code *)ev);
 		break;
 	default:
 		break;
@@ -518,6 +561,8 @@ static void publish_stats(struct drain *d, const struct loader_drain_stats *ds, 
 	unwinder_get_stats(d->p.unw, &us);
 	if (d->p.tables)
 		unwtables_get_stats(d->p.tables, &d->stats.tables);
+	if (d->p.py)
+		pyprocs_get_stats(d->p.py, &d->stats.py);
 	proctable_get_stats(d->p.procs, &ps);
 	procmeta_get_stats(d->p.meta, &ms);
 	if (loader_read_counters(d->p.loader, bpf) != 0)

@@ -32,6 +32,7 @@
 #include "histfill.h"
 #include "loader.h"
 #include "procmeta.h"
+#include "pyprocs.h"
 #include "proctable.h"
 #include "stackcache.h"
 #include "stats.h"
@@ -59,6 +60,7 @@ struct drain_parts {
 	struct stackcache *stacks;
 	struct unwinder *unw;
 	struct unwtables *tables; /* NULL outside --unwind.mode=kernel */
+	struct pyprocs *py; /* CPython processes; NULL without --python.enabled (kernel mode) */
 	struct dwarfagg *dwarf;
 	struct cpumetrics *cpu;
 	/* The history windows being filled, by enum pprof_kind; NULL: that history is off. */

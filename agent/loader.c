@@ -176,6 +176,10 @@ static int handle_rb_event(void *ctx, void *data, size_t len)
 
 	if (len < sizeof(struct stackd_event))
 		return 0;
+	/* Records of another shape say so in their type; each is passed only whole. */
+	if (((const struct stackd_event *)data)->type == STACKD_EVENT_PY_CODE &&
+	    len < sizeof(struct stackd_py_code))
+		return 0;
 	if (l->opts.on_event)
 		l->opts.on_event(l->opts.ctx, data);
 	return poll_budget_spent(l) ? -EAGAIN : 0;
@@ -284,6 +288,7 @@ void loader_opts_from_config(struct loader_opts *o, const struct config *cfg)
 	    .unwind_table_bytes = cfg->unwind_table_bytes,
 	    .unwind_max_procs = cfg->max_processes,
 	    .offcpu = cfg->offcpu_enabled,
+	    .python = cfg->python_enabled && cfg->unwind_mode == STACKD_UNWIND_KERNEL,
 	    .offcpu_min_ns = cfg->offcpu_min_ns,
 	    .offcpu_max_walks = cfg->offcpu_max_walks,
 	    .filter_pids = cfg->filter_pids,
@@ -343,6 +348,7 @@ static void configure_skel(struct loader *l)
 	struct stackd_bpf *skel = l->skel;
 
 	skel->rodata->include_idle = opts->include_idle;
+	skel->rodata->python_enabled = opts->python && opts->unwind_mode == STACKD_UNWIND_KERNEL;
 	skel->rodata->unwind_mode = opts->unwind_mode;
 	skel->rodata->stack_copy_bytes = opts->stack_copy_bytes;
 	/* Wake the drain thread once a quarter of the ring waits; it drains each tick anyway. */
@@ -898,4 +904,36 @@ int loader_read_counters(struct loader *l, uint64_t out[STACKD_CNT__MAX])
 			out[i] += l->percpu[c];
 	}
 	return 0;
+}
+
+bool loader_python(const struct loader *l)
+{
+	return l->opts.python && l->opts.unwind_mode == STACKD_UNWIND_KERNEL;
+}
+
+int loader_py_set_proc(struct loader *l, uint32_t tgid, const struct stackd_py_proc *p)
+{
+	if (!loader_python(l) || l->stage < LOADER_LOADED)
+		return -ENOTSUP;
+	if (bpf_map_update_elem(bpf_map__fd(l->skel->maps.py_procs), &tgid, p, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int loader_py_del_proc(struct loader *l, uint32_t tgid, uint64_t start_boottime)
+{
+	struct stackd_py_proc cur;
+	int fd;
+
+	if (!loader_python(l) || l->stage < LOADER_LOADED)
+		return -ENOTSUP;
+	fd = bpf_map__fd(l->skel->maps.py_procs);
+	/* Only user space writes this map, from the thread calling this. */
+	if (bpf_map_lookup_elem(fd, &tgid, &cur))
+		return errno == ENOENT ? 0 : -errno;
+	if (cur.start_boottime != start_boottime)
+		return 0;
+	if (bpf_map_delete_elem(fd, &tgid))
+		return errno == ENOENT ? 0 : -errno;
+	return 1;
 }

@@ -39,6 +39,7 @@ struct loader_opts {
 	uint64_t unwind_table_bytes; /* kernel mode: the row pool (--unwind.table-budget) */
 	uint32_t unwind_max_procs;   /* kernel mode: processes with mapping tables at once */
 	bool offcpu;		     /* --offcpu.enabled: time off CPU by stack */
+	bool python;		     /* --python.enabled (kernel mode): Python frames */
 	uint64_t offcpu_min_ns;	     /* --offcpu.min-duration: shorter periods are counted only */
 	uint32_t offcpu_max_walks;   /* --offcpu.max-walks: per CPU and second, then sampled */
 	/*
@@ -149,6 +150,14 @@ int loader_unwind_write_rows(struct loader *l, uint32_t first, const struct cfit
 int loader_unwind_set_proc(struct loader *l, uint32_t tgid, const struct stackd_unwind_proc *p);
 int loader_unwind_replace_proc(struct loader *l, uint32_t tgid, const struct stackd_unwind_proc *p);
 int loader_unwind_del_proc(struct loader *l, uint32_t tgid, uint64_t start_boottime);
+/*
+ * CPython processes (kernel mode with --python.enabled, else -ENOTSUP):
+ * install or replace @tgid's entry; remove it only while it still describes
+ * (tgid, start_boottime) (1 removed, 0 not there).
+ */
+int loader_py_set_proc(struct loader *l, uint32_t tgid, const struct stackd_py_proc *p);
+int loader_py_del_proc(struct loader *l, uint32_t tgid, uint64_t start_boottime);
+bool loader_python(const struct loader *l);
 int loader_quiesce(struct loader *l);
 
 /* Sum the per-CPU counters into out[STACKD_CNT__MAX] (monotonic totals). */

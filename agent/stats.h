@@ -20,6 +20,7 @@
 #include "exporter/history.h"
 #include "procmeta.h"
 #include "proctable.h"
+#include "pyprocs.h"
 #include "stackcache.h"
 #include "stackd.h"
 #include "symbolize/symbolizer.h"
@@ -51,6 +52,8 @@ struct agent_stats {
 	struct stackcache_stats stacks;
 	struct unwinder_stats unw;
 	struct unwtables_stats tables; /* kernel mode: the row pool and process entries */
+	struct pyprocs_stats py;       /* CPython processes (--python.enabled) */
+	uint64_t py_codes;	       /* code object records received */
 	uint64_t dwarf_samples;	       /* samples unwound from stack copies */
 	uint64_t dwarf_ended_early;    /* ...whose unwind did not reach the outermost frame */
 	uint64_t dwarf_dropped; /* ...not aggregated (more distinct stacks than the table holds) */

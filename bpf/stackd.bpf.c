@@ -31,6 +31,8 @@
 
 /* Set before load from flags; never written at run time. */
 const volatile bool include_idle = false;
+/* --python.enabled (kernel mode): Python frames in place of the interpreter's. */
+const volatile bool python_enabled = false;
 const volatile __u32 unwind_mode = STACKD_UNWIND_FP;
 const volatile __u32 stack_copy_bytes = 16 * 1024;     /* multiple of STACKD_STACK_CHUNK */
 const volatile __u64 dwarf_wakeup_bytes = 1024 * 1024; /* wake user space past this backlog */
@@ -180,7 +182,17 @@ struct walk_state {
 	__u32 stale;   /* a pc outside every known mapping */
 	__u32 prev_n;  /* ips the last walk on this CPU left in st: zeroed lazily */
 	__u32 fp_last; /* the last step followed a frame pointer */
-	__u32 pad;
+	/*
+	 * CPython: py_frame is the thread's next Python frame to record. At a
+	 * _PyEval_EvalFrameDefault pc, py_mode records Python frames (one a
+	 * step) up to the call's entry frame; then py_after says what to do
+	 * with that pc: 1 unwind it unrecorded (its Python frames stand for
+	 * it), 2 record it as it is (no Python frame was there to record).
+	 */
+	__u32 py_mode;
+	__u64 py_frame;
+	__u32 py_after;
+	__u32 py_emitted;
 };
 
 struct {
@@ -189,6 +201,37 @@ struct {
 	__type(key, __u32);
 	__type(value, struct walk_state);
 } walk_scratch SEC(".maps");
+
+/* CPython processes (see stackd.h): written by user space only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct stackd_py_proc);
+} py_procs SEC(".maps");
+
+/* Thread (host tid) -> its PyThreadState, checked against its native_thread_id at each use. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} py_tstates SEC(".maps");
+
+struct py_code_key {
+	__u64 start_boottime;
+	__u64 code;
+	__u32 tgid;
+	__u32 pad;
+};
+
+/* Code objects whose record was sent, with the co_qualname pointer they had then. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct py_code_key);
+	__type(value, __u64);
+} py_codes SEC(".maps");
 
 /*
  * Off-CPU: each thread off CPU (tid -> when and why it left, and its stacks:
@@ -631,6 +674,9 @@ static __always_inline bool filter_keeps(__u32 tgid)
 struct walk_ctx {
 	struct stackd_unwind_proc *proc;
 	struct walk_state *w;
+	struct stackd_py_proc *py; /* NULL: no Python frames in this walk */
+	__u64 start_boottime;
+	__u32 tgid;
 };
 
 static __always_inline bool read_user_u64(__u64 addr, __u64 *val)
@@ -717,6 +763,219 @@ static __always_inline __u32 find_rule(const struct stackd_unwind_mapping *m, __
 	return row ? row->rule : CFITAB_CFA_GAP;
 }
 
+/* ---- CPython frames ---- */
+
+/* A str's code points, raw (user space decodes them by kind): sets *kind (0: unreadable), *len. */
+#define PY_READ_STR(py, obj, dst, max, kind_out, len_out)                                          \
+	do {                                                                                       \
+		__u64 type_ = 0, length_ = 0, data_;                                               \
+		__u32 state_ = 0, k_, n_;                                                          \
+		(kind_out) = 0;                                                                    \
+		(len_out) = 0;                                                                     \
+		if (!(obj) || !read_user_u64((obj) + 8, &type_) || type_ != (py)->str_type ||      \
+		    !read_user_u64((obj) + (py)->off[STACKD_PY_STR_LENGTH], &length_) ||           \
+		    bpf_probe_read_user(&state_, 4,                                                \
+					(const void *)((obj) + (py)->off[STACKD_PY_STR_STATE])))   \
+			break;                                                                     \
+		k_ = state_ >> 2 & 7;                                                              \
+		/* compact (bit 5) and ready (bit 7) strs only; ascii (bit 6) sets the layout */   \
+		if (!(state_ & (1 << 5)) || !(state_ & (1 << 7)) ||                                \
+		    (k_ != 1 && k_ != 2 && k_ != 4))                                               \
+			break;                                                                     \
+		data_ = (obj) + (state_ & (1 << 6) ? (py)->off[STACKD_PY_STR_ASCII_DATA]           \
+						   : (py)->off[STACKD_PY_STR_COMPACT_DATA]);       \
+		n_ = length_ > (max) ? (max) : (__u32)length_ * k_;                                \
+		if (n_ > (max))                                                                    \
+			n_ = (max);                                                                \
+		n_ -= n_ % k_;                                                                     \
+		if (n_ > (max))                                                                    \
+			break;                                                                     \
+		if (bpf_probe_read_user((dst), n_, (const void *)data_))                           \
+			break;                                                                     \
+		(kind_out) = k_;                                                                   \
+		(len_out) = n_;                                                                    \
+	} while (0)
+
+/*
+ * The first time this process's code object @code is met (or its qualname
+ * pointer changed: another object at the address), send its names and line
+ * table. Records the ring buffer could not take are sent at a later meeting.
+ */
+static __always_inline void py_note_code(struct walk_ctx *c, __u64 code)
+{
+	struct stackd_py_proc *py = c->py;
+	struct py_code_key k = {.start_boottime = c->start_boottime, .code = code, .tgid = c->tgid};
+	struct stackd_py_code *r;
+	__u64 qualname, filename, tab, type, size, *sent;
+	__u32 len;
+
+	if (!py || !read_user_u64(code + py->off[STACKD_PY_CODE_QUALNAME], &qualname)) {
+		count(STACKD_CNT_PY_CODES_BAD);
+		return;
+	}
+	sent = bpf_map_lookup_elem(&py_codes, &k);
+	if (sent && *sent == qualname)
+		return;
+	if (!read_user_u64(code + 8, &type) || type != py->code_type) {
+		count(STACKD_CNT_PY_CODES_BAD);
+		return;
+	}
+	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		count(STACKD_CNT_PY_CODES_LOST);
+		return;
+	}
+	r->type = STACKD_EVENT_PY_CODE;
+	r->tgid = c->tgid;
+	r->start_boottime = c->start_boottime;
+	r->code = code;
+	r->firstlineno = 0;
+	r->pad = 0;
+	bpf_probe_read_user(&r->firstlineno, 4,
+			    (const void *)(code + py->off[STACKD_PY_CODE_FIRSTLINENO]));
+	PY_READ_STR(py, qualname, r->qualname, STACKD_PY_NAME_MAX, r->qualname_kind,
+		    r->qualname_len);
+	filename = 0;
+	read_user_u64(code + py->off[STACKD_PY_CODE_FILENAME], &filename);
+	PY_READ_STR(py, filename, r->filename, STACKD_PY_FILE_MAX, r->filename_kind,
+		    r->filename_len);
+	r->linetable_len = 0;
+	r->linetable_size = 0;
+	tab = 0;
+	type = 0;
+	size = 0;
+	if (read_user_u64(code + py->off[STACKD_PY_CODE_LINETABLE], &tab) && tab &&
+	    read_user_u64(tab + 8, &type) && type == py->bytes_type &&
+	    read_user_u64(tab + py->off[STACKD_PY_BYTES_SIZE], &size)) {
+		len = size > STACKD_PY_LINETABLE_MAX ? STACKD_PY_LINETABLE_MAX : (__u32)size;
+		if (len <= STACKD_PY_LINETABLE_MAX &&
+		    !bpf_probe_read_user(r->linetable, len,
+					 (const void *)(tab + py->off[STACKD_PY_BYTES_DATA]))) {
+			r->linetable_len = len;
+			r->linetable_size = size > 0xffffffffULL ? 0xffffffffU : (__u32)size;
+		}
+	}
+	bpf_ringbuf_submit(r, 0);
+	count(STACKD_CNT_PY_CODES_SENT);
+	bpf_map_update_elem(&py_codes, &k, &qualname, BPF_ANY);
+}
+
+/* One step of py_mode: record the next Python frame of this eval call, if any. */
+static __always_inline long py_step(struct walk_ctx *c, struct walk_state *w)
+{
+	struct stackd_py_proc *py = c->py;
+	__u64 f = w->py_frame, code = 0, prev_instr = 0, prev = 0, base,
+	      lasti = STACKD_PY_LASTI_NONE;
+	__u8 is_entry = 0, owner = 0;
+	__s32 first = 0;
+	__u32 n = w->n;
+
+	if (n >= STACKD_MAX_STACK_DEPTH) {
+		w->end = STACKD_CNT_WALK_DEPTH;
+		return 1;
+	}
+	if (!py || !f || !read_user_u64(f + py->off[STACKD_PY_FRAME_CODE], &code) || !code ||
+	    !read_user_u64(f + py->off[STACKD_PY_FRAME_PREV_INSTR], &prev_instr) ||
+	    !read_user_u64(f + py->off[STACKD_PY_FRAME_PREVIOUS], &prev) ||
+	    bpf_probe_read_user(&is_entry, 1,
+				(const void *)(f + py->off[STACKD_PY_FRAME_IS_ENTRY])) ||
+	    bpf_probe_read_user(&owner, 1, (const void *)(f + py->off[STACKD_PY_FRAME_OWNER])) ||
+	    bpf_probe_read_user(&first, 4,
+				(const void *)(code + py->off[STACKD_PY_CODE_FIRSTTRACEABLE]))) {
+		/* No (readable) frame: none is recorded for later eval calls either. */
+		w->py_frame = 0;
+		w->py_mode = 0;
+		w->py_after = w->py_emitted ? 1 : 2;
+		return 0;
+	}
+	w->py_frame = prev;
+	base = code + py->off[STACKD_PY_CODE_CODE];
+	if (prev_instr >= base && (prev_instr - base) / 2 < STACKD_PY_LASTI_NONE)
+		lasti = (prev_instr - base) / 2;
+	/* A frame that has not started (_PyFrame_IsIncomplete) is not shown, as CPython does. */
+	if (owner == py->owned_by_generator ||
+	    (prev_instr >= base && lasti >= (__u64)(__s64)first)) {
+		if (code > STACKD_PY_CODE_MASK) {
+			count(STACKD_CNT_PY_CODES_BAD);
+			code = 0;
+			lasti = STACKD_PY_LASTI_NONE;
+		} else {
+			py_note_code(c, code);
+		}
+		w->st.ips[n] = STACKD_PY_FRAME | lasti << STACKD_PY_LASTI_SHIFT | code;
+		w->n = n + 1;
+		w->py_emitted++;
+		count(STACKD_CNT_PY_FRAMES);
+	}
+	if (is_entry || !prev) {
+		w->py_mode = 0;
+		w->py_after = w->py_emitted ? 1 : 2;
+	}
+	return 0;
+}
+
+struct py_search {
+	struct stackd_py_proc *py;
+	__u64 cur, found;
+	__u32 tid;
+};
+
+static long py_search_cb(__u32 i, struct py_search *s)
+{
+	__u64 ntid;
+
+	if (!s->cur || !read_user_u64(s->cur + s->py->off[STACKD_PY_TSTATE_NATIVE_TID], &ntid))
+		return 1;
+	if (ntid == s->tid) {
+		s->found = s->cur;
+		return 1;
+	}
+	if (!read_user_u64(s->cur + s->py->off[STACKD_PY_TSTATE_NEXT], &s->cur))
+		return 1;
+	return 0;
+}
+
+/* The thread id of @task in its own pid namespace: what CPython saw from gettid(). */
+static __always_inline __u32 ns_tid(struct task_struct *task)
+{
+	struct pid *pid = BPF_CORE_READ(task, thread_pid);
+	unsigned int level = BPF_CORE_READ(pid, level);
+	struct upid up = {};
+
+	if (level > 32)
+		return 0;
+	bpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[level]);
+	return (__u32)up.nr;
+}
+
+/* The current thread's innermost Python frame (0: none, or no thread state found). */
+static __always_inline __u64 py_current_frame(struct stackd_py_proc *py, struct task_struct *task,
+					      __u32 host_tid)
+{
+	struct py_search s = {.py = py, .tid = ns_tid(task)};
+	__u64 *cached = bpf_map_lookup_elem(&py_tstates, &host_tid), ntid, cframe, frame;
+
+	if (cached && *cached &&
+	    read_user_u64(*cached + py->off[STACKD_PY_TSTATE_NATIVE_TID], &ntid) && ntid == s.tid) {
+		s.found = *cached;
+	} else {
+		__u64 interp;
+
+		if (!read_user_u64(py->runtime + py->off[STACKD_PY_RUNTIME_INTERP_HEAD], &interp) ||
+		    !interp ||
+		    !read_user_u64(interp + py->off[STACKD_PY_INTERP_THREADS_HEAD], &s.cur))
+			return 0;
+		bpf_loop(STACKD_PY_MAX_THREADS, py_search_cb, &s, 0);
+		if (!s.found)
+			return 0;
+		bpf_map_update_elem(&py_tstates, &host_tid, &s.found, BPF_ANY);
+	}
+	if (!read_user_u64(s.found + py->off[STACKD_PY_TSTATE_CFRAME], &cframe) || !cframe ||
+	    !read_user_u64(cframe + py->off[STACKD_PY_CFRAME_CURRENT_FRAME], &frame))
+		return 0;
+	return frame;
+}
+
 /*
  * One frame: record the pc, then find the caller's pc, sp and bp from the
  * row of the pc's object, or from the frame pointer where there is none.
@@ -730,15 +989,27 @@ static long walk_step(__u32 i, struct walk_ctx *c)
 	__u32 n = w->n, rule = CFITAB_CFA_GAP, kind;
 	int aux;
 
+	if (w->py_mode)
+		return py_step(c, w);
 	if (n >= STACKD_MAX_STACK_DEPTH) {
 		w->end = STACKD_CNT_WALK_DEPTH;
 		return 1;
 	}
-	w->st.ips[n] = pc;
-	w->n = n + 1;
-
 	/* A return address points after its call, maybe past the end of the function. */
 	look = w->exact ? pc : pc - 1;
+	if (w->py_after == 1) {
+		/* The Python frames this eval call ran are recorded in its place. */
+		w->py_after = 0;
+	} else if (!w->py_after && c->py && look >= c->py->eval_lo && look < c->py->eval_hi) {
+		w->py_mode = 1;
+		w->py_emitted = 0;
+		return 0;
+	} else {
+		w->py_after = 0;
+		w->st.ips[n] = pc;
+		w->n = n + 1;
+	}
+
 	m = find_mapping(c->proc, look);
 	if (!m) {
 		if (look >= USER_MIN && look < USER_END)
@@ -843,7 +1114,8 @@ caller:
 static __always_inline bool walk_user(struct stackd_unwind_proc *proc, void *stacks,
 				      struct stackd_count_key *key, __u32 slot)
 {
-	struct walk_ctx c = {.proc = proc};
+	struct walk_ctx c = {
+	    .proc = proc, .start_boottime = key->start_boottime, .tgid = key->tgid};
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct pt_regs *regs;
 	struct walk_state *w;
@@ -866,6 +1138,19 @@ static __always_inline bool walk_user(struct stackd_unwind_proc *proc, void *sta
 	w->fp_frames = 0;
 	w->fp_last = 0;
 	w->stale = 0;
+	w->py_mode = 0;
+	w->py_after = 0;
+	w->py_emitted = 0;
+	w->py_frame = 0;
+	if (python_enabled) {
+		c.py = bpf_map_lookup_elem(&py_procs, &key->tgid);
+		if (c.py && c.py->start_boottime != key->start_boottime)
+			c.py = NULL;
+		if (c.py) {
+			w->py_frame = py_current_frame(c.py, task, key->pid);
+			count(w->py_frame ? STACKD_CNT_PY_WALKS : STACKD_CNT_PY_NO_TSTATE);
+		}
+	}
 	if (w->sp < USER_MIN || w->sp >= USER_END) {
 		w->end = STACKD_CNT_WALK_BAD;
 		w->st.ips[0] = w->pc;

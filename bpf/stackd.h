@@ -91,6 +91,13 @@ enum stackd_counter {
 	STACKD_CNT_OFFCPU_DEFERRED,  /* recorded periods in a system call: walked on the way back */
 	STACKD_CNT_OFFCPU_MOVED,     /* ...whose thread had left that call first: no user stack */
 	STACKD_CNT_OFFCPU_USER_WALKS, /* user stacks taken for off-CPU periods (either way) */
+	/* CPython (see STACKD_PY_*): in-kernel walks of CPython processes. */
+	STACKD_CNT_PY_WALKS,	  /* walks of a thread with a Python thread state */
+	STACKD_CNT_PY_NO_TSTATE,  /* ...of a CPython process's thread without one (or unread) */
+	STACKD_CNT_PY_FRAMES,	  /* Python frames recorded */
+	STACKD_CNT_PY_CODES_SENT, /* code object records sent to user space */
+	STACKD_CNT_PY_CODES_LOST, /* ...that found the ring buffer full (sent again later) */
+	STACKD_CNT_PY_CODES_BAD,  /* frames naming memory that is no code object (placeholder) */
 	STACKD_CNT__MAX,
 };
 
@@ -204,11 +211,90 @@ struct stackd_dwarf_sample {
 	__u8 stack[]; /* stack_len bytes from regs[7] (rsp) upward */
 };
 
+/*
+ * CPython (issue 13). User space writes one py_procs entry per CPython process
+ * (its runtime's addresses and its version's structure offsets); the walk then
+ * records, in place of each native _PyEval_EvalFrameDefault frame, the Python
+ * frames that call of it runs (the thread's current frame, then `previous`, up
+ * to and including the frame marked is_entry). A Python frame in a stack is
+ *   STACKD_PY_FRAME | lasti << STACKD_PY_LASTI_SHIFT | code object address
+ * (lasti: the instruction being executed, in code units; STACKD_PY_LASTI_NONE
+ * when unknown or too big). The first time a walk meets a code object of a
+ * process (or the object at that address changed), it sends the object's
+ * names and line table (struct stackd_py_code) on the events ring.
+ */
+#define STACKD_PY_FRAME		(1ULL << 63)
+#define STACKD_PY_LASTI_SHIFT	48
+#define STACKD_PY_LASTI_NONE	0x7fffULL
+#define STACKD_PY_CODE_MASK	((1ULL << 48) - 1)
+#define STACKD_PY_MAX_THREADS	1024 /* thread states searched for the current thread */
+#define STACKD_PY_NAME_MAX	128  /* bytes of a name's code points sent (power of 2) */
+#define STACKD_PY_FILE_MAX	256  /* ...of a file name's */
+#define STACKD_PY_LINETABLE_MAX 2048 /* ...of co_linetable (lines past it are unknown) */
+
+enum stackd_py_off {
+	STACKD_PY_RUNTIME_INTERP_HEAD = 0,
+	STACKD_PY_INTERP_THREADS_HEAD,
+	STACKD_PY_TSTATE_NEXT,
+	STACKD_PY_TSTATE_NATIVE_TID,
+	STACKD_PY_TSTATE_CFRAME,
+	STACKD_PY_CFRAME_CURRENT_FRAME,
+	STACKD_PY_FRAME_CODE,
+	STACKD_PY_FRAME_PREVIOUS,
+	STACKD_PY_FRAME_PREV_INSTR,
+	STACKD_PY_FRAME_IS_ENTRY,
+	STACKD_PY_FRAME_OWNER,
+	STACKD_PY_CODE_FILENAME,
+	STACKD_PY_CODE_QUALNAME,
+	STACKD_PY_CODE_LINETABLE,
+	STACKD_PY_CODE_FIRSTLINENO,
+	STACKD_PY_CODE_FIRSTTRACEABLE,
+	STACKD_PY_CODE_CODE,
+	STACKD_PY_BYTES_SIZE,
+	STACKD_PY_BYTES_DATA,
+	STACKD_PY_STR_LENGTH,
+	STACKD_PY_STR_STATE,
+	STACKD_PY_STR_ASCII_DATA,
+	STACKD_PY_STR_COMPACT_DATA,
+	STACKD_PY_OFF__MAX,
+};
+
+/* Value of py_procs (key: tgid). */
+struct stackd_py_proc {
+	__u64 start_boottime;	/* the process it describes: a reused pid does not match */
+	__u64 runtime;		/* &_PyRuntime */
+	__u64 eval_lo, eval_hi; /* _PyEval_EvalFrameDefault, [lo, hi) */
+	__u64 code_type, str_type, bytes_type; /* &PyCode_Type, &PyUnicode_Type, &PyBytes_Type */
+	__u16 off[24];			       /* enum stackd_py_off */
+	__u8 owned_by_generator; /* _PyInterpreterFrame.owner of a generator's frame */
+	__u8 pad[7];
+};
+
+/* A code object's names and lines, as the walk read them (STACKD_EVENT_PY_CODE). */
+struct stackd_py_code {
+	__u32 type; /* STACKD_EVENT_PY_CODE */
+	__u32 tgid;
+	__u64 start_boottime;
+	__u64 code;
+	__s32 firstlineno;
+	__u32 linetable_len;  /* bytes in linetable */
+	__u32 linetable_size; /* co_linetable's own size (more than linetable_len: cut) */
+	__u8 qualname_kind;   /* bytes per code point (1, 2, 4); 0: unreadable */
+	__u8 filename_kind;
+	__u16 qualname_len; /* bytes in qualname */
+	__u16 filename_len;
+	__u16 pad;
+	__u8 qualname[STACKD_PY_NAME_MAX];
+	__u8 filename[STACKD_PY_FILE_MAX];
+	__u8 linetable[STACKD_PY_LINETABLE_MAX];
+};
+
 enum stackd_event_type {
 	STACKD_EVENT_NEW_PROCESS = 1, /* first sample of a (tgid, start) since exec */
 	STACKD_EVENT_EXIT = 2,	      /* a sampled process's leader exited */
 	STACKD_EVENT_MAPS_STALE = 3,  /* a walk met a pc outside the process's unwind mappings
 				       * (dlopen, a new JIT region): read its maps again */
+	STACKD_EVENT_PY_CODE = 4,     /* struct stackd_py_code, not struct stackd_event */
 };
 
 /* Ring-buffer record: at most one per process lifetime and exec, not per sample. */

@@ -374,6 +374,34 @@ static bool put_utf8(char *dst, size_t cap, size_t *len, uint32_t c)
 	return true;
 }
 
+size_t py_str_utf8(const unsigned char *raw, size_t len, unsigned kind, char *dst, size_t cap)
+{
+	size_t i, n, out = 0;
+
+	if (!cap)
+		return 0;
+	dst[0] = '\0';
+	if (kind != 1 && kind != 2 && kind != 4)
+		return 0;
+	n = len / kind;
+	for (i = 0; i < n; i++) {
+		uint32_t c;
+
+		if (kind == 1)
+			c = raw[i];
+		else if (kind == 2)
+			c = (uint32_t)raw[2 * i] | (uint32_t)raw[2 * i + 1] << 8;
+		else
+			memcpy(&c, raw + 4 * i, 4);
+		if (!c)
+			c = 0xfffd;
+		if (!put_utf8(dst, cap, &out, c))
+			break;
+	}
+	dst[out] = '\0';
+	return out;
+}
+
 /*
  * A str object (compact: every str a code object holds is) into @dst as
  * UTF-8, NUL-terminated, truncated to fit. -EINVAL when it is not a compact,
@@ -386,7 +414,7 @@ static int read_str(const struct py_mem *m, const struct py_proc *p, uint64_t ob
 	unsigned char buf[STR_MAX_LEN * 4];
 	uint64_t type, length, data;
 	uint32_t state, kind;
-	size_t i, n, len = 0;
+	size_t n;
 	int err;
 
 	dst[0] = '\0';
@@ -406,21 +434,7 @@ static int read_str(const struct py_mem *m, const struct py_proc *p, uint64_t ob
 	n = length < STR_MAX_LEN ? (size_t)length : STR_MAX_LEN;
 	if (n && (err = m->read(m->ctx, data, buf, n * kind)))
 		return err;
-	for (i = 0; i < n; i++) {
-		uint32_t c;
-
-		if (kind == 1)
-			c = buf[i];
-		else if (kind == 2)
-			c = (uint32_t)buf[2 * i] | (uint32_t)buf[2 * i + 1] << 8;
-		else
-			memcpy(&c, buf + 4 * i, 4);
-		if (!c)
-			c = 0xfffd; /* a NUL inside a name would end it early */
-		if (!put_utf8(dst, cap, &len, c))
-			break;
-	}
-	dst[len] = '\0';
+	py_str_utf8(buf, n * kind, kind, dst, cap);
 	return 0;
 }
 

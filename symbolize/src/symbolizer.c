@@ -32,6 +32,8 @@
 #include "gopclntab.h"
 #include "kallsyms.h"
 #include "perfmap.h"
+#include "pycodes.h"
+#include "symbolize/python.h"
 #include "symcache.h"
 
 /* How often symbolizer_kernel() looks at /proc/modules for loads and unloads. */
@@ -63,6 +65,8 @@ struct symbolizer {
 	size_t vdso_other_sz;
 	bool vdso_tried;
 	bool no_demangle;
+	struct pycodes *py; /* Python code objects' records, per process */
+	uint64_t py_frames, py_unknown;
 };
 
 /* One distinct mapping touched by a call, with the object behind it. */
@@ -132,6 +136,9 @@ int symbolizer_new(const struct symbolizer_opts *opts, struct symbolizer **out)
 		err = -ENOMEM;
 		goto cleanup;
 	}
+	err = pycodes_new(SYMBOLIZER_PY_BYTES, &s->py);
+	if (err)
+		goto cleanup;
 	err = perfmap_cache_new(s->proc_root, PERFMAP_REFRESH_NS, &s->perfmaps);
 	if (err)
 		goto cleanup;
@@ -157,6 +164,7 @@ void symbolizer_free(struct symbolizer *s)
 	free(s->kallsyms_path);
 	free(s->modules_path);
 	perfmap_cache_free(s->perfmaps);
+	pycodes_free(s->py);
 	elfsym_free(s->vdso_self);
 	elfsym_free(s->vdso_other);
 	free(s);
@@ -555,6 +563,53 @@ static struct sym_line *frame_lines(char **pool, struct sym_frame *fr, const str
 	return lines;
 }
 
+/*
+ * A Python frame (py_is_frame()): one line named from its code object's
+ * record, with the line of its instruction; a placeholder when there is none.
+ */
+static void py_frame(struct symbolizer *s, pid_t pid, uint64_t ip, struct frame_tmp *f,
+		     struct dw_acc *a, size_t *nr_lines, size_t *str_bytes)
+{
+	const struct pycode *pc = pycodes_get(s->py, pid, py_frame_code(ip));
+	struct dwsym_frame *df;
+	uint32_t lasti = py_frame_lasti(ip);
+	int line = -1;
+
+	if (!pc) {
+		s->py_unknown++;
+		f->name = PY_UNKNOWN_FRAME;
+		frame_named(s, f, nr_lines, str_bytes);
+		return;
+	}
+	if (dw_acc_reserve(a, 1))
+		return;
+	if (lasti != PY_LASTI_NONE)
+		line = py_code_line(pc->linetable, pc->linetable_len, pc->firstlineno, lasti);
+	df = &a->v[a->nr];
+	a->dem[a->nr] = NULL;
+	df->name = pc->qualname;
+	df->linkage_name = NULL;
+	df->file = pc->filename[0] ? pc->filename : NULL;
+	df->line = line > 0 ? (uint32_t)line : 0;
+	df->start_line = pc->firstlineno > 0 ? (uint32_t)pc->firstlineno : 0;
+	f->dw_first = (uint32_t)a->nr;
+	f->dw_nr = 1;
+	a->nr++;
+	(*nr_lines)++;
+	*str_bytes += str_sz(df->name) + str_sz(df->file);
+	s->py_frames++;
+}
+
+int symbolizer_py_code_add(struct symbolizer *s, pid_t pid, const struct symbolizer_py_code *c)
+{
+	return pycodes_add(s->py, pid, c);
+}
+
+void symbolizer_py_forget(struct symbolizer *s, pid_t pid)
+{
+	pycodes_forget(s->py, pid);
+}
+
 static int user_frames(struct symbolizer *s, pid_t pid, const struct procmaps *maps,
 		       const uint64_t *ips, size_t nr, bool use_dwarf, struct sym_result **out)
 {
@@ -584,12 +639,17 @@ static int user_frames(struct symbolizer *s, pid_t pid, const struct procmaps *m
 	for (i = 0; i < nr; i++) {
 		/* Return addresses point after the call; ip - 1 is inside it. */
 		uint64_t addr = i > 0 && ips[i] ? ips[i] - 1 : ips[i];
-		const struct procmap *m = procmaps_find(maps, addr);
+		const struct procmap *m;
 		const struct elfsym *elf;
 		uint64_t vaddr;
 
 		ft[i].map_idx = -1;
 		ft[i].fail = -1;
+		if (py_is_frame(ips[i])) {
+			py_frame(s, pid, ips[i], &ft[i], &dwa, &nr_lines, &str_bytes);
+			continue;
+		}
+		m = procmaps_find(maps, addr);
 		if (!m || !(m->perms & PROCMAP_EXEC)) {
 			ft[i].fail = SYM_FAIL_NO_MAPPING;
 			continue;
@@ -1001,4 +1061,13 @@ void symbolizer_get_stats(const struct symbolizer *s, struct symbolizer_stats *o
 	out->too_big_bytes = cs.too_big_bytes;
 	out->frames_total = s->frames_total;
 	memcpy(out->failures, s->failures, sizeof(out->failures));
+	struct pycodes_stats py;
+
+	pycodes_get_stats(s->py, &py);
+	out->py_frames = s->py_frames;
+	out->py_unknown = s->py_unknown;
+	out->py_codes = py.entries;
+	out->py_code_bytes = py.bytes;
+	out->py_codes_evicted = py.evicted;
+	out->py_codes_refused = py.refused;
 }

@@ -37,6 +37,37 @@
 #define PY_MAX_THREADS	 4096	      /* thread states one walk of a process lists */
 #define PY_MAX_INTERPS	 64	      /* interpreters one walk visits */
 
+/*
+ * A Python frame in a stack of addresses (bpf/stackd.h says the same):
+ * PY_FRAME_TAG | lasti << PY_LASTI_SHIFT | code object address.
+ */
+#define PY_FRAME_TAG   (1ULL << 63)
+#define PY_LASTI_SHIFT 48
+#define PY_LASTI_NONE  0x7fffu
+#define PY_CODE_MASK   ((1ULL << 48) - 1)
+
+static inline bool py_is_frame(uint64_t ip)
+{
+	return (ip & PY_FRAME_TAG) != 0;
+}
+
+static inline uint64_t py_frame_code(uint64_t ip)
+{
+	return ip & PY_CODE_MASK;
+}
+
+static inline uint32_t py_frame_lasti(uint64_t ip)
+{
+	return (uint32_t)(ip >> PY_LASTI_SHIFT) & PY_LASTI_NONE;
+}
+
+/*
+ * A str's code points as copied raw (@kind bytes each: 1, 2 or 4; @len
+ * bytes) into @dst as UTF-8, NUL-terminated, cut to fit @cap; surrogates and
+ * NULs become U+FFFD. Returns the bytes written (without the NUL).
+ */
+size_t py_str_utf8(const unsigned char *raw, size_t len, unsigned kind, char *dst, size_t cap);
+
 /* Byte offsets into one CPython minor version's structures. */
 struct py_layout {
 	uint32_t version; /* PY_VERSION_HEX of the minor version: 0x030b0000 */

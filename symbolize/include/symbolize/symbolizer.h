@@ -121,6 +121,13 @@ struct symbolizer_stats {
 	uint64_t perfmap_refused_bytes; /* bytes of those files left unparsed */
 	uint64_t frames_total;
 	uint64_t failures[SYM_FAIL__MAX]; /* frames that could not be symbolized */
+	/* Python frames (see symbolizer_py_code_add) */
+	uint64_t py_frames;	   /* named from a code object's record */
+	uint64_t py_unknown;	   /* placeholders: no record of the code object */
+	uint64_t py_codes;	   /* code objects held */
+	uint64_t py_code_bytes;	   /* their memory */
+	uint64_t py_codes_evicted; /* dropped for the budget */
+	uint64_t py_codes_refused; /* records not taken (no memory) */
 };
 
 const char *sym_fail_reason_name(enum sym_fail_reason r);
@@ -170,6 +177,33 @@ int symbolizer_file(struct symbolizer *s, const char *path, const uint64_t *addr
 /* Kernel ips through kallsyms (loaded lazily, reloaded when modules change). */
 int symbolizer_kernel(struct symbolizer *s, const uint64_t *ips, size_t nr,
 		      struct sym_result **out);
+
+/*
+ * Python frames. A user stack may hold Python frames encoded as
+ * PY_FRAME_TAG | lasti << PY_LASTI_SHIFT | code object address
+ * (symbolize/python.h); each is named from the record of its code object that
+ * was added here for that process (by the agent, from the in-kernel walk):
+ * the qualified name, the file and the line of instruction lasti. A frame
+ * whose code object has no record gets the name PY_UNKNOWN_FRAME (counted in
+ * py_unknown), never another object's name. Records are kept within
+ * SYMBOLIZER_PY_BYTES, least recently used out first.
+ */
+#define SYMBOLIZER_PY_BYTES (16u << 20)
+#define PY_UNKNOWN_FRAME    "[unknown Python code]"
+
+struct symbolizer_py_code {
+	uint64_t code;
+	int32_t firstlineno;
+	const char *qualname; /* UTF-8 */
+	const char *filename;
+	const unsigned char *linetable; /* co_linetable (3.11 location table), maybe cut */
+	size_t linetable_len;
+};
+
+/* Add (or replace) process @pid's record of a code object. 0 or -ENOMEM (counted). */
+int symbolizer_py_code_add(struct symbolizer *s, pid_t pid, const struct symbolizer_py_code *c);
+/* Drop @pid's records (it exited, or exec'd another image). */
+void symbolizer_py_forget(struct symbolizer *s, pid_t pid);
 
 void sym_result_free(struct sym_result *r);
 /* Heap bytes held by @r (for callers that cache results within a budget). */

@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "pyprocs.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "symbolize/python.h"
+
+struct probed {
+	uint64_t key[5]; /* file identity (procmap_file_key) */
+	uint64_t seq;	 /* when it was probed: the oldest is replaced */
+	int err;	 /* 0: CPython with a layout (rt) */
+	struct py_runtime rt;
+};
+
+struct pyprocs {
+	char *proc_root;
+	struct pyprocs_ops ops;
+	struct probed cache[PYPROCS_CACHE];
+	size_t nr;
+	uint64_t seq;
+	struct pyprocs_stats st;
+};
+
+int pyprocs_new(const char *proc_root, const struct pyprocs_ops *ops, struct pyprocs **out)
+{
+	struct pyprocs *pp = calloc(1, sizeof(*pp));
+
+	*out = NULL;
+	if (!pp)
+		return -ENOMEM;
+	pp->proc_root = strdup(proc_root ? proc_root : "/proc");
+	if (!pp->proc_root) {
+		free(pp);
+		return -ENOMEM;
+	}
+	pp->ops = *ops;
+	*out = pp;
+	return 0;
+}
+
+void pyprocs_free(struct pyprocs *pp)
+{
+	if (!pp)
+		return;
+	free(pp->proc_root);
+	free(pp);
+}
+
+/* A candidate: a mapping of a file named python* or libpython* (snapshots hold executable ones). */
+static bool is_candidate(const struct procmap *m)
+{
+	const char *base;
+
+	if (!m->inode || m->path[0] != '/')
+		return false;
+	base = strrchr(m->path, '/') + 1;
+	return !strncmp(base, "python", 6) || !strncmp(base, "libpython", 9);
+}
+
+static struct probed *cache_find(struct pyprocs *pp, const uint64_t key[5])
+{
+	size_t i;
+
+	for (i = 0; i < pp->nr; i++)
+		if (!memcmp(pp->cache[i].key, key, sizeof(pp->cache[i].key)))
+			return &pp->cache[i];
+	return NULL;
+}
+
+/*
+ * The probe of @m's file (its identity: the one priming recorded, else the
+ * open file's own stat, never the maps line's (device, inode) alone). NULL
+ * when the file could not be opened.
+ */
+static const struct probed *probe(struct pyprocs *pp, uint32_t tgid, const struct procmap *m)
+{
+	struct procmap_file id;
+	struct probed *slot;
+	struct stat st;
+	uint64_t key[5];
+	size_t i;
+	int fd = -1;
+
+	if (m->has_file) {
+		procmap_file_key(&m->file, key);
+		slot = cache_find(pp, key);
+		if (slot)
+			return slot;
+	}
+	fd = procmaps_open_object(pp->proc_root, (pid_t)tgid, m);
+	if (fd < 0)
+		return NULL;
+	if (!m->has_file) {
+		if (fstat(fd, &st)) {
+			close(fd);
+			return NULL;
+		}
+		procmap_file_of_stat(&st, &id);
+		procmap_file_key(&id, key);
+		slot = cache_find(pp, key);
+		if (slot) {
+			close(fd);
+			return slot;
+		}
+	}
+	slot = &pp->cache[0];
+	if (pp->nr < PYPROCS_CACHE) {
+		slot = &pp->cache[pp->nr++];
+	} else {
+		for (i = 1; i < PYPROCS_CACHE; i++)
+			if (pp->cache[i].seq < slot->seq)
+				slot = &pp->cache[i];
+	}
+	memset(slot, 0, sizeof(*slot));
+	memcpy(slot->key, key, sizeof(key));
+	slot->seq = ++pp->seq;
+	pp->st.probes++;
+	slot->err = py_runtime_probe_fd(fd, &slot->rt);
+	close(fd);
+	if (slot->err == -ENOTSUP) {
+		pp->st.unsupported++;
+		pr_info("pid %u maps CPython %u.%u (%s): no layout for that version, its Python "
+			"frames are not named",
+			tgid, slot->rt.hexversion >> 24, slot->rt.hexversion >> 16 & 0xff, m->path);
+	}
+	return slot;
+}
+
+static void fill(struct stackd_py_proc *e, uint64_t start, const struct py_runtime *rt,
+		 uint64_t bias)
+{
+	const struct py_layout *l = rt->layout;
+
+	memset(e, 0, sizeof(*e));
+	e->start_boottime = start;
+	e->runtime = rt->runtime + bias;
+	e->eval_lo = rt->eval_lo ? rt->eval_lo + bias : 0;
+	e->eval_hi = rt->eval_hi ? rt->eval_hi + bias : 0;
+	e->code_type = rt->code_type + bias;
+	e->str_type = rt->str_type + bias;
+	e->bytes_type = rt->bytes_type + bias;
+	e->off[STACKD_PY_RUNTIME_INTERP_HEAD] = l->runtime_interp_head;
+	e->off[STACKD_PY_INTERP_THREADS_HEAD] = l->interp_threads_head;
+	e->off[STACKD_PY_TSTATE_NEXT] = l->tstate_next;
+	e->off[STACKD_PY_TSTATE_NATIVE_TID] = l->tstate_native_tid;
+	e->off[STACKD_PY_TSTATE_CFRAME] = l->tstate_cframe;
+	e->off[STACKD_PY_CFRAME_CURRENT_FRAME] = l->cframe_current_frame;
+	e->off[STACKD_PY_FRAME_CODE] = l->frame_code;
+	e->off[STACKD_PY_FRAME_PREVIOUS] = l->frame_previous;
+	e->off[STACKD_PY_FRAME_PREV_INSTR] = l->frame_prev_instr;
+	e->off[STACKD_PY_FRAME_IS_ENTRY] = l->frame_is_entry;
+	e->off[STACKD_PY_FRAME_OWNER] = l->frame_owner;
+	e->off[STACKD_PY_CODE_FILENAME] = l->code_filename;
+	e->off[STACKD_PY_CODE_QUALNAME] = l->code_qualname;
+	e->off[STACKD_PY_CODE_LINETABLE] = l->code_linetable;
+	e->off[STACKD_PY_CODE_FIRSTLINENO] = l->code_firstlineno;
+	e->off[STACKD_PY_CODE_FIRSTTRACEABLE] = l->code_firsttraceable;
+	e->off[STACKD_PY_CODE_CODE] = l->code_code;
+	e->off[STACKD_PY_BYTES_SIZE] = l->bytes_size;
+	e->off[STACKD_PY_BYTES_DATA] = l->bytes_data;
+	e->off[STACKD_PY_STR_LENGTH] = l->str_length;
+	e->off[STACKD_PY_STR_STATE] = l->str_state;
+	e->off[STACKD_PY_STR_ASCII_DATA] = l->str_ascii_data;
+	e->off[STACKD_PY_STR_COMPACT_DATA] = l->str_compact_data;
+	e->owned_by_generator = l->frame_owned_by_generator;
+}
+
+void pyprocs_update(struct pyprocs *pp, uint32_t tgid, uint64_t start_boottime,
+		    const struct procmaps *maps)
+{
+	struct stackd_py_proc e;
+	size_t i;
+
+	for (i = 0; maps && i < maps->nr; i++) {
+		const struct procmap *m = &maps->maps[i];
+		const struct probed *p;
+		uint64_t bias;
+
+		if (!is_candidate(m))
+			continue;
+		p = probe(pp, tgid, m);
+		if (!p || p->err || py_runtime_bias(&p->rt, m->start, m->offset, &bias))
+			continue;
+		fill(&e, start_boottime, &p->rt, bias);
+		if (pp->ops.set_proc(pp->ops.ctx, tgid, &e))
+			pp->st.errors++;
+		else
+			pp->st.procs++;
+		return;
+	}
+}
+
+void pyprocs_drop(struct pyprocs *pp, uint32_t tgid, uint64_t start_boottime)
+{
+	pp->ops.del_proc(pp->ops.ctx, tgid, start_boottime);
+}
+
+void pyprocs_get_stats(const struct pyprocs *pp, struct pyprocs_stats *out)
+{
+	*out = pp->st;
+}
