@@ -11,7 +11,7 @@
 #            Two instances, one after the other: one as is, one in a container layout
 #            (`unshare --pid --fork --mount --mount-proc`: its own pid namespace, so its
 #            threads' ids, which CPython records, are not the host's).
-#   agent:   --profiling.frequency=99 (kernel mode, --python.enabled by default)
+#   agent:   --profiling.frequency=99 --offcpu.enabled (kernel mode, --python.enabled by default)
 #   checks:  per instance, from /debug/pprof/history?pid=P after it exited (go tool pprof -raw):
 #            >= 95% of the samples under Kitchen.cook read, leaf first,
 #              [native frames;] bake|fry|boil; Kitchen.cook; Kitchen.serve; main; <module>;
@@ -25,7 +25,9 @@
 #            and >= 50% of them have native frames above hash_loop (inside the C digest);
 #            file:line: `go tool pprof -list '^bake$'` attributes >= 90% of bake's samples
 #            to the fixture's two loop-bake lines, in the fixture's file;
-#            no frame named "[unknown Python code]"; stackd_python_frames_total > 0.
+#            no frame named "[unknown Python code]"; stackd_python_frames_total > 0;
+#            off CPU (history?type=offcpu): >= 100 switches of the hasher asleep in time.sleep
+#            (do_nanosleep), >= 95% of them with hash_loop's chain to start_thread.
 #   prints:  the splits, the chains that did not match, the Python metrics.
 #
 # Environment: PY_SECONDS=20.
@@ -44,7 +46,7 @@ e2e_require_cmd go curl unshare
 fixture=$T/py_split.py
 cp "$STACKD_SRC/tests/fixtures/py_split.py" "$fixture" || fail "cannot copy the fixture"
 
-agent_start --profiling.frequency=99
+agent_start --profiling.frequency=99 --offcpu.enabled
 # One at a time: each main thread gets a CPU of its own (the split is a sampling estimate).
 e2e_bg py_host "$PYTHON" "$fixture" "$SECONDS_RUN"
 host=$BG_PID
@@ -81,6 +83,14 @@ for inst in host ns; do
 	e2e_pprof -symbolize=none -raw "$T/$inst.pb.gz" >"$T/$inst.raw" 2>"$T/$inst.raw.err" || rc=$?
 	((rc == 0)) || { cat "$T/$inst.raw.err" >&2; fail "go tool pprof -raw exited with status $rc"; }
 	pprof_flatten <"$T/$inst.raw" >"$T/$inst.tsv"
+	# The off-CPU history: the hasher's sleeps (time.sleep, GIL released), by switches.
+	url="$AGENT_URL/debug/pprof/history?type=offcpu&pid=$pid&seconds=600"
+	code=$(curl -sS -m 30 -o "$T/$inst.off.pb.gz" -w '%{http_code}' "$url" 2>"$T/$inst.curl.err") || true
+	[[ $code == 200 ]] || fail "GET $url: HTTP ${code:-none} $(cat "$T/$inst.curl.err")"
+	rc=0
+	e2e_pprof -symbolize=none -raw "$T/$inst.off.pb.gz" >"$T/$inst.off.raw" 2>"$T/$inst.raw.err" || rc=$?
+	((rc == 0)) || { cat "$T/$inst.raw.err" >&2; fail "go tool pprof -raw (off-CPU) exited with status $rc"; }
+	pprof_flatten <"$T/$inst.off.raw" >"$T/$inst.off.tsv"
 	unset -n pid
 done
 agent_stop
@@ -155,6 +165,15 @@ for inst in host ns; do
 	check "$(ge "$(pct "$hn" "$h")" 50)" \
 		"$inst: $(pct "$hn" "$h")% of the hasher's samples are in native code above hash_loop (the digest, GIL released; want >= 50%)"
 	check "$((unknown == 0))" "$inst: no frame is [unknown Python code] ($unknown samples)"
+	# Off CPU: the hasher asleep in time.sleep, its Python frames kept.
+	read -r sl slg < <(awk -F'\t' '$4 ~ /(^|;)K:do_nanosleep(;|$)/ && $4 ~ /(^|;)U:hash_loop(;|$)/ {
+		n += $1; s = $4; gsub(/(^|;)K:[^;]*/, "", s); gsub(/U:/, "", s); sub(/^;/, "", s)
+		if (s ~ /(^|;)hash_loop;([^;]+;)*Thread\.run;Thread\._bootstrap_inner;Thread\._bootstrap;([^;]+;)*start_thread(;(__)?clone3)?$/) g += $1 }
+		END { printf "%d %d\n", n, g }' "$T/$inst.off.tsv")
+	info "$inst: off CPU, $sl switches of the hasher asleep in do_nanosleep, $slg with its whole chain"
+	check "$((sl >= 100))" "$inst: at least 100 off-CPU switches of hash_loop in do_nanosleep ($sl)"
+	check "$(ge "$(pct "$slg" "$sl")" "$MIN_PCT")" \
+		"$inst: $(pct "$slg" "$sl")% of them read hash_loop;...;Thread._bootstrap;...;start_thread (want >= $MIN_PCT%)"
 done
 
 # file:line, as go tool pprof -list shows them: bake's samples on its loop lines, in its file.
