@@ -54,6 +54,7 @@ set_tests_properties(unit.test_cfitab PROPERTIES TIMEOUT 300)
 # python3.11-dev's headers, the location table against CPython's own co_lines(), the runtime
 # probe on Debian's python3.11, a live interpreter's threads and frames, and hostile memory.
 stackd_unit_test(test_python SOURCES test_python.c LIBS symbolize)
+target_include_directories(test_python PRIVATE ${STACKD_SYM_SRC})
 find_path(STACKD_PY311_INCLUDE Python.h PATHS /usr/include/python3.11 NO_DEFAULT_PATH)
 if(STACKD_PY311_INCLUDE)
 	add_library(py311_offsets OBJECT python311_offsets.c)

@@ -30,8 +30,10 @@
 #include <cmocka.h>
 
 #include "ci.h"
+#include "pycodes.h"
 #include "symbolize/procmaps.h"
 #include "symbolize/python.h"
+#include "symbolize/symbolizer.h"
 
 #define PYTHON "/usr/bin/python3.11"
 
@@ -547,6 +549,151 @@ static void test_hostile(void **state)
 	py_code_free(&c);
 }
 
+/* ---- the store of code object records, and Python frames in a symbolized stack ------------- */
+
+static void test_pycodes(void **state)
+{
+	struct symbolizer_py_code a = {.code = 0x1000,
+				       .firstlineno = 3,
+				       .qualname = "A.f",
+				       .filename = "/a.py",
+				       .linetable = (const unsigned char *)"\xf8",
+				       .linetable_len = 1};
+	struct symbolizer_py_code b = a;
+	const struct pycode *pc;
+	struct pycodes_stats st;
+	struct pycodes *c;
+	size_t one;
+
+	(void)state;
+	assert_int_equal(pycodes_new(1 << 20, &c), 0);
+	assert_int_equal(pycodes_add(c, 10, &a), 0);
+	pc = pycodes_get(c, 10, 0x1000);
+	assert_non_null(pc);
+	assert_string_equal(pc->qualname, "A.f");
+	assert_string_equal(pc->filename, "/a.py");
+	assert_int_equal(pc->linetable_len, 1);
+	/* Another pid, the same address: apart. */
+	assert_null(pycodes_get(c, 11, 0x1000));
+	/* The same (pid, address) again: replaced (another object there now). */
+	b.qualname = "B.g";
+	assert_int_equal(pycodes_add(c, 10, &b), 0);
+	assert_string_equal(pycodes_get(c, 10, 0x1000)->qualname, "B.g");
+	pycodes_get_stats(c, &st);
+	assert_int_equal(st.entries, 1);
+	one = st.bytes;
+	/* Forgetting a pid drops its entries only. */
+	b.code = 0x2000;
+	assert_int_equal(pycodes_add(c, 11, &b), 0);
+	pycodes_forget(c, 10);
+	assert_null(pycodes_get(c, 10, 0x1000));
+	assert_non_null(pycodes_get(c, 11, 0x2000));
+	pycodes_forget(c, 11);
+	pycodes_forget(c, 12); /* never seen */
+	pycodes_get_stats(c, &st);
+	assert_int_equal(st.entries, 0);
+	assert_int_equal(st.bytes, 0);
+	pycodes_free(c);
+
+	/* A budget of three entries: the least recently used goes first. */
+	assert_int_equal(pycodes_new(3 * one + one / 2, &c), 0);
+	for (uint64_t k = 1; k <= 3; k++) {
+		a.code = k;
+		assert_int_equal(pycodes_add(c, 10, &a), 0);
+	}
+	assert_non_null(pycodes_get(c, 10, 1)); /* 1 is now the most recent */
+	a.code = 4;
+	assert_int_equal(pycodes_add(c, 10, &a), 0);
+	assert_null(pycodes_get(c, 10, 2));
+	assert_non_null(pycodes_get(c, 10, 1));
+	assert_non_null(pycodes_get(c, 10, 4));
+	pycodes_get_stats(c, &st);
+	assert_int_equal(st.evicted, 1);
+	assert_int_equal(st.entries, 3);
+	/* A record bigger than the whole budget is refused, nothing else lost. */
+	a.linetable_len = 4 * one;
+	a.linetable = calloc(1, a.linetable_len);
+	assert_int_equal(pycodes_add(c, 10, &a), -ENOMEM);
+	free((void *)a.linetable);
+	pycodes_get_stats(c, &st);
+	assert_int_equal(st.refused, 1);
+	assert_int_equal(st.entries, 3);
+	pycodes_free(c);
+}
+
+static void test_symbolizer_frames(void **state)
+{
+	/* "\xf8\xe8\x04": unit 0 no line, unit 1 first line + 2 */
+	const struct symbolizer_py_code code = {.code = 0x7f0000001000,
+						.firstlineno = 40,
+						.qualname = "Bakery.run",
+						.filename = "/srv/bakery.py",
+						.linetable = (const unsigned char *)"\xf8\xe8\x04",
+						.linetable_len = 3};
+	const uint64_t ips[3] = {
+	    PY_FRAME_TAG | 1ull << PY_LASTI_SHIFT | 0x7f0000001000,
+	    PY_FRAME_TAG | (uint64_t)PY_LASTI_NONE << PY_LASTI_SHIFT | 0x7f0000001000,
+	    PY_FRAME_TAG | 0x7f0000002000, /* no record */
+	};
+	struct symbolizer_stats st;
+	struct symbolizer *s;
+	struct sym_result *r;
+	struct procmaps *maps;
+
+	(void)state;
+	assert_int_equal(symbolizer_new(NULL, &s), 0);
+	assert_int_equal(procmaps_parse("", 0, 0, &maps), 0);
+	assert_int_equal(symbolizer_py_code_add(s, 4242, &code), 0);
+	assert_int_equal(symbolizer_user(s, 4242, maps, ips, 3, &r), 0);
+	assert_int_equal(r->nr, 3);
+	assert_int_equal(r->frames[0].nr_lines, 1);
+	assert_string_equal(r->frames[0].lines[0].function, "Bakery.run");
+	assert_string_equal(r->frames[0].lines[0].file, "/srv/bakery.py");
+	assert_int_equal(r->frames[0].lines[0].line, 42);
+	assert_int_equal(r->frames[0].lines[0].start_line, 40);
+	assert_null(r->frames[0].mapping);
+	/* The instruction unknown: the function, no line. */
+	assert_string_equal(r->frames[1].lines[0].function, "Bakery.run");
+	assert_int_equal(r->frames[1].lines[0].line, 0);
+	/* No record: the placeholder, never another object's name. */
+	assert_int_equal(r->frames[2].nr_lines, 1);
+	assert_string_equal(r->frames[2].lines[0].function, PY_UNKNOWN_FRAME);
+	sym_result_free(r);
+	/* Another process with the same address has no record of it. */
+	assert_int_equal(symbolizer_user(s, 4243, maps, ips, 1, &r), 0);
+	assert_string_equal(r->frames[0].lines[0].function, PY_UNKNOWN_FRAME);
+	sym_result_free(r);
+	symbolizer_py_forget(s, 4242);
+	assert_int_equal(symbolizer_user(s, 4242, maps, ips, 1, &r), 0);
+	assert_string_equal(r->frames[0].lines[0].function, PY_UNKNOWN_FRAME);
+	sym_result_free(r);
+	symbolizer_get_stats(s, &st);
+	assert_int_equal(st.py_frames, 2);
+	assert_int_equal(st.py_unknown, 3);
+	assert_int_equal(st.py_codes, 0);
+	procmaps_free(maps);
+	symbolizer_free(s);
+}
+
+static void test_str_utf8(void **state)
+{
+	const unsigned char ucs2[] = {'a',  0,	  0xe9, 0,
+				      0x00, 0xd8, 0,	0}; /* a, é, lone surrogate, NUL */
+	const uint32_t ucs4[] = {0x1f600, 0x110000};
+	char out[16];
+
+	(void)state;
+	assert_int_equal(py_str_utf8(ucs2, sizeof(ucs2), 2, out, sizeof(out)), 1 + 2 + 3 + 3);
+	assert_string_equal(out, "a\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd");
+	assert_int_equal(
+	    py_str_utf8((const unsigned char *)ucs4, sizeof(ucs4), 4, out, sizeof(out)), 4 + 3);
+	assert_string_equal(out, "\xf0\x9f\x98\x80\xef\xbf\xbd");
+	/* Cut to fit, never in the middle of a character. */
+	assert_int_equal(py_str_utf8((const unsigned char *)ucs4, sizeof(ucs4), 4, out, 6), 4);
+	assert_int_equal(py_str_utf8((const unsigned char *)"abc", 3, 3, out, sizeof(out)), 0);
+	assert_string_equal(out, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -555,6 +702,9 @@ int main(void)
 	    cmocka_unit_test(test_probe),
 	    cmocka_unit_test(test_live),
 	    cmocka_unit_test(test_hostile),
+	    cmocka_unit_test(test_pycodes),
+	    cmocka_unit_test(test_symbolizer_frames),
+	    cmocka_unit_test(test_str_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
