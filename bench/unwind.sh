@@ -28,6 +28,10 @@
 #     bpftrace          bpftrace 'profile:hz:HZ /cgroup == CG/ { @[ustack, kstack, pid] = count(); }'
 #     bpftrace-fp       the same, on the fixture built WITH frame pointers (clang
 #                       -fno-omit-frame-pointer): the reference frame-pointer walk of 30 frames
+#     python            stackd (kernel mode) on tests/fixtures/py_deep.py under Debian's
+#                       /usr/bin/python3.11: the same main -> f1 .. f30 chain in Python, its
+#                       Python frames named by the walk (issue 13); not in the default TOOLS
+#     python-off        the same with --python.enabled=false (the interpreter's native frames)
 #     perf-fp           perf record -e cpu-clock -F HZ -a -G CG -g
 #     perf-dwarf        perf record -e cpu-clock -F HZ -a -G CG --call-graph dwarf
 #   BEFORE_MODES=auto  modes of STACKD_BEFORE_BIN (e.g. "auto dwarf")
@@ -100,6 +104,10 @@ for v in RUNS DURATION COLD HZ BUSY CAL; do [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die 
 for t in $TOOLS; do
 	case $t in
 	kernel | dwarf | fp) [[ -x $STACKD_BIN ]] || die "stackd not built: $STACKD_BIN" ;;
+	python | python-off)
+		[[ -x $STACKD_BIN ]] || die "stackd not built: $STACKD_BIN"
+		[[ -x /usr/bin/python3.11 ]] || die "$t needs Debian's /usr/bin/python3.11"
+		;;
 	before-*) [[ -x $STACKD_BEFORE_BIN ]] || die "$t needs STACKD_BEFORE_BIN (an executable)" ;;
 	bpftrace | bpftrace-fp) command -v bpftrace >/dev/null || die "bpftrace not installed" ;;
 	perf-fp | perf-dwarf) command -v perf >/dev/null || die "perf not installed (linux-perf)" ;;
@@ -133,7 +141,9 @@ bench_traps
 gcc -O2 -g -fomit-frame-pointer -o "$T/unwind_deep" "$SRC/tests/fixtures/unwind_deep.c"
 clang -O2 -g -fno-omit-frame-pointer -o "$T/unwind_deep_fp" "$SRC/tests/fixtures/unwind_deep.c"
 
-# start_fixture BINARY: BUSY copies in the cgroup, pinned, nice -5; pids in FIX_PIDS and PIDS
+cp "$SRC/tests/fixtures/py_deep.py" "$T/py_deep.py"
+
+# start_fixture COMMAND...: BUSY copies in the cgroup, pinned, nice -5; pids in FIX_PIDS and PIDS
 start_fixture()
 {
 	local i
@@ -141,9 +151,9 @@ start_fixture()
 	for ((i = 0; i < BUSY; i++)); do
 		if [[ -n $CG ]]; then
 			sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$CG" \
-				nice -n -5 taskset -c $((i % NCPU)) "$1" 3600 >/dev/null &
+				nice -n -5 taskset -c $((i % NCPU)) "$@" 3600 >/dev/null &
 		else
-			nice -n -5 taskset -c $((i % NCPU)) "$1" 3600 >/dev/null &
+			nice -n -5 taskset -c $((i % NCPU)) "$@" 3600 >/dev/null &
 		fi
 		PIDS+=($!)
 		FIX_PIDS+=($!)
@@ -247,19 +257,23 @@ RES=$T/results.tsv
 # measure TOOL RUN: one cold + steady window; appends a row to $RES
 measure()
 {
-	local tool=$1 run=$2 pid port url bin mode log=$T/$1.$2.log fixture=$T/unwind_deep
+	local tool=$1 run=$2 pid port url bin mode log=$T/$1.$2.log
+	local -a fixture=("$T/unwind_deep")
 	CAL_NS="-"
 	local t0 t1 k0 k1 rt0 rc0 rt1 rc1 nprog cold_pid="" win_pid=""
 	local cpu post="-" bpf_ns="-" nsfix="-" fix="-" smp="-" cpl="-" chain="-" ccpl="-" n g c
 	local -a sargs scope=()
-	[[ $tool == bpftrace-fp ]] && fixture=$T/unwind_deep_fp
+	[[ $tool == bpftrace-fp ]] && fixture=("$T/unwind_deep_fp")
+	[[ $tool == python* ]] && fixture=(/usr/bin/python3.11 "$T/py_deep.py")
 	case $tool in
-	kernel | dwarf | fp | before-*)
+	kernel | dwarf | fp | before-* | python | python-off)
 		bin=$STACKD_BIN mode=$tool
 		[[ $tool == before-* ]] && bin=$STACKD_BEFORE_BIN mode=${tool#before-}
+		[[ $tool == python* ]] && mode=kernel
 		port=$(free_port)
 		url=http://127.0.0.1:$port
 		read -r -a sargs <<<"$STACKD_ARGS"
+		[[ $tool != python-off ]] || sargs+=(--python.enabled=false)
 		[[ -z $CG ]] || scope=(--profiling.cgroups="$CG")
 		"$bin" --web.listen-address=127.0.0.1:"$port" --profiling.frequency="$HZ" --unwind.mode="$mode" \
 			--log.level=warn "${scope[@]}" "${sargs[@]}" >"$log" 2>&1 &
@@ -272,7 +286,7 @@ measure()
 		cold_pid=$!
 		PIDS+=("$cold_pid")
 		sleep 0.1
-		start_fixture "$fixture"
+		start_fixture "${fixture[@]}"
 		sleep "$COLD"
 		;;
 	bpftrace | bpftrace-fp)
@@ -281,11 +295,11 @@ measure()
 		bench_start_bpftrace_args "$log" -e "profile:hz:$HZ $pred { @[ustack, kstack, pid] = count(); }"
 		pid=$TOOL_PID
 		[[ -z $CG ]] || calibrate "$pid"
-		start_fixture "$fixture"
+		start_fixture "${fixture[@]}"
 		sleep "$COLD"
 		;;
 	perf-fp | perf-dwarf)
-		start_fixture "$fixture"
+		start_fixture "${fixture[@]}"
 		local cg=()
 		[[ -z $CG ]] || cg=(-G "$CGREL")
 		local callgraph=fp
@@ -320,7 +334,7 @@ measure()
 	cpu=$(awk -v k=$((k1 - k0)) -v hz="$CLK_TCK" -v w="$win_s" 'BEGIN { printf "%.2f", 100 * k / hz / w }')
 
 	case $tool in
-	kernel | dwarf | fp | before-*)
+	kernel | dwarf | fp | before-* | python | python-off)
 		wait "$cold_pid" "$win_pid" || true
 		untrack "$cold_pid"
 		untrack "$win_pid"
