@@ -132,6 +132,30 @@ static const struct probed *probe(struct pyprocs *pp, uint32_t tgid, const struc
 	return slot;
 }
 
+struct field {
+	uint16_t off, size;
+};
+
+/*
+ * The bytes the walk reads at once to get @f's fields: from the first to the end of the
+ * last. A layout whose fields lie further apart than STACKD_PY_WIN gets none (len 0):
+ * the walk then records no Python frame of it.
+ */
+static void win(uint16_t *at, uint8_t *len, const struct field *f, size_t n)
+{
+	uint32_t lo = UINT16_MAX, hi = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (f[i].off < lo)
+			lo = f[i].off;
+		if ((uint32_t)f[i].off + f[i].size > hi)
+			hi = (uint32_t)f[i].off + f[i].size;
+	}
+	*at = (uint16_t)lo;
+	*len = hi - lo <= STACKD_PY_WIN ? (uint8_t)(hi - lo) : 0;
+}
+
 static void fill(struct stackd_py_proc *e, uint64_t start, const struct py_runtime *rt,
 		 uint64_t bias)
 {
@@ -169,6 +193,15 @@ static void fill(struct stackd_py_proc *e, uint64_t start, const struct py_runti
 	e->off[STACKD_PY_STR_ASCII_DATA] = l->str_ascii_data;
 	e->off[STACKD_PY_STR_COMPACT_DATA] = l->str_compact_data;
 	e->owned_by_generator = l->frame_owned_by_generator;
+	win(&e->frame_win, &e->frame_len,
+	    (const struct field[]){{l->frame_code, 8},
+				   {l->frame_previous, 8},
+				   {l->frame_prev_instr, 8},
+				   {l->frame_is_entry, 1},
+				   {l->frame_owner, 1}},
+	    5);
+	win(&e->code_win, &e->code_len,
+	    (const struct field[]){{l->code_qualname, 8}, {l->code_firsttraceable, 4}}, 2);
 }
 
 void pyprocs_update(struct pyprocs *pp, uint32_t tgid, uint64_t start_boottime,

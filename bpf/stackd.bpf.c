@@ -193,6 +193,8 @@ struct walk_state {
 	__u64 py_frame;
 	__u32 py_after;
 	__u32 py_emitted;
+	__u8 py_fbuf[STACKD_PY_WIN]; /* a frame's fields, read at once (frame_win) */
+	__u8 py_cbuf[STACKD_PY_WIN]; /* a code object's (code_win) */
 };
 
 struct {
@@ -210,12 +212,23 @@ struct {
 	__type(value, struct stackd_py_proc);
 } py_procs SEC(".maps");
 
-/* Thread (host tid) -> its PyThreadState, checked against its native_thread_id at each use. */
+/*
+ * Thread (host tid) -> its PyThreadState, checked against its native_thread_id at each
+ * use; or none found (tstate 0) at searched_ns: a native thread of a CPython process is
+ * searched for again only PY_SEARCH_NS later, not at each of its samples.
+ */
+struct py_tstate {
+	__u64 tstate;
+	__u64 searched_ns;
+};
+
+#define PY_SEARCH_NS (250ULL * 1000 * 1000)
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct py_tstate);
 } py_tstates SEC(".maps");
 
 struct py_code_key {
@@ -798,21 +811,19 @@ static __always_inline __u32 find_rule(const struct stackd_unwind_mapping *m, __
 
 /*
  * The first time this process's code object @code is met (or its qualname
- * pointer changed: another object at the address), send its names and line
+ * pointer @qualname changed: another object at the address), send its names and line
  * table. Records the ring buffer could not take are sent at a later meeting.
  */
-static __always_inline void py_note_code(struct walk_ctx *c, __u64 code)
+static __always_inline void py_note_code(struct walk_ctx *c, __u64 code, __u64 qualname)
 {
 	struct stackd_py_proc *py = c->py;
 	struct py_code_key k = {.start_boottime = c->start_boottime, .code = code, .tgid = c->tgid};
 	struct stackd_py_code *r;
-	__u64 qualname, filename, tab, type, size, *sent;
+	__u64 filename, tab, type, size, *sent;
 	__u32 len;
 
-	if (!py || !read_user_u64(code + py->off[STACKD_PY_CODE_QUALNAME], &qualname)) {
-		count(STACKD_CNT_PY_CODES_BAD);
+	if (!py)
 		return;
-	}
 	sent = bpf_map_lookup_elem(&py_codes, &k);
 	if (sent && *sent == qualname)
 		return;
@@ -860,47 +871,69 @@ static __always_inline void py_note_code(struct walk_ctx *c, __u64 code)
 	bpf_map_update_elem(&py_codes, &k, &qualname, BPF_ANY);
 }
 
+/* Field @off of a structure whose @len bytes from @win are in @buf. */
+static __always_inline bool py_field(const __u8 *buf, __u16 win, __u8 len, __u16 off, void *out,
+				     __u32 size)
+{
+	__u32 r = (__u32)off - win;
+
+	if (off < win || r + size > len || r > STACKD_PY_WIN - 8)
+		return false;
+	if (size == 8)
+		*(__u64 *)out = *(const __u64 *)(buf + r);
+	else if (size == 4)
+		*(__u32 *)out = *(const __u32 *)(buf + r);
+	else
+		*(__u8 *)out = buf[r];
+	return true;
+}
+
 /* One step of py_mode: record the next Python frame of this eval call, if any. */
 static __always_inline long py_step(struct walk_ctx *c, struct walk_state *w)
 {
 	struct stackd_py_proc *py = c->py;
-	__u64 f = w->py_frame, code = 0, prev_instr = 0, prev = 0, base,
-	      lasti = STACKD_PY_LASTI_NONE;
+	__u64 f = w->py_frame, code = 0, prev_instr = 0, prev = 0, base, qualname = 0;
+	__u64 lasti = STACKD_PY_LASTI_NONE;
 	__u8 is_entry = 0, owner = 0;
 	__s32 first = 0;
 	__u32 n = w->n;
+	__u16 fw, cw;
+	__u8 fl, cl;
 
 	if (n >= STACKD_MAX_STACK_DEPTH) {
 		w->end = STACKD_CNT_WALK_DEPTH;
 		return 1;
 	}
-	if (!py || !f || !read_user_u64(f + py->off[STACKD_PY_FRAME_CODE], &code) || !code ||
-	    !read_user_u64(f + py->off[STACKD_PY_FRAME_PREV_INSTR], &prev_instr) ||
-	    !read_user_u64(f + py->off[STACKD_PY_FRAME_PREVIOUS], &prev) ||
-	    bpf_probe_read_user(&is_entry, 1,
-				(const void *)(f + py->off[STACKD_PY_FRAME_IS_ENTRY])) ||
-	    bpf_probe_read_user(&owner, 1, (const void *)(f + py->off[STACKD_PY_FRAME_OWNER])) ||
-	    bpf_probe_read_user(&first, 4,
-				(const void *)(code + py->off[STACKD_PY_CODE_FIRSTTRACEABLE]))) {
-		/* No (readable) frame: none is recorded for later eval calls either. */
-		w->py_frame = 0;
-		w->py_mode = 0;
-		w->py_after = w->py_emitted ? 1 : 2;
-		return 0;
-	}
+	/* One read of the frame, one of its code object (their fields are close together). */
+	if (!py || !f)
+		goto no_frame;
+	fw = py->frame_win;
+	cw = py->code_win;
+	fl = py->frame_len;
+	cl = py->code_len;
+	if (fl > STACKD_PY_WIN || cl > STACKD_PY_WIN ||
+	    bpf_probe_read_user(w->py_fbuf, fl, (const void *)(f + fw)) ||
+	    !py_field(w->py_fbuf, fw, fl, py->off[STACKD_PY_FRAME_CODE], &code, 8) || !code ||
+	    !py_field(w->py_fbuf, fw, fl, py->off[STACKD_PY_FRAME_PREV_INSTR], &prev_instr, 8) ||
+	    !py_field(w->py_fbuf, fw, fl, py->off[STACKD_PY_FRAME_PREVIOUS], &prev, 8) ||
+	    !py_field(w->py_fbuf, fw, fl, py->off[STACKD_PY_FRAME_IS_ENTRY], &is_entry, 1) ||
+	    !py_field(w->py_fbuf, fw, fl, py->off[STACKD_PY_FRAME_OWNER], &owner, 1) ||
+	    bpf_probe_read_user(w->py_cbuf, cl, (const void *)(code + cw)) ||
+	    !py_field(w->py_cbuf, cw, cl, py->off[STACKD_PY_CODE_FIRSTTRACEABLE], &first, 4) ||
+	    !py_field(w->py_cbuf, cw, cl, py->off[STACKD_PY_CODE_QUALNAME], &qualname, 8))
+		goto no_frame;
 	w->py_frame = prev;
 	base = code + py->off[STACKD_PY_CODE_CODE];
 	if (prev_instr >= base && (prev_instr - base) / 2 < STACKD_PY_LASTI_NONE)
 		lasti = (prev_instr - base) / 2;
 	/* A frame that has not started (_PyFrame_IsIncomplete) is not shown, as CPython does. */
-	if (owner == py->owned_by_generator ||
-	    (prev_instr >= base && lasti >= (__u64)(__s64)first)) {
+	if (owner == py->owned_by_generator || (prev_instr >= base && lasti >= (__u64)(__s64)first)) {
 		if (code > STACKD_PY_CODE_MASK) {
 			count(STACKD_CNT_PY_CODES_BAD);
 			code = 0;
 			lasti = STACKD_PY_LASTI_NONE;
 		} else {
-			py_note_code(c, code);
+			py_note_code(c, code, qualname);
 		}
 		w->st.ips[n] = STACKD_PY_FRAME | lasti << STACKD_PY_LASTI_SHIFT | code;
 		w->n = n + 1;
@@ -911,6 +944,12 @@ static __always_inline long py_step(struct walk_ctx *c, struct walk_state *w)
 		w->py_mode = 0;
 		w->py_after = w->py_emitted ? 1 : 2;
 	}
+	return 0;
+no_frame:
+	/* No (readable) frame: none is recorded for later eval calls either. */
+	w->py_frame = 0;
+	w->py_mode = 0;
+	w->py_after = w->py_emitted ? 1 : 2;
 	return 0;
 }
 
@@ -953,22 +992,27 @@ static __always_inline __u64 py_current_frame(struct stackd_py_proc *py, struct 
 					      __u32 host_tid)
 {
 	struct py_search s = {.py = py, .tid = ns_tid(task)};
-	__u64 *cached = bpf_map_lookup_elem(&py_tstates, &host_tid), ntid, cframe, frame;
+	struct py_tstate *cached = bpf_map_lookup_elem(&py_tstates, &host_tid), ent = {};
+	__u64 ntid, cframe, frame, interp, now;
 
-	if (cached && *cached &&
-	    read_user_u64(*cached + py->off[STACKD_PY_TSTATE_NATIVE_TID], &ntid) && ntid == s.tid) {
-		s.found = *cached;
+	if (cached && cached->tstate &&
+	    read_user_u64(cached->tstate + py->off[STACKD_PY_TSTATE_NATIVE_TID], &ntid) &&
+	    ntid == s.tid) {
+		s.found = cached->tstate;
 	} else {
-		__u64 interp;
-
-		if (!read_user_u64(py->runtime + py->off[STACKD_PY_RUNTIME_INTERP_HEAD], &interp) ||
-		    !interp ||
-		    !read_user_u64(interp + py->off[STACKD_PY_INTERP_THREADS_HEAD], &s.cur))
+		now = bpf_ktime_get_ns();
+		/* No thread state a moment ago: a native thread, most likely. */
+		if (cached && !cached->tstate && now - cached->searched_ns < PY_SEARCH_NS)
 			return 0;
-		bpf_loop(STACKD_PY_MAX_THREADS, py_search_cb, &s, 0);
+		if (read_user_u64(py->runtime + py->off[STACKD_PY_RUNTIME_INTERP_HEAD], &interp) &&
+		    interp &&
+		    read_user_u64(interp + py->off[STACKD_PY_INTERP_THREADS_HEAD], &s.cur))
+			bpf_loop(STACKD_PY_MAX_THREADS, py_search_cb, &s, 0);
+		ent.tstate = s.found;
+		ent.searched_ns = now;
+		bpf_map_update_elem(&py_tstates, &host_tid, &ent, BPF_ANY);
 		if (!s.found)
 			return 0;
-		bpf_map_update_elem(&py_tstates, &host_tid, &s.found, BPF_ANY);
 	}
 	if (!read_user_u64(s.found + py->off[STACKD_PY_TSTATE_CFRAME], &cframe) || !cframe ||
 	    !read_user_u64(cframe + py->off[STACKD_PY_CFRAME_CURRENT_FRAME], &frame))

@@ -266,9 +266,21 @@ struct stackd_py_proc {
 	__u64 eval_lo, eval_hi; /* _PyEval_EvalFrameDefault, [lo, hi) */
 	__u64 code_type, str_type, bytes_type; /* &PyCode_Type, &PyUnicode_Type, &PyBytes_Type */
 	__u16 off[24];			       /* enum stackd_py_off */
+	/*
+	 * Where the walk reads a frame's fields (code, previous, prev_instr,
+	 * is_entry, owner) with one read of frame_len (<= STACKD_PY_WIN) bytes,
+	 * and a code object's (qualname, firsttraceable): the smallest of those
+	 * offsets, and up to the end of the last field.
+	 */
+	__u16 frame_win;
+	__u16 code_win;
+	__u8 frame_len;
+	__u8 code_len;
 	__u8 owned_by_generator; /* _PyInterpreterFrame.owner of a generator's frame */
-	__u8 pad[7];
+	__u8 pad[1];
 };
+
+#define STACKD_PY_WIN 64
 
 /* A code object's names and lines, as the walk read them (STACKD_EVENT_PY_CODE). */
 struct stackd_py_code {
