@@ -927,7 +927,8 @@ static __always_inline long py_step(struct walk_ctx *c, struct walk_state *w)
 	if (prev_instr >= base && (prev_instr - base) / 2 < STACKD_PY_LASTI_NONE)
 		lasti = (prev_instr - base) / 2;
 	/* A frame that has not started (_PyFrame_IsIncomplete) is not shown, as CPython does. */
-	if (owner == py->owned_by_generator || (prev_instr >= base && lasti >= (__u64)(__s64)first)) {
+	if (owner == py->owned_by_generator ||
+	    (prev_instr >= base && lasti >= (__u64)(__s64)first)) {
 		if (code > STACKD_PY_CODE_MASK) {
 			count(STACKD_CNT_PY_CODES_BAD);
 			code = 0;
