@@ -600,6 +600,21 @@ int agent_start(struct agent *a)
 	err = loader_open(&lopts, &a->loader);
 	if (!err)
 		err = loader_load(a->loader);
+	/*
+	 * The Python walk is verified on the kernels the README states; a verifier that
+	 * refuses it must not cost the whole profiler: the rest loads without it.
+	 */
+	if (err && err != -ENOMEM && lopts.python && lopts.unwind_mode == STACKD_UNWIND_KERNEL) {
+		pr_warn("loading the BPF programs with Python frames failed (%s): loading them "
+			"without (--python.enabled=false); Python frames stay the interpreter's",
+			strerror(-err));
+		loader_free(a->loader);
+		a->loader = NULL;
+		lopts.python = false;
+		err = loader_open(&lopts, &a->loader);
+		if (!err)
+			err = loader_load(a->loader);
+	}
 	if (!err)
 		err = start_tables(a);
 	if (!err)

@@ -238,10 +238,13 @@ struct py_code_key {
 	__u32 pad;
 };
 
-/* Code objects whose record was sent, with the co_qualname pointer they had then. */
+/*
+ * Code objects whose record was sent, with the co_qualname pointer they had then (an
+ * evicted one is only described again).
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
+	__uint(max_entries, 16384);
 	__type(key, struct py_code_key);
 	__type(value, __u64);
 } py_codes SEC(".maps");
