@@ -22,3 +22,5 @@ stackd_unit_test(test_stats SOURCES test_stats.c LIBS agent_core)
 target_compile_definitions(test_stats PRIVATE STACKD_GOLDEN_DIR="${CMAKE_CURRENT_SOURCE_DIR}/golden")
 # The unwind table manager (row pool, eviction, entry rewrites) against a fake kernel.
 stackd_unit_test(test_unwtables SOURCES test_unwtables.c LIBS agent_core)
+# CPython processes: the py_procs entry of a live python3.11, one probe per file, none for sh.
+stackd_unit_test(test_pyprocs SOURCES test_pyprocs.c LIBS agent_core)
