@@ -52,6 +52,7 @@ struct drain {
 	uint64_t seq;
 	uint64_t next_drain_ns;
 	uint64_t last_poll_ns; /* when process events were last read */
+	bool poll_first;       /* read them at this drain's first record */
 
 	/* The drain thread's own counters: it alone writes and reads them, without a lock. */
 	struct agent_stats stats;
@@ -537,8 +538,14 @@ static void feed_record(void *ctx, const struct loader_record *r)
 	};
 	uint64_t now = mono_ns();
 
-	/* Between records: no frames are borrowed from the caches across the poll. */
-	if (now - d->last_poll_ns >= DRAIN_POLL_EVERY_NS) {
+	/*
+	 * Between records: no frames are borrowed from the caches across the poll. At the
+	 * first record of a drain too: the sets were swapped and every program that counted
+	 * into this one has finished, so the records it sent first (a Python code object's
+	 * description, before the sample naming it) are all in the ring now.
+	 */
+	if (d->poll_first || now - d->last_poll_ns >= DRAIN_POLL_EVERY_NS) {
+		d->poll_first = false;
 		d->last_poll_ns = now;
 		loader_poll_events(d->p.loader, DRAIN_POLL_BUDGET_NS);
 	}
@@ -613,6 +620,7 @@ static void do_drain(struct drain *d)
 	d->t0 = t0;
 
 	d->seq++;
+	d->poll_first = true;
 	if (loader_drain(d->p.loader, feed_record, d, &ds) != 0)
 		memset(&ds, 0, sizeof(ds));
 	/* Samples unwound from stack copies since the last drain join the same path. */

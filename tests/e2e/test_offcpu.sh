@@ -15,7 +15,7 @@
 #            (snapshot, then it stops itself) and exit.
 #            A second instance (same binary, same stacks, other pid) and a shell loop of
 #            `sleep 0.05` are the other processes.
-#   agent:   run 1 --offcpu.enabled --offcpu.min-duration=1us;
+#   agent:   run 1 --offcpu.enabled --offcpu.min-duration=1us --profiling.frequency=999;
 #            run 2 the same with --profiling.pids=<fixture pid>
 #   checks:  objdump: the phases call (not jmp to) nanosleep/read/write, no tail call to a phase;
 #            run 1: the profile's sample types are switches/count, offcpu/nanoseconds; every
@@ -56,7 +56,10 @@ MIN_EXACT_PCT=99 # blocked stacks with the exact chain, blocked ns with reason=s
 MIN_BLOCKED_PCT=95
 MAX_UNATTR_PCT=1
 OFFCPU_CC=gcc
-AGENT_ARGS=(--offcpu.enabled --offcpu.min-duration=1us)
+# 999 Hz: the history's wall split takes phase_cpu's share from CPU samples; at the default
+# 19 Hz the fixture's ~2 s of CPU are ~40 samples, which can also fall in step with its
+# 40 ms cycle (CI saw 19 samples for 1.8 s of CPU, the cpu share 4 points low, twice).
+AGENT_ARGS=(--offcpu.enabled --offcpu.min-duration=1us --profiling.frequency=999)
 
 e2e_require_bpf
 e2e_require_cmd "$OFFCPU_CC" objdump go curl python3

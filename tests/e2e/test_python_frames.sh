@@ -152,6 +152,7 @@ for inst in host ns; do
 	check "$(ge "$(pct "$good" "$cook")" "$MIN_PCT")" \
 		"$inst: $(pct "$good" "$cook")% of them read bake|fry|boil;Kitchen.cook;Kitchen.serve;main;<module>;PyEval_EvalCode;...;_start (want >= $MIN_PCT%)"
 	tot=$((fb + ff + fc))
+	info "$inst: split bake:fry:boil, stackd $(pct "$bk" "$good"):$(pct "$fr" "$good"):$(pct "$bo" "$good"), fixture $(pct "$fb" "$tot"):$(pct "$ff" "$tot"):$(pct "$fc" "$tot")"
 	for row in "bake $bk $fb" "fry $fr $ff" "boil $bo $fc"; do
 		read -r name sd fx <<<"$row"
 		a=$(pct "$fx" "$tot")
