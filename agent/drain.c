@@ -243,7 +243,9 @@ static void on_py_code(struct drain *d, const struct stackd_py_code *r)
 		    r->filename_kind, filename, sizeof(filename));
 	if (!qualname[0])
 		snprintf(qualname, sizeof(qualname), "%s", PY_UNKNOWN_FRAME);
-	symbolizer_py_code_add(d->p.sym, (pid_t)r->tgid, &c);
+	/* Another object at an address described before: stacks named through it go. */
+	if (symbolizer_py_code_add(d->p.sym, (pid_t)r->tgid, &c) > 0)
+		stackcache_forget(d->p.stacks, r->tgid, r->start_boottime);
 	d->stats.py_codes++;
 }
 
@@ -341,10 +343,16 @@ void drain_on_dwarf_sample(void *ctx, const struct stackd_dwarf_sample *rec, siz
 /* ---- one sample: attribute, label, symbolize, hand to the sinks ---------------------------- */
 
 /* Results with an unmapped frame are not cached: a later maps refresh may resolve them. */
+/* A frame outside every mapping of the snapshot (a Python frame is named without one). */
+static bool unmapped(const struct sym_frame *f)
+{
+	return !f->mapping && !py_is_frame(f->addr);
+}
+
 static bool fully_mapped(const struct sym_result *res)
 {
 	for (size_t i = 0; i < res->nr; i++)
-		if (!res->frames[i].mapping)
+		if (unmapped(&res->frames[i]))
 			return false;
 	return true;
 }
@@ -364,7 +372,7 @@ static struct sym_result *symbolize_user(struct drain *d, struct proc *p, const 
 		return NULL;
 	/* Only a new snapshot (the re-reads are rate-limited) can tell more. */
 	if (res->nr && !p->has_exited &&
-	    (!res->frames[0].mapping ||
+	    (unmapped(&res->frames[0]) ||
 	     (p->maps_refreshes < PROC_MAPS_YOUNG && !fully_mapped(res))) &&
 	    refresh_maps(d, p)) {
 		sym_result_free(res);

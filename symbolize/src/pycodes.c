@@ -126,13 +126,16 @@ int pycodes_add(struct pycodes *c, pid_t pid, const struct symbolizer_py_code *c
 	size_t bytes = sizeof(struct pc_entry) + strlen(qn) + strlen(fn) + 2 + code->linetable_len;
 	struct pc_entry *e, *old;
 	struct pc_proc *p;
+	int replaced = 0;
 	char *pool;
 
 	if (bytes > c->max_bytes)
 		goto refuse;
 	old = entry_find(c, pid, code->code);
-	if (old)
+	if (old) {
 		entry_drop(c, old);
+		replaced = 1;
+	}
 	while (c->st.bytes + bytes > c->max_bytes && !list_empty(&c->lru)) {
 		entry_drop(c, list_entry(c->lru.prev, struct pc_entry, lru));
 		c->st.evicted++;
@@ -177,7 +180,7 @@ int pycodes_add(struct pycodes *c, pid_t pid, const struct symbolizer_py_code *c
 	c->st.entries++;
 	c->st.bytes += bytes;
 	c->st.added++;
-	return 0;
+	return replaced;
 refuse:
 	c->st.refused++;
 	return -ENOMEM;

@@ -39,7 +39,7 @@ struct pycodes_stats {
 
 int pycodes_new(size_t max_bytes, struct pycodes **out);
 void pycodes_free(struct pycodes *c);
-/* Add, or replace the entry of the same (pid, code). 0, or -ENOMEM (counted). */
+/* Add (0), or replace the entry of the same (pid, code) (1); -ENOMEM (counted). */
 int pycodes_add(struct pycodes *c, pid_t pid, const struct symbolizer_py_code *code);
 /* The entry, or NULL; borrowed until the next add or forget. */
 const struct pycode *pycodes_get(struct pycodes *c, pid_t pid, uint64_t code);

@@ -577,7 +577,7 @@ static void test_pycodes(void **state)
 	assert_null(pycodes_get(c, 11, 0x1000));
 	/* The same (pid, address) again: replaced (another object there now). */
 	b.qualname = "B.g";
-	assert_int_equal(pycodes_add(c, 10, &b), 0);
+	assert_int_equal(pycodes_add(c, 10, &b), 1);
 	assert_string_equal(pycodes_get(c, 10, 0x1000)->qualname, "B.g");
 	pycodes_get_stats(c, &st);
 	assert_int_equal(st.entries, 1);

@@ -200,7 +200,11 @@ struct symbolizer_py_code {
 	size_t linetable_len;
 };
 
-/* Add (or replace) process @pid's record of a code object. 0 or -ENOMEM (counted). */
+/*
+ * Add process @pid's record of a code object: 0; 1 when it replaced one at the same
+ * address (another object there now: frames named through the old one are stale);
+ * -ENOMEM (counted).
+ */
 int symbolizer_py_code_add(struct symbolizer *s, pid_t pid, const struct symbolizer_py_code *c);
 /* Drop @pid's records (it exited, or exec'd another image). */
 void symbolizer_py_forget(struct symbolizer *s, pid_t pid);
