@@ -44,17 +44,15 @@ sleep 0.2
 # run_delay PID...: the sum of the second schedstat field (ns waiting on a run queue).
 run_delay() { for p in "$@"; do cat "/proc/$p/schedstat"; done | awk '{ s += $2 } END { printf "%.0f\n", s }'; }
 
-drains() { curl -fsS -m 10 "$AGENT_URL/metrics" | awk '$1 == "stackd_drains_total" { print $2 }'; }
-
 # snap NAME: with both loops stopped (no run-queue time accrues to either account), /metrics
 # once two drains have passed (every period that ended is counted), and the run-queue delay.
 snap()
 {
 	local d0
 	kill -STOP "$p1" "$p2"
-	d0=$(drains)
+	d0=$(e2e_drains)
 	for _ in $(seq 1 100); do
-		(($(drains) >= d0 + 2)) && break
+		(($(e2e_drains) >= d0 + 2)) && break
 		sleep 0.1
 	done
 	curl -fsS -m 10 -o "$T/$1.prom" "$AGENT_URL/metrics" || fail "GET /metrics failed"

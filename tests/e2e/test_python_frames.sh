@@ -74,23 +74,23 @@ curl -fsS -m 10 -o "$T/metrics.txt" "$AGENT_URL/metrics" || fail "GET /metrics f
 info "Python metrics:"
 grep -E '^stackd_python_' "$T/metrics.txt" | sed 's/^/    /'
 
+# history NAME QUERY: /debug/pprof/history?QUERY into $T/NAME.pb.gz, -raw into $T/NAME.raw,
+# flattened into $T/NAME.tsv.
+history()
+{
+	local url="$AGENT_URL/debug/pprof/history?$2" code rc=0
+	code=$(curl -sS -m 30 -o "$T/$1.pb.gz" -w '%{http_code}' "$url" 2>"$T/$1.curl.err") || true
+	[[ $code == 200 ]] || fail "GET $url: HTTP ${code:-none} $(cat "$T/$1.curl.err")"
+	e2e_pprof -symbolize=none -raw "$T/$1.pb.gz" >"$T/$1.raw" 2>"$T/$1.raw.err" || rc=$?
+	((rc == 0)) || { cat "$T/$1.raw.err" >&2; fail "go tool pprof -raw ($url) exited with status $rc"; }
+	pprof_flatten <"$T/$1.raw" >"$T/$1.tsv"
+}
+
 for inst in host ns; do
 	declare -n pid=$inst
-	url="$AGENT_URL/debug/pprof/history?pid=$pid&seconds=600"
-	code=$(curl -sS -m 30 -o "$T/$inst.pb.gz" -w '%{http_code}' "$url" 2>"$T/$inst.curl.err") || true
-	[[ $code == 200 ]] || fail "GET $url: HTTP ${code:-none} $(cat "$T/$inst.curl.err")"
-	rc=0
-	e2e_pprof -symbolize=none -raw "$T/$inst.pb.gz" >"$T/$inst.raw" 2>"$T/$inst.raw.err" || rc=$?
-	((rc == 0)) || { cat "$T/$inst.raw.err" >&2; fail "go tool pprof -raw exited with status $rc"; }
-	pprof_flatten <"$T/$inst.raw" >"$T/$inst.tsv"
+	history "$inst" "pid=$pid&seconds=600"
 	# The off-CPU history: the hasher's sleeps (time.sleep, GIL released), by switches.
-	url="$AGENT_URL/debug/pprof/history?type=offcpu&pid=$pid&seconds=600"
-	code=$(curl -sS -m 30 -o "$T/$inst.off.pb.gz" -w '%{http_code}' "$url" 2>"$T/$inst.curl.err") || true
-	[[ $code == 200 ]] || fail "GET $url: HTTP ${code:-none} $(cat "$T/$inst.curl.err")"
-	rc=0
-	e2e_pprof -symbolize=none -raw "$T/$inst.off.pb.gz" >"$T/$inst.off.raw" 2>"$T/$inst.raw.err" || rc=$?
-	((rc == 0)) || { cat "$T/$inst.raw.err" >&2; fail "go tool pprof -raw (off-CPU) exited with status $rc"; }
-	pprof_flatten <"$T/$inst.off.raw" >"$T/$inst.off.tsv"
+	history "$inst.off" "type=offcpu&pid=$pid&seconds=600"
 	unset -n pid
 done
 agent_stop
