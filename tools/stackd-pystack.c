@@ -19,25 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "symbolize/procmaps.h"
 #include "symbolize/python.h"
 
 #define MAX_FRAMES 256
-
-static int vm_read(void *ctx, uint64_t addr, void *buf, size_t len)
-{
-	pid_t pid = *(pid_t *)ctx;
-	struct iovec local = {.iov_base = buf, .iov_len = len};
-	struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
-	ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
-
-	if (n < 0)
-		return -errno;
-	return (size_t)n == len ? 0 : -EFAULT;
-}
 
 /* The CPython runtime among @pid's mappings: 0 and *@p, else -ENOENT/-ENOTSUP. */
 static int find_runtime(pid_t pid, const struct procmaps *maps, struct py_proc *p,
@@ -131,7 +118,7 @@ int main(int argc, char **argv)
 	}
 	printf("pid %d CPython %u.%u.%u (%s)\n", (int)pid, version >> 24, version >> 16 & 0xff,
 	       version >> 8 & 0xff, path);
-	n = py_threads(&(struct py_mem){.ctx = &pid, .read = vm_read}, &p, threads,
+	n = py_threads(&(struct py_mem){.ctx = &pid, .read = py_mem_read_process}, &p, threads,
 		       sizeof(threads) / sizeof(threads[0]));
 	if (n < 0) {
 		fprintf(stderr, "stackd-pystack: cannot read the runtime of pid %d: %s\n", (int)pid,
@@ -140,7 +127,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (i = 0; i < n; i++) {
-		const struct py_mem m = {.ctx = &pid, .read = vm_read};
+		const struct py_mem m = {.ctx = &pid, .read = py_mem_read_process};
 		struct py_frame frames[MAX_FRAMES];
 		int j, nf;
 

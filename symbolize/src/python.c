@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define SYMTAB_MAX  (16u << 20) /* .dynsym plus .dynstr read, at most */
@@ -252,6 +253,17 @@ void py_proc_init(struct py_proc *p, const struct py_runtime *rt, uint64_t bias)
 	p->bytes_type = rt->bytes_type + bias;
 	p->eval_lo = rt->eval_lo ? rt->eval_lo + bias : 0;
 	p->eval_hi = rt->eval_hi ? rt->eval_hi + bias : 0;
+}
+
+int py_mem_read_process(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec local = {.iov_base = buf, .iov_len = len};
+	struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
+	ssize_t n = process_vm_readv(*(pid_t *)ctx, &local, 1, &remote, 1, 0);
+
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EFAULT;
 }
 
 /* ---- the process: thread states and frames --------------------------------------------------- */

@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -264,16 +263,6 @@ static const char live_py[] = "import threading\n"			  /* 1 */
 			      "print('ready', flush=True)\n"		  /* 14 */
 			      "Bakery().run(3)\n";			  /* 15 */
 
-static int vm_read(void *ctx, uint64_t addr, void *buf, size_t len)
-{
-	pid_t pid = *(pid_t *)ctx;
-	struct iovec local = {.iov_base = buf, .iov_len = len};
-	struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
-	ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
-
-	return n == (ssize_t)len ? 0 : -EFAULT;
-}
-
 static bool find_proc(pid_t pid, struct py_proc *p)
 {
 	struct procmaps *maps;
@@ -385,7 +374,7 @@ static void test_live(void **state)
 	waitpid(pid, &status, WUNTRACED);
 
 	assert_true(find_proc(pid, &p));
-	m = (struct py_mem){.ctx = &pid, .read = vm_read};
+	m = (struct py_mem){.ctx = &pid, .read = py_mem_read_process};
 	n = py_threads(&m, &p, th, 16);
 	assert_int_equal(n, 2);
 	for (i = 0; i < n; i++) {

@@ -126,6 +126,12 @@ struct py_mem {
 	int (*read)(void *ctx, uint64_t addr, void *buf, size_t len);
 };
 
+/*
+ * A read of a live process for tools and tests (@ctx: a pid_t): process_vm_readv.
+ * It waits for the pages it reads; the agent never uses it (the kernel walk reads).
+ */
+int py_mem_read_process(void *ctx, uint64_t addr, void *buf, size_t len);
+
 /* One process's runtime at its addresses (py_runtime + bias). */
 struct py_proc {
 	const struct py_layout *layout;
