@@ -141,7 +141,7 @@ static void test_live(void **state)
 	assert_int_equal(st.procs, 2);
 
 	/* A process that is no CPython: no entry. */
-	sh = spawn("/bin/sh", "sleep 30");
+	sh = spawn("/bin/sh", "exec sleep 30");
 	assert_int_equal(procmaps_read("/proc", sh, PROCMAPS_EXEC_ONLY, &maps), 0);
 	pyprocs_update(pp, (uint32_t)sh, 5, maps);
 	procmaps_free(maps);
