@@ -17,8 +17,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define SYMTAB_MAX  (16u << 20) /* .dynsym plus .dynstr read, at most */
-#define SHNUM_MAX   4096
 #define STR_MAX_LEN (PY_MAX_NAME * 4) /* code points read of a name, at most */
 
 static const struct py_layout layouts[] = {
@@ -57,191 +55,73 @@ const struct py_layout *py_layout_find(uint32_t hexversion)
 
 /* ---- the object: .dynsym, the version word ------------------------------------------------ */
 
-struct src {
-	int fd;
-	const unsigned char *mem;
-	uint64_t size;
+struct scan {
+	struct py_runtime *rt;
+	uint64_t version_vaddr;
 };
 
-static int src_read(const struct src *s, uint64_t off, void *buf, size_t len)
+/* The symbols the walk needs, by name, from .dynsym. */
+static void on_sym(void *ctx, const char *name, uint64_t value, uint64_t size, unsigned type)
 {
-	ssize_t n;
+	struct scan *sc = ctx;
+	struct py_runtime *rt = sc->rt;
 
-	if (off > s->size || len > s->size - off)
-		return -EINVAL;
-	if (s->mem) {
-		memcpy(buf, s->mem + off, len);
-		return 0;
-	}
-	n = pread(s->fd, buf, len, (off_t)off);
-	return n == (ssize_t)len ? 0 : -EINVAL;
-}
-
-static int vaddr_to_off(const struct py_runtime *rt, uint64_t vaddr, uint64_t len, uint64_t *off)
-{
-	uint16_t i;
-
-	for (i = 0; i < rt->nr_loads; i++) {
-		uint64_t v = rt->loads[i].vaddr;
-
-		if (vaddr >= v && vaddr - v <= rt->loads[i].filesz &&
-		    len <= rt->loads[i].filesz - (vaddr - v)) {
-			*off = rt->loads[i].off + (vaddr - v);
-			return 0;
-		}
-	}
-	return -ENOENT;
-}
-
-/* The symbols the walk needs, by name, from .dynsym (@sym, @nsym) and its strings. */
-static void scan_syms(const Elf64_Sym *sym, size_t nsym, const char *str, size_t strsz,
-		      struct py_runtime *rt, uint64_t *version_vaddr)
-{
-	size_t i;
-
-	for (i = 0; i < nsym; i++) {
-		const char *name;
-		size_t left;
-
-		if (!sym[i].st_name || sym[i].st_name >= strsz || sym[i].st_shndx == SHN_UNDEF)
-			continue;
-		name = str + sym[i].st_name;
-		left = strsz - sym[i].st_name;
-		if (!memchr(name, '\0', left))
-			continue;
-		if (!strcmp(name, "_PyRuntime"))
-			rt->runtime = sym[i].st_value;
-		else if (!strcmp(name, "PyCode_Type"))
-			rt->code_type = sym[i].st_value;
-		else if (!strcmp(name, "PyUnicode_Type"))
-			rt->str_type = sym[i].st_value;
-		else if (!strcmp(name, "PyBytes_Type"))
-			rt->bytes_type = sym[i].st_value;
-		else if (!strcmp(name, "Py_Version") && sym[i].st_size >= 4)
-			*version_vaddr = sym[i].st_value;
-		else if (!strcmp(name, "_PyEval_EvalFrameDefault") &&
-			 ELF64_ST_TYPE(sym[i].st_info) == STT_FUNC &&
-			 sym[i].st_value <= UINT64_MAX - sym[i].st_size) {
-			rt->eval_lo = sym[i].st_value;
-			rt->eval_hi = sym[i].st_value + sym[i].st_size;
-		}
+	if (!strcmp(name, "_PyRuntime"))
+		rt->runtime = value;
+	else if (!strcmp(name, "PyCode_Type"))
+		rt->code_type = value;
+	else if (!strcmp(name, "PyUnicode_Type"))
+		rt->str_type = value;
+	else if (!strcmp(name, "PyBytes_Type"))
+		rt->bytes_type = value;
+	else if (!strcmp(name, "Py_Version") && size >= 4)
+		sc->version_vaddr = value;
+	else if (!strcmp(name, "_PyEval_EvalFrameDefault") && type == STT_FUNC &&
+		 value <= UINT64_MAX - size) {
+		rt->eval_lo = value;
+		rt->eval_hi = value + size;
 	}
 }
 
-static int probe(const struct src *s, struct py_runtime *rt)
+static int probe(const struct elfdyn_src *s, struct py_runtime *rt)
 {
-	Elf64_Ehdr eh;
-	Elf64_Shdr *sh = NULL, dynsym, dynstr;
-	void *tab = NULL;
-	uint64_t version_vaddr = 0, off;
+	struct scan sc = {.rt = rt};
 	uint32_t version;
-	size_t i;
 	int err;
 
 	memset(rt, 0, sizeof(*rt));
-	if (src_read(s, 0, &eh, sizeof(eh)) || memcmp(eh.e_ident, ELFMAG, SELFMAG))
-		return -ENOEXEC;
-	if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB ||
-	    (eh.e_type != ET_EXEC && eh.e_type != ET_DYN))
-		return -ENOEXEC;
-	rt->e_type = eh.e_type;
-	if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_shentsize != sizeof(Elf64_Shdr) ||
-	    !eh.e_shnum || eh.e_shnum > SHNUM_MAX || eh.e_phnum > 64)
+	err = elfdyn_scan(s, &rt->elf, on_sym, &sc);
+	if (err)
+		return err;
+	if (!rt->runtime || !rt->code_type || !sc.version_vaddr)
+		return -ENOENT;
+	if (elfdyn_read_vaddr(s, &rt->elf, sc.version_vaddr, &version, sizeof(version)))
 		return -EINVAL;
-	for (i = 0; i < eh.e_phnum; i++) {
-		Elf64_Phdr ph;
-
-		if (src_read(s, eh.e_phoff + i * sizeof(ph), &ph, sizeof(ph)))
-			return -EINVAL;
-		if (ph.p_type != PT_LOAD ||
-		    rt->nr_loads == sizeof(rt->loads) / sizeof(rt->loads[0]))
-			continue;
-		rt->loads[rt->nr_loads].off = ph.p_offset;
-		rt->loads[rt->nr_loads].vaddr = ph.p_vaddr;
-		rt->loads[rt->nr_loads].filesz = ph.p_filesz;
-		rt->nr_loads++;
-	}
-	sh = calloc(eh.e_shnum, sizeof(*sh));
-	if (!sh)
-		return -ENOMEM;
-	if (eh.e_shoff > s->size || src_read(s, eh.e_shoff, sh, (size_t)eh.e_shnum * sizeof(*sh))) {
-		err = -EINVAL;
-		goto out;
-	}
-	for (i = 0; i < eh.e_shnum && sh[i].sh_type != SHT_DYNSYM; i++)
-		;
-	err = -ENOENT;
-	if (i == eh.e_shnum || sh[i].sh_link >= eh.e_shnum || sh[i].sh_entsize != sizeof(Elf64_Sym))
-		goto out;
-	dynsym = sh[i];
-	dynstr = sh[dynsym.sh_link];
-	err = -EINVAL;
-	if (dynstr.sh_type != SHT_STRTAB || dynsym.sh_size > SYMTAB_MAX ||
-	    dynstr.sh_size > SYMTAB_MAX - dynsym.sh_size || !dynstr.sh_size)
-		goto out;
-	tab = malloc(dynsym.sh_size + dynstr.sh_size);
-	if (!tab) {
-		err = -ENOMEM;
-		goto out;
-	}
-	if (src_read(s, dynsym.sh_offset, tab, dynsym.sh_size) ||
-	    src_read(s, dynstr.sh_offset, (char *)tab + dynsym.sh_size, dynstr.sh_size))
-		goto out;
-	scan_syms(tab, dynsym.sh_size / sizeof(Elf64_Sym), (char *)tab + dynsym.sh_size,
-		  dynstr.sh_size, rt, &version_vaddr);
-	err = -ENOENT;
-	if (!rt->runtime || !rt->code_type || !version_vaddr)
-		goto out;
-	if (vaddr_to_off(rt, version_vaddr, sizeof(version), &off) ||
-	    src_read(s, off, &version, sizeof(version))) {
-		err = -EINVAL;
-		goto out;
-	}
 	rt->hexversion = version;
 	rt->layout = py_layout_find(version);
-	err = rt->layout && rt->str_type && rt->bytes_type ? 0 : -ENOTSUP;
-out:
-	free(tab);
-	free(sh);
-	return err;
+	return rt->layout && rt->str_type && rt->bytes_type ? 0 : -ENOTSUP;
 }
 
 int py_runtime_probe_fd(int fd, struct py_runtime *out)
 {
-	struct stat st;
-	struct src s = {.fd = fd};
+	struct elfdyn_src s;
+	int err;
 
 	memset(out, 0, sizeof(*out));
-	if (fstat(fd, &st))
-		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return -ENOEXEC;
-	s.size = (uint64_t)st.st_size;
-	return probe(&s, out);
+	err = elfdyn_src_fd(fd, &s);
+	return err ? err : probe(&s, out);
 }
 
 int py_runtime_probe_mem(const void *data, size_t len, struct py_runtime *out)
 {
-	struct src s = {.fd = -1, .mem = data, .size = len};
+	struct elfdyn_src s = {.fd = -1, .mem = data, .size = len};
 
 	return probe(&s, out);
 }
 
 int py_runtime_bias(const struct py_runtime *rt, uint64_t start, uint64_t offset, uint64_t *bias)
 {
-	uint16_t i;
-
-	if (rt->e_type == ET_EXEC) {
-		*bias = 0;
-		return 0;
-	}
-	for (i = 0; i < rt->nr_loads; i++) {
-		if (offset >= rt->loads[i].off && offset - rt->loads[i].off < rt->loads[i].filesz) {
-			*bias = start - (rt->loads[i].vaddr + (offset - rt->loads[i].off));
-			return 0;
-		}
-	}
-	return -ENOENT;
+	return elfdyn_bias(&rt->elf, start, offset, bias);
 }
 
 void py_proc_init(struct py_proc *p, const struct py_runtime *rt, uint64_t bias)

@@ -32,6 +32,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "symbolize/elfdyn.h"
+
 #define PY_MAX_NAME	 512	      /* bytes of UTF-8 kept of a name or file name (truncated) */
 #define PY_MAX_LINETABLE (256u << 10) /* a bigger location table is not read */
 #define PY_MAX_THREADS	 4096	      /* thread states one walk of a process lists */
@@ -97,11 +99,7 @@ struct py_runtime {
 	uint64_t eval_hi;
 	uint32_t hexversion; /* Py_Version */
 	const struct py_layout *layout;
-	uint16_t e_type;
-	uint16_t nr_loads;
-	struct {
-		uint64_t off, vaddr, filesz;
-	} loads[8];
+	struct elfdyn elf; /* its segments, for the bias */
 };
 
 /*
