@@ -118,7 +118,7 @@ int main(int argc, char **argv)
 	}
 	printf("pid %d CPython %u.%u.%u (%s)\n", (int)pid, version >> 24, version >> 16 & 0xff,
 	       version >> 8 & 0xff, path);
-	n = py_threads(&(struct py_mem){.ctx = &pid, .read = py_mem_read_process}, &p, threads,
+	n = py_threads(&(struct procmem){.ctx = &pid, .read = procmem_read_process}, &p, threads,
 		       sizeof(threads) / sizeof(threads[0]));
 	if (n < 0) {
 		fprintf(stderr, "stackd-pystack: cannot read the runtime of pid %d: %s\n", (int)pid,
@@ -127,7 +127,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (i = 0; i < n; i++) {
-		const struct py_mem m = {.ctx = &pid, .read = py_mem_read_process};
+		const struct procmem m = {.ctx = &pid, .read = procmem_read_process};
 		struct py_frame frames[MAX_FRAMES];
 		int j, nf;
 

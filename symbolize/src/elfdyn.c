@@ -131,8 +131,8 @@ out:
 	return err;
 }
 
-int elfdyn_read_vaddr(const struct elfdyn_src *s, const struct elfdyn *e, uint64_t vaddr,
-		      void *buf, size_t len)
+int elfdyn_read_vaddr(const struct elfdyn_src *s, const struct elfdyn *e, uint64_t vaddr, void *buf,
+		      size_t len)
 {
 	for (uint16_t i = 0; i < e->nr_loads; i++) {
 		uint64_t v = e->loads[i].vaddr;

@@ -641,6 +641,16 @@ const struct perfmap *perfmap_cache_get(struct perfmap_cache *c, pid_t pid)
 	return p->pm;
 }
 
+void perfmap_cache_reload(struct perfmap_cache *c, pid_t pid)
+{
+	struct perfmap_proc *p = proc_slot(c, pid, false);
+
+	if (p) {
+		p->has_file = false; /* not an append: proc_refresh() parses it whole */
+		p->checked_ns = 0;
+	}
+}
+
 void perfmap_cache_get_stats(const struct perfmap_cache *c, struct perfmap_cache_stats *out)
 {
 	*out = c->stats;

@@ -66,6 +66,12 @@ void perfmap_cache_free(struct perfmap_cache *c);
  */
 const struct perfmap *perfmap_cache_get(struct perfmap_cache *c, pid_t pid);
 size_t perfmap_cache_bytes(const struct perfmap_cache *c);
+/*
+ * @pid's file was rewritten, not appended to (HotSpot writes its map anew at
+ * each request): the next perfmap_cache_get() re-reads it in full, at once.
+ * The table read before serves until then. Unknown pids: a no-op.
+ */
+void perfmap_cache_reload(struct perfmap_cache *c, pid_t pid);
 
 struct perfmap_cache_stats {
 	uint64_t truncated;	/* reads that stopped at the memory budget */

@@ -135,27 +135,16 @@ void py_proc_init(struct py_proc *p, const struct py_runtime *rt, uint64_t bias)
 	p->eval_hi = rt->eval_hi ? rt->eval_hi + bias : 0;
 }
 
-int py_mem_read_process(void *ctx, uint64_t addr, void *buf, size_t len)
-{
-	struct iovec local = {.iov_base = buf, .iov_len = len};
-	struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
-	ssize_t n = process_vm_readv(*(pid_t *)ctx, &local, 1, &remote, 1, 0);
-
-	if (n < 0)
-		return -errno;
-	return (size_t)n == len ? 0 : -EFAULT;
-}
-
 /* ---- the process: thread states and frames --------------------------------------------------- */
 
-static int rd_u64(const struct py_mem *m, uint64_t addr, uint64_t *v)
+static int rd_u64(const struct procmem *m, uint64_t addr, uint64_t *v)
 {
 	if (addr > UINT64_MAX - 8)
 		return -EFAULT;
 	return m->read(m->ctx, addr, v, sizeof(*v));
 }
 
-int py_threads(const struct py_mem *m, const struct py_proc *p, struct py_thread *out, size_t max)
+int py_threads(const struct procmem *m, const struct py_proc *p, struct py_thread *out, size_t max)
 {
 	const struct py_layout *l = p->layout;
 	uint64_t interp, ts;
@@ -184,8 +173,8 @@ int py_threads(const struct py_mem *m, const struct py_proc *p, struct py_thread
 	return (int)n;
 }
 
-int py_stack(const struct py_mem *m, const struct py_proc *p, uint64_t tstate, struct py_frame *out,
-	     size_t max)
+int py_stack(const struct procmem *m, const struct py_proc *p, uint64_t tstate,
+	     struct py_frame *out, size_t max)
 {
 	const struct py_layout *l = p->layout;
 	uint64_t cframe, frame, code, prev_instr;
@@ -299,7 +288,7 @@ size_t py_str_utf8(const unsigned char *raw, size_t len, unsigned kind, char *ds
  * UTF-8, NUL-terminated, truncated to fit. -EINVAL when it is not a compact,
  * ready str of this runtime.
  */
-static int read_str(const struct py_mem *m, const struct py_proc *p, uint64_t obj, char *dst,
+static int read_str(const struct procmem *m, const struct py_proc *p, uint64_t obj, char *dst,
 		    size_t cap)
 {
 	const struct py_layout *l = p->layout;
@@ -330,7 +319,7 @@ static int read_str(const struct py_mem *m, const struct py_proc *p, uint64_t ob
 	return 0;
 }
 
-int py_code_read(const struct py_mem *m, const struct py_proc *p, uint64_t code,
+int py_code_read(const struct procmem *m, const struct py_proc *p, uint64_t code,
 		 struct py_code *out)
 {
 	const struct py_layout *l = p->layout;

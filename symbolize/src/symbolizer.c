@@ -610,6 +610,11 @@ void symbolizer_py_forget(struct symbolizer *s, pid_t pid)
 	pycodes_forget(s->py, pid);
 }
 
+void symbolizer_perfmap_reload(struct symbolizer *s, pid_t pid)
+{
+	perfmap_cache_reload(s->perfmaps, pid);
+}
+
 static int user_frames(struct symbolizer *s, pid_t pid, const struct procmaps *maps,
 		       const uint64_t *ips, size_t nr, bool use_dwarf, struct sym_result **out)
 {

@@ -39,7 +39,7 @@ static int image_read(void *ctx, uint64_t addr, void *buf, size_t len)
 static void walk_memory(const uint8_t *data, size_t size)
 {
 	struct image im = {.b = data, .len = size};
-	const struct py_mem m = {.ctx = &im, .read = image_read};
+	const struct procmem m = {.ctx = &im, .read = image_read};
 	const struct py_proc p = {
 	    .layout = py_layout_find(0x030b0000),
 	    .runtime = FAKE_BASE,

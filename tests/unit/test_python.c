@@ -293,7 +293,7 @@ static bool find_proc(pid_t pid, struct py_proc *p)
 }
 
 /* "name file-suffix line|-" per frame, innermost first, into @out. */
-static void describe(const struct py_mem *m, const struct py_proc *p, uint64_t tstate, char *out,
+static void describe(const struct procmem *m, const struct py_proc *p, uint64_t tstate, char *out,
 		     size_t cap)
 {
 	struct py_frame fr[64];
@@ -342,7 +342,7 @@ static void test_live(void **state)
 	const char *tmp = getenv("STACKD_TEST_TMP");
 	struct py_thread th[16];
 	struct py_proc p;
-	struct py_mem m;
+	struct procmem m;
 	int fds[2], n, i, status;
 	FILE *f;
 	pid_t pid;
@@ -374,7 +374,7 @@ static void test_live(void **state)
 	waitpid(pid, &status, WUNTRACED);
 
 	assert_true(find_proc(pid, &p));
-	m = (struct py_mem){.ctx = &pid, .read = py_mem_read_process};
+	m = (struct procmem){.ctx = &pid, .read = procmem_read_process};
 	n = py_threads(&m, &p, th, 16);
 	assert_int_equal(n, 2);
 	for (i = 0; i < n; i++) {
@@ -459,7 +459,7 @@ static void test_hostile(void **state)
 	    .bytes_type = 0xb17e,
 	};
 	const struct py_layout *l = p.layout;
-	const struct py_mem m = {.ctx = &f, .read = fake_read};
+	const struct procmem m = {.ctx = &f, .read = fake_read};
 	struct py_thread th[8];
 	struct py_frame frames[8];
 	struct py_code c;

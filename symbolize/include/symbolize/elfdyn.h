@@ -49,8 +49,8 @@ int elfdyn_scan(const struct elfdyn_src *s, struct elfdyn *out,
 			    unsigned type),
 		void *ctx);
 /* @len bytes at link-time address @vaddr, from a PT_LOAD's file bytes: 0, -ENOENT, -EINVAL. */
-int elfdyn_read_vaddr(const struct elfdyn_src *s, const struct elfdyn *e, uint64_t vaddr,
-		      void *buf, size_t len);
+int elfdyn_read_vaddr(const struct elfdyn_src *s, const struct elfdyn *e, uint64_t vaddr, void *buf,
+		      size_t len);
 /*
  * The load bias of the object in a process that maps file offset @offset at
  * @start (a /proc/PID/maps line): runtime address = link-time address + bias.

@@ -13,7 +13,7 @@
  * checked (type objects by address, sizes capped) before anything is
  * allocated.
  *
- * Memory of the process is read through a caller's callback (struct py_mem:
+ * Memory of the process is read through a caller's callback (struct procmem:
  * process_vm_readv in tools, a buffer in tests and fuzzing), in small
  * bounded reads; a read that fails ends that walk or that name, never
  * anything else.
@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "symbolize/elfdyn.h"
+#include "symbolize/procmem.h"
 
 #define PY_MAX_NAME	 512	      /* bytes of UTF-8 kept of a name or file name (truncated) */
 #define PY_MAX_LINETABLE (256u << 10) /* a bigger location table is not read */
@@ -118,18 +119,6 @@ int py_runtime_probe_mem(const void *data, size_t len, struct py_runtime *out);
  */
 int py_runtime_bias(const struct py_runtime *rt, uint64_t start, uint64_t offset, uint64_t *bias);
 
-/* Reads @len bytes at @addr of the process: 0, or -errno (nothing read counts). */
-struct py_mem {
-	void *ctx;
-	int (*read)(void *ctx, uint64_t addr, void *buf, size_t len);
-};
-
-/*
- * A read of a live process for tools and tests (@ctx: a pid_t): process_vm_readv.
- * It waits for the pages it reads; the agent never uses it (the kernel walk reads).
- */
-int py_mem_read_process(void *ctx, uint64_t addr, void *buf, size_t len);
-
 /* One process's runtime at its addresses (py_runtime + bias). */
 struct py_proc {
 	const struct py_layout *layout;
@@ -149,7 +138,7 @@ struct py_thread {
  * how many were listed, or -errno when the runtime could not be read. A
  * cycle in a hostile list ends at the caps.
  */
-int py_threads(const struct py_mem *m, const struct py_proc *p, struct py_thread *out, size_t max);
+int py_threads(const struct procmem *m, const struct py_proc *p, struct py_thread *out, size_t max);
 
 struct py_frame {
 	uint64_t code;	/* PyCodeObject */
@@ -163,8 +152,8 @@ struct py_frame {
  * has not started (its last instruction before its first traceable one) is
  * skipped, as CPython's own tracebacks do.
  */
-int py_stack(const struct py_mem *m, const struct py_proc *p, uint64_t tstate, struct py_frame *out,
-	     size_t max);
+int py_stack(const struct procmem *m, const struct py_proc *p, uint64_t tstate,
+	     struct py_frame *out, size_t max);
 
 /* A code object as py_code_read() read it. */
 struct py_code {
@@ -180,7 +169,7 @@ struct py_code {
  * @code is not a code object of this runtime (its type is not PyCode_Type)
  * or its fields are not what they must be, -ENOMEM, or the read's error.
  */
-int py_code_read(const struct py_mem *m, const struct py_proc *p, uint64_t code,
+int py_code_read(const struct procmem *m, const struct py_proc *p, uint64_t code,
 		 struct py_code *out);
 void py_code_free(struct py_code *c);
 

@@ -208,6 +208,11 @@ struct symbolizer_py_code {
 int symbolizer_py_code_add(struct symbolizer *s, pid_t pid, const struct symbolizer_py_code *c);
 /* Drop @pid's records (it exited, or exec'd another image). */
 void symbolizer_py_forget(struct symbolizer *s, pid_t pid);
+/*
+ * @pid's JIT perf map was rewritten from its start (a JVM asked for it
+ * again): read it anew, in full, at the next lookup.
+ */
+void symbolizer_perfmap_reload(struct symbolizer *s, pid_t pid);
 
 void sym_result_free(struct sym_result *r);
 /* Heap bytes held by @r (for callers that cache results within a budget). */
