@@ -65,3 +65,7 @@ if(STACKD_PY311_INCLUDE)
 	target_sources(test_python PRIVATE $<TARGET_OBJECTS:py311_offsets>)
 	target_compile_definitions(test_python PRIVATE STACKD_HAVE_PY311_HEADERS=1)
 endif()
+# HotSpot's code heaps (symbolize/hotspot.c): OpenJDK 17's libjvm.so, a live JVM running
+# tests/fixtures/JavaHot.java against its own perf map, and hostile memory.
+stackd_unit_test(test_hotspot SOURCES test_hotspot.c LIBS symbolize)
+target_compile_definitions(test_hotspot PRIVATE STACKD_FIXTURES="${PROJECT_SOURCE_DIR}/tests/fixtures")
