@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -23,6 +24,8 @@
 #include "drain.h"
 #include "dwarfagg.h"
 #include "histfill.h"
+#include "jattach.h"
+#include "javaprocs.h"
 #include "loader.h"
 #include "privs.h"
 #include "procmeta.h"
@@ -50,6 +53,8 @@ struct agent {
 	struct unwinder *unw;
 	struct unwtables *tables; /* NULL outside --unwind.mode=kernel */
 	struct pyprocs *py;	  /* NULL without --python.enabled in kernel mode */
+	struct jattach *ja;	  /* the attach helper (main.c forks it); NULL: none */
+	struct javaprocs *java;	  /* NULL without --java.enabled or a helper */
 	struct dwarfagg *dwarf;
 	struct procmeta_reader *meta;
 	/*
@@ -484,6 +489,64 @@ static int start_python(struct agent *a)
 	return pyprocs_new("/proc", &ops, &a->py);
 }
 
+static int java_request(void *ctx, uint32_t pid, uint64_t start_boottime, const struct hs_jvm *jvm,
+			uint64_t bias)
+{
+	struct agent *a = ctx;
+	struct jattach_request req = {
+	    .pid = (pid_t)pid,
+	    .start_ticks = javaprocs_ticks(a->java, start_boottime),
+	    .want_layout = jvm != NULL,
+	    .bias = bias,
+	};
+
+	if (jvm)
+		req.jvm = *jvm;
+	/* Answers come in turn, each within the helper's deadline: keep the queue short. */
+	if (jattach_pending(a->ja) >= JAVAPROCS_PER_TICK)
+		return -EAGAIN;
+	return jattach_ask(a->ja, &req);
+}
+
+static void java_reloaded(void *ctx, uint32_t pid, uint64_t start_boottime)
+{
+	(void)start_boottime;
+	symbolizer_perfmap_reload(((struct agent *)ctx)->sym, (pid_t)pid);
+}
+
+static int java_set_layout(void *ctx, uint32_t pid, const struct stackd_hs_proc *e)
+{
+	return loader_hs_set_proc(((struct agent *)ctx)->loader, pid, e);
+}
+
+static void java_del_layout(void *ctx, uint32_t pid, uint64_t start_boottime)
+{
+	loader_hs_del_proc(((struct agent *)ctx)->loader, pid, start_boottime);
+}
+
+/* --java.enabled with a helper: JVMs get asked for their perf maps (and heaps, kernel mode). */
+static int start_java(struct agent *a)
+{
+	struct javaprocs_ops ops = {
+	    .ctx = a,
+	    .request = java_request,
+	    .reloaded = java_reloaded,
+	};
+
+	if (!a->cfg.java_enabled || !a->ja)
+		return 0;
+	if (loader_java(a->loader)) {
+		ops.set_layout = java_set_layout;
+		ops.del_layout = java_del_layout;
+	}
+	return javaprocs_new("/proc", &ops, sysconf(_SC_CLK_TCK), &a->java);
+}
+
+void agent_take_jattach(struct agent *a, struct jattach *ja)
+{
+	a->ja = ja;
+}
+
 /*
  * The profile histories: CPU alone under the whole --history.max-bytes; with
  * off-CPU profiling, CPU with half of it and the off-CPU and wall ones a
@@ -620,6 +683,8 @@ int agent_start(struct agent *a)
 	if (!err)
 		err = start_python(a);
 	if (!err)
+		err = start_java(a);
+	if (!err)
 		err = loader_attach(a->loader);
 	if (err)
 		return err;
@@ -631,6 +696,8 @@ int agent_start(struct agent *a)
 					  .unw = a->unw,
 					  .tables = a->tables,
 					  .py = a->py,
+					  .java = a->java,
+					  .ja = a->ja,
 					  .dwarf = a->dwarf,
 					  .cpu = a->cpu,
 					  .fill = {a->fill[0], a->fill[1], a->fill[2]},
@@ -701,6 +768,8 @@ void agent_stop(struct agent *a)
 	drain_free(a->drain);
 	unwtables_free(a->tables);
 	pyprocs_free(a->py);
+	javaprocs_free(a->java);
+	jattach_stop(a->ja);
 	loader_free(a->loader);
 	dwarfagg_free(a->dwarf);
 	unwinder_free(a->unw);

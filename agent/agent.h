@@ -22,9 +22,12 @@
 #include "exporter/http.h"
 
 struct agent;
+struct jattach;
 
 /* Allocates the agent; nothing is loaded yet (HTTP can bind before the slow part). */
 int agent_new(const struct config *cfg, struct agent **out);
+/* The JVM attach helper (--java.enabled), forked by main while privileged: @a owns it now. */
+void agent_take_jattach(struct agent *a, struct jattach *ja);
 /*
  * Loads and attaches BPF (needs the start-up privileges). Parses nothing a
  * process controls. Returns 0 or -errno (logged).

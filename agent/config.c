@@ -149,6 +149,11 @@ static const struct flag flags[] = {
      "Name Python frames (CPython 3.11) with --unwind.mode=kernel: the walk records the "
      "function, file and line of each Python frame in place of the interpreter's "
      "_PyEval_EvalFrameDefault frames. No change to the programs."},
+    {"java.enabled", FLAG_BOOL, OFF(java_enabled), 0, 0, "true",
+     "Name Java frames of HotSpot JVMs (OpenJDK 17+): the agent asks each JVM it samples "
+     "for its JIT perf map (as `jcmd PID Compiler.perfmap` does, through the JVM's attach "
+     "socket, from a helper process), and with --unwind.mode=kernel the walk steps through "
+     "JIT-compiled frames by their code blobs. No change to the programs."},
     {"offcpu.enabled", FLAG_BOOL, OFF(offcpu_enabled), 0, 0, "false",
      "Profile time off CPU too: at each context switch of a sampled thread, where it waits "
      "(kernel and user stack) and for how long, served at /debug/pprof/offcpu. Costs a kernel "
@@ -341,6 +346,7 @@ void config_defaults(struct config *cfg)
 	cfg->unwind_table_bytes = 32ULL << 20;
 	cfg->offcpu_min_ns = 10000ULL;
 	cfg->python_enabled = true;
+	cfg->java_enabled = true;
 	cfg->offcpu_max_walks = 5000;
 	snprintf(cfg->labels, sizeof(cfg->labels), "%s",
 		 "pid,comm,exe,container_id,pod_uid,container,unit");

@@ -49,6 +49,7 @@ struct config {
 	uint64_t unwind_table_bytes; /* --unwind.table-budget: the kernel's row pool */
 	bool offcpu_enabled;	     /* --offcpu.enabled */
 	bool python_enabled;	     /* --python.enabled */
+	bool java_enabled;	     /* --java.enabled */
 	uint64_t offcpu_min_ns;	     /* --offcpu.min-duration */
 	unsigned offcpu_max_walks;   /* --offcpu.max-walks */
 	char run_as_user[64];	     /* "": stay root (capabilities are dropped either way) */

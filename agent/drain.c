@@ -218,6 +218,45 @@ static void on_proc_evict(void *ctx, const struct proc *p)
 		pyprocs_drop(d->p.py, p->tgid, p->start_boottime);
 		symbolizer_py_forget(d->p.sym, (pid_t)p->tgid);
 	}
+	javaprocs_drop(d->p.java, p->tgid, p->start_boottime);
+}
+
+/* ---- HotSpot JVMs --------------------------------------------------------------------------- */
+
+/* A JIT frame no perf map names (yet): code compiled since the JVM's map was written. */
+static bool has_unnamed_jit(const struct sym_result *res)
+{
+	for (size_t i = 0; i < res->nr; i++)
+		if (!res->frames[i].nr_lines && stackcache_frame_is_jit(&res->frames[i]))
+			return true;
+	return false;
+}
+
+/* A user stack of @p was symbolized: a new maps snapshot may show a JVM, unnamed JIT code a
+ * reason to ask it for its map again. */
+static void java_note(struct drain *d, struct proc *p, const struct sym_result *res)
+{
+	if (!d->p.java || !p->maps)
+		return;
+	if (p->java_serial != p->maps->serial) {
+		p->java_serial = p->maps->serial;
+		javaprocs_update(d->p.java, p->tgid, p->start_boottime, p->maps, mono_ns());
+	}
+	if (has_unnamed_jit(res))
+		javaprocs_note_unnamed(d->p.java, p->tgid, p->start_boottime, mono_ns());
+}
+
+/* Once a drain: the helper's answers, then the requests now due. */
+static void java_tick(struct drain *d)
+{
+	struct jattach_result r;
+
+	if (!d->p.java)
+		return;
+	set_stage(d, "Java: attach results");
+	while (jattach_result(d->p.ja, &r) == 1)
+		javaprocs_on_result(d->p.java, &r, mono_ns());
+	javaprocs_tick(d->p.java, mono_ns());
 }
 
 /* A code object's record from the walk: its names and line table, for the symbolizer. */
@@ -287,6 +326,7 @@ void drain_on_event(void *ctx, const struct stackd_event *ev)
 			unwtables_drop(d->p.tables, ev->tgid, ev->start_boottime);
 		if (d->p.py)
 			pyprocs_drop(d->p.py, ev->tgid, ev->start_boottime);
+		javaprocs_drop(d->p.java, ev->tgid, ev->start_boottime);
 		d->stats.events_exit++;
 		break;
 	case STACKD_EVENT_PY_CODE:
@@ -380,6 +420,7 @@ static struct sym_result *symbolize_user(struct drain *d, struct proc *p, const 
 		if (symbolizer_user(d->p.sym, (pid_t)p->tgid, p->maps, s->uips, s->nr_uips, &res))
 			return NULL;
 	}
+	java_note(d, p, res);
 	return res;
 }
 
@@ -578,6 +619,7 @@ static void publish_stats(struct drain *d, const struct loader_drain_stats *ds, 
 		unwtables_get_stats(d->p.tables, &d->stats.tables);
 	if (d->p.py)
 		pyprocs_get_stats(d->p.py, &d->stats.py);
+	javaprocs_get_stats(d->p.java, &d->stats.java);
 	proctable_get_stats(d->p.procs, &ps);
 	procmeta_get_stats(d->p.meta, &ms);
 	if (loader_read_counters(d->p.loader, bpf) != 0)
@@ -636,6 +678,7 @@ static void do_drain(struct drain *d)
 	stackcache_end_drain(d->p.stacks);
 	proctable_sweep(d->p.procs, d->seq);
 	heal_starved(d);
+	java_tick(d);
 
 	now = mono_ns();
 	t0_unix = unix_ns() - (int64_t)(now - t0);

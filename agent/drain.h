@@ -61,6 +61,9 @@ struct drain_parts {
 	struct unwinder *unw;
 	struct unwtables *tables; /* NULL outside --unwind.mode=kernel */
 	struct pyprocs *py; /* CPython processes; NULL without --python.enabled (kernel mode) */
+	/* HotSpot JVMs and the attach helper; both NULL without --java.enabled. */
+	struct javaprocs *java;
+	struct jattach *ja;
 	struct dwarfagg *dwarf;
 	struct cpumetrics *cpu;
 	/* The history windows being filled, by enum pprof_kind; NULL: that history is off. */

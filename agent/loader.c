@@ -289,6 +289,7 @@ void loader_opts_from_config(struct loader_opts *o, const struct config *cfg)
 	    .unwind_max_procs = cfg->max_processes,
 	    .offcpu = cfg->offcpu_enabled,
 	    .python = cfg->python_enabled && cfg->unwind_mode == STACKD_UNWIND_KERNEL,
+	    .java = cfg->java_enabled && cfg->unwind_mode == STACKD_UNWIND_KERNEL,
 	    .offcpu_min_ns = cfg->offcpu_min_ns,
 	    .offcpu_max_walks = cfg->offcpu_max_walks,
 	    .filter_pids = cfg->filter_pids,
@@ -349,6 +350,7 @@ static void configure_skel(struct loader *l)
 
 	skel->rodata->include_idle = opts->include_idle;
 	skel->rodata->python_enabled = opts->python && opts->unwind_mode == STACKD_UNWIND_KERNEL;
+	skel->rodata->java_enabled = opts->java && opts->unwind_mode == STACKD_UNWIND_KERNEL;
 	skel->rodata->unwind_mode = opts->unwind_mode;
 	skel->rodata->stack_copy_bytes = opts->stack_copy_bytes;
 	/* Wake the drain thread once a quarter of the ring waits; it drains each tick anyway. */
@@ -920,20 +922,53 @@ int loader_py_set_proc(struct loader *l, uint32_t tgid, const struct stackd_py_p
 	return 0;
 }
 
-int loader_py_del_proc(struct loader *l, uint32_t tgid, uint64_t start_boottime)
+/*
+ * Remove @tgid's entry of @fd (a map whose values start with the process's
+ * start_boottime) only while it describes (tgid, start_boottime): 1 removed,
+ * 0 not there. Only user space writes these maps, from the thread calling this.
+ */
+static int del_proc_entry(int fd, uint32_t tgid, uint64_t start_boottime, void *cur)
 {
-	struct stackd_py_proc cur;
-	int fd;
+	uint64_t start;
 
-	if (!loader_python(l) || l->stage < LOADER_LOADED)
-		return -ENOTSUP;
-	fd = bpf_map__fd(l->skel->maps.py_procs);
-	/* Only user space writes this map, from the thread calling this. */
-	if (bpf_map_lookup_elem(fd, &tgid, &cur))
+	if (bpf_map_lookup_elem(fd, &tgid, cur))
 		return errno == ENOENT ? 0 : -errno;
-	if (cur.start_boottime != start_boottime)
+	memcpy(&start, cur, sizeof(start));
+	if (start != start_boottime)
 		return 0;
 	if (bpf_map_delete_elem(fd, &tgid))
 		return errno == ENOENT ? 0 : -errno;
 	return 1;
+}
+
+int loader_py_del_proc(struct loader *l, uint32_t tgid, uint64_t start_boottime)
+{
+	struct stackd_py_proc cur;
+
+	if (!loader_python(l) || l->stage < LOADER_LOADED)
+		return -ENOTSUP;
+	return del_proc_entry(bpf_map__fd(l->skel->maps.py_procs), tgid, start_boottime, &cur);
+}
+
+bool loader_java(const struct loader *l)
+{
+	return l->opts.java && l->opts.unwind_mode == STACKD_UNWIND_KERNEL;
+}
+
+int loader_hs_set_proc(struct loader *l, uint32_t tgid, const struct stackd_hs_proc *p)
+{
+	if (!loader_java(l) || l->stage < LOADER_LOADED)
+		return -ENOTSUP;
+	if (bpf_map_update_elem(bpf_map__fd(l->skel->maps.hs_procs), &tgid, p, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int loader_hs_del_proc(struct loader *l, uint32_t tgid, uint64_t start_boottime)
+{
+	struct stackd_hs_proc cur;
+
+	if (!loader_java(l) || l->stage < LOADER_LOADED)
+		return -ENOTSUP;
+	return del_proc_entry(bpf_map__fd(l->skel->maps.hs_procs), tgid, start_boottime, &cur);
 }

@@ -40,6 +40,7 @@ struct loader_opts {
 	uint32_t unwind_max_procs;   /* kernel mode: processes with mapping tables at once */
 	bool offcpu;		     /* --offcpu.enabled: time off CPU by stack */
 	bool python;		     /* --python.enabled (kernel mode): Python frames */
+	bool java;		     /* --java.enabled (kernel mode): HotSpot JIT frames */
 	uint64_t offcpu_min_ns;	     /* --offcpu.min-duration: shorter periods are counted only */
 	uint32_t offcpu_max_walks;   /* --offcpu.max-walks: per CPU and second, then sampled */
 	/*
@@ -158,6 +159,10 @@ int loader_unwind_del_proc(struct loader *l, uint32_t tgid, uint64_t start_boott
 int loader_py_set_proc(struct loader *l, uint32_t tgid, const struct stackd_py_proc *p);
 int loader_py_del_proc(struct loader *l, uint32_t tgid, uint64_t start_boottime);
 bool loader_python(const struct loader *l);
+/* HotSpot JVMs (kernel mode with --java.enabled, else -ENOTSUP): as the CPython ones. */
+int loader_hs_set_proc(struct loader *l, uint32_t tgid, const struct stackd_hs_proc *p);
+int loader_hs_del_proc(struct loader *l, uint32_t tgid, uint64_t start_boottime);
+bool loader_java(const struct loader *l);
 int loader_quiesce(struct loader *l);
 
 /* Sum the per-CPU counters into out[STACKD_CNT__MAX] (monotonic totals). */

@@ -28,6 +28,7 @@
 #include "config.h"
 #include "exporter/http.h"
 #include "exporter/webconfig.h"
+#include "jattach.h"
 #include "privs.h"
 #include "version.h"
 
@@ -129,6 +130,7 @@ int main(int argc, char **argv)
 {
 	struct http_server *http = NULL;
 	struct agent *agent = NULL;
+	struct jattach *ja = NULL;
 	struct http_opts hopts;
 	struct webconfig *wc = NULL;
 	bool is_tls = false, is_watched = false;
@@ -191,9 +193,23 @@ int main(int argc, char **argv)
 	}
 	if (preflight_run())
 		goto cleanup;
+	/*
+	 * The JVM attach helper: forked now, while this process is single-threaded and holds
+	 * the privileges the helper keeps (agent/jattach.h). Without it Java frames stay
+	 * unnamed; nothing else depends on it.
+	 */
+	if (cfg.java_enabled) {
+		err = jattach_start(&(struct jattach_opts){0}, &ja);
+		if (err)
+			pr_warn("cannot start the JVM attach helper (%s): Java frames stay unnamed",
+				strerror(-err));
+	}
 	err = agent_new(&cfg, &agent);
-	if (err)
+	if (err) {
+		jattach_stop(ja);
 		goto cleanup;
+	}
+	agent_take_jattach(agent, ja);
 
 	/* Bind before the slow BPF load, so a busy port fails at once. */
 	hopts = (struct http_opts){

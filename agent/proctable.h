@@ -47,6 +47,7 @@ struct proc {
 	/* Its executable as the kernel reported it (proctable_set_exe); 0 when unknown. */
 	uint64_t exe_ino, exe_dev, start_code, interp_base;
 	bool maps_from_template; /* maps borrowed from another process of the binary */
+	uint64_t java_serial;	 /* the maps snapshot javaprocs last saw (drain.c) */
 	/* Kernel mode: the last load of its unwind tables, and the gap before a retry. */
 	uint64_t tables_tried_ns, tables_retry_ns;
 };

@@ -9,35 +9,33 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "objprobe.h"
 #include "symbolize/python.h"
 
-struct probed {
-	uint64_t key[5]; /* file identity (procmap_file_key) */
-	uint64_t seq;	 /* when it was probed: the oldest is replaced */
-	int err;	 /* 0: CPython with a layout (rt) */
-	struct py_runtime rt;
-};
-
 struct pyprocs {
-	char *proc_root;
 	struct pyprocs_ops ops;
-	struct probed cache[PYPROCS_CACHE];
-	size_t nr;
-	uint64_t seq;
+	struct objprobe *probes; /* struct py_runtime of each file */
 	struct pyprocs_stats st;
 };
+
+static int probe_fd(int fd, void *out)
+{
+	return py_runtime_probe_fd(fd, out);
+}
 
 int pyprocs_new(const char *proc_root, const struct pyprocs_ops *ops, struct pyprocs **out)
 {
 	struct pyprocs *pp = calloc(1, sizeof(*pp));
+	int err;
 
 	*out = NULL;
 	if (!pp)
 		return -ENOMEM;
-	pp->proc_root = strdup(proc_root ? proc_root : "/proc");
-	if (!pp->proc_root) {
+	err = objprobe_new(proc_root, PYPROCS_CACHE, sizeof(struct py_runtime), probe_fd,
+			   &pp->probes);
+	if (err) {
 		free(pp);
-		return -ENOMEM;
+		return err;
 	}
 	pp->ops = *ops;
 	*out = pp;
@@ -48,7 +46,7 @@ void pyprocs_free(struct pyprocs *pp)
 {
 	if (!pp)
 		return;
-	free(pp->proc_root);
+	objprobe_free(pp->probes);
 	free(pp);
 }
 
@@ -63,73 +61,25 @@ static bool is_candidate(const struct procmap *m)
 	return !strncmp(base, "python", 6) || !strncmp(base, "libpython", 9);
 }
 
-static struct probed *cache_find(struct pyprocs *pp, const uint64_t key[5])
+/* The runtime in @m's file (probed once per file), or NULL: none, or no layout. */
+static const struct py_runtime *probe(struct pyprocs *pp, uint32_t tgid, const struct procmap *m)
 {
-	size_t i;
+	const struct py_runtime *rt;
+	bool is_new;
+	int err;
 
-	for (i = 0; i < pp->nr; i++)
-		if (!memcmp(pp->cache[i].key, key, sizeof(pp->cache[i].key)))
-			return &pp->cache[i];
-	return NULL;
-}
-
-/*
- * The probe of @m's file (its identity: the one priming recorded, else the
- * open file's own stat, never the maps line's (device, inode) alone). NULL
- * when the file could not be opened.
- */
-static const struct probed *probe(struct pyprocs *pp, uint32_t tgid, const struct procmap *m)
-{
-	struct procmap_file id;
-	struct probed *slot;
-	struct stat st;
-	uint64_t key[5];
-	size_t i;
-	int fd = -1;
-
-	if (m->has_file) {
-		procmap_file_key(&m->file, key);
-		slot = cache_find(pp, key);
-		if (slot)
-			return slot;
-	}
-	fd = procmaps_open_object(pp->proc_root, (pid_t)tgid, m);
-	if (fd < 0)
+	rt = objprobe_get(pp->probes, tgid, m, &err, &is_new);
+	if (!rt)
 		return NULL;
-	if (!m->has_file) {
-		if (fstat(fd, &st)) {
-			close(fd);
-			return NULL;
-		}
-		procmap_file_of_stat(&st, &id);
-		procmap_file_key(&id, key);
-		slot = cache_find(pp, key);
-		if (slot) {
-			close(fd);
-			return slot;
-		}
-	}
-	slot = &pp->cache[0];
-	if (pp->nr < PYPROCS_CACHE) {
-		slot = &pp->cache[pp->nr++];
-	} else {
-		for (i = 1; i < PYPROCS_CACHE; i++)
-			if (pp->cache[i].seq < slot->seq)
-				slot = &pp->cache[i];
-	}
-	memset(slot, 0, sizeof(*slot));
-	memcpy(slot->key, key, sizeof(key));
-	slot->seq = ++pp->seq;
-	pp->st.probes++;
-	slot->err = py_runtime_probe_fd(fd, &slot->rt);
-	close(fd);
-	if (slot->err == -ENOTSUP) {
+	if (is_new)
+		pp->st.probes++;
+	if (is_new && err == -ENOTSUP) {
 		pp->st.unsupported++;
 		pr_info("pid %u maps CPython %u.%u (%s): no layout for that version, its Python "
 			"frames are not named",
-			tgid, slot->rt.hexversion >> 24, slot->rt.hexversion >> 16 & 0xff, m->path);
+			tgid, rt->hexversion >> 24, rt->hexversion >> 16 & 0xff, m->path);
 	}
-	return slot;
+	return err ? NULL : rt;
 }
 
 struct field {
@@ -212,15 +162,15 @@ void pyprocs_update(struct pyprocs *pp, uint32_t tgid, uint64_t start_boottime,
 
 	for (i = 0; maps && i < maps->nr; i++) {
 		const struct procmap *m = &maps->maps[i];
-		const struct probed *p;
+		const struct py_runtime *rt;
 		uint64_t bias;
 
 		if (!is_candidate(m))
 			continue;
-		p = probe(pp, tgid, m);
-		if (!p || p->err || py_runtime_bias(&p->rt, m->start, m->offset, &bias))
+		rt = probe(pp, tgid, m);
+		if (!rt || py_runtime_bias(rt, m->start, m->offset, &bias))
 			continue;
-		fill(&e, start_boottime, &p->rt, bias);
+		fill(&e, start_boottime, rt, bias);
 		if (pp->ops.set_proc(pp->ops.ctx, tgid, &e))
 			pp->st.errors++;
 		else

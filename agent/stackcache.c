@@ -214,15 +214,19 @@ void stackcache_get_stats(const struct stackcache *c, struct stackcache_stats *o
 	*out = c->stats;
 }
 
+bool stackcache_frame_is_jit(const struct sym_frame *f)
+{
+	const struct sym_mapping *m = f->mapping;
+
+	/* The symbolizer's test for JIT memory: no file behind the mapping. */
+	return m && (!m->path[0] || !strncmp(m->path, "[anon:", 6) ||
+		     !strncmp(m->path, "//anon", 6) || !strncmp(m->path, "/memfd:", 7));
+}
+
 bool stackcache_is_jit(const struct sym_result *res)
 {
-	for (size_t i = 0; i < res->nr; i++) {
-		const struct sym_mapping *m = res->frames[i].mapping;
-
-		/* The symbolizer's test for JIT memory: no file behind the mapping. */
-		if (m && (!m->path[0] || !strncmp(m->path, "[anon:", 6) ||
-			  !strncmp(m->path, "//anon", 6) || !strncmp(m->path, "/memfd:", 7)))
+	for (size_t i = 0; i < res->nr; i++)
+		if (stackcache_frame_is_jit(&res->frames[i]))
 			return true;
-	}
 	return false;
 }

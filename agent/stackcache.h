@@ -57,5 +57,7 @@ void stackcache_get_stats(const struct stackcache *c, struct stackcache_stats *o
 
 /* Does @res hold a frame in anonymous executable memory (JIT code, perf-map names)? */
 bool stackcache_is_jit(const struct sym_result *res);
+/* Is @f's mapping anonymous executable memory (no file behind it)? */
+bool stackcache_frame_is_jit(const struct sym_frame *f);
 
 #endif

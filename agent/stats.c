@@ -138,6 +138,15 @@ static size_t get_unwind_ends(const struct metric_src *m, uint64_t *v, const cha
 	return UNWIND_END__MAX;
 }
 
+static size_t get_java_results(const struct metric_src *m, uint64_t *v, const char **values)
+{
+	for (int i = 0; i < JATTACH__NR; i++) {
+		values[i] = jattach_status_str(i);
+		v[i] = m->s->java.results[i];
+	}
+	return JATTACH__NR;
+}
+
 static size_t get_unwind_dropped(const struct metric_src *m, uint64_t *v, const char **values)
 {
 	(void)values;
@@ -525,6 +534,45 @@ static const struct metric_row metric_rows[] = {
     {"stackd_python_unsupported_total", "counter",
      "CPython runtimes found in a version without a structure layout (not named).",
      .stat = {S(py.unsupported)}},
+    {"stackd_java_processes_total", "counter",
+     "HotSpot JVMs seen (processes mapping libjvm.so; --java.enabled).", .stat = {S(java.jvms)}},
+    {"stackd_java_untracked_total", "counter",
+     "JVMs beyond the 256 tracked at once: never asked for their perf map.",
+     .stat = {S(java.untracked)}},
+    {"stackd_java_attach_requests_total", "counter",
+     "Requests for a JVM's perf map (jcmd Compiler.perfmap) sent to the attach helper.",
+     .stat = {S(java.requests)}},
+    {"stackd_java_attach_results_total", "counter",
+     "The helper's answers, by outcome (ok, gone, not_jvm, no_socket, refused, timeout, "
+     "jvm_error, error).",
+     .label = "result", .get = get_java_results},
+    {"stackd_java_attach_lost_total", "counter",
+     "Requests the helper never answered (it died or was stopped).", .stat = {S(java.lost)}},
+    {"stackd_java_attach_helper_errors_total", "counter",
+     "Requests the helper could not take (it is gone).", .stat = {S(java.helper_errors)}},
+    {"stackd_java_given_up_total", "counter",
+     "JVMs no longer asked after failures (2 in a row; 3 without a SIGQUIT handler).",
+     .stat = {S(java.given_up)}},
+    {"stackd_java_libjvm_probes_total", "counter",
+     "libjvm.so files probed for HotSpot's vmStructs description.", .stat = {S(java.probes)}},
+    {"stackd_java_libjvm_no_vmstructs_total", "counter",
+     "Of those, files without it: their JVMs' JIT frames end the walk.",
+     .stat = {S(java.no_vmstructs)}},
+    {"stackd_java_code_heap_layouts_total", "counter",
+     "JVMs whose code heaps the in-kernel walk steps through (entries installed).",
+     .stat = {S(java.layouts)}},
+    {"stackd_java_code_heap_layout_errors_total", "counter",
+     "JVMs whose code-heap layout could not be read or installed.",
+     .stat = {S(java.layout_errors)}},
+    {"stackd_java_jit_frames_total", "counter",
+     "JIT-compiled frames the in-kernel walk stepped by their code blob's frame size.",
+     .stat = {S(bpf[STACKD_CNT_HS_FRAMES])}},
+    {"stackd_java_jit_fp_frames_total", "counter",
+     "Frames in a JVM's code heaps stepped by rbp (the interpreter, call stubs).",
+     .stat = {S(bpf[STACKD_CNT_HS_FP_FRAMES])}},
+    {"stackd_java_jit_no_blob_total", "counter",
+     "Walks that met a pc in a code heap no code blob holds (they end there).",
+     .stat = {S(bpf[STACKD_CNT_HS_NO_BLOB])}},
     {"stackd_unwind_ring_full_total", "counter",
      "Stack copies that found the ring buffer full; those samples were "
      "counted with frame pointers instead.",

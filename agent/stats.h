@@ -18,6 +18,7 @@
 #include "common/strbuf.h"
 #include "exporter/promtext.h"
 #include "exporter/history.h"
+#include "javaprocs.h"
 #include "procmeta.h"
 #include "proctable.h"
 #include "pyprocs.h"
@@ -53,6 +54,7 @@ struct agent_stats {
 	struct unwinder_stats unw;
 	struct unwtables_stats tables; /* kernel mode: the row pool and process entries */
 	struct pyprocs_stats py;       /* CPython processes (--python.enabled) */
+	struct javaprocs_stats java;   /* HotSpot JVMs (--java.enabled) */
 	uint64_t py_codes;	       /* code object records received */
 	uint64_t dwarf_samples;	       /* samples unwound from stack copies */
 	uint64_t dwarf_ended_early;    /* ...whose unwind did not reach the outermost frame */

@@ -33,6 +33,8 @@
 const volatile bool include_idle = false;
 /* --python.enabled (kernel mode): Python frames in place of the interpreter's. */
 const volatile bool python_enabled = false;
+/* --java.enabled (kernel mode): JIT frames of HotSpot stepped by their code blobs. */
+const volatile bool java_enabled = false;
 const volatile __u32 unwind_mode = STACKD_UNWIND_FP;
 const volatile __u32 stack_copy_bytes = 16 * 1024;     /* multiple of STACKD_STACK_CHUNK */
 const volatile __u64 dwarf_wakeup_bytes = 1024 * 1024; /* wake user space past this backlog */
@@ -195,6 +197,7 @@ struct walk_state {
 	__u32 py_emitted;
 	__u8 py_fbuf[STACKD_PY_WIN]; /* a frame's fields, read at once (frame_win) */
 	__u8 py_cbuf[STACKD_PY_WIN]; /* a code object's (code_win) */
+	__u8 hs_buf[STACKD_HS_WIN];  /* a HotSpot CodeBlob's fields (blob_win) */
 };
 
 struct {
@@ -211,6 +214,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct stackd_py_proc);
 } py_procs SEC(".maps");
+
+/* HotSpot JVMs (see stackd.h): written by user space only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct stackd_hs_proc);
+} hs_procs SEC(".maps");
 
 /*
  * Thread (host tid) -> its PyThreadState, checked against its native_thread_id at each
@@ -691,6 +702,7 @@ struct walk_ctx {
 	struct stackd_unwind_proc *proc;
 	struct walk_state *w;
 	struct stackd_py_proc *py; /* NULL: no Python frames in this walk */
+	struct stackd_hs_proc *hs; /* NULL: no HotSpot code heaps in this process */
 	__u64 start_boottime;
 	__u32 tgid;
 };
@@ -1029,12 +1041,103 @@ static __always_inline __u64 py_current_frame(struct stackd_py_proc *py, struct 
  * row of the pc's object, or from the frame pointer where there is none.
  * Returns 1 when the walk is over (w->end says why).
  */
+/* ---- HotSpot JIT frames ---- */
+
+enum hs_kind {
+	HS_NONE = 0, /* not in a code heap */
+	HS_FP,	     /* a blob that keeps an rbp chain (interpreter, stubs) */
+	HS_FRAME,    /* a complete compiled frame: CFA = rsp + frame size */
+	HS_ENTRY,    /* before the frame is complete: CFA = rsp + 8 */
+	HS_BAD,	     /* in a heap, but no blob holds it */
+};
+
+struct hs_hop {
+	__u64 segmap;
+	__u64 seg;
+	__u32 bad;
+	__u32 found;
+};
+
+static long hs_hop_cb(__u32 i, struct hs_hop *h)
+{
+	__u8 b;
+
+	if (bpf_probe_read_user(&b, sizeof(b), (const void *)(h->segmap + h->seg)) || b == 0xff ||
+	    b > h->seg) {
+		h->bad = 1; /* unreadable, a free block, or a map pointing below the heap */
+		return 1;
+	}
+	if (!b) {
+		h->found = 1;
+		return 1;
+	}
+	h->seg -= b;
+	return 0;
+}
+
+/* The field at @off of a window read into @buf (offsets checked by user space, again here). */
+static __always_inline __u64 hs_u64(const __u8 *buf, __u16 off)
+{
+	__u32 r = off;
+
+	return r <= STACKD_HS_WIN - 8 ? *(const __u64 *)(buf + r) : 0;
+}
+
+static __always_inline __s32 hs_s32(const __u8 *buf, __u16 off)
+{
+	__u32 r = off;
+
+	return r <= STACKD_HS_WIN - 4 ? *(const __s32 *)(buf + r) : -1;
+}
+
+/* How to step the frame at @look of a JVM: sets *cfa for HS_FRAME and HS_ENTRY. */
+static __always_inline enum hs_kind hs_frame(const struct stackd_hs_proc *hs, struct walk_state *w,
+					     __u64 look, __u64 sp, __u64 *cfa)
+{
+	const struct stackd_hs_heap *heap = NULL;
+	struct hs_hop h = {};
+	__u64 blob, begin, end;
+	__s32 size, complete;
+	__u32 i;
+
+	for (i = 0; i < STACKD_HS_MAX_HEAPS; i++)
+		if (i < hs->nr_heaps && look >= hs->heaps[i].low && look < hs->heaps[i].high)
+			heap = &hs->heaps[i];
+	if (!heap)
+		return HS_NONE;
+	h.segmap = heap->segmap;
+	h.seg = (look - heap->low) >> (hs->log2_segment & 63);
+	bpf_loop(STACKD_HS_MAX_HOPS, hs_hop_cb, &h, 0);
+	if (!h.found)
+		return HS_BAD;
+	blob = heap->low + (h.seg << (hs->log2_segment & 63)) + hs->heapblock_size;
+	if (bpf_probe_read_user(w->hs_buf, sizeof(w->hs_buf), (const void *)(blob + hs->blob_win)))
+		return HS_BAD;
+	begin = hs_u64(w->hs_buf, hs->code_begin);
+	end = hs_u64(w->hs_buf, hs->code_end);
+	size = hs_s32(w->hs_buf, hs->frame_size);
+	complete = hs_s32(w->hs_buf, hs->frame_complete);
+	if (look < begin || look >= end)
+		return HS_BAD;
+	if (size <= 0)
+		return HS_FP;
+	if (size > (1 << 16))
+		return HS_BAD;
+	if (complete < 0 || look - begin < (__u64)complete) {
+		*cfa = sp + 8;
+		return HS_ENTRY;
+	}
+	*cfa = sp + (__u64)size * 8;
+	return HS_FRAME;
+}
+
 static long walk_step(__u32 i, struct walk_ctx *c)
 {
 	struct walk_state *w = c->w;
 	struct stackd_unwind_mapping *m;
 	__u64 pc = w->pc, sp = w->sp, bp = w->bp, look, cfa, ra, off;
 	__u32 n = w->n, rule = CFITAB_CFA_GAP, kind;
+	enum hs_kind hs;
 	int aux;
 
 	if (w->py_mode)
@@ -1095,6 +1198,24 @@ static long walk_step(__u32 i, struct walk_ctx *c)
 		cfa = sp + off + ((pc & 15) >= (__u64)aux ? 8 : 0);
 		break;
 	default:
+		hs = c->hs ? hs_frame(c->hs, w, look, sp, &cfa) : HS_NONE;
+		if (hs == HS_FRAME || hs == HS_ENTRY) {
+			w->fp_last = 0;
+			if (!read_user_u64(cfa - 8, &ra) ||
+			    (hs == HS_FRAME && !read_user_u64(cfa - 16, &w->bp))) {
+				w->end = STACKD_CNT_WALK_READ_FAULT;
+				return 1;
+			}
+			count(STACKD_CNT_HS_FRAMES);
+			goto caller;
+		}
+		if (hs == HS_BAD) {
+			count(STACKD_CNT_HS_NO_BLOB);
+			w->end = STACKD_CNT_WALK_NO_TABLE;
+			return 1;
+		}
+		if (hs == HS_FP)
+			count(STACKD_CNT_HS_FP_FRAMES);
 		/* No table here: this frame's frame pointer, if it has one. */
 		if (bp < sp || bp >= USER_END) {
 			/*
@@ -1190,6 +1311,11 @@ static __always_inline bool walk_user(struct stackd_unwind_proc *proc, void *sta
 	w->py_after = 0;
 	w->py_emitted = 0;
 	w->py_frame = 0;
+	if (java_enabled) {
+		c.hs = bpf_map_lookup_elem(&hs_procs, &key->tgid);
+		if (c.hs && c.hs->start_boottime != key->start_boottime)
+			c.hs = NULL;
+	}
 	if (python_enabled) {
 		c.py = bpf_map_lookup_elem(&py_procs, &key->tgid);
 		if (c.py && c.py->start_boottime != key->start_boottime)

@@ -98,6 +98,10 @@ enum stackd_counter {
 	STACKD_CNT_PY_CODES_SENT, /* code object records sent to user space */
 	STACKD_CNT_PY_CODES_LOST, /* ...that found the ring buffer full (sent again later) */
 	STACKD_CNT_PY_CODES_BAD,  /* frames naming memory that is no code object (placeholder) */
+	/* HotSpot (see struct stackd_hs_proc): frames of JIT code in a JVM's code heaps. */
+	STACKD_CNT_HS_FRAMES,	 /* stepped by their CodeBlob's frame size */
+	STACKD_CNT_HS_FP_FRAMES, /* ...by rbp: the interpreter, stubs that keep a frame pointer */
+	STACKD_CNT_HS_NO_BLOB,	 /* a pc in a code heap with no code blob there: the walk ends */
 	STACKD_CNT__MAX,
 };
 
@@ -281,6 +285,36 @@ struct stackd_py_proc {
 };
 
 #define STACKD_PY_WIN 64
+
+/*
+ * HotSpot JVMs (--java.enabled, kernel mode): value of `hs_procs` (key:
+ * tgid), written by user space from the JVM's own description of its
+ * structures (symbolize/hotspot.h). A pc in one of the code heaps is stepped
+ * by the CodeBlob that holds it, found through the heap's segment map:
+ * CFA = rsp + frame size once the frame is complete (return address at
+ * CFA - 8, the caller's rbp at CFA - 16), rsp + 8 before; a blob with no
+ * frame size (the interpreter, stubs) keeps an rbp chain.
+ */
+#define STACKD_HS_MAX_HEAPS 4
+#define STACKD_HS_WIN	    64 /* bytes of a CodeBlob read at once */
+#define STACKD_HS_MAX_HOPS  64 /* segment-map steps back to a block's start */
+
+struct stackd_hs_heap {
+	__u64 low, high; /* reserved memory, [low, high) */
+	__u64 segmap;	 /* byte of segment i at segmap + i */
+};
+
+struct stackd_hs_proc {
+	__u64 start_boottime; /* the process it describes: a reused pid does not match */
+	struct stackd_hs_heap heaps[STACKD_HS_MAX_HEAPS];
+	__u32 nr_heaps;
+	/* A CodeBlob's fields, read as one window of STACKD_HS_WIN bytes at blob + blob_win. */
+	__u16 blob_win;
+	__u16 code_begin, code_end, frame_size, frame_complete; /* offsets in the window */
+	__u16 heapblock_size; /* the blob starts this far into its block */
+	__u8 log2_segment;
+	__u8 pad[5];
+};
 
 /* A code object's names and lines, as the walk read them (STACKD_EVENT_PY_CODE). */
 struct stackd_py_code {

@@ -8,7 +8,8 @@ build_pkgs=(cmake make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev l
 	libiberty-dev libyaml-dev libgnutls28-dev libcrypt-dev)
 test_pkgs=(libcmocka-dev clang-format-14 libclang-rt-14-dev golang-go prometheus curl python3 bpftrace linux-perf
 	procps g++ nodejs libc6-dbg binutils util-linux mount openssl apache2-utils
-	dpkg-dev systemd wrk chromium chromium-driver rustc python3-yaml python3.11 python3.11-dev)
+	dpkg-dev systemd wrk chromium chromium-driver rustc python3-yaml python3.11 python3.11-dev
+	openjdk-17-jdk-headless)
 pkgs=("${build_pkgs[@]}")
 [ "${1:-}" = "--test" ] && pkgs+=("${test_pkgs[@]}")
 sudo=""

@@ -58,6 +58,13 @@ struct perfmap {
 struct perfmap_proc {
 	bool is_used;
 	bool has_file; /* dev/ino/size/mtime/consumed describe a file read */
+	/*
+	 * The file is rewritten from its start, never appended to (a JVM asked for
+	 * its map): a change is always read in full, even one that looks like an
+	 * append (the new text is longer), else its tail would be parsed from an
+	 * offset in the middle of a line of the new text.
+	 */
+	bool is_rewritten;
 	pid_t pid;
 	pid_t nspid;
 	uint64_t start_time; /* field 22 of /proc/PID/stat: with pid, the process key */
@@ -510,8 +517,8 @@ static void proc_refresh(struct perfmap_cache *c, struct perfmap_proc *p)
 	if (p->has_file && st.st_dev == p->dev && st.st_ino == p->ino && st.st_size == p->size &&
 	    st.st_mtim.tv_sec == p->mtime.tv_sec && st.st_mtim.tv_nsec == p->mtime.tv_nsec)
 		goto cleanup;
-	is_append = p->pm && p->has_file && st.st_dev == p->dev && st.st_ino == p->ino &&
-		    st.st_size >= p->size;
+	is_append = p->pm && p->has_file && !p->is_rewritten && st.st_dev == p->dev &&
+		    st.st_ino == p->ino && st.st_size >= p->size;
 	if (is_append) {
 		pm = p->pm;
 		from = p->consumed;
@@ -645,10 +652,17 @@ void perfmap_cache_reload(struct perfmap_cache *c, pid_t pid)
 {
 	struct perfmap_proc *p = proc_slot(c, pid, false);
 
-	if (p) {
-		p->has_file = false; /* not an append: proc_refresh() parses it whole */
-		p->checked_ns = 0;
+	if (!p) {
+		/* Not looked up yet: read it now, and know it for a rewritten file from now on. */
+		perfmap_cache_get(c, pid);
+		p = proc_slot(c, pid, false);
+		if (p)
+			p->is_rewritten = true;
+		return;
 	}
+	p->is_rewritten = true;
+	p->has_file = false; /* not an append: proc_refresh() parses it whole */
+	p->checked_ns = 0;
 }
 
 void perfmap_cache_get_stats(const struct perfmap_cache *c, struct perfmap_cache_stats *out)

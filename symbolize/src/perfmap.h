@@ -68,8 +68,9 @@ const struct perfmap *perfmap_cache_get(struct perfmap_cache *c, pid_t pid);
 size_t perfmap_cache_bytes(const struct perfmap_cache *c);
 /*
  * @pid's file was rewritten, not appended to (HotSpot writes its map anew at
- * each request): the next perfmap_cache_get() re-reads it in full, at once.
- * The table read before serves until then. Unknown pids: a no-op.
+ * each request): the next perfmap_cache_get() re-reads it in full, at once,
+ * and so does every later change of it (the process's life long). The table
+ * read before serves until then. A pid not looked up yet is read now.
  */
 void perfmap_cache_reload(struct perfmap_cache *c, pid_t pid);
 

@@ -24,3 +24,5 @@ target_compile_definitions(test_stats PRIVATE STACKD_GOLDEN_DIR="${CMAKE_CURRENT
 stackd_unit_test(test_unwtables SOURCES test_unwtables.c LIBS agent_core)
 # CPython processes: the py_procs entry of a live python3.11, one probe per file, none for sh.
 stackd_unit_test(test_pyprocs SOURCES test_pyprocs.c LIBS agent_core)
+# The JIT perf map helper against fake JVMs (hostile ones included) and live OpenJDK 17 JVMs (root).
+stackd_unit_test(test_jattach SOURCES test_jattach.c LIBS agent_core)
