@@ -178,6 +178,18 @@ int main(int argc, char **argv)
 	mallopt(M_ARENA_MAX, 2);
 	pr_info("stackd %s starting (frequency %u Hz, drain every %llu ms)", STACKD_VERSION,
 		cfg.frequency_hz, (unsigned long long)(cfg.drain_interval_ns / 1000000));
+	/*
+	 * The JVM attach helper: forked now, while this process is single-threaded and holds
+	 * the privileges the helper keeps (agent/jattach.h), and before the web config is
+	 * read (the helper's memory is a copy of ours: no keys or passwords in it).
+	 * Without it Java frames stay unnamed; nothing else depends on it.
+	 */
+	if (cfg.java_enabled) {
+		err = jattach_start(&(struct jattach_opts){0}, &ja);
+		if (err)
+			pr_warn("cannot start the JVM attach helper (%s): Java frames stay unnamed",
+				strerror(-err));
+	}
 	/* Before the slow checks and BPF load: a bad web config fails at once. */
 	if (cfg.web_config_file[0]) {
 		char msg[768];
@@ -193,23 +205,11 @@ int main(int argc, char **argv)
 	}
 	if (preflight_run())
 		goto cleanup;
-	/*
-	 * The JVM attach helper: forked now, while this process is single-threaded and holds
-	 * the privileges the helper keeps (agent/jattach.h). Without it Java frames stay
-	 * unnamed; nothing else depends on it.
-	 */
-	if (cfg.java_enabled) {
-		err = jattach_start(&(struct jattach_opts){0}, &ja);
-		if (err)
-			pr_warn("cannot start the JVM attach helper (%s): Java frames stay unnamed",
-				strerror(-err));
-	}
 	err = agent_new(&cfg, &agent);
-	if (err) {
-		jattach_stop(ja);
+	if (err)
 		goto cleanup;
-	}
 	agent_take_jattach(agent, ja);
+	ja = NULL;
 
 	/* Bind before the slow BPF load, so a busy port fails at once. */
 	hopts = (struct http_opts){
@@ -308,6 +308,7 @@ cleanup:
 		atomic_store(&g_shutdown_stage, "detaching and freeing");
 	}
 	agent_stop(agent);
+	jattach_stop(ja); /* not handed to an agent */
 	if (is_watched)
 		pr_info("stopped");
 	return ret;

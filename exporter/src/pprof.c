@@ -425,22 +425,48 @@ static int64_t add_function(struct pprof_builder *b, const struct pprof_line *l)
 	return e->id;
 }
 
+static uint64_t str_hash(const char *s)
+{
+	return s ? hash_bytes(s, strlen(s), 0) : 0;
+}
+
+/*
+ * What a location's lines say, as a hash. A location is its mapping, its
+ * address and this: the same address can hold other code at other times (a
+ * JIT recompiling into freed memory, a frame named only once the JIT's perf
+ * map came), and merged windows must not give one of them the other's name.
+ */
+static uint64_t lines_hash(const struct pprof_line *lines, size_t nr_lines)
+{
+	uint64_t h = hash_u64(nr_lines);
+
+	for (size_t i = 0; i < nr_lines; i++) {
+		if (!lines[i].function || !*lines[i].function)
+			continue;
+		h = hash_combine(h, str_hash(lines[i].function));
+		h = hash_combine(h, str_hash(lines[i].filename));
+		h = hash_combine(h, (uint64_t)lines[i].line);
+	}
+	return h;
+}
+
 int pprof_add_location(struct pprof_builder *b, uint64_t mapping_id, uint64_t address,
 		       const struct pprof_line *lines, size_t nr_lines, uint64_t *id)
 {
 	struct loc_ent *e;
 	struct hnode *n;
 	size_t line_off;
-	uint64_t hash;
+	uint64_t hash, lh;
 	int64_t fid;
 
 	if (!b || !id || (nr_lines && !lines) || mapping_id > b->maps.cnt)
 		return -EINVAL;
 
-	hash = hash_combine(hash_u64(mapping_id), address);
+	lh = lines_hash(lines, nr_lines);
+	hash = hash_combine(hash_combine(hash_u64(mapping_id), address), lh);
 	for (n = hmap_first(&b->loc_map, hash); n; n = hmap_next(n)) {
 		e = container_of(n, struct loc_ent, node);
-		if (e->mapping_id == mapping_id && e->address == address) {
+		if (e->mapping_id == mapping_id && e->address == address && e->lines_hash == lh) {
 			*id = e->id;
 			return 0;
 		}
@@ -474,6 +500,7 @@ int pprof_add_location(struct pprof_builder *b, uint64_t mapping_id, uint64_t ad
 		return -ENOMEM;
 	e->mapping_id = (uint32_t)mapping_id;
 	e->address = address;
+	e->lines_hash = lh;
 	e->line_off = (uint32_t)b->lines.cnt;
 	e->nr_lines = (uint32_t)(line_off - b->lines.cnt);
 	e->id = (uint32_t)b->locs.cnt;

@@ -82,6 +82,7 @@ struct map_ent {
 struct loc_ent {
 	struct hnode node;
 	uint64_t address;
+	uint64_t lines_hash; /* what its lines say (lines_hash()): part of its identity */
 	uint32_t mapping_id;
 	uint32_t id;	   /* pprof id = index + 1 */
 	uint32_t line_off; /* into b->lines */

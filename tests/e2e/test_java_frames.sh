@@ -13,9 +13,9 @@
 #            attach then runs as that user); in a container layout (`unshare --pid --fork
 #            --mount --mount-proc` with a tmpfs of its own on /tmp: its pid and its /tmp are
 #            not the host's).
-#   agent:   --profiling.frequency=99 (kernel mode, --java.enabled by default)
-#   checks:  per JVM, from /debug/pprof/history?pid=P&seconds=WINDOW read while the JVM runs
-#            (its last WINDOW (12) s, after 10 s of warm-up), go tool pprof -raw:
+#   agent:   --profiling.frequency=99 --history.window=1s (kernel mode, --java.enabled by default)
+#   checks:  per JVM, from /debug/pprof/history?pid=P&start=&end= of the WINDOW (12) s after
+#            WARMUP (8) s of warm-up, read while the JVM runs, go tool pprof -raw:
 #            >= 90% of the samples with a fold frame read, leaf first,
 #              fold; knead; run; (main|Interpreter); ...; JavaCalls::call_helper; ...;
 #              JavaMain; ...; start_thread[; clone3]
@@ -32,8 +32,9 @@
 
 JDK=/usr/lib/jvm/java-17-openjdk-amd64
 SECONDS_RUN=${JAVA_SECONDS:-24}
+WARMUP=8
 WINDOW=12
-MIN_PCT=90
+MIN_PCT=95
 
 e2e_require_bpf
 e2e_require_cmd go curl unshare setpriv
@@ -45,7 +46,8 @@ mkdir -p "$classes"
 # The uid 65534 JVM reads its classes too.
 chmod -R a+rX "$T"
 
-agent_start --profiling.frequency=99
+# One-second history windows: the range read below starts within a second of the warm-up's end.
+agent_start --profiling.frequency=99 --history.window=1s
 
 # history NAME QUERY: /debug/pprof/history?QUERY into $T/NAME.pb.gz, flattened into $T/NAME.tsv.
 history()
@@ -74,9 +76,12 @@ run_jvm()
 	done
 	[[ -n $jpid ]] || fail "$name: no java process under $bg: $(cat "$T/$name.out")"
 	info "$name: java pid $jpid (uid $(stat -c %u "/proc/$jpid")) running $SECONDS_RUN s"
-	sleep $((SECONDS_RUN - WINDOW - 2))
-	# The window being filled is part of the answer: the last WINDOW s up to now.
-	history "$name" "pid=$jpid&seconds=$WINDOW"
+	# After the warm-up (compilations, the first perf maps): the next WINDOW s.
+	sleep "$WARMUP"
+	local from
+	from=$(date +%s)
+	sleep "$WINDOW"
+	history "$name" "pid=$jpid&start=$from&end=$(date +%s)"
 	e2e_reap "$bg" $((SECONDS_RUN + 60)) || rc=$?
 	((rc == 0)) || fail "$name: the JVM exited with status $rc: $(cat "$T/$name.out")"
 	printf '%s\n' "$jpid" >"$T/$name.pid"

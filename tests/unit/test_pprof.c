@@ -264,7 +264,6 @@ static void build_fixture(struct fixture *f)
 	    {"inner_helper", "_Z12inner_helperv", "app.c", 10, 12},
 	    {"compute", NULL, "app.c", 20, 25},
 	};
-	struct pprof_line other[] = {{"other", NULL, "other.c", 1, 2}};
 	struct pprof_line mainl[] = {{"main", NULL, "app.c", 30, 35}};
 	struct pprof_line kern[] = {{"do_syscall_64", NULL, NULL, 0, 0}};
 	struct pprof_line unknown[] = {{NULL, NULL, NULL, 0, 0}};
@@ -290,12 +289,39 @@ static void build_fixture(struct fixture *f)
 	    pprof_add_location(f->b, f->m_kernel, 0xffffffff81100010ULL, kern, 1, &f->l_kernel), 0);
 	assert_int_equal(pprof_add_location(f->b, f->m_user, 0x403000, unknown, 1, &f->l_unknown),
 			 0);
-	/* Same (mapping, address): the lines of the first call win. */
-	assert_int_equal(pprof_add_location(f->b, f->m_user, 0x401234, other, 1, &id), 0);
+	/* Same (mapping, address) and lines: the same location. */
+	assert_int_equal(pprof_add_location(f->b, f->m_user, 0x401234, inl, 2, &id), 0);
 	assert_int_equal(id, f->l_inline);
 	/* Same function key as the physical frame of l_inline: one Function. */
 	assert_int_equal(pprof_add_location(f->b, f->m_user, 0x404000, compute2, 1, &f->l_compute2),
 			 0);
+}
+
+/* One address, two names (a JIT's code named only once its perf map came): two locations. */
+static void test_location_identity(void **state)
+{
+	struct pprof_opts opts = {.period_ns = 10000000};
+	struct pprof_mapping jit = {.start = 0x7f0000000000ULL, .limit = 0x7f0000100000ULL};
+	struct pprof_line named[] = {{"long Bakery.fold(long)", NULL, NULL, 0, 0}};
+	struct pprof_line renamed[] = {{"long Bakery.knead(long)", NULL, NULL, 0, 0}};
+	struct pprof_line unnamed[] = {{NULL, NULL, NULL, 0, 0}};
+	struct pprof_builder *b;
+	uint64_t m, a, b1, c, again;
+
+	(void)state;
+	assert_int_equal(pprof_builder_new(&opts, &b), 0);
+	assert_int_equal(pprof_add_mapping(b, &jit, &m), 0);
+	assert_int_equal(pprof_add_location(b, m, 0x7f0000001000ULL, unnamed, 1, &a), 0);
+	assert_int_equal(pprof_add_location(b, m, 0x7f0000001000ULL, named, 1, &b1), 0);
+	assert_int_equal(pprof_add_location(b, m, 0x7f0000001000ULL, renamed, 1, &c), 0);
+	assert_int_not_equal(a, b1);
+	assert_int_not_equal(b1, c);
+	assert_int_not_equal(a, c);
+	assert_int_equal(pprof_add_location(b, m, 0x7f0000001000ULL, named, 1, &again), 0);
+	assert_int_equal(again, b1);
+	assert_int_equal(pprof_add_location(b, m, 0x7f0000001000ULL, unnamed, 1, &again), 0);
+	assert_int_equal(again, a);
+	pprof_builder_free(b);
 }
 
 static void test_profile_rules(void **state)
@@ -1070,7 +1096,7 @@ int main(void)
 	    cmocka_unit_test(test_profile_rules), cmocka_unit_test(test_empty_and_args),
 	    cmocka_unit_test(test_invalid_utf8),  cmocka_unit_test(test_go_tool_pprof),
 	    cmocka_unit_test(test_synthetic_10k), cmocka_unit_test(test_frozen),
-	    cmocka_unit_test(test_offcpu),
+	    cmocka_unit_test(test_offcpu),	  cmocka_unit_test(test_location_identity),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -74,7 +74,9 @@ int pprof_add_mapping(struct pprof_builder *b, const struct pprof_mapping *m, ui
 
 /*
  * Location for runtime @address in mapping @mapping_id (0 = none). Locations
- * are deduplicated by (mapping_id, address): the lines of the first call win.
+ * are deduplicated by (mapping_id, address, what the lines say): an address
+ * named otherwise (JIT code replaced, or named once its perf map came) is
+ * another location.
  */
 int pprof_add_location(struct pprof_builder *b, uint64_t mapping_id, uint64_t address,
 		       const struct pprof_line *lines, size_t nr_lines, uint64_t *id);
