@@ -508,10 +508,13 @@ static int java_request(void *ctx, uint32_t pid, uint64_t start_boottime, const 
 	return jattach_ask(a->ja, &req);
 }
 
+/* The JVM rewrote its perf map: names read anew, and its cached JIT stacks named anew. */
 static void java_reloaded(void *ctx, uint32_t pid, uint64_t start_boottime)
 {
-	(void)start_boottime;
-	symbolizer_perfmap_reload(((struct agent *)ctx)->sym, (pid_t)pid);
+	struct agent *a = ctx;
+
+	symbolizer_perfmap_reload(a->sym, (pid_t)pid);
+	stackcache_forget(a->stacks, pid, start_boottime);
 }
 
 static int java_set_layout(void *ctx, uint32_t pid, const struct stackd_hs_proc *e)

@@ -240,7 +240,8 @@ static void java_note(struct drain *d, struct proc *p, const struct sym_result *
 		return;
 	if (p->java_serial != p->maps->serial) {
 		p->java_serial = p->maps->serial;
-		javaprocs_update(d->p.java, p->tgid, p->start_boottime, p->maps, mono_ns());
+		p->is_jvm =
+		    javaprocs_update(d->p.java, p->tgid, p->start_boottime, p->maps, mono_ns());
 	}
 	if (has_unnamed_jit(res))
 		javaprocs_note_unnamed(d->p.java, p->tgid, p->start_boottime, mono_ns());
@@ -250,12 +251,15 @@ static void java_note(struct drain *d, struct proc *p, const struct sym_result *
 static void java_tick(struct drain *d)
 {
 	struct jattach_result r;
+	int err;
 
 	if (!d->p.java)
 		return;
 	set_stage(d, "Java: attach results");
-	while (jattach_result(d->p.ja, &r) == 1)
+	while ((err = jattach_result(d->p.ja, &r)) == 1)
 		javaprocs_on_result(d->p.java, &r, mono_ns());
+	if (err == -EPIPE)
+		javaprocs_helper_gone(d->p.java);
 	javaprocs_tick(d->p.java, mono_ns());
 }
 
@@ -465,10 +469,15 @@ static void cache_frames(struct drain *d, struct proc *p, const struct sample *s
 {
 	if (knew)
 		stackcache_put(d->p.stacks, 0, 0, s->kips, s->nr_kips, knew, false);
-	/* JIT code can change under the same address: such stacks serve this drain only. */
+	/*
+	 * JIT code can change under the same address: such stacks serve this drain only. A
+	 * JVM's change only when it rewrites its perf map at our request (java_reloaded
+	 * forgets them then): its named stacks are kept, those with unnamed code are not (their
+	 * next symbolization is what asks the JVM for a new map).
+	 */
 	if (unew && fully_mapped(unew))
 		stackcache_put(d->p.stacks, p->tgid, p->start_boottime, s->uips, s->nr_uips, unew,
-			       stackcache_is_jit(unew));
+			       stackcache_is_jit(unew) && (!p->is_jvm || has_unnamed_jit(unew)));
 	else
 		sym_result_free(unew);
 }

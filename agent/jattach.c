@@ -644,6 +644,48 @@ static int worker_run(const struct jattach_request *req, uint64_t deadline, int 
 
 /* ---- the supervisor ---- */
 
+/*
+ * Workers killed but not reaped yet: a worker in an uninterruptible wait (a FUSE
+ * daemon that reads a request and never answers) outlives SIGKILL, and waiting for
+ * it would stop every later request. They are reaped without waiting before each
+ * request; while JATTACH_MAX_STUCK of them are left, requests are refused
+ * (JATTACH_ERROR) rather than stack up more stuck processes.
+ */
+#define JATTACH_MAX_STUCK 8
+
+static pid_t stuck[JATTACH_MAX_STUCK];
+static unsigned nr_stuck;
+
+static void reap_stuck(void)
+{
+	for (unsigned i = 0; i < nr_stuck;) {
+		int st;
+
+		if (waitpid(stuck[i], &st, WNOHANG) != 0) {
+			stuck[i] = stuck[--nr_stuck]; /* reaped (or not our child any more) */
+			continue;
+		}
+		i++;
+	}
+}
+
+/* SIGKILL @w and reap it if it dies within a moment; else leave it to reap_stuck(). */
+static void reap_worker(pid_t w)
+{
+	int st;
+
+	kill(w, SIGKILL);
+	for (int i = 0; i < 50; i++) {
+		pid_t r = waitpid(w, &st, WNOHANG);
+
+		if (r == w || (r < 0 && errno != EINTR))
+			return;
+		usleep(2000);
+	}
+	if (nr_stuck < JATTACH_MAX_STUCK)
+		stuck[nr_stuck++] = w;
+}
+
 /* Forks a worker for @req and waits for its result, killing it past the deadline. */
 static void supervisor_run_one(int sock, const struct jattach_request *req, uint32_t timeout_ms,
 			       struct jattach_result *res)
@@ -652,7 +694,7 @@ static void supervisor_run_one(int sock, const struct jattach_request *req, uint
 	struct jattach_result wres;
 	bool timed_out = false;
 	struct pollfd pfd;
-	int pipefd[2], st;
+	int pipefd[2];
 	ssize_t n = 0;
 	pid_t parent = getpid(), w;
 
@@ -660,7 +702,8 @@ static void supervisor_run_one(int sock, const struct jattach_request *req, uint
 	res->pid = req->pid;
 	res->start_ticks = req->start_ticks;
 	res->status = JATTACH_ERROR;
-	if (pipe2(pipefd, O_CLOEXEC))
+	reap_stuck();
+	if (nr_stuck == JATTACH_MAX_STUCK || pipe2(pipefd, O_CLOEXEC))
 		return;
 	w = fork();
 	if (w < 0) {
@@ -707,10 +750,8 @@ static void supervisor_run_one(int sock, const struct jattach_request *req, uint
 		/* Stuck in a syscall past the deadline (a FUSE /tmp that never answers...). */
 		res->status = JATTACH_TIMEOUT;
 	}
-	/* Fatal signals end even the killable waits of FUSE and NFS. */
-	kill(w, SIGKILL);
-	while (waitpid(w, &st, 0) < 0 && errno == EINTR)
-		;
+	/* Fatal signals end the killable waits of FUSE and NFS; not the others. */
+	reap_worker(w);
 }
 
 static void supervisor_loop(int sock, uint32_t timeout_ms)

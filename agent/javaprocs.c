@@ -34,6 +34,8 @@ struct jvm {
 struct javaprocs {
 	struct javaprocs_ops ops;
 	uint64_t ns_per_tick;
+	size_t cursor;		 /* where the next tick starts looking */
+	bool helper_gone;	 /* no more requests */
 	struct objprobe *probes; /* struct hs_jvm of each libjvm.so */
 	struct jvm jvms[JAVAPROCS_MAX];
 	struct javaprocs_stats stats;
@@ -74,6 +76,15 @@ void javaprocs_free(struct javaprocs *j)
 		return;
 	objprobe_free(j->probes);
 	free(j);
+}
+
+/* @v's process is gone, or its slot goes to another: its walk entry goes too. */
+static void release(struct javaprocs *j, struct jvm *v)
+{
+	if (v->state != JVM_FREE && v->has_layout && j->ops.del_layout)
+		j->ops.del_layout(j->ops.ctx, v->tgid, v->start);
+	v->state = JVM_FREE;
+	v->has_layout = false;
 }
 
 static struct jvm *find(struct javaprocs *j, uint32_t tgid, uint64_t start)
@@ -120,14 +131,18 @@ static void probe_jvm(struct javaprocs *j, struct jvm *v, const struct procmap *
 	v->has_jvm = true;
 }
 
-void javaprocs_update(struct javaprocs *j, uint32_t tgid, uint64_t start_boottime,
+bool javaprocs_update(struct javaprocs *j, uint32_t tgid, uint64_t start_boottime,
 		      const struct procmaps *maps, uint64_t now_ns)
 {
 	const struct procmap *m;
 	struct jvm *slot = NULL;
 
-	if (!j || find(j, tgid, start_boottime) || !(m = find_libjvm(maps)))
-		return;
+	if (!j)
+		return false;
+	if (find(j, tgid, start_boottime))
+		return true;
+	if (!(m = find_libjvm(maps)))
+		return false;
 	for (size_t i = 0; i < JAVAPROCS_MAX && !slot; i++) {
 		struct jvm *v = &j->jvms[i];
 
@@ -135,28 +150,34 @@ void javaprocs_update(struct javaprocs *j, uint32_t tgid, uint64_t start_boottim
 		if (v->state == JVM_FREE || v->tgid == tgid)
 			slot = v;
 	}
+	/*
+	 * Full: a JVM given up on without a layout holds a slot for nothing (a process
+	 * that maps a libjvm.so and refuses every request must not crowd out real JVMs).
+	 */
+	for (size_t i = 0; i < JAVAPROCS_MAX && !slot; i++)
+		if (j->jvms[i].state == JVM_DONE && !j->jvms[i].has_layout)
+			slot = &j->jvms[i];
 	j->stats.jvms++;
 	if (!slot) {
 		j->stats.untracked++;
-		return;
+		return false;
 	}
+	release(j, slot);
 	*slot = (struct jvm){.tgid = tgid,
 			     .start = start_boottime,
 			     .state = JVM_WAIT,
 			     .due_ns = now_ns + JAVAPROCS_FIRST_NS,
 			     .gap_ns = JAVAPROCS_GAP_MIN_NS};
 	probe_jvm(j, slot, m);
+	return true;
 }
 
 void javaprocs_drop(struct javaprocs *j, uint32_t tgid, uint64_t start_boottime)
 {
 	struct jvm *v = j ? find(j, tgid, start_boottime) : NULL;
 
-	if (!v)
-		return;
-	if (v->has_layout && j->ops.del_layout)
-		j->ops.del_layout(j->ops.ctx, tgid, start_boottime);
-	v->state = JVM_FREE;
+	if (v)
+		release(j, v);
 }
 
 void javaprocs_note_unnamed(struct javaprocs *j, uint32_t tgid, uint64_t start_boottime,
@@ -186,9 +207,11 @@ void javaprocs_tick(struct javaprocs *j, uint64_t now_ns)
 {
 	unsigned sent = 0;
 
-	if (!j)
+	if (!j || j->helper_gone)
 		return;
-	for (size_t i = 0; i < JAVAPROCS_MAX && sent < JAVAPROCS_PER_TICK; i++) {
+	/* Round robin from where the last tick stopped: no slot starves the ones after it. */
+	for (size_t k = 0; k < JAVAPROCS_MAX && sent < JAVAPROCS_PER_TICK; k++) {
+		size_t i = (j->cursor + k) % JAVAPROCS_MAX;
 		struct jvm *v = &j->jvms[i];
 		int err;
 
@@ -203,8 +226,12 @@ void javaprocs_tick(struct javaprocs *j, uint64_t now_ns)
 		err = j->ops.request(
 		    j->ops.ctx, v->tgid, v->start,
 		    v->has_jvm && !v->has_layout && j->ops.set_layout ? &v->jvm : NULL, v->bias);
-		if (err == -EAGAIN)
-			return; /* the helper's queue is full: the rest wait for the next tick */
+		if (err == -EAGAIN) {
+			/* The helper's queue is full: this one and the rest wait for the next tick.
+			 */
+			j->cursor = i;
+			return;
+		}
 		if (err) {
 			j->stats.helper_errors++;
 			v->state = JVM_DONE;
@@ -214,7 +241,25 @@ void javaprocs_tick(struct javaprocs *j, uint64_t now_ns)
 		v->state = JVM_PENDING;
 		v->due_ns = now_ns; /* when it was sent */
 		sent++;
+		j->cursor = (i + 1) % JAVAPROCS_MAX;
 	}
+}
+
+void javaprocs_helper_gone(struct javaprocs *j)
+{
+	if (!j || j->helper_gone)
+		return;
+	j->helper_gone = true;
+	for (size_t i = 0; i < JAVAPROCS_MAX; i++) {
+		struct jvm *v = &j->jvms[i];
+
+		if (v->state == JVM_PENDING)
+			j->stats.lost++;
+		if (v->state == JVM_WAIT || v->state == JVM_PENDING || v->state == JVM_IDLE)
+			v->state = JVM_DONE;
+	}
+	pr_warn("the JVM attach helper is gone: JVMs are no longer asked for their perf maps "
+		"(names read so far stay; stacks through JIT code keep working)");
 }
 
 uint64_t javaprocs_ticks(const struct javaprocs *j, uint64_t start_boottime)
@@ -267,7 +312,7 @@ void javaprocs_on_result(struct javaprocs *j, const struct jattach_result *r, ui
 			j->ops.reloaded(j->ops.ctx, v->tgid, v->start);
 		break;
 	case JATTACH_GONE:
-		v->state = JVM_FREE;
+		release(j, v);
 		break;
 	case JATTACH_NOT_JVM:
 		fail(j, v, now_ns, true);

@@ -90,8 +90,11 @@ int javaprocs_new(const char *proc_root, const struct javaprocs_ops *ops, long t
 		  struct javaprocs **out);
 void javaprocs_free(struct javaprocs *j);
 
-/* @maps (borrowed) is (@tgid, @start)'s snapshot: starts tracking it if it maps libjvm.so. */
-void javaprocs_update(struct javaprocs *j, uint32_t tgid, uint64_t start_boottime,
+/*
+ * @maps (borrowed) is (@tgid, @start)'s snapshot: starts tracking it if it maps libjvm.so.
+ * Returns whether the process is tracked.
+ */
+bool javaprocs_update(struct javaprocs *j, uint32_t tgid, uint64_t start_boottime,
 		      const struct procmaps *maps, uint64_t now_ns);
 /* The process exited or was forgotten. */
 void javaprocs_drop(struct javaprocs *j, uint32_t tgid, uint64_t start_boottime);
@@ -111,6 +114,12 @@ uint64_t javaprocs_ticks(const struct javaprocs *j, uint64_t start_boottime);
 /* The walk's entry for @l: 0, or -EINVAL when its fields do not fit the walk's window. */
 int javaprocs_hs_entry(const struct hs_layout *l, uint64_t start_boottime,
 		       struct stackd_hs_proc *out);
+
+/*
+ * The attach helper is gone (it cannot be replaced once privileges are dropped): no more
+ * requests, those in flight count as lost, logged once. Layouts installed stay.
+ */
+void javaprocs_helper_gone(struct javaprocs *j);
 
 void javaprocs_get_stats(const struct javaprocs *j, struct javaprocs_stats *out);
 

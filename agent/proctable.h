@@ -48,6 +48,7 @@ struct proc {
 	uint64_t exe_ino, exe_dev, start_code, interp_base;
 	bool maps_from_template; /* maps borrowed from another process of the binary */
 	uint64_t java_serial;	 /* the maps snapshot javaprocs last saw (drain.c) */
+	bool is_jvm; /* javaprocs tracks it: its JIT stacks are cached until its map changes */
 	/* Kernel mode: the last load of its unwind tables, and the gap before a retry. */
 	uint64_t tables_tried_ns, tables_retry_ns;
 };

@@ -32,6 +32,11 @@
 #                       /usr/bin/python3.11: the same main -> f1 .. f30 chain in Python, its
 #                       Python frames named by the walk (issue 13); not in the default TOOLS
 #     python-off        the same with --python.enabled=false (the interpreter's native frames)
+#     java              stackd (kernel mode) on tests/fixtures/JavaHot.java under OpenJDK 17:
+#                       main -> run -> knead -> fold, compiled without frame pointers, named
+#                       from the JVM's perf map, stepped by code blobs (issue 13); not in the
+#                       default TOOLS
+#     java-off          the same with --java.enabled=false (no perf map, no JIT stepping)
 #     perf-fp           perf record -e cpu-clock -F HZ -a -G CG -g
 #     perf-dwarf        perf record -e cpu-clock -F HZ -a -G CG --call-graph dwarf
 #   BEFORE_MODES=auto  modes of STACKD_BEFORE_BIN (e.g. "auto dwarf")
@@ -85,6 +90,7 @@ SCOPE=${SCOPE:-cgroup}
 BEFORE_MODES=${BEFORE_MODES:-auto}
 STACKD_ARGS=${STACKD_ARGS:-}
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+JDK=${JDK:-/usr/lib/jvm/java-17-openjdk-amd64}
 STACKD_BIN=${STACKD_BIN:-$SRC/build/stackd}
 STACKD_BEFORE_BIN=${STACKD_BEFORE_BIN:-}
 if [[ -z ${TOOLS:-} ]]; then
@@ -107,6 +113,10 @@ for t in $TOOLS; do
 	python | python-off)
 		[[ -x $STACKD_BIN ]] || die "stackd not built: $STACKD_BIN"
 		[[ -x /usr/bin/python3.11 ]] || die "$t needs Debian's /usr/bin/python3.11"
+		;;
+	java | java-off)
+		[[ -x $STACKD_BIN ]] || die "stackd not built: $STACKD_BIN"
+		[[ -x $JDK/bin/java && -x $JDK/bin/javac ]] || die "$t needs OpenJDK 17 at $JDK"
 		;;
 	before-*) [[ -x $STACKD_BEFORE_BIN ]] || die "$t needs STACKD_BEFORE_BIN (an executable)" ;;
 	bpftrace | bpftrace-fp) command -v bpftrace >/dev/null || die "bpftrace not installed" ;;
@@ -142,6 +152,9 @@ gcc -O2 -g -fomit-frame-pointer -o "$T/unwind_deep" "$SRC/tests/fixtures/unwind_
 clang -O2 -g -fno-omit-frame-pointer -o "$T/unwind_deep_fp" "$SRC/tests/fixtures/unwind_deep.c"
 
 cp "$SRC/tests/fixtures/py_deep.py" "$T/py_deep.py"
+if [[ " $TOOLS " == *" java"* ]]; then
+	"$JDK/bin/javac" -d "$T/java" "$SRC/tests/fixtures/JavaHot.java" || die "javac failed"
+fi
 
 # start_fixture COMMAND...: BUSY copies in the cgroup, pinned, nice -5; pids in FIX_PIDS and PIDS
 start_fixture()
@@ -173,10 +186,12 @@ traces_complete()
 	awk -v pids="$1" '
 	BEGIN { n = split(pids, a, " "); for (i = 1; i <= n; i++) want[a[i]] = 1 }
 	function flush() {
-		if (inb && (pid in want) && cnt > 0) { tot += cnt; if (last == "_start") good += cnt; chain += cnt * own }
+		if (inb && (pid in want) && cnt > 0) { tot += cnt; if (last ~ root) good += cnt; chain += cnt * own }
 		inb = 0; pid = ""; cnt = 0; last = ""; own = 0
 	}
-	function frame(f) { sub(/ \(inline\)$/, "", f); last = f; if (f ~ /^(f[0-9]+|main)$/) own++ }
+	# A process main thread ends at _start, a JVM Java thread at the start of its thread.
+	BEGIN { root = "^(_start|start_thread|__clone3)$" }
+	function frame(f) { sub(/ \(inline\)$/, "", f); last = f; if (f ~ /^(f[0-9]+|main|long JavaHot.*)$/) own++ }
 	/^-+\+/ { flush(); inb = 1; next }
 	inb && /^ +pid: / { pid = $2; next }
 	inb && /^ +[a-z_]+: / && !cnt { next }
@@ -265,15 +280,17 @@ measure()
 	local -a sargs scope=()
 	[[ $tool == bpftrace-fp ]] && fixture=("$T/unwind_deep_fp")
 	[[ $tool == python* ]] && fixture=(/usr/bin/python3.11 "$T/py_deep.py")
+	[[ $tool == java* ]] && fixture=("$JDK/bin/java" -cp "$T/java" JavaHot)
 	case $tool in
-	kernel | dwarf | fp | before-* | python | python-off)
+	kernel | dwarf | fp | before-* | python | python-off | java | java-off)
 		bin=$STACKD_BIN mode=$tool
 		[[ $tool == before-* ]] && bin=$STACKD_BEFORE_BIN mode=${tool#before-}
-		[[ $tool == python* ]] && mode=kernel
+		[[ $tool == python* || $tool == java* ]] && mode=kernel
 		port=$(free_port)
 		url=http://127.0.0.1:$port
 		read -r -a sargs <<<"$STACKD_ARGS"
 		[[ $tool != python-off ]] || sargs+=(--python.enabled=false)
+		[[ $tool != java-off ]] || sargs+=(--java.enabled=false)
 		[[ -z $CG ]] || scope=(--profiling.cgroups="$CG")
 		"$bin" --web.listen-address=127.0.0.1:"$port" --profiling.frequency="$HZ" --unwind.mode="$mode" \
 			--log.level=warn "${scope[@]}" "${sargs[@]}" >"$log" 2>&1 &
@@ -334,7 +351,7 @@ measure()
 	cpu=$(awk -v k=$((k1 - k0)) -v hz="$CLK_TCK" -v w="$win_s" 'BEGIN { printf "%.2f", 100 * k / hz / w }')
 
 	case $tool in
-	kernel | dwarf | fp | before-* | python | python-off)
+	kernel | dwarf | fp | before-* | python | python-off | java | java-off)
 		wait "$cold_pid" "$win_pid" || true
 		untrack "$cold_pid"
 		untrack "$win_pid"

@@ -1051,6 +1051,9 @@ enum hs_kind {
 	HS_BAD,	     /* in a heap, but no blob holds it */
 };
 
+/* An rbp further above rsp than this is no frame pointer of a JVM's thread stack frame. */
+#define HS_FRAMELESS_GAP (1ULL << 20)
+
 struct hs_hop {
 	__u64 segmap;
 	__u64 seg;
@@ -1090,10 +1093,24 @@ static __always_inline __s32 hs_s32(const __u8 *buf, __u16 off)
 	return r <= STACKD_HS_WIN - 4 ? *(const __s32 *)(buf + r) : -1;
 }
 
-/* How to step the frame at @look of a JVM: sets *cfa for HS_FRAME and HS_ENTRY. */
+/* x86-64 code bytes at a sampled pc (the first three, little-endian) that tell a compiled
+ * frame's state: set up or torn down. */
+#define X86_RET		  0xc3	   /* ret: the frame is gone, the return address at [rsp] */
+#define X86_POP_RBP	  0x5d	   /* pop rbp: [rsp] the caller's rbp, then the return address */
+#define X86_CMP_RSP_R15	  0xa73b49 /* cmp rsp, [r15+disp32]: HotSpot's return poll, after pop rbp */
+#define X86_SUB_RSP_IMM8  0xec8348 /* sub rsp, imm8: rbp pushed, the frame not yet made */
+#define X86_SUB_RSP_IMM32 0xec8148 /* sub rsp, imm32 */
+
+/*
+ * How to step the frame at @look of a JVM: sets *cfa for HS_FRAME (the caller's rbp at
+ * CFA - 16) and HS_ENTRY (rbp untouched). A return address (!@exact) is always in a
+ * complete frame (a call is made from one). The sampled pc may be in the prologue or the
+ * epilogue: the instruction there says how much of the frame exists.
+ */
 static __always_inline enum hs_kind hs_frame(const struct stackd_hs_proc *hs, struct walk_state *w,
-					     __u64 look, __u64 sp, __u64 *cfa)
+					     __u64 look, __u64 sp, bool exact, __u64 *cfa)
 {
+	__u32 code = 0, op;
 	const struct stackd_hs_heap *heap = NULL;
 	struct hs_hop h = {};
 	__u64 blob, begin, end;
@@ -1123,11 +1140,23 @@ static __always_inline enum hs_kind hs_frame(const struct stackd_hs_proc *hs, st
 		return HS_FP;
 	if (size > (1 << 16))
 		return HS_BAD;
-	if (complete < 0 || look - begin < (__u64)complete) {
+	*cfa = sp + (__u64)size * 8;
+	if (!exact || bpf_probe_read_user(&code, 3, (const void *)look))
+		return HS_FRAME;
+	op = code & 0xffffff;
+	if ((code & 0xff) == X86_RET || op == X86_CMP_RSP_R15) {
 		*cfa = sp + 8;
 		return HS_ENTRY;
 	}
-	*cfa = sp + (__u64)size * 8;
+	if ((code & 0xff) == X86_POP_RBP || op == X86_SUB_RSP_IMM8 || op == X86_SUB_RSP_IMM32) {
+		*cfa = sp + 16;
+		return HS_FRAME;
+	}
+	/* Before the frame is complete (entry checks, stack bang, push rbp): nothing pushed. */
+	if (complete >= 0 && look - begin < (__u64)complete) {
+		*cfa = sp + 8;
+		return HS_ENTRY;
+	}
 	return HS_FRAME;
 }
 
@@ -1198,7 +1227,7 @@ static long walk_step(__u32 i, struct walk_ctx *c)
 		cfa = sp + off + ((pc & 15) >= (__u64)aux ? 8 : 0);
 		break;
 	default:
-		hs = c->hs ? hs_frame(c->hs, w, look, sp, &cfa) : HS_NONE;
+		hs = c->hs ? hs_frame(c->hs, w, look, sp, w->exact, &cfa) : HS_NONE;
 		if (hs == HS_FRAME || hs == HS_ENTRY) {
 			w->fp_last = 0;
 			if (!read_user_u64(cfa - 8, &ra) ||
@@ -1213,6 +1242,20 @@ static long walk_step(__u32 i, struct walk_ctx *c)
 			count(STACKD_CNT_HS_NO_BLOB);
 			w->end = STACKD_CNT_WALK_NO_TABLE;
 			return 1;
+		}
+		if (hs == HS_FP && (bp < sp || bp - sp > HS_FRAMELESS_GAP)) {
+			/*
+			 * No rbp chain here: a stub that makes no frame (vtable and itable
+			 * stubs, adapters) called from compiled code, whose rbp is a register.
+			 */
+			cfa = sp + 8;
+			if (!read_user_u64(sp, &ra)) {
+				w->end = STACKD_CNT_WALK_READ_FAULT;
+				return 1;
+			}
+			w->fp_last = 0;
+			count(STACKD_CNT_HS_FP_FRAMES);
+			goto caller;
 		}
 		if (hs == HS_FP)
 			count(STACKD_CNT_HS_FP_FRAMES);

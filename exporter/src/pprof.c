@@ -17,10 +17,14 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include <zlib.h>
 
+#include "common/clock.h"
 #include "common/hmap.h"
 #include "common/utf8.h"
 #include "pprof_internal.h"
@@ -425,20 +429,34 @@ static int64_t add_function(struct pprof_builder *b, const struct pprof_line *l)
 	return e->id;
 }
 
-static uint64_t str_hash(const char *s)
+/*
+ * The key of pprof__lines_hash(), random per run: what a process names its frames cannot
+ * be chosen to collide with another's (merges of frozen windows trust the hash alone).
+ */
+static uint64_t lines_key;
+static pthread_once_t lines_key_once = PTHREAD_ONCE_INIT;
+
+static void lines_key_init(void)
 {
-	return s ? hash_bytes(s, strlen(s), 0) : 0;
+	uint64_t k = 0;
+
+	if (getrandom(&k, sizeof(k), 0) != (ssize_t)sizeof(k))
+		k = (uint64_t)mono_ns() ^
+		    ((uint64_t)getpid() << 32); /* no entropy yet: best effort */
+	lines_key = k | 1;
 }
 
-/*
- * What a location's lines say, as a hash. A location is its mapping, its
- * address and this: the same address can hold other code at other times (a
- * JIT recompiling into freed memory, a frame named only once the JIT's perf
- * map came), and merged windows must not give one of them the other's name.
- */
-static uint64_t lines_hash(const struct pprof_line *lines, size_t nr_lines)
+static uint64_t str_hash(const char *s)
 {
-	uint64_t h = hash_u64(nr_lines);
+	return s && *s ? hash_bytes(s, strlen(s), lines_key) : 0;
+}
+
+uint64_t pprof__lines_hash(const struct pprof_line *lines, size_t nr_lines)
+{
+	uint64_t h;
+
+	pthread_once(&lines_key_once, lines_key_init);
+	h = lines_key;
 
 	for (size_t i = 0; i < nr_lines; i++) {
 		if (!lines[i].function || !*lines[i].function)
@@ -450,23 +468,98 @@ static uint64_t lines_hash(const struct pprof_line *lines, size_t nr_lines)
 	return h;
 }
 
-int pprof_add_location(struct pprof_builder *b, uint64_t mapping_id, uint64_t address,
-		       const struct pprof_line *lines, size_t nr_lines, uint64_t *id)
+/* Is the interned string @idx @s (as pprof__intern would store it: repaired UTF-8)? */
+static bool same_str(const struct pprof_builder *b, uint32_t idx, const char *s)
+{
+	const struct str_ent *e = segvec_at(&b->strs, idx);
+	size_t len = s ? strlen(s) : 0;
+	char fixed[512];
+
+	if (!len)
+		return idx == 0;
+	if (len == e->len && !memcmp(e->s, s, len))
+		return true;
+	if (utf8_is_valid(s, len) || utf8_sanitized_len(s, len) + 1 > sizeof(fixed))
+		return false; /* a longer invalid name: another location, never a wrong one */
+	utf8_sanitize(s, len, fixed, sizeof(fixed));
+	return !strcmp(e->s, fixed);
+}
+
+/* Do @e's lines say what @lines say (names, files, line numbers)? */
+static bool same_lines(const struct pprof_builder *b, const struct loc_ent *e,
+		       const struct pprof_line *lines, size_t nr_lines)
+{
+	uint32_t k = 0;
+
+	for (size_t i = 0; i < nr_lines; i++) {
+		const struct line_ent *le;
+		const struct func_ent *fe;
+
+		if (!lines[i].function || !*lines[i].function)
+			continue;
+		if (k == e->nr_lines)
+			return false;
+		le = vec_at(&b->lines, e->line_off + k++);
+		fe = segvec_at(&b->funcs, le->function_id - 1);
+		if (le->line != lines[i].line || !same_str(b, fe->name, lines[i].function) ||
+		    !same_str(b, fe->filename, lines[i].filename))
+			return false;
+	}
+	return k == e->nr_lines;
+}
+
+/* The entry of a new location: its lines already written at b->lines[b->lines.cnt ...). */
+static int push_location(struct pprof_builder *b, uint64_t mapping_id, uint64_t address,
+			 uint64_t lh, uint64_t hash, size_t line_end, uint64_t *id)
+{
+	struct loc_ent *e = segvec_push(&b->locs);
+
+	if (!e)
+		return -ENOMEM;
+	e->mapping_id = (uint32_t)mapping_id;
+	e->address = address;
+	e->lines_hash = lh;
+	e->line_off = (uint32_t)b->lines.cnt;
+	e->nr_lines = (uint32_t)(line_end - b->lines.cnt);
+	e->id = (uint32_t)b->locs.cnt;
+	if (hmap_insert(&b->loc_map, &e->node, hash)) {
+		segvec_pop(&b->locs);
+		return -ENOMEM;
+	}
+	b->lines.cnt = line_end;
+	*id = e->id;
+	return 0;
+}
+
+static uint64_t loc_hash(uint64_t mapping_id, uint64_t address, uint64_t lh)
+{
+	return hash_combine(hash_combine(hash_u64(mapping_id), address), lh);
+}
+
+/*
+ * A location is its mapping, its address and what its lines say: the same address can
+ * hold other code at other times (a JIT recompiling into freed memory, a frame named only
+ * once the JIT's perf map came), and merged windows must not give one the other's name.
+ * The hash of the lines finds the candidates; their lines are compared.
+ */
+static int add_location(struct pprof_builder *b, uint64_t mapping_id, uint64_t address,
+			const struct pprof_line *lines, size_t nr_lines, uint64_t lh, bool verify,
+			uint64_t *id)
 {
 	struct loc_ent *e;
 	struct hnode *n;
 	size_t line_off;
-	uint64_t hash, lh;
+	uint64_t hash;
 	int64_t fid;
 
 	if (!b || !id || (nr_lines && !lines) || mapping_id > b->maps.cnt)
 		return -EINVAL;
 
-	lh = lines_hash(lines, nr_lines);
-	hash = hash_combine(hash_combine(hash_u64(mapping_id), address), lh);
+	hash = loc_hash(mapping_id, address, lh);
 	for (n = hmap_first(&b->loc_map, hash); n; n = hmap_next(n)) {
 		e = container_of(n, struct loc_ent, node);
-		if (e->mapping_id == mapping_id && e->address == address && e->lines_hash == lh) {
+		if (e->mapping_id == mapping_id && e->address == address && e->lines_hash == lh &&
+		    (!verify || same_lines(b, e, lines, nr_lines))) {
 			*id = e->id;
 			return 0;
 		}
@@ -494,23 +587,21 @@ int pprof_add_location(struct pprof_builder *b, uint64_t mapping_id, uint64_t ad
 		le->function_id = (uint32_t)fid;
 		le->line = lines[i].line;
 	}
+	return push_location(b, mapping_id, address, lh, hash, line_off, id);
+}
 
-	e = segvec_push(&b->locs);
-	if (!e)
-		return -ENOMEM;
-	e->mapping_id = (uint32_t)mapping_id;
-	e->address = address;
-	e->lines_hash = lh;
-	e->line_off = (uint32_t)b->lines.cnt;
-	e->nr_lines = (uint32_t)(line_off - b->lines.cnt);
-	e->id = (uint32_t)b->locs.cnt;
-	if (hmap_insert(&b->loc_map, &e->node, hash)) {
-		segvec_pop(&b->locs);
-		return -ENOMEM;
-	}
-	b->lines.cnt = line_off;
-	*id = e->id;
-	return 0;
+int pprof_add_location(struct pprof_builder *b, uint64_t mapping_id, uint64_t address,
+		       const struct pprof_line *lines, size_t nr_lines, uint64_t *id)
+{
+	return add_location(b, mapping_id, address, lines, nr_lines,
+			    pprof__lines_hash(lines, nr_lines), true, id);
+}
+
+int pprof__add_location_hashed(struct pprof_builder *b, uint64_t mapping_id, uint64_t address,
+			       const struct pprof_line *lines, size_t nr_lines, uint64_t lh,
+			       uint64_t *id)
+{
+	return add_location(b, mapping_id, address, lines, nr_lines, lh, false, id);
 }
 
 static int label_cmp_key(const struct label_ent *a, const struct label_ent *c)

@@ -40,6 +40,7 @@ struct fz_map {
 
 struct fz_loc {
 	uint64_t address;
+	uint64_t lines_hash; /* the builder's, so merges need not hash the names again */
 	uint32_t mapping_id;
 	uint32_t line_off;
 	uint32_t nr_lines;
@@ -203,6 +204,7 @@ int pprof_freeze(const struct pprof_builder *b, int64_t duration_ns, struct ppro
 			const struct loc_ent *e = segvec_at(&b->locs, i);
 
 			lc[i] = (struct fz_loc){.address = e->address,
+						.lines_hash = e->lines_hash,
 						.mapping_id = e->mapping_id,
 						.line_off = e->line_off,
 						.nr_lines = e->nr_lines};
@@ -371,9 +373,14 @@ out:
 	return err;
 }
 
+/* Ids in the destination of what one merge met of a frozen profile (0: not yet). */
+struct merge_maps {
+	uint64_t *locs, *maps;
+};
+
 /* The location @src_id of @f in @dst (added on first use); its id in *id. */
 static int merge_location(struct pprof_builder *dst, const struct pprof_frozen *f, uint32_t src_id,
-			  uint64_t *loc_map, uint64_t *map_map, uint64_t *id)
+			  struct merge_maps *mm, uint64_t *id)
 {
 	const struct fz_loc *l = &f->locs[src_id - 1];
 	struct pprof_line lines[32];
@@ -381,12 +388,12 @@ static int merge_location(struct pprof_builder *dst, const struct pprof_frozen *
 	size_t nl = 0;
 	int err;
 
-	if (loc_map[src_id - 1]) {
-		*id = loc_map[src_id - 1];
+	if (mm->locs[src_id - 1]) {
+		*id = mm->locs[src_id - 1];
 		return 0;
 	}
 	if (l->mapping_id) {
-		if (!map_map[l->mapping_id - 1]) {
+		if (!mm->maps[l->mapping_id - 1]) {
 			const struct fz_map *m = &f->maps[l->mapping_id - 1];
 			struct pprof_mapping pm = {
 			    .start = m->start,
@@ -400,11 +407,11 @@ static int merge_location(struct pprof_builder *dst, const struct pprof_frozen *
 			    .has_inline_frames = !!(m->flags & MAP_HAS_INLINE_FRAMES),
 			};
 
-			err = pprof_add_mapping(dst, &pm, &map_map[l->mapping_id - 1]);
+			err = pprof_add_mapping(dst, &pm, &mm->maps[l->mapping_id - 1]);
 			if (err)
 				return err;
 		}
-		map_id = map_map[l->mapping_id - 1];
+		map_id = mm->maps[l->mapping_id - 1];
 	}
 	for (uint32_t i = 0; i < l->nr_lines && nl < sizeof(lines) / sizeof(lines[0]); i++) {
 		const struct line_ent *le = &f->lines[l->line_off + i];
@@ -418,17 +425,19 @@ static int merge_location(struct pprof_builder *dst, const struct pprof_frozen *
 		    .line = le->line,
 		};
 	}
-	err = pprof_add_location(dst, map_id, l->address, lines, nl, &loc_map[src_id - 1]);
+	err = pprof__add_location_hashed(dst, map_id, l->address, lines, nl, l->lines_hash,
+					 &mm->locs[src_id - 1]);
 	if (err)
 		return err;
-	*id = loc_map[src_id - 1];
+	*id = mm->locs[src_id - 1];
 	return 0;
 }
 
 int pprof_merge(struct pprof_builder *dst, const struct pprof_frozen *src,
 		const struct pprof_select *sel)
 {
-	uint64_t *loc_map, *map_map, *ids;
+	struct merge_maps mm;
+	uint64_t *ids;
 	uint32_t *dst_ls;
 	uint8_t *keep;
 	int err = 0;
@@ -437,12 +446,12 @@ int pprof_merge(struct pprof_builder *dst, const struct pprof_frozen *src,
 		return -EINVAL;
 	if (!src->nr_samples)
 		return 0;
-	loc_map = calloc(src->nr_locs + 1, sizeof(*loc_map));
-	map_map = calloc(src->nr_maps + 1, sizeof(*map_map));
+	mm.locs = calloc(src->nr_locs + 1, sizeof(*mm.locs));
+	mm.maps = calloc(src->nr_maps + 1, sizeof(*mm.maps));
 	ids = calloc(src->max_locs + 1, sizeof(*ids));
 	dst_ls = calloc(src->nr_labelsets + 1, sizeof(*dst_ls));
 	keep = calloc(src->nr_labelsets + 1, 1);
-	if (!loc_map || !map_map || !ids || !dst_ls || !keep) {
+	if (!mm.locs || !mm.maps || !ids || !dst_ls || !keep) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -453,16 +462,15 @@ int pprof_merge(struct pprof_builder *dst, const struct pprof_frozen *src,
 		if (!keep[s->labelset])
 			continue;
 		for (uint32_t j = 0; !err && j < s->nr_locs; j++)
-			err = merge_location(dst, src, src->loc_ids[s->loc_off + j], loc_map,
-					     map_map, &ids[j]);
+			err = merge_location(dst, src, src->loc_ids[s->loc_off + j], &mm, &ids[j]);
 		if (!err)
 			err = pprof__add_sample_ls(dst, ids, s->nr_locs, s->count,
 						   src->values ? src->values[i] : 0,
 						   dst_ls[s->labelset]);
 	}
 out:
-	free(loc_map);
-	free(map_map);
+	free(mm.locs);
+	free(mm.maps);
 	free(ids);
 	free(dst_ls);
 	free(keep);

@@ -156,6 +156,16 @@ static inline void *vec_at(const struct vec *v, size_t i)
 
 /* Intern @s (NULL or "" = index 0); the string table index or -errno. */
 int64_t pprof__intern(struct pprof_builder *b, const char *s);
+/* What a location's named lines say, hashed (names, files, line numbers). */
+uint64_t pprof__lines_hash(const struct pprof_line *lines, size_t nr_lines);
+/*
+ * pprof_add_location() with @lh = pprof__lines_hash(@lines) known: what a merge of a frozen
+ * profile does. A location with that mapping, address and hash is taken without comparing
+ * names (the hash is keyed per run: see pprof.c).
+ */
+int pprof__add_location_hashed(struct pprof_builder *b, uint64_t mapping_id, uint64_t address,
+			       const struct pprof_line *lines, size_t nr_lines, uint64_t lh,
+			       uint64_t *id);
 /* Intern a label set (any order; empty string values dropped); its index or -errno. */
 int64_t pprof__labelset(struct pprof_builder *b, const struct pprof_label *labels, size_t nr);
 /* pprof_add_sample() with a label set already interned by pprof__labelset(). */

@@ -163,9 +163,11 @@ static int read_structs(const struct procmem *m, const struct hs_jvm *j, uint64_
 	char type[NAME_MAX_LEN], field[NAME_MAX_LEN];
 	bool last_match = false;
 	struct table t;
-	size_t found = 0;
+	uint64_t found = 0; /* bit w: want[w] seen */
 	int err;
 
+	if (nr_want >= 64)
+		return -EINVAL;
 	if ((err = table_open(m, bias, j->structs, j->struct_stride, j->struct_type, &t)) ||
 	    (err = entry_off(m, bias, j->struct_field, t.stride, 8, &field_off)) ||
 	    (err = entry_off(m, bias, j->struct_static, t.stride, 4, &static_off)) ||
@@ -183,7 +185,7 @@ static int read_structs(const struct procmem *m, const struct hs_jvm *j, uint64_
 
 			memcpy(&type_ptr, e + t.name_off, 8);
 			if (!type_ptr)
-				return found == nr_want ? 0 : -ENOENT;
+				return found == (1ULL << nr_want) - 1 ? 0 : -ENOENT;
 			/* Entries come grouped by type: one read of each type's name. */
 			if (type_ptr != last_type) {
 				last_type = type_ptr;
@@ -208,8 +210,7 @@ static int read_structs(const struct procmem *m, const struct hs_jvm *j, uint64_
 					continue;
 				if (!is_static && value >= HS_MAX_OFFSET)
 					return -EINVAL;
-				if (*want[w].out == UINT64_MAX)
-					found++;
+				found |= 1ULL << w;
 				*want[w].out = value;
 			}
 		}

@@ -305,6 +305,7 @@ static void test_location_identity(void **state)
 	struct pprof_line named[] = {{"long Bakery.fold(long)", NULL, NULL, 0, 0}};
 	struct pprof_line renamed[] = {{"long Bakery.knead(long)", NULL, NULL, 0, 0}};
 	struct pprof_line unnamed[] = {{NULL, NULL, NULL, 0, 0}};
+	struct pprof_line bad[] = {{"fold\xff\xfe(long)", NULL, "A\xc3.java", 0, 7}};
 	struct pprof_builder *b;
 	uint64_t m, a, b1, c, again;
 
@@ -321,6 +322,10 @@ static void test_location_identity(void **state)
 	assert_int_equal(again, b1);
 	assert_int_equal(pprof_add_location(b, m, 0x7f0000001000ULL, unnamed, 1, &again), 0);
 	assert_int_equal(again, a);
+	/* A name stored repaired (invalid UTF-8) still finds its location: no growth. */
+	assert_int_equal(pprof_add_location(b, m, 0x7f0000002000ULL, bad, 1, &c), 0);
+	assert_int_equal(pprof_add_location(b, m, 0x7f0000002000ULL, bad, 1, &again), 0);
+	assert_int_equal(again, c);
 	pprof_builder_free(b);
 }
 
