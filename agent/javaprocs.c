@@ -205,13 +205,15 @@ static void fail(struct javaprocs *j, struct jvm *v, uint64_t now_ns, bool is_no
 
 void javaprocs_tick(struct javaprocs *j, uint64_t now_ns)
 {
+	size_t from;
 	unsigned sent = 0;
 
 	if (!j || j->helper_gone)
 		return;
 	/* Round robin from where the last tick stopped: no slot starves the ones after it. */
+	from = j->cursor;
 	for (size_t k = 0; k < JAVAPROCS_MAX && sent < JAVAPROCS_PER_TICK; k++) {
-		size_t i = (j->cursor + k) % JAVAPROCS_MAX;
+		size_t i = (from + k) % JAVAPROCS_MAX;
 		struct jvm *v = &j->jvms[i];
 		int err;
 

@@ -26,3 +26,5 @@ stackd_unit_test(test_unwtables SOURCES test_unwtables.c LIBS agent_core)
 stackd_unit_test(test_pyprocs SOURCES test_pyprocs.c LIBS agent_core)
 # The JIT perf map helper against fake JVMs (hostile ones included) and live OpenJDK 17 JVMs (root).
 stackd_unit_test(test_jattach SOURCES test_jattach.c LIBS agent_core)
+# When JVMs are asked for their perf map and code heaps, against fake ops (agent/javaprocs.c).
+stackd_unit_test(test_javaprocs SOURCES test_javaprocs.c LIBS agent_core)
