@@ -390,6 +390,18 @@ e2e_pprof_bg()
 	e2e_track "$BG_PID"
 }
 
+# e2e_history NAME QUERY: /debug/pprof/history?QUERY of the running agent into $T/NAME.pb.gz,
+# its go tool pprof -raw into $T/NAME.raw, flattened (pprof_flatten) into $T/NAME.tsv.
+e2e_history()
+{
+	local url="$AGENT_URL/debug/pprof/history?$2" code rc=0
+	code=$(curl -sS -m 30 -o "$T/$1.pb.gz" -w '%{http_code}' "$url" 2>"$T/$1.curl.err") || true
+	[[ $code == 200 ]] || fail "GET $url: HTTP ${code:-none} $(cat "$T/$1.curl.err")"
+	e2e_pprof -symbolize=none -raw "$T/$1.pb.gz" >"$T/$1.raw" 2>"$T/$1.raw.err" || rc=$?
+	((rc == 0)) || { cat "$T/$1.raw.err" >&2; fail "go tool pprof -raw ($url) exited with status $rc"; }
+	pprof_flatten <"$T/$1.raw" >"$T/$1.tsv"
+}
+
 # pprof_flatten < (go tool pprof -raw output)
 # One line per sample:  COUNT <TAB> PID <TAB> COMM <TAB> FRAMES
 # COUNT is the samples/count value, PID/COMM the labels ("-" when absent),

@@ -49,19 +49,8 @@ chmod -R a+rX "$T"
 # One-second history windows: the range read below starts within a second of the warm-up's end.
 agent_start --profiling.frequency=99 --history.window=1s
 
-# history NAME QUERY: /debug/pprof/history?QUERY into $T/NAME.pb.gz, flattened into $T/NAME.tsv.
-history()
-{
-	local url="$AGENT_URL/debug/pprof/history?$2" code rc=0
-	code=$(curl -sS -m 30 -o "$T/$1.pb.gz" -w '%{http_code}' "$url" 2>"$T/$1.curl.err") || true
-	[[ $code == 200 ]] || fail "GET $url: HTTP ${code:-none} $(cat "$T/$1.curl.err")"
-	e2e_pprof -symbolize=none -raw "$T/$1.pb.gz" >"$T/$1.raw" 2>"$T/$1.raw.err" || rc=$?
-	((rc == 0)) || { cat "$T/$1.raw.err" >&2; fail "go tool pprof -raw ($url) exited with status $rc"; }
-	pprof_flatten <"$T/$1.raw" >"$T/$1.tsv"
-}
-
-# run_jvm NAME JAVA_PID_CMD...: start the JVM, find its java process, read its history after
-# the warm-up, and wait for it. JAVA_PID_CMD is how to find the java process (pgrep args).
+# run_jvm NAME CMD...: run CMD (a java command line, maybe under setpriv or unshare), find its
+# java process, read that process's history after the warm-up, and wait for it.
 run_jvm()
 {
 	local name=$1 jpid="" rc=0
@@ -81,7 +70,7 @@ run_jvm()
 	local from
 	from=$(date +%s)
 	sleep "$WINDOW"
-	history "$name" "pid=$jpid&start=$from&end=$(date +%s)"
+	e2e_history "$name" "pid=$jpid&start=$from&end=$(date +%s)"
 	e2e_reap "$bg" $((SECONDS_RUN + 60)) || rc=$?
 	((rc == 0)) || fail "$name: the JVM exited with status $rc: $(cat "$T/$name.out")"
 	printf '%s\n' "$jpid" >"$T/$name.pid"

@@ -74,23 +74,11 @@ curl -fsS -m 10 -o "$T/metrics.txt" "$AGENT_URL/metrics" || fail "GET /metrics f
 info "Python metrics:"
 grep -E '^stackd_python_' "$T/metrics.txt" | sed 's/^/    /'
 
-# history NAME QUERY: /debug/pprof/history?QUERY into $T/NAME.pb.gz, -raw into $T/NAME.raw,
-# flattened into $T/NAME.tsv.
-history()
-{
-	local url="$AGENT_URL/debug/pprof/history?$2" code rc=0
-	code=$(curl -sS -m 30 -o "$T/$1.pb.gz" -w '%{http_code}' "$url" 2>"$T/$1.curl.err") || true
-	[[ $code == 200 ]] || fail "GET $url: HTTP ${code:-none} $(cat "$T/$1.curl.err")"
-	e2e_pprof -symbolize=none -raw "$T/$1.pb.gz" >"$T/$1.raw" 2>"$T/$1.raw.err" || rc=$?
-	((rc == 0)) || { cat "$T/$1.raw.err" >&2; fail "go tool pprof -raw ($url) exited with status $rc"; }
-	pprof_flatten <"$T/$1.raw" >"$T/$1.tsv"
-}
-
 for inst in host ns; do
 	declare -n pid=$inst
-	history "$inst" "pid=$pid&seconds=600"
+	e2e_history "$inst" "pid=$pid&seconds=600"
 	# The off-CPU history: the hasher's sleeps (time.sleep, GIL released), by switches.
-	history "$inst.off" "type=offcpu&pid=$pid&seconds=600"
+	e2e_history "$inst.off" "type=offcpu&pid=$pid&seconds=600"
 	unset -n pid
 done
 agent_stop
