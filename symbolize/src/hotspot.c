@@ -155,99 +155,129 @@ static int read_chunk(const struct procmem *m, const struct table *t, size_t i,
 	return 0;
 }
 
+/*
+ * Call @fn for each entry of @t, read ENTRIES_CHUNK at a time, up to the entry whose name
+ * pointer is NULL (the table's end): @fn returns 0 to go on, 1 to stop (0 returned), or
+ * -errno. At the end: -ENOENT; no end within HS_MAX_ENTRIES: -EINVAL.
+ */
+static int table_walk(const struct procmem *m, const struct table *t,
+		      int (*fn)(void *ctx, const unsigned char *e, uint64_t name_ptr), void *ctx)
+{
+	unsigned char chunk[ENTRIES_CHUNK * ENTRY_MAX];
+
+	for (size_t i = 0; i < HS_MAX_ENTRIES; i += ENTRIES_CHUNK) {
+		int err = read_chunk(m, t, i, chunk);
+
+		if (err)
+			return err;
+		for (size_t k = 0; k < ENTRIES_CHUNK; k++) {
+			const unsigned char *e = chunk + k * t->stride;
+			uint64_t name_ptr;
+
+			memcpy(&name_ptr, e + t->name_off, 8);
+			if (!name_ptr)
+				return -ENOENT;
+			err = fn(ctx, e, name_ptr);
+			if (err)
+				return err < 0 ? err : 0;
+		}
+	}
+	return -EINVAL;
+}
+
+struct structs_walk {
+	const struct procmem *m;
+	const struct field_want *want;
+	size_t nr_want;
+	uint64_t field_off, static_off, offset_off, address_off;
+	uint64_t last_type; /* entries come grouped by type: one read of each type's name */
+	bool last_match;
+	uint64_t found; /* bit w: want[w] seen */
+	char type[NAME_MAX_LEN], field[NAME_MAX_LEN];
+};
+
+static int structs_entry(void *ctx, const unsigned char *e, uint64_t type_ptr)
+{
+	struct structs_walk *sw = ctx;
+	uint64_t field_ptr, value;
+	int32_t is_static;
+
+	if (type_ptr != sw->last_type) {
+		sw->last_type = type_ptr;
+		sw->last_match = false;
+		if (rd_str(sw->m, type_ptr, sw->type))
+			return 0;
+		for (size_t w = 0; w < sw->nr_want; w++)
+			sw->last_match |= !strcmp(sw->type, sw->want[w].type);
+	}
+	if (!sw->last_match)
+		return 0;
+	memcpy(&field_ptr, e + sw->field_off, 8);
+	if (!field_ptr || rd_str(sw->m, field_ptr, sw->field))
+		return 0;
+	memcpy(&is_static, e + sw->static_off, 4);
+	memcpy(&value, e + (is_static ? sw->address_off : sw->offset_off), 8);
+	for (size_t w = 0; w < sw->nr_want; w++) {
+		if (strcmp(sw->type, sw->want[w].type) || strcmp(sw->field, sw->want[w].field) ||
+		    sw->want[w].is_static != (is_static != 0))
+			continue;
+		if (!is_static && value >= HS_MAX_OFFSET)
+			return -EINVAL;
+		sw->found |= 1ULL << w;
+		*sw->want[w].out = value;
+	}
+	return 0;
+}
+
 static int read_structs(const struct procmem *m, const struct hs_jvm *j, uint64_t bias,
 			const struct field_want *want, size_t nr_want)
 {
-	unsigned char chunk[ENTRIES_CHUNK * ENTRY_MAX];
-	uint64_t field_off, static_off, offset_off, address_off, last_type = 0;
-	char type[NAME_MAX_LEN], field[NAME_MAX_LEN];
-	bool last_match = false;
+	struct structs_walk sw = {.m = m, .want = want, .nr_want = nr_want};
 	struct table t;
-	uint64_t found = 0; /* bit w: want[w] seen */
 	int err;
 
 	if (nr_want >= 64)
 		return -EINVAL;
 	if ((err = table_open(m, bias, j->structs, j->struct_stride, j->struct_type, &t)) ||
-	    (err = entry_off(m, bias, j->struct_field, t.stride, 8, &field_off)) ||
-	    (err = entry_off(m, bias, j->struct_static, t.stride, 4, &static_off)) ||
-	    (err = entry_off(m, bias, j->struct_offset, t.stride, 8, &offset_off)) ||
-	    (err = entry_off(m, bias, j->struct_address, t.stride, 8, &address_off)))
+	    (err = entry_off(m, bias, j->struct_field, t.stride, 8, &sw.field_off)) ||
+	    (err = entry_off(m, bias, j->struct_static, t.stride, 4, &sw.static_off)) ||
+	    (err = entry_off(m, bias, j->struct_offset, t.stride, 8, &sw.offset_off)) ||
+	    (err = entry_off(m, bias, j->struct_address, t.stride, 8, &sw.address_off)))
 		return err;
-	for (size_t i = 0; i < HS_MAX_ENTRIES; i += ENTRIES_CHUNK) {
-		err = read_chunk(m, &t, i, chunk);
-		if (err)
-			return err;
-		for (size_t k = 0; k < ENTRIES_CHUNK; k++) {
-			const unsigned char *e = chunk + k * t.stride;
-			uint64_t type_ptr, field_ptr, value;
-			int32_t is_static;
+	err = table_walk(m, &t, structs_entry, &sw);
+	if (err != -ENOENT)
+		return err ? err : -EINVAL;
+	return sw.found == (1ULL << nr_want) - 1 ? 0 : -ENOENT;
+}
 
-			memcpy(&type_ptr, e + t.name_off, 8);
-			if (!type_ptr)
-				return found == (1ULL << nr_want) - 1 ? 0 : -ENOENT;
-			/* Entries come grouped by type: one read of each type's name. */
-			if (type_ptr != last_type) {
-				last_type = type_ptr;
-				last_match = false;
-				if (rd_str(m, type_ptr, type))
-					continue;
-				for (size_t w = 0; w < nr_want; w++)
-					last_match |= !strcmp(type, want[w].type);
-				if (!last_match)
-					continue;
-			} else if (!last_match) {
-				continue;
-			}
-			memcpy(&field_ptr, e + field_off, 8);
-			if (!field_ptr || rd_str(m, field_ptr, field))
-				continue;
-			memcpy(&is_static, e + static_off, 4);
-			memcpy(&value, e + (is_static ? address_off : offset_off), 8);
-			for (size_t w = 0; w < nr_want; w++) {
-				if (strcmp(type, want[w].type) || strcmp(field, want[w].field) ||
-				    want[w].is_static != (is_static != 0))
-					continue;
-				if (!is_static && value >= HS_MAX_OFFSET)
-					return -EINVAL;
-				found |= 1ULL << w;
-				*want[w].out = value;
-			}
-		}
-	}
-	return -EINVAL; /* no end within HS_MAX_ENTRIES */
+struct type_walk {
+	const struct procmem *m;
+	const char *name;
+	uint64_t size_off, *size;
+};
+
+static int type_entry(void *ctx, const unsigned char *e, uint64_t name_ptr)
+{
+	struct type_walk *tw = ctx;
+	char type[NAME_MAX_LEN];
+
+	if (rd_str(tw->m, name_ptr, type) || strcmp(type, tw->name))
+		return 0;
+	memcpy(tw->size, e + tw->size_off, 8);
+	return 1;
 }
 
 static int read_type_size(const struct procmem *m, const struct hs_jvm *j, uint64_t bias,
 			  const char *name, uint64_t *size)
 {
-	unsigned char chunk[ENTRIES_CHUNK * ENTRY_MAX];
-	uint64_t size_off;
+	struct type_walk tw = {.m = m, .name = name, .size = size};
 	struct table t;
 	int err;
 
 	if ((err = table_open(m, bias, j->types, j->type_stride, j->type_name, &t)) ||
-	    (err = entry_off(m, bias, j->type_size, t.stride, 8, &size_off)))
+	    (err = entry_off(m, bias, j->type_size, t.stride, 8, &tw.size_off)))
 		return err;
-	for (size_t i = 0; i < HS_MAX_ENTRIES; i += ENTRIES_CHUNK) {
-		err = read_chunk(m, &t, i, chunk);
-		if (err)
-			return err;
-		for (size_t k = 0; k < ENTRIES_CHUNK; k++) {
-			const unsigned char *e = chunk + k * t.stride;
-			char type[NAME_MAX_LEN];
-			uint64_t name_ptr;
-
-			memcpy(&name_ptr, e + t.name_off, 8);
-			if (!name_ptr)
-				return -ENOENT;
-			if (rd_str(m, name_ptr, type) || strcmp(type, name))
-				continue;
-			memcpy(size, e + size_off, 8);
-			return 0;
-		}
-	}
-	return -EINVAL;
+	return table_walk(m, &t, type_entry, &tw);
 }
 
 static int read_heaps(const struct procmem *m, uint64_t heaps_var, uint64_t len_off,
