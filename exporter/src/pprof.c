@@ -472,17 +472,27 @@ uint64_t pprof__lines_hash(const struct pprof_line *lines, size_t nr_lines)
 static bool same_str(const struct pprof_builder *b, uint32_t idx, const char *s)
 {
 	const struct str_ent *e = segvec_at(&b->strs, idx);
-	size_t len = s ? strlen(s) : 0;
-	char fixed[512];
+	size_t len = s ? strlen(s) : 0, sz;
+	char small[512], *fixed = small;
+	bool same;
 
 	if (!len)
 		return idx == 0;
 	if (len == e->len && !memcmp(e->s, s, len))
 		return true;
-	if (utf8_is_valid(s, len) || utf8_sanitized_len(s, len) + 1 > sizeof(fixed))
-		return false; /* a longer invalid name: another location, never a wrong one */
-	utf8_sanitize(s, len, fixed, sizeof(fixed));
-	return !strcmp(e->s, fixed);
+	if (utf8_is_valid(s, len))
+		return false;
+	/* Stored repaired: compare with the repaired form, whatever its length. */
+	sz = utf8_sanitized_len(s, len) + 1;
+	if (sz != (size_t)e->len + 1)
+		return false;
+	if (sz > sizeof(small) && !(fixed = malloc(sz)))
+		return false; /* out of memory: another location, never a wrong one */
+	utf8_sanitize(s, len, fixed, sz);
+	same = !memcmp(e->s, fixed, sz);
+	if (fixed != small)
+		free(fixed);
+	return same;
 }
 
 /* Do @e's lines say what @lines say (names, files, line numbers)? */

@@ -306,6 +306,8 @@ static void test_location_identity(void **state)
 	struct pprof_line renamed[] = {{"long Bakery.knead(long)", NULL, NULL, 0, 0}};
 	struct pprof_line unnamed[] = {{NULL, NULL, NULL, 0, 0}};
 	struct pprof_line bad[] = {{"fold\xff\xfe(long)", NULL, "A\xc3.java", 0, 7}};
+	static char longname[1024];
+	struct pprof_line longbad[] = {{longname, NULL, NULL, 0, 0}};
 	struct pprof_builder *b;
 	uint64_t m, a, b1, c, again;
 
@@ -325,6 +327,13 @@ static void test_location_identity(void **state)
 	/* A name stored repaired (invalid UTF-8) still finds its location: no growth. */
 	assert_int_equal(pprof_add_location(b, m, 0x7f0000002000ULL, bad, 1, &c), 0);
 	assert_int_equal(pprof_add_location(b, m, 0x7f0000002000ULL, bad, 1, &again), 0);
+	assert_int_equal(again, c);
+	/* The same for a name longer than any stack buffer (a hostile perf map's 1 KiB line). */
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	longname[7] = '\xff';
+	assert_int_equal(pprof_add_location(b, m, 0x7f0000003000ULL, longbad, 1, &c), 0);
+	assert_int_equal(pprof_add_location(b, m, 0x7f0000003000ULL, longbad, 1, &again), 0);
 	assert_int_equal(again, c);
 	pprof_builder_free(b);
 }
